@@ -1,0 +1,326 @@
+//! Apps: what to build, how to run it and how to tell it is healthy.
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{InvalidName, validate_app_name, validate_env_key, validate_server_name};
+
+/// Base images used by generated Dockerfiles. Unset fields fall back to the server's, then to
+/// the built-in defaults of each runtime.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseImages {
+    /// Image of the build stage (e.g. `golang:1.23-bookworm`).
+    pub build: Option<String>,
+    /// Image of the runtime stage (e.g. `debian:bookworm-slim`).
+    pub run: Option<String>,
+}
+
+impl BaseImages {
+    /// `self` where set, otherwise `fallback`.
+    pub fn or(&self, fallback: &BaseImages) -> BaseImages {
+        BaseImages {
+            build: self.build.clone().or_else(|| fallback.build.clone()),
+            run: self.run.clone().or_else(|| fallback.run.clone()),
+        }
+    }
+}
+
+/// CPU and memory limits of the app's container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<u64>,
+}
+
+/// A volume mounted into the app's container: a named volume or an absolute path on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+impl Volume {
+    /// Parses `SRC:DST[:ro]`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = input.split(':').collect();
+        let (source, target, read_only) = match parts.as_slice() {
+            [s, t] => (*s, *t, false),
+            [s, t, "ro"] => (*s, *t, true),
+            [s, t, "rw"] => (*s, *t, false),
+            _ => {
+                return Err(format!(
+                    "volume `{input}` must look like SRC:DST or SRC:DST:ro"
+                ));
+            }
+        };
+        if source.is_empty() || target.is_empty() {
+            return Err(format!("volume `{input}` has an empty side"));
+        }
+        if !target.starts_with('/') {
+            return Err(format!(
+                "volume `{input}`: the container path `{target}` must be absolute"
+            ));
+        }
+        let named = source
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !source.starts_with('/') && !named {
+            return Err(format!(
+                "volume `{input}`: `{source}` is neither an absolute server path nor a volume name"
+            ));
+        }
+        Ok(Volume {
+            source: source.to_owned(),
+            target: target.to_owned(),
+            read_only,
+        })
+    }
+}
+
+impl std::fmt::Display for Volume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.source, self.target)?;
+        if self.read_only {
+            f.write_str(":ro")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a new container is judged healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// HTTP path probed with GET; 2xx and 3xx are healthy.
+    pub path: String,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub deadline_ms: u64,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            path: "/".to_owned(),
+            interval_ms: 200,
+            timeout_ms: 5_000,
+            deadline_ms: 30_000,
+        }
+    }
+}
+
+/// One environment variable. Secret values are never stored here: `value` is `None` for them
+/// in anything read back from the store, and the value lives in the secrets store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub key: String,
+    pub value: Option<String>,
+    pub secret: bool,
+}
+
+impl EnvVar {
+    /// Parses `KEY=VALUE` (the value may be empty and may contain `=`).
+    pub fn parse_pair(input: &str) -> Result<(String, String), String> {
+        let (k, v) = input
+            .split_once('=')
+            .ok_or_else(|| format!("env `{input}` must look like KEY=VALUE"))?;
+        validate_env_key(k).map_err(|e| e.to_string())?;
+        Ok((k.to_owned(), v.to_owned()))
+    }
+}
+
+/// An app as Berth stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    pub name: String,
+    pub server: String,
+    /// A local path to a git repository or a URL git can clone.
+    pub git: String,
+    pub branch: String,
+    /// Dockerfile path inside the repository; `None` means `Dockerfile` if present, otherwise
+    /// runtime detection.
+    pub dockerfile: Option<String>,
+    /// Port the app listens on inside the container.
+    pub port: u16,
+    pub health: HealthCheck,
+    pub limits: Limits,
+    pub volumes: Vec<Volume>,
+    pub base_images: BaseImages,
+    /// Seconds a stopping container gets between SIGTERM and SIGKILL.
+    pub stop_grace_secs: u32,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl App {
+    pub const DEFAULT_PORT: u16 = 8080;
+    pub const DEFAULT_BRANCH: &'static str = "main";
+    pub const DEFAULT_STOP_GRACE_SECS: u32 = 10;
+}
+
+/// What a user supplies to create (or edit) an app; validated into an [`App`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppDraft {
+    pub name: String,
+    pub server: String,
+    pub git: String,
+    pub branch: Option<String>,
+    pub dockerfile: Option<String>,
+    pub port: Option<u16>,
+    pub health_path: Option<String>,
+    pub health_deadline_ms: Option<u64>,
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub volumes: Vec<Volume>,
+    pub base_images: BaseImages,
+    pub stop_grace_secs: Option<u32>,
+    /// Plain `KEY=VALUE` pairs set at creation.
+    pub env: Vec<(String, String)>,
+}
+
+/// A field of an [`AppDraft`] that cannot be accepted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidApp {
+    #[error(transparent)]
+    Name(#[from] InvalidName),
+    #[error("git source is empty: give a path to a repository or a URL")]
+    NoGit,
+    #[error("health path `{0}` must start with `/`")]
+    HealthPath(String),
+    #[error("port must be between 1 and 65535")]
+    Port,
+    #[error("branch `{0}` is not a valid git branch name")]
+    Branch(String),
+    #[error("dockerfile path `{0}` must be relative to the repository and stay inside it")]
+    Dockerfile(String),
+}
+
+impl AppDraft {
+    /// Checks every field and builds the app, filling defaults. `now` is unix milliseconds.
+    pub fn validate(&self, now: i64) -> Result<App, InvalidApp> {
+        validate_app_name(&self.name)?;
+        validate_server_name(&self.server)?;
+        if self.git.trim().is_empty() {
+            return Err(InvalidApp::NoGit);
+        }
+        for (k, _) in &self.env {
+            validate_env_key(k)?;
+        }
+        let health_path = self.health_path.clone().unwrap_or_else(|| "/".to_owned());
+        if !health_path.starts_with('/') || health_path.contains(char::is_whitespace) {
+            return Err(InvalidApp::HealthPath(health_path));
+        }
+        let port = self.port.unwrap_or(App::DEFAULT_PORT);
+        if port == 0 {
+            return Err(InvalidApp::Port);
+        }
+        let branch = self
+            .branch
+            .clone()
+            .unwrap_or_else(|| App::DEFAULT_BRANCH.to_owned());
+        if branch.is_empty()
+            || branch.starts_with('-')
+            || branch.contains("..")
+            || branch.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c))
+        {
+            return Err(InvalidApp::Branch(branch));
+        }
+        if let Some(df) = &self.dockerfile
+            && (df.is_empty() || df.starts_with('/') || df.split('/').any(|p| p == ".."))
+        {
+            return Err(InvalidApp::Dockerfile(df.clone()));
+        }
+        let mut health = HealthCheck {
+            path: health_path,
+            ..HealthCheck::default()
+        };
+        if let Some(d) = self.health_deadline_ms {
+            health.deadline_ms = d;
+        }
+        Ok(App {
+            name: self.name.clone(),
+            server: self.server.clone(),
+            git: self.git.trim().to_owned(),
+            branch,
+            dockerfile: self.dockerfile.clone(),
+            port,
+            health,
+            limits: Limits {
+                cpus: self.cpus,
+                memory_bytes: self.memory_bytes,
+            },
+            volumes: self.volumes.clone(),
+            base_images: self.base_images.clone(),
+            stop_grace_secs: self.stop_grace_secs.unwrap_or(App::DEFAULT_STOP_GRACE_SECS),
+            created_at: now,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> AppDraft {
+        AppDraft {
+            name: "hello".into(),
+            server: "prod".into(),
+            git: "/src/hello".into(),
+            ..AppDraft::default()
+        }
+    }
+
+    #[test]
+    fn defaults_fill_in() {
+        let app = draft().validate(7).unwrap();
+        assert_eq!(app.port, 8080);
+        assert_eq!(app.branch, "main");
+        assert_eq!(app.health.path, "/");
+        assert_eq!(app.health.interval_ms, 200);
+        assert_eq!(app.health.deadline_ms, 30_000);
+        assert_eq!(app.created_at, 7);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut d = draft();
+        d.name = "my app".into();
+        assert!(d.validate(0).unwrap_err().to_string().contains("`my app`"));
+        let mut d = draft();
+        d.health_path = Some("healthz".into());
+        assert_eq!(
+            d.validate(0).unwrap_err().to_string(),
+            "health path `healthz` must start with `/`"
+        );
+        let mut d = draft();
+        d.dockerfile = Some("../Dockerfile".into());
+        assert!(d.validate(0).is_err());
+        let mut d = draft();
+        d.branch = Some("a b".into());
+        assert!(d.validate(0).is_err());
+        let mut d = draft();
+        d.env = vec![("1X".into(), "v".into())];
+        assert!(d.validate(0).is_err());
+    }
+
+    #[test]
+    fn volumes() {
+        let v = Volume::parse("data:/var/lib/app").unwrap();
+        assert_eq!((v.source.as_str(), v.read_only), ("data", false));
+        assert!(Volume::parse("/srv/x:/x:ro").unwrap().read_only);
+        assert!(Volume::parse("data").is_err());
+        assert!(Volume::parse("data:relative").is_err());
+        assert!(Volume::parse("./rel:/x").is_err());
+        assert_eq!(Volume::parse("/a:/b:ro").unwrap().to_string(), "/a:/b:ro");
+    }
+
+    #[test]
+    fn env_pairs() {
+        assert_eq!(
+            EnvVar::parse_pair("A=b=c").unwrap(),
+            ("A".into(), "b=c".into())
+        );
+        assert!(EnvVar::parse_pair("A").is_err());
+        assert!(EnvVar::parse_pair("1=x").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! Deployments: their record, their steps and the progress events a running one emits.
+
+use serde::{Deserialize, Serialize};
+
+/// The steps of a deployment, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Resolve the git ref to a commit (fetching remote sources).
+    Resolve,
+    /// Stream the commit to the server and build the image.
+    Build,
+    /// Create and start the new container beside the old one.
+    Start,
+    /// Probe the new container until it answers 2xx/3xx.
+    HealthCheck,
+    /// Make the new container the active one (route switch).
+    Switch,
+    /// Stop and remove the previous container.
+    Drain,
+    /// Prune old images beyond the kept history.
+    Cleanup,
+}
+
+impl Step {
+    pub const ALL: [Step; 7] = [
+        Step::Resolve,
+        Step::Build,
+        Step::Start,
+        Step::HealthCheck,
+        Step::Switch,
+        Step::Drain,
+        Step::Cleanup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Resolve => "resolve",
+            Step::Build => "build",
+            Step::Start => "start",
+            Step::HealthCheck => "health-check",
+            Step::Switch => "switch",
+            Step::Drain => "drain",
+            Step::Cleanup => "cleanup",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|step| step.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a deployment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentStatus {
+    /// Still running its steps.
+    InProgress,
+    /// Healthy and serving: the app's current deployment.
+    Active,
+    /// Was active; replaced by a later deployment (its image is kept for rollback).
+    Superseded,
+    Failed,
+    Cancelled,
+}
+
+impl DeploymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::InProgress => "in-progress",
+            DeploymentStatus::Active => "active",
+            DeploymentStatus::Superseded => "superseded",
+            DeploymentStatus::Failed => "failed",
+            DeploymentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeploymentStatus> {
+        [
+            DeploymentStatus::InProgress,
+            DeploymentStatus::Active,
+            DeploymentStatus::Superseded,
+            DeploymentStatus::Failed,
+            DeploymentStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// Whether this deployment was ever healthy and serving (a rollback target).
+    pub fn was_healthy(self) -> bool {
+        matches!(
+            self,
+            DeploymentStatus::Active | DeploymentStatus::Superseded
+        )
+    }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a deployment was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentKind {
+    /// Built from a git commit.
+    Deploy,
+    /// Reused the image of an earlier deployment.
+    Rollback,
+}
+
+impl DeploymentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentKind::Deploy => "deploy",
+            DeploymentKind::Rollback => "rollback",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeploymentKind> {
+        match s {
+            "deploy" => Some(DeploymentKind::Deploy),
+            "rollback" => Some(DeploymentKind::Rollback),
+            _ => None,
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    Ok,
+    Failed,
+    Cancelled,
+}
+
+/// When a step ran and how long it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepTiming {
+    pub step: Step,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    pub duration_ms: u64,
+    pub outcome: StepOutcome,
+}
+
+/// A deployment as Berth records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    pub app: String,
+    pub kind: DeploymentKind,
+    pub status: DeploymentStatus,
+    /// The ref the user asked for (`main`, a tag, a sha).
+    pub git_ref: String,
+    pub commit: Option<String>,
+    pub commit_message: Option<String>,
+    /// Detected runtime (`dockerfile`, `go`, `node`, …).
+    pub runtime: Option<String>,
+    pub image: Option<String>,
+    pub container: Option<String>,
+    /// For rollbacks: the deployment whose image was reused.
+    pub source_deployment: Option<String>,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub failed_step: Option<Step>,
+    pub error: Option<String>,
+    pub steps: Vec<StepTiming>,
+}
+
+impl Deployment {
+    pub fn duration_ms(&self) -> Option<u64> {
+        self.finished_at
+            .map(|f| u64::try_from(f - self.started_at).unwrap_or(0))
+    }
+
+    /// The first 7 characters of the commit, as git shows it.
+    pub fn short_commit(&self) -> Option<&str> {
+        self.commit.as_deref().map(|c| &c[..c.len().min(7)])
+    }
+}
+
+/// Progress of a running deployment, streamed to whoever drives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum DeployEvent {
+    Started {
+        deployment: String,
+        app: String,
+    },
+    StepStarted {
+        step: Step,
+    },
+    StepFinished {
+        step: Step,
+        duration_ms: u64,
+        outcome: StepOutcome,
+    },
+    /// One line of build output.
+    BuildLine {
+        line: String,
+    },
+    /// A human-readable note about what is happening ("commit 1a2b3c4: add healthz").
+    Info {
+        message: String,
+    },
+    Finished {
+        deployment: String,
+        status: DeploymentStatus,
+        duration_ms: u64,
+        error: Option<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in Step::ALL {
+            assert_eq!(Step::parse(s.as_str()), Some(s));
+        }
+        for s in ["in-progress", "active", "superseded", "failed", "cancelled"] {
+            assert_eq!(DeploymentStatus::parse(s).unwrap().as_str(), s);
+        }
+    }
+
+    #[test]
+    fn events_serialize_with_a_type_tag() {
+        let e = DeployEvent::StepStarted {
+            step: Step::HealthCheck,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"type":"step-started","step":"health-check"}"#
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! Plain data shared by the engine, the CLI, the desktop shell and the wasm UI.
+//!
+//! Everything here is serializable, has no I/O and compiles for `wasm32-unknown-unknown`:
+//! names and their validation, server and app specs, deployment records, progress events,
+//! status snapshots and the `{code, message}` error that crosses every front-end boundary.
+
+pub mod app;
+pub mod deploy;
+pub mod error;
+pub mod names;
+pub mod server;
+pub mod size;
+pub mod status;
+
+pub use app::{App, AppDraft, BaseImages, EnvVar, HealthCheck, Limits, Volume};
+pub use deploy::{
+    DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step, StepOutcome, StepTiming,
+};
+pub use error::ErrorDto;
+pub use names::{InvalidName, validate_app_name, validate_env_key, validate_server_name};
+pub use server::{Server, ServerCheck, SshTarget, TransportKind};
+pub use size::{parse_cpus, parse_memory};
+pub use status::{AppState, AppStatus};

@@ -1,0 +1,210 @@
+//! Servers: where apps run, and how Berth reaches their Docker engine.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::BaseImages;
+
+/// How Berth reaches a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    /// This machine's own Docker socket, no SSH.
+    Local,
+    /// The system `ssh` binary (honours `~/.ssh/config`, ProxyJump, agent, hardware keys).
+    System,
+    /// Berth's embedded SSH client (no `ssh` binary needed; identity files and agent).
+    Embedded,
+}
+
+impl TransportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Local => "local",
+            TransportKind::System => "system",
+            TransportKind::Embedded => "embedded",
+        }
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TransportKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(TransportKind::Local),
+            "system" => Ok(TransportKind::System),
+            "embedded" => Ok(TransportKind::Embedded),
+            other => Err(format!(
+                "unknown transport `{other}` (use system, embedded or local)"
+            )),
+        }
+    }
+}
+
+/// `USER@HOST[:PORT]` as typed after `--ssh`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshTarget {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl SshTarget {
+    /// Parses `[USER@]HOST[:PORT]`; an IPv6 host with a port is written `[::1]:22`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("ssh target `{input}` {why} (expected USER@HOST[:PORT])");
+        let (user, rest) = match input.rsplit_once('@') {
+            Some((u, r)) if !u.is_empty() => (Some(u.to_owned()), r),
+            Some(_) => return Err(bad("has an empty user")),
+            None => (None, input),
+        };
+        let (host, port) = if let Some(stripped) = rest.strip_prefix('[') {
+            let (h, after) = stripped
+                .split_once(']')
+                .ok_or_else(|| bad("has an unclosed `[`"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return Err(bad("has text after `]`")),
+            };
+            (h.to_owned(), port)
+        } else if rest.matches(':').count() > 1 {
+            // A bare IPv6 address without a port.
+            (rest.to_owned(), None)
+        } else {
+            match rest.split_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p)),
+                None => (rest.to_owned(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("has no host"));
+        }
+        if host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(bad("has a host with spaces or slashes"));
+        }
+        let port = match port {
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad(&format!("has an invalid port `{p}`")))?,
+            ),
+            None => None,
+        };
+        Ok(SshTarget { user, host, port })
+    }
+
+    /// The port to dial when none was given (the system transport lets `~/.ssh/config` decide).
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(22)
+    }
+
+    /// The user to log in as when none was given.
+    pub fn user_or_default(&self) -> String {
+        self.user.clone().unwrap_or_else(|| "root".to_owned())
+    }
+}
+
+impl std::fmt::Display for SshTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(u) = &self.user {
+            write!(f, "{u}@")?;
+        }
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
+        } else {
+            f.write_str(&self.host)?;
+        }
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A server as Berth stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Server {
+    pub name: String,
+    pub transport: TransportKind,
+    /// `None` only for `TransportKind::Local`.
+    pub ssh: Option<SshTarget>,
+    /// Identity file on *this* machine (embedded transport; passed as `-i` to system ssh).
+    pub identity: Option<String>,
+    /// Path of the Docker socket on the server.
+    pub docker_socket: String,
+    /// Per-server default base images for generated Dockerfiles.
+    pub base_images: BaseImages,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl Server {
+    pub const DEFAULT_DOCKER_SOCKET: &'static str = "/var/run/docker.sock";
+
+    /// How the server is reached, for listings: `root@host:22 (embedded)` or `local`.
+    pub fn address(&self) -> String {
+        match &self.ssh {
+            Some(t) => t.to_string(),
+            None => "local".to_owned(),
+        }
+    }
+}
+
+/// What `server check` found out about a server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerCheck {
+    pub server: String,
+    pub transport: TransportKind,
+    pub address: String,
+    pub docker_version: String,
+    pub api_version: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: u64,
+    pub mem_total_bytes: u64,
+    pub mem_available_bytes: Option<u64>,
+    pub disk_free_bytes: Option<u64>,
+    pub disk_total_bytes: Option<u64>,
+    /// Round trip of Docker's `/_ping` over the open connection, in milliseconds.
+    pub latency_ms: f64,
+    /// Time to open the connection (SSH handshake included), in milliseconds.
+    pub connect_ms: f64,
+    pub containers_running: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_targets() {
+        let t = SshTarget::parse("root@203.0.113.5:22").unwrap();
+        assert_eq!(
+            t,
+            SshTarget {
+                user: Some("root".into()),
+                host: "203.0.113.5".into(),
+                port: Some(22)
+            }
+        );
+        assert_eq!(t.to_string(), "root@203.0.113.5:22");
+        let t = SshTarget::parse("deploy@[::1]:2222").unwrap();
+        assert_eq!(t.host, "::1");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.to_string(), "deploy@[::1]:2222");
+        let t = SshTarget::parse("myalias").unwrap();
+        assert_eq!((t.user, t.port), (None, None));
+        assert!(SshTarget::parse("root@").is_err());
+        assert!(SshTarget::parse("root@host:99999").is_err());
+        assert!(SshTarget::parse("root@host:0").is_err());
+        assert!(SshTarget::parse("@host").is_err());
+        assert!(SshTarget::parse("root@my host").is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Docker helpers for tests.

@@ -1,0 +1,1 @@
+//! Git fixture helpers for tests.

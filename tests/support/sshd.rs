@@ -1,0 +1,148 @@
+//! A real OpenSSH server on a random loopback port, with its own host key and a generated
+//! user key in `authorized_keys`. Stopped when dropped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{free_port, run};
+
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    /// Private key authorised for every user (`root` and any other test user).
+    pub user_key: PathBuf,
+    /// The server's host public key, as in a `.pub` file (`ssh-ed25519 AAAA… comment`).
+    pub host_public_key: String,
+}
+
+fn keygen(path: &Path, kind: &str) {
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", "", "-C", "berth-test", "-f"])
+        .arg(path));
+}
+
+impl Sshd {
+    /// Starts sshd with a fresh host key on a free port.
+    pub fn start() -> Sshd {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-sshd-")
+            .tempdir()
+            .expect("tempdir");
+        keygen(&dir.path().join("host_ed25519"), "ed25519");
+        keygen(&dir.path().join("id_ed25519"), "ed25519");
+        let port = free_port();
+        Self::start_in(dir, port)
+    }
+
+    /// Starts another sshd on the same port as `self` would use, with a *different* host key
+    /// (for changed-host-key tests). `self` must have been dropped or stopped first.
+    pub fn start_with_new_host_key(port: u16) -> Sshd {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-sshd-")
+            .tempdir()
+            .expect("tempdir");
+        keygen(&dir.path().join("host_ed25519"), "ed25519");
+        keygen(&dir.path().join("id_ed25519"), "ed25519");
+        Self::start_in(dir, port)
+    }
+
+    fn start_in(dir: tempfile::TempDir, port: u16) -> Sshd {
+        let d = dir.path();
+        std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys"))
+            .expect("authorized_keys");
+        let config = format!(
+            "Port {port}\n\
+             ListenAddress 127.0.0.1\n\
+             HostKey {d}/host_ed25519\n\
+             PidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\n\
+             PermitRootLogin prohibit-password\n\
+             PubkeyAuthentication yes\n\
+             PasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\n\
+             UsePAM no\n\
+             StrictModes no\n\
+             AllowStreamLocalForwarding yes\n\
+             AllowTcpForwarding yes\n\
+             MaxSessions 64\n\
+             MaxStartups 64\n\
+             LogLevel ERROR\n",
+            d = d.display()
+        );
+        std::fs::File::create(d.join("sshd_config"))
+            .and_then(|mut f| f.write_all(config.as_bytes()))
+            .expect("write sshd_config");
+        std::fs::create_dir_all("/run/sshd").ok();
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("sshd not found: run scripts/setup.sh (package openssh-server)");
+        let child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sshd");
+        let host_public_key = std::fs::read_to_string(d.join("host_ed25519.pub"))
+            .expect("host key")
+            .trim()
+            .to_owned();
+        let sshd = Sshd {
+            child,
+            port,
+            user_key: d.join("id_ed25519"),
+            host_public_key,
+            dir,
+        };
+        sshd.wait_until_listening();
+        sshd
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("sshd did not listen on 127.0.0.1:{} within 10s", self.port);
+    }
+
+    /// The host key's SHA256 fingerprint as OpenSSH prints it (`SHA256:…`).
+    pub fn host_fingerprint(&self) -> String {
+        let out = run(Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(self.dir.path().join("host_ed25519.pub")));
+        out.split_whitespace()
+            .nth(1)
+            .expect("fingerprint in ssh-keygen -l output")
+            .to_owned()
+    }
+
+    /// `root@127.0.0.1:PORT`.
+    pub fn target(&self) -> String {
+        format!("root@127.0.0.1:{}", self.port)
+    }
+
+    pub fn target_for(&self, user: &str) -> String {
+        format!("{user}@127.0.0.1:{}", self.port)
+    }
+
+    /// Stops sshd now (also done on drop).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
