@@ -1,1 +1,8 @@
-//! End-to-end tests.
+//! End-to-end tests: the real `berth` binary against a real sshd (started per test on a
+//! loopback port) and the machine's real dockerd. Build the binary first
+//! (`cargo build --bin berth`; `scripts/test.sh` does).
+
+mod bad_input;
+mod hostkeys;
+mod lifecycle;
+mod transports;

@@ -1,1 +1,114 @@
-//! Git fixture helpers for tests.
+//! Fixture git repositories for tests, made with the real `git`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::run;
+
+/// A git repository in a temp dir, removed on drop.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+fn git(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Berth Test",
+            "-c",
+            "user.email=test@berth.local",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ]);
+    c
+}
+
+impl Repo {
+    /// An empty repository on branch `main`.
+    pub fn new() -> Repo {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-repo-")
+            .tempdir()
+            .expect("tempdir");
+        run(git(dir.path()).args(["init", "-q"]));
+        Repo { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path_str(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// Writes `files` (path, contents) and commits them all with `message`.
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, contents) in files {
+            let p: PathBuf = self.path().join(path);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(&p, contents).expect("write file");
+        }
+        run(git(self.path()).args(["add", "-A"]));
+        run(git(self.path()).args(["commit", "-q", "-m", message]));
+        self.head()
+    }
+
+    /// Deletes `path` and commits.
+    pub fn remove(&self, path: &str, message: &str) -> String {
+        run(git(self.path()).args(["rm", "-q", path]));
+        run(git(self.path()).args(["commit", "-q", "-m", message]));
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        run(git(self.path()).args(["rev-parse", "HEAD"]))
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Default for Repo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A web app on the test busybox image: serves `/www` on port 8080 with `httpd`, writes the
+/// `GREETING` env var to `/greeting.txt`, and answers `/healthz`.
+pub fn web_app(version: &str) -> Repo {
+    let repo = Repo::new();
+    repo.commit(&web_files(version), &format!("web app {version}"));
+    repo
+}
+
+/// The files of [`web_app`] at `version`.
+pub fn web_files(version: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "Dockerfile",
+            format!(
+                "FROM {}\nCOPY www /www\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"echo \\\"$GREETING\\\" > /www/greeting.txt; echo serving {version}; exec httpd -f -v -p 8080 -h /www\"]\n",
+                crate::docker::BUSYBOX
+            ),
+        ),
+        ("www/index.html", format!("hello {version}\n")),
+        ("www/healthz", "ok\n".to_owned()),
+    ]
+}
+
+impl Repo {
+    /// Commits a new version of the [`web_app`] files.
+    pub fn commit_version(&self, version: &str) -> String {
+        let files = web_files(version);
+        let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+        self.commit(&refs, &format!("web app {version}"))
+    }
+}

@@ -8,10 +8,14 @@ pub mod docker;
 pub mod git;
 pub mod sshd;
 
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
 pub use sshd::Sshd;
 
 /// Runs a command and returns its stdout, panicking with its stderr if it failed.
-pub fn run(cmd: &mut std::process::Command) -> String {
+pub fn run(cmd: &mut Command) -> String {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
@@ -30,4 +34,141 @@ pub fn run(cmd: &mut std::process::Command) -> String {
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
+}
+
+/// A short random suffix for names that must not collide between parallel tests.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{:06x}",
+        (nanos ^ std::process::id().rotate_left(13)) & 0xff_ffff
+    )
+}
+
+/// The `berth` binary under test (`BERTH_BIN`, else `target/debug/berth`).
+pub fn berth_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("BERTH_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("debug/berth");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first with `cargo build --bin berth` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A private Berth data dir (file secrets) and a way to run `berth` against it.
+pub struct Berth {
+    pub data: tempfile::TempDir,
+}
+
+/// What a finished `berth` run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl Berth {
+    pub fn new() -> Berth {
+        Berth {
+            data: tempfile::Builder::new()
+                .prefix("berth-data-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    /// A `berth` command with this data dir, file secrets, no colour, no terminal.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.args(args)
+            .env("BERTH_DATA_DIR", self.data.path())
+            .env("BERTH_SECRETS", "file")
+            .env("NO_COLOR", "1")
+            .env_remove("BERTH_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.cmd(args)
+                .output()
+                .unwrap_or_else(|e| panic!("could not run berth {args:?}: {e}")),
+        )
+    }
+
+    /// Runs `berth ARGS`, panicking with its output unless it exits 0.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code,
+            Some(0),
+            "berth {args:?} failed:\n--- stdout\n{}\n--- stderr\n{}",
+            r.stdout,
+            r.stderr
+        );
+        r
+    }
+
+    /// Runs `berth ARGS`, panicking unless it fails; returns its output.
+    pub fn fails(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_ne!(
+            r.code,
+            Some(0),
+            "berth {args:?} unexpectedly succeeded:\n--- stdout\n{}\n--- stderr\n{}",
+            r.stdout,
+            r.stderr
+        );
+        r
+    }
+}
+
+impl Default for Berth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// GET `http://ADDR/PATH` with a plain TCP request; `None` if it cannot connect.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
 }

@@ -75,19 +75,7 @@ impl Sshd {
         std::fs::File::create(d.join("sshd_config"))
             .and_then(|mut f| f.write_all(config.as_bytes()))
             .expect("write sshd_config");
-        std::fs::create_dir_all("/run/sshd").ok();
-        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("sshd not found: run scripts/setup.sh (package openssh-server)");
-        let child = Command::new(sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sshd");
+        let child = spawn_sshd(d);
         let host_public_key = std::fs::read_to_string(d.join("host_ed25519.pub"))
             .expect("host key")
             .trim()
@@ -112,6 +100,27 @@ impl Sshd {
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("sshd did not listen on 127.0.0.1:{} within 10s", self.port);
+    }
+
+    /// Simulates a server restart: kills sshd *and every session it serves* (as a reboot
+    /// would — `stop` leaves established sessions running), then starts sshd again on the
+    /// same port with the same host key and `authorized_keys`.
+    pub fn restart(&mut self) {
+        self.kill_sessions();
+        self.stop();
+        self.child = spawn_sshd(self.dir.path());
+        self.wait_until_listening();
+    }
+
+    /// Kills the per-connection processes of this sshd, dropping every client connection.
+    pub fn kill_sessions(&self) {
+        let pids = descendants(self.child.id());
+        if !pids.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-9")
+                .args(pids.iter().map(u32::to_string))
+                .status();
+        }
     }
 
     /// The host key's SHA256 fingerprint as OpenSSH prints it (`SHA256:…`).
@@ -139,6 +148,56 @@ impl Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_sshd(d: &Path) -> Child {
+    std::fs::create_dir_all("/run/sshd").ok();
+    let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("sshd not found: run scripts/setup.sh (package openssh-server)");
+    Command::new(sshd)
+        .args(["-D", "-e", "-f"])
+        .arg(d.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start sshd")
+}
+
+/// Every process below `root` (from `/proc`), children first found first.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 impl Drop for Sshd {

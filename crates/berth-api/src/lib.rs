@@ -1,1 +1,124 @@
-//! The app-facing API every front end calls (CLI, desktop, relay): opens the store, secrets and connections and drives the engine.
+//! The app-facing API: the one surface the CLI, the desktop shell and the relay call.
+//!
+//! [`Berth`] opens the data dir (SQLite store, Berth's own `known_hosts`), the secrets store
+//! and, on demand, one connection per server; its methods validate input, take the per-app
+//! lock, drive the engine and record everything (deployments, build logs, audit log). Results
+//! are `berth-model` DTOs; errors are [`ApiError`], which carries a stable `code` for front
+//! ends.
+
+mod apps;
+mod config;
+mod deploy;
+mod env;
+mod error;
+mod lock;
+mod servers;
+mod status;
+
+pub use berth_docker::{LogLine, LogStream};
+pub use berth_engine::{EngineError, SystemClock};
+pub use berth_secrets::Sensitive;
+pub use berth_store::AuditEntry;
+pub use config::{Config, SecretsChoice, default_data_dir};
+pub use deploy::DeployObserver;
+pub use error::ApiError;
+pub use servers::{AddServer, HostKeyPrompt};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_engine::{Clock, Host};
+use berth_secrets::Secrets;
+use berth_store::Store;
+
+/// An open Berth data dir: the entry point of every front end.
+pub struct Berth {
+    config: Config,
+    store: Store,
+    secrets: Secrets,
+    clock: Arc<dyn Clock>,
+    /// One connection per server, opened on first use and kept for the life of this value.
+    hosts: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<Host>>>>>,
+    /// A 0700 directory for this process's forwarding sockets; removed on drop.
+    runtime_dir: tempfile::TempDir,
+}
+
+impl Berth {
+    /// Opens (creating if needed) the data dir described by `config`.
+    pub fn open(config: Config) -> Result<Berth, ApiError> {
+        Self::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Like [`Berth::open`] with a given clock (tests).
+    pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Berth, ApiError> {
+        config.ensure_data_dir()?;
+        let store = Store::open(&config.data_dir.join("berth.db"))?;
+        let secrets = match &config.secrets {
+            SecretsChoice::Keyring => Secrets::keyring("berth"),
+            SecretsChoice::File => Secrets::file(config.data_dir.join("secrets.json")),
+        };
+        let runtime_dir = config::runtime_dir()?;
+        Ok(Berth {
+            config,
+            store,
+            secrets,
+            clock,
+            hosts: tokio::sync::Mutex::new(HashMap::new()),
+            runtime_dir,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// Where the file secrets backend keeps secrets, when it is in use.
+    pub fn secrets_file(&self) -> Option<PathBuf> {
+        match self.config.secrets {
+            SecretsChoice::File => Some(self.config.data_dir.join("secrets.json")),
+            SecretsChoice::Keyring => None,
+        }
+    }
+
+    fn known_hosts_path(&self) -> PathBuf {
+        self.config.data_dir.join("known_hosts")
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn audit(&self, action: &str, target: &str, detail: &str) {
+        let entry = berth_store::AuditEntry {
+            at: self.now(),
+            actor: self.config.actor.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail: detail.to_owned(),
+        };
+        if let Err(e) = self.store.audit(&entry) {
+            tracing::warn!("could not write the audit log: {e}");
+        }
+    }
+
+    /// The audit log, newest first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<berth_store::AuditEntry>, ApiError> {
+        Ok(self.store.audit_log(limit)?)
+    }
+
+    /// Closes every open server connection.
+    pub async fn close(&self) {
+        let cells: Vec<_> = self.hosts.lock().await.drain().map(|(_, h)| h).collect();
+        for cell in cells {
+            if let Some(host) = cell.get() {
+                host.close().await;
+            }
+        }
+    }
+}
+
+/// A new short deployment id: 8 lowercase hex characters.
+pub(crate) fn new_id() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}

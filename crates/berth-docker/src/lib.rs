@@ -1,1 +1,27 @@
-//! Typed Docker Engine API calls Berth needs, over whatever endpoint the transport provides.
+//! Typed Docker Engine API calls Berth needs, over whatever byte stream a [`Dialer`] opens.
+//!
+//! The crate knows nothing about SSH: the engine hands it a dialer that opens a stream to the
+//! server's Docker socket (a channel of the one SSH session, or the local socket). HTTP
+//! connections are pooled and kept alive, so a burst of API calls reuses a few streams instead
+//! of opening one per call. The API version is negotiated with the server (Debian 12's dockerd
+//! speaks 1.41).
+
+mod build;
+mod client;
+mod container;
+mod dial;
+mod error;
+
+pub use build::{BuildLine, BuildOutcome};
+pub use client::{DockerClient, EngineInfo};
+pub use container::{ContainerInfo, ContainerSpec, ImageInfo, LogLine, LogStream};
+pub use dial::{BoxStream, Dialer, IoStream};
+pub use error::DockerError;
+
+/// Labels every object Berth creates carries, so a host's state can be read back from Docker.
+pub mod labels {
+    pub const MANAGED: &str = "berth.managed";
+    pub const APP: &str = "berth.app";
+    pub const DEPLOYMENT: &str = "berth.deployment";
+    pub const COMMIT: &str = "berth.commit";
+}

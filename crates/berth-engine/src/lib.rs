@@ -1,1 +1,29 @@
-//! The deploy pipeline, written once: plans as data and a runner that executes them against Docker through a transport.
+//! The deploy pipeline, written once for every front end (CLI, desktop, relay).
+//!
+//! A deployment is planned as data ([`plan::Plan`], a list of steps rendered as text and
+//! unit-tested as such) from the desired app spec and what was observed on the host, then
+//! executed by a thin runner ([`run`]) against Docker through the host's transport. The
+//! engine reports through a [`DeploySink`] and never touches the store, the UI or the CLI.
+//!
+//! Invariants: the serving container keeps serving until its successor is healthy and
+//! switched to; a failed or cancelled deploy removes only what it created.
+
+mod error;
+mod health;
+mod host;
+pub mod plan;
+mod run;
+
+pub use error::EngineError;
+pub use health::{HealthReport, probe_http};
+pub use host::{Host, HostFacts};
+pub use run::{
+    Clock, DeployFailure, DeployJob, DeploySink, JobSource, SystemClock, container_name, image_tag,
+    run_deploy, start_app, stop_app,
+};
+
+/// Name of the Docker network every app container joins.
+pub const NETWORK: &str = "berth";
+
+/// How many earlier healthy deployments keep their image for rollback.
+pub const KEEP_IMAGES: usize = 5;

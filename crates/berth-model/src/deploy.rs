@@ -116,6 +116,9 @@ pub enum DeploymentKind {
     Deploy,
     /// Reused the image of an earlier deployment.
     Rollback,
+    /// A fresh container from the active deployment's image, with the app's current settings
+    /// (env, limits, volumes): how configuration changes take effect without a rebuild.
+    Restart,
 }
 
 impl DeploymentKind {
@@ -123,6 +126,7 @@ impl DeploymentKind {
         match self {
             DeploymentKind::Deploy => "deploy",
             DeploymentKind::Rollback => "rollback",
+            DeploymentKind::Restart => "restart",
         }
     }
 
@@ -130,6 +134,7 @@ impl DeploymentKind {
         match s {
             "deploy" => Some(DeploymentKind::Deploy),
             "rollback" => Some(DeploymentKind::Rollback),
+            "restart" => Some(DeploymentKind::Restart),
             _ => None,
         }
     }

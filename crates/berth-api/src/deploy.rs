@@ -1,0 +1,431 @@
+//! Deploy, rollback, restart, stop and start: each takes the app's lock, records a deployment
+//! and drives the engine, streaming progress to the caller's observer.
+
+use std::sync::Mutex;
+
+use berth_engine::{
+    DeployFailure, DeployJob, DeploySink, JobSource, KEEP_IMAGES, run_deploy, start_app, stop_app,
+};
+use berth_model::{App, DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step};
+use berth_secrets::env_key;
+use berth_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::Berth;
+use crate::error::ApiError;
+use crate::lock::AppLock;
+
+/// Receives a deployment's progress as it happens.
+pub type DeployObserver = dyn Fn(&DeployEvent) + Send + Sync;
+
+/// Build lines are written to the store in batches of this many.
+const LOG_BATCH: usize = 64;
+
+/// Records a running deployment in the store and forwards its events to the observer.
+struct StoreSink<'a> {
+    store: &'a Store,
+    app: &'a str,
+    deployment: String,
+    observer: &'a DeployObserver,
+    pending_lines: Mutex<Vec<String>>,
+    now: &'a (dyn Fn() -> i64 + Send + Sync),
+}
+
+impl StoreSink<'_> {
+    fn flush_lines(&self) {
+        let lines = match self.pending_lines.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return,
+        };
+        if !lines.is_empty()
+            && let Err(e) = self.store.append_build_log(&self.deployment, &lines)
+        {
+            tracing::warn!("could not store build output: {e}");
+        }
+    }
+}
+
+impl DeploySink for StoreSink<'_> {
+    fn event(&self, event: DeployEvent) {
+        match &event {
+            DeployEvent::BuildLine { line } => {
+                let full = match self.pending_lines.lock() {
+                    Ok(mut p) => {
+                        p.push(line.clone());
+                        p.len() >= LOG_BATCH
+                    }
+                    Err(_) => false,
+                };
+                if full {
+                    self.flush_lines();
+                }
+            }
+            DeployEvent::StepFinished { .. } | DeployEvent::Finished { .. } => self.flush_lines(),
+            _ => {}
+        }
+        (self.observer)(&event);
+    }
+
+    fn save(&self, deployment: &Deployment) {
+        if let Err(e) = self.store.update_deployment(deployment) {
+            tracing::warn!("could not record deployment {}: {e}", deployment.id);
+        }
+    }
+
+    fn activate(&self, deployment: &Deployment) -> Result<(), String> {
+        self.store
+            .activate(self.app, &deployment.id, (self.now)())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Berth {
+    /// Builds `git_ref` (default: the app's branch) and makes it the active deployment once
+    /// healthy. Returns the active deployment; any failure leaves the previous one serving.
+    pub async fn deploy(
+        &self,
+        app: &str,
+        git_ref: Option<&str>,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        let app = self.store.app(app)?;
+        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a deploy")?;
+        let git_ref = git_ref.unwrap_or(&app.branch).to_owned();
+        if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace) {
+            return Err(ApiError::Invalid(format!("`{git_ref}` is not a git ref")));
+        }
+        let server = self.store.server(&app.server)?;
+        let images = app.base_images.or(&server.base_images);
+        let deployment = self.new_deployment(&app, DeploymentKind::Deploy, git_ref, None);
+        let source = JobSource::Git {
+            cache_dir: self.git_cache_dir(),
+            images,
+        };
+        self.run(app, deployment, source, observer, cancel).await
+    }
+
+    /// Runs the image of an earlier healthy deployment again (the one before the active one,
+    /// or `to`), without building.
+    pub async fn rollback(
+        &self,
+        app: &str,
+        to: Option<&str>,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        let app = self.store.app(app)?;
+        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a rollback")?;
+        let active = self.store.active_deployment(&app.name)?;
+        let target = match to {
+            Some(id) => {
+                let d = self.store.deployment(id)?;
+                if d.app != app.name {
+                    return Err(ApiError::Invalid(format!(
+                        "deployment {id} belongs to app `{}`, not `{}`",
+                        d.app, app.name
+                    )));
+                }
+                if !d.status.was_healthy() || d.image.is_none() {
+                    return Err(ApiError::Invalid(format!(
+                        "deployment {id} never became healthy ({}); roll back to one that did",
+                        d.status
+                    )));
+                }
+                d
+            }
+            None => {
+                let active_image = active.as_ref().and_then(|a| a.image.clone());
+                self.store
+                    .deployments(&app.name, 200)?
+                    .into_iter()
+                    .filter(|d| d.status.was_healthy() && d.image.is_some())
+                    .filter(|d| Some(&d.id) != active.as_ref().map(|a| &a.id))
+                    .find(|d| d.image != active_image)
+                    .ok_or_else(|| ApiError::NoRollbackTarget {
+                        app: app.name.clone(),
+                        hint: if active.is_none() {
+                            "nothing was ever deployed successfully".to_owned()
+                        } else {
+                            "only the active deployment ever became healthy".to_owned()
+                        },
+                    })?
+            }
+        };
+        let image = target.image.clone().unwrap_or_default();
+        let mut deployment = self.new_deployment(
+            &app,
+            DeploymentKind::Rollback,
+            target.git_ref.clone(),
+            Some(target.id.clone()),
+        );
+        deployment.commit = target.commit.clone();
+        deployment.commit_message = target.commit_message.clone();
+        deployment.runtime = target.runtime.clone();
+        let source = JobSource::Image {
+            image,
+            from_deployment: target.id.clone(),
+        };
+        self.run(app, deployment, source, observer, cancel).await
+    }
+
+    /// Replaces the active container with a fresh one from the same image and the app's
+    /// current settings (env, limits, volumes) — blue-green, no rebuild, no downtime.
+    pub async fn restart(
+        &self,
+        app: &str,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        let app = self.store.app(app)?;
+        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a restart")?;
+        let active = self
+            .store
+            .active_deployment(&app.name)?
+            .ok_or_else(|| ApiError::NotDeployed(app.name.clone()))?;
+        let mut deployment = self.new_deployment(
+            &app,
+            DeploymentKind::Restart,
+            active.git_ref.clone(),
+            Some(active.id.clone()),
+        );
+        deployment.commit = active.commit.clone();
+        deployment.commit_message = active.commit_message.clone();
+        deployment.runtime = active.runtime.clone();
+        let source = JobSource::Image {
+            image: active.image.clone().unwrap_or_default(),
+            from_deployment: active.id.clone(),
+        };
+        self.run(app, deployment, source, observer, cancel).await
+    }
+
+    fn new_deployment(
+        &self,
+        app: &App,
+        kind: DeploymentKind,
+        git_ref: String,
+        source_deployment: Option<String>,
+    ) -> Deployment {
+        Deployment {
+            id: crate::new_id(),
+            app: app.name.clone(),
+            kind,
+            status: DeploymentStatus::InProgress,
+            git_ref,
+            commit: None,
+            commit_message: None,
+            runtime: None,
+            image: None,
+            container: None,
+            source_deployment,
+            started_at: self.now(),
+            finished_at: None,
+            failed_step: None,
+            error: None,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Shared by deploy, rollback and restart (the caller holds the app's lock).
+    async fn run(
+        &self,
+        app: App,
+        deployment: Deployment,
+        source: JobSource,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        let env = self.env_values(&app.name)?;
+        let server = self.store.server(&app.server)?;
+        let previous = self.store.active_deployment(&app.name)?;
+        let keep_images = self.kept_images(&app.name)?;
+        self.store.insert_deployment(&deployment)?;
+        self.audit(
+            &format!("{}.start", deployment.kind.as_str()),
+            &app.name,
+            &format!("deployment {} ref {}", deployment.id, deployment.git_ref),
+        );
+        let id = deployment.id.clone();
+        let clock = self.clock.clone();
+        let now = move || clock.now_ms();
+        let sink = StoreSink {
+            store: &self.store,
+            app: &app.name,
+            deployment: id.clone(),
+            observer,
+            pending_lines: Mutex::new(Vec::new()),
+            now: &now,
+        };
+        // Connecting is part of the deployment: a failure is recorded like any other.
+        let host = match self.host(&server).await {
+            Ok(h) => h,
+            Err(e) => {
+                let mut d = deployment;
+                d.status = DeploymentStatus::Failed;
+                d.error = Some(e.to_string());
+                d.finished_at = Some(self.now());
+                sink.save(&d);
+                sink.event(DeployEvent::Finished {
+                    deployment: d.id.clone(),
+                    status: d.status,
+                    duration_ms: 0,
+                    error: d.error.clone(),
+                });
+                self.audit("deploy.failed", &app.name, &format!("deployment {id}: {e}"));
+                return Err(e);
+            }
+        };
+        let job = DeployJob {
+            app: app.clone(),
+            deployment,
+            source,
+            env,
+            previous,
+            keep_images,
+        };
+        match run_deploy(&host, job, &sink, cancel, self.clock.as_ref()).await {
+            Ok(d) => {
+                self.store.set_app_stopped(&app.name, false)?;
+                self.audit(
+                    &format!("{}.success", d.kind.as_str()),
+                    &app.name,
+                    &format!(
+                        "deployment {} commit {}",
+                        d.id,
+                        d.commit.as_deref().unwrap_or("-")
+                    ),
+                );
+                Ok(d)
+            }
+            Err(failure) => {
+                let DeployFailure {
+                    deployment,
+                    step,
+                    error,
+                } = *failure;
+                let cancelled = deployment.status == DeploymentStatus::Cancelled;
+                self.audit(
+                    if cancelled {
+                        "deploy.cancelled"
+                    } else {
+                        "deploy.failed"
+                    },
+                    &app.name,
+                    &format!(
+                        "deployment {} at {}: {error}",
+                        deployment.id,
+                        step.map_or("setup", Step::as_str)
+                    ),
+                );
+                if cancelled {
+                    Err(ApiError::DeployCancelled {
+                        app: app.name.clone(),
+                        deployment: deployment.id,
+                    })
+                } else {
+                    Err(ApiError::DeployFailed {
+                        app: app.name.clone(),
+                        deployment: deployment.id,
+                        step,
+                        message: error.to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Env values for a container, secrets resolved from the secrets store.
+    fn env_values(&self, app: &str) -> Result<Vec<(String, String)>, ApiError> {
+        let mut out = Vec::new();
+        for var in self.store.env(app)? {
+            let value = if var.secret {
+                self.secrets
+                    .get(&env_key(app, &var.key))?
+                    .map(|s| s.expose().clone())
+                    .ok_or_else(|| ApiError::SecretMissing {
+                        app: app.to_owned(),
+                        key: var.key.clone(),
+                    })?
+            } else {
+                var.value.unwrap_or_default()
+            };
+            out.push((var.key, value));
+        }
+        Ok(out)
+    }
+
+    /// Images of the last few healthy deployments, kept for rollback.
+    fn kept_images(&self, app: &str) -> Result<Vec<String>, ApiError> {
+        let mut keep: Vec<String> = Vec::new();
+        for d in self.store.deployments(app, 200)? {
+            if !d.status.was_healthy() {
+                continue;
+            }
+            if let Some(image) = d.image
+                && !keep.contains(&image)
+            {
+                keep.push(image);
+                if keep.len() == KEEP_IMAGES {
+                    break;
+                }
+            }
+        }
+        Ok(keep)
+    }
+
+    /// Deployments of `app`, newest first.
+    pub fn deployments(&self, app: &str, limit: usize) -> Result<Vec<Deployment>, ApiError> {
+        self.store.app(app)?;
+        Ok(self.store.deployments(app, limit)?)
+    }
+
+    /// One deployment.
+    pub fn deployment(&self, id: &str) -> Result<Deployment, ApiError> {
+        Ok(self.store.deployment(id)?)
+    }
+
+    /// The stored build output of a deployment.
+    pub fn build_log(&self, id: &str) -> Result<Vec<String>, ApiError> {
+        self.store.deployment(id)?;
+        Ok(self.store.build_log(id)?)
+    }
+
+    /// Stops the app's active container. It stays stopped (also across server reboots) until
+    /// `start`, `restart` or a deploy.
+    pub async fn stop(&self, app: &str) -> Result<(), ApiError> {
+        let app = self.store.app(app)?;
+        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a stop")?;
+        let (host, container) = self.active_container(&app).await?;
+        stop_app(&host, &container, app.stop_grace_secs).await?;
+        self.store.set_app_stopped(&app.name, true)?;
+        self.audit("app.stop", &app.name, &container);
+        Ok(())
+    }
+
+    /// Starts the app's active container again and waits until it is healthy.
+    pub async fn start(&self, app: &str, cancel: CancellationToken) -> Result<(), ApiError> {
+        let app = self.store.app(app)?;
+        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a start")?;
+        let (host, container) = self.active_container(&app).await?;
+        start_app(&host, &app, &container, &cancel).await?;
+        self.store.set_app_stopped(&app.name, false)?;
+        self.audit("app.start", &app.name, &container);
+        Ok(())
+    }
+
+    pub(crate) async fn active_container(
+        &self,
+        app: &App,
+    ) -> Result<(std::sync::Arc<berth_engine::Host>, String), ApiError> {
+        let active = self
+            .store
+            .active_deployment(&app.name)?
+            .ok_or_else(|| ApiError::NotDeployed(app.name.clone()))?;
+        let container = active
+            .container
+            .ok_or_else(|| ApiError::NotDeployed(app.name.clone()))?;
+        let server = self.store.server(&app.server)?;
+        let host = self.host(&server).await?;
+        Ok((host, container))
+    }
+}

@@ -1,0 +1,152 @@
+//! The API's error: every failure a front end can show, with a stable machine-readable code.
+
+use std::path::PathBuf;
+
+use berth_build::BuildError;
+use berth_docker::DockerError;
+use berth_engine::EngineError;
+use berth_model::{ErrorDto, Step};
+use berth_secrets::SecretsError;
+use berth_ssh::SshError;
+use berth_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Engine(EngineError),
+    /// Input that fails validation; nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "another operation on app `{app}` is in progress ({holder}); wait for it to finish and try again"
+    )]
+    Busy { app: String, holder: String },
+    #[error(
+        "refusing to trust the host key of {host} ({fingerprint}) without confirmation: run on a terminal to confirm it, or pass --accept-new once you have checked it on the server"
+    )]
+    HostKeyNotTrusted { host: String, fingerprint: String },
+    #[error("deploy of {app} failed at step {}: {message}", step.map_or("setup", |s| s.as_str()))]
+    DeployFailed {
+        app: String,
+        deployment: String,
+        step: Option<Step>,
+        message: String,
+    },
+    #[error(
+        "deploy of {app} was cancelled; deployment {deployment} was recorded as cancelled and the previous version keeps serving"
+    )]
+    DeployCancelled { app: String, deployment: String },
+    #[error("app `{0}` has no active deployment: run `berth deploy {0}` first")]
+    NotDeployed(String),
+    #[error("app `{app}` has no earlier healthy deployment to roll back to{}", if .hint.is_empty() { String::new() } else { format!(" ({})", .hint) })]
+    NoRollbackTarget { app: String, hint: String },
+    #[error(
+        "secret env var {key} of app `{app}` has no value in the secrets store: set it again with `berth env set {app} {key}=… --secret`"
+    )]
+    SecretMissing { app: String, key: String },
+    #[error("cannot use {}: {source}", path.display())]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Ssh(e) => ApiError::Ssh(e),
+            EngineError::Docker(e) => ApiError::Docker(e),
+            EngineError::Build(e) => ApiError::Build(e),
+            other => ApiError::Engine(other),
+        }
+    }
+}
+
+impl ApiError {
+    /// A stable kebab-case code front ends branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Store(e) => match e {
+                StoreError::NotFound { .. } => "not-found",
+                StoreError::AlreadyExists { .. } => "already-exists",
+                StoreError::InUse { .. } => "in-use",
+                StoreError::Invalid(_) => "invalid",
+                StoreError::TooNew { .. } => "store-too-new",
+                _ => "store",
+            },
+            ApiError::Secrets(e) => match e {
+                SecretsError::KeyringUnavailable { .. } => "keyring-unavailable",
+                _ => "secrets",
+            },
+            ApiError::Ssh(e) => match e {
+                SshError::Unreachable { .. } | SshError::Timeout { .. } => "unreachable",
+                SshError::HostKeyUnknown { .. } => "host-key-unknown",
+                SshError::HostKeyChanged { .. } => "host-key-changed",
+                SshError::AuthFailed { .. } => "auth-failed",
+                SshError::PassphraseRequired { .. } => "passphrase-required",
+                SshError::WrongPassphrase { .. } => "wrong-passphrase",
+                SshError::IdentityFile { .. } => "identity-file",
+                _ => "ssh",
+            },
+            ApiError::Docker(e) => match e {
+                DockerError::NotRunning { .. } => "docker-not-running",
+                DockerError::PermissionDenied { .. } => "docker-permission-denied",
+                DockerError::Build { .. } => "build-failed",
+                DockerError::NotFound { .. } => "not-found",
+                _ => "docker",
+            },
+            ApiError::Build(e) => match e {
+                BuildError::NotARepo { .. } | BuildError::SourceMissing { .. } => "not-a-repo",
+                BuildError::RefNotFound { .. } => "ref-not-found",
+                _ => "build",
+            },
+            ApiError::Engine(e) => match e {
+                EngineError::ContainerExited { .. } => "container-exited",
+                EngineError::Unhealthy { .. } => "unhealthy",
+                EngineError::Cancelled => "cancelled",
+                _ => "engine",
+            },
+            ApiError::Invalid(_) => "invalid",
+            ApiError::Busy { .. } => "busy",
+            ApiError::HostKeyNotTrusted { .. } => "host-key-not-trusted",
+            ApiError::DeployFailed { .. } => "deploy-failed",
+            ApiError::DeployCancelled { .. } => "cancelled",
+            ApiError::NotDeployed(_) => "not-deployed",
+            ApiError::NoRollbackTarget { .. } => "no-rollback-target",
+            ApiError::SecretMissing { .. } => "secret-missing",
+            ApiError::DataDir { .. } => "data-dir",
+        }
+    }
+
+    /// The `{code, message}` shape that crosses front-end boundaries.
+    pub fn to_dto(&self) -> ErrorDto {
+        ErrorDto {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl From<berth_model::app::InvalidApp> for ApiError {
+    fn from(e: berth_model::app::InvalidApp) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
+impl From<berth_model::InvalidName> for ApiError {
+    fn from(e: berth_model::InvalidName) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}

@@ -1,0 +1,357 @@
+//! Servers: add (with host-key confirmation), list, check, remove, and the per-process pool of
+//! connections (one SSH session per server).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_engine::Host;
+use berth_model::{
+    BaseImages, Server, ServerCheck, SshTarget, TransportKind, validate_server_name,
+};
+use berth_secrets::{Sensitive, passphrase_key};
+use berth_ssh::hostkey::{KnownHosts, Verdict, fetch_host_key};
+use berth_ssh::{Destination, Passphrase, SshError, SshOptions, Transport};
+
+use crate::Berth;
+use crate::error::ApiError;
+
+/// What `server add` needs.
+#[derive(Debug, Clone)]
+pub struct AddServer {
+    pub name: String,
+    /// `None` for this machine's own Docker (`--local`).
+    pub ssh: Option<SshTarget>,
+    /// Ignored for local servers.
+    pub transport: TransportKind,
+    pub identity: Option<PathBuf>,
+    /// The identity file's passphrase, when the user gave one; kept in the secrets store.
+    pub passphrase: Option<Sensitive<String>>,
+    /// Trust an unknown host key without asking (OpenSSH's `accept-new`).
+    pub accept_new: bool,
+    /// Docker socket path on the server (default `/var/run/docker.sock`).
+    pub docker_socket: Option<String>,
+}
+
+/// Shown to the user before trusting a new host key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyPrompt {
+    pub server: String,
+    pub host: String,
+    pub port: u16,
+    pub algorithm: String,
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Berth {
+    /// Connects to a new server, verifies its host key (asking `confirm` when it is unknown,
+    /// unless `accept_new`) and that Docker answers, then stores it. Nothing is stored, and no
+    /// host key stays pinned, if any of that fails.
+    pub async fn server_add(
+        &self,
+        req: AddServer,
+        confirm: &(dyn Fn(&HostKeyPrompt) -> bool + Send + Sync),
+    ) -> Result<ServerCheck, ApiError> {
+        validate_server_name(&req.name)?;
+        if self.store.servers()?.iter().any(|s| s.name == req.name) {
+            return Err(berth_store::StoreError::AlreadyExists {
+                kind: "server",
+                name: req.name.clone(),
+            }
+            .into());
+        }
+        let docker_socket = req
+            .docker_socket
+            .clone()
+            .unwrap_or_else(|| Server::DEFAULT_DOCKER_SOCKET.to_owned());
+        if !docker_socket.starts_with('/') {
+            return Err(ApiError::Invalid(format!(
+                "docker socket `{docker_socket}` must be an absolute path on the server"
+            )));
+        }
+        let transport = if req.ssh.is_none() {
+            TransportKind::Local
+        } else {
+            req.transport
+        };
+        if transport == TransportKind::Local && req.ssh.is_some() {
+            return Err(ApiError::Invalid(
+                "a local server takes no --ssh target".to_owned(),
+            ));
+        }
+        let identity = match &req.identity {
+            Some(p) => Some(absolute(p)?),
+            None => None,
+        };
+        let server = Server {
+            name: req.name.clone(),
+            transport,
+            ssh: req.ssh.clone(),
+            identity: identity.as_ref().map(|p| p.display().to_string()),
+            docker_socket,
+            base_images: BaseImages::default(),
+            created_at: self.now(),
+        };
+
+        // Pin the host key first (asking if it is new), remembering to unpin on failure.
+        let mut pinned: Option<(String, u16)> = None;
+        if let Some(target) = &server.ssh {
+            let dest = Destination::new(target.user.as_deref(), &target.host, target.port);
+            let probe = self.probe_destination(transport, &dest).await?;
+            let port = probe.port_or_default();
+            let key = fetch_host_key(&probe.host, port, PROBE_TIMEOUT).await?;
+            let known = KnownHosts::new(self.known_hosts_path());
+            match known.check(&probe.host, port, &key)? {
+                Verdict::Trusted => {}
+                Verdict::Unknown => {
+                    let prompt = HostKeyPrompt {
+                        server: server.name.clone(),
+                        host: probe.host.clone(),
+                        port,
+                        algorithm: key.algorithm.clone(),
+                        fingerprint: key.fingerprint.clone(),
+                    };
+                    if !(req.accept_new || confirm(&prompt)) {
+                        return Err(ApiError::HostKeyNotTrusted {
+                            host: display_addr(&probe.host, port),
+                            fingerprint: key.fingerprint,
+                        });
+                    }
+                    known.pin(&probe.host, port, &key)?;
+                    pinned = Some((probe.host.clone(), port));
+                }
+                Verdict::Changed { pinned } => {
+                    return Err(SshError::HostKeyChanged {
+                        host: display_addr(&probe.host, port),
+                        pinned: pinned.fingerprint,
+                        presented: key.fingerprint,
+                    }
+                    .into());
+                }
+            }
+        }
+
+        let result = self
+            .connect_and_check(&server, req.passphrase.as_ref())
+            .await;
+        let check = match result {
+            Ok(check) => check,
+            Err(e) => {
+                if let Some((host, port)) = pinned {
+                    let _ = KnownHosts::new(self.known_hosts_path()).forget(&host, port);
+                }
+                return Err(e);
+            }
+        };
+        if let Some(p) = &req.passphrase {
+            self.secrets.set(&passphrase_key(&server.name), p)?;
+        }
+        self.store.insert_server(&server)?;
+        self.audit(
+            "server.add",
+            &server.name,
+            &format!("{} via {}", server.address(), server.transport),
+        );
+        Ok(check)
+    }
+
+    /// Where the host key is fetched from: what `~/.ssh/config` maps the destination to for
+    /// the system transport, the destination itself for the embedded one.
+    async fn probe_destination(
+        &self,
+        transport: TransportKind,
+        dest: &Destination,
+    ) -> Result<Destination, ApiError> {
+        #[cfg(unix)]
+        if transport == TransportKind::System {
+            return Ok(berth_ssh::hostkey::resolve_system(dest).await?);
+        }
+        let _ = transport;
+        Ok(dest.clone())
+    }
+
+    async fn connect_and_check(
+        &self,
+        server: &Server,
+        passphrase: Option<&Sensitive<String>>,
+    ) -> Result<ServerCheck, ApiError> {
+        let started = Instant::now();
+        let transport = self
+            .connect_transport(
+                server,
+                passphrase.map(|p| Passphrase::new(p.expose().clone())),
+            )
+            .await?;
+        let host = Host::connect(&server.name, transport, &server.docker_socket, started).await?;
+        let check = check_of(server, &host).await;
+        host.close().await;
+        check
+    }
+
+    /// Opens a session to `server`. A passphrase, when needed and not given, comes from the
+    /// secrets store (only then is the keychain touched).
+    pub(crate) async fn connect_transport(
+        &self,
+        server: &Server,
+        passphrase: Option<Passphrase>,
+    ) -> Result<Arc<dyn Transport>, ApiError> {
+        let Some(target) = &server.ssh else {
+            return Ok(berth_ssh::local());
+        };
+        let mut opts = SshOptions::new(
+            Destination::new(target.user.as_deref(), &target.host, target.port),
+            self.known_hosts_path(),
+            self.runtime_dir.path().to_path_buf(),
+        );
+        opts.identity = server.identity.as_ref().map(PathBuf::from);
+        opts.passphrase = passphrase;
+        match self.connect_with(server.transport, opts.clone()).await {
+            Err(ApiError::Ssh(SshError::PassphraseRequired { path }))
+                if opts.passphrase.is_none() =>
+            {
+                match self.secrets.get(&passphrase_key(&server.name))? {
+                    Some(p) => {
+                        opts.passphrase = Some(Passphrase::new(p.expose().clone()));
+                        self.connect_with(server.transport, opts).await
+                    }
+                    None => Err(SshError::PassphraseRequired { path }.into()),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn connect_with(
+        &self,
+        kind: TransportKind,
+        opts: SshOptions,
+    ) -> Result<Arc<dyn Transport>, ApiError> {
+        match kind {
+            TransportKind::Local => Ok(berth_ssh::local()),
+            TransportKind::Embedded => Ok(berth_ssh::connect_embedded(opts).await?),
+            #[cfg(unix)]
+            TransportKind::System => Ok(berth_ssh::connect_system(opts).await?),
+            #[cfg(not(unix))]
+            TransportKind::System => Err(ApiError::Invalid(
+                "the system OpenSSH transport is only available on Linux and macOS; use --transport embedded".to_owned(),
+            )),
+        }
+    }
+
+    /// The connection to `server`, opened on first use and shared afterwards.
+    pub(crate) async fn host(&self, server: &Server) -> Result<Arc<Host>, ApiError> {
+        let cell = {
+            let mut hosts = self.hosts.lock().await;
+            hosts.entry(server.name.clone()).or_default().clone()
+        };
+        let host = cell
+            .get_or_try_init(|| async {
+                let started = Instant::now();
+                let transport = self.connect_transport(server, None).await?;
+                let host =
+                    Host::connect(&server.name, transport, &server.docker_socket, started).await?;
+                Ok::<_, ApiError>(Arc::new(host))
+            })
+            .await?;
+        Ok(host.clone())
+    }
+
+    /// Every server, by name.
+    pub fn servers(&self) -> Result<Vec<Server>, ApiError> {
+        Ok(self.store.servers()?)
+    }
+
+    pub fn server(&self, name: &str) -> Result<Server, ApiError> {
+        Ok(self.store.server(name)?)
+    }
+
+    /// Connects (or reuses the connection) and reports Docker's version, resources and the
+    /// tunnel's latency.
+    pub async fn server_check(&self, name: &str) -> Result<ServerCheck, ApiError> {
+        let server = self.store.server(name)?;
+        let host = self.host(&server).await?;
+        check_of(&server, &host).await
+    }
+
+    /// Removes a server that no app uses, its pinned host key and its stored passphrase.
+    pub async fn server_rm(&self, name: &str) -> Result<(), ApiError> {
+        let server = self.store.server(name)?;
+        self.store.delete_server(name)?;
+        if let Some(target) = &server.ssh {
+            let port = target.port_or_default();
+            let shared = self.store.servers()?.iter().any(|s| {
+                s.ssh
+                    .as_ref()
+                    .is_some_and(|t| t.host == target.host && t.port_or_default() == port)
+            });
+            if !shared {
+                KnownHosts::new(self.known_hosts_path()).forget(&target.host, port)?;
+            }
+            if server.identity.is_some() {
+                if let Err(e) = self.secrets.delete(&passphrase_key(name)) {
+                    tracing::debug!("no passphrase removed for {name}: {e}");
+                }
+            }
+        }
+        if let Some(cell) = self.hosts.lock().await.remove(name) {
+            if let Some(host) = cell.get() {
+                host.close().await;
+            }
+        }
+        self.audit("server.rm", name, &server.address());
+        Ok(())
+    }
+}
+
+async fn check_of(server: &Server, host: &Host) -> Result<ServerCheck, ApiError> {
+    let facts = host.facts().await?;
+    Ok(ServerCheck {
+        server: server.name.clone(),
+        transport: server.transport,
+        address: server.address(),
+        docker_version: facts.engine.version,
+        api_version: facts.api_version,
+        os: facts.engine.os,
+        arch: facts.engine.arch,
+        cpus: facts.engine.cpus,
+        mem_total_bytes: facts.engine.mem_total_bytes,
+        mem_available_bytes: facts.mem_available_bytes,
+        disk_free_bytes: facts.disk_free_bytes,
+        disk_total_bytes: facts.disk_total_bytes,
+        latency_ms: facts.ping_ms,
+        connect_ms: host.connect_ms,
+        containers_running: facts.engine.containers_running,
+    })
+}
+
+fn absolute(p: &std::path::Path) -> Result<PathBuf, ApiError> {
+    let expanded = match p.to_str().and_then(|s| s.strip_prefix("~/")) {
+        Some(rest) => match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(rest),
+            None => p.to_path_buf(),
+        },
+        None => p.to_path_buf(),
+    };
+    if !expanded.is_file() {
+        return Err(ApiError::Invalid(format!(
+            "identity file {} does not exist or is not a file",
+            expanded.display()
+        )));
+    }
+    std::path::absolute(&expanded).map_err(|source| ApiError::DataDir {
+        path: expanded.clone(),
+        source,
+    })
+}
+
+/// `host:port`, `[v6]:port`.
+fn display_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}

@@ -1,0 +1,100 @@
+//! App status (store + what Docker says on the server) and container logs.
+
+use berth_docker::LogLine;
+use berth_model::status::LastDeploy;
+use berth_model::{AppState, AppStatus, DeploymentStatus};
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::Berth;
+use crate::error::ApiError;
+
+impl Berth {
+    /// What is serving, where, and how the last deploy went.
+    pub async fn status(&self, app: &str) -> Result<AppStatus, ApiError> {
+        let app = self.store.app(app)?;
+        let active = self.store.active_deployment(&app.name)?;
+        let last = self.store.deployments(&app.name, 1)?.into_iter().next();
+        let stopped = self.store.app_stopped(&app.name)?;
+        let mut status = AppStatus {
+            app: app.name.clone(),
+            server: app.server.clone(),
+            state: AppState::NeverDeployed,
+            deployment_id: None,
+            commit: None,
+            image: None,
+            container: None,
+            endpoint: None,
+            container_status: None,
+            exit_code: None,
+            deployed_at: None,
+            last_deploy: last.as_ref().map(|d| LastDeploy {
+                id: d.id.clone(),
+                status: d.status,
+                commit: d.commit.clone(),
+                started_at: d.started_at,
+                finished_at: d.finished_at,
+                error: d.error.clone(),
+            }),
+        };
+        match &active {
+            Some(d) => {
+                status.deployment_id = Some(d.id.clone());
+                status.commit = d.commit.clone();
+                status.image = d.image.clone();
+                status.container = d.container.clone();
+                status.deployed_at = d.finished_at;
+                let server = self.store.server(&app.server)?;
+                let host = self.host(&server).await?;
+                let info = match &d.container {
+                    Some(c) => host.docker().inspect_container(c).await?,
+                    None => None,
+                };
+                status.state = match &info {
+                    Some(i) if i.running => AppState::Running,
+                    Some(_) if stopped => AppState::Stopped,
+                    _ => AppState::Failed,
+                };
+                if let Some(i) = info {
+                    status.container_status = Some(i.status.clone());
+                    status.exit_code = (!i.running).then_some(i.exit_code).flatten();
+                    if i.running {
+                        status.endpoint = i.published_port.map(|p| format!("127.0.0.1:{p}"));
+                    }
+                }
+            }
+            None => {
+                status.state = match &last {
+                    Some(d) if d.status == DeploymentStatus::InProgress => AppState::Deploying,
+                    Some(_) => AppState::Failed,
+                    None => AppState::NeverDeployed,
+                };
+            }
+        }
+        Ok(status)
+    }
+
+    /// Streams the active container's output to `on_line`: the last `tail` lines, then (with
+    /// `follow`) new lines until `cancel` fires or the container stops.
+    pub async fn logs(
+        &self,
+        app: &str,
+        tail: Option<usize>,
+        follow: bool,
+        cancel: CancellationToken,
+        on_line: &(dyn Fn(&LogLine) + Send + Sync),
+    ) -> Result<(), ApiError> {
+        let app = self.store.app(app)?;
+        let (host, container) = self.active_container(&app).await?;
+        let mut stream = Box::pin(host.docker().logs(&container, tail, follow));
+        loop {
+            tokio::select! {
+                item = stream.next() => match item {
+                    Some(line) => on_line(&line?),
+                    None => return Ok(()),
+                },
+                _ = cancel.cancelled() => return Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The command line as data: every subcommand, flag and environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Berth: deploy git apps to your own Docker servers over SSH.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where Berth keeps its state (SQLite, known_hosts). Default: the OS app-data dir.
+    #[arg(long, global = true, env = "BERTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Where secrets live: the OS keychain, or a 0600 file in the data dir (headless, CI).
+    #[arg(long, global = true, env = "BERTH_SECRETS", default_value = "keyring", value_parser = ["keyring", "file"])]
+    pub secrets: String,
+
+    /// More log output (repeat for more). Also BERTH_LOG=debug.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, list, check and remove servers.
+    #[command(subcommand)]
+    Server(ServerCmd),
+    /// Create, list, show and remove apps.
+    #[command(subcommand)]
+    App(AppCmd),
+    /// Build a commit and switch to it once healthy.
+    Deploy {
+        app: String,
+        /// Branch, tag or commit to deploy (default: the app's branch).
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+    },
+    /// What is serving, where, and how the last deploy went.
+    Status {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Output of the app's active container.
+    Logs {
+        app: String,
+        /// Number of lines from the end.
+        #[arg(long, short = 'n', default_value_t = 100)]
+        tail: usize,
+        /// Keep streaming new output.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Deployment history, newest first.
+    Deployments {
+        app: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The stored build output of a deployment.
+    BuildLog { deployment: String },
+    /// Switch back to the previous healthy deployment (no rebuild).
+    Rollback {
+        app: String,
+        /// A specific earlier deployment to go back to.
+        #[arg(long, value_name = "DEPLOYMENT")]
+        to: Option<String>,
+    },
+    /// Stop the app's container (it stays stopped until start, restart or deploy).
+    Stop { app: String },
+    /// Start the app's container again and wait until it is healthy.
+    Start { app: String },
+    /// Replace the container with a fresh one (same image, current env and limits), blue-green.
+    Restart { app: String },
+    /// Environment variables.
+    #[command(subcommand)]
+    Env(EnvCmd),
+    /// Every mutating action, newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCmd {
+    /// Connect to a server, confirm its host key, check Docker and remember it.
+    Add(ServerAdd),
+    /// List servers.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Docker version, API version, latency, free memory and disk.
+    Check {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a server (no app may use it).
+    Rm { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ServerAdd {
+    pub name: String,
+    /// USER@HOST[:PORT], or a Host alias from ~/.ssh/config (system transport).
+    #[arg(
+        long,
+        value_name = "USER@HOST[:PORT]",
+        conflicts_with = "local",
+        required_unless_present = "local"
+    )]
+    pub ssh: Option<String>,
+    /// This machine's own Docker socket, no SSH.
+    #[arg(long)]
+    pub local: bool,
+    /// Private key file (its passphrase, if any, is kept in the keychain).
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// `system`: the ssh binary (~/.ssh/config, agent, ProxyJump); `embedded`: built-in client.
+    #[arg(long, default_value = "system", value_parser = ["system", "embedded"])]
+    pub transport: String,
+    /// Trust an unknown host key without asking (like OpenSSH's StrictHostKeyChecking=accept-new).
+    #[arg(long)]
+    pub accept_new: bool,
+    /// Path of the Docker socket on the server.
+    #[arg(long, value_name = "PATH")]
+    pub docker_socket: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCmd {
+    /// Create an app from a git repository.
+    Create(AppCreate),
+    /// List apps.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// An app's settings.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an app's containers and records (--purge: also its images and named volumes).
+    Rm {
+        name: String,
+        #[arg(long)]
+        purge: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AppCreate {
+    pub name: String,
+    /// Server to run on (may be left out when there is only one).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Path to a git repository, or a URL git can clone.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub git: String,
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// Dockerfile path in the repository (default: Dockerfile, else runtime detection).
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<String>,
+    /// Port the app listens on in the container.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Path probed with GET after start; 2xx/3xx is healthy.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub health_path: String,
+    /// Seconds the new container has to become healthy.
+    #[arg(long, value_name = "SECS")]
+    pub health_timeout: Option<u64>,
+    /// CPU limit, e.g. 0.5.
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Memory limit, e.g. 256m or 1g.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// SRC:DST[:ro], SRC a named volume or an absolute path on the server (repeatable).
+    #[arg(long = "volume", value_name = "SRC:DST")]
+    pub volumes: Vec<String>,
+    /// Build-stage base image for generated Dockerfiles.
+    #[arg(long, value_name = "IMAGE")]
+    pub build_image: Option<String>,
+    /// Runtime base image for generated Dockerfiles.
+    #[arg(long, value_name = "IMAGE")]
+    pub run_image: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCmd {
+    /// Set variables (they take effect on the next deploy or restart).
+    Set {
+        app: String,
+        #[arg(value_name = "KEY=VALUE", required = true)]
+        pairs: Vec<String>,
+        /// Keep the values in the keychain; only the keys are recorded.
+        #[arg(long)]
+        secret: bool,
+    },
+    /// Remove variables.
+    Unset {
+        app: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// List variables (secret values are masked).
+    Ls {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,416 @@
+//! Containers and images: create, start, inspect, stop, remove, logs, list, prune.
+
+use std::collections::HashMap;
+
+use berth_model::Volume;
+use bollard::errors::Error as B;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures_util::{Stream, StreamExt};
+
+use crate::client::DockerClient;
+use crate::error::DockerError;
+
+/// Everything needed to create an app container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// `KEY=VALUE` pairs.
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// The port the app listens on inside the container; published on the server's
+    /// `127.0.0.1` at an ephemeral port.
+    pub port: u16,
+    pub network: String,
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub volumes: Vec<Volume>,
+    /// Seconds between SIGTERM and SIGKILL when the container is stopped.
+    pub stop_grace_secs: u32,
+}
+
+impl ContainerSpec {
+    fn port_key(&self) -> String {
+        format!("{}/tcp", self.port)
+    }
+
+    /// The create request for the engine: init process, restart unless-stopped, limits,
+    /// loopback-only ephemeral port.
+    fn to_body(&self) -> ContainerCreateBody {
+        let port_key = self.port_key();
+        let host_config = HostConfig {
+            init: Some(true),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            nano_cpus: self.cpus.map(|c| (c * 1e9).round() as i64),
+            memory: self.memory_bytes.map(|m| m as i64),
+            binds: (!self.volumes.is_empty())
+                .then(|| self.volumes.iter().map(Volume::to_string).collect()),
+            network_mode: Some(self.network.clone()),
+            port_bindings: Some(HashMap::from([(
+                port_key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".to_owned()),
+                    host_port: Some(String::new()),
+                }]),
+            )])),
+            ..Default::default()
+        };
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            env: Some(self.env.clone()),
+            labels: Some(self.labels.clone()),
+            exposed_ports: Some(vec![port_key]),
+            stop_timeout: Some(i64::from(self.stop_grace_secs)),
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    self.network.clone(),
+                    EndpointSettings::default(),
+                )])),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// What Berth needs to know about a container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Docker's state: `created`, `running`, `exited`, `restarting`, …
+    pub status: String,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    /// The host port on `127.0.0.1` the app port is published at.
+    pub published_port: Option<u16>,
+    pub labels: HashMap<String, String>,
+    pub restart_count: i64,
+}
+
+/// An image Berth built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub tags: Vec<String>,
+    /// Unix seconds.
+    pub created: i64,
+    pub labels: HashMap<String, String>,
+}
+
+/// Which output stream a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of container output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub stream: LogStream,
+    pub text: String,
+}
+
+fn is_status(e: &B, code: u16) -> bool {
+    matches!(e, B::DockerResponseServerError { status_code, .. } if *status_code == code)
+}
+
+impl DockerClient {
+    /// Creates the container (not started). Returns its id.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created = self
+            .docker
+            .create_container(Some(options), spec.to_body())
+            .await
+            .map_err(|e| match e {
+                B::DockerResponseServerError {
+                    status_code: 404,
+                    message,
+                } => DockerError::NotFound { what: message },
+                other => self.err(other),
+            })?;
+        Ok(created.id)
+    }
+
+    /// Starts a container; starting a running one is not an error.
+    pub async fn start_container(&self, name: &str) -> Result<(), DockerError> {
+        match self.docker.start_container(name, None).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 304) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Stops a container, giving it `grace_secs` after SIGTERM. Missing or already stopped
+    /// containers are not an error.
+    pub async fn stop_container(&self, name: &str, grace_secs: u32) -> Result<(), DockerError> {
+        let options = StopContainerOptionsBuilder::default()
+            .t(i32::try_from(grace_secs).unwrap_or(i32::MAX))
+            .build();
+        match self.docker.stop_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 304) || is_status(&e, 404) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Removes a container (with `force`, also a running one). A missing one is not an error.
+    pub async fn remove_container(&self, name: &str, force: bool) -> Result<(), DockerError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(force)
+            .build();
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            // Removal already in progress (e.g. a concurrent clean-up).
+            Err(e) if is_status(&e, 409) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Inspects a container; `None` when it does not exist.
+    pub async fn inspect_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<ContainerInfo>, DockerError> {
+        let r = match self.docker.inspect_container(name, None).await {
+            Ok(r) => r,
+            Err(e) if is_status(&e, 404) => return Ok(None),
+            Err(e) => return Err(self.err(e)),
+        };
+        let state = r.state.unwrap_or_default();
+        let config = r.config.unwrap_or_default();
+        let published_port = r.network_settings.and_then(|n| n.ports).and_then(|ports| {
+            ports
+                .into_values()
+                .flatten()
+                .flatten()
+                .find_map(|b| b.host_port.and_then(|p| p.parse::<u16>().ok()))
+        });
+        Ok(Some(ContainerInfo {
+            id: r.id.unwrap_or_default(),
+            name: r
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            image: config.image.unwrap_or_default(),
+            status: state
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "unknown".to_owned()),
+            running: state.running.unwrap_or(false),
+            exit_code: state.exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+            published_port,
+            labels: config.labels.unwrap_or_default(),
+            restart_count: r.restart_count.unwrap_or(0),
+        }))
+    }
+
+    /// Names of containers carrying every `label=value` given (running or not).
+    pub async fn containers_with_labels(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([(
+            "label",
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+        )]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .collect())
+    }
+
+    /// The last `tail` lines of a container's output (stdout and stderr interleaved).
+    pub async fn last_log_lines(
+        &self,
+        name: &str,
+        tail: usize,
+    ) -> Result<Vec<String>, DockerError> {
+        let mut lines = Vec::new();
+        let mut logs = Box::pin(self.logs(name, Some(tail), false));
+        while let Some(line) = logs.next().await {
+            lines.push(line?.text);
+        }
+        Ok(lines)
+    }
+
+    /// A container's output as lines; with `follow`, the stream stays open for new output.
+    pub fn logs(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + '_ {
+        let tail = tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .build();
+        let mut partial: HashMap<bool, String> = HashMap::new();
+        self.docker
+            .logs(name, Some(options))
+            .map(move |item| match item {
+                Ok(output) => {
+                    use bollard::container::LogOutput as L;
+                    let (stream, bytes) = match output {
+                        L::StdErr { message } => (LogStream::Stderr, message),
+                        L::StdOut { message } | L::Console { message } | L::StdIn { message } => {
+                            (LogStream::Stdout, message)
+                        }
+                    };
+                    let buf = partial.entry(stream == LogStream::Stderr).or_default();
+                    buf.push_str(&String::from_utf8_lossy(&bytes));
+                    let mut lines = Vec::new();
+                    while let Some(nl) = buf.find('\n') {
+                        let line: String = buf.drain(..=nl).collect();
+                        lines.push(Ok(LogLine {
+                            stream,
+                            text: line.trim_end_matches(['\n', '\r']).to_owned(),
+                        }));
+                    }
+                    futures_util::stream::iter(lines)
+                }
+                Err(e) => futures_util::stream::iter(vec![Err(self.err(e))]),
+            })
+            .flatten()
+    }
+
+    /// Images carrying every `label=value` given, newest first.
+    pub async fn images_with_labels(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ImageInfo>, DockerError> {
+        let filters = HashMap::from([(
+            "label",
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+        )]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let mut list: Vec<ImageInfo> = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .map(|i| ImageInfo {
+                id: i.id,
+                tags: i.repo_tags,
+                created: i.created,
+                labels: i.labels,
+            })
+            .collect();
+        list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    /// The id of image `name`, or `None` if the server doesn't have it.
+    pub async fn image_id(&self, name: &str) -> Result<Option<String>, DockerError> {
+        match self.docker.inspect_image(name).await {
+            Ok(i) => Ok(i.id),
+            Err(e) if is_status(&e, 404) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Removes an image by id or tag. Missing images and images still used by a container are
+    /// left alone (returns `false`).
+    pub async fn remove_image(&self, name: &str, force: bool) -> Result<bool, DockerError> {
+        let options = RemoveImageOptionsBuilder::default().force(force).build();
+        match self.docker.remove_image(name, Some(options), None).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_status(&e, 404) || is_status(&e, 409) => Ok(false),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+}
+
+impl DockerClient {
+    /// Removes a named volume; a missing one is not an error.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_has_limits_init_restart_and_loopback_port() {
+        let spec = ContainerSpec {
+            name: "berth-hello-1a2b3c4d".into(),
+            image: "berth/hello:1a2b3c4d".into(),
+            env: vec!["GREETING=hi".into()],
+            labels: HashMap::from([("berth.app".into(), "hello".into())]),
+            port: 8080,
+            network: "berth".into(),
+            cpus: Some(0.5),
+            memory_bytes: Some(256 << 20),
+            volumes: vec![Volume::parse("data:/data").unwrap()],
+            stop_grace_secs: 10,
+        };
+        let body = spec.to_body();
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.init, Some(true));
+        assert_eq!(hc.nano_cpus, Some(500_000_000));
+        assert_eq!(hc.memory, Some(268_435_456));
+        assert_eq!(hc.binds, Some(vec!["data:/data".to_owned()]));
+        assert_eq!(
+            hc.restart_policy.unwrap().name,
+            Some(RestartPolicyNameEnum::UNLESS_STOPPED)
+        );
+        let binding = &hc.port_bindings.unwrap()["8080/tcp"];
+        assert_eq!(
+            binding.as_ref().unwrap()[0].host_ip.as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(body.stop_timeout, Some(10));
+    }
+}

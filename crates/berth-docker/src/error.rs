@@ -1,0 +1,132 @@
+//! Docker errors, classified into what a user can act on.
+
+/// What went wrong talking to a server's Docker engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DockerError {
+    #[error(
+        "docker is not running or not listening at {target}: {reason} (start dockerd, or set the server's docker socket path)"
+    )]
+    NotRunning { target: String, reason: String },
+    #[error(
+        "permission denied on the Docker socket {target}: the login user needs access to it (add it to the `docker` group, or log in as root)"
+    )]
+    PermissionDenied { target: String },
+    #[error("cannot reach docker at {target}: {reason}")]
+    Unreachable { target: String, reason: String },
+    #[error("docker refused the request ({status}): {message}")]
+    Api { status: u16, message: String },
+    #[error("{what} not found on the server")]
+    NotFound { what: String },
+    #[error("{}", build_message(.message, .step.as_deref(), .output))]
+    Build {
+        message: String,
+        /// The Dockerfile step that failed (`Step 3/5 : RUN make`), when known.
+        step: Option<String>,
+        /// The output of the failing step, last lines.
+        output: Vec<String>,
+    },
+    #[error("docker did not answer within {secs} s")]
+    Timeout { secs: u64 },
+    #[error("unexpected answer from docker: {0}")]
+    Protocol(String),
+}
+
+fn build_message(message: &str, step: Option<&str>, output: &[String]) -> String {
+    let mut s = match step {
+        Some(step) => format!("the Dockerfile failed at `{step}`: {message}"),
+        None => format!("the image build failed: {message}"),
+    };
+    if !output.is_empty() {
+        s.push_str("\noutput of the failing step:");
+        for line in output {
+            s.push_str("\n  ");
+            s.push_str(line);
+        }
+    }
+    s
+}
+
+impl DockerError {
+    /// Classifies a bollard error for calls to the engine at `target`.
+    pub(crate) fn from_bollard(target: &str, err: bollard::errors::Error) -> DockerError {
+        use bollard::errors::Error as B;
+        match err {
+            B::DockerResponseServerError {
+                status_code,
+                message,
+            } => {
+                if status_code == 404 {
+                    DockerError::NotFound {
+                        what: message.trim_start_matches("No such ").to_owned(),
+                    }
+                } else {
+                    DockerError::Api {
+                        status: status_code,
+                        message,
+                    }
+                }
+            }
+            B::RequestTimeoutError => DockerError::Timeout { secs: 0 },
+            B::DockerStreamError { error } => DockerError::Protocol(error),
+            other => classify_io(target, &other),
+        }
+    }
+}
+
+/// Finds the I/O cause of a connection failure and says what it means.
+fn classify_io(target: &str, err: &(dyn std::error::Error + 'static)) -> DockerError {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        text = e.to_string();
+        cur = e.source();
+    }
+    let lower = text.to_ascii_lowercase();
+    let target = target.to_owned();
+    if lower.contains("permission denied") {
+        DockerError::PermissionDenied { target }
+    } else if lower.contains("no such file")
+        || lower.contains("connection refused")
+        || lower.contains("not found")
+    {
+        DockerError::NotRunning {
+            target,
+            reason: text,
+        }
+    } else {
+        DockerError::Unreachable {
+            target,
+            reason: text,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_errors_say_what_to_do() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied");
+        let e = classify_io("/var/run/docker.sock on prod", &io);
+        assert!(matches!(e, DockerError::PermissionDenied { .. }));
+        assert!(e.to_string().contains("docker` group"));
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = classify_io("/var/run/docker.sock on prod", &io);
+        assert!(e.to_string().starts_with("docker is not running"));
+    }
+
+    #[test]
+    fn build_errors_show_the_failing_step() {
+        let e = DockerError::Build {
+            message: "The command '/bin/sh -c false' returned a non-zero code: 1".into(),
+            step: Some("Step 2/3 : RUN false".into()),
+            output: vec!["oops".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "the Dockerfile failed at `Step 2/3 : RUN false`: The command '/bin/sh -c false' returned a non-zero code: 1\noutput of the failing step:\n  oops"
+        );
+    }
+}

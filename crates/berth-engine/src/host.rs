@@ -1,0 +1,176 @@
+//! A connected server: its transport, the forward to its Docker socket, and a Docker client
+//! whose connections are channels of that one session.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use berth_docker::{Dialer, DockerClient, EngineInfo};
+use berth_ssh::{Forward, RemoteTarget, Transport};
+
+use crate::error::EngineError;
+
+/// One server, connected.
+pub struct Host {
+    name: String,
+    transport: Arc<dyn Transport>,
+    docker: DockerClient,
+    /// Kept so the forward to the Docker socket lives as long as the host.
+    _docker_forward: Arc<Forward>,
+    /// Time it took to connect (SSH handshake, forward, version negotiation).
+    pub connect_ms: f64,
+}
+
+struct ForwardDialer {
+    forward: Arc<Forward>,
+    describe: String,
+}
+
+impl Dialer for ForwardDialer {
+    fn dial(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = io::Result<berth_docker::BoxStream>> + Send + '_>> {
+        Box::pin(async move {
+            let stream = self.forward.connect().await?;
+            Ok(Box::new(stream) as berth_docker::BoxStream)
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
+
+/// What `server check` reports beyond the engine's own facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostFacts {
+    pub engine: EngineInfo,
+    pub api_version: String,
+    pub ping_ms: f64,
+    pub mem_available_bytes: Option<u64>,
+    pub disk_free_bytes: Option<u64>,
+    pub disk_total_bytes: Option<u64>,
+}
+
+impl Host {
+    /// Opens the forward to `docker_socket` over `transport` and negotiates the API version.
+    pub async fn connect(
+        name: &str,
+        transport: Arc<dyn Transport>,
+        docker_socket: &str,
+        started: Instant,
+    ) -> Result<Host, EngineError> {
+        let forward = Arc::new(
+            transport
+                .forward(RemoteTarget::Unix(docker_socket.to_owned()))
+                .await?,
+        );
+        let describe = if transport.describe() == "local" {
+            docker_socket.to_owned()
+        } else {
+            format!("{docker_socket} on {name}")
+        };
+        let dialer = Arc::new(ForwardDialer {
+            forward: forward.clone(),
+            describe,
+        });
+        let docker = DockerClient::connect(dialer).await?;
+        Ok(Host {
+            name: name.to_owned(),
+            transport,
+            docker,
+            _docker_forward: forward,
+            connect_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn docker(&self) -> &DockerClient {
+        &self.docker
+    }
+
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    /// Engine version, resources, free memory and disk, and the `/_ping` round trip.
+    pub async fn facts(&self) -> Result<HostFacts, EngineError> {
+        // Warm the connection so the ping measures the tunnel, not its first channel.
+        self.docker.ping().await?;
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            samples.push(self.docker.ping().await?.as_secs_f64() * 1000.0);
+        }
+        samples.sort_by(f64::total_cmp);
+        let engine = self.docker.info().await?;
+        let script = format!(
+            "grep MemAvailable /proc/meminfo; df -Pk '{}' 2>/dev/null | tail -n 1",
+            engine.root_dir.replace('\'', "")
+        );
+        let (mem, disk) = match self.transport.exec(&script).await {
+            Ok(out) => parse_mem_disk(&String::from_utf8_lossy(&out.stdout)),
+            Err(e) => {
+                tracing::debug!("could not read free memory/disk: {e}");
+                (None, None)
+            }
+        };
+        Ok(HostFacts {
+            api_version: self.docker.api_version(),
+            engine,
+            ping_ms: samples[samples.len() / 2],
+            mem_available_bytes: mem,
+            disk_free_bytes: disk.map(|(free, _)| free),
+            disk_total_bytes: disk.map(|(_, total)| total),
+        })
+    }
+
+    /// Closes the session.
+    pub async fn close(&self) {
+        self.transport.close().await;
+    }
+}
+
+/// Parses `MemAvailable: N kB` and the last line of `df -Pk` (free, total in bytes).
+fn parse_mem_disk(text: &str) -> (Option<u64>, Option<(u64, u64)>) {
+    let mut mem = None;
+    let mut disk = None;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.first() == Some(&"MemAvailable:") {
+            mem = fields
+                .get(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|kb| kb * 1024);
+        } else if fields.len() >= 6 {
+            let total = fields[1].parse::<u64>().ok();
+            let free = fields[3].parse::<u64>().ok();
+            if let (Some(t), Some(f)) = (total, free) {
+                disk = Some((f * 1024, t * 1024));
+            }
+        }
+    }
+    (mem, disk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_meminfo_and_df() {
+        let text = "MemAvailable:   20480 kB\n/dev/vda 263174212 11000000 252174212 5% /\n";
+        assert_eq!(
+            parse_mem_disk(text),
+            (
+                Some(20480 * 1024),
+                Some((252174212 * 1024, 263174212 * 1024))
+            )
+        );
+        assert_eq!(parse_mem_disk("garbage"), (None, None));
+    }
+}

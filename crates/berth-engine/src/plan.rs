@@ -1,0 +1,438 @@
+//! Deploy plans as data: a pure function turns the desired app and what was observed on the
+//! host into an ordered list of steps; the runner executes them. Plans render as text (no
+//! secret values: env vars appear by key only) and are unit-tested as such.
+
+use std::fmt;
+
+use berth_model::size::format_memory;
+use berth_model::{App, HealthCheck, Step, Volume};
+
+/// Where the image of a deployment comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// Build the commit into a new image.
+    Build {
+        commit: String,
+        runtime: String,
+        dockerfile: String,
+    },
+    /// Reuse an image already on the server (rollback, restart).
+    Existing { from_deployment: String },
+}
+
+/// The container a deployment creates, without env values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerPlan {
+    pub name: String,
+    pub image: String,
+    pub port: u16,
+    pub network: String,
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub volumes: Vec<Volume>,
+    pub env_keys: Vec<String>,
+    pub stop_grace_secs: u32,
+}
+
+/// One thing the runner does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Build {
+        commit: String,
+        runtime: String,
+        dockerfile: String,
+        tag: String,
+    },
+    CheckImage {
+        image: String,
+        from_deployment: String,
+    },
+    EnsureNetwork {
+        network: String,
+    },
+    Create(ContainerPlan),
+    Start {
+        container: String,
+    },
+    HealthCheck {
+        container: String,
+        port: u16,
+        health: HealthCheck,
+    },
+    Activate {
+        deployment: String,
+    },
+    Stop {
+        container: String,
+        grace_secs: u32,
+    },
+    Remove {
+        container: String,
+    },
+    RemoveLeftover {
+        container: String,
+    },
+    PruneImages {
+        app: String,
+        keep: Vec<String>,
+    },
+}
+
+/// A step of the plan: which pipeline step it belongs to and what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedAction {
+    pub step: Step,
+    pub action: Action,
+}
+
+/// The whole plan of one deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<PlannedAction>,
+}
+
+/// What the planner needs to know.
+#[derive(Debug, Clone)]
+pub struct PlanInput<'a> {
+    pub app: &'a App,
+    pub deployment_id: &'a str,
+    pub source: ImageSource,
+    /// The image the new container runs.
+    pub image: String,
+    pub container: String,
+    pub network: &'a str,
+    pub env_keys: Vec<String>,
+    /// The active deployment's container, if it still exists on the host.
+    pub previous: Option<String>,
+    /// Containers of this app that are neither active nor new (left by an interrupted run).
+    pub leftovers: Vec<String>,
+    /// Images to keep when pruning (the new one is always kept).
+    pub keep_images: Vec<String>,
+}
+
+/// Plans a deployment.
+pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
+    let mut actions = Vec::new();
+    let mut push = |step, action| actions.push(PlannedAction { step, action });
+    match &input.source {
+        ImageSource::Build {
+            commit,
+            runtime,
+            dockerfile,
+        } => push(
+            Step::Build,
+            Action::Build {
+                commit: commit.clone(),
+                runtime: runtime.clone(),
+                dockerfile: dockerfile.clone(),
+                tag: input.image.clone(),
+            },
+        ),
+        ImageSource::Existing { from_deployment } => push(
+            Step::Build,
+            Action::CheckImage {
+                image: input.image.clone(),
+                from_deployment: from_deployment.clone(),
+            },
+        ),
+    }
+    push(
+        Step::Start,
+        Action::EnsureNetwork {
+            network: input.network.to_owned(),
+        },
+    );
+    let app = input.app;
+    push(
+        Step::Start,
+        Action::Create(ContainerPlan {
+            name: input.container.clone(),
+            image: input.image.clone(),
+            port: app.port,
+            network: input.network.to_owned(),
+            cpus: app.limits.cpus,
+            memory_bytes: app.limits.memory_bytes,
+            volumes: app.volumes.clone(),
+            env_keys: input.env_keys.clone(),
+            stop_grace_secs: app.stop_grace_secs,
+        }),
+    );
+    push(
+        Step::Start,
+        Action::Start {
+            container: input.container.clone(),
+        },
+    );
+    push(
+        Step::HealthCheck,
+        Action::HealthCheck {
+            container: input.container.clone(),
+            port: app.port,
+            health: app.health.clone(),
+        },
+    );
+    push(
+        Step::Switch,
+        Action::Activate {
+            deployment: input.deployment_id.to_owned(),
+        },
+    );
+    if let Some(prev) = &input.previous {
+        push(
+            Step::Drain,
+            Action::Stop {
+                container: prev.clone(),
+                grace_secs: app.stop_grace_secs,
+            },
+        );
+        push(
+            Step::Drain,
+            Action::Remove {
+                container: prev.clone(),
+            },
+        );
+    }
+    for leftover in &input.leftovers {
+        push(
+            Step::Cleanup,
+            Action::RemoveLeftover {
+                container: leftover.clone(),
+            },
+        );
+    }
+    let mut keep = vec![input.image.clone()];
+    for image in &input.keep_images {
+        if !keep.contains(image) {
+            keep.push(image.clone());
+        }
+    }
+    push(
+        Step::Cleanup,
+        Action::PruneImages {
+            app: app.name.clone(),
+            keep,
+        },
+    );
+    Plan { actions }
+}
+
+fn secs(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Build {
+                commit,
+                runtime,
+                dockerfile,
+                tag,
+            } => write!(
+                f,
+                "build commit {} ({runtime}, {dockerfile}) as {tag}",
+                &commit[..commit.len().min(7)]
+            ),
+            Action::CheckImage {
+                image,
+                from_deployment,
+            } => write!(f, "reuse image {image} of deployment {from_deployment}"),
+            Action::EnsureNetwork { network } => write!(f, "ensure network {network}"),
+            Action::Create(c) => {
+                write!(
+                    f,
+                    "create {} from {} on {}, port {} published on 127.0.0.1",
+                    c.name, c.image, c.network, c.port
+                )?;
+                if let Some(cpus) = c.cpus {
+                    write!(f, ", cpus {cpus}")?;
+                }
+                if let Some(m) = c.memory_bytes {
+                    write!(f, ", memory {}", format_memory(m))?;
+                }
+                if !c.env_keys.is_empty() {
+                    write!(f, ", env {}", c.env_keys.join(" "))?;
+                }
+                if !c.volumes.is_empty() {
+                    let v: Vec<String> = c.volumes.iter().map(Volume::to_string).collect();
+                    write!(f, ", volumes {}", v.join(" "))?;
+                }
+                Ok(())
+            }
+            Action::Start { container } => write!(f, "start {container}"),
+            Action::HealthCheck {
+                container,
+                port,
+                health,
+            } => write!(
+                f,
+                "GET {} on {container}:{port} every {} until 2xx/3xx (timeout {}, deadline {})",
+                health.path,
+                secs(health.interval_ms),
+                secs(health.timeout_ms),
+                secs(health.deadline_ms)
+            ),
+            Action::Activate { deployment } => write!(f, "make deployment {deployment} active"),
+            Action::Stop {
+                container,
+                grace_secs,
+            } => write!(f, "stop {container} (grace {grace_secs}s)"),
+            Action::Remove { container } => write!(f, "remove {container}"),
+            Action::RemoveLeftover { container } => {
+                write!(f, "remove leftover container {container}")
+            }
+            Action::PruneImages { app, keep } => {
+                write!(f, "prune images of {app}, keeping {}", keep.join(" "))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for a in &self.actions {
+            writeln!(f, "{:<13}{}", a.step.as_str(), a.action)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_model::AppDraft;
+    use expect_test::expect;
+
+    fn app() -> App {
+        AppDraft {
+            name: "hello".into(),
+            server: "prod".into(),
+            git: "/src/hello".into(),
+            health_path: Some("/healthz".into()),
+            cpus: Some(0.5),
+            memory_bytes: Some(256 << 20),
+            volumes: vec![Volume::parse("data:/data").unwrap()],
+            ..AppDraft::default()
+        }
+        .validate(0)
+        .unwrap()
+    }
+
+    #[test]
+    fn first_deploy_builds_starts_checks_and_switches() {
+        let app = app();
+        let plan = plan_deploy(&PlanInput {
+            app: &app,
+            deployment_id: "a1b2c3d4",
+            source: ImageSource::Build {
+                commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                runtime: "dockerfile".into(),
+                dockerfile: "Dockerfile".into(),
+            },
+            image: "berth/hello:a1b2c3d4".into(),
+            container: "berth-hello-a1b2c3d4".into(),
+            network: "berth",
+            env_keys: vec!["GREETING".into()],
+            previous: None,
+            leftovers: vec![],
+            keep_images: vec![],
+        });
+        expect![[r#"
+            build        build commit 0123456 (dockerfile, Dockerfile) as berth/hello:a1b2c3d4
+            start        ensure network berth
+            start        create berth-hello-a1b2c3d4 from berth/hello:a1b2c3d4 on berth, port 8080 published on 127.0.0.1, cpus 0.5, memory 256m, env GREETING, volumes data:/data
+            start        start berth-hello-a1b2c3d4
+            health-check GET /healthz on berth-hello-a1b2c3d4:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+            switch       make deployment a1b2c3d4 active
+            cleanup      prune images of hello, keeping berth/hello:a1b2c3d4
+        "#]]
+        .assert_eq(&plan.to_string());
+    }
+
+    #[test]
+    fn redeploy_drains_the_old_container_after_the_switch() {
+        let app = app();
+        let plan = plan_deploy(&PlanInput {
+            app: &app,
+            deployment_id: "e5f6a7b8",
+            source: ImageSource::Build {
+                commit: "fedcba9876543210fedcba9876543210fedcba98".into(),
+                runtime: "go".into(),
+                dockerfile: ".berth/Dockerfile".into(),
+            },
+            image: "berth/hello:e5f6a7b8".into(),
+            container: "berth-hello-e5f6a7b8".into(),
+            network: "berth",
+            env_keys: vec![],
+            previous: Some("berth-hello-a1b2c3d4".into()),
+            leftovers: vec!["berth-hello-99999999".into()],
+            keep_images: vec!["berth/hello:a1b2c3d4".into()],
+        });
+        let text = plan.to_string();
+        let order: Vec<&str> = text
+            .lines()
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "build",
+                "start",
+                "start",
+                "start",
+                "health-check",
+                "switch",
+                "drain",
+                "drain",
+                "cleanup",
+                "cleanup"
+            ]
+        );
+        expect![[r#"
+            drain        stop berth-hello-a1b2c3d4 (grace 10s)
+            drain        remove berth-hello-a1b2c3d4
+            cleanup      remove leftover container berth-hello-99999999
+            cleanup      prune images of hello, keeping berth/hello:e5f6a7b8 berth/hello:a1b2c3d4
+        "#]]
+        .assert_eq(
+            &text
+                .lines()
+                .skip(6)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+        );
+    }
+
+    #[test]
+    fn rollback_reuses_the_image_without_building() {
+        let app = app();
+        let plan = plan_deploy(&PlanInput {
+            app: &app,
+            deployment_id: "c0ffee00",
+            source: ImageSource::Existing {
+                from_deployment: "a1b2c3d4".into(),
+            },
+            image: "berth/hello:a1b2c3d4".into(),
+            container: "berth-hello-c0ffee00".into(),
+            network: "berth",
+            env_keys: vec![],
+            previous: Some("berth-hello-e5f6a7b8".into()),
+            leftovers: vec![],
+            keep_images: vec!["berth/hello:e5f6a7b8".into()],
+        });
+        assert!(
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a.action, Action::Build { .. }))
+        );
+        expect![[r#"
+            build        reuse image berth/hello:a1b2c3d4 of deployment a1b2c3d4
+        "#]]
+        .assert_eq(&format!("{}\n", plan.to_string().lines().next().unwrap()));
+    }
+}

@@ -1,0 +1,612 @@
+//! The system transport: an OpenSSH control master (through the `openssh` crate) that honours
+//! `~/.ssh/config`, ProxyJump, ssh-agent and hardware keys; forwards are `ssh -O forward`
+//! unix sockets in the runtime dir, re-established when the master is relaunched.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use openssh::{ForwardType, KnownHosts as Strictness, SessionBuilder, Socket};
+use russh::keys::PrivateKey;
+
+use crate::forward::{Dial, connect_endpoint, socket_path};
+use crate::hostkey::{KnownHosts, SystemConfig, Verdict, display_addr, fetch_host_key_preferring};
+use crate::identity::{self, tilde};
+use crate::{
+    BoxStream, ExecOutput, Forward, LocalEndpoint, RemoteTarget, SshError, SshOptions, Transport,
+    error::io_reason,
+};
+
+pub(crate) async fn connect(opts: SshOptions) -> Result<Arc<dyn Transport>, SshError> {
+    let session = Arc::new(Session::prepare(opts).await?);
+    let master = session.launch().await?;
+    *session.master.lock().await = Some(Arc::new(master));
+    tracing::info!(session = %session.label, "ssh session open (system)");
+    Ok(Arc::new(SystemTransport(session)))
+}
+
+/// An ssh-agent inside this process holding only the decrypted identity, on a socket in the
+/// 0700 runtime dir: how the system `ssh` (run with `BatchMode=yes`) gets to use a
+/// passphrase-protected key without the passphrase ever leaving this process.
+struct PrivateAgent {
+    path: PathBuf,
+    task: tokio::task::AbortHandle,
+}
+
+impl PrivateAgent {
+    async fn start(runtime_dir: &Path, key: &PrivateKey) -> Result<PrivateAgent, SshError> {
+        let path = socket_path(runtime_dir, "agent")?;
+        let _ = std::fs::remove_file(&path);
+        let local = |source| SshError::Local {
+            action: format!("start an ssh-agent at {}", path.display()),
+            source,
+        };
+        let listener = tokio::net::UnixListener::bind(&path).map_err(local)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(local)?;
+        }
+        let incoming = futures_util::stream::unfold(listener, |listener| async move {
+            let next = listener.accept().await.map(|(stream, _)| stream);
+            Some((next, listener))
+        });
+        let task = tokio::spawn(russh::keys::agent::server::serve(Box::pin(incoming), ()));
+        let agent = PrivateAgent {
+            path: path.clone(),
+            task: task.abort_handle(),
+        };
+        let mut client = russh::keys::agent::client::AgentClient::connect_uds(&path)
+            .await
+            .map_err(|e| SshError::SystemSsh {
+                message: format!("cannot load the identity into berth's ssh-agent: {e}"),
+            })?;
+        client
+            .add_identity(key, &[])
+            .await
+            .map_err(|e| SshError::SystemSsh {
+                message: format!("cannot load the identity into berth's ssh-agent: {e}"),
+            })?;
+        Ok(agent)
+    }
+}
+
+impl Drop for PrivateAgent {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+struct Session {
+    opts: SshOptions,
+    /// `user@host:port` as given.
+    label: String,
+    agent: Option<PrivateAgent>,
+    /// The identity file is encrypted and no passphrase was given.
+    needs_passphrase: bool,
+    master: tokio::sync::Mutex<Option<Arc<openssh::Session>>>,
+    /// Live forwards (local socket, target), re-requested after a relaunch.
+    forwards: Mutex<HashMap<u64, (PathBuf, RemoteTarget)>>,
+    next_forward: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl Session {
+    async fn prepare(opts: SshOptions) -> Result<Session, SshError> {
+        let mut agent = None;
+        let mut needs_passphrase = false;
+        if let Some(path) = &opts.identity {
+            let text = identity::read_text(path)?;
+            // ssh would only warn and carry on with other keys; say it plainly instead.
+            if !text.contains("PRIVATE KEY-----") {
+                return Err(SshError::IdentityFile {
+                    path: path.clone(),
+                    reason: "it is not a private key (is it the .pub file?)".into(),
+                });
+            }
+            if identity::is_encrypted(&text) {
+                match &opts.passphrase {
+                    Some(passphrase) => {
+                        let key = identity::load(path, Some(passphrase)).await?;
+                        agent = Some(PrivateAgent::start(&opts.runtime_dir, &key).await?);
+                    }
+                    // ssh may still find the key in the user's ssh-agent.
+                    None => needs_passphrase = true,
+                }
+            }
+        }
+        Ok(Session {
+            label: opts.destination.to_string(),
+            opts,
+            agent,
+            needs_passphrase,
+            master: tokio::sync::Mutex::new(None),
+            forwards: Mutex::new(HashMap::new()),
+            next_forward: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Checks the host key like the embedded client would, then starts the control master.
+    async fn launch(&self) -> Result<openssh::Session, SshError> {
+        let cfg = crate::hostkey::system_config(&self.opts.destination).await?;
+        let known_hosts = KnownHosts::new(&self.opts.known_hosts);
+        // With HostKeyAlias, ssh looks the alias up verbatim (no port).
+        let (key_host, key_port) = match &cfg.host_key_alias {
+            Some(alias) => (alias.clone(), 22),
+            None => (cfg.hostname.clone(), cfg.port),
+        };
+        if cfg.proxied {
+            // Only ssh can reach the server; its strict checking against the same file
+            // decides, and its message is mapped below.
+            tracing::debug!(session = %self.label, "proxied: host key checked by ssh itself");
+        } else {
+            let pinned = known_hosts.pinned(&key_host, key_port)?;
+            let presented = fetch_host_key_preferring(
+                &cfg.hostname,
+                cfg.port,
+                self.opts.connect_timeout,
+                &pinned,
+            )
+            .await?;
+            let host = display_addr(&key_host, key_port);
+            match known_hosts.check(&key_host, key_port, &presented)? {
+                Verdict::Trusted => {}
+                Verdict::Unknown => {
+                    return Err(SshError::HostKeyUnknown {
+                        host,
+                        fingerprint: presented.fingerprint,
+                    });
+                }
+                Verdict::Changed { pinned } => {
+                    return Err(SshError::HostKeyChanged {
+                        host,
+                        pinned: pinned.fingerprint,
+                        presented: presented.fingerprint,
+                    });
+                }
+            }
+        }
+
+        let mut builder = SessionBuilder::default();
+        builder
+            .known_hosts_check(Strictness::Strict)
+            .user_known_hosts_file(&self.opts.known_hosts)
+            .control_directory(&self.opts.runtime_dir)
+            // ssh takes whole seconds; 0 would mean "no timeout" / "no keepalive".
+            .connect_timeout(whole_seconds(self.opts.connect_timeout))
+            .server_alive_interval(whole_seconds(self.opts.keepalive));
+        if let Some(user) = &self.opts.destination.user {
+            builder.user(user.clone());
+        }
+        if let Some(port) = self.opts.destination.port {
+            builder.port(port);
+        }
+        if let Some(identity) = &self.opts.identity {
+            builder.keyfile(identity);
+        }
+        if let Some(agent) = &self.agent {
+            builder.ssh_auth_sock(&agent.path);
+        }
+        builder
+            .connect(&self.opts.destination.host)
+            .await
+            .map_err(|e| self.map_error(e, &cfg, &known_hosts, (&key_host, key_port)))
+    }
+
+    fn map_error(
+        &self,
+        e: openssh::Error,
+        cfg: &SystemConfig,
+        known_hosts: &KnownHosts,
+        key_host: (&str, u16),
+    ) -> SshError {
+        let text = match &e {
+            openssh::Error::Connect(io) | openssh::Error::Master(io) => io.to_string(),
+            openssh::Error::Ssh(io) => {
+                return SshError::SystemSsh {
+                    message: format!("cannot run ssh: {}", io_reason(io)),
+                };
+            }
+            other => other.to_string(),
+        };
+        let tried = || {
+            let mut tried = Vec::new();
+            if let Some(path) = &self.opts.identity {
+                tried.push(format!("identity file {}", tilde(path)));
+                if self.agent.is_some() {
+                    tried.push("it through berth's ssh-agent".to_owned());
+                }
+            } else {
+                tried.push("ssh-agent and the keys of ~/.ssh/config (system ssh)".to_owned());
+            }
+            tried
+        };
+        map_stderr(
+            &text,
+            &display_addr(&cfg.hostname, cfg.port),
+            self.opts.connect_timeout,
+        )
+        .unwrap_or_else(|kind| match kind {
+            StderrKind::AuthFailed if self.needs_passphrase => SshError::PassphraseRequired {
+                path: self.opts.identity.clone().unwrap_or_default(),
+            },
+            StderrKind::AuthFailed => SshError::AuthFailed {
+                user: cfg.user.clone(),
+                host: display_addr(&cfg.hostname, cfg.port),
+                tried: tried(),
+            },
+            StderrKind::HostKey { presented, changed } => {
+                let host = display_addr(key_host.0, key_host.1);
+                let pinned = known_hosts
+                    .pinned(key_host.0, key_host.1)
+                    .ok()
+                    .and_then(|p| p.into_iter().next());
+                let presented = presented.unwrap_or_else(|| "a key ssh did not print".to_owned());
+                match pinned {
+                    Some(pinned) if changed || pinned.fingerprint != presented => {
+                        SshError::HostKeyChanged {
+                            host,
+                            pinned: pinned.fingerprint,
+                            presented,
+                        }
+                    }
+                    _ => SshError::HostKeyUnknown {
+                        host,
+                        fingerprint: presented,
+                    },
+                }
+            }
+        })
+    }
+
+    /// The current master, without checking it.
+    async fn current(&self) -> Result<Arc<openssh::Session>, SshError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(SshError::Disconnected);
+        }
+        match self.master.lock().await.as_ref() {
+            Some(master) => Ok(master.clone()),
+            None => Err(SshError::Disconnected),
+        }
+    }
+
+    /// The master, relaunched (host key re-checked, forwards re-requested) if it died.
+    async fn alive(&self) -> Result<Arc<openssh::Session>, SshError> {
+        let mut slot = self.master.lock().await;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(SshError::Disconnected);
+        }
+        if let Some(master) = slot.as_ref() {
+            match master.check().await {
+                Ok(()) => return Ok(master.clone()),
+                Err(e) => {
+                    tracing::info!(session = %self.label, error = %e, "ssh master gone; reconnecting");
+                }
+            }
+        }
+        let old = slot.take();
+        let master = Arc::new(self.launch().await?);
+        let forwards: Vec<(PathBuf, RemoteTarget)> = self
+            .forwards
+            .lock()
+            .map(|f| f.values().cloned().collect())
+            .unwrap_or_default();
+        for (path, target) in forwards {
+            let _ = std::fs::remove_file(&path);
+            if let Err(e) = request_forward(&master, &path, &target).await {
+                tracing::warn!(error = %e, target = %target, "cannot re-establish forward");
+            }
+        }
+        *slot = Some(master.clone());
+        drop(slot);
+        if let Some(old) = old.and_then(|o| Arc::try_unwrap(o).ok()) {
+            let _ = old.close().await;
+        }
+        tracing::info!(session = %self.label, "ssh session re-established");
+        Ok(master)
+    }
+
+    fn forget_forward(self: &Arc<Self>, id: u64) {
+        let entry = self.forwards.lock().ok().and_then(|mut f| f.remove(&id));
+        let Some((path, target)) = entry else {
+            return;
+        };
+        let _ = std::fs::remove_file(&path);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let session = self.clone();
+        runtime.spawn(async move {
+            if let Ok(master) = session.current().await {
+                let _ = master
+                    .close_port_forward(ForwardType::Local, path.as_path(), socket(&target))
+                    .await;
+            }
+        });
+    }
+}
+
+fn whole_seconds(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.as_secs_f64().ceil().max(1.0) as u64)
+}
+
+fn socket(target: &RemoteTarget) -> Socket<'_> {
+    match target {
+        RemoteTarget::Unix(path) => Socket::UnixSocket {
+            path: Path::new(path).into(),
+        },
+        RemoteTarget::Tcp { host, port } => Socket::new(host.as_str(), *port),
+    }
+}
+
+async fn request_forward(
+    master: &openssh::Session,
+    path: &Path,
+    target: &RemoteTarget,
+) -> Result<(), SshError> {
+    master
+        .request_port_forward(ForwardType::Local, path, socket(target))
+        .await
+        .map_err(|e| SshError::SystemSsh {
+            message: format!("cannot forward {target}: {}", error_text(&e)),
+        })
+}
+
+fn error_text(e: &openssh::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    }
+}
+
+/// What ssh's stderr says, when it is one of the errors with its own variant.
+#[derive(Debug, PartialEq, Eq)]
+enum StderrKind {
+    AuthFailed,
+    HostKey {
+        presented: Option<String>,
+        changed: bool,
+    },
+}
+
+/// Maps ssh's stderr to an error: `Ok` when the text decides it alone, `Err(kind)` when the
+/// caller must add what it knows (who, which keys).
+fn map_stderr(
+    text: &str,
+    addr: &str,
+    timeout: std::time::Duration,
+) -> Result<SshError, StderrKind> {
+    use std::io::{Error, ErrorKind};
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("remote host identification has changed")
+        || lower.contains("host key verification failed")
+        || lower.contains("host key is known")
+    {
+        let presented = text
+            .split_whitespace()
+            .find(|w| w.starts_with("SHA256:"))
+            .map(|w| w.trim_end_matches('.').to_owned());
+        return Err(StderrKind::HostKey {
+            presented,
+            changed: lower.contains("has changed"),
+        });
+    }
+    if lower.contains("permission denied (") || lower.contains("too many authentication failures") {
+        return Err(StderrKind::AuthFailed);
+    }
+    let unreachable = |kind: ErrorKind, why: &str| SshError::Unreachable {
+        addr: addr.to_owned(),
+        source: Error::new(kind, why.to_owned()),
+    };
+    Ok(if lower.contains("connection refused") {
+        unreachable(ErrorKind::ConnectionRefused, "connection refused")
+    } else if lower.contains("timed out") {
+        SshError::Timeout {
+            addr: addr.to_owned(),
+            after: timeout,
+        }
+    } else if lower.contains("could not resolve hostname") {
+        unreachable(ErrorKind::NotFound, "the host name does not resolve")
+    } else if lower.contains("no route to host") {
+        unreachable(ErrorKind::Other, "no route to host")
+    } else if lower.contains("network is unreachable") {
+        unreachable(ErrorKind::Other, "network is unreachable")
+    } else {
+        let message = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        SshError::SystemSsh {
+            message: if message.is_empty() {
+                "ssh exited without saying why".to_owned()
+            } else {
+                message
+            },
+        }
+    })
+}
+
+/// Connects to a forward's socket; if the master died, relaunches it (which re-creates the
+/// socket) and tries once more.
+struct SocketDial {
+    session: Arc<Session>,
+    endpoint: LocalEndpoint,
+}
+
+#[async_trait::async_trait]
+impl Dial for SocketDial {
+    async fn dial(&self) -> std::io::Result<BoxStream> {
+        match connect_endpoint(&self.endpoint).await {
+            Ok(stream) => Ok(stream),
+            Err(first) => {
+                tracing::debug!(error = %first, "forward socket refused; checking the master");
+                self.session.alive().await.map_err(SshError::into_io)?;
+                connect_endpoint(&self.endpoint).await
+            }
+        }
+    }
+}
+
+struct SystemTransport(Arc<Session>);
+
+#[async_trait::async_trait]
+impl Transport for SystemTransport {
+    fn describe(&self) -> String {
+        format!("{} (system ssh)", self.0.label)
+    }
+
+    /// Note: ssh opens the channel only when a connection arrives, so a target the server
+    /// cannot open shows up as a connection that ends at once, not as an error here.
+    async fn forward(&self, target: RemoteTarget) -> Result<Forward, SshError> {
+        let session = &self.0;
+        let path = socket_path(&session.opts.runtime_dir, "sfwd")?;
+        let _ = std::fs::remove_file(&path);
+        let master = session.current().await?;
+        if let Err(first) = request_forward(&master, &path, &target).await {
+            // The master may have died since; relaunch once and retry.
+            tracing::debug!(error = %first, "forward request failed; checking the master");
+            let master = session.alive().await?;
+            request_forward(&master, &path, &target).await?;
+        }
+        let id = session.next_forward.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut forwards) = session.forwards.lock() {
+            forwards.insert(id, (path.clone(), target.clone()));
+        }
+        tracing::debug!(session = %session.label, target = %target, socket = %path.display(), "forward open");
+        let endpoint = LocalEndpoint::Unix(path);
+        let dial = Arc::new(SocketDial {
+            session: session.clone(),
+            endpoint: endpoint.clone(),
+        });
+        let owner = session.clone();
+        Ok(Forward::new(
+            endpoint,
+            dial,
+            Some(Box::new(move || owner.forget_forward(id))),
+        ))
+    }
+
+    async fn exec(&self, command: &str) -> Result<ExecOutput, SshError> {
+        let master = self.0.alive().await?;
+        tracing::debug!(session = %self.0.label, "exec");
+        let out = master
+            .raw_command(command)
+            .output()
+            .await
+            .map_err(|e| match e {
+                openssh::Error::Disconnected => SshError::Disconnected,
+                other => SshError::SystemSsh {
+                    message: error_text(&other),
+                },
+            })?;
+        Ok(ExecOutput {
+            status: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn check(&self) -> Result<(), SshError> {
+        self.0.alive().await.map(drop)
+    }
+
+    async fn close(&self) {
+        let master = {
+            let mut slot = self.0.master.lock().await;
+            self.0.closed.store(true, Ordering::SeqCst);
+            slot.take()
+        };
+        let paths: Vec<PathBuf> = self
+            .0
+            .forwards
+            .lock()
+            .map(|mut f| f.drain().map(|(_, (path, _))| path).collect())
+            .unwrap_or_default();
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Some(master) = master.and_then(|m| Arc::try_unwrap(m).ok()) {
+            let _ = master.close().await;
+        }
+        tracing::info!(session = %self.0.label, "ssh session closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn ssh_stderr_is_mapped() {
+        let t = Duration::from_secs(10);
+        let addr = "10.0.0.1:22";
+        let e = map_stderr(
+            "ssh: connect to host 10.0.0.1 port 22: Connection refused",
+            addr,
+            t,
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "cannot reach 10.0.0.1:22: connection refused"
+        );
+        let e = map_stderr(
+            "ssh: connect to host 10.0.0.1 port 22: Connection timed out",
+            addr,
+            t,
+        )
+        .unwrap();
+        assert!(matches!(e, SshError::Timeout { .. }));
+        let e = map_stderr(
+            "ssh: Could not resolve hostname nope: Name or service not known",
+            addr,
+            t,
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "cannot reach 10.0.0.1:22: the host name does not resolve"
+        );
+        assert_eq!(
+            map_stderr("root@10.0.0.1: Permission denied (publickey).", addr, t).unwrap_err(),
+            StderrKind::AuthFailed
+        );
+        let changed = "@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
+            The fingerprint for the ED25519 key sent by the remote host is\n\
+            SHA256:abcDEF.\nHost key verification failed.";
+        assert_eq!(
+            map_stderr(changed, addr, t).unwrap_err(),
+            StderrKind::HostKey {
+                presented: Some("SHA256:abcDEF".into()),
+                changed: true
+            }
+        );
+        let unknown = "No ED25519 host key is known for [127.0.0.1]:2222 and you have requested \
+            strict checking.\nHost key verification failed.";
+        assert_eq!(
+            map_stderr(unknown, addr, t).unwrap_err(),
+            StderrKind::HostKey {
+                presented: None,
+                changed: false
+            }
+        );
+        let e = map_stderr(
+            "Warning: Permanently added 'x' (ED25519) to the list of known hosts.\nkex_exchange_identification: read: Connection reset by peer",
+            addr,
+            t,
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "ssh failed: kex_exchange_identification: read: Connection reset by peer"
+        );
+    }
+}

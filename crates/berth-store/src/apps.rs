@@ -1,0 +1,254 @@
+//! Apps, their desired running state and their env vars (secret values excluded).
+
+use berth_model::{
+    App, BaseImages, EnvVar, HealthCheck, Limits, Volume, validate_app_name, validate_env_key,
+};
+use rusqlite::{Row, Transaction, params};
+
+use crate::error::{Fail, StoreError};
+use crate::{Store, bad_column, exists, require_app, u64_from_sql, u64_to_sql};
+
+const COLUMNS: &str = "name, server, git, branch, dockerfile, port, health_path, \
+                       health_interval_ms, health_timeout_ms, health_deadline_ms, cpus, memory_bytes, \
+                       volumes, base_build_image, base_run_image, stop_grace_secs, created_at";
+
+impl Store {
+    /// Adds an app. [`StoreError::AlreadyExists`] if the name is taken, [`StoreError::NotFound`]
+    /// if its server does not exist.
+    pub fn insert_app(&self, a: &App) -> Result<(), StoreError> {
+        validate_app_name(&a.name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.write(|tx| {
+            if exists(tx, "apps", "name", &a.name)? {
+                return Err(StoreError::already_exists("app", &a.name).into());
+            }
+            write_app(tx, a, true)
+        })
+    }
+
+    /// Replaces every field of the app named `a.name` (its stopped flag is kept).
+    pub fn update_app(&self, a: &App) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_app(tx, &a.name)?;
+            write_app(tx, a, false)
+        })
+    }
+
+    pub fn app(&self, name: &str) -> Result<App, StoreError> {
+        self.read(|conn| {
+            let sql = format!("SELECT {COLUMNS} FROM apps WHERE name = ?1");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query_map([name], app_from_row)?;
+            match rows.next() {
+                Some(a) => Ok(a?),
+                None => Err(StoreError::not_found("app", name).into()),
+            }
+        })
+    }
+
+    /// Every app, by name.
+    pub fn apps(&self) -> Result<Vec<App>, StoreError> {
+        self.read(|conn| {
+            let sql = format!("SELECT {COLUMNS} FROM apps ORDER BY name");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let apps = stmt
+                .query_map([], app_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(apps)
+        })
+    }
+
+    /// Removes an app with its env vars, deployments and build logs.
+    pub fn delete_app(&self, name: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_app(tx, name)?;
+            // The foreign keys cascade too; deleting explicitly keeps this independent of them.
+            tx.prepare_cached(
+                "DELETE FROM build_log WHERE deployment IN (SELECT id FROM deployments WHERE app = ?1)",
+            )?
+            .execute([name])?;
+            tx.prepare_cached("DELETE FROM deployments WHERE app = ?1")?
+                .execute([name])?;
+            tx.prepare_cached("DELETE FROM env_vars WHERE app = ?1")?
+                .execute([name])?;
+            tx.prepare_cached("DELETE FROM apps WHERE name = ?1")?
+                .execute([name])?;
+            Ok(())
+        })
+    }
+
+    /// Records whether the user wants the app stopped (`berth stop`) or running.
+    pub fn set_app_stopped(&self, app: &str, stopped: bool) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached("UPDATE apps SET stopped = ?2 WHERE name = ?1")?
+                .execute(params![app, stopped])?;
+            if changed == 0 {
+                return Err(StoreError::not_found("app", app).into());
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether the user wants the app stopped.
+    pub fn app_stopped(&self, app: &str) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT stopped FROM apps WHERE name = ?1")?;
+            let mut rows = stmt.query_map([app], |r| r.get(0))?;
+            match rows.next() {
+                Some(s) => Ok(s?),
+                None => Err(StoreError::not_found("app", app).into()),
+            }
+        })
+    }
+
+    /// Adds or replaces an env var. A plain var needs a value; a secret var must come without
+    /// one (its value belongs in the secrets store), and only its key and flag are stored.
+    pub fn set_env(
+        &self,
+        app: &str,
+        key: &str,
+        value: Option<&str>,
+        secret: bool,
+    ) -> Result<(), StoreError> {
+        validate_env_key(key).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        match (value, secret) {
+            (Some(_), true) => {
+                return Err(StoreError::Invalid(format!(
+                    "env `{key}` is secret: its value belongs in the secrets store, not the state database"
+                )));
+            }
+            (None, false) => {
+                return Err(StoreError::Invalid(format!(
+                    "env `{key}` is not secret and needs a value"
+                )));
+            }
+            _ => {}
+        }
+        self.write(|tx| {
+            require_app(tx, app)?;
+            tx.prepare_cached(
+                "INSERT INTO env_vars (app, key, value, secret) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, secret = excluded.secret",
+            )?
+            .execute(params![app, key, value, secret])?;
+            Ok(())
+        })
+    }
+
+    /// Removes an env var; returns whether it existed.
+    pub fn unset_env(&self, app: &str, key: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            require_app(tx, app)?;
+            let deleted = tx
+                .prepare_cached("DELETE FROM env_vars WHERE app = ?1 AND key = ?2")?
+                .execute([app, key])?;
+            Ok(deleted > 0)
+        })
+    }
+
+    /// The app's env vars by key; `value` is `None` for secrets.
+    pub fn env(&self, app: &str) -> Result<Vec<EnvVar>, StoreError> {
+        self.read(|conn| {
+            require_app(conn, app)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT key, value, secret FROM env_vars WHERE app = ?1 ORDER BY key",
+            )?;
+            let vars = stmt
+                .query_map([app], |r| {
+                    let secret: bool = r.get(2)?;
+                    Ok(EnvVar {
+                        key: r.get(0)?,
+                        // Never hand out a value for a secret, whatever the row holds.
+                        value: if secret { None } else { r.get(1)? },
+                        secret,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(vars)
+        })
+    }
+}
+
+fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
+    if !exists(tx, "servers", "name", &a.server)? {
+        return Err(StoreError::not_found("server", &a.server).into());
+    }
+    let volumes = serde_json::to_string(&a.volumes)
+        .map_err(|e| StoreError::Invalid(format!("volumes of app `{}`: {e}", a.name)))?;
+    let memory = a
+        .limits
+        .memory_bytes
+        .map(|m| u64_to_sql(m, "memory limit"))
+        .transpose()?;
+    let sql = if insert {
+        format!(
+            "INSERT INTO apps ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        )
+    } else {
+        "UPDATE apps SET server = ?2, git = ?3, branch = ?4, dockerfile = ?5, port = ?6,
+         health_path = ?7, health_interval_ms = ?8, health_timeout_ms = ?9,
+         health_deadline_ms = ?10, cpus = ?11, memory_bytes = ?12, volumes = ?13,
+         base_build_image = ?14, base_run_image = ?15, stop_grace_secs = ?16, created_at = ?17
+         WHERE name = ?1"
+            .to_owned()
+    };
+    tx.prepare_cached(&sql)?.execute(params![
+        a.name,
+        a.server,
+        a.git,
+        a.branch,
+        a.dockerfile,
+        a.port,
+        a.health.path,
+        u64_to_sql(a.health.interval_ms, "health interval")?,
+        u64_to_sql(a.health.timeout_ms, "health timeout")?,
+        u64_to_sql(a.health.deadline_ms, "health deadline")?,
+        a.limits.cpus,
+        memory,
+        volumes,
+        a.base_images.build,
+        a.base_images.run,
+        a.stop_grace_secs,
+        a.created_at,
+    ])?;
+    Ok(())
+}
+
+fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
+    let volumes: String = row.get(12)?;
+    let volumes: Vec<Volume> =
+        serde_json::from_str(&volumes).map_err(|e| bad_column(12, format!("volumes: {e}")))?;
+    let memory: Option<i64> = row.get(11)?;
+    let memory_bytes = match memory {
+        Some(m) => {
+            Some(u64::try_from(m).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(11, m))?)
+        }
+        None => None,
+    };
+    Ok(App {
+        name: row.get(0)?,
+        server: row.get(1)?,
+        git: row.get(2)?,
+        branch: row.get(3)?,
+        dockerfile: row.get(4)?,
+        port: row.get(5)?,
+        health: HealthCheck {
+            path: row.get(6)?,
+            interval_ms: u64_from_sql(row, 7)?,
+            timeout_ms: u64_from_sql(row, 8)?,
+            deadline_ms: u64_from_sql(row, 9)?,
+        },
+        limits: Limits {
+            cpus: row.get(10)?,
+            memory_bytes,
+        },
+        volumes,
+        base_images: BaseImages {
+            build: row.get(13)?,
+            run: row.get(14)?,
+        },
+        stop_grace_secs: row.get(15)?,
+        created_at: row.get(16)?,
+    })
+}

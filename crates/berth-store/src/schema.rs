@@ -1,0 +1,147 @@
+//! The schema as an ordered list of migrations; `PRAGMA user_version` counts the applied ones.
+//!
+//! Never edit a migration that has shipped: append a new one. Timestamps are INTEGER unix
+//! milliseconds; lists (volumes, step timings) are JSON text; enums are their kebab-case names.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Fail, StoreError};
+
+/// Migration `i` takes the database from `user_version = i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+CREATE TABLE servers (
+    name             TEXT NOT NULL PRIMARY KEY,
+    transport        TEXT NOT NULL,
+    ssh_user         TEXT,
+    ssh_host         TEXT,
+    ssh_port         INTEGER,
+    identity         TEXT,
+    docker_socket    TEXT NOT NULL,
+    base_build_image TEXT,
+    base_run_image   TEXT,
+    created_at       INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE apps (
+    name               TEXT NOT NULL PRIMARY KEY,
+    server             TEXT NOT NULL REFERENCES servers (name) ON DELETE RESTRICT,
+    git                TEXT NOT NULL,
+    branch             TEXT NOT NULL,
+    dockerfile         TEXT,
+    port               INTEGER NOT NULL,
+    health_path        TEXT NOT NULL,
+    health_interval_ms INTEGER NOT NULL,
+    health_timeout_ms  INTEGER NOT NULL,
+    health_deadline_ms INTEGER NOT NULL,
+    cpus               REAL,
+    memory_bytes       INTEGER,
+    volumes            TEXT NOT NULL,
+    base_build_image   TEXT,
+    base_run_image     TEXT,
+    stop_grace_secs    INTEGER NOT NULL,
+    -- The desired state the user chose: 1 = keep it stopped.
+    stopped            INTEGER NOT NULL DEFAULT 0 CHECK (stopped IN (0, 1)),
+    created_at         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX apps_server ON apps (server);
+
+-- Secret values live in the OS keychain: a secret row has no value, enforced here too.
+CREATE TABLE env_vars (
+    app    TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    key    TEXT NOT NULL,
+    value  TEXT,
+    secret INTEGER NOT NULL CHECK (secret IN (0, 1)),
+    PRIMARY KEY (app, key),
+    CHECK ((secret = 1 AND value IS NULL) OR (secret = 0 AND value IS NOT NULL))
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE deployments (
+    id                TEXT NOT NULL PRIMARY KEY,
+    app               TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    kind              TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    git_ref           TEXT NOT NULL,
+    commit_sha        TEXT,
+    commit_message    TEXT,
+    runtime           TEXT,
+    image             TEXT,
+    container         TEXT,
+    source_deployment TEXT,
+    started_at        INTEGER NOT NULL,
+    finished_at       INTEGER,
+    failed_step       TEXT,
+    error             TEXT,
+    steps             TEXT NOT NULL
+) STRICT;
+CREATE INDEX deployments_app_started ON deployments (app, started_at);
+CREATE INDEX deployments_started ON deployments (started_at);
+-- At most one active deployment per app.
+CREATE UNIQUE INDEX deployments_one_active ON deployments (app) WHERE status = 'active';
+
+-- One row per line; `id` grows with every append, so it orders the lines of a deployment.
+CREATE TABLE build_log (
+    id         INTEGER PRIMARY KEY,
+    deployment TEXT NOT NULL REFERENCES deployments (id) ON DELETE CASCADE,
+    line       TEXT NOT NULL
+) STRICT;
+CREATE INDEX build_log_deployment ON build_log (deployment, id);
+
+CREATE TABLE audit_log (
+    id     INTEGER PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_log_at ON audit_log (at);
+
+CREATE TABLE settings (
+    key   TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+"#,
+];
+
+/// The schema version this binary writes.
+pub(crate) fn supported() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn user_version(conn: &Connection) -> Result<i64, Fail> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Refuses a database written by a newer Berth, before anything touches it.
+pub(crate) fn check_not_too_new(found: i64) -> Result<(), Fail> {
+    if found > supported() || found < 0 {
+        return Err(StoreError::TooNew {
+            found,
+            supported: supported(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Applies the missing migrations in one immediate transaction, so two processes opening the
+/// same file at once never both migrate it.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Fail> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = user_version(&tx)?;
+    check_not_too_new(found)?;
+    let applied = usize::try_from(found).unwrap_or(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tracing::debug!(version = i + 1, "migrating the state database");
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Deploys that go wrong: a failing health check keeps the old version serving, Ctrl-C cancels
+//! cleanly, and two deploys of one app never interleave.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use berth_e2e::docker::{AppGuard, BUSYBOX, containers_of, ensure_busybox};
+use berth_e2e::{Berth, Sshd, git, http_get};
+
+/// A server over embedded SSH and an app deployed at v1. Returns (sshd, berth, app, repo).
+fn deployed(prefix: &str) -> (Sshd, Berth, String, git::Repo, AppGuard) {
+    ensure_busybox();
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    b.ok(&[
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        &sshd.target(),
+        "--identity",
+        &key,
+        "--transport",
+        "embedded",
+        "--accept-new",
+    ]);
+    let app = berth_e2e::unique(prefix);
+    let guard = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+        "--health-timeout",
+        "8",
+    ]);
+    b.ok(&["deploy", &app]);
+    (sshd, b, app, repo, guard)
+}
+
+fn serving(b: &Berth, app: &str) -> String {
+    let st = b.ok(&["status", app, "--json"]).json();
+    assert_eq!(st["state"], "running", "{st:#}");
+    let addr = st["endpoint"].as_str().unwrap().to_owned();
+    http_get(&addr, "/")
+        .map(|(_, body)| body.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn failing_health_check_keeps_the_old_version_serving() {
+    let (_sshd, b, app, repo, _guard) = deployed("unhealthy");
+    let before = containers_of(&app);
+    // v2 no longer answers /healthz (404).
+    repo.commit_version("v2");
+    repo.remove("www/healthz", "drop healthz");
+    let r = b.fails(&["deploy", &app]);
+    assert!(
+        r.stderr.contains("failed at step health-check"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("GET /healthz"), "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 404"), "{}", r.stderr);
+    assert_eq!(serving(&b, &app), "hello v1");
+    assert_eq!(containers_of(&app), before, "no leftover container");
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(history[0]["status"], "failed");
+    assert_eq!(history[0]["failed_step"], "health-check");
+    assert_eq!(history[1]["status"], "active");
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["last_deploy"]["status"], "failed");
+}
+
+#[test]
+fn ctrl_c_cancels_and_the_old_version_keeps_serving() {
+    let (_sshd, b, app, repo, _guard) = deployed("cancel");
+    let before = containers_of(&app);
+    // v2 takes a long time to become healthy: plenty of time to press Ctrl-C.
+    repo.commit(
+        &[(
+            "Dockerfile",
+            &format!("FROM {BUSYBOX}\nCOPY www /www\nCMD [\"sh\", \"-c\", \"sleep 120; exec httpd -f -p 8080 -h /www\"]\n"),
+        )],
+        "slow start",
+    );
+    let mut child = b
+        .cmd(&["deploy", &app])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut transcript = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if line.contains("--> health-check") {
+            break;
+        }
+    }
+    assert!(transcript.contains("--> health-check"), "{transcript}");
+    let started = Instant::now();
+    berth_e2e::run(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]));
+    for line in lines.map_while(Result::ok) {
+        transcript.push_str(&line);
+        transcript.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{transcript}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "cancel took {:?}",
+        started.elapsed()
+    );
+    assert!(transcript.contains("cancelled"), "{transcript}");
+    assert_eq!(containers_of(&app), before, "the new container is removed");
+    assert_eq!(serving(&b, &app), "hello v1");
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(history[0]["status"], "cancelled");
+    assert_eq!(history[1]["status"], "active");
+}
+
+#[test]
+fn a_second_deploy_of_the_same_app_fails_clearly_while_one_runs() {
+    let (_sshd, b, app, repo, _guard) = deployed("concurrent");
+    repo.commit(
+        &[(
+            "Dockerfile",
+            &format!("FROM {BUSYBOX}\nCOPY www /www\nCMD [\"sh\", \"-c\", \"sleep 4; exec httpd -f -p 8080 -h /www\"]\n"),
+        )],
+        "slower start",
+    );
+    let mut first = b
+        .cmd(&["deploy", &app])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = first.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("--> health-check") {
+            break;
+        }
+    }
+    let second = b.fails(&["deploy", &app]);
+    assert!(second.stderr.contains("in progress"), "{}", second.stderr);
+    let rollback = b.fails(&["rollback", &app]);
+    assert!(
+        rollback.stderr.contains("in progress"),
+        "{}",
+        rollback.stderr
+    );
+    for _ in lines.map_while(Result::ok) {}
+    assert!(
+        first.wait().unwrap().success(),
+        "the first deploy completes"
+    );
+    assert_eq!(containers_of(&app).len(), 1);
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        2,
+        "the refused deploy left no record"
+    );
+}

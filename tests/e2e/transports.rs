@@ -1,0 +1,265 @@
+//! The whole user scenario of the core issue, once per transport: add the server, create an
+//! app, deploy, status, logs, env, redeploy, rollback, stop/start/restart, remove.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use berth_e2e::docker::{AppGuard, containers_of, ensure_busybox, images_of};
+use berth_e2e::{Berth, Sshd, git, http_get, run, unique};
+
+fn endpoint(b: &Berth, app: &str) -> String {
+    let st = b.ok(&["status", app, "--json"]).json();
+    assert_eq!(st["state"], "running", "{st:#}");
+    st["endpoint"].as_str().expect("endpoint").to_owned()
+}
+
+fn body(addr: &str, path: &str) -> String {
+    let (status, body) =
+        http_get(addr, path).unwrap_or_else(|| panic!("no answer from {addr}{path}"));
+    assert_eq!(status, 200, "GET {path} on {addr}: {body}");
+    body.trim().to_owned()
+}
+
+fn docker_inspect(container: &str, format: &str) -> String {
+    run(std::process::Command::new("docker").args(["inspect", "-f", format, container]))
+        .trim()
+        .to_owned()
+}
+
+fn scenario(b: &Berth, server_args: &[&str]) {
+    ensure_busybox();
+    let app = unique("hello");
+    let _guard = AppGuard(app.clone());
+    let mut add = vec!["server", "add", "prod"];
+    add.extend_from_slice(server_args);
+    b.ok(&add);
+    let servers = b.ok(&["server", "ls", "--json"]).json();
+    assert_eq!(servers[0]["name"], "prod");
+    let check = b.ok(&["server", "check", "prod", "--json"]).json();
+    assert_eq!(check["api_version"], "1.41", "{check:#}");
+    assert!(check["latency_ms"].as_f64().unwrap() > 0.0);
+
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--server",
+        "prod",
+        "--git",
+        &repo.path_str(),
+        "--port",
+        "8080",
+        "--health-path",
+        "/healthz",
+        "--memory",
+        "256m",
+        "--cpus",
+        "0.5",
+        "--env",
+        "GREETING=hi",
+    ]);
+
+    // First deploy: streams steps and the build log, exits 0 once healthy and active.
+    let deploy = b.ok(&["deploy", &app]);
+    for expected in [
+        "--> build",
+        "Step 1/",
+        "--> health-check",
+        "--> switch",
+        "is live",
+    ] {
+        assert!(
+            deploy.stderr.contains(expected),
+            "missing {expected:?} in:\n{}",
+            deploy.stderr
+        );
+    }
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["state"], "running");
+    assert_eq!(st["commit"], repo.head().as_str());
+    let container = st["container"].as_str().unwrap().to_owned();
+    assert!(
+        container.starts_with(&format!("berth-{app}-")),
+        "{container}"
+    );
+    assert_eq!(
+        st["container"],
+        format!("berth-{app}-{}", st["deployment_id"].as_str().unwrap())
+    );
+    assert_eq!(
+        st["image"],
+        format!("berth/{app}:{}", st["deployment_id"].as_str().unwrap())
+    );
+    let v1 = endpoint(b, &app);
+    assert!(v1.starts_with("127.0.0.1:"), "{v1}");
+    assert_eq!(body(&v1, "/"), "hello v1");
+    assert_eq!(body(&v1, "/greeting.txt"), "hi");
+
+    // The container runs as the issue says: limits, init, restart policy, labels, network.
+    assert_eq!(
+        docker_inspect(&container, "{{.HostConfig.Memory}}"),
+        "268435456"
+    );
+    assert_eq!(
+        docker_inspect(&container, "{{.HostConfig.NanoCpus}}"),
+        "500000000"
+    );
+    assert_eq!(docker_inspect(&container, "{{.HostConfig.Init}}"), "true");
+    assert_eq!(
+        docker_inspect(&container, "{{.HostConfig.RestartPolicy.Name}}"),
+        "unless-stopped"
+    );
+    assert_eq!(
+        docker_inspect(&container, "{{index .Config.Labels \"berth.managed\"}}"),
+        "true"
+    );
+    assert_eq!(
+        docker_inspect(&container, "{{index .Config.Labels \"berth.app\"}}"),
+        app
+    );
+    assert_eq!(
+        docker_inspect(&container, "{{index .Config.Labels \"berth.commit\"}}"),
+        repo.head()
+    );
+    assert!(docker_inspect(&container, "{{json .NetworkSettings.Networks}}").contains("\"berth\""));
+
+    // Logs and history.
+    let logs = b.ok(&["logs", &app, "--tail", "100"]);
+    assert!(logs.stdout.contains("serving v1"), "{}", logs.stdout);
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["status"], "active");
+    let build_log = b.ok(&["build-log", history[0]["id"].as_str().unwrap()]);
+    assert!(build_log.stdout.contains("Step 1/"), "{}", build_log.stdout);
+
+    // Env: plain and secret; the secret never reaches SQLite.
+    b.ok(&["env", "set", &app, "GREETING=hello again"]);
+    b.ok(&["env", "set", &app, "API_TOKEN=s3cr3t-value", "--secret"]);
+    let env = b.ok(&["env", "ls", &app]);
+    assert!(
+        env.stdout.contains("API_TOKEN=******** (secret)"),
+        "{}",
+        env.stdout
+    );
+    assert!(!env.stdout.contains("s3cr3t-value"));
+    let db = std::fs::read(b.data.path().join("berth.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&db).contains("s3cr3t-value"));
+
+    // Redeploy: exactly one container left, the new version served, new env in effect.
+    repo.commit_version("v2");
+    b.ok(&["deploy", &app]);
+    let v2 = endpoint(b, &app);
+    assert_eq!(body(&v2, "/"), "hello v2");
+    assert_eq!(body(&v2, "/greeting.txt"), "hello again");
+    assert_eq!(containers_of(&app).len(), 1, "{:?}", containers_of(&app));
+    let secret_in_container = docker_inspect(&containers_of(&app)[0], "{{json .Config.Env}}");
+    assert!(secret_in_container.contains("API_TOKEN=s3cr3t-value"));
+
+    // Rollback: the v1 image again, no rebuild.
+    let rb = b.ok(&["rollback", &app]);
+    assert!(
+        !rb.stderr.contains("Step 1/"),
+        "a rollback must not build:\n{}",
+        rb.stderr
+    );
+    let v1b = endpoint(b, &app);
+    assert_eq!(body(&v1b, "/"), "hello v1");
+    assert_eq!(containers_of(&app).len(), 1);
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(history[0]["kind"], "rollback");
+    assert_eq!(history[0]["status"], "active");
+    assert_eq!(history[1]["status"], "superseded");
+
+    // Stop, start, restart.
+    b.ok(&["stop", &app]);
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["state"], "stopped");
+    assert!(st["endpoint"].is_null());
+    b.ok(&["start", &app]);
+    assert_eq!(body(&endpoint(b, &app), "/"), "hello v1");
+    let before = containers_of(&app);
+    b.ok(&["restart", &app]);
+    let after = containers_of(&app);
+    assert_eq!(after.len(), 1);
+    assert_ne!(before, after, "restart replaces the container");
+    assert_eq!(body(&endpoint(b, &app), "/"), "hello v1");
+
+    // Follow the log while a request arrives.
+    let mut follow = b
+        .cmd(&["logs", &app, "--tail", "0", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = endpoint(b, &app);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = false;
+    while Instant::now() < deadline && !seen {
+        let _ = http_get(&addr, "/followed-request");
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            seen = line.contains("followed-request");
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen, "logs --follow did not show the new request");
+
+    // Remove everything: containers, images, records.
+    b.ok(&["app", "rm", &app, "--purge"]);
+    assert!(containers_of(&app).is_empty());
+    assert!(images_of(&app).is_empty(), "{:?}", images_of(&app));
+    b.ok(&["server", "rm", "prod"]);
+}
+
+#[test]
+fn embedded_ssh_transport() {
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    scenario(
+        &b,
+        &[
+            "--ssh",
+            &sshd.target(),
+            "--identity",
+            &key,
+            "--transport",
+            "embedded",
+            "--accept-new",
+        ],
+    );
+}
+
+#[test]
+fn system_openssh_transport() {
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    scenario(
+        &b,
+        &[
+            "--ssh",
+            &sshd.target(),
+            "--identity",
+            &key,
+            "--transport",
+            "system",
+            "--accept-new",
+        ],
+    );
+}
+
+#[test]
+fn local_docker_without_ssh() {
+    let b = Berth::new();
+    scenario(&b, &["--local"]);
+}
