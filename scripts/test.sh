@@ -9,4 +9,4 @@ scripts/services.sh
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
 cargo build --bin berth
-cargo test --workspace -- --test-threads="${BERTH_TEST_THREADS:-2}"
+cargo test --workspace --no-fail-fast -- --test-threads="${BERTH_TEST_THREADS:-2}"

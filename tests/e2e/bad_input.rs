@@ -219,7 +219,14 @@ struct NoDockerUser(String);
 impl NoDockerUser {
     fn create() -> NoDockerUser {
         let name = unique("berthnd").replace('-', "");
-        run(Command::new("useradd").args(["--no-create-home", "--shell", "/bin/sh", &name]));
+        run(Command::new("useradd").args([
+            "--no-create-home",
+            "--shell",
+            "/bin/sh",
+            "--password",
+            "*",
+            &name,
+        ]));
         NoDockerUser(name)
     }
 }

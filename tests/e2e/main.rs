@@ -2,6 +2,9 @@
 //! loopback port) and the machine's real dockerd. Build the binary first
 //! (`cargo build --bin berth`; `scripts/test.sh` does).
 
+// Test code: a panic with the value's location is the failure report we want.
+#![allow(clippy::unwrap_used)]
+
 mod bad_input;
 mod hostkeys;
 mod lifecycle;

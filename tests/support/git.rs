@@ -85,7 +85,7 @@ impl Default for Repo {
 /// `GREETING` env var to `/greeting.txt`, and answers `/healthz`.
 pub fn web_app(version: &str) -> Repo {
     let repo = Repo::new();
-    repo.commit(&web_files(version), &format!("web app {version}"));
+    repo.commit_version(version);
     repo
 }
 
@@ -95,7 +95,7 @@ pub fn web_files(version: &str) -> Vec<(&'static str, String)> {
         (
             "Dockerfile",
             format!(
-                "FROM {}\nCOPY www /www\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"echo \\\"$GREETING\\\" > /www/greeting.txt; echo serving {version}; exec httpd -f -v -p 8080 -h /www\"]\n",
+                "FROM {}\nCOPY www /www\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"echo \\\"$GREETING\\\" > /www/greeting.txt; echo serving {version}; exec httpd -f -vv -p 8080 -h /www\"]\n",
                 crate::docker::BUSYBOX
             ),
         ),

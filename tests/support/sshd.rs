@@ -157,11 +157,15 @@ fn spawn_sshd(d: &Path) -> Child {
         .find(|p| Path::new(p).exists())
         .expect("sshd not found: run scripts/setup.sh (package openssh-server)");
     Command::new(sshd)
-        .args(["-D", "-e", "-f"])
+        // sshd's per-connection children outlive it while a client stays connected; they
+        // must not hold the test's stdout/stderr open.
+        .args(["-D", "-E"])
+        .arg(d.join("sshd.log"))
+        .arg("-f")
         .arg(d.join("sshd_config"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start sshd")
 }

@@ -290,16 +290,15 @@ impl Berth {
             if !shared {
                 KnownHosts::new(self.known_hosts_path()).forget(&target.host, port)?;
             }
-            if server.identity.is_some() {
-                if let Err(e) = self.secrets.delete(&passphrase_key(name)) {
-                    tracing::debug!("no passphrase removed for {name}: {e}");
-                }
+            if server.identity.is_some()
+                && let Err(e) = self.secrets.delete(&passphrase_key(name))
+            {
+                tracing::debug!("no passphrase removed for {name}: {e}");
             }
         }
-        if let Some(cell) = self.hosts.lock().await.remove(name) {
-            if let Some(host) = cell.get() {
-                host.close().await;
-            }
+        let cell = self.hosts.lock().await.remove(name);
+        if let Some(host) = cell.as_ref().and_then(|c| c.get()) {
+            host.close().await;
         }
         self.audit("server.rm", name, &server.address());
         Ok(())

@@ -93,7 +93,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ServerCmd {
     /// Connect to a server, confirm its host key, check Docker and remember it.
-    Add(ServerAdd),
+    Add(Box<ServerAdd>),
     /// List servers.
     Ls {
         #[arg(long)]
@@ -142,7 +142,7 @@ pub struct ServerAdd {
 #[derive(Debug, Subcommand)]
 pub enum AppCmd {
     /// Create an app from a git repository.
-    Create(AppCreate),
+    Create(Box<AppCreate>),
     /// List apps.
     Ls {
         #[arg(long)]

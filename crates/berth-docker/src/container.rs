@@ -42,14 +42,15 @@ impl ContainerSpec {
         format!("{}/tcp", self.port)
     }
 
-    /// The create request for the engine: init process, restart unless-stopped, limits,
-    /// loopback-only ephemeral port.
+    /// The create request for the engine: init process, limits, loopback-only ephemeral port.
+    /// The restart policy starts as `no`, so a crash during the health check keeps its exit
+    /// code and output; [`DockerClient::keep_running`] turns on `unless-stopped` once healthy.
     fn to_body(&self) -> ContainerCreateBody {
         let port_key = self.port_key();
         let host_config = HostConfig {
             init: Some(true),
             restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                name: Some(RestartPolicyNameEnum::NO),
                 maximum_retry_count: None,
             }),
             nano_cpus: self.cpus.map(|c| (c * 1e9).round() as i64),
@@ -364,6 +365,22 @@ impl DockerClient {
 }
 
 impl DockerClient {
+    /// Sets the restart policy `unless-stopped`: the container comes back after crashes and
+    /// server reboots until someone stops it.
+    pub async fn keep_running(&self, name: &str) -> Result<(), DockerError> {
+        let body = bollard::models::ContainerUpdateBody {
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(name, body)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     /// Removes a named volume; a missing one is not an error.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
         match self
@@ -404,7 +421,8 @@ mod tests {
         assert_eq!(hc.binds, Some(vec!["data:/data".to_owned()]));
         assert_eq!(
             hc.restart_policy.unwrap().name,
-            Some(RestartPolicyNameEnum::UNLESS_STOPPED)
+            Some(RestartPolicyNameEnum::NO),
+            "unless-stopped is set only once the container is healthy"
         );
         let binding = &hc.port_bindings.unwrap()["8080/tcp"];
         assert_eq!(

@@ -217,8 +217,7 @@ mod tests {
     async fn a_closed_connection_is_not_healthy() {
         let (client, server) = tokio::io::duplex(1024);
         drop(server);
-        let err = probe_http(client, "/").await.unwrap_err();
-        assert!(err.contains("closed") || err.contains("failed"), "{err}");
+        assert!(probe_http(client, "/").await.is_err());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth_docker::{Dialer, DockerClient, EngineInfo};
-use berth_ssh::{Forward, RemoteTarget, Transport};
+use berth_docker::{Dialer, DockerClient, DockerError, EngineInfo};
+use berth_ssh::{Forward, RemoteTarget, SshError, Transport};
 
 use crate::error::EngineError;
 
@@ -62,21 +62,34 @@ impl Host {
         docker_socket: &str,
         started: Instant,
     ) -> Result<Host, EngineError> {
-        let forward = Arc::new(
-            transport
-                .forward(RemoteTarget::Unix(docker_socket.to_owned()))
-                .await?,
-        );
         let describe = if transport.describe() == "local" {
             docker_socket.to_owned()
         } else {
             format!("{docker_socket} on {name}")
         };
+        let forward = match transport
+            .forward(RemoteTarget::Unix(docker_socket.to_owned()))
+            .await
+        {
+            Ok(f) => Arc::new(f),
+            Err(e @ SshError::ChannelRefused { .. }) => {
+                return Err(diagnose(&transport, &describe, docker_socket, e.into()).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let dialer = Arc::new(ForwardDialer {
             forward: forward.clone(),
-            describe,
+            describe: describe.clone(),
         });
-        let docker = DockerClient::connect(dialer).await?;
+        let docker = match DockerClient::connect(dialer).await {
+            Ok(d) => d,
+            Err(
+                e @ (DockerError::Unreachable { .. }
+                | DockerError::NotRunning { .. }
+                | DockerError::Protocol(_)),
+            ) => return Err(diagnose(&transport, &describe, docker_socket, e.into()).await),
+            Err(e) => return Err(e.into()),
+        };
         Ok(Host {
             name: name.to_owned(),
             transport,
@@ -132,6 +145,36 @@ impl Host {
     /// Closes the session.
     pub async fn close(&self) {
         self.transport.close().await;
+    }
+}
+
+/// SSH servers do not say why a stream to a unix socket was refused, and a dead socket looks
+/// like a closed connection: ask the server whether the Docker socket exists and is usable.
+async fn diagnose(
+    transport: &Arc<dyn Transport>,
+    target: &str,
+    socket: &str,
+    original: EngineError,
+) -> EngineError {
+    let p = socket.replace('\'', "");
+    let script = format!(
+        "if [ -S '{p}' ]; then if [ -r '{p}' ] && [ -w '{p}' ]; then echo ok; else echo denied; fi; else echo missing; fi"
+    );
+    match transport.exec(&script).await {
+        Ok(out) => match String::from_utf8_lossy(&out.stdout).trim() {
+            "missing" => EngineError::Docker(DockerError::NotRunning {
+                target: target.to_owned(),
+                reason: format!("there is no socket at {socket}"),
+            }),
+            "denied" => EngineError::Docker(DockerError::PermissionDenied {
+                target: target.to_owned(),
+            }),
+            _ => original,
+        },
+        Err(e) => {
+            tracing::debug!("could not diagnose the docker socket: {e}");
+            original
+        }
     }
 }
 

@@ -217,7 +217,7 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
 }
 
 fn secs(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

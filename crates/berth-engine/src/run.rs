@@ -239,13 +239,13 @@ pub async fn run_deploy(
         Err(error) => {
             let cancelled = matches!(error, EngineError::Cancelled);
             // Remove only what this deployment created; the serving container is untouched.
-            if let Some(name) = &created {
-                if let Err(e) = host.docker().remove_container(name, true).await {
-                    tracing::warn!("could not remove {name} after a failed deploy: {e}");
-                    sink.event(DeployEvent::Info {
-                        message: format!("could not remove {name}: {e}"),
-                    });
-                }
+            if let Some(name) = &created
+                && let Err(e) = host.docker().remove_container(name, true).await
+            {
+                tracing::warn!("could not remove {name} after a failed deploy: {e}");
+                sink.event(DeployEvent::Info {
+                    message: format!("could not remove {name}: {e}"),
+                });
             }
             let outcome = if cancelled {
                 StepOutcome::Cancelled
@@ -444,6 +444,7 @@ async fn execute(
             } => {
                 let report: HealthReport =
                     wait_healthy(host, &container, port, &health, cancel).await?;
+                docker.keep_running(&container).await?;
                 sink.event(DeployEvent::Info {
                     message: format!(
                         "healthy: GET {} answered {} after {} probe(s) in {} ms; published on 127.0.0.1:{}",

@@ -39,7 +39,16 @@ pub(crate) async fn connect_with_agent(
     opts: SshOptions,
     agent: AgentSource,
 ) -> Result<Arc<dyn Transport>, SshError> {
-    let session = Arc::new(Session::new(opts, agent)?);
+    opts.check_runtime_dir()?;
+    // Decrypt once, before touching the network: key errors come first, and a reconnect
+    // does not pay for bcrypt again.
+    let identity = match &opts.identity {
+        Some(path) => Some(Arc::new(
+            identity::load(path, opts.passphrase.as_ref()).await?,
+        )),
+        None => None,
+    };
+    let session = Arc::new(Session::new(opts, identity, agent)?);
     let handle = session.open().await?;
     *session.handle.lock().await = Some(Arc::new(handle));
     tracing::info!(session = %session.label, "ssh session open (embedded)");
@@ -157,13 +166,19 @@ struct Session {
     user: String,
     /// `user@host:port`.
     label: String,
+    /// The decrypted identity file, if one was given.
+    identity: Option<Arc<PrivateKey>>,
     agent: AgentSource,
     handle: tokio::sync::Mutex<Option<Arc<Handle<Client>>>>,
     closed: AtomicBool,
 }
 
 impl Session {
-    fn new(opts: SshOptions, agent: AgentSource) -> Result<Session, SshError> {
+    fn new(
+        opts: SshOptions,
+        identity: Option<Arc<PrivateKey>>,
+        agent: AgentSource,
+    ) -> Result<Session, SshError> {
         let user = match &opts.destination.user {
             Some(u) => u.clone(),
             None => identity::local_user().ok_or_else(|| SshError::InvalidOptions {
@@ -175,6 +190,7 @@ impl Session {
             opts,
             user,
             label,
+            identity,
             agent,
             handle: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
@@ -246,10 +262,9 @@ impl Session {
         let mut tried = Vec::new();
         let mut rsa_hash = None;
 
-        if let Some(path) = &self.opts.identity {
-            let key = identity::load(path, self.opts.passphrase.as_ref()).await?;
+        if let (Some(path), Some(key)) = (&self.opts.identity, &self.identity) {
             tried.push(format!("identity file {}", tilde(path)));
-            match self.try_key(handle, key, &mut rsa_hash).await {
+            match self.try_key(handle, key.clone(), &mut rsa_hash).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(()) => return Err(self.auth_failed(tried)),
@@ -304,7 +319,7 @@ impl Session {
         if self.opts.identity.is_none() {
             for (path, key) in identity::default_keys().await {
                 tried.push(tilde(&path));
-                match self.try_key(handle, key, &mut rsa_hash).await {
+                match self.try_key(handle, Arc::new(key), &mut rsa_hash).await {
                     Ok(true) => return Ok(()),
                     Ok(false) => {}
                     Err(()) => break,
@@ -326,7 +341,7 @@ impl Session {
     async fn try_key(
         &self,
         handle: &mut Handle<Client>,
-        key: PrivateKey,
+        key: Arc<PrivateKey>,
         rsa_hash: &mut Option<Option<HashAlg>>,
     ) -> Result<bool, ()> {
         let hash = if key.algorithm().is_rsa() {
@@ -334,7 +349,7 @@ impl Session {
         } else {
             None
         };
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+        let key = PrivateKeyWithHashAlg::new(key, hash);
         match handle.authenticate_publickey(&self.user, key).await {
             Ok(result) => Ok(result.success()),
             Err(e) => {
@@ -684,16 +699,31 @@ mod tests {
     async fn ssh_agent_keys_are_offered() {
         use std::process::{Command, Stdio};
 
+        use std::os::unix::fs::PermissionsExt;
+
         let sshd = berth_e2e::Sshd::start();
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("agent.sock");
-        let mut agent = Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(Stdio::null())
-            .spawn()
+        let dir = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
             .unwrap();
+        let sock = dir.path().join("agent.sock");
+        /// Kills the agent even when an assertion fails.
+        struct Agent(std::process::Child);
+        impl Drop for Agent {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let _agent = Agent(
+            Command::new("ssh-agent")
+                .arg("-D")
+                .arg("-a")
+                .arg(&sock)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         for _ in 0..200 {
             if sock.exists() {
                 break;
@@ -744,7 +774,5 @@ mod tests {
             Err(other) => panic!("expected AuthFailed, got {other:?}"),
             Ok(t) => panic!("{} should have refused the key", t.describe()),
         }
-        let _ = agent.kill();
-        let _ = agent.wait();
     }
 }

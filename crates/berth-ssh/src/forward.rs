@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+#[cfg(unix)]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{BoxStream, LocalEndpoint, SshError, error::io_reason};
@@ -60,6 +61,18 @@ impl Forward {
         }
     }
 
+    /// Runs `f` too when dropped (after what was registered before).
+    pub(crate) fn also_on_drop(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Forward {
+        let first = self.on_drop.take();
+        self.on_drop = Some(Box::new(move || {
+            if let Some(first) = first {
+                first();
+            }
+            f();
+        }));
+        self
+    }
+
     /// Where local clients connect (a unix socket in the runtime dir; a loopback port on
     /// Windows; the target itself for the local transport).
     pub fn endpoint(&self) -> &LocalEndpoint {
@@ -91,6 +104,7 @@ impl Drop for Forward {
     }
 }
 
+#[cfg(unix)]
 static SOCKET_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh socket path in `dir`: unique within this process (counter) and across processes
@@ -111,9 +125,10 @@ pub(crate) fn socket_path(dir: &Path, kind: &str) -> Result<std::path::PathBuf, 
     Ok(path)
 }
 
-/// Binds a local listener and spawns the accept loop: each accepted connection is dialled
-/// with `dial` and bytes are copied both ways, half-closes included. Returns the endpoint and
-/// what to do when the `Forward` is dropped.
+/// Binds a local listener (a unix socket in `runtime_dir`; a loopback port on Windows) and
+/// spawns the accept loop: each accepted connection is dialled with `dial` and bytes are
+/// copied both ways, half-closes included. Dropping the returned `Forward` stops the loop and
+/// removes the socket file.
 pub(crate) async fn listen(
     runtime_dir: &Path,
     dial: Arc<dyn Dial>,

@@ -141,6 +141,32 @@ impl SshOptions {
     }
 }
 
+impl SshOptions {
+    /// The runtime dir must exist and be private: anyone who can open a forwarding socket
+    /// in it can talk to the server's Docker daemon.
+    pub(crate) fn check_runtime_dir(&self) -> Result<(), SshError> {
+        let dir = &self.runtime_dir;
+        let invalid = |why: String| SshError::InvalidOptions {
+            reason: format!("runtime dir {} {why}", dir.display()),
+        };
+        let meta = std::fs::metadata(dir).map_err(|e| invalid(error::io_reason(&e)))?;
+        if !meta.is_dir() {
+            return Err(invalid("is not a directory".into()));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(invalid(format!(
+                    "is open to other users (mode {mode:o}); it must be 0700"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Something to reach on the server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RemoteTarget {

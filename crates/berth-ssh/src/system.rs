@@ -1,16 +1,18 @@
 //! The system transport: an OpenSSH control master (through the `openssh` crate) that honours
-//! `~/.ssh/config`, ProxyJump, ssh-agent and hardware keys; forwards are `ssh -O forward`
-//! unix sockets in the runtime dir, re-established when the master is relaunched.
+//! `~/.ssh/config`, ProxyJump, ssh-agent and hardware keys. Forwards are ssh's own unix socket
+//! listeners (`ssh -O forward`) behind a Berth listener, re-requested when the master is
+//! relaunched.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use openssh::{ForwardType, KnownHosts as Strictness, SessionBuilder, Socket};
+use openssh::{ControlPersist, ForwardType, KnownHosts as Strictness, SessionBuilder, Socket};
 use russh::keys::PrivateKey;
 
-use crate::forward::{Dial, connect_endpoint, socket_path};
+use crate::forward::{self, Dial, connect_endpoint, socket_path};
 use crate::hostkey::{KnownHosts, SystemConfig, Verdict, display_addr, fetch_host_key_preferring};
 use crate::identity::{self, tilde};
 use crate::{
@@ -18,8 +20,21 @@ use crate::{
     error::io_reason,
 };
 
+/// How long the control master stays up with no command running and no forwarded connection
+/// open. It bounds how long a master outlives a process that never closed its transport;
+/// a later use relaunches it transparently (forwards included).
+const MASTER_IDLE: Duration = Duration::from_secs(300);
+
 pub(crate) async fn connect(opts: SshOptions) -> Result<Arc<dyn Transport>, SshError> {
-    let session = Arc::new(Session::prepare(opts).await?);
+    connect_with_idle(opts, MASTER_IDLE).await
+}
+
+pub(crate) async fn connect_with_idle(
+    opts: SshOptions,
+    idle: Duration,
+) -> Result<Arc<dyn Transport>, SshError> {
+    opts.check_runtime_dir()?;
+    let session = Arc::new(Session::prepare(opts, idle).await?);
     let master = session.launch().await?;
     *session.master.lock().await = Some(Arc::new(master));
     tracing::info!(session = %session.label, "ssh session open (system)");
@@ -86,6 +101,8 @@ struct Session {
     agent: Option<PrivateAgent>,
     /// The identity file is encrypted and no passphrase was given.
     needs_passphrase: bool,
+    /// `ControlPersist`: the master exits after this long without clients or open channels.
+    idle: Duration,
     master: tokio::sync::Mutex<Option<Arc<openssh::Session>>>,
     /// Live forwards (local socket, target), re-requested after a relaunch.
     forwards: Mutex<HashMap<u64, (PathBuf, RemoteTarget)>>,
@@ -94,7 +111,7 @@ struct Session {
 }
 
 impl Session {
-    async fn prepare(opts: SshOptions) -> Result<Session, SshError> {
+    async fn prepare(opts: SshOptions, idle: Duration) -> Result<Session, SshError> {
         let mut agent = None;
         let mut needs_passphrase = false;
         if let Some(path) = &opts.identity {
@@ -122,6 +139,7 @@ impl Session {
             opts,
             agent,
             needs_passphrase,
+            idle,
             master: tokio::sync::Mutex::new(None),
             forwards: Mutex::new(HashMap::new()),
             next_forward: AtomicU64::new(0),
@@ -177,7 +195,11 @@ impl Session {
             .control_directory(&self.opts.runtime_dir)
             // ssh takes whole seconds; 0 would mean "no timeout" / "no keepalive".
             .connect_timeout(whole_seconds(self.opts.connect_timeout))
-            .server_alive_interval(whole_seconds(self.opts.keepalive));
+            .server_alive_interval(whole_seconds(self.opts.keepalive))
+            .control_persist(ControlPersist::IdleFor(
+                std::num::NonZeroUsize::new(whole_seconds(self.idle).as_secs() as usize)
+                    .unwrap_or(std::num::NonZeroUsize::MIN),
+            ));
         if let Some(user) = &self.opts.destination.user {
             builder.user(user.clone());
         }
@@ -215,10 +237,14 @@ impl Session {
         let tried = || {
             let mut tried = Vec::new();
             if let Some(path) = &self.opts.identity {
-                tried.push(format!("identity file {}", tilde(path)));
-                if self.agent.is_some() {
-                    tried.push("it through berth's ssh-agent".to_owned());
-                }
+                tried.push(if self.agent.is_some() {
+                    format!(
+                        "identity file {} (decrypted into berth's ssh-agent)",
+                        tilde(path)
+                    )
+                } else {
+                    format!("identity file {}", tilde(path))
+                });
             } else {
                 tried.push("ssh-agent and the keys of ~/.ssh/config (system ssh)".to_owned());
             }
@@ -318,8 +344,12 @@ impl Session {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let session = self.clone();
+        // Weak: a pending cancel must not keep the master alive (or outlive the transport).
+        let session = Arc::downgrade(self);
         runtime.spawn(async move {
+            let Some(session) = session.upgrade() else {
+                return;
+            };
             if let Ok(master) = session.current().await {
                 let _ = master
                     .close_port_forward(ForwardType::Local, path.as_path(), socket(&target))
@@ -329,8 +359,21 @@ impl Session {
     }
 }
 
-fn whole_seconds(d: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_secs(d.as_secs_f64().ceil().max(1.0) as u64)
+/// Tells a master to exit through its control socket, whoever else holds the `Session`.
+async fn exit_master(master: &openssh::Session) {
+    let _ = tokio::process::Command::new("ssh")
+        .arg("-S")
+        .arg(master.control_socket())
+        .args(["-O", "exit", "none"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await;
+}
+
+fn whole_seconds(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs_f64().ceil().max(1.0) as u64)
 }
 
 fn socket(target: &RemoteTarget) -> Socket<'_> {
@@ -338,6 +381,10 @@ fn socket(target: &RemoteTarget) -> Socket<'_> {
         RemoteTarget::Unix(path) => Socket::UnixSocket {
             path: Path::new(path).into(),
         },
+        // ssh's forward syntax wants IPv6 addresses in brackets.
+        RemoteTarget::Tcp { host, port } if host.contains(':') && !host.starts_with('[') => {
+            Socket::new(format!("[{host}]"), *port)
+        }
         RemoteTarget::Tcp { host, port } => Socket::new(host.as_str(), *port),
     }
 }
@@ -461,35 +508,47 @@ impl Transport for SystemTransport {
         format!("{} (system ssh)", self.0.label)
     }
 
-    /// Note: ssh opens the channel only when a connection arrives, so a target the server
-    /// cannot open shows up as a connection that ends at once, not as an error here.
+    /// ssh listens on a socket of its own (`request_port_forward`); the endpoint handed out is
+    /// Berth's listener in front of it, so it stays put when the master is relaunched (after a
+    /// network drop, a server restart or `ControlPersist` idling out) and every connection
+    /// through it reconnects transparently, like the embedded transport's.
+    ///
+    /// ssh opens the channel only when a connection arrives, so a target the server cannot
+    /// open shows up as a connection that ends at once, not as an error here.
     async fn forward(&self, target: RemoteTarget) -> Result<Forward, SshError> {
         let session = &self.0;
-        let path = socket_path(&session.opts.runtime_dir, "sfwd")?;
-        let _ = std::fs::remove_file(&path);
-        let master = session.current().await?;
-        if let Err(first) = request_forward(&master, &path, &target).await {
+        let ssh_socket = socket_path(&session.opts.runtime_dir, "sfwd")?;
+        let _ = std::fs::remove_file(&ssh_socket);
+        let master = match session.current().await {
+            Ok(master) => master,
+            // A relaunch failed earlier: try again now.
+            Err(_) => session.alive().await?,
+        };
+        if let Err(first) = request_forward(&master, &ssh_socket, &target).await {
             // The master may have died since; relaunch once and retry.
             tracing::debug!(error = %first, "forward request failed; checking the master");
             let master = session.alive().await?;
-            request_forward(&master, &path, &target).await?;
+            request_forward(&master, &ssh_socket, &target).await?;
         }
         let id = session.next_forward.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut forwards) = session.forwards.lock() {
-            forwards.insert(id, (path.clone(), target.clone()));
+            forwards.insert(id, (ssh_socket.clone(), target.clone()));
         }
-        tracing::debug!(session = %session.label, target = %target, socket = %path.display(), "forward open");
-        let endpoint = LocalEndpoint::Unix(path);
+        let label = format!("{target} on {}", session.label);
         let dial = Arc::new(SocketDial {
             session: session.clone(),
-            endpoint: endpoint.clone(),
+            endpoint: LocalEndpoint::Unix(ssh_socket),
         });
+        let forward = match forward::listen(&session.opts.runtime_dir, dial, label.clone()).await {
+            Ok(forward) => forward,
+            Err(e) => {
+                session.forget_forward(id);
+                return Err(e);
+            }
+        };
+        tracing::debug!(forward = %label, endpoint = %forward.endpoint(), "forward open");
         let owner = session.clone();
-        Ok(Forward::new(
-            endpoint,
-            dial,
-            Some(Box::new(move || owner.forget_forward(id))),
-        ))
+        Ok(forward.also_on_drop(move || owner.forget_forward(id)))
     }
 
     async fn exec(&self, command: &str) -> Result<ExecOutput, SshError> {
@@ -531,8 +590,14 @@ impl Transport for SystemTransport {
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
-        if let Some(master) = master.and_then(|m| Arc::try_unwrap(m).ok()) {
-            let _ = master.close().await;
+        if let Some(master) = master {
+            match Arc::try_unwrap(master) {
+                Ok(master) => {
+                    let _ = master.close().await;
+                }
+                // A command or a cancel still holds it: end the master anyway.
+                Err(shared) => exit_master(&shared).await,
+            }
         }
         tracing::info!(session = %self.0.label, "ssh session closed");
     }
@@ -540,8 +605,6 @@ impl Transport for SystemTransport {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
@@ -608,5 +671,81 @@ mod tests {
             e.to_string(),
             "ssh failed: kex_exchange_identification: read: Connection reset by peer"
         );
+    }
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::hostkey::fetch_host_key;
+
+    async fn ping(endpoint: &LocalEndpoint) -> String {
+        let mut s = connect_endpoint(endpoint).await.unwrap();
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    fn connections_to(port: u16) -> usize {
+        let remote = format!("0100007F:{port:04X}");
+        std::fs::read_to_string("/proc/net/tcp")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.get(2) == Some(&remote.as_str()) && cols.get(3) == Some(&"01")
+            })
+            .count()
+    }
+
+    /// The master idles out (ControlPersist) while a forward sits unused; the next connection
+    /// to the same endpoint relaunches it, with nobody calling `check()`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn forward_survives_the_master_idling_out() {
+        let sshd = berth_e2e::Sshd::start();
+        let dir = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .unwrap();
+        let known_hosts = dir.path().join("known_hosts");
+        let key = fetch_host_key("127.0.0.1", sshd.port, Duration::from_secs(5))
+            .await
+            .unwrap();
+        KnownHosts::new(&known_hosts)
+            .pin("127.0.0.1", sshd.port, &key)
+            .unwrap();
+        let mut opts = SshOptions::new(
+            crate::Destination::new(Some("root"), "127.0.0.1", Some(sshd.port)),
+            known_hosts,
+            dir.path().to_owned(),
+        );
+        opts.identity = Some(sshd.user_key.clone());
+
+        let t = connect_with_idle(opts, Duration::from_secs(1))
+            .await
+            .unwrap();
+        let f = t
+            .forward(RemoteTarget::Unix("/var/run/docker.sock".into()))
+            .await
+            .unwrap();
+        assert!(ping(f.endpoint()).await.ends_with("OK"));
+
+        let mut waited = 0;
+        while connections_to(sshd.port) > 0 {
+            assert!(waited < 100, "the master did not idle out");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        assert!(ping(f.endpoint()).await.ends_with("OK"));
+        assert_eq!(connections_to(sshd.port), 1);
+        drop(f);
+        t.close().await;
     }
 }

@@ -1,6 +1,9 @@
 //! berth-ssh against a real sshd (one per test, from the shared harness) and the real dockerd:
 //! every behaviour is checked for both the embedded (russh) and the system (OpenSSH) transport.
 
+// A test binary: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +53,7 @@ both!(
     unreachable_port,
     silent_server_times_out,
     closed_transport_refuses_work,
+    runtime_dir_must_be_private,
 );
 
 async fn within_a_minute(test: impl Future<Output = ()>) {
@@ -68,7 +72,7 @@ impl Fixture {
     fn new() -> Fixture {
         Fixture {
             sshd: Sshd::start(),
-            dir: tempfile::Builder::new().prefix("bs").tempdir().unwrap(),
+            dir: private_dir(),
         }
     }
 
@@ -106,9 +110,19 @@ fn options_for(dir: &Path, port: u16, identity: &Path) -> SshOptions {
     opts
 }
 
+/// A 0700 temp dir (tempfile's default follows the umask, usually 0755).
+fn private_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("bs")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .unwrap()
+}
+
 /// A dir for tests that need no sshd, with a throwaway identity file in it.
 fn bare_dir() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new().prefix("bs").tempdir().unwrap();
+    let dir = private_dir();
     let key = keygen(dir.path(), "id", "");
     (dir, key)
 }
@@ -503,6 +517,13 @@ async fn dropping_a_forward_removes_its_socket(kind: Kind) {
     drop(forward);
     assert!(!path.exists());
     assert!(tokio::net::UnixStream::connect(&path).await.is_err());
+    // No socket of any kind is left behind (the system transport also had ssh's own).
+    let sockets: Vec<_> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".sock"))
+        .collect();
+    assert!(sockets.is_empty(), "{sockets:?}");
     t.close().await;
 }
 
@@ -550,6 +571,25 @@ async fn closed_transport_refuses_work(kind: Kind) {
         t.forward(docker_sock()).await,
         Err(SshError::Disconnected)
     ));
+}
+
+/// Anyone who can open a socket in the runtime dir reaches the server's Docker daemon.
+async fn runtime_dir_must_be_private(kind: Kind) {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, key) = bare_dir();
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut opts = options_for(dir.path(), berth_e2e::free_port(), &key);
+    opts.runtime_dir = open.clone();
+    let err = connect_err(kind, opts).await;
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid ssh options: runtime dir {} is open to other users (mode 755); it must be 0700",
+            open.display()
+        )
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

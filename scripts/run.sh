@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sets up and runs Berth on this machine: installs what is missing, starts dockerd, builds the
+# `berth` CLI, adds this machine as the server `local` and deploys the example app to it.
+# Run it again at any time: every step is skipped when already done (the deploy runs again).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/setup.sh
+scripts/services.sh
+
+log() { printf '\033[1mrun:\033[0m %s\n' "$*" >&2; }
+
+log "building berth (release)"
+cargo build --release --bin berth -q
+berth="$root/target/release/berth"
+
+# The example builds FROM a busybox image made from Debian's static busybox: no registry needed.
+if ! docker image inspect berth/busybox-local:latest >/dev/null 2>&1; then
+  log "making the local base image berth/busybox-local from /bin/busybox"
+  ctx=$(mktemp -d)
+  cp /bin/busybox "$ctx/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n' > "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t berth/busybox-local:latest "$ctx" >/dev/null 2>&1
+  rm -rf "$ctx"
+fi
+
+data_dir=${BERTH_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/berth}
+export BERTH_DATA_DIR="$data_dir"
+
+if ! "$berth" server ls --json | grep -q '"name": "local"'; then
+  log "adding this machine's Docker as the server 'local'"
+  "$berth" server add local --local
+fi
+
+# The example app lives in its own git repository (Berth builds commits, not folders).
+example="$data_dir/examples/hello"
+if [ ! -d "$example/.git" ]; then
+  mkdir -p "$example"
+  cp -r examples/hello/. "$example/"
+  git -C "$example" init -q -b main
+  git -C "$example" add -A
+  git -C "$example" -c user.name=Berth -c user.email=berth@localhost commit -q -m "hello from berth"
+fi
+if ! "$berth" app ls --json | grep -q '"name": "hello"'; then
+  "$berth" app create hello --server local --git "$example" --port 8080 --health-path /healthz
+fi
+
+"$berth" deploy hello
+"$berth" status hello
+endpoint=$("$berth" status hello --json | sed -n 's/.*"endpoint": "\(.*\)".*/\1/p')
+cat >&2 <<MSG
+
+Berth is set up. The example app answers at http://$endpoint/
+  $berth status hello          what is serving
+  $berth logs hello --follow   its output
+  edit $example, commit, then: $berth deploy hello
+Data: $data_dir   (export BERTH_DATA_DIR=$data_dir to use the same state from any shell)
+MSG
