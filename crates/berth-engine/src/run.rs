@@ -393,8 +393,16 @@ async fn execute(
                 let Some(r) = resolved.take() else {
                     return Err(EngineError::Task("build without a resolved source".into()));
                 };
-                let context = berth_build::context::stream(&r.repo, &r.commit, &r.detected)?;
-                let build_labels = deployment_labels(&app.name, &d.id, d.commit.as_deref());
+                // Starting the stream runs git (reading .dockerignore): keep it off the runtime.
+                let context = tokio::task::spawn_blocking(move || {
+                    berth_build::context::stream(&r.repo, &r.commit, &r.detected)
+                })
+                .await
+                .map_err(|e| EngineError::Task(e.to_string()))??;
+                // Only labels that stay the same for a commit, so a redeploy hits the build
+                // cache; the tag names the deployment.
+                let mut build_labels = deployment_labels(&app.name, &d.id, d.commit.as_deref());
+                build_labels.remove(labels::DEPLOYMENT);
                 let on_line = |line: &str| {
                     sink.event(DeployEvent::BuildLine {
                         line: line.to_owned(),

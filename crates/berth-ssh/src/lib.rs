@@ -23,6 +23,7 @@ mod forward;
 pub mod hostkey;
 mod identity;
 mod local;
+mod quickack;
 #[cfg(unix)]
 mod system;
 
