@@ -98,3 +98,72 @@ fn changed_host_key_is_refused_naming_both_fingerprints() {
     let servers = b.ok(&["server", "ls", "--json"]).json();
     assert_eq!(servers.as_array().unwrap().len(), 1);
 }
+
+/// Runs `berth ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+fn on_a_terminal(b: &Berth, args: &[&str], answer: &str) -> berth_e2e::Run {
+    use std::io::Write;
+    let bin = berth_e2e::berth_bin();
+    let mut line = format!("'{}'", bin.display());
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env("BERTH_DATA_DIR", b.data.path())
+        .env("BERTH_SECRETS", "file")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script`");
+    // Give berth time to print the prompt before answering.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(answer.as_bytes());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    berth_e2e::Run {
+        code: out.status.code(),
+        // On a pty, everything the program wrote arrives on script's stdout.
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+    }
+}
+
+#[test]
+fn on_a_terminal_the_fingerprint_is_shown_and_asked_for() {
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    let add = [
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        &sshd.target(),
+        "--identity",
+        &key,
+        "--transport",
+        "embedded",
+    ];
+    let no = on_a_terminal(&b, &add, "n\n");
+    assert!(
+        no.stderr.contains(&sshd.host_fingerprint()),
+        "{}",
+        no.stderr
+    );
+    assert!(no.stderr.contains("Trust this host key"), "{}", no.stderr);
+    assert_ne!(no.code, Some(0), "{}", no.stderr);
+    assert_eq!(
+        b.ok(&["server", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
+
+    let yes = on_a_terminal(&b, &add, "y\n");
+    assert_eq!(yes.code, Some(0), "{}", yes.stderr);
+    assert!(yes.stderr.contains("server prod added"), "{}", yes.stderr);
+    // Pinned now: no question the second time.
+    b.ok(&["server", "check", "prod"]);
+}
