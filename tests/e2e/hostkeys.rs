@@ -167,3 +167,52 @@ fn on_a_terminal_the_fingerprint_is_shown_and_asked_for() {
     // Pinned now: no question the second time.
     b.ok(&["server", "check", "prod"]);
 }
+
+#[test]
+fn an_encrypted_key_s_passphrase_is_kept_in_the_secrets_store() {
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_locked");
+    berth_e2e::run(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
+            .arg(&key),
+    );
+    let public = std::fs::read_to_string(dir.path().join("id_locked.pub")).unwrap();
+    let authorized = sshd.dir.path().join("authorized_keys");
+    let mut keys = std::fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&public);
+    std::fs::write(&authorized, keys).unwrap();
+    let key = key.display().to_string();
+    let add = [
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        &sshd.target(),
+        "--identity",
+        &key,
+        "--transport",
+        "embedded",
+        "--accept-new",
+    ];
+    let r = b.fails(&add);
+    assert!(r.stderr.contains("is encrypted"), "{}", r.stderr);
+    let r = b.run_with_env(&add, &[("BERTH_SSH_PASSPHRASE", "wrong")]);
+    assert!(r.stderr.contains("wrong passphrase"), "{}", r.stderr);
+    let r = b.run_with_env(&add, &[("BERTH_SSH_PASSPHRASE", "correct horse")]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // Later commands find the passphrase in the secrets store, never in the database.
+    b.ok(&["server", "check", "prod"]);
+    let secrets = std::fs::read_to_string(b.data.path().join("secrets.json")).unwrap();
+    assert!(secrets.contains("correct horse"));
+    let db = std::fs::read(b.data.path().join("berth.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&db).contains("correct horse"));
+    b.ok(&["server", "rm", "prod"]);
+    let secrets = std::fs::read_to_string(b.data.path().join("secrets.json")).unwrap_or_default();
+    assert!(
+        !secrets.contains("correct horse"),
+        "server rm forgets the passphrase"
+    );
+}

@@ -173,3 +173,40 @@ fn a_second_deploy_of_the_same_app_fails_clearly_while_one_runs() {
         "the refused deploy left no record"
     );
 }
+
+#[test]
+fn the_images_of_the_last_five_healthy_deployments_are_kept() {
+    ensure_busybox();
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let app = berth_e2e::unique("keep");
+    let _guard = AppGuard(app.clone());
+    let repo = git::web_app("v0");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+    ]);
+    b.ok(&["deploy", &app]);
+    for v in 1..=7 {
+        repo.commit_version(&format!("v{v}"));
+        b.ok(&["deploy", &app]);
+    }
+    let images = berth_e2e::docker::images_of(&app);
+    // The active one and the five healthy ones before it.
+    assert_eq!(images.len(), 6, "{images:?}");
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    for d in history.as_array().unwrap().iter().take(6) {
+        let image = d["image"].as_str().unwrap();
+        assert!(images.iter().any(|i| i == image), "{image} kept");
+    }
+    // The oldest kept one is still a rollback target, without a rebuild.
+    let oldest_kept = history[5]["id"].as_str().unwrap();
+    let r = b.ok(&["rollback", &app, "--to", oldest_kept]);
+    assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
+    assert_eq!(serving(&b, &app), "hello v2");
+}

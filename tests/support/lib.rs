@@ -123,6 +123,18 @@ impl Berth {
         )
     }
 
+    /// Runs `berth ARGS` with extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.cmd(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(
+            cmd.output()
+                .unwrap_or_else(|e| panic!("could not run berth {args:?}: {e}")),
+        )
+    }
+
     /// Runs `berth ARGS`, panicking with its output unless it exits 0.
     pub fn ok(&self, args: &[&str]) -> Run {
         let r = self.run(args);
