@@ -210,3 +210,54 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
     assert_eq!(serving(&b, &app), "hello v2");
 }
+
+#[test]
+fn a_repository_without_a_dockerfile_is_detected_and_built_with_the_server_s_base_image() {
+    berth_e2e::docker::ensure_caddy_sh();
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    b.ok(&[
+        "server",
+        "set",
+        "here",
+        "--run-image",
+        berth_e2e::docker::CADDY_SH,
+    ]);
+    let app = berth_e2e::unique("static");
+    let _guard = AppGuard(app.clone());
+    let repo = git::Repo::new();
+    repo.commit(
+        &[
+            ("public/index.html", "<h1>static site</h1>\n"),
+            ("public/healthz", "ok\n"),
+            ("README.md", "not served\n"),
+        ],
+        "a static site",
+    );
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+    ]);
+    let r = b.ok(&["deploy", &app]);
+    assert!(r.stderr.contains("(static runtime)"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("FROM {}", berth_e2e::docker::CADDY_SH)),
+        "{}",
+        r.stderr
+    );
+    let st = b.ok(&["status", &app, "--json"]).json();
+    let addr = st["endpoint"].as_str().unwrap();
+    let (status, body) = http_get(addr, "/").unwrap();
+    assert_eq!((status, body.trim()), (200, "<h1>static site</h1>"));
+    assert_eq!(
+        http_get(addr, "/README.md").map(|(s, _)| s),
+        Some(404),
+        "only public/ is served"
+    );
+}

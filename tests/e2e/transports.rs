@@ -209,9 +209,14 @@ fn scenario(b: &Berth, server_args: &[&str]) {
             seen = line.contains("followed-request");
         }
     }
-    let _ = follow.kill();
-    let _ = follow.wait();
+    // Ctrl-C ends the follow cleanly (and closes the SSH session).
+    run(std::process::Command::new("kill").args(["-INT", &follow.id().to_string()]));
+    let status = follow.wait().unwrap();
     assert!(seen, "logs --follow did not show the new request");
+    assert!(
+        status.success(),
+        "logs --follow exits 0 on Ctrl-C: {status}"
+    );
 
     // Remove everything: containers, images, records.
     b.ok(&["app", "rm", &app, "--purge"]);

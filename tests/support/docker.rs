@@ -10,6 +10,54 @@ use crate::run;
 pub const BUSYBOX: &str = "berth-test/busybox:latest";
 
 static BASE: Once = Once::new();
+static CADDY: Once = Once::new();
+
+/// A local image with busybox's shell and Debian's `caddy` (plus the libraries `ldd` lists):
+/// the run image for generated static-site Dockerfiles, and Caddy itself, without a registry.
+pub const CADDY_SH: &str = "berth-test/caddy-sh:latest";
+
+/// Builds [`CADDY_SH`] once per test process (not at all when it exists).
+pub fn ensure_caddy_sh() {
+    ensure_busybox();
+    CADDY.call_once(|| {
+        let exists = Command::new("docker")
+            .args(["image", "inspect", CADDY_SH])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if exists {
+            return;
+        }
+        let caddy = std::path::Path::new("/usr/bin/caddy");
+        assert!(caddy.exists(), "caddy not found: run scripts/setup.sh (package caddy)");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        let mut files = vec![caddy.to_path_buf()];
+        let ldd = run(Command::new("ldd").arg(caddy));
+        for word in ldd.split_whitespace() {
+            if word.starts_with('/') {
+                files.push(std::path::PathBuf::from(word));
+            }
+        }
+        for f in files {
+            let dest = root.join(f.strip_prefix("/").expect("absolute"));
+            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            // Copy the file the path points to (libraries are often symlinks).
+            std::fs::copy(std::fs::canonicalize(&f).expect("canonicalize"), &dest).expect("copy");
+        }
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            format!(
+                "FROM {BUSYBOX}\nCOPY root/ /\nRUN mkdir -p /tmp /etc && chmod 1777 /tmp && echo 'nobody:x:65534:65534::/tmp:/bin/sh' > /etc/passwd\nENV HOME=/tmp XDG_DATA_HOME=/tmp/caddy/data XDG_CONFIG_HOME=/tmp/caddy/config\nLABEL berth.test=true\n"
+            ),
+        )
+        .expect("write Dockerfile");
+        run(Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", CADDY_SH])
+            .arg(dir.path()));
+    });
+}
 
 /// Builds [`BUSYBOX`] from the host's static busybox, once per test process (and not at all
 /// when it already exists).

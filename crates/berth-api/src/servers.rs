@@ -276,6 +276,41 @@ impl Berth {
         check_of(&server, &host).await
     }
 
+    /// Sets the server's default base images for generated Dockerfiles. `Some("")` clears a
+    /// value, `None` leaves it as it is.
+    pub fn server_set_base_images(
+        &self,
+        name: &str,
+        build: Option<String>,
+        run: Option<String>,
+    ) -> Result<Server, ApiError> {
+        let mut server = self.store.server(name)?;
+        for image in [&build, &run].into_iter().flatten() {
+            if image.contains(char::is_whitespace) {
+                return Err(ApiError::Invalid(format!(
+                    "image `{image}` must not contain spaces"
+                )));
+            }
+        }
+        if let Some(b) = build {
+            server.base_images.build = (!b.is_empty()).then_some(b);
+        }
+        if let Some(r) = run {
+            server.base_images.run = (!r.is_empty()).then_some(r);
+        }
+        self.store.update_server(&server)?;
+        self.audit(
+            "server.set",
+            name,
+            &format!(
+                "build image {} run image {}",
+                server.base_images.build.as_deref().unwrap_or("-"),
+                server.base_images.run.as_deref().unwrap_or("-")
+            ),
+        );
+        Ok(server)
+    }
+
     /// Removes a server that no app uses, its pinned host key and its stored passphrase.
     pub async fn server_rm(&self, name: &str) -> Result<(), ApiError> {
         let server = self.store.server(name)?;

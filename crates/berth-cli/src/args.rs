@@ -105,9 +105,23 @@ pub enum ServerCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Change a server's settings.
+    Set {
+        name: String,
+        /// Default build-stage base image for generated Dockerfiles of apps on this server
+        /// (an app's own --build-image wins). An empty value clears it.
+        #[arg(long, value_name = "IMAGE")]
+        build_image: Option<String>,
+        /// Default runtime base image for generated Dockerfiles ("" clears it).
+        #[arg(long, value_name = "IMAGE")]
+        run_image: Option<String>,
+    },
     /// Forget a server (no app may use it).
     Rm { name: String },
 }
+
+/// The system OpenSSH transport needs unix sockets; Windows uses the embedded client.
+const DEFAULT_TRANSPORT: &str = if cfg!(unix) { "system" } else { "embedded" };
 
 #[derive(Debug, Args)]
 pub struct ServerAdd {
@@ -127,7 +141,7 @@ pub struct ServerAdd {
     #[arg(long, short = 'i', value_name = "FILE")]
     pub identity: Option<PathBuf>,
     /// `system`: the ssh binary (~/.ssh/config, agent, ProxyJump); `embedded`: built-in client.
-    #[arg(long, default_value = "system", value_parser = ["system", "embedded"])]
+    #[arg(long, default_value = DEFAULT_TRANSPORT, value_parser = ["system", "embedded"])]
     pub transport: String,
     /// Trust an unknown host key without asking (like OpenSSH's StrictHostKeyChecking=accept-new).
     #[arg(long)]

@@ -474,6 +474,19 @@ async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> {
             println!("  containers  {} running", c.containers_running);
             Ok(())
         }
+        ServerCmd::Set {
+            name,
+            build_image,
+            run_image,
+        } => {
+            let s = berth.server_set_base_images(&name, build_image, run_image)?;
+            eprintln!(
+                "server {name}: build image {}, run image {}",
+                s.base_images.build.as_deref().unwrap_or("(per runtime)"),
+                s.base_images.run.as_deref().unwrap_or("(per runtime)")
+            );
+            Ok(())
+        }
         ServerCmd::Rm { name } => {
             berth.server_rm(&name).await?;
             eprintln!("server {name} removed");
