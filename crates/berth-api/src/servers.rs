@@ -93,6 +93,8 @@ impl Berth {
             identity: identity.as_ref().map(|p| p.display().to_string()),
             docker_socket,
             base_images: BaseImages::default(),
+            base_domain: None,
+            proxy: None,
             created_at: self.now(),
         };
 

@@ -28,6 +28,8 @@ impl Berth {
             container_status: None,
             exit_code: None,
             deployed_at: None,
+            urls: Vec::new(),
+            domains: Vec::new(),
             last_deploy: last.as_ref().map(|d| LastDeploy {
                 id: d.id.clone(),
                 status: d.status,

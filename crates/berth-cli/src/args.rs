@@ -199,6 +199,10 @@ pub struct AppCreate {
     /// Seconds the new container has to become healthy.
     #[arg(long, value_name = "SECS")]
     pub health_timeout: Option<u64>,
+    /// Seconds the previous version gets to finish in-flight requests after the switch
+    /// (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub drain_timeout: Option<u32>,
     /// CPU limit, e.g. 0.5.
     #[arg(long)]
     pub cpus: Option<String>,

@@ -533,6 +533,7 @@ async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     run: a.run_image.clone(),
                 },
                 stop_grace_secs: None,
+                drain_timeout_secs: a.drain_timeout,
                 env,
             };
             let app = berth.app_create(draft).await?;

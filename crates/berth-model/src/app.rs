@@ -147,14 +147,23 @@ pub struct App {
     pub base_images: BaseImages,
     /// Seconds a stopping container gets between SIGTERM and SIGKILL.
     pub stop_grace_secs: u32,
+    /// Seconds the previous container gets to finish in-flight requests after the route
+    /// switched away from it, before it is stopped.
+    #[serde(default = "default_drain")]
+    pub drain_timeout_secs: u32,
     /// Unix milliseconds.
     pub created_at: i64,
+}
+
+fn default_drain() -> u32 {
+    App::DEFAULT_DRAIN_TIMEOUT_SECS
 }
 
 impl App {
     pub const DEFAULT_PORT: u16 = 8080;
     pub const DEFAULT_BRANCH: &'static str = "main";
     pub const DEFAULT_STOP_GRACE_SECS: u32 = 10;
+    pub const DEFAULT_DRAIN_TIMEOUT_SECS: u32 = 30;
 }
 
 /// What a user supplies to create (or edit) an app; validated into an [`App`].
@@ -173,6 +182,7 @@ pub struct AppDraft {
     pub volumes: Vec<Volume>,
     pub base_images: BaseImages,
     pub stop_grace_secs: Option<u32>,
+    pub drain_timeout_secs: Option<u32>,
     /// Plain `KEY=VALUE` pairs set at creation.
     pub env: Vec<(String, String)>,
 }
@@ -252,6 +262,9 @@ impl AppDraft {
             volumes: self.volumes.clone(),
             base_images: self.base_images.clone(),
             stop_grace_secs: self.stop_grace_secs.unwrap_or(App::DEFAULT_STOP_GRACE_SECS),
+            drain_timeout_secs: self
+                .drain_timeout_secs
+                .unwrap_or(App::DEFAULT_DRAIN_TIMEOUT_SECS),
             created_at: now,
         })
     }

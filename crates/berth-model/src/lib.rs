@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod deploy;
+pub mod domain;
 pub mod error;
 pub mod names;
 pub mod server;
@@ -18,6 +19,7 @@ pub use deploy::{
 };
 pub use error::ErrorDto;
 pub use names::{InvalidName, validate_app_name, validate_env_key, validate_server_name};
-pub use server::{Server, ServerCheck, SshTarget, TransportKind};
+pub use domain::{Domain, DomainStatus, TlsStatus};
+pub use server::{ProxyConfig, ProxyMode, Server, ServerCheck, SshTarget, TlsSetting, TransportKind};
 pub use size::{parse_cpus, parse_memory};
 pub use status::{AppState, AppStatus};

@@ -141,8 +141,99 @@ pub struct Server {
     pub docker_socket: String,
     /// Per-server default base images for generated Dockerfiles.
     pub base_images: BaseImages,
+    /// Every app on this server gets `<app>.<base_domain>`.
+    #[serde(default)]
+    pub base_domain: Option<String>,
+    /// The Caddy that routes this server's apps, once installed or adopted.
+    #[serde(default)]
+    pub proxy: Option<ProxyConfig>,
     /// Unix milliseconds.
     pub created_at: i64,
+}
+
+/// How the proxy obtains certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum TlsSetting {
+    /// ACME (Let's Encrypt, ZeroSSL) with an optional account email.
+    Auto { email: Option<String> },
+    /// Caddy's own local CA (trusted only where its root is installed).
+    Internal,
+    /// Plain HTTP only.
+    Off,
+}
+
+impl TlsSetting {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TlsSetting::Auto { .. } => "auto",
+            TlsSetting::Internal => "internal",
+            TlsSetting::Off => "off",
+        }
+    }
+}
+
+/// Whether Berth runs the proxy or uses one that was already there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProxyMode {
+    /// The container `berth-proxy` on the `berth` network, run by Berth.
+    Managed {
+        image: String,
+        http_port: u16,
+        https_port: u16,
+    },
+    /// An existing Caddy whose admin endpoint the user named; routes dial the apps' published
+    /// loopback ports.
+    Adopted,
+}
+
+/// The proxy of a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyConfig {
+    pub mode: ProxyMode,
+    /// Caddy's admin endpoint on the server: `unix:/path` or `127.0.0.1:2019`.
+    pub admin: String,
+    pub tls: TlsSetting,
+    /// The Caddy HTTP server (in its JSON config) that holds Berth's routes.
+    pub http_server: String,
+    /// Unix milliseconds.
+    pub installed_at: i64,
+}
+
+impl ProxyConfig {
+    pub const CONTAINER: &'static str = "berth-proxy";
+
+    /// The scheme apps are reached with through this proxy.
+    pub fn scheme(&self) -> &'static str {
+        match self.tls {
+            TlsSetting::Off => "http",
+            _ => "https",
+        }
+    }
+
+    /// The public port for that scheme, when it is not the default one.
+    pub fn public_port(&self) -> Option<u16> {
+        match (&self.mode, &self.tls) {
+            (ProxyMode::Managed { http_port, .. }, TlsSetting::Off) if *http_port != 80 => {
+                Some(*http_port)
+            }
+            (ProxyMode::Managed { https_port, .. }, TlsSetting::Auto { .. } | TlsSetting::Internal)
+                if *https_port != 443 =>
+            {
+                Some(*https_port)
+            }
+            _ => None,
+        }
+    }
+
+    /// `https://www.example.com` (with the port when it is not the default).
+    pub fn url_for(&self, domain: &str) -> String {
+        match self.public_port() {
+            Some(p) => format!("{}://{domain}:{p}", self.scheme()),
+            None => format!("{}://{domain}", self.scheme()),
+        }
+    }
 }
 
 impl Server {

@@ -67,5 +67,11 @@ pub struct AppStatus {
     pub exit_code: Option<i64>,
     /// Unix milliseconds at which the active deployment became active.
     pub deployed_at: Option<i64>,
+    /// Where the app is reachable through the server's proxy, primary first.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Every domain of the app with its certificate state.
+    #[serde(default)]
+    pub domains: Vec<crate::domain::DomainStatus>,
     pub last_deploy: Option<LastDeploy>,
 }

@@ -40,6 +40,10 @@ pub enum StoreError {
         status: DeploymentStatus,
     },
 
+    /// The domain already belongs to an app (possibly this one).
+    #[error("domain `{domain}` is already used by app `{app}`")]
+    DomainTaken { domain: String, app: String },
+
     /// Input the store refuses to write (an invalid name, a value for a secret env var, …).
     #[error("{0}")]
     Invalid(String),

@@ -9,6 +9,7 @@
 mod apps;
 mod audit;
 mod deployments;
+mod domains;
 mod error;
 mod schema;
 mod servers;

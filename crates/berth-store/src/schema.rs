@@ -103,6 +103,23 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 2: routing — a server's proxy and base domain, an app's drain timeout, domains.
+    r#"
+ALTER TABLE servers ADD COLUMN base_domain TEXT;
+-- JSON of berth_model::ProxyConfig; NULL until a proxy is installed or adopted.
+ALTER TABLE servers ADD COLUMN proxy TEXT;
+ALTER TABLE apps ADD COLUMN drain_timeout_secs INTEGER NOT NULL DEFAULT 30;
+
+-- A domain belongs to one app across all servers: a name resolves to one place.
+CREATE TABLE domains (
+    name       TEXT NOT NULL PRIMARY KEY,
+    app        TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    is_primary INTEGER NOT NULL DEFAULT 0 CHECK (is_primary IN (0, 1)),
+    created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX domains_app ON domains (app);
+CREATE UNIQUE INDEX domains_one_primary ON domains (app) WHERE is_primary = 1;
+"#,
 ];
 
 /// The schema version this binary writes.

@@ -28,6 +28,8 @@ fn ssh_server(name: &str) -> Server {
             build: Some("golang:1.23-bookworm".into()),
             run: None,
         },
+        base_domain: Some("apps.example.com".into()),
+        proxy: None,
         created_at: 1_700_000_000_000,
     }
 }
@@ -40,6 +42,8 @@ fn local_server(name: &str) -> Server {
         identity: None,
         docker_socket: "/run/user/1000/docker.sock".into(),
         base_images: BaseImages::default(),
+        base_domain: None,
+        proxy: None,
         created_at: 1,
     }
 }
@@ -71,6 +75,7 @@ fn app(name: &str, server: &str) -> App {
             run: Some("debian:bookworm-slim".into()),
         },
         stop_grace_secs: 15,
+        drain_timeout_secs: 20,
         created_at: 1_700_000_000_500,
     }
 }
