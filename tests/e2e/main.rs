@@ -8,4 +8,5 @@
 mod bad_input;
 mod hostkeys;
 mod lifecycle;
+mod routing;
 mod transports;

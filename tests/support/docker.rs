@@ -10,65 +10,29 @@ use crate::run;
 pub const BUSYBOX: &str = "berth-test/busybox:latest";
 
 static BASE: Once = Once::new();
-static CADDY: Once = Once::new();
+static CADDY_ONCE: Once = Once::new();
+static CADDY_SH_ONCE: Once = Once::new();
 
-/// A local image with busybox's shell and Debian's `caddy` (plus the libraries `ldd` lists):
-/// the run image for generated static-site Dockerfiles, and Caddy itself, without a registry.
+/// Caddy `FROM scratch`: Debian's `caddy` binary and the libraries `ldd` lists for it, with
+/// an empty `/tmp`. What the routing tests pass to `server proxy install --image`.
+pub const CADDY: &str = "berth-test/caddy:2";
+
+/// [`BUSYBOX`] plus the same Caddy: a shell for generated Dockerfiles' `CMD` lines.
 pub const CADDY_SH: &str = "berth-test/caddy-sh:latest";
 
-/// Builds [`CADDY_SH`] once per test process (not at all when it exists).
-pub fn ensure_caddy_sh() {
-    ensure_busybox();
-    CADDY.call_once(|| {
-        let exists = Command::new("docker")
-            .args(["image", "inspect", CADDY_SH])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if exists {
-            return;
-        }
-        let caddy = std::path::Path::new("/usr/bin/caddy");
-        assert!(caddy.exists(), "caddy not found: run scripts/setup.sh (package caddy)");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().join("root");
-        let mut files = vec![caddy.to_path_buf()];
-        let ldd = run(Command::new("ldd").arg(caddy));
-        for word in ldd.split_whitespace() {
-            if word.starts_with('/') {
-                files.push(std::path::PathBuf::from(word));
-            }
-        }
-        for f in files {
-            let dest = root.join(f.strip_prefix("/").expect("absolute"));
-            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
-            // Copy the file the path points to (libraries are often symlinks).
-            std::fs::copy(std::fs::canonicalize(&f).expect("canonicalize"), &dest).expect("copy");
-        }
-        std::fs::write(
-            dir.path().join("Dockerfile"),
-            format!(
-                "FROM {BUSYBOX}\nCOPY root/ /\nRUN mkdir -p /tmp /etc && chmod 1777 /tmp && echo 'nobody:x:65534:65534::/tmp:/bin/sh' > /etc/passwd\nENV HOME=/tmp XDG_DATA_HOME=/tmp/caddy/data XDG_CONFIG_HOME=/tmp/caddy/config\nLABEL berth.test=true\n"
-            ),
-        )
-        .expect("write Dockerfile");
-        run(Command::new("docker")
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", CADDY_SH])
-            .arg(dir.path()));
-    });
+fn image_exists(image: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// Builds [`BUSYBOX`] from the host's static busybox, once per test process (and not at all
 /// when it already exists).
 pub fn ensure_busybox() {
     BASE.call_once(|| {
-        let exists = Command::new("docker")
-            .args(["image", "inspect", BUSYBOX])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if exists {
+        if image_exists(BUSYBOX) {
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -77,15 +41,83 @@ pub fn ensure_busybox() {
             .find(|p| std::path::Path::new(p).exists())
             .expect("busybox not found: run scripts/setup.sh (package busybox-static)");
         std::fs::copy(busybox, dir.path().join("busybox")).expect("copy busybox");
-        std::fs::write(
-            dir.path().join("Dockerfile"),
+        build(
+            BUSYBOX,
+            dir.path(),
             "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nLABEL berth.test=true\n",
-        )
-        .expect("write Dockerfile");
-        run(Command::new("docker")
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", BUSYBOX])
-            .arg(dir.path()));
+        );
+    });
+}
+
+/// A build context `root/` holding `/usr/bin/caddy`, its libraries and an empty `/tmp`.
+fn caddy_context() -> tempfile::TempDir {
+    let caddy = std::path::Path::new("/usr/bin/caddy");
+    assert!(
+        caddy.exists(),
+        "caddy not found: run scripts/setup.sh (package caddy)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    let mut files = vec![caddy.to_path_buf()];
+    for word in run(Command::new("ldd").arg(caddy)).split_whitespace() {
+        if word.starts_with('/') {
+            files.push(std::path::PathBuf::from(word));
+        }
+    }
+    for f in files {
+        let dest = root.join(f.strip_prefix("/").expect("absolute"));
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        // Copy what the path points to (libraries are often symlinks).
+        std::fs::copy(std::fs::canonicalize(&f).expect("canonicalize"), &dest).expect("copy");
+    }
+    let tmp = root.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("mkdir tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    }
+    dir
+}
+
+fn build(image: &str, dir: &std::path::Path, dockerfile: &str) {
+    std::fs::write(dir.join("Dockerfile"), dockerfile).expect("write Dockerfile");
+    run(Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "-t", image])
+        .arg(dir));
+}
+
+/// Builds [`CADDY`] once per test process (not at all when it exists).
+pub fn ensure_caddy() {
+    CADDY_ONCE.call_once(|| {
+        if image_exists(CADDY) {
+            return;
+        }
+        let dir = caddy_context();
+        build(
+            CADDY,
+            dir.path(),
+            "FROM scratch\nCOPY root/ /\nENV HOME=/tmp XDG_DATA_HOME=/tmp/caddy/data XDG_CONFIG_HOME=/tmp/caddy/config\nLABEL berth.test=true\nCMD [\"caddy\", \"run\"]\n",
+        );
+    });
+}
+
+/// Builds [`CADDY_SH`] once per test process (not at all when it exists).
+pub fn ensure_caddy_sh() {
+    ensure_busybox();
+    CADDY_SH_ONCE.call_once(|| {
+        if image_exists(CADDY_SH) {
+            return;
+        }
+        let dir = caddy_context();
+        build(
+            CADDY_SH,
+            dir.path(),
+            &format!(
+                "FROM {BUSYBOX}\nCOPY root/ /\nENV HOME=/tmp XDG_DATA_HOME=/tmp/caddy/data XDG_CONFIG_HOME=/tmp/caddy/config\nLABEL berth.test=true\n"
+            ),
+        );
     });
 }
 

@@ -170,12 +170,17 @@ impl Default for Berth {
 
 /// GET `http://ADDR/PATH` with a plain TCP request; `None` if it cannot connect.
 pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    http_get_host(addr, "test", path)
+}
+
+/// GET `http://ADDR/PATH` with the given `Host` header (a request through a proxy).
+pub fn http_get_host(addr: &str, host: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: test\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut buf = String::new();

@@ -95,6 +95,8 @@ impl Berth {
         let _lock = AppLock::acquire(self.data_dir(), name, "app rm")?;
         let server = self.store.server(&app.server)?;
         let host = self.host(&server).await?;
+        // The route first: if the proxy cannot be reached, nothing is removed.
+        self.drop_route(&app, &server).await?;
         let docker = host.docker();
         for container in docker
             .containers_with_labels(&[(labels::APP, name), (labels::MANAGED, "true")])

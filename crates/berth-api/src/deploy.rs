@@ -239,6 +239,7 @@ impl Berth {
         let server = self.store.server(&app.server)?;
         let previous = self.store.active_deployment(&app.name)?;
         let keep_images = self.kept_images(&app.name)?;
+        let route = self.route_plan(&app, &server)?;
         self.store.insert_deployment(&deployment)?;
         self.audit(
             &format!("{}.start", deployment.kind.as_str()),
@@ -282,6 +283,7 @@ impl Berth {
             env,
             previous,
             keep_images,
+            route,
         };
         match run_deploy(&host, job, &sink, cancel, self.clock.as_ref()).await {
             Ok(d) => {

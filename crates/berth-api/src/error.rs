@@ -55,6 +55,12 @@ pub enum ApiError {
         "secret env var {key} of app `{app}` has no value in the secrets store: set it again with `berth env set {app} {key}=… --secret`"
     )]
     SecretMissing { app: String, key: String },
+    #[error(
+        "server `{server}` has no proxy: install one with `berth server proxy install {server}` (or adopt yours with --admin)"
+    )]
+    ProxyNotInstalled { server: String },
+    #[error(transparent)]
+    Proxy(#[from] berth_proxy::ProxyError),
     #[error("cannot use {}: {source}", path.display())]
     DataDir {
         path: PathBuf,
@@ -69,6 +75,7 @@ impl From<EngineError> for ApiError {
             EngineError::Ssh(e) => ApiError::Ssh(e),
             EngineError::Docker(e) => ApiError::Docker(e),
             EngineError::Build(e) => ApiError::Build(e),
+            EngineError::Proxy(e) => ApiError::Proxy(e),
             other => ApiError::Engine(other),
         }
     }
@@ -127,6 +134,12 @@ impl ApiError {
             ApiError::NoRollbackTarget { .. } => "no-rollback-target",
             ApiError::SecretMissing { .. } => "secret-missing",
             ApiError::DataDir { .. } => "data-dir",
+            ApiError::ProxyNotInstalled { .. } => "proxy-not-installed",
+            ApiError::Proxy(e) => match e {
+                berth_proxy::ProxyError::Unreachable { .. } => "proxy-unreachable",
+                berth_proxy::ProxyError::Refused { .. } => "proxy-refused",
+                _ => "proxy",
+            },
         }
     }
 

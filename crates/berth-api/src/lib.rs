@@ -12,6 +12,7 @@ mod deploy;
 mod env;
 mod error;
 mod lock;
+mod routing;
 mod servers;
 mod status;
 
@@ -22,6 +23,7 @@ pub use berth_store::AuditEntry;
 pub use config::{Config, SecretsChoice, default_data_dir};
 pub use deploy::DeployObserver;
 pub use error::ApiError;
+pub use routing::ProxyInstall;
 pub use servers::{AddServer, HostKeyPrompt};
 
 use std::collections::HashMap;

@@ -39,6 +39,11 @@ impl Berth {
                 error: d.error.clone(),
             }),
         };
+        let server = self.store.server(&app.server)?;
+        if server.proxy.is_some() {
+            status.domains = self.domain_statuses(&app, &server).await?;
+            status.urls = status.domains.iter().map(|d| d.url.clone()).collect();
+        }
         match &active {
             Some(d) => {
                 status.deployment_id = Some(d.id.clone());
@@ -46,7 +51,6 @@ impl Berth {
                 status.image = d.image.clone();
                 status.container = d.container.clone();
                 status.deployed_at = d.finished_at;
-                let server = self.store.server(&app.server)?;
                 let host = self.host(&server).await?;
                 let info = match &d.container {
                     Some(c) => host.docker().inspect_container(c).await?,

@@ -81,6 +81,9 @@ pub enum Command {
     /// Environment variables.
     #[command(subcommand)]
     Env(EnvCmd),
+    /// Domains an app answers to through its server's proxy.
+    #[command(subcommand)]
+    Domain(DomainCmd),
     /// Every mutating action, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -105,9 +108,15 @@ pub enum ServerCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The server's Caddy proxy: domains, automatic TLS, zero-downtime switches.
+    #[command(subcommand)]
+    Proxy(ProxyCmd),
     /// Change a server's settings.
     Set {
         name: String,
+        /// Every app on the server answers to <app>.<base-domain> ("" clears it).
+        #[arg(long, value_name = "DOMAIN")]
+        base_domain: Option<String>,
         /// Default build-stage base image for generated Dockerfiles of apps on this server
         /// (an app's own --build-image wins). An empty value clears it.
         #[arg(long, value_name = "IMAGE")]
@@ -151,6 +160,64 @@ pub struct ServerAdd {
     pub docker_socket: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyCmd {
+    /// Run Caddy as the container `berth-proxy` (or adopt an existing Caddy with --admin).
+    Install(Box<ProxyInstallArgs>),
+    /// Whether the proxy runs and answers, and the routes Berth keeps in it.
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyInstallArgs {
+    pub name: String,
+    /// Caddy image (it must be on the server or pullable from its registry).
+    #[arg(long, default_value = "caddy:2")]
+    pub image: String,
+    /// Account email for the ACME CA (Let's Encrypt), for --tls auto.
+    #[arg(long, value_name = "EMAIL")]
+    pub acme_email: Option<String>,
+    /// Public HTTP port on the server.
+    #[arg(long, default_value_t = 80)]
+    pub http_port: u16,
+    /// Public HTTPS port on the server.
+    #[arg(long, default_value_t = 443)]
+    pub https_port: u16,
+    /// auto: certificates from ACME; internal: Caddy's own CA; off: plain HTTP.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "internal", "off"])]
+    pub tls: String,
+    /// Adopt the Caddy already running on the server at this admin endpoint
+    /// (unix:/path or 127.0.0.1:2019) instead of running one.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub admin: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCmd {
+    /// Add a domain (routed at once; point its DNS at the server).
+    Add {
+        app: String,
+        domain: String,
+        /// Make it the app's primary domain.
+        #[arg(long)]
+        primary: bool,
+    },
+    /// Remove a domain (not the primary one).
+    Rm { app: String, domain: String },
+    /// The app's domains with their certificate state.
+    Ls {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,7 +15,7 @@ use berth_model::{
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use args::{AppCmd, Cli, Command, EnvCmd, ServerCmd};
+use args::{AppCmd, Cli, Command, DomainCmd, EnvCmd, ProxyCmd, ServerCmd};
 use output::{Style, ago, duration_ms, print_event, table, timestamp};
 
 /// Exit code of a deploy cancelled with Ctrl-C.
@@ -83,6 +83,9 @@ fn wants_json(cmd: &Command) -> bool {
         Command::App(AppCmd::Ls { json } | AppCmd::Show { json, .. }) => *json,
         Command::App(AppCmd::Create(a)) => a.json,
         Command::Env(EnvCmd::Ls { json, .. }) => *json,
+        Command::Domain(DomainCmd::Ls { json, .. }) => *json,
+        Command::Server(ServerCmd::Proxy(ProxyCmd::Status { json, .. })) => *json,
+        Command::Server(ServerCmd::Proxy(ProxyCmd::Install(a))) => a.json,
         _ => false,
     }
 }
@@ -223,6 +226,14 @@ async fn dispatch(berth: &Berth, command: Command) -> anyhow::Result<()> {
             if let Some(e) = &st.endpoint {
                 println!("  endpoint    {e}");
             }
+            for d in &st.domains {
+                println!(
+                    "  url         {}{}  tls: {}",
+                    d.url,
+                    if d.primary { " (primary)" } else { "" },
+                    d.tls.detail
+                );
+            }
             if let Some(last) = &st.last_deploy
                 && Some(&last.id) != st.deployment_id.as_ref()
             {
@@ -296,6 +307,7 @@ async fn dispatch(berth: &Berth, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Env(cmd) => env(berth, cmd),
+        Command::Domain(cmd) => domain(berth, cmd).await,
         Command::Audit { limit, json } => {
             let log = berth.audit_log(limit)?;
             if json {
@@ -476,15 +488,108 @@ async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> {
         }
         ServerCmd::Set {
             name,
+            base_domain,
             build_image,
             run_image,
         } => {
-            let s = berth.server_set_base_images(&name, build_image, run_image)?;
+            if base_domain.is_none() && build_image.is_none() && run_image.is_none() {
+                anyhow::bail!("nothing to set: give --base-domain, --build-image or --run-image");
+            }
+            if build_image.is_some() || run_image.is_some() {
+                let s = berth.server_set_base_images(&name, build_image, run_image)?;
+                eprintln!(
+                    "server {name}: build image {}, run image {}",
+                    s.base_images.build.as_deref().unwrap_or("(per runtime)"),
+                    s.base_images.run.as_deref().unwrap_or("(per runtime)")
+                );
+            }
+            if let Some(base) = base_domain {
+                let s = berth.server_set_base_domain(&name, Some(&base)).await?;
+                match &s.base_domain {
+                    Some(b) => eprintln!("server {name}: every app answers to <app>.{b}"),
+                    None => eprintln!("server {name}: no base domain"),
+                }
+            }
+            Ok(())
+        }
+        ServerCmd::Proxy(ProxyCmd::Install(a)) => {
+            let tls = match a.tls.as_str() {
+                "off" => berth_model::TlsSetting::Off,
+                "internal" => berth_model::TlsSetting::Internal,
+                _ => berth_model::TlsSetting::Auto { email: None },
+            };
+            let req = berth_api::ProxyInstall {
+                image: Some(a.image.clone()),
+                acme_email: a.acme_email.clone(),
+                http_port: a.http_port,
+                https_port: a.https_port,
+                tls,
+                admin: a.admin.clone(),
+            };
+            let st = berth.proxy_install(&a.name, req).await?;
+            if a.json {
+                return print_json(&st);
+            }
             eprintln!(
-                "server {name}: build image {}, run image {}",
-                s.base_images.build.as_deref().unwrap_or("(per runtime)"),
-                s.base_images.run.as_deref().unwrap_or("(per runtime)")
+                "{} proxy on {} {}: admin {}, tls {}, {} route(s)",
+                Style::new().green("✓"),
+                st.server,
+                if a.admin.is_some() {
+                    "adopted"
+                } else {
+                    "installed"
+                },
+                st.admin.as_deref().unwrap_or("-"),
+                st.tls.as_deref().unwrap_or("-"),
+                st.routes.len()
             );
+            Ok(())
+        }
+        ServerCmd::Proxy(ProxyCmd::Status { name, json }) => {
+            let st = berth.proxy_status(&name).await?;
+            if json {
+                return print_json(&st);
+            }
+            if !st.installed {
+                println!("{name}: no proxy (install one with `berth server proxy install {name}`)");
+                return Ok(());
+            }
+            let s = Style::new();
+            println!(
+                "{}  {}",
+                s.bold(&st.server),
+                if st.reachable {
+                    s.green("proxy answering")
+                } else {
+                    s.red("proxy not answering")
+                }
+            );
+            println!("  mode        {}", st.mode.as_deref().unwrap_or("-"));
+            println!("  admin       {}", st.admin.as_deref().unwrap_or("-"));
+            println!("  tls         {}", st.tls.as_deref().unwrap_or("-"));
+            if let Some(image) = &st.image {
+                println!("  image       {image}");
+            }
+            if let (Some(h), Some(t)) = (st.http_port, st.https_port) {
+                println!("  ports       http {h}, https {t}");
+            }
+            if let Some(c) = &st.container_status {
+                println!(
+                    "  container   {} ({c})",
+                    berth_model::ProxyConfig::CONTAINER
+                );
+            }
+            println!(
+                "  routes      {}",
+                if st.routes.is_empty() {
+                    "none".to_owned()
+                } else {
+                    st.routes.join(" ")
+                }
+            );
+            if let Some(e) = &st.error {
+                println!("  error       {e}");
+            }
             Ok(())
         }
         ServerCmd::Rm { name } => {
@@ -630,6 +735,65 @@ async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     ""
                 }
             );
+            Ok(())
+        }
+    }
+}
+
+async fn domain(berth: &Berth, cmd: DomainCmd) -> anyhow::Result<()> {
+    match cmd {
+        DomainCmd::Add {
+            app,
+            domain,
+            primary,
+        } => {
+            let list = berth.domain_add(&app, &domain, primary).await?;
+            if let Some(d) = list
+                .iter()
+                .find(|d| d.domain == domain.to_ascii_lowercase())
+            {
+                eprintln!(
+                    "{} {app} answers to {}{}; point its DNS at the server",
+                    Style::new().green("✓"),
+                    d.url,
+                    if d.primary { " (primary)" } else { "" }
+                );
+            }
+            Ok(())
+        }
+        DomainCmd::Rm { app, domain } => {
+            berth.domain_rm(&app, &domain).await?;
+            eprintln!("{app} no longer answers to {domain}");
+            Ok(())
+        }
+        DomainCmd::Ls { app, json } => {
+            let list = berth.domain_ls(&app).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                eprintln!(
+                    "{app} has no domains: `berth domain add {app} DOMAIN`, or a base domain on its server"
+                );
+                return Ok(());
+            }
+            let rows = list
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.domain.clone(),
+                        match (d.primary, d.auto) {
+                            (true, true) => "primary, automatic".to_owned(),
+                            (true, false) => "primary".to_owned(),
+                            (false, true) => "automatic".to_owned(),
+                            _ => String::new(),
+                        },
+                        d.url.clone(),
+                        d.tls.detail.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["domain", "", "url", "tls"], &rows);
             Ok(())
         }
     }

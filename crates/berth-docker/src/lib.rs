@@ -11,12 +11,14 @@ mod client;
 mod container;
 mod dial;
 mod error;
+mod proxy;
 
 pub use build::{BuildLine, BuildOutcome};
 pub use client::{DockerClient, EngineInfo};
 pub use container::{ContainerInfo, ContainerSpec, ImageInfo, LogLine, LogStream};
 pub use dial::{BoxStream, Dialer, IoStream};
 pub use error::DockerError;
+pub use proxy::{Publish, ServiceSpec};
 
 /// Labels every object Berth creates carries, so a host's state can be read back from Docker.
 pub mod labels {
@@ -24,4 +26,6 @@ pub mod labels {
     pub const APP: &str = "berth.app";
     pub const DEPLOYMENT: &str = "berth.deployment";
     pub const COMMIT: &str = "berth.commit";
+    /// What a non-app container is for (`proxy`).
+    pub const ROLE: &str = "berth.role";
 }

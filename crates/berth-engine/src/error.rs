@@ -13,6 +13,8 @@ pub enum EngineError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Build(#[from] BuildError),
+    #[error(transparent)]
+    Proxy(#[from] berth_proxy::ProxyError),
     #[error("{}", exited_message(.container, *.exit_code, *.oom_killed, .logs))]
     ContainerExited {
         container: String,

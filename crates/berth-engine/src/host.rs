@@ -14,6 +14,8 @@ use crate::error::EngineError;
 
 /// One server, connected.
 pub struct Host {
+    /// Caddy admin clients by admin address, each over its own forward.
+    caddies: tokio::sync::Mutex<std::collections::HashMap<String, berth_proxy::Caddy>>,
     name: String,
     transport: Arc<dyn Transport>,
     docker: DockerClient,
@@ -35,6 +37,26 @@ impl Dialer for ForwardDialer {
         Box::pin(async move {
             let stream = self.forward.connect().await?;
             Ok(Box::new(stream) as berth_docker::BoxStream)
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
+
+struct ForwardConnect {
+    forward: Arc<Forward>,
+    describe: String,
+}
+
+impl berth_proxy::Connect for ForwardConnect {
+    fn connect(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = io::Result<berth_proxy::BoxStream>> + Send + '_>> {
+        Box::pin(async move {
+            let stream = self.forward.connect().await?;
+            Ok(Box::new(stream) as berth_proxy::BoxStream)
         })
     }
 
@@ -91,6 +113,7 @@ impl Host {
             Err(e) => return Err(e.into()),
         };
         Ok(Host {
+            caddies: tokio::sync::Mutex::new(std::collections::HashMap::new()),
             name: name.to_owned(),
             transport,
             docker,
@@ -109,6 +132,42 @@ impl Host {
 
     pub fn transport(&self) -> &Arc<dyn Transport> {
         &self.transport
+    }
+
+    /// A client of the Caddy admin endpoint `admin` (`unix:/path`, `127.0.0.1:2019`) on this
+    /// server, reached through the session; opened on first use and kept.
+    pub async fn caddy(&self, admin: &str) -> Result<berth_proxy::Caddy, EngineError> {
+        let mut caddies = self.caddies.lock().await;
+        if let Some(c) = caddies.get(admin) {
+            return Ok(c.clone());
+        }
+        let address = berth_proxy::AdminAddress::parse(admin)?;
+        let target = match &address {
+            berth_proxy::AdminAddress::Unix(path) => RemoteTarget::Unix(path.clone()),
+            berth_proxy::AdminAddress::Tcp { host, port } => RemoteTarget::Tcp {
+                host: host.clone(),
+                port: *port,
+            },
+        };
+        let describe = format!("the Caddy admin endpoint {admin} on {}", self.name);
+        let forward = self.transport.forward(target).await.map_err(|e| {
+            EngineError::Proxy(berth_proxy::ProxyError::Unreachable {
+                address: describe.clone(),
+                reason: e.to_string(),
+            })
+        })?;
+        let connect = Arc::new(ForwardConnect {
+            forward: Arc::new(forward),
+            describe,
+        });
+        let caddy = berth_proxy::Caddy::new(connect, &address);
+        caddies.insert(admin.to_owned(), caddy.clone());
+        Ok(caddy)
+    }
+
+    /// Forgets a cached Caddy client (after the proxy was reinstalled or removed).
+    pub async fn forget_caddy(&self, admin: &str) {
+        self.caddies.lock().await.remove(admin);
     }
 
     /// Engine version, resources, free memory and disk, and the `/_ping` round trip.

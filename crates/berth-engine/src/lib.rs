@@ -17,6 +17,7 @@ mod run;
 pub use error::EngineError;
 pub use health::{HealthReport, probe_http};
 pub use host::{Host, HostFacts};
+pub use plan::{RoutePlan, UpstreamVia};
 pub use run::{
     Clock, DeployFailure, DeployJob, DeploySink, JobSource, SystemClock, container_name, image_tag,
     run_deploy, start_app, stop_app,

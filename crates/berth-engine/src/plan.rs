@@ -34,6 +34,29 @@ pub struct ContainerPlan {
     pub stop_grace_secs: u32,
 }
 
+/// How the proxy reaches an app container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamVia {
+    /// `<container>:<port>` on the `berth` network (Berth's own Caddy container).
+    Network,
+    /// `127.0.0.1:<published port>` (an adopted Caddy running on the host).
+    Loopback,
+}
+
+/// The app's route through the server's proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePlan {
+    /// Caddy's admin endpoint (`unix:/path`, `127.0.0.1:2019`).
+    pub admin: String,
+    /// The Caddy HTTP server holding Berth's routes.
+    pub server: String,
+    /// The route's `@id`.
+    pub id: String,
+    pub hosts: Vec<String>,
+    pub via: UpstreamVia,
+    pub drain_timeout_secs: u32,
+}
+
 /// One thing the runner does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -59,8 +82,20 @@ pub enum Action {
         port: u16,
         health: HealthCheck,
     },
+    /// Point the app's route at the new container (in place, by `@id`).
+    Route {
+        route: RoutePlan,
+        container: String,
+        port: u16,
+    },
     Activate {
         deployment: String,
+    },
+    /// Wait until the proxy has no request in flight to the old container.
+    DrainRequests {
+        route: RoutePlan,
+        container: String,
+        port: u16,
     },
     Stop {
         container: String,
@@ -108,6 +143,8 @@ pub struct PlanInput<'a> {
     pub leftovers: Vec<String>,
     /// Images to keep when pruning (the new one is always kept).
     pub keep_images: Vec<String>,
+    /// The route to switch, when the server has a proxy and the app has domains.
+    pub route: Option<RoutePlan>,
 }
 
 /// Plans a deployment.
@@ -171,6 +208,16 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             health: app.health.clone(),
         },
     );
+    if let Some(route) = &input.route {
+        push(
+            Step::Switch,
+            Action::Route {
+                route: route.clone(),
+                container: input.container.clone(),
+                port: app.port,
+            },
+        );
+    }
     push(
         Step::Switch,
         Action::Activate {
@@ -178,6 +225,16 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
         },
     );
     if let Some(prev) = &input.previous {
+        if let Some(route) = &input.route {
+            push(
+                Step::Drain,
+                Action::DrainRequests {
+                    route: route.clone(),
+                    container: prev.clone(),
+                    port: app.port,
+                },
+            );
+        }
         push(
             Step::Drain,
             Action::Stop {
@@ -276,6 +333,29 @@ impl fmt::Display for Action {
                 secs(health.timeout_ms),
                 secs(health.deadline_ms)
             ),
+            Action::Route {
+                route,
+                container,
+                port,
+            } => {
+                let upstream = match route.via {
+                    UpstreamVia::Network => format!("{container}:{port}"),
+                    UpstreamVia::Loopback => format!("127.0.0.1:<published port of {container}>"),
+                };
+                write!(
+                    f,
+                    "route {} to {upstream} (caddy route {})",
+                    route.hosts.join(" "),
+                    route.id
+                )
+            }
+            Action::DrainRequests {
+                route, container, ..
+            } => write!(
+                f,
+                "wait until no request is in flight to {container} (at most {}s)",
+                route.drain_timeout_secs
+            ),
             Action::Activate { deployment } => write!(f, "make deployment {deployment} active"),
             Action::Stop {
                 container,
@@ -340,6 +420,7 @@ mod tests {
             previous: None,
             leftovers: vec![],
             keep_images: vec![],
+            route: None,
         });
         expect![[r#"
             build        build commit 0123456 (dockerfile, Dockerfile) as berth/hello:a1b2c3d4
@@ -371,6 +452,7 @@ mod tests {
             previous: Some("berth-hello-a1b2c3d4".into()),
             leftovers: vec!["berth-hello-99999999".into()],
             keep_images: vec!["berth/hello:a1b2c3d4".into()],
+            route: None,
         });
         let text = plan.to_string();
         let order: Vec<&str> = text
@@ -423,6 +505,7 @@ mod tests {
             previous: Some("berth-hello-e5f6a7b8".into()),
             leftovers: vec![],
             keep_images: vec!["berth/hello:e5f6a7b8".into()],
+            route: None,
         });
         assert!(
             !plan
@@ -434,5 +517,48 @@ mod tests {
             build        reuse image berth/hello:a1b2c3d4 of deployment a1b2c3d4
         "#]]
         .assert_eq(&format!("{}\n", plan.to_string().lines().next().unwrap()));
+    }
+
+    #[test]
+    fn with_a_proxy_the_route_switches_after_the_health_check_and_the_old_one_drains() {
+        let app = app();
+        let plan = plan_deploy(&PlanInput {
+            app: &app,
+            deployment_id: "e5f6a7b8",
+            source: ImageSource::Build {
+                commit: "fedcba9876543210fedcba9876543210fedcba98".into(),
+                runtime: "dockerfile".into(),
+                dockerfile: "Dockerfile".into(),
+            },
+            image: "berth/hello:e5f6a7b8".into(),
+            container: "berth-hello-e5f6a7b8".into(),
+            network: "berth",
+            env_keys: vec![],
+            previous: Some("berth-hello-a1b2c3d4".into()),
+            leftovers: vec![],
+            keep_images: vec![],
+            route: Some(RoutePlan {
+                admin: "unix:/run/berth-proxy/admin.sock".into(),
+                server: "berth".into(),
+                id: "berth-app-hello".into(),
+                hosts: vec!["hello.apps.example.com".into(), "www.example.com".into()],
+                via: UpstreamVia::Network,
+                drain_timeout_secs: 30,
+            }),
+        });
+        expect![[r#"
+            build        build commit fedcba9 (dockerfile, Dockerfile) as berth/hello:e5f6a7b8
+            start        ensure network berth
+            start        create berth-hello-e5f6a7b8 from berth/hello:e5f6a7b8 on berth, port 8080 published on 127.0.0.1, cpus 0.5, memory 256m, volumes data:/data
+            start        start berth-hello-e5f6a7b8
+            health-check GET /healthz on berth-hello-e5f6a7b8:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+            switch       route hello.apps.example.com www.example.com to berth-hello-e5f6a7b8:8080 (caddy route berth-app-hello)
+            switch       make deployment e5f6a7b8 active
+            drain        wait until no request is in flight to berth-hello-a1b2c3d4 (at most 30s)
+            drain        stop berth-hello-a1b2c3d4 (grace 10s)
+            drain        remove berth-hello-a1b2c3d4
+            cleanup      prune images of hello, keeping berth/hello:e5f6a7b8
+        "#]]
+        .assert_eq(&plan.to_string());
     }
 }

@@ -18,7 +18,7 @@ use crate::NETWORK;
 use crate::error::EngineError;
 use crate::health::{HealthReport, wait_healthy};
 use crate::host::Host;
-use crate::plan::{Action, ImageSource, PlanInput, plan_deploy};
+use crate::plan::{Action, ImageSource, PlanInput, RoutePlan, UpstreamVia, plan_deploy};
 
 /// The time, passed in so logic stays deterministic under test.
 pub trait Clock: Send + Sync {
@@ -78,6 +78,8 @@ pub struct DeployJob {
     pub previous: Option<Deployment>,
     /// Images of earlier healthy deployments to keep for rollback.
     pub keep_images: Vec<String>,
+    /// The route through the server's proxy, when there is one.
+    pub route: Option<RoutePlan>,
 }
 
 /// A deployment that did not become active.
@@ -195,6 +197,7 @@ pub async fn run_deploy(
         env,
         previous,
         keep_images,
+        route,
     } = job;
     let mut d = deployment;
     sink.event(DeployEvent::Started {
@@ -212,12 +215,15 @@ pub async fn run_deploy(
         host,
         &app,
         &mut d,
-        source,
-        &env,
-        previous,
-        keep_images,
-        sink,
-        &cancel,
+        Inputs {
+            source,
+            env: &env,
+            previous,
+            keep_images,
+            route,
+            sink,
+            cancel: &cancel,
+        },
         &mut steps,
         &mut created,
     )
@@ -287,21 +293,52 @@ async fn cancellable<T>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What `execute` works from.
+struct Inputs<'a> {
+    source: JobSource,
+    env: &'a [(String, String)],
+    previous: Option<Deployment>,
+    keep_images: Vec<String>,
+    route: Option<RoutePlan>,
+    sink: &'a dyn DeploySink,
+    cancel: &'a CancellationToken,
+}
+
+/// The dial address of `container`'s app port as the proxy reaches it.
+fn upstream(
+    via: UpstreamVia,
+    container: &str,
+    port: u16,
+    published: Option<u16>,
+) -> Option<String> {
+    match via {
+        UpstreamVia::Network => Some(format!("{container}:{port}")),
+        UpstreamVia::Loopback => published.map(|p| format!("127.0.0.1:{p}")),
+    }
+}
+
 async fn execute(
     host: &Host,
     app: &App,
     d: &mut Deployment,
-    source: JobSource,
-    env: &[(String, String)],
-    previous: Option<Deployment>,
-    keep_images: Vec<String>,
-    sink: &dyn DeploySink,
-    cancel: &CancellationToken,
+    inputs: Inputs<'_>,
     steps: &mut Steps<'_>,
     created: &mut Option<String>,
 ) -> Result<(), EngineError> {
+    let Inputs {
+        source,
+        env,
+        previous,
+        keep_images,
+        route,
+        sink,
+        cancel,
+    } = inputs;
     let docker = host.docker();
+    // Filled in as the run goes: the new container's published port, and the route as it was
+    // before the switch (to put it back if recording the switch fails).
+    let mut new_port: Option<u16> = None;
+    let mut switched: Option<(RoutePlan, Option<String>)> = None;
     // Resolve the source.
     let (image_source, image, mut resolved) = match source {
         JobSource::Git { cache_dir, images } => {
@@ -354,8 +391,12 @@ async fn execute(
     sink.save(d);
 
     // Observe the host: is the active container still there, are there leftovers?
+    let mut previous_port = None;
     let previous_container = match previous.as_ref().and_then(|p| p.container.clone()) {
-        Some(name) => docker.inspect_container(&name).await?.map(|_| name),
+        Some(name) => docker.inspect_container(&name).await?.map(|info| {
+            previous_port = info.published_port;
+            name
+        }),
         None => None,
     };
     let leftovers: Vec<String> = docker
@@ -374,9 +415,10 @@ async fn execute(
         container: container.clone(),
         network: NETWORK,
         env_keys,
-        previous: previous_container,
+        previous: previous_container.clone(),
         leftovers,
         keep_images,
+        route,
     });
     tracing::debug!("plan for {} {}:\n{plan}", app.name, d.id);
 
@@ -452,6 +494,7 @@ async fn execute(
             } => {
                 let report: HealthReport =
                     wait_healthy(host, &container, port, &health, cancel).await?;
+                new_port = Some(report.host_port);
                 docker.keep_running(&container).await?;
                 sink.event(DeployEvent::Info {
                     message: format!(
@@ -460,13 +503,72 @@ async fn execute(
                     ),
                 });
             }
+            Action::Route {
+                route,
+                container,
+                port,
+            } => {
+                let caddy = host.caddy(&route.admin).await?;
+                let before = caddy.route(&route.id).await?.map(|r| r.upstream);
+                let Some(dial) = upstream(route.via, &container, port, new_port) else {
+                    return Err(EngineError::NoPublishedPort { container, port });
+                };
+                caddy
+                    .put_route(
+                        &route.server,
+                        &berth_proxy::Route {
+                            id: route.id.clone(),
+                            hosts: route.hosts.clone(),
+                            upstream: dial.clone(),
+                        },
+                    )
+                    .await?;
+                sink.event(DeployEvent::Info {
+                    message: format!("routed {} to {dial}", route.hosts.join(", ")),
+                });
+                switched = Some((route, before));
+            }
             Action::Activate { .. } => {
                 d.status = DeploymentStatus::Active;
                 if let Err(e) = sink.activate(d) {
                     d.status = DeploymentStatus::InProgress;
+                    if let Some((route, before)) = switched.take() {
+                        restore_route(host, &route, before).await;
+                    }
                     return Err(EngineError::Record(e));
                 }
                 activated = true;
+            }
+            Action::DrainRequests {
+                route,
+                container,
+                port,
+            } => {
+                if let Some(dial) = upstream(route.via, &container, port, previous_port) {
+                    let timeout =
+                        std::time::Duration::from_secs(u64::from(route.drain_timeout_secs));
+                    let drained = match host.caddy(&route.admin).await {
+                        Ok(caddy) => caddy
+                            .drain(&dial, timeout, std::time::Duration::from_millis(50))
+                            .await
+                            .map_err(EngineError::from),
+                        Err(e) => Err(e),
+                    };
+                    match drained {
+                        Ok(0) => {}
+                        Ok(n) => warn(
+                            sink,
+                            format!(
+                                "{n} request(s) to {container} still in flight after {}s; stopping it anyway",
+                                route.drain_timeout_secs
+                            ),
+                        ),
+                        Err(e) => warn(
+                            sink,
+                            format!("could not watch requests to {container} drain: {e}"),
+                        ),
+                    }
+                }
             }
             // After the switch, failures only warn: the new deployment is already serving.
             Action::Stop {
@@ -493,6 +595,34 @@ async fn execute(
         }
     }
     Ok(())
+}
+
+/// Puts the route back as it was before a switch whose recording failed.
+async fn restore_route(host: &Host, route: &RoutePlan, before: Option<String>) {
+    let result = match host.caddy(&route.admin).await {
+        Ok(caddy) => match before {
+            Some(upstream) => caddy
+                .put_route(
+                    &route.server,
+                    &berth_proxy::Route {
+                        id: route.id.clone(),
+                        hosts: route.hosts.clone(),
+                        upstream,
+                    },
+                )
+                .await
+                .map_err(EngineError::from),
+            None => caddy
+                .delete_route(&route.id)
+                .await
+                .map(|_| ())
+                .map_err(EngineError::from),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::error!("could not put route {} back: {e}", route.id);
+    }
 }
 
 fn warn(sink: &dyn DeploySink, message: String) {

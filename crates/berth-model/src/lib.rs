@@ -17,9 +17,11 @@ pub use app::{App, AppDraft, BaseImages, EnvVar, HealthCheck, Limits, Volume};
 pub use deploy::{
     DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step, StepOutcome, StepTiming,
 };
+pub use domain::{Domain, DomainStatus, TlsStatus};
 pub use error::ErrorDto;
 pub use names::{InvalidName, validate_app_name, validate_env_key, validate_server_name};
-pub use domain::{Domain, DomainStatus, TlsStatus};
-pub use server::{ProxyConfig, ProxyMode, Server, ServerCheck, SshTarget, TlsSetting, TransportKind};
+pub use server::{
+    ProxyConfig, ProxyMode, ProxyStatus, Server, ServerCheck, SshTarget, TlsSetting, TransportKind,
+};
 pub use size::{parse_cpus, parse_memory};
 pub use status::{AppState, AppStatus};

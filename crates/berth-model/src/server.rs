@@ -218,11 +218,10 @@ impl ProxyConfig {
             (ProxyMode::Managed { http_port, .. }, TlsSetting::Off) if *http_port != 80 => {
                 Some(*http_port)
             }
-            (ProxyMode::Managed { https_port, .. }, TlsSetting::Auto { .. } | TlsSetting::Internal)
-                if *https_port != 443 =>
-            {
-                Some(*https_port)
-            }
+            (
+                ProxyMode::Managed { https_port, .. },
+                TlsSetting::Auto { .. } | TlsSetting::Internal,
+            ) if *https_port != 443 => Some(*https_port),
             _ => None,
         }
     }
@@ -298,4 +297,25 @@ mod tests {
         assert!(SshTarget::parse("@host").is_err());
         assert!(SshTarget::parse("root@my host").is_err());
     }
+}
+
+/// `berth server proxy status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyStatus {
+    pub server: String,
+    pub installed: bool,
+    /// `managed` or `adopted`.
+    pub mode: Option<String>,
+    pub admin: Option<String>,
+    pub tls: Option<String>,
+    pub image: Option<String>,
+    pub http_port: Option<u16>,
+    pub https_port: Option<u16>,
+    /// The admin API answered.
+    pub reachable: bool,
+    /// Docker's state of the `berth-proxy` container (managed proxies).
+    pub container_status: Option<String>,
+    /// Routes Berth manages in this proxy.
+    pub routes: Vec<String>,
+    pub error: Option<String>,
 }

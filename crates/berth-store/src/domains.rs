@@ -158,13 +158,22 @@ mod tests {
     #[test]
     fn a_domain_has_one_owner_and_an_app_one_primary() {
         let store = store_with_apps();
-        store.add_domain(&domain("web", "www.example.com", true)).unwrap();
-        store.add_domain(&domain("web", "example.com", false)).unwrap();
+        store
+            .add_domain(&domain("web", "www.example.com", true))
+            .unwrap();
+        store
+            .add_domain(&domain("web", "example.com", false))
+            .unwrap();
         let err = store
             .add_domain(&domain("api", "www.example.com", false))
             .unwrap_err();
-        assert_eq!(err.to_string(), "domain `www.example.com` is already used by app `web`");
-        store.add_domain(&domain("web", "shop.example.com", true)).unwrap();
+        assert_eq!(
+            err.to_string(),
+            "domain `www.example.com` is already used by app `web`"
+        );
+        store
+            .add_domain(&domain("web", "shop.example.com", true))
+            .unwrap();
         let names: Vec<(String, bool)> = store
             .domains("web")
             .unwrap()
@@ -179,14 +188,26 @@ mod tests {
                 ("www.example.com".to_owned(), false)
             ]
         );
-        store.set_primary_domain("web", Some("example.com")).unwrap();
+        store
+            .set_primary_domain("web", Some("example.com"))
+            .unwrap();
         assert_eq!(store.domains("web").unwrap()[0].name, "example.com");
-        assert!(store.set_primary_domain("api", Some("example.com")).is_err());
-        assert_eq!(store.domain_owner("example.com").unwrap().as_deref(), Some("web"));
+        assert!(
+            store
+                .set_primary_domain("api", Some("example.com"))
+                .is_err()
+        );
+        assert_eq!(
+            store.domain_owner("example.com").unwrap().as_deref(),
+            Some("web")
+        );
         assert!(store.remove_domain("web", "example.com").unwrap());
         assert!(!store.remove_domain("web", "example.com").unwrap());
         store.delete_app("web").unwrap();
-        assert!(store.all_domains().unwrap().is_empty(), "deleting an app frees its domains");
+        assert!(
+            store.all_domains().unwrap().is_empty(),
+            "deleting an app frees its domains"
+        );
     }
 
     #[test]

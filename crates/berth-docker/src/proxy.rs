@@ -1,0 +1,167 @@
+//! Long-running service containers Berth runs itself (the Caddy proxy): public ports, a
+//! command, named volumes and bind mounts, restart unless-stopped; plus pulling an image and
+//! putting a file into a container before it starts.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use crate::client::DockerClient;
+use crate::error::DockerError;
+
+/// A port of the container published on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub container_port: u16,
+    /// `0.0.0.0` for public ports, `127.0.0.1` for loopback only.
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+/// A service container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub network: String,
+    pub publish: Vec<Publish>,
+    /// `SRC:DST[:ro]`, a named volume or an absolute path on the server.
+    pub binds: Vec<String>,
+}
+
+impl ServiceSpec {
+    fn to_body(&self) -> ContainerCreateBody {
+        let mut bindings = HashMap::new();
+        for p in &self.publish {
+            bindings.insert(
+                format!("{}/tcp", p.container_port),
+                Some(vec![PortBinding {
+                    host_ip: Some(p.host_ip.clone()),
+                    host_port: Some(p.host_port.to_string()),
+                }]),
+            );
+        }
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: (!self.cmd.is_empty()).then(|| self.cmd.clone()),
+            env: Some(self.env.clone()),
+            labels: Some(self.labels.clone()),
+            exposed_ports: Some(
+                self.publish
+                    .iter()
+                    .map(|p| format!("{}/tcp", p.container_port))
+                    .collect(),
+            ),
+            host_config: Some(HostConfig {
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                binds: Some(self.binds.clone()),
+                network_mode: Some(self.network.clone()),
+                port_bindings: Some(bindings),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    self.network.clone(),
+                    EndpointSettings::default(),
+                )])),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+impl DockerClient {
+    /// Creates a service container (not started).
+    pub async fn create_service(&self, spec: &ServiceSpec) -> Result<String, DockerError> {
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created = self
+            .docker
+            .create_container(Some(options), spec.to_body())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(created.id)
+    }
+
+    /// Pulls `image` from its registry.
+    pub async fn pull_image(&self, image: &str) -> Result<(), DockerError> {
+        let (name, tag) = match image.rsplit_once(':') {
+            Some((n, t)) if !t.contains('/') => (n, t),
+            _ => (image, "latest"),
+        };
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(name)
+            .tag(tag)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(detail) = info.error_detail {
+                        return Err(DockerError::Api {
+                            status: 500,
+                            message: detail.message.unwrap_or_default(),
+                        });
+                    }
+                }
+                Err(e) => return Err(self.err(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one file (`dir/name`, mode `mode`) into a container, creating `dir`.
+    pub async fn put_file(
+        &self,
+        container: &str,
+        dir: &str,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> Result<(), DockerError> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let rel = dir.trim_start_matches('/');
+        if !rel.is_empty() {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            builder
+                .append_data(&mut header, format!("{rel}/"), std::io::empty())
+                .map_err(|e| DockerError::Protocol(format!("cannot pack {name}: {e}")))?;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(mode);
+        header.set_size(contents.len() as u64);
+        let path = if rel.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{rel}/{name}")
+        };
+        builder
+            .append_data(&mut header, path, contents)
+            .map_err(|e| DockerError::Protocol(format!("cannot pack {name}: {e}")))?;
+        let archive = builder
+            .into_inner()
+            .map_err(|e| DockerError::Protocol(format!("cannot pack {name}: {e}")))?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(|e| self.err(e))
+    }
+}

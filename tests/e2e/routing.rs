@@ -1,0 +1,481 @@
+//! Routing through a real Caddy (built FROM scratch out of Debian's caddy): domains, the
+//! zero-downtime switch under load, failed deploys keeping the old route, Caddy restarts,
+//! bad input, an adopted Caddy, TLS state.
+//!
+//! One `berth-proxy` per Docker host: these tests take a lock and remove the proxy (container,
+//! volumes, admin socket dir) when they end.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use berth_e2e::docker::{AppGuard, CADDY, containers_of, ensure_caddy};
+use berth_e2e::{Berth, Sshd, free_port, git, http_get_host, unique};
+
+static PROXY: Mutex<()> = Mutex::new(());
+
+/// Holds the proxy lock; removes the proxy and its volumes when dropped.
+struct ProxyGuard {
+    _lock: MutexGuard<'static, ()>,
+}
+
+fn remove_proxy() {
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "berth-proxy"])
+        .output();
+    let _ = Command::new("docker")
+        .args([
+            "volume",
+            "rm",
+            "-f",
+            "berth-proxy-data",
+            "berth-proxy-config",
+        ])
+        .output();
+    let _ = std::fs::remove_dir_all("/run/berth-proxy");
+}
+
+impl ProxyGuard {
+    fn take() -> ProxyGuard {
+        let lock = PROXY.lock().unwrap_or_else(|e| e.into_inner());
+        remove_proxy();
+        ProxyGuard { _lock: lock }
+    }
+}
+
+impl Drop for ProxyGuard {
+    fn drop(&mut self) {
+        remove_proxy();
+    }
+}
+
+/// A server over embedded SSH with the proxy installed (plain HTTP on a free port).
+struct Routed {
+    _guard: ProxyGuard,
+    _sshd: Sshd,
+    b: Berth,
+    http: u16,
+}
+
+fn routed(tls: &str) -> Routed {
+    let guard = ProxyGuard::take();
+    ensure_caddy();
+    berth_e2e::docker::ensure_busybox();
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    b.ok(&[
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        &sshd.target(),
+        "--identity",
+        &key,
+        "--transport",
+        "embedded",
+        "--accept-new",
+    ]);
+    let http = free_port();
+    let https = free_port();
+    b.ok(&[
+        "server",
+        "proxy",
+        "install",
+        "prod",
+        "--image",
+        CADDY,
+        "--tls",
+        tls,
+        "--http-port",
+        &http.to_string(),
+        "--https-port",
+        &https.to_string(),
+    ]);
+    Routed {
+        _guard: guard,
+        _sshd: sshd,
+        b,
+        http,
+    }
+}
+
+fn through_caddy(port: u16, host: &str) -> Option<(u16, String)> {
+    http_get_host(&format!("127.0.0.1:{port}"), host, "/")
+        .map(|(s, body)| (s, body.trim().to_owned()))
+}
+
+#[test]
+fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
+    let r = routed("off");
+    let b = &r.b;
+    let app = unique("web");
+    let _app = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "server",
+        "set",
+        "prod",
+        "--base-domain",
+        "apps.example.test",
+    ]);
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+        "--health-timeout",
+        "8",
+        "--drain-timeout",
+        "5",
+    ]);
+    b.ok(&["domain", "add", &app, "www.example.test", "--primary"]);
+    b.ok(&["deploy", &app]);
+    let auto = format!("{app}.apps.example.test");
+    assert_eq!(
+        through_caddy(r.http, "www.example.test"),
+        Some((200, "hello v1".into()))
+    );
+    assert_eq!(through_caddy(r.http, &auto), Some((200, "hello v1".into())));
+
+    let st = b.ok(&["status", &app, "--json"]).json();
+    let urls: Vec<&str> = st["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("http://www.example.test:{}", r.http),
+            format!("http://{auto}:{}", r.http)
+        ]
+    );
+    assert_eq!(st["domains"][0]["tls"]["state"], "off");
+
+    // Redeploy under a continuous request loop: nothing fails, v1 turns into v2.
+    repo.commit_version("v2");
+    let stop = Arc::new(AtomicBool::new(false));
+    let http = r.http;
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed, mut seen) = (0u32, Vec::new(), Vec::<String>::new());
+            while !stop.load(Ordering::Relaxed) {
+                match through_caddy(http, "www.example.test") {
+                    Some((200, body)) => {
+                        ok += 1;
+                        if seen.last() != Some(&body) {
+                            seen.push(body);
+                        }
+                    }
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed, seen)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    b.ok(&["deploy", &app]);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (ok, failed, seen) = load.join().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} failed requests during the switch: {failed:?}",
+        failed.len()
+    );
+    assert!(ok > 20, "only {ok} requests ran during the deploy");
+    assert_eq!(
+        seen,
+        ["hello v1", "hello v2"],
+        "responses switch once, from v1 to v2"
+    );
+    assert_eq!(containers_of(&app).len(), 1);
+
+    // A deploy that fails its health check leaves the route on the serving container.
+    repo.remove("www/healthz", "drop healthz");
+    let failed = b.fails(&["deploy", &app]);
+    assert!(
+        failed.stderr.contains("failed at step health-check"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        through_caddy(r.http, "www.example.test"),
+        Some((200, "hello v2".into()))
+    );
+    assert_eq!(containers_of(&app).len(), 1);
+
+    // Routes survive a restart of the Caddy container.
+    berth_e2e::run(Command::new("docker").args(["restart", "-t", "2", "berth-proxy"]));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while through_caddy(r.http, "www.example.test") != Some((200, "hello v2".into())) {
+        assert!(
+            Instant::now() < deadline,
+            "the route did not come back after a Caddy restart"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = b
+        .ok(&["server", "proxy", "status", "prod", "--json"])
+        .json();
+    assert_eq!(status["reachable"], true);
+    assert_eq!(
+        status["routes"],
+        serde_json::json!([format!("berth-app-{app}")])
+    );
+
+    // Removing a domain unroutes it; removing the app removes its route.
+    b.ok(&["domain", "add", &app, "shop.example.test"]);
+    assert_eq!(
+        through_caddy(r.http, "shop.example.test"),
+        Some((200, "hello v2".into()))
+    );
+    b.ok(&["domain", "rm", &app, "shop.example.test"]);
+    assert_ne!(
+        through_caddy(r.http, "shop.example.test"),
+        Some((200, "hello v2".into()))
+    );
+    b.ok(&["app", "rm", &app, "--purge"]);
+    let status = b
+        .ok(&["server", "proxy", "status", "prod", "--json"])
+        .json();
+    assert_eq!(status["routes"], serde_json::json!([]));
+}
+
+#[test]
+fn bad_domains_conflicts_and_missing_proxies_are_refused() {
+    let r = routed("off");
+    let b = &r.b;
+    let (web, api) = (unique("web"), unique("api"));
+    let _g1 = AppGuard(web.clone());
+    let _g2 = AppGuard(api.clone());
+    let repo = git::web_app("v1");
+    b.ok(&["app", "create", &web, "--git", &repo.path_str()]);
+    b.ok(&["app", "create", &api, "--git", &repo.path_str()]);
+    for bad in [
+        "exa mple.com",
+        "-bad.example.com",
+        "https://example.com",
+        "example.com/path",
+        "localhost",
+        "a..b.com",
+        "ünï.example.com",
+        "127.0.0.1",
+    ] {
+        let r = b.fails(&["domain", "add", &web, bad]);
+        assert!(r.stderr.contains("domain"), "{bad}: {}", r.stderr);
+    }
+    b.ok(&["domain", "add", &web, "www.example.test", "--primary"]);
+    let taken = b.fails(&["domain", "add", &api, "WWW.example.test"]);
+    assert!(
+        taken.stderr.contains(&format!("used by app `{web}`")),
+        "{}",
+        taken.stderr
+    );
+    let primary = b.fails(&["domain", "rm", &web, "www.example.test"]);
+    assert!(
+        primary.stderr.contains("primary domain"),
+        "{}",
+        primary.stderr
+    );
+    b.ok(&[
+        "server",
+        "set",
+        "prod",
+        "--base-domain",
+        "apps.example.test",
+    ]);
+    let auto = b.fails(&["domain", "add", &web, &format!("{api}.apps.example.test")]);
+    assert!(
+        auto.stderr.contains(&format!("used by app `{api}`")),
+        "{}",
+        auto.stderr
+    );
+    let list = b.ok(&["domain", "ls", &web, "--json"]).json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "www.example.test".to_owned(),
+            format!("{web}.apps.example.test")
+        ]
+    );
+
+    // A server without a proxy, and a proxy whose admin endpoint cannot be reached.
+    b.ok(&["server", "add", "bare", "--local"]);
+    b.ok(&[
+        "app",
+        "create",
+        "lonely",
+        "--server",
+        "bare",
+        "--git",
+        &repo.path_str(),
+    ]);
+    let none = b.fails(&["domain", "add", "lonely", "lonely.example.test"]);
+    assert!(none.stderr.contains("has no proxy"), "{}", none.stderr);
+    let unreachable = b.fails(&[
+        "server",
+        "proxy",
+        "install",
+        "bare",
+        "--admin",
+        "unix:/run/berth-no-such-caddy.sock",
+    ]);
+    assert!(
+        unreachable.stderr.contains("berth-no-such-caddy.sock"),
+        "{}",
+        unreachable.stderr
+    );
+    let remote = b.fails(&[
+        "server",
+        "proxy",
+        "install",
+        "bare",
+        "--admin",
+        "203.0.113.5:2019",
+    ]);
+    assert!(remote.stderr.contains("loopback"), "{}", remote.stderr);
+    berth_e2e::run(Command::new("docker").args(["stop", "-t", "1", "berth-proxy"]));
+    let down = b.fails(&["domain", "add", &web, "down.example.test"]);
+    assert!(
+        down.stderr.to_lowercase().contains("caddy"),
+        "{}",
+        down.stderr
+    );
+    let list = b.ok(&["domain", "ls", &web, "--json"]).json();
+    assert_eq!(list.as_array().unwrap().len(), 2, "nothing was recorded");
+}
+
+#[test]
+fn internal_tls_shows_the_certificate_caddy_serves() {
+    let r = routed("internal");
+    let b = &r.b;
+    let app = unique("tls");
+    let _g = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+    ]);
+    b.ok(&["domain", "add", &app, "secure.example.test", "--primary"]);
+    b.ok(&["deploy", &app]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let st = b.ok(&["status", &app, "--json"]).json();
+        let tls = &st["domains"][0]["tls"];
+        if tls["state"] == "issued" {
+            assert!(
+                tls["issuer"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Caddy Local Authority"),
+                "{tls:#}"
+            );
+            assert!(tls["not_after"].as_i64().unwrap() > 0);
+            assert!(
+                st["urls"][0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://secure.example.test:")
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no certificate issued: {tls:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn an_existing_caddy_can_be_adopted() {
+    let _guard = ProxyGuard::take();
+    berth_e2e::docker::ensure_busybox();
+    // A Caddy on the host (not in Docker), admin on a unix socket, one site of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let admin = dir.path().join("admin.sock");
+    let http = free_port();
+    let config = serde_json::json!({
+        "admin": {"listen": format!("unix/{}", admin.display())},
+        "apps": {"http": {"servers": {"main": {
+            "listen": [format!(":{http}")],
+            "automatic_https": {"disable": true},
+            "routes": [{"handle": [{"handler": "static_response", "body": "the user's own site"}]}]
+        }}}}
+    });
+    std::fs::write(dir.path().join("caddy.json"), config.to_string()).unwrap();
+    let mut caddy = Command::new("caddy")
+        .args(["run", "--config"])
+        .arg(dir.path().join("caddy.json"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !admin.exists() {
+        assert!(Instant::now() < deadline, "caddy did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let adopted = b.ok(&[
+        "server",
+        "proxy",
+        "install",
+        "here",
+        "--admin",
+        &format!("unix:{}", admin.display()),
+        "--tls",
+        "off",
+        "--json",
+    ]);
+    assert_eq!(adopted.json()["mode"], "adopted");
+    let app = unique("adopt");
+    let _g = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+    ]);
+    b.ok(&["domain", "add", &app, "adopted.example.test"]);
+    b.ok(&["deploy", &app]);
+    assert_eq!(
+        through_caddy(http, "adopted.example.test"),
+        Some((200, "hello v1".into()))
+    );
+    assert_eq!(
+        through_caddy(http, "other.example.test"),
+        Some((200, "the user's own site".into()))
+    );
+    repo.commit_version("v2");
+    b.ok(&["deploy", &app]);
+    assert_eq!(
+        through_caddy(http, "adopted.example.test"),
+        Some((200, "hello v2".into()))
+    );
+    let _ = caddy.kill();
+    let _ = caddy.wait();
+}
