@@ -22,6 +22,8 @@ use berth_engine::Host;
 use berth_ssh::hostkey::{KnownHosts, fetch_host_key};
 use berth_ssh::{Destination, SshOptions, Transport};
 
+mod routing;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -239,6 +241,19 @@ fn berth_redeploy(b: &Berth, app: &str) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let which = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "all".to_owned());
+    if which == "all" || which == "core" {
+        core().await;
+    }
+    if which == "all" || which == "routing" {
+        routing::run();
+    }
+}
+
+async fn core() {
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
