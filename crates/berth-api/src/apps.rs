@@ -126,7 +126,7 @@ impl Berth {
             .collect();
         self.store.delete_app(name)?;
         for key in secret_keys {
-            if let Err(e) = self.secrets.delete(&key) {
+            if let Err(e) = self.secrets().delete(&key) {
                 tracing::warn!("could not delete a secret of {name}: {e}");
             }
         }
@@ -137,4 +137,133 @@ impl Berth {
 
 fn looks_like_url(s: &str) -> bool {
     s.contains("://") || (s.contains('@') && s.contains(':') && !s.starts_with('/'))
+}
+
+impl Berth {
+    /// Changes an app's settings (everything but its name and server). They apply on the next
+    /// deploy or restart. The git source is checked like at creation.
+    pub async fn app_update(&self, mut draft: AppDraft) -> Result<App, ApiError> {
+        let current = self.store.app(&draft.name)?;
+        if draft.server.is_empty() {
+            draft.server = current.server.clone();
+        }
+        if draft.server != current.server {
+            return Err(ApiError::Invalid(format!(
+                "app `{}` runs on server {}: moving it is not supported; create a new app on {}",
+                current.name, current.server, draft.server
+            )));
+        }
+        if !looks_like_url(&draft.git) {
+            let p = std::path::Path::new(&draft.git);
+            if p.exists() {
+                draft.git = std::path::absolute(p)
+                    .map_err(|source| ApiError::DataDir {
+                        path: p.to_path_buf(),
+                        source,
+                    })?
+                    .display()
+                    .to_string();
+            }
+        }
+        let mut app = draft.validate(current.created_at)?;
+        // Settings a draft does not carry stay as they were.
+        app.health.interval_ms = current.health.interval_ms;
+        app.health.timeout_ms = current.health.timeout_ms;
+        if draft.health_deadline_ms.is_none() {
+            app.health.deadline_ms = current.health.deadline_ms;
+        }
+        if draft.stop_grace_secs.is_none() {
+            app.stop_grace_secs = current.stop_grace_secs;
+        }
+        if draft.drain_timeout_secs.is_none() {
+            app.drain_timeout_secs = current.drain_timeout_secs;
+        }
+        if app.git != current.git || app.branch != current.branch {
+            let cache = self.git_cache_dir();
+            let (source, branch) = (app.git.clone(), app.branch.clone());
+            tokio::task::spawn_blocking(move || {
+                let repo = berth_build::git::open(&source, &cache)?;
+                repo.resolve(&branch)?;
+                Ok::<_, ApiError>(())
+            })
+            .await
+            .map_err(|e| ApiError::Invalid(format!("checking the git source failed: {e}")))??;
+        }
+        self.store.update_app(&app)?;
+        self.audit(
+            "app.update",
+            &app.name,
+            &format!("git {} branch {}", app.git, app.branch),
+        );
+        Ok(app)
+    }
+
+    /// Every app and server from the records, for the desktop's first screen.
+    pub fn overview(&self, deploying: &[String]) -> Result<berth_model::view::Overview, ApiError> {
+        use berth_model::view::{AppSummary, Overview, ServerSummary};
+        use berth_model::{AppState, DeploymentStatus};
+        let servers = self.store.servers()?;
+        let apps = self.store.apps()?;
+        let mut summaries = Vec::new();
+        for app in &apps {
+            let active = self.store.active_deployment(&app.name)?;
+            let last = self.store.deployments(&app.name, 1)?.into_iter().next();
+            let server = servers.iter().find(|s| s.name == app.server);
+            let url = match server {
+                Some(s) if s.proxy.is_some() => self
+                    .hosts_of(app, s)?
+                    .first()
+                    .and_then(|h| s.proxy.as_ref().map(|p| p.url_for(h))),
+                _ => None,
+            };
+            let state = if deploying.contains(&app.name) {
+                AppState::Deploying
+            } else {
+                match (&active, &last) {
+                    (Some(_), _) if self.store.app_stopped(&app.name)? => AppState::Stopped,
+                    (Some(_), _) => AppState::Running,
+                    (None, Some(d)) if d.status == DeploymentStatus::InProgress => {
+                        AppState::Deploying
+                    }
+                    (None, Some(_)) => AppState::Failed,
+                    (None, None) => AppState::NeverDeployed,
+                }
+            };
+            summaries.push(AppSummary {
+                name: app.name.clone(),
+                server: app.server.clone(),
+                state,
+                commit: active.as_ref().and_then(|d| d.commit.clone()),
+                commit_message: active.as_ref().and_then(|d| d.commit_message.clone()),
+                url,
+                last_deploy: last.map(|d| berth_model::status::LastDeploy {
+                    id: d.id,
+                    status: d.status,
+                    commit: d.commit,
+                    started_at: d.started_at,
+                    finished_at: d.finished_at,
+                    error: d.error,
+                }),
+            });
+        }
+        let servers = servers
+            .iter()
+            .map(|s| ServerSummary {
+                name: s.name.clone(),
+                address: s.address(),
+                transport: s.transport,
+                proxy: s.proxy.as_ref().map(|p| match p.mode {
+                    berth_model::ProxyMode::Managed { .. } => "managed".to_owned(),
+                    berth_model::ProxyMode::Adopted => "adopted".to_owned(),
+                }),
+                base_domain: s.base_domain.clone(),
+                apps: apps.iter().filter(|a| a.server == s.name).count(),
+            })
+            .collect();
+        Ok(Overview {
+            apps: summaries,
+            servers,
+            recent: self.store.recent_deployments(10)?,
+        })
+    }
 }

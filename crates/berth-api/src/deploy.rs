@@ -341,7 +341,7 @@ impl Berth {
         let mut out = Vec::new();
         for var in self.store.env(app)? {
             let value = if var.secret {
-                self.secrets
+                self.secrets()
                     .get(&env_key(app, &var.key))?
                     .map(|s| s.expose().clone())
                     .ok_or_else(|| ApiError::SecretMissing {

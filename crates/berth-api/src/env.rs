@@ -21,14 +21,14 @@ impl Berth {
         }
         for (k, v) in pairs {
             if secret {
-                self.secrets
+                self.secrets()
                     .set(&env_key(app, k), &Sensitive::new(v.clone()))?;
                 self.store.set_env(app, k, None, true)?;
             } else {
                 let was_secret = self.store.env(app)?.iter().any(|e| &e.key == k && e.secret);
                 self.store.set_env(app, k, Some(v), false)?;
                 if was_secret {
-                    self.secrets.delete(&env_key(app, k))?;
+                    self.secrets().delete(&env_key(app, k))?;
                 }
             }
         }
@@ -55,7 +55,7 @@ impl Berth {
             .any(|e| e.key == key && e.secret);
         let existed = self.store.unset_env(app, key)?;
         if was_secret {
-            self.secrets.delete(&env_key(app, key))?;
+            self.secrets().delete(&env_key(app, key))?;
         }
         if existed {
             self.audit("env.unset", app, key);
@@ -73,7 +73,7 @@ impl Berth {
     pub fn env_reveal(&self, app: &str, key: &str) -> Result<Option<String>, ApiError> {
         self.store.app(app)?;
         Ok(self
-            .secrets
+            .secrets()
             .get(&env_key(app, key))?
             .map(|s| s.expose().clone()))
     }

@@ -9,6 +9,7 @@
 mod apps;
 mod config;
 mod deploy;
+pub mod desktop;
 mod env;
 mod error;
 mod lock;
@@ -38,7 +39,8 @@ use berth_store::Store;
 pub struct Berth {
     config: Config,
     store: Store,
-    secrets: Secrets,
+    /// Swappable: the desktop can fall back to the file backend when no keychain exists.
+    secrets: std::sync::RwLock<Arc<Secrets>>,
     clock: Arc<dyn Clock>,
     /// One connection per server, opened on first use and kept for the life of this value.
     hosts: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<Host>>>>>,
@@ -56,10 +58,7 @@ impl Berth {
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Berth, ApiError> {
         config.ensure_data_dir()?;
         let store = Store::open(&config.data_dir.join("berth.db"))?;
-        let secrets = match &config.secrets {
-            SecretsChoice::Keyring => Secrets::keyring("berth"),
-            SecretsChoice::File => Secrets::file(config.data_dir.join("secrets.json")),
-        };
+        let secrets = std::sync::RwLock::new(Arc::new(secrets_for(&config)));
         let runtime_dir = config::runtime_dir()?;
         Ok(Berth {
             config,
@@ -71,15 +70,52 @@ impl Berth {
         })
     }
 
+    /// The secrets store in use.
+    pub(crate) fn secrets(&self) -> Arc<Secrets> {
+        match self.secrets.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Switches the secrets backend for this process (the desktop's "keep secrets in a file"
+    /// fallback when no keychain service runs). Secrets already stored stay where they are.
+    pub fn set_secrets_backend(&self, choice: SecretsChoice) {
+        let mut config = self.config.clone();
+        config.secrets = choice;
+        let new = Arc::new(secrets_for(&config));
+        match self.secrets.write() {
+            Ok(mut s) => *s = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// Which backend holds secrets and whether it works here.
+    pub fn secrets_info(&self) -> berth_model::view::SecretsInfo {
+        let secrets = self.secrets();
+        let (backend, file) = match secrets.backend() {
+            berth_secrets::Backend::Keyring => ("keyring", None),
+            berth_secrets::Backend::File(p) => ("file", Some(p.display().to_string())),
+        };
+        let probe = secrets.get("probe/availability");
+        berth_model::view::SecretsInfo {
+            backend: backend.to_owned(),
+            available: probe.is_ok(),
+            message: probe.err().map(|e| e.to_string()),
+            file,
+            data_dir: self.config.data_dir.display().to_string(),
+        }
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.config.data_dir
     }
 
     /// Where the file secrets backend keeps secrets, when it is in use.
     pub fn secrets_file(&self) -> Option<PathBuf> {
-        match self.config.secrets {
-            SecretsChoice::File => Some(self.config.data_dir.join("secrets.json")),
-            SecretsChoice::Keyring => None,
+        match self.secrets().backend() {
+            berth_secrets::Backend::File(p) => Some(p.clone()),
+            berth_secrets::Backend::Keyring => None,
         }
     }
 
@@ -117,6 +153,13 @@ impl Berth {
                 host.close().await;
             }
         }
+    }
+}
+
+fn secrets_for(config: &Config) -> Secrets {
+    match config.secrets {
+        SecretsChoice::Keyring => Secrets::keyring("berth"),
+        SecretsChoice::File => Secrets::file(config.data_dir.join("secrets.json")),
     }
 }
 

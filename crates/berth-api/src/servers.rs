@@ -31,6 +31,42 @@ pub struct AddServer {
     pub accept_new: bool,
     /// Docker socket path on the server (default `/var/run/docker.sock`).
     pub docker_socket: Option<String>,
+    /// A fingerprint the user already confirmed (the desktop's dialog): a new key is trusted
+    /// only if the server presents exactly this one.
+    pub trusted_fingerprint: Option<String>,
+}
+
+impl AddServer {
+    /// From the desktop's form.
+    pub fn from_request(r: &berth_model::view::AddServerRequest) -> Result<AddServer, ApiError> {
+        let ssh = match r.ssh.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(t) => Some(SshTarget::parse(t).map_err(ApiError::Invalid)?),
+            None => None,
+        };
+        Ok(AddServer {
+            name: r.name.trim().to_owned(),
+            transport: r.transport.unwrap_or(if cfg!(unix) {
+                TransportKind::System
+            } else {
+                TransportKind::Embedded
+            }),
+            ssh,
+            identity: r
+                .identity
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+            passphrase: r
+                .passphrase
+                .clone()
+                .filter(|p| !p.is_empty())
+                .map(Sensitive::new),
+            accept_new: false,
+            docker_socket: r.docker_socket.clone().filter(|s| !s.is_empty()),
+            trusted_fingerprint: r.trusted_fingerprint.clone(),
+        })
+    }
 }
 
 /// Shown to the user before trusting a new host key.
@@ -116,7 +152,9 @@ impl Berth {
                         algorithm: key.algorithm.clone(),
                         fingerprint: key.fingerprint.clone(),
                     };
-                    if !(req.accept_new || confirm(&prompt)) {
+                    let confirmed_before =
+                        req.trusted_fingerprint.as_deref() == Some(key.fingerprint.as_str());
+                    if !(req.accept_new || confirmed_before || confirm(&prompt)) {
                         return Err(ApiError::HostKeyNotTrusted {
                             host: display_addr(&probe.host, port),
                             fingerprint: key.fingerprint,
@@ -149,7 +187,7 @@ impl Berth {
             }
         };
         if let Some(p) = &req.passphrase {
-            self.secrets.set(&passphrase_key(&server.name), p)?;
+            self.secrets().set(&passphrase_key(&server.name), p)?;
         }
         self.store.insert_server(&server)?;
         self.audit(
@@ -158,6 +196,35 @@ impl Berth {
             &format!("{} via {}", server.address(), server.transport),
         );
         Ok(check)
+    }
+
+    /// The host key the server of `req` presents, and whether it is already pinned — for a
+    /// confirmation dialog before [`Berth::server_add`]. Nothing is stored.
+    pub async fn probe_host_key(
+        &self,
+        req: &AddServer,
+    ) -> Result<berth_model::view::HostKeyInfo, ApiError> {
+        let Some(target) = &req.ssh else {
+            return Err(ApiError::Invalid(
+                "a local server has no host key to confirm".to_owned(),
+            ));
+        };
+        let dest = Destination::new(target.user.as_deref(), &target.host, target.port);
+        let probe = self.probe_destination(req.transport, &dest).await?;
+        let port = probe.port_or_default();
+        let key = fetch_host_key(&probe.host, port, PROBE_TIMEOUT).await?;
+        let verdict = KnownHosts::new(self.known_hosts_path()).check(&probe.host, port, &key)?;
+        Ok(berth_model::view::HostKeyInfo {
+            host: probe.host.clone(),
+            port,
+            algorithm: key.algorithm.clone(),
+            fingerprint: key.fingerprint.clone(),
+            known: matches!(verdict, Verdict::Trusted),
+            pinned: match verdict {
+                Verdict::Changed { pinned } => Some(pinned.fingerprint),
+                _ => None,
+            },
+        })
     }
 
     /// Where the host key is fetched from: what `~/.ssh/config` maps the destination to for
@@ -214,7 +281,7 @@ impl Berth {
             Err(ApiError::Ssh(SshError::PassphraseRequired { path }))
                 if opts.passphrase.is_none() =>
             {
-                match self.secrets.get(&passphrase_key(&server.name))? {
+                match self.secrets().get(&passphrase_key(&server.name))? {
                     Some(p) => {
                         opts.passphrase = Some(Passphrase::new(p.expose().clone()));
                         self.connect_with(server.transport, opts).await
@@ -328,7 +395,7 @@ impl Berth {
                 KnownHosts::new(self.known_hosts_path()).forget(&target.host, port)?;
             }
             if server.identity.is_some()
-                && let Err(e) = self.secrets.delete(&passphrase_key(name))
+                && let Err(e) = self.secrets().delete(&passphrase_key(name))
             {
                 tracing::debug!("no passphrase removed for {name}: {e}");
             }

@@ -402,6 +402,7 @@ async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> {
                     .map(Sensitive::new),
                 accept_new: a.accept_new,
                 docker_socket: a.docker_socket.clone(),
+                trusted_fingerprint: None,
             };
             let check = match berth.server_add(req.clone(), &confirm_host_key).await {
                 Err(e) if e.code() == "passphrase-required" && std::io::stdin().is_terminal() => {

@@ -12,6 +12,7 @@ pub mod names;
 pub mod server;
 pub mod size;
 pub mod status;
+pub mod view;
 
 pub use app::{App, AppDraft, BaseImages, EnvVar, HealthCheck, Limits, Volume};
 pub use deploy::{

@@ -1,0 +1,214 @@
+//! Background jobs for interactive front ends (the desktop): deploys, rollbacks, restarts,
+//! starts and stops run in the background, can be cancelled, and report their progress and
+//! their end as [`Notice`]s; container logs are followed as subscriptions. The front end
+//! decides what a notice becomes (a window event, a tray notification).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use berth_model::view::{JobDone, JobKind, JobProgress, LogLine, Overview};
+use tokio_util::sync::CancellationToken;
+
+use crate::Berth;
+use crate::error::ApiError;
+
+/// Something the front end should hear about.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    Progress(JobProgress),
+    Done(JobDone),
+    Log(LogLine),
+    /// A followed log ended (the container stopped, or it failed).
+    LogEnd {
+        stream: String,
+        app: String,
+        error: Option<String>,
+    },
+}
+
+type Notify = Arc<dyn Fn(Notice) + Send + Sync>;
+
+/// Berth plus the jobs and log subscriptions running in this process.
+pub struct Desktop {
+    berth: Arc<Berth>,
+    jobs: Mutex<HashMap<String, (JobKind, CancellationToken)>>,
+    logs: Mutex<HashMap<String, CancellationToken>>,
+    notify: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Desktop {
+    pub fn new(berth: Berth, notify: impl Fn(Notice) + Send + Sync + 'static) -> Arc<Desktop> {
+        Arc::new(Desktop {
+            berth: Arc::new(berth),
+            jobs: Mutex::new(HashMap::new()),
+            logs: Mutex::new(HashMap::new()),
+            notify: Arc::new(notify),
+        })
+    }
+
+    /// Everything else: the same API the CLI uses.
+    pub fn berth(&self) -> &Berth {
+        &self.berth
+    }
+
+    /// Apps with a job running in this process.
+    pub fn running(&self) -> Vec<String> {
+        lock(&self.jobs).keys().cloned().collect()
+    }
+
+    /// The first screen, with apps that are deploying here marked so.
+    pub fn overview(&self) -> Result<Overview, ApiError> {
+        self.berth.overview(&self.running())
+    }
+
+    /// Starts `kind` on `app` in the background. Progress and the end arrive as notices.
+    /// `git_ref` is for deploys, `to` for rollbacks.
+    pub fn start_job(
+        self: &Arc<Self>,
+        app: &str,
+        kind: JobKind,
+        git_ref: Option<String>,
+        to: Option<String>,
+    ) -> Result<(), ApiError> {
+        self.berth.app(app)?;
+        let token = CancellationToken::new();
+        {
+            let mut jobs = lock(&self.jobs);
+            if let Some((running, _)) = jobs.get(app) {
+                return Err(ApiError::Busy {
+                    app: app.to_owned(),
+                    holder: format!("a {} from this window", running.as_str()),
+                });
+            }
+            jobs.insert(app.to_owned(), (kind, token.clone()));
+        }
+        let this = self.clone();
+        let app = app.to_owned();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let notify = this.notify.clone();
+            let observer_app = app.clone();
+            let observer = move |event: &berth_model::DeployEvent| {
+                notify(Notice::Progress(JobProgress {
+                    app: observer_app.clone(),
+                    kind,
+                    event: event.clone(),
+                }))
+            };
+            let b = &this.berth;
+            let result = match kind {
+                JobKind::Deploy => b
+                    .deploy(&app, git_ref.as_deref(), &observer, token.clone())
+                    .await
+                    .map(Some),
+                JobKind::Rollback => b
+                    .rollback(&app, to.as_deref(), &observer, token.clone())
+                    .await
+                    .map(Some),
+                JobKind::Restart => b.restart(&app, &observer, token.clone()).await.map(Some),
+                JobKind::Start => b.start(&app, token.clone()).await.map(|()| None),
+                JobKind::Stop => b.stop(&app).await.map(|()| None),
+            };
+            let duration_ms = started.elapsed().as_millis() as u64;
+            let url = match &result {
+                Ok(_) => this.primary_url(&app).await,
+                Err(_) => None,
+            };
+            let done = match result {
+                Ok(deployment) => JobDone {
+                    message: match (kind, &url) {
+                        (JobKind::Stop, _) => format!("{app} stopped"),
+                        (_, Some(u)) => format!("{app} is live at {u}"),
+                        (_, None) => format!("{app} is live"),
+                    },
+                    app: app.clone(),
+                    kind,
+                    ok: true,
+                    cancelled: false,
+                    deployment,
+                    url,
+                    duration_ms,
+                },
+                Err(e) => JobDone {
+                    cancelled: matches!(e, ApiError::DeployCancelled { .. }),
+                    message: e.to_string(),
+                    app: app.clone(),
+                    kind,
+                    ok: false,
+                    deployment: None,
+                    url: None,
+                    duration_ms,
+                },
+            };
+            lock(&this.jobs).remove(&app);
+            (this.notify)(Notice::Done(done));
+        });
+        Ok(())
+    }
+
+    /// Cancels the job running on `app`; false if there is none.
+    pub fn cancel(&self, app: &str) -> bool {
+        match lock(&self.jobs).get(app) {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The primary URL of an app, or its loopback endpoint.
+    async fn primary_url(&self, app: &str) -> Option<String> {
+        let st = self.berth.status(app).await.ok()?;
+        st.urls
+            .first()
+            .cloned()
+            .or_else(|| st.endpoint.map(|e| format!("http://{e}")))
+    }
+
+    /// Follows the active container's output: the last `tail` lines, then new ones, as
+    /// [`Notice::Log`] with the returned stream id, until [`Desktop::stop_logs`].
+    pub fn follow_logs(self: &Arc<Self>, app: &str, tail: usize) -> Result<String, ApiError> {
+        self.berth.app(app)?;
+        let stream = crate::new_id();
+        let token = CancellationToken::new();
+        lock(&self.logs).insert(stream.clone(), token.clone());
+        let this = self.clone();
+        let (app, id) = (app.to_owned(), stream.clone());
+        tokio::spawn(async move {
+            let notify = this.notify.clone();
+            let (line_app, line_id) = (app.clone(), id.clone());
+            let on_line = move |line: &berth_docker::LogLine| {
+                notify(Notice::Log(LogLine {
+                    stream: line_id.clone(),
+                    app: line_app.clone(),
+                    text: line.text.clone(),
+                    stderr: line.stream == berth_docker::LogStream::Stderr,
+                }))
+            };
+            let result = this
+                .berth
+                .logs(&app, Some(tail), true, token, &on_line)
+                .await;
+            lock(&this.logs).remove(&id);
+            (this.notify)(Notice::LogEnd {
+                stream: id,
+                app,
+                error: result.err().map(|e| e.to_string()),
+            });
+        });
+        Ok(stream)
+    }
+
+    /// Stops a followed log.
+    pub fn stop_logs(&self, stream: &str) {
+        if let Some(token) = lock(&self.logs).remove(stream) {
+            token.cancel();
+        }
+    }
+}

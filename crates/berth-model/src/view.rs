@@ -1,0 +1,138 @@
+//! What the desktop's screens show and send: summaries, requests, and the notices background
+//! jobs emit. Plain data shared by the native shell and the wasm UI.
+
+use serde::{Deserialize, Serialize};
+
+use crate::deploy::{DeployEvent, Deployment};
+use crate::server::TransportKind;
+use crate::status::{AppState, LastDeploy};
+
+/// The first screen: every app and every server, from the local records (instant); live
+/// states are fetched per app and per server afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub apps: Vec<AppSummary>,
+    pub servers: Vec<ServerSummary>,
+    /// The latest deployments across apps, newest first.
+    pub recent: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppSummary {
+    pub name: String,
+    pub server: String,
+    /// From the records: `running` when a deployment is active (the live state may differ),
+    /// `deploying` while a job runs in this process.
+    pub state: AppState,
+    pub commit: Option<String>,
+    pub commit_message: Option<String>,
+    /// The primary URL through the server's proxy, when there is one.
+    pub url: Option<String>,
+    pub last_deploy: Option<LastDeploy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSummary {
+    pub name: String,
+    pub address: String,
+    pub transport: TransportKind,
+    /// `managed` / `adopted` when a proxy is installed.
+    pub proxy: Option<String>,
+    pub base_domain: Option<String>,
+    pub apps: usize,
+}
+
+/// The add-server form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddServerRequest {
+    pub name: String,
+    /// `USER@HOST[:PORT]`; `None` for this machine's own Docker.
+    pub ssh: Option<String>,
+    pub transport: Option<TransportKind>,
+    /// Identity file on this machine; `None` uses ssh-agent (and `~/.ssh` for system ssh).
+    pub identity: Option<String>,
+    /// The identity file's passphrase, stored in the keychain.
+    pub passphrase: Option<String>,
+    pub docker_socket: Option<String>,
+    /// The fingerprint the user confirmed; the server must present exactly this key.
+    pub trusted_fingerprint: Option<String>,
+}
+
+/// The host key a server presents, for the confirmation dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostKeyInfo {
+    pub host: String,
+    pub port: u16,
+    pub algorithm: String,
+    pub fingerprint: String,
+    /// Already pinned: no confirmation needed.
+    pub known: bool,
+    /// A different key is pinned for this host: the connection will be refused.
+    pub pinned: Option<String>,
+}
+
+/// What a background job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    Deploy,
+    Rollback,
+    Restart,
+    Start,
+    Stop,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Deploy => "deploy",
+            JobKind::Rollback => "rollback",
+            JobKind::Restart => "restart",
+            JobKind::Start => "start",
+            JobKind::Stop => "stop",
+        }
+    }
+}
+
+/// Progress of a job (event name `job-progress`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub app: String,
+    pub kind: JobKind,
+    pub event: DeployEvent,
+}
+
+/// The end of a job (event name `job-done`): what a notification says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDone {
+    pub app: String,
+    pub kind: JobKind,
+    pub ok: bool,
+    pub cancelled: bool,
+    /// "hello is live at https://…" or the failure with its step.
+    pub message: String,
+    pub deployment: Option<Deployment>,
+    pub url: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// A line of a followed container log (event name `log-line`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// The subscription it belongs to.
+    pub stream: String,
+    pub app: String,
+    pub text: String,
+    pub stderr: bool,
+}
+
+/// Where secrets go, for the settings screen and the keychain-unavailable message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsInfo {
+    /// `keyring` or `file`.
+    pub backend: String,
+    pub available: bool,
+    pub message: Option<String>,
+    pub file: Option<String>,
+    pub data_dir: String,
+}
