@@ -17,7 +17,7 @@ use crate::error::ApiError;
 #[derive(Debug, Clone)]
 pub enum Notice {
     Progress(JobProgress),
-    Done(JobDone),
+    Done(Box<JobDone>),
     Log(LogLine),
     /// A followed log ended (the container stopped, or it failed).
     LogEnd {
@@ -146,7 +146,7 @@ impl Desktop {
                 },
             };
             lock(&this.jobs).remove(&app);
-            (this.notify)(Notice::Done(done));
+            (this.notify)(Notice::Done(Box::new(done)));
         });
         Ok(())
     }
