@@ -90,6 +90,23 @@ impl Berth {
         }
     }
 
+    /// Switches to the file backend and remembers the choice in the data dir, so the desktop
+    /// starts with it next time (an explicit `BERTH_SECRETS` still wins).
+    pub fn use_file_secrets(&self) -> Result<berth_model::view::SecretsInfo, ApiError> {
+        self.set_secrets_backend(SecretsChoice::File);
+        self.store.set_setting("secrets.backend", "file")?;
+        self.audit("secrets.backend", "file", "");
+        Ok(self.secrets_info())
+    }
+
+    /// Applies a backend chosen earlier with [`Berth::use_file_secrets`].
+    pub fn apply_saved_secrets_backend(&self) -> Result<(), ApiError> {
+        if self.store.setting("secrets.backend")?.as_deref() == Some("file") {
+            self.set_secrets_backend(SecretsChoice::File);
+        }
+        Ok(())
+    }
+
     /// Which backend holds secrets and whether it works here.
     pub fn secrets_info(&self) -> berth_model::view::SecretsInfo {
         let secrets = self.secrets();
