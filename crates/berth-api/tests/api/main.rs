@@ -2,6 +2,9 @@
 //! desktop's background jobs (progress, completion, cancellation) and followed logs, against
 //! this machine's real Docker.
 
+// Test code: a panic with the location is the failure report we want.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
