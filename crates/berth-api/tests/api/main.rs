@@ -95,7 +95,7 @@ async fn a_deploy_job_reports_progress_then_its_result() {
     f.desktop
         .start_job(&app, JobKind::Deploy, None, None)
         .unwrap();
-    assert_eq!(f.desktop.running(), [app.clone()]);
+    assert_eq!(f.desktop.running(), std::slice::from_ref(&app));
     assert_eq!(
         f.desktop.overview().unwrap().apps[0].state,
         berth_model::AppState::Deploying
