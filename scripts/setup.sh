@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Installs everything Berth needs to build and test on Debian 12, idempotently.
-#   scripts/setup.sh          system packages for the CLI, the engine and the end-to-end tests
+# Installs everything Berth needs to build and test on Debian 12, idempotently:
+#   - system packages for the CLI, the engine and the end-to-end tests;
+#   - the desktop app's toolchain: WebKitGTK and the tray library for Tauri, Debian's Rust with
+#     std sources to build the Leptos UI for wasm32, Xvfb/WebKitWebDriver for its tests;
+#   - tools outside the repo, in ~/.cache/berth-tools (BERTH_TOOLS_DIR): wasm-bindgen-cli (the
+#     exact version Cargo.lock pins), tauri-driver, and binaryen's wasm-opt 132 from npm.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -20,7 +24,17 @@ packages=(
   docker.io openssh-server openssh-client busybox-static caddy
   # test and benchmark tools
   curl jq wrk hyperfine procps iproute2
+  # desktop app: Tauri on WebKitGTK, the tray (appindicator)
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
+  # the wasm UI: Debian's Rust (std sources, so std builds for wasm32), wasm-ld
+  rustc-web cargo-web rust-web-src lld
+  # desktop end-to-end tests: virtual display, WebKit's WebDriver, a session bus, screenshots,
+  # a tray host so the tray icon shows up in them
+  xvfb xauth webkit2gtk-driver dbus dbus-x11 xdotool imagemagick trayer
 )
+
+# wasm-opt comes from npm: use the machine's Node.js if it has one, else Debian's.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -40,4 +54,29 @@ fi
 # sshd refuses to start without its privilege-separation directory.
 as_root mkdir -p /run/sshd
 
-log "system packages ready ($(cd "$here" && git rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
+# --- desktop tools, outside the repo ---
+tools=${BERTH_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth-tools}
+mkdir -p "$tools"
+
+# wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly. No --locked: its
+# lockfile pins a webpki-roots version the registry here does not have.
+wbg=$("$here/scripts/wasm-bindgen-version.sh")
+if ! "$tools/wasm-bindgen-$wbg/bin/wasm-bindgen" --version 2>/dev/null | grep -qF " $wbg"; then
+  log "installing wasm-bindgen-cli $wbg (a few minutes, once)"
+  cargo install -q wasm-bindgen-cli --version "$wbg" --root "$tools/wasm-bindgen-$wbg"
+fi
+
+# tauri-driver: the WebDriver front for Tauri apps (in front of WebKitWebDriver on Linux).
+tauri_driver_version=2.1.0
+if ! cargo install --list --root "$tools/tauri-driver" 2>/dev/null | grep -qF "tauri-driver v$tauri_driver_version:"; then
+  log "installing tauri-driver $tauri_driver_version"
+  cargo install -q tauri-driver --version "$tauri_driver_version" --locked --root "$tools/tauri-driver"
+fi
+
+# wasm-opt from binaryen 132 (npm). Debian's binaryen 108 corrupts wasm-bindgen's output.
+if ! "$tools/binaryen-132/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -qF "version 132"; then
+  log "installing binaryen 132 (wasm-opt) from npm"
+  npm install --silent --no-audit --no-fund --prefix "$tools/binaryen-132" binaryen@132.0.0 >/dev/null
+fi
+
+log "ready: system packages and desktop tools in $tools ($(cd "$here" && git rev-parse --short HEAD 2>/dev/null || echo 'no git'))"

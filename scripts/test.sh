@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Berth test on this machine: installs what is missing, starts dockerd, builds the
-# `berth` binary and runs unit and end-to-end tests (the e2e harness starts its own sshd).
+# `berth` binary, the desktop UI (wasm) and the desktop app, and runs unit, end-to-end and
+# desktop tests (the e2e harness starts its own sshd; the desktop tests their own Xvfb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,5 +9,6 @@ scripts/setup.sh
 scripts/services.sh
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
-cargo build --bin berth
+scripts/build-ui.sh
+cargo build --bin berth --bin berth-desktop
 cargo test --workspace --no-fail-fast -- --test-threads="${BERTH_TEST_THREADS:-2}"

@@ -140,7 +140,14 @@ impl Desktop {
                     app: app.clone(),
                     kind,
                     ok: false,
-                    deployment: None,
+                    // The recorded attempt, with its failed step and error, when there is one.
+                    deployment: match &e {
+                        ApiError::DeployFailed { deployment, .. }
+                        | ApiError::DeployCancelled { deployment, .. } => {
+                            this.berth.deployment(deployment).ok()
+                        }
+                        _ => None,
+                    },
                     url: None,
                     duration_ms,
                 },

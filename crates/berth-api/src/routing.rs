@@ -53,6 +53,20 @@ impl Default for ProxyInstall {
     }
 }
 
+impl From<berth_model::view::ProxyInstallRequest> for ProxyInstall {
+    /// From the desktop's form.
+    fn from(r: berth_model::view::ProxyInstallRequest) -> Self {
+        ProxyInstall {
+            image: r.image.filter(|i| !i.is_empty()),
+            acme_email: r.acme_email.filter(|e| !e.is_empty()),
+            http_port: r.http_port,
+            https_port: r.https_port,
+            tls: r.tls,
+            admin: r.admin.filter(|a| !a.is_empty()),
+        }
+    }
+}
+
 fn tls_mode(tls: &TlsSetting) -> TlsMode {
     match tls {
         TlsSetting::Auto { email } => TlsMode::Auto {

@@ -111,6 +111,8 @@ pub struct JobDone {
     pub cancelled: bool,
     /// "hello is live at https://…" or the failure with its step.
     pub message: String,
+    /// The deployment it made: the new active one, or the failed/cancelled attempt (with its
+    /// `failed_step` and `error`) when one was recorded.
     pub deployment: Option<Deployment>,
     pub url: Option<String>,
     pub duration_ms: u64,
@@ -135,4 +137,54 @@ pub struct SecretsInfo {
     pub message: Option<String>,
     pub file: Option<String>,
     pub data_dir: String,
+}
+
+/// The end of a followed container log (event name `log-end`): the container stopped, the
+/// subscription was stopped, or it failed (`error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEnd {
+    pub stream: String,
+    pub app: String,
+    pub error: Option<String>,
+}
+
+/// The install-proxy form (`server proxy install`): run Caddy as `berth-proxy`, or adopt the
+/// Caddy at `admin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyInstallRequest {
+    /// Caddy image for a managed proxy; `None` for the default (`caddy:2`).
+    pub image: Option<String>,
+    pub acme_email: Option<String>,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub tls: crate::server::TlsSetting,
+    /// `unix:/path` or `127.0.0.1:PORT` of a Caddy to adopt instead of running one.
+    pub admin: Option<String>,
+}
+
+impl Default for ProxyInstallRequest {
+    fn default() -> Self {
+        ProxyInstallRequest {
+            image: None,
+            acme_email: None,
+            http_port: 80,
+            https_port: 443,
+            tls: crate::server::TlsSetting::Auto { email: None },
+            admin: None,
+        }
+    }
+}
+
+/// One line of the audit log, as it crosses to the UI (the store's `AuditEntry` serializes
+/// to exactly this shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Who acted: `cli`, `desktop`, `relay`.
+    pub actor: String,
+    /// What was done, `noun.verb`.
+    pub action: String,
+    pub target: String,
+    pub detail: String,
 }

@@ -1,0 +1,21 @@
+//! Build script: checks that the UI was built (the binary embeds `ui/dist/`), then lets
+//! tauri-build generate the app context (config, capabilities, icons).
+
+use std::path::Path;
+
+fn main() {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
+    println!("cargo:rerun-if-changed={}", dist.display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dist.join("index.html").display()
+    );
+    if !dist.join("index.html").is_file() {
+        eprintln!();
+        eprintln!("error: ui/dist/index.html is missing: the desktop binary embeds the built UI.");
+        eprintln!("       Build it first:  scripts/build-ui.sh   (tools: scripts/setup.sh)");
+        eprintln!();
+        std::process::exit(1);
+    }
+    tauri_build::build();
+}

@@ -1,0 +1,330 @@
+//! The commands the UI invokes. Each is one expression: deserialize, call one function of
+//! `berth-api` (the same API the CLI uses), convert the error to `{code, message}`. Names and
+//! arguments are the contract `ui/src/api.rs` wraps (arguments arrive camelCase: `gitRef`).
+//!
+//! Every command is `async`, so none runs on the UI thread; synchronous API calls (SQLite, the
+//! keychain) go through [`blocking`] so they do not hold up the async workers either.
+
+use std::sync::Arc;
+
+use berth_api::desktop::Desktop;
+use berth_api::{AddServer, ApiError, AuditEntry};
+use berth_model::view::{
+    AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest, SecretsInfo,
+};
+use berth_model::{
+    App, AppDraft, AppStatus, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus, Server,
+    ServerCheck,
+};
+use tauri::{AppHandle, State};
+
+type Shell<'a> = State<'a, Arc<Desktop>>;
+type Reply<T> = Result<T, ErrorDto>;
+
+fn dto(e: ApiError) -> ErrorDto {
+    e.to_dto()
+}
+
+/// Runs a synchronous API call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    d: &Arc<Desktop>,
+    f: impl FnOnce(&Arc<Desktop>) -> Result<T, ApiError> + Send + 'static,
+) -> Reply<T> {
+    let d = d.clone();
+    match tauri::async_runtime::spawn_blocking(move || f(&d)).await {
+        Ok(result) => result.map_err(dto),
+        Err(e) => Err(ErrorDto {
+            code: "internal".to_owned(),
+            message: format!("the operation stopped unexpectedly: {e}"),
+        }),
+    }
+}
+
+/// Every command, for `invoke_handler` (keep in step with `ui/src/api.rs`; the tidy test
+/// checks that both list the same names).
+pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        overview,
+        servers,
+        server_check,
+        host_key,
+        server_add,
+        server_rm,
+        proxy_install,
+        proxy_status,
+        server_set_base_domain,
+        apps,
+        app,
+        app_create,
+        app_update,
+        app_rm,
+        app_status,
+        deploy,
+        rollback,
+        restart,
+        start,
+        stop,
+        cancel,
+        running,
+        deployments,
+        build_log,
+        follow_logs,
+        stop_logs,
+        env_ls,
+        env_set,
+        env_unset,
+        env_reveal,
+        domain_ls,
+        domain_add,
+        domain_rm,
+        secrets_info,
+        use_file_secrets,
+        audit_log,
+        pick_file,
+        open_url,
+    ]
+}
+
+// --- overview and servers ---
+
+#[tauri::command]
+async fn overview(d: Shell<'_>) -> Reply<Overview> {
+    blocking(&d, |d| d.overview()).await
+}
+
+#[tauri::command]
+async fn servers(d: Shell<'_>) -> Reply<Vec<Server>> {
+    blocking(&d, |d| d.berth().servers()).await
+}
+
+#[tauri::command]
+async fn server_check(d: Shell<'_>, name: String) -> Reply<ServerCheck> {
+    d.berth().server_check(&name).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn host_key(d: Shell<'_>, req: AddServerRequest) -> Reply<HostKeyInfo> {
+    d.berth()
+        .probe_host_key(&AddServer::from_request(&req).map_err(dto)?)
+        .await
+        .map_err(dto)
+}
+
+/// The fingerprint the user confirmed arrives in `req.trusted_fingerprint`; nothing else is
+/// trusted (no prompt can be answered from here).
+#[tauri::command]
+async fn server_add(d: Shell<'_>, req: AddServerRequest) -> Reply<ServerCheck> {
+    d.berth()
+        .server_add(AddServer::from_request(&req).map_err(dto)?, &|_| false)
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn server_rm(d: Shell<'_>, name: String) -> Reply<()> {
+    d.berth().server_rm(&name).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn proxy_install(
+    d: Shell<'_>,
+    server: String,
+    req: ProxyInstallRequest,
+) -> Reply<ProxyStatus> {
+    d.berth()
+        .proxy_install(&server, req.into())
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn proxy_status(d: Shell<'_>, server: String) -> Reply<ProxyStatus> {
+    d.berth().proxy_status(&server).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn server_set_base_domain(
+    d: Shell<'_>,
+    server: String,
+    base: Option<String>,
+) -> Reply<Server> {
+    d.berth()
+        .server_set_base_domain(&server, base.as_deref())
+        .await
+        .map_err(dto)
+}
+
+// --- apps ---
+
+#[tauri::command]
+async fn apps(d: Shell<'_>) -> Reply<Vec<App>> {
+    blocking(&d, |d| d.berth().apps()).await
+}
+
+#[tauri::command]
+async fn app(d: Shell<'_>, name: String) -> Reply<App> {
+    blocking(&d, move |d| d.berth().app(&name)).await
+}
+
+#[tauri::command]
+async fn app_create(d: Shell<'_>, draft: AppDraft) -> Reply<App> {
+    d.berth().app_create(draft).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn app_update(d: Shell<'_>, draft: AppDraft) -> Reply<App> {
+    d.berth().app_update(draft).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn app_rm(d: Shell<'_>, name: String, purge: bool) -> Reply<()> {
+    d.berth().app_rm(&name, purge).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn app_status(d: Shell<'_>, name: String) -> Reply<AppStatus> {
+    d.berth().status(&name).await.map_err(dto)
+}
+
+// --- background jobs: they return once started; progress and the end arrive as events ---
+
+#[tauri::command]
+async fn deploy(d: Shell<'_>, app: String, git_ref: Option<String>) -> Reply<()> {
+    blocking(&d, move |d| {
+        d.start_job(&app, JobKind::Deploy, git_ref, None)
+    })
+    .await
+}
+
+#[tauri::command]
+async fn rollback(d: Shell<'_>, app: String, to: Option<String>) -> Reply<()> {
+    blocking(&d, move |d| d.start_job(&app, JobKind::Rollback, None, to)).await
+}
+
+#[tauri::command]
+async fn restart(d: Shell<'_>, app: String) -> Reply<()> {
+    blocking(&d, move |d| d.start_job(&app, JobKind::Restart, None, None)).await
+}
+
+#[tauri::command]
+async fn start(d: Shell<'_>, app: String) -> Reply<()> {
+    blocking(&d, move |d| d.start_job(&app, JobKind::Start, None, None)).await
+}
+
+#[tauri::command]
+async fn stop(d: Shell<'_>, app: String) -> Reply<()> {
+    blocking(&d, move |d| d.start_job(&app, JobKind::Stop, None, None)).await
+}
+
+#[tauri::command]
+async fn cancel(d: Shell<'_>, app: String) -> Reply<bool> {
+    Ok(d.cancel(&app))
+}
+
+#[tauri::command]
+async fn running(d: Shell<'_>) -> Reply<Vec<String>> {
+    Ok(d.running())
+}
+
+// --- history and logs ---
+
+#[tauri::command]
+async fn deployments(d: Shell<'_>, app: String, limit: usize) -> Reply<Vec<Deployment>> {
+    blocking(&d, move |d| d.berth().deployments(&app, limit)).await
+}
+
+#[tauri::command]
+async fn build_log(d: Shell<'_>, id: String) -> Reply<Vec<String>> {
+    blocking(&d, move |d| d.berth().build_log(&id)).await
+}
+
+#[tauri::command]
+async fn follow_logs(d: Shell<'_>, app: String, tail: usize) -> Reply<String> {
+    blocking(&d, move |d| d.follow_logs(&app, tail)).await
+}
+
+// `Desktop::stop_logs` returns nothing; the reply is just "done".
+#[allow(clippy::unit_arg)]
+#[tauri::command]
+async fn stop_logs(d: Shell<'_>, stream: String) -> Reply<()> {
+    Ok(d.stop_logs(&stream))
+}
+
+// --- environment ---
+
+#[tauri::command]
+async fn env_ls(d: Shell<'_>, app: String) -> Reply<Vec<EnvVar>> {
+    blocking(&d, move |d| d.berth().env_ls(&app)).await
+}
+
+#[tauri::command]
+async fn env_set(d: Shell<'_>, app: String, key: String, value: String, secret: bool) -> Reply<()> {
+    blocking(&d, move |d| {
+        d.berth().env_set(&app, &[(key, value)], secret)
+    })
+    .await
+}
+
+#[tauri::command]
+async fn env_unset(d: Shell<'_>, app: String, key: String) -> Reply<bool> {
+    blocking(&d, move |d| d.berth().env_unset(&app, &key)).await
+}
+
+#[tauri::command]
+async fn env_reveal(d: Shell<'_>, app: String, key: String) -> Reply<Option<String>> {
+    blocking(&d, move |d| d.berth().env_reveal(&app, &key)).await
+}
+
+// --- domains ---
+
+#[tauri::command]
+async fn domain_ls(d: Shell<'_>, app: String) -> Reply<Vec<DomainStatus>> {
+    d.berth().domain_ls(&app).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn domain_add(
+    d: Shell<'_>,
+    app: String,
+    domain: String,
+    primary: bool,
+) -> Reply<Vec<DomainStatus>> {
+    d.berth()
+        .domain_add(&app, &domain, primary)
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn domain_rm(d: Shell<'_>, app: String, domain: String) -> Reply<()> {
+    d.berth().domain_rm(&app, &domain).await.map_err(dto)
+}
+
+// --- settings ---
+
+#[tauri::command]
+async fn secrets_info(d: Shell<'_>) -> Reply<SecretsInfo> {
+    blocking(&d, |d| Ok(d.berth().secrets_info())).await
+}
+
+#[tauri::command]
+async fn use_file_secrets(d: Shell<'_>) -> Reply<SecretsInfo> {
+    blocking(&d, |d| d.berth().use_file_secrets()).await
+}
+
+#[tauri::command]
+async fn audit_log(d: Shell<'_>, limit: usize) -> Reply<Vec<AuditEntry>> {
+    blocking(&d, move |d| d.berth().audit_log(limit)).await
+}
+
+// --- the shell's own: OS dialogs and the browser ---
+
+#[tauri::command]
+async fn pick_file(app: AppHandle, title: String) -> Reply<Option<String>> {
+    crate::shell::pick_file(&app, title).await
+}
+
+#[tauri::command]
+async fn open_url(app: AppHandle, url: String) -> Reply<()> {
+    crate::shell::open_url(&app, &url)
+}

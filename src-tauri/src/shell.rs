@@ -1,0 +1,165 @@
+//! The shell's life cycle: open the data dir (the same rules as the CLI), build the Tauri app
+//! with its plugins, window and tray, forward background notices, keep running in the tray when
+//! the window is closed. Nothing here blocks the UI thread: Berth is opened before the event
+//! loop starts, and every API call runs on Tauri's async runtime or its blocking pool.
+
+use std::sync::{Arc, OnceLock};
+
+use berth_api::desktop::Desktop;
+use berth_api::{ApiError, Berth, Config, SecretsChoice};
+use berth_model::ErrorDto;
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
+use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
+use tauri_plugin_opener::OpenerExt;
+use tauri_plugin_window_state::StateFlags;
+
+use crate::{commands, notices, tray};
+
+/// The main window's label (tauri.conf.json).
+pub const MAIN_WINDOW: &str = "main";
+
+/// Where Berth's data lives and how secrets are kept, from the environment — the same rules as
+/// the CLI: `BERTH_DATA_DIR`, else the OS app-data dir; `BERTH_SECRETS` (`keyring`/`file`),
+/// else the keychain (or the file backend, once the user chose it in the app).
+fn config_from_env() -> Result<(Config, bool), String> {
+    let data_dir = match std::env::var_os("BERTH_DATA_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => d.into(),
+        None => berth_api::default_data_dir()
+            .ok_or("cannot find the OS app-data dir; set BERTH_DATA_DIR")?,
+    };
+    let explicit = std::env::var("BERTH_SECRETS")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let secrets = match &explicit {
+        Some(s) => s.parse::<SecretsChoice>()?,
+        None => SecretsChoice::Keyring,
+    };
+    let config = Config {
+        data_dir,
+        secrets,
+        actor: "desktop".to_owned(),
+    };
+    Ok((config, explicit.is_some()))
+}
+
+fn open(app: Arc<OnceLock<AppHandle>>) -> Result<Arc<Desktop>, String> {
+    let (config, explicit_secrets) = config_from_env()?;
+    let berth = Berth::open(config).map_err(|e: ApiError| e.to_string())?;
+    if !explicit_secrets {
+        berth
+            .apply_saved_secrets_backend()
+            .map_err(|e| e.to_string())?;
+    }
+    // Notices come from jobs the window started, so the handle is always set by then.
+    Ok(Desktop::new(berth, move |notice| {
+        if let Some(app) = app.get() {
+            notices::forward(app, notice);
+        }
+    }))
+}
+
+pub fn run() {
+    let filter = std::env::var("BERTH_LOG").unwrap_or_else(|_| "warn".to_owned());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let handle = Arc::new(OnceLock::new());
+    let desktop = open(handle.clone());
+    let opened = desktop.is_ok();
+
+    let mut builder = tauri::Builder::default()
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                // Size, position, maximized — never "hidden": the window always opens.
+                .with_state_flags(StateFlags::all() - StateFlags::VISIBLE)
+                .build(),
+        )
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init());
+    let startup_error = match desktop {
+        Ok(d) => {
+            builder = builder.manage(d);
+            None
+        }
+        Err(e) => Some(e),
+    };
+    let app = builder
+        .invoke_handler(commands::handler())
+        .setup(move |app| {
+            let _ = handle.set(app.handle().clone());
+            if let Some(error) = startup_error {
+                // Without its data dir Berth can do nothing: say why, then quit.
+                tracing::error!("cannot open Berth's data: {error}");
+                let quit = app.handle().clone();
+                app.dialog()
+                    .message(format!("Berth cannot open its data:\n\n{error}"))
+                    .title("Berth")
+                    .kind(MessageDialogKind::Error)
+                    .show(move |_| quit.exit(1));
+                return Ok(());
+            }
+            tray::build(app.handle())?;
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window hides it; the tray keeps Berth (and its jobs) running.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == MAIN_WINDOW
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .build(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("berth-desktop: cannot start: {e}");
+            std::process::exit(1);
+        });
+    app.run(move |app, event| {
+        if let RunEvent::Exit = event
+            && opened
+        {
+            // Close SSH sessions cleanly (OpenSSH control masters, forwarding sockets).
+            let desktop = app.state::<Arc<Desktop>>().inner().clone();
+            tauri::async_runtime::block_on(desktop.berth().close());
+        }
+    });
+}
+
+/// Shows, unminimizes and focuses the main window.
+pub fn show_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// The OS file picker (the identity file of a server); `None` when the user cancelled.
+pub async fn pick_file(app: &AppHandle, title: String) -> Result<Option<String>, ErrorDto> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().set_title(title).pick_file(move |path| {
+        let _ = tx.send(path);
+    });
+    let picked = rx.await.ok().flatten();
+    Ok(picked.map(|p| p.to_string()))
+}
+
+/// Opens an `http(s)` URL in the user's browser; anything else is refused.
+pub fn open_url(app: &AppHandle, url: &str) -> Result<(), ErrorDto> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ErrorDto {
+            code: "invalid".to_owned(),
+            message: format!("only http and https addresses can be opened, not `{url}`"),
+        });
+    }
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| ErrorDto {
+            code: "shell".to_owned(),
+            message: format!("cannot open {url}: {e}"),
+        })
+}

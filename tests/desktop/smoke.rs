@@ -1,0 +1,80 @@
+//! The app starts, shows the Overview's empty state, and reads the same data dir as the CLI:
+//! a server added with `berth` appears after a refresh. Every screen is saved as a screenshot.
+
+use serde_json::json;
+
+use crate::harness::{DesktopApp, Theme};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn launches_and_shares_the_data_dir_with_the_cli() {
+    let app = DesktopApp::launch("smoke").await;
+
+    // First screen: nothing yet, and it says what to do.
+    let empty = app
+        .wait_for_text("[data-testid=empty-servers]", "No servers yet")
+        .await;
+    assert!(empty.contains("add one"), "{empty}");
+    app.wait_for_text("[data-testid=empty-apps]", "No apps yet")
+        .await;
+    app.screenshot("overview-empty").await;
+
+    // A command's Err reaches the page as a value with a code, never as a crash.
+    let missing = app.invoke("app", json!({ "name": "nope" })).await;
+    assert_eq!(missing["err"]["code"], "not-found", "{missing}");
+    assert!(
+        missing["err"]["message"].as_str().unwrap().contains("nope"),
+        "{missing}"
+    );
+
+    // The CLI and the window share one data dir: a server added with `berth` shows up.
+    app.berth.ok(&["server", "add", "local", "--local"]);
+    app.click("[data-testid=refresh]").await;
+    let card = app
+        .wait_for_text("[data-testid=server-card]", "local")
+        .await;
+    assert!(card.contains("This computer's Docker"), "{card}");
+    app.wait_for_text("[data-testid=empty-apps]", "create one")
+        .await;
+    app.screenshot("overview-server").await;
+    // The tray icon's menu (when a tray host is installed: scripts/setup.sh installs trayer).
+    app.screenshot_tray_menu("tray-menu").await;
+
+    // The other screens render (their own screenshots).
+    app.click("[data-testid=nav-servers]").await;
+    app.wait_for_text("[data-testid=server-card]", "local")
+        .await;
+    app.screenshot("servers").await;
+    app.click("[data-testid=nav-apps]").await;
+    app.wait_for_text("[data-testid=empty-apps]", "No apps yet")
+        .await;
+    app.screenshot("apps").await;
+    app.click("[data-testid=nav-settings]").await;
+    let secrets = app
+        .wait_for_text("[data-testid=secrets]", "secrets.json")
+        .await;
+    assert!(
+        secrets.contains(&app.berth.data.path().display().to_string()),
+        "{secrets}"
+    );
+    app.screenshot("settings").await;
+
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follows_a_dark_desktop_theme() {
+    let app = DesktopApp::launch_with("dark", Theme::Dark).await;
+    app.wait_for_text("[data-testid=empty-servers]", "No servers yet")
+        .await;
+    let background = app
+        .client
+        .execute(
+            "return getComputedStyle(document.documentElement).backgroundColor",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(background, "rgb(20, 23, 29)", "the dark palette applies");
+    app.screenshot("overview-empty").await;
+    app.quit().await;
+}

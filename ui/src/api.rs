@@ -1,0 +1,276 @@
+//! Typed wrappers over the shell's commands: one async function per `#[tauri::command]` in
+//! `src-tauri/src/commands.rs`, same name, arguments sent with Tauri's camelCase keys.
+//!
+//! `invoke` is imported with `catch`, so a command's `Err` (the shell's `{code, message}`)
+//! arrives here as a value: every wrapper returns `Result<T, ErrorDto>` and never throws.
+//! A reply that is not an `ErrorDto` (the shell itself failed, or the page runs outside
+//! Tauri) becomes one with code `shell`.
+
+use berth_model::view::{
+    AddServerRequest, AuditEntry, HostKeyInfo, Overview, ProxyInstallRequest, SecretsInfo,
+};
+use berth_model::{
+    App, AppDraft, AppStatus, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus, Server,
+    ServerCheck,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `window.__TAURI__.core.invoke` (present because the shell sets `withGlobalTauri`).
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = invoke, catch)]
+    async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// The error code for failures of the shell itself rather than of a Berth operation.
+pub const SHELL_ERROR: &str = "shell";
+
+fn shell_error(message: String) -> ErrorDto {
+    ErrorDto {
+        code: SHELL_ERROR.to_owned(),
+        message,
+    }
+}
+
+/// Turns whatever `invoke` rejected with into an `ErrorDto`.
+fn rejected(cmd: &str, e: JsValue) -> ErrorDto {
+    if let Ok(dto) = serde_wasm_bindgen::from_value::<ErrorDto>(e.clone()) {
+        return dto;
+    }
+    if let Some(s) = e.as_string() {
+        return shell_error(format!("{cmd}: {s}"));
+    }
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return shell_error(format!("{cmd}: {}", String::from(err.message())));
+    }
+    shell_error(format!("{cmd}: {e:?}"))
+}
+
+async fn invoke_raw(cmd: &str, args: impl Serialize) -> Result<JsValue, ErrorDto> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let args = args
+        .serialize(&serializer)
+        .map_err(|e| shell_error(format!("{cmd}: cannot encode the arguments: {e}")))?;
+    tauri_invoke(cmd, args).await.map_err(|e| rejected(cmd, e))
+}
+
+/// Calls `cmd` with `args` (an object keyed by camelCase argument names).
+async fn call<T: DeserializeOwned>(cmd: &str, args: impl Serialize) -> Result<T, ErrorDto> {
+    let reply = invoke_raw(cmd, args).await?;
+    serde_wasm_bindgen::from_value(reply)
+        .map_err(|e| shell_error(format!("{cmd}: unexpected reply: {e}")))
+}
+
+/// Calls a command that returns nothing.
+async fn call_unit(cmd: &str, args: impl Serialize) -> Result<(), ErrorDto> {
+    invoke_raw(cmd, args).await.map(drop)
+}
+
+fn none() -> serde_json::Value {
+    json!({})
+}
+
+// --- overview and servers ---
+
+pub async fn overview() -> Result<Overview, ErrorDto> {
+    call("overview", none()).await
+}
+
+pub async fn servers() -> Result<Vec<Server>, ErrorDto> {
+    call("servers", none()).await
+}
+
+pub async fn server_check(name: &str) -> Result<ServerCheck, ErrorDto> {
+    call("server_check", json!({ "name": name })).await
+}
+
+/// The host key the server presents, for the confirmation dialog before [`server_add`].
+pub async fn host_key(req: &AddServerRequest) -> Result<HostKeyInfo, ErrorDto> {
+    call("host_key", json!({ "req": req })).await
+}
+
+/// Adds a server; a new host key is trusted only if it is `req.trusted_fingerprint`.
+pub async fn server_add(req: &AddServerRequest) -> Result<ServerCheck, ErrorDto> {
+    call("server_add", json!({ "req": req })).await
+}
+
+pub async fn server_rm(name: &str) -> Result<(), ErrorDto> {
+    call_unit("server_rm", json!({ "name": name })).await
+}
+
+pub async fn proxy_install(
+    server: &str,
+    req: &ProxyInstallRequest,
+) -> Result<ProxyStatus, ErrorDto> {
+    call("proxy_install", json!({ "server": server, "req": req })).await
+}
+
+pub async fn proxy_status(server: &str) -> Result<ProxyStatus, ErrorDto> {
+    call("proxy_status", json!({ "server": server })).await
+}
+
+/// Sets (or with `None`, clears) the server's base domain.
+pub async fn server_set_base_domain(server: &str, base: Option<&str>) -> Result<Server, ErrorDto> {
+    call(
+        "server_set_base_domain",
+        json!({ "server": server, "base": base }),
+    )
+    .await
+}
+
+// --- apps ---
+
+pub async fn apps() -> Result<Vec<App>, ErrorDto> {
+    call("apps", none()).await
+}
+
+pub async fn app(name: &str) -> Result<App, ErrorDto> {
+    call("app", json!({ "name": name })).await
+}
+
+pub async fn app_create(draft: &AppDraft) -> Result<App, ErrorDto> {
+    call("app_create", json!({ "draft": draft })).await
+}
+
+pub async fn app_update(draft: &AppDraft) -> Result<App, ErrorDto> {
+    call("app_update", json!({ "draft": draft })).await
+}
+
+pub async fn app_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {
+    call_unit("app_rm", json!({ "name": name, "purge": purge })).await
+}
+
+/// The live state of an app (asks its server).
+pub async fn app_status(name: &str) -> Result<AppStatus, ErrorDto> {
+    call("app_status", json!({ "name": name })).await
+}
+
+// --- background jobs: they return at once; progress and the end arrive as events ---
+
+pub async fn deploy(app: &str, git_ref: Option<&str>) -> Result<(), ErrorDto> {
+    call_unit("deploy", json!({ "app": app, "gitRef": git_ref })).await
+}
+
+/// Rolls back to deployment `to`, or to the previous healthy one.
+pub async fn rollback(app: &str, to: Option<&str>) -> Result<(), ErrorDto> {
+    call_unit("rollback", json!({ "app": app, "to": to })).await
+}
+
+pub async fn restart(app: &str) -> Result<(), ErrorDto> {
+    call_unit("restart", json!({ "app": app })).await
+}
+
+pub async fn start(app: &str) -> Result<(), ErrorDto> {
+    call_unit("start", json!({ "app": app })).await
+}
+
+pub async fn stop(app: &str) -> Result<(), ErrorDto> {
+    call_unit("stop", json!({ "app": app })).await
+}
+
+/// Cancels the job running on `app`; false if there was none.
+pub async fn cancel(app: &str) -> Result<bool, ErrorDto> {
+    call("cancel", json!({ "app": app })).await
+}
+
+/// Apps with a job running in the desktop process.
+pub async fn running() -> Result<Vec<String>, ErrorDto> {
+    call("running", none()).await
+}
+
+// --- history and logs ---
+
+pub async fn deployments(app: &str, limit: usize) -> Result<Vec<Deployment>, ErrorDto> {
+    call("deployments", json!({ "app": app, "limit": limit })).await
+}
+
+pub async fn build_log(id: &str) -> Result<Vec<String>, ErrorDto> {
+    call("build_log", json!({ "id": id })).await
+}
+
+/// Starts following the app's output; lines arrive as `log-line` events with the returned
+/// stream id until [`stop_logs`] (or a `log-end` event).
+pub async fn follow_logs(app: &str, tail: usize) -> Result<String, ErrorDto> {
+    call("follow_logs", json!({ "app": app, "tail": tail })).await
+}
+
+pub async fn stop_logs(stream: &str) -> Result<(), ErrorDto> {
+    call_unit("stop_logs", json!({ "stream": stream })).await
+}
+
+// --- environment ---
+
+pub async fn env_ls(app: &str) -> Result<Vec<EnvVar>, ErrorDto> {
+    call("env_ls", json!({ "app": app })).await
+}
+
+/// Sets one variable; a secret value goes to the keychain only.
+pub async fn env_set(app: &str, key: &str, value: &str, secret: bool) -> Result<(), ErrorDto> {
+    call_unit(
+        "env_set",
+        json!({ "app": app, "key": key, "value": value, "secret": secret }),
+    )
+    .await
+}
+
+pub async fn env_unset(app: &str, key: &str) -> Result<bool, ErrorDto> {
+    call("env_unset", json!({ "app": app, "key": key })).await
+}
+
+/// A secret variable's value, on demand.
+pub async fn env_reveal(app: &str, key: &str) -> Result<Option<String>, ErrorDto> {
+    call("env_reveal", json!({ "app": app, "key": key })).await
+}
+
+// --- domains ---
+
+pub async fn domain_ls(app: &str) -> Result<Vec<DomainStatus>, ErrorDto> {
+    call("domain_ls", json!({ "app": app })).await
+}
+
+pub async fn domain_add(
+    app: &str,
+    domain: &str,
+    primary: bool,
+) -> Result<Vec<DomainStatus>, ErrorDto> {
+    call(
+        "domain_add",
+        json!({ "app": app, "domain": domain, "primary": primary }),
+    )
+    .await
+}
+
+pub async fn domain_rm(app: &str, domain: &str) -> Result<(), ErrorDto> {
+    call_unit("domain_rm", json!({ "app": app, "domain": domain })).await
+}
+
+// --- settings ---
+
+/// Where secrets are kept and whether that works here.
+pub async fn secrets_info() -> Result<SecretsInfo, ErrorDto> {
+    call("secrets_info", none()).await
+}
+
+/// The explicit fallback when no keychain service is available: a 0600 file in the data dir.
+pub async fn use_file_secrets() -> Result<SecretsInfo, ErrorDto> {
+    call("use_file_secrets", none()).await
+}
+
+pub async fn audit_log(limit: usize) -> Result<Vec<AuditEntry>, ErrorDto> {
+    call("audit_log", json!({ "limit": limit })).await
+}
+
+// --- the shell's own ---
+
+/// The OS file picker (for an identity file); `None` when the user cancelled.
+pub async fn pick_file(title: &str) -> Result<Option<String>, ErrorDto> {
+    call("pick_file", json!({ "title": title })).await
+}
+
+/// Opens an `http(s)` URL in the user's browser.
+pub async fn open_url(url: &str) -> Result<(), ErrorDto> {
+    call_unit("open_url", json!({ "url": url })).await
+}

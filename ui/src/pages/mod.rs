@@ -1,0 +1,8 @@
+//! One module per screen. Each page loads what it shows through `crate::api`, shows a loading
+//! state first, an empty state when there is nothing, and sends failures to the toasts.
+
+pub mod app;
+pub mod apps;
+pub mod overview;
+pub mod servers;
+pub mod settings;
