@@ -5,6 +5,8 @@ use berth_model::ErrorDto;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use wasm_bindgen::JsCast;
+
 use crate::api;
 use crate::toast::use_toasts;
 
@@ -224,4 +226,171 @@ where
         }
         into.set(Some(answer));
     });
+}
+
+/// A dialog over the page: a title, its body, and its buttons in the footer. Escape and a
+/// click on the backdrop call `on_close`; the first field (or button) gets the focus, and Tab
+/// stays inside the dialog while it is open.
+#[component]
+pub fn Modal(
+    #[prop(into)] title: String,
+    #[prop(into)] testid: String,
+    on_close: Callback<()>,
+    children: Children,
+    #[prop(optional)] footer: Option<Children>,
+    /// `wide` for forms with two columns.
+    #[prop(optional)]
+    wide: bool,
+) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    // Focus the first field once the dialog is in the page.
+    Effect::new(move |_| {
+        if let Some(el) = dialog.get() {
+            let first = el
+                .query_selector("input:not([disabled]), select, textarea, button.primary")
+                .ok()
+                .flatten();
+            if let Some(first) = first.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+                let _ = first.focus();
+            }
+        }
+    });
+    let on_key = move |ev: web_sys::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            ev.stop_propagation();
+            on_close.run(());
+        } else if ev.key() == "Tab" {
+            trap_tab(&ev, dialog.get());
+        }
+    };
+    view! {
+        <div
+            class="backdrop"
+            on:mousedown=move |ev| {
+                if ev.target() == ev.current_target() {
+                    on_close.run(());
+                }
+            }
+        >
+            <div
+                class="dialog"
+                class:wide=wide
+                role="dialog"
+                aria-modal="true"
+                aria-label=title
+                data-testid=testid
+                node_ref=dialog
+                on:keydown=on_key
+            >
+                <div class="dialog-head">
+                    <h2>{title.clone()}</h2>
+                    <button class="icon-button" aria-label="Close" on:click=move |_| on_close.run(())>
+                        "×"
+                    </button>
+                </div>
+                <div class="dialog-body">{children()}</div>
+                {footer.map(|f| view! { <div class="dialog-foot">{f()}</div> })}
+            </div>
+        </div>
+    }
+}
+
+/// Keeps Tab and Shift+Tab cycling through the dialog's focusable elements.
+fn trap_tab(ev: &web_sys::KeyboardEvent, dialog: Option<web_sys::HtmlDivElement>) {
+    let Some(dialog) = dialog else { return };
+    let Ok(list) = dialog.query_selector_all(
+        "button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), a[href]",
+    ) else {
+        return;
+    };
+    let len = list.length();
+    if len == 0 {
+        return;
+    }
+    let focusable = |i: u32| {
+        list.item(i)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+    };
+    let active = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element());
+    let first = focusable(0);
+    let last = focusable(len - 1);
+    let is = |el: &Option<web_sys::HtmlElement>| match (el, &active) {
+        (Some(el), Some(active)) => {
+            let el: &web_sys::Element = el;
+            el == active
+        }
+        _ => false,
+    };
+    let target = if ev.shift_key() && is(&first) {
+        last
+    } else if !ev.shift_key() && is(&last) {
+        first
+    } else {
+        None
+    };
+    if let Some(t) = target {
+        ev.prevent_default();
+        let _ = t.focus();
+    }
+}
+
+/// A yes/no question before something that cannot be undone (remove, roll back). `confirm`
+/// is the label of the button that does it; `danger` paints it red.
+#[component]
+pub fn Confirm(
+    #[prop(into)] title: String,
+    #[prop(into)] body: String,
+    #[prop(into)] confirm: String,
+    #[prop(optional)] danger: bool,
+    on_answer: Callback<bool>,
+) -> impl IntoView {
+    view! {
+        <Modal
+            title
+            testid="confirm-dialog"
+            on_close=Callback::new(move |()| on_answer.run(false))
+            footer=Box::new(move || {
+                view! {
+                    <button class="button" data-testid="confirm-cancel" on:click=move |_| on_answer.run(false)>
+                        "Cancel"
+                    </button>
+                    <button
+                        class="button primary"
+                        class:danger=danger
+                        data-testid="confirm-ok"
+                        on:click=move |_| on_answer.run(true)
+                    >
+                        {confirm.clone()}
+                    </button>
+                }
+                    .into_any()
+            })
+        >
+            <p>{body}</p>
+        </Modal>
+    }
+}
+
+/// A labelled form field: the label above, the control, and a hint or an error below.
+#[component]
+pub fn Field(
+    #[prop(into)] label: String,
+    #[prop(optional, into)] hint: Option<String>,
+    #[prop(optional, into)] error: Option<Signal<Option<String>>>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span class="field-label">{label}</span>
+            {children()}
+            {hint.map(|h| view! { <span class="field-hint">{h}</span> })}
+            {move || {
+                error
+                    .and_then(|e| e.get())
+                    .map(|e| view! { <span class="field-error">{e}</span> })
+            }}
+        </label>
+    }
 }

@@ -2,6 +2,7 @@
 //! state first, an empty state when there is nothing, and sends failures to the toasts.
 
 pub mod app;
+pub mod app_form;
 pub mod apps;
 pub mod overview;
 pub mod servers;
