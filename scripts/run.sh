@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up and runs Berth on this machine: installs what is missing, starts dockerd, builds the
-# `berth` CLI, adds this machine as the server `local` and deploys the example app to it.
-# Run it again at any time: every step is skipped when already done (the deploy runs again).
+# `berth` CLI, adds this machine as the server `local` and deploys the example app to it; then,
+# when a display is available (DISPLAY or WAYLAND_DISPLAY), builds and opens the desktop app on
+# the same data (BERTH_NO_DESKTOP=1 skips it). Run it again at any time: every step is skipped
+# when already done (the deploy runs again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -49,6 +51,11 @@ fi
 "$berth" deploy hello
 "$berth" status hello
 endpoint=$("$berth" status hello --json | sed -n 's/.*"endpoint": "\(.*\)".*/\1/p')
+desktop=false
+if [ -z "${BERTH_NO_DESKTOP:-}" ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  desktop=true
+fi
+
 cat >&2 <<MSG
 
 Berth is set up. The example app answers at http://$endpoint/
@@ -57,3 +64,11 @@ Berth is set up. The example app answers at http://$endpoint/
   edit $example, commit, then: $berth deploy hello
 Data: $data_dir   (export BERTH_DATA_DIR=$data_dir to use the same state from any shell)
 MSG
+
+if $desktop; then
+  log "building the desktop app (release; the first build takes several minutes)"
+  scripts/build-ui.sh
+  cargo build --release -q -p berth-desktop
+  log "opening the desktop app (closing its window keeps it in the tray; Quit is in the tray menu)"
+  exec "$root/target/release/berth-desktop"
+fi

@@ -15,6 +15,9 @@ use tauri_plugin_window_state::StateFlags;
 
 use crate::{commands, notices, tray};
 
+/// How often the records are read for deploys other processes finished.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The main window's label (tauri.conf.json).
 pub const MAIN_WINDOW: &str = "main";
 
@@ -102,6 +105,9 @@ pub fn run() {
                 return Ok(());
             }
             tray::build(app.handle())?;
+            // Deploys finished by the CLI (or another window) notify too.
+            let desktop = app.state::<Arc<Desktop>>().inner().clone();
+            tauri::async_runtime::spawn(desktop.watch_other_processes(WATCH_EVERY));
             Ok(())
         })
         .on_window_event(|window, event| {

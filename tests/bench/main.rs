@@ -6,7 +6,10 @@
 //! 2. A redeploy of a small cached app: `berth deploy` against the bare docker CLI steps it
 //!    replaces (`git archive | docker build`, `docker run`, poll health, remove the old
 //!    container), alternated round by round.
+//! 3. Routing (`routing.rs`): switch-over time and Caddy's overhead.
+//! 4. The desktop app (`desktop.rs`): launch → first interactive screen, idle memory.
 //!
+//! `berth-bench [core|routing|desktop]` runs one part; no argument runs all.
 //! Needs dockerd and sshd (`scripts/bench.sh` prepares both). Prints a table; exits non-zero
 //! only if something could not be measured, never because of a figure.
 
@@ -22,9 +25,10 @@ use berth_engine::Host;
 use berth_ssh::hostkey::{KnownHosts, fetch_host_key};
 use berth_ssh::{Destination, SshOptions, Transport};
 
+mod desktop;
 mod routing;
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
@@ -250,6 +254,9 @@ async fn main() {
     }
     if which == "all" || which == "routing" {
         routing::run();
+    }
+    if which == "all" || which == "desktop" {
+        desktop::run().await;
     }
 }
 

@@ -410,6 +410,12 @@ impl DesktopApp {
             .unwrap_or_default()
     }
 
+    /// The process id of tauri-driver: the app and WebKit's processes run below it.
+    #[allow(dead_code)] // the desktop benchmark's
+    pub fn driver_pid(&self) -> u32 {
+        self._driver.child.id()
+    }
+
     /// Ends the WebDriver session; dropping the value then stops everything else.
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;

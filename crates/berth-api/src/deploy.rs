@@ -381,6 +381,11 @@ impl Berth {
         Ok(self.store.deployments(app, limit)?)
     }
 
+    /// The latest deployments of every app, newest first.
+    pub fn recent_deployments(&self, limit: usize) -> Result<Vec<Deployment>, ApiError> {
+        Ok(self.store.recent_deployments(limit)?)
+    }
+
     /// One deployment.
     pub fn deployment(&self, id: &str) -> Result<Deployment, ApiError> {
         Ok(self.store.deployment(id)?)

@@ -2,12 +2,17 @@
 //! starts and stops run in the background, can be cancelled, and report their progress and
 //! their end as [`Notice`]s; container logs are followed as subscriptions. The front end
 //! decides what a notice becomes (a window event, a tray notification).
+//!
+//! Deploys made by other processes on the same data dir (the CLI, another window) are
+//! noticed too: [`Desktop::watch_other_processes`] reads the deployment records and announces
+//! each one that ends as a [`Notice::Done`], like the jobs started here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use berth_model::view::{JobDone, JobKind, JobProgress, LogLine, Overview};
+use berth_model::{DeployEvent, Deployment, DeploymentKind, DeploymentStatus};
 use tokio_util::sync::CancellationToken;
 
 use crate::Berth;
@@ -34,8 +39,13 @@ pub struct Desktop {
     berth: Arc<Berth>,
     jobs: Mutex<HashMap<String, (JobKind, CancellationToken)>>,
     logs: Mutex<HashMap<String, CancellationToken>>,
+    /// Deployments recorded by this process's jobs: announced by the job itself.
+    own: Mutex<HashSet<String>>,
     notify: Notify,
 }
+
+/// How many of the latest deployments the watcher looks at on each round.
+const WATCH_WINDOW: usize = 30;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -47,6 +57,7 @@ impl Desktop {
             berth: Arc::new(berth),
             jobs: Mutex::new(HashMap::new()),
             logs: Mutex::new(HashMap::new()),
+            own: Mutex::new(HashSet::new()),
             notify: Arc::new(notify),
         })
     }
@@ -93,7 +104,11 @@ impl Desktop {
             let started = Instant::now();
             let notify = this.notify.clone();
             let observer_app = app.clone();
-            let observer = move |event: &berth_model::DeployEvent| {
+            let mine = this.clone();
+            let observer = move |event: &DeployEvent| {
+                if let DeployEvent::Started { deployment, .. } = event {
+                    lock(&mine.own).insert(deployment.clone());
+                }
                 notify(Notice::Progress(JobProgress {
                     app: observer_app.clone(),
                     kind,
@@ -158,6 +173,44 @@ impl Desktop {
         Ok(())
     }
 
+    /// Announces deployments that other processes (the CLI, another window) finish: every
+    /// `every`, the latest records are read and each deployment that ended since the last look,
+    /// and was not made by a job of this process, becomes a [`Notice::Done`]. Deployments that
+    /// had already ended when the watch started are not announced. Runs until dropped.
+    pub async fn watch_other_processes(self: Arc<Self>, every: Duration) {
+        let ended = |d: &Deployment| d.status != DeploymentStatus::InProgress;
+        let mut announced: HashSet<String> = match self.berth.recent_deployments(WATCH_WINDOW) {
+            Ok(list) => list.into_iter().filter(ended).map(|d| d.id).collect(),
+            Err(e) => {
+                tracing::warn!("cannot read deployments; not watching other processes: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::time::sleep(every).await;
+            let recent = match self.berth.recent_deployments(WATCH_WINDOW) {
+                Ok(list) => list,
+                Err(e) => {
+                    tracing::debug!("watching deployments: {e}");
+                    continue;
+                }
+            };
+            // Oldest first, so notices arrive in the order things happened.
+            for d in recent.iter().rev().filter(|d| ended(d)) {
+                if !announced.insert(d.id.clone()) || lock(&self.own).contains(&d.id) {
+                    continue;
+                }
+                let url = match d.status.was_healthy() {
+                    true => self.primary_url(&d.app).await,
+                    false => None,
+                };
+                (self.notify)(Notice::Done(Box::new(done_elsewhere(d, url))));
+            }
+            let window: HashSet<&str> = recent.iter().map(|d| d.id.as_str()).collect();
+            announced.retain(|id| window.contains(id.as_str()));
+        }
+    }
+
     /// Cancels the job running on `app`; false if there is none.
     pub fn cancel(&self, app: &str) -> bool {
         match lock(&self.jobs).get(app) {
@@ -217,5 +270,45 @@ impl Desktop {
         if let Some(token) = lock(&self.logs).remove(stream) {
             token.cancel();
         }
+    }
+}
+
+/// The notice for a deployment another process finished.
+fn done_elsewhere(d: &Deployment, url: Option<String>) -> JobDone {
+    let kind = match d.kind {
+        DeploymentKind::Deploy => JobKind::Deploy,
+        DeploymentKind::Rollback => JobKind::Rollback,
+        DeploymentKind::Restart => JobKind::Restart,
+    };
+    let ok = d.status.was_healthy();
+    let cancelled = d.status == DeploymentStatus::Cancelled;
+    let app = &d.app;
+    let message = if ok {
+        match &url {
+            Some(u) => format!("{app} is live at {u}"),
+            None => format!("{app} is live"),
+        }
+    } else if cancelled {
+        format!("{} of {app} was cancelled", kind.as_str())
+    } else {
+        let error = d.error.as_deref().unwrap_or("no error was recorded");
+        match d.failed_step {
+            Some(step) => format!("{} of {app} failed at step {step}: {error}", kind.as_str()),
+            None => format!("{} of {app} failed: {error}", kind.as_str()),
+        }
+    };
+    let duration_ms = d
+        .finished_at
+        .map(|f| f.saturating_sub(d.started_at).max(0) as u64)
+        .unwrap_or(0);
+    JobDone {
+        app: app.clone(),
+        kind,
+        ok,
+        cancelled,
+        message,
+        deployment: Some(d.clone()),
+        url,
+        duration_ms,
     }
 }

@@ -16,7 +16,7 @@ use berth_model::view::JobKind;
 use berth_model::{AppDraft, DeployEvent, Step};
 
 struct Fixture {
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
     desktop: Arc<Desktop>,
     notices: Arc<Mutex<Vec<Notice>>>,
 }
@@ -51,7 +51,7 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     Fixture {
-        _data: data,
+        data,
         desktop,
         notices,
     }
@@ -207,4 +207,65 @@ async fn a_job_can_be_cancelled_and_logs_can_be_followed() {
         "the previous version keeps serving"
     );
     assert_eq!(berth_e2e::docker::containers_of(&app).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_by_other_processes_are_announced_once() {
+    let f = fixture().await;
+    let app = unique("jobwatch");
+    let _guard = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    create(&f, &app, &repo).await;
+    tokio::spawn(
+        f.desktop
+            .clone()
+            .watch_other_processes(Duration::from_millis(200)),
+    );
+    // Let the watcher take its first look (nothing ended yet: nothing to announce).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // "The CLI": another Berth on the same data dir deploys the app.
+    let cli = Berth::open(Config {
+        data_dir: f.data.path().to_path_buf(),
+        secrets: SecretsChoice::File,
+        actor: "cli".into(),
+    })
+    .unwrap();
+    let deployed = cli
+        .deploy(
+            &app,
+            None,
+            &|_| {},
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let d = done(&f, &app).await;
+    assert!(d.ok, "{d:?}");
+    assert_eq!(d.kind, JobKind::Deploy);
+    assert_eq!(
+        d.deployment.as_ref().map(|x| x.id.as_str()),
+        Some(deployed.id.as_str())
+    );
+    assert!(
+        d.url.is_some(),
+        "the notice says where the app answers: {d:?}"
+    );
+
+    // A deploy from this window is announced by its job only, not a second time.
+    f.notices.lock().unwrap().clear();
+    repo.commit_version("v2");
+    f.desktop
+        .start_job(&app, JobKind::Deploy, None, None)
+        .unwrap();
+    assert!(done(&f, &app).await.ok);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let dones = f
+        .notices
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|n| matches!(n, Notice::Done(_)))
+        .count();
+    assert_eq!(dones, 1, "one notice per deployment");
 }

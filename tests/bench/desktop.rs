@@ -1,0 +1,280 @@
+//! The desktop issue's figures: time from launch to the first interactive screen, and the
+//! resident memory of the running app — every process of it, WebKit's web and network
+//! processes included — idle after each screen has been opened once.
+//!
+//! The app runs under Xvfb, driven through WebDriver by the same harness as the desktop tests
+//! (`tests/desktop/harness.rs`). Launch time is measured from the kernel's start time of the
+//! `berth-desktop` process to the moment the Overview has painted its data (the UI stamps
+//! `data-interactive-at` on `<html>`), so WebDriver's own start-up is not counted.
+//! Memory is reported as RSS summed over the processes (shared pages counted once per
+//! process, so an overestimate) and PSS (shared pages split between the processes sharing
+//! them: what the app really costs).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use berth_e2e::docker::{AppGuard, ensure_busybox};
+use berth_e2e::{git, unique};
+
+#[allow(dead_code, clippy::unwrap_used)]
+#[path = "../desktop/harness.rs"]
+mod harness;
+
+use harness::DesktopApp;
+
+/// How long the app is left alone before memory is read.
+const SETTLE: Duration = Duration::from_secs(4);
+const LAUNCHES: usize = 5;
+
+pub async fn run() {
+    println!("\n== desktop app ==");
+    if let Some(bin) = std::env::var_os("BERTH_DESKTOP_BIN") {
+        println!("binary: {}", std::path::Path::new(&bin).display());
+    }
+
+    // --- launch → first interactive screen --------------------------------------------------
+    let mut launch = Vec::new();
+    for _ in 0..LAUNCHES {
+        let app = DesktopApp::launch("bench-launch").await;
+        app.wait_for("[data-testid=empty-servers]").await;
+        launch.push(launch_ms(&app).await);
+        app.quit().await;
+    }
+    println!(
+        "launch → first interactive screen: median {:.0} ms (min {:.0}, max {:.0}; {LAUNCHES} launches, empty data dir)",
+        crate::median(launch.clone()),
+        launch.iter().copied().fold(f64::INFINITY, f64::min),
+        launch.iter().copied().fold(0.0, f64::max),
+    );
+
+    // --- idle memory after each screen ------------------------------------------------------
+    ensure_busybox();
+    let app = DesktopApp::launch("bench-memory").await;
+    let name = unique("bench-desk");
+    let _guard = AppGuard(name.clone());
+    let repo = git::web_app("v1");
+    let b = &app.berth;
+    b.ok(&["server", "add", "local", "--local"]);
+    b.ok(&[
+        "app",
+        "create",
+        &name,
+        "--server",
+        "local",
+        "--git",
+        &repo.path_str(),
+        "--port",
+        "8080",
+        "--health-path",
+        "/healthz",
+    ]);
+    b.ok(&["deploy", &name]);
+    app.click("[data-testid=refresh]").await;
+    app.wait_for_text("[data-testid=server-card]", "local")
+        .await;
+    let with_data = launch_ms(&app).await;
+
+    println!("\nidle memory of all the app's processes, {SETTLE:?} after opening each screen:");
+    println!(
+        "{:<26} {:>9} {:>9}   processes",
+        "after opening", "RSS MB", "PSS MB"
+    );
+    let mut last = Memory::default();
+    let screens: [(&str, &str, &str); 5] = [
+        (
+            "Overview",
+            "[data-testid=nav-overview]",
+            "[data-testid=server-card]",
+        ),
+        (
+            "Servers",
+            "[data-testid=nav-servers]",
+            "[data-testid=server-card]",
+        ),
+        ("Apps", "[data-testid=nav-apps]", "[data-testid=app-row]"),
+        (
+            "Settings",
+            "[data-testid=nav-settings]",
+            "[data-testid=secrets]",
+        ),
+        (
+            "Overview again",
+            "[data-testid=nav-overview]",
+            "[data-testid=server-card]",
+        ),
+    ];
+    for (i, (label, nav, shown)) in screens.into_iter().enumerate() {
+        app.click(nav).await;
+        app.wait_for(shown).await;
+        if i == 2 {
+            // The app's own page, from the Apps screen.
+            report("Apps", &app).await;
+            app.click(&format!("[data-app=\"{name}\"]")).await;
+            app.wait_for("[data-testid=deploy]").await;
+            last = report(&format!("App page ({name})"), &app).await;
+            continue;
+        }
+        last = report(label, &app).await;
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle = report("idle 10 s more", &app).await;
+    println!(
+        "\nidle PSS {:.0} MB (target ≤ 150 MB), RSS sum {:.0} MB; launch with data: {with_data:.0} ms",
+        idle.pss_mb, idle.rss_mb
+    );
+    let _ = last;
+    for (comm, (rss, pss)) in &idle.by_process {
+        println!("  {comm:<24} RSS {rss:>6.1} MB  PSS {pss:>6.1} MB");
+    }
+    b.ok(&["app", "rm", &name, "--purge"]);
+    app.quit().await;
+}
+
+/// The UI's `data-interactive-at` minus the app process's start time, in milliseconds.
+async fn launch_ms(app: &DesktopApp) -> f64 {
+    let stamp = app
+        .client
+        .execute(
+            "return document.documentElement.getAttribute('data-interactive-at')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let interactive: f64 = stamp
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("the UI stamps data-interactive-at once the Overview has painted");
+    let pid = app_pid(app).expect("berth-desktop is running");
+    interactive - process_start_epoch_ms(pid)
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    rss_mb: f64,
+    pss_mb: f64,
+    by_process: Vec<(String, (f64, f64))>,
+}
+
+async fn report(label: &str, app: &DesktopApp) -> Memory {
+    tokio::time::sleep(SETTLE).await;
+    let m = memory(app);
+    println!(
+        "{label:<26} {:>9.1} {:>9.1}   {}",
+        m.rss_mb,
+        m.pss_mb,
+        m.by_process
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    m
+}
+
+fn memory(app: &DesktopApp) -> Memory {
+    let Some(root) = app_pid(app) else {
+        return Memory::default();
+    };
+    let mut m = Memory::default();
+    for pid in descendants(root, true) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let rss = status_kb(pid, "VmRSS:") / 1024.0;
+        let pss = smaps_kb(pid, "Pss:") / 1024.0;
+        m.rss_mb += rss;
+        m.pss_mb += pss;
+        m.by_process.push((comm, (rss, pss)));
+    }
+    m
+}
+
+/// The `berth-desktop` process tauri-driver (through WebKitWebDriver) started.
+fn app_pid(app: &DesktopApp) -> Option<u32> {
+    descendants(app.driver_pid(), false)
+        .into_iter()
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "berth-desktop")
+        })
+}
+
+/// Every process below `root` (and `root` itself when `include_root`).
+fn descendants(root: u32, include_root: bool) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some(ppid) = stat_fields(pid).and_then(|f| f.get(1)?.parse().ok()) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if include_root {
+        out.push(root);
+    }
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        for &c in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
+            out.push(c);
+            stack.push(c);
+        }
+    }
+    out
+}
+
+/// `/proc/PID/stat` after the command name: field 0 is the state, 1 the parent, 19 the start
+/// time in clock ticks since boot.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    Some(after.split_whitespace().map(str::to_owned).collect())
+}
+
+fn process_start_epoch_ms(pid: u32) -> f64 {
+    let ticks: f64 = stat_fields(pid)
+        .and_then(|f| f.get(19)?.parse().ok())
+        .expect("start time of the process");
+    let hz: f64 = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0);
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .expect("/proc/uptime");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or_default();
+    now - (uptime - ticks / hz) * 1000.0
+}
+
+fn status_kb(pid: u32, key: &str) -> f64 {
+    proc_kb(&format!("/proc/{pid}/status"), key)
+}
+
+fn smaps_kb(pid: u32, key: &str) -> f64 {
+    proc_kb(&format!("/proc/{pid}/smaps_rollup"), key)
+}
+
+fn proc_kb(path: &str, key: &str) -> f64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0.0)
+}
