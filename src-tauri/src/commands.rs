@@ -80,6 +80,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         secrets_info,
         use_file_secrets,
         audit_log,
+        hide_window,
         pick_file,
         open_url,
     ]
@@ -318,6 +319,11 @@ async fn audit_log(d: Shell<'_>, limit: usize) -> Reply<Vec<AuditEntry>> {
 }
 
 // --- the shell's own: OS dialogs and the browser ---
+
+#[tauri::command]
+async fn hide_window(app: AppHandle) -> Reply<()> {
+    crate::shell::hide_window(&app)
+}
 
 #[tauri::command]
 async fn pick_file(app: AppHandle, title: String) -> Reply<Option<String>> {

@@ -117,6 +117,7 @@ pub fn run() {
             {
                 api.prevent_close();
                 let _ = window.hide();
+                tracing::info!("window closed; Berth keeps running in the tray");
             }
         })
         .build(tauri::generate_context!())
@@ -142,6 +143,19 @@ pub fn show_window(app: &AppHandle) {
         let _ = w.unminimize();
         let _ = w.set_focus();
     }
+}
+
+/// Hides the main window (Ctrl+W / Cmd+W, like closing it): Berth stays in the tray.
+pub fn hide_window(app: &AppHandle) -> Result<(), ErrorDto> {
+    let Some(w) = app.get_webview_window(MAIN_WINDOW) else {
+        return Ok(());
+    };
+    w.hide().map_err(|e| ErrorDto {
+        code: "shell".to_owned(),
+        message: format!("cannot close the window: {e}"),
+    })?;
+    tracing::info!("window closed; Berth keeps running in the tray");
+    Ok(())
 }
 
 /// The OS file picker (the identity file of a server); `None` when the user cancelled.

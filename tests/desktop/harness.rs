@@ -245,13 +245,20 @@ impl DesktopApp {
                     },
                 )
                 .env("NO_AT_BRIDGE", "1")
+                // The app's log (its notifications among it) goes to driver.log: `app_log`.
+                .env("BERTH_LOG", "info,tao=warn,wry=warn")
                 .env_remove("WAYLAND_DISPLAY")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
         );
+        // tauri-driver starts WebKitWebDriver on the native port; both must listen before a
+        // session can be asked for (on a busy machine WebKitWebDriver takes a while).
         wait_until("tauri-driver", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        wait_until("WebKitWebDriver", || {
+            std::net::TcpStream::connect(("127.0.0.1", native_port)).is_ok()
         });
 
         let mut caps = serde_json::Map::new();
@@ -312,6 +319,35 @@ impl DesktopApp {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("`{css}` never showed {text:?}; last text: {last:?}")
+    }
+
+    /// Replaces the value of the input matching `css` with `text`, as typed.
+    #[allow(dead_code)] // not every test binary fills forms
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.wait_for(css).await;
+        el.clear()
+            .await
+            .unwrap_or_else(|e| panic!("cannot clear `{css}`: {e}"));
+        el.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot type into `{css}`: {e}"));
+    }
+
+    /// Chooses the option with `value` in the `<select>` matching `css`.
+    #[allow(dead_code)]
+    pub async fn select(&self, css: &str, value: &str) {
+        self.wait_for(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("cannot choose {value:?} in `{css}`: {e}"));
+    }
+
+    /// What the app (and tauri-driver) printed so far, with `BERTH_LOG=info`: among it one
+    /// `notification: …` line per OS notification sent.
+    #[allow(dead_code)]
+    pub fn app_log(&self) -> String {
+        std::fs::read_to_string(self._home.path().join("driver.log")).unwrap_or_default()
     }
 
     pub async fn click(&self, css: &str) {
@@ -430,7 +466,7 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
         assert!(Instant::now() < deadline, "{what} did not come up");
         std::thread::sleep(Duration::from_millis(50));

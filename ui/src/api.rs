@@ -265,6 +265,11 @@ pub async fn audit_log(limit: usize) -> Result<Vec<AuditEntry>, ErrorDto> {
 
 // --- the shell's own ---
 
+/// Hides the window; Berth keeps running in the tray.
+pub async fn hide_window() -> Result<(), ErrorDto> {
+    call_unit("hide_window", none()).await
+}
+
 /// The OS file picker (for an identity file); `None` when the user cancelled.
 pub async fn pick_file(title: &str) -> Result<Option<String>, ErrorDto> {
     call("pick_file", json!({ "title": title })).await

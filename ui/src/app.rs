@@ -68,6 +68,20 @@ pub fn App() -> impl IntoView {
             });
         }
     });
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if let Some(action) = shortcut(&ev.key(), ev.ctrl_key() || ev.meta_key(), ev.alt_key()) {
+            ev.prevent_default();
+            match action {
+                Shortcut::Go(page) => nav.go(page),
+                Shortcut::HideWindow => spawn_local(async move {
+                    if let Err(e) = api::hide_window().await {
+                        toasts.error(&e);
+                    }
+                }),
+            }
+        }
+    });
+    on_cleanup(move || keys.remove());
     view! {
         <div class="shell">
             <Sidebar />
@@ -83,6 +97,50 @@ pub fn App() -> impl IntoView {
             </main>
             <ToastList />
         </div>
+    }
+}
+
+/// What a keyboard shortcut does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shortcut {
+    Go(Page),
+    HideWindow,
+}
+
+/// The window's shortcuts, with Ctrl (Cmd on macOS): 1 Overview, 2 Servers, 3 Apps,
+/// `,` Settings, W closes the window (Berth stays in the tray).
+fn shortcut(key: &str, ctrl_or_cmd: bool, alt: bool) -> Option<Shortcut> {
+    if !ctrl_or_cmd || alt {
+        return None;
+    }
+    Some(match key {
+        "1" => Shortcut::Go(Page::Overview),
+        "2" => Shortcut::Go(Page::Servers),
+        "3" => Shortcut::Go(Page::Apps),
+        "," => Shortcut::Go(Page::Settings),
+        "w" | "W" => Shortcut::HideWindow,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortcuts_need_ctrl_or_cmd() {
+        assert_eq!(
+            shortcut("2", true, false),
+            Some(Shortcut::Go(Page::Servers))
+        );
+        assert_eq!(shortcut("w", true, false), Some(Shortcut::HideWindow));
+        assert_eq!(
+            shortcut("w", false, false),
+            None,
+            "typing a w is not a shortcut"
+        );
+        assert_eq!(shortcut("1", true, true), None);
+        assert_eq!(shortcut("x", true, false), None);
     }
 }
 
