@@ -81,6 +81,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         use_file_secrets,
         audit_log,
         pick_file,
+        pick_folder,
         open_url,
     ]
 }
@@ -322,6 +323,11 @@ async fn audit_log(d: Shell<'_>, limit: usize) -> Reply<Vec<AuditEntry>> {
 #[tauri::command]
 async fn pick_file(app: AppHandle, title: String) -> Reply<Option<String>> {
     crate::shell::pick_file(&app, title).await
+}
+
+#[tauri::command]
+async fn pick_folder(app: AppHandle, title: String) -> Reply<Option<String>> {
+    crate::shell::pick_folder(&app, title).await
 }
 
 #[tauri::command]

@@ -10,4 +10,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod harness;
+mod screens;
 mod smoke;
