@@ -8,7 +8,7 @@ use berth_e2e::git::web_app;
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::harness::DesktopApp;
+use crate::harness::{DesktopApp, Theme};
 
 /// Sets a field's value the way typing does (an `input` event), replacing what was there.
 async fn fill(app: &DesktopApp, css: &str, text: &str) {
@@ -206,6 +206,66 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
     app.click(&format!("{row} [data-testid=app-edit]")).await;
     app.wait_for("[data-testid=app-form]").await;
     assert_eq!(value_of(&app, "[data-testid=app-port]").await, "3000");
+
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_card_actions_in_the_dark() {
+    let app = DesktopApp::launch_with("screens-dark", Theme::Dark).await;
+    app.berth.ok(&["server", "add", "local", "--local"]);
+    app.click("[data-testid=nav-servers]").await;
+    let card = "[data-testid=server-card][data-server=local]";
+    app.wait_for_text(&format!("{card} [data-testid=server-status]"), "Connected")
+        .await;
+
+    // The base domain is edited in place.
+    app.click(&format!("{card} [data-testid=base-domain-edit]"))
+        .await;
+    type_into(&app, "[data-testid=base-domain-input]", "apps.example.test").await;
+    app.click("[data-testid=base-domain-save]").await;
+    app.wait_for_text(
+        &format!("{card} [data-testid=server-base-domain]"),
+        "*.apps.example.test",
+    )
+    .await;
+    let shown = app.berth.ok(&["server", "ls", "--json"]).stdout;
+    assert!(shown.contains("apps.example.test"), "{shown}");
+    app.screenshot("servers").await;
+
+    // The proxy dialog (not installed here: that is the scenario tests' job).
+    app.click(&format!("{card} [data-testid=proxy-install]"))
+        .await;
+    app.wait_for("[data-testid=proxy-install-dialog]").await;
+    app.click("[data-testid=proxy-mode-adopt]").await;
+    app.wait_for("[data-testid=proxy-admin]").await;
+    app.click("[data-testid=proxy-install-submit]").await;
+    app.wait_for_text(
+        "[data-testid=proxy-install-dialog] .field-error",
+        "admin endpoint",
+    )
+    .await;
+    app.screenshot("proxy-install-dialog").await;
+    app.click("[data-testid=proxy-install-dialog] .dialog-foot .button:not(.primary)")
+        .await;
+    wait_gone(&app, "[data-testid=proxy-install-dialog]").await;
+
+    app.click("[data-testid=add-server]").await;
+    app.wait_for("[data-testid=add-server-dialog]").await;
+    app.screenshot("add-server-dialog").await;
+    app.click("[data-testid=add-server-dialog] .dialog-foot .button:not(.primary)")
+        .await;
+    wait_gone(&app, "[data-testid=add-server-dialog]").await;
+
+    // Removing asks first.
+    app.click(&format!("{card} [data-testid=server-remove]"))
+        .await;
+    app.wait_for("[data-testid=confirm-dialog]").await;
+    app.screenshot("remove-server").await;
+    app.click("[data-testid=confirm-ok]").await;
+    app.wait_for_text("[data-testid=empty-servers]", "No servers yet")
+        .await;
+    wait_for_toast(&app, "Server local removed").await;
 
     app.quit().await;
 }

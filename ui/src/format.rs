@@ -108,6 +108,17 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A measured time in milliseconds: "<1 ms", "12 ms", "1.3 s".
+pub fn millis(ms: f64) -> String {
+    if ms < 1.0 {
+        "<1 ms".to_owned()
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
 /// How full something is, `used / total` as a whole percentage (0 when the total is unknown).
 pub fn percent_used(free: u64, total: u64) -> u8 {
     if total == 0 {
@@ -175,6 +186,13 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(bytes(n), want, "{n} bytes");
         }
+    }
+
+    #[test]
+    fn measured_times() {
+        assert_eq!(millis(0.3), "<1 ms");
+        assert_eq!(millis(12.4), "12 ms");
+        assert_eq!(millis(1_340.0), "1.3 s");
     }
 
     #[test]

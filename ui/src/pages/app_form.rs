@@ -229,7 +229,7 @@ pub fn AppFormDialog(existing: Option<App>, on_done: Callback<Option<App>>) -> i
                     {move || err(|e| &e.git).get().map(|e| view! { <span class="field-error">{e}</span> })}
                 </div>
                 {text_field("Branch", "app-branch", "main", None, f.branch, err(|e| &e.branch))}
-                {text_field("Dockerfile", "app-dockerfile", "auto-detect", Some("Path in the repository; empty uses ./Dockerfile or detects the runtime"), f.dockerfile, err(|e| &e.dockerfile))}
+                {text_field("Dockerfile", "app-dockerfile", "auto-detect", Some("Empty: ./Dockerfile, or a detected runtime"), f.dockerfile, err(|e| &e.dockerfile))}
                 {text_field("Container port", "app-port", "8080", Some("The port the app listens on inside its container"), f.port, err(|e| &e.port))}
                 {text_field("Health check path", "app-health", "/", Some("Must answer 2xx or 3xx before traffic switches"), f.health, err(|e| &e.health))}
                 {text_field("CPUs", "app-cpus", "no limit", Some("For example 0.5 or 2"), f.cpus, err(|e| &e.cpus))}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use berth_model::{ErrorDto, ProxyStatus, Server, ServerCheck};
+use berth_model::{ErrorDto, ProxyStatus, Server, ServerCheck, TransportKind};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -154,9 +154,14 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                     <span class="strong">{server.name.clone()}</span>
                 </span>
                 <span class="card-badges">
-                    <span class="pill" title="How Berth reaches this server">
-                        {server.transport.as_str()}
-                    </span>
+                    {(server.transport != TransportKind::Local)
+                        .then(|| {
+                            view! {
+                                <span class="pill" title="The SSH client Berth uses for this server">
+                                    {server.transport.as_str()}
+                                </span>
+                            }
+                        })}
                     <span data-testid="server-status">{status}</span>
                 </span>
             </div>
@@ -228,7 +233,11 @@ fn CheckFacts(check: ServerCheck) -> impl IntoView {
         let body = match free_total {
             Some((free, total)) => {
                 let used = format::percent_used(free, total);
-                let tone = if used >= 90 { "meter bad" } else { "meter" };
+                let tone = match used {
+                    90.. => "meter bad",
+                    75.. => "meter warn",
+                    _ => "meter",
+                };
                 view! {
                     <span class="meter-line">
                         <span class=tone title=format!("{used}% used")>
@@ -252,8 +261,12 @@ fn CheckFacts(check: ServerCheck) -> impl IntoView {
         <div class="kv facts" data-testid="server-facts">
             <span class="muted">"Docker"</span>
             <span>
-                {format!("{} (API {})", check.docker_version, check.api_version)}
-                <span class="muted small">{format!(" · {}/{}", check.os, check.arch)}</span>
+                {check.docker_version.clone()}
+                <span class="muted small">{format!(" · API {}", check.api_version)}</span>
+            </span>
+            <span class="muted">"System"</span>
+            <span class="ellipsis" title=format!("{} · {}", check.os, check.arch)>
+                {format!("{} · {}", check.os, check.arch)}
             </span>
             <span class="muted">"CPUs"</span>
             <span>
@@ -266,9 +279,9 @@ fn CheckFacts(check: ServerCheck) -> impl IntoView {
             {meter("Disk", disk, "unknown".to_owned())}
             <span class="muted">"Latency"</span>
             <span>
-                {format!("{:.0} ms", check.latency_ms)}
+                {format::millis(check.latency_ms)}
                 <span class="muted small">
-                    {format!(" · connected in {:.0} ms", check.connect_ms)}
+                    {format!(" · connected in {}", format::millis(check.connect_ms))}
                 </span>
             </span>
         </div>
