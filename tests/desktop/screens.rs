@@ -206,8 +206,38 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
     app.click(&format!("{row} [data-testid=app-edit]")).await;
     app.wait_for("[data-testid=app-form]").await;
     assert_eq!(value_of(&app, "[data-testid=app-port]").await, "3000");
+    app.click("[data-testid=app-form] .dialog-foot .button:not(.primary)")
+        .await;
+    wait_gone(&app, "[data-testid=app-form]").await;
+
+    // The smallest window the app allows: nothing runs off the side.
+    app.client.set_window_size(1000, 700).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_fits(&app, "apps").await;
+    app.screenshot("apps-list-small").await;
+    app.click("[data-testid=nav-servers]").await;
+    app.wait_for_text(&format!("{card} [data-testid=server-status]"), "Connected")
+        .await;
+    assert_fits(&app, "servers").await;
+    app.screenshot("servers-small").await;
 
     app.quit().await;
+}
+
+/// Fails if the main area scrolls sideways.
+async fn assert_fits(app: &DesktopApp, page: &str) {
+    let sizes = app
+        .client
+        .execute(
+            "const c = document.querySelector('.content'); return [c.scrollWidth, c.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        sizes[0].as_i64() <= sizes[1].as_i64(),
+        "the {page} page overflows sideways: {sizes}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
