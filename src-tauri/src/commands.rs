@@ -82,6 +82,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         audit_log,
         hide_window,
         pick_file,
+        pick_folder,
         open_url,
     ]
 }
@@ -328,6 +329,11 @@ async fn hide_window(app: AppHandle) -> Reply<()> {
 #[tauri::command]
 async fn pick_file(app: AppHandle, title: String) -> Reply<Option<String>> {
     crate::shell::pick_file(&app, title).await
+}
+
+#[tauri::command]
+async fn pick_folder(app: AppHandle, title: String) -> Reply<Option<String>> {
+    crate::shell::pick_folder(&app, title).await
 }
 
 #[tauri::command]

@@ -168,6 +168,19 @@ pub async fn pick_file(app: &AppHandle, title: String) -> Result<Option<String>,
     Ok(picked.map(|p| p.to_string()))
 }
 
+/// The OS folder picker (the git repository of an app); `None` when the user cancelled.
+pub async fn pick_folder(app: &AppHandle, title: String) -> Result<Option<String>, ErrorDto> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title(title)
+        .pick_folder(move |path| {
+            let _ = tx.send(path);
+        });
+    let picked = rx.await.ok().flatten();
+    Ok(picked.map(|p| p.to_string()))
+}
+
 /// Opens an `http(s)` URL in the user's browser; anything else is refused.
 pub fn open_url(app: &AppHandle, url: &str) -> Result<(), ErrorDto> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {

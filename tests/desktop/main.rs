@@ -11,4 +11,5 @@
 
 mod harness;
 mod scenario;
+mod screens;
 mod smoke;

@@ -275,6 +275,11 @@ pub async fn pick_file(title: &str) -> Result<Option<String>, ErrorDto> {
     call("pick_file", json!({ "title": title })).await
 }
 
+/// The OS folder picker (for an app's git repository); `None` when the user cancelled.
+pub async fn pick_folder(title: &str) -> Result<Option<String>, ErrorDto> {
+    call("pick_folder", json!({ "title": title })).await
+}
+
 /// Opens an `http(s)` URL in the user's browser.
 pub async fn open_url(url: &str) -> Result<(), ErrorDto> {
     call_unit("open_url", json!({ "url": url })).await

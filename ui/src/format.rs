@@ -83,6 +83,51 @@ pub fn url_label(url: &str) -> &str {
     rest.strip_suffix('/').unwrap_or(rest)
 }
 
+/// A size in bytes with binary units: "512 B", "1.5 KiB", "7.6 GiB", "118 GiB". One decimal
+/// below 10 of a unit, none above (a card has no room for more precision).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    // 1023.96 KiB would print as "1024 KiB": show it as the next unit instead.
+    if value >= 1023.5 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 9.95 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// A measured time in milliseconds: "<1 ms", "12 ms", "1.3 s".
+pub fn millis(ms: f64) -> String {
+    if ms < 1.0 {
+        "<1 ms".to_owned()
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// How full something is, `used / total` as a whole percentage (0 when the total is unknown).
+pub fn percent_used(free: u64, total: u64) -> u8 {
+    if total == 0 {
+        return 0;
+    }
+    let used = total.saturating_sub(free) as f64 / total as f64;
+    (used * 100.0).round().clamp(0.0, 100.0) as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +166,40 @@ mod tests {
         assert_eq!(url_label("http://127.0.0.1:3000"), "127.0.0.1:3000");
         assert_eq!(short_commit("0123456789abcdef"), "0123456");
         assert_eq!(short_commit("abc"), "abc");
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        let cases = [
+            (0, "0 B"),
+            (512, "512 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (256 << 20, "256 MiB"),
+            (8_192_000_000, "7.6 GiB"),
+            (118 << 30, "118 GiB"),
+            ((1 << 30) - 1, "1.0 GiB"),
+            (2 << 40, "2.0 TiB"),
+            (u64::MAX, "16384 PiB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(bytes(n), want, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn measured_times() {
+        assert_eq!(millis(0.3), "<1 ms");
+        assert_eq!(millis(12.4), "12 ms");
+        assert_eq!(millis(1_340.0), "1.3 s");
+    }
+
+    #[test]
+    fn usage() {
+        assert_eq!(percent_used(25, 100), 75);
+        assert_eq!(percent_used(0, 100), 100);
+        assert_eq!(percent_used(200, 100), 0, "more free than total is empty");
+        assert_eq!(percent_used(0, 0), 0);
     }
 }

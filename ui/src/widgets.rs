@@ -394,3 +394,26 @@ pub fn Field(
         </label>
     }
 }
+
+/// Why a dialog's last attempt failed, shown inside the dialog (nothing was changed): the
+/// message a user can act on, with the error's code underneath.
+#[component]
+pub fn DialogError(#[prop(into)] error: Signal<Option<ErrorDto>>) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
+    // A long form scrolls: bring the error into sight when it appears.
+    Effect::new(move |_| {
+        if let Some(el) = node.get() {
+            el.scroll_into_view_with_bool(false);
+        }
+    });
+    move || {
+        error.get().map(|e| {
+            view! {
+                <div class="dialog-error" role="alert" data-testid="dialog-error" node_ref=node>
+                    <div>{e.message}</div>
+                    <div class="code small">{e.code}</div>
+                </div>
+            }
+        })
+    }
+}

@@ -5,5 +5,7 @@ pub mod app;
 pub mod app_form;
 pub mod apps;
 pub mod overview;
+pub mod proxy_install;
+pub mod server_add;
 pub mod servers;
 pub mod settings;

@@ -1,21 +1,62 @@
-//! Servers: the machines apps run on, with a live check of each. (Adding, removing and the
-//! proxy settings are the next screens to build on this one.)
+//! Servers: the machines apps run on. Each card checks its server live (on arrival, then every
+//! 30 s), shows its proxy and base domain, and can remove it; "Add server" connects to a new
+//! one, asking the user to confirm an unknown SSH host key first.
 
-use berth_model::{Server, ServerCheck, TransportKind};
+use std::time::Duration;
+
+use berth_model::{ErrorDto, ProxyStatus, Server, ServerCheck, TransportKind};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api;
+use crate::pages::proxy_install::ProxyInstallDialog;
+use crate::pages::server_add::AddServerDialog;
 use crate::toast::use_toasts;
-use crate::widgets::{EmptyState, ErrorState, Loaded, Loading, PageHeader, fetch, server_address};
+use crate::widgets::{
+    Badge, Confirm, EmptyState, ErrorState, Loaded, Loading, PageHeader, RefreshButton,
+    server_address,
+};
+use crate::{api, format};
+
+/// How often a shown card checks its server again.
+const CHECK_EVERY: Duration = Duration::from_secs(30);
 
 #[component]
 pub fn Servers() -> impl IntoView {
+    let toasts = use_toasts();
     let servers: Loaded<Vec<Server>> = RwSignal::new(None);
-    let load = move || fetch(servers, api::servers());
+    let busy = RwSignal::new(false);
+    // Not `fetch`: this also runs from callbacks outside the component (after an add or a
+    // remove), where the toasts cannot be looked up.
+    let load = move || {
+        busy.set(true);
+        spawn_local(async move {
+            let answer = api::servers().await;
+            if let Err(e) = &answer {
+                toasts.error(e);
+            }
+            servers.set(Some(answer));
+            busy.set(false);
+        })
+    };
     load();
+    let adding = RwSignal::new(false);
+    let on_added = Callback::new(move |(name, check): (String, ServerCheck)| {
+        adding.set(false);
+        toasts.ok(format!(
+            "Server {name} added — Docker {}",
+            check.docker_version
+        ));
+        load();
+    });
+    let changed = Callback::new(move |()| load());
+
     view! {
-        <PageHeader title="Servers" subtitle="Machines with Docker that Berth deploys to" />
+        <PageHeader title="Servers" subtitle="Machines with Docker that Berth deploys to">
+            <RefreshButton busy=busy.into() on_click=load />
+            <button class="button primary" data-testid="add-server" on:click=move |_| adding.set(true)>
+                "Add server"
+            </button>
+        </PageHeader>
         {move || match servers.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <ErrorState error=e retry=load /> }.into_any(),
@@ -24,70 +65,424 @@ pub fn Servers() -> impl IntoView {
                     <EmptyState
                         testid="empty-servers"
                         title="No servers yet — add one"
-                        body="Adding a server from this window is coming. Meanwhile, from a terminal:"
+                        body="Any Linux machine with Docker that you can reach over SSH, or this computer's own Docker."
                     >
-                        <code class="command">"berth server add NAME --ssh USER@HOST"</code>
-                        <code class="command">"berth server add NAME --local"</code>
+                        <button
+                            class="button primary"
+                            data-testid="add-server-empty"
+                            on:click=move |_| adding.set(true)
+                        >
+                            "Add server"
+                        </button>
                     </EmptyState>
                 }
                     .into_any()
             }
             Some(Ok(list)) => {
                 view! {
-                    <div class="cards">{list.into_iter().map(|s| view! { <ServerCard server=s /> }).collect_view()}</div>
+                    <div class="cards server-cards">
+                        {list
+                            .into_iter()
+                            .map(|s| view! { <ServerCard server=s on_changed=changed /> })
+                            .collect_view()}
+                    </div>
                 }
                     .into_any()
             }
         }}
+        <Show when=move || adding.get()>
+            <AddServerDialog on_close=Callback::new(move |()| adding.set(false)) on_added />
+        </Show>
     }
 }
 
+// --- one server ---
+
 #[component]
-fn ServerCard(server: Server) -> impl IntoView {
+fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
     let toasts = use_toasts();
-    let check = RwSignal::new(None::<ServerCheck>);
+    let name = StoredValue::new(server.name.clone());
+    let check = RwSignal::new(None::<Result<ServerCheck, ErrorDto>>);
     let checking = RwSignal::new(false);
-    let name = server.name.clone();
-    let run_check = move |_| {
-        let name = name.clone();
+    let run_check = move || {
+        if checking.get_untracked() {
+            return;
+        }
         checking.set(true);
         spawn_local(async move {
-            match api::server_check(&name).await {
-                Ok(c) => check.set(Some(c)),
-                Err(e) => toasts.error(&e),
-            }
+            let answer = api::server_check(&name.get_value()).await;
+            check.set(Some(answer));
             checking.set(false);
         });
     };
+    run_check();
+    if let Ok(timer) = set_interval_with_handle(run_check, CHECK_EVERY) {
+        on_cleanup(move || timer.clear());
+    }
+
+    // A re-check keeps the last answer on screen; only the first shows "Checking…".
+    let status = move || match check.get() {
+        Some(Ok(_)) => view! { <Badge tone="ok" text="Connected" /> }.into_any(),
+        Some(Err(_)) => view! { <Badge tone="bad" text="Unreachable" /> }.into_any(),
+        None => view! { <Badge tone="busy" text="Checking…" /> }.into_any(),
+    };
+
+    let removing = RwSignal::new(false);
+    let remove = Callback::new(move |yes: bool| {
+        removing.set(false);
+        if !yes {
+            return;
+        }
+        spawn_local(async move {
+            let name = name.get_value();
+            match api::server_rm(&name).await {
+                Ok(()) => {
+                    toasts.ok(format!("Server {name} removed"));
+                    on_changed.run(());
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    });
+
+    let address = server_address(&server.address());
+    let identity = server.identity.clone();
     view! {
-        <div class="card" data-testid="server-card">
+        <div class="card server-card" data-testid="server-card" data-server=server.name.clone()>
             <div class="card-title">
-                <span class="strong">{server.name.clone()}</span>
-                {(server.transport != TransportKind::Local)
-                    .then(|| view! { <span class="pill">{server.transport.as_str()}</span> })}
+                <span class="server-name ellipsis" title=server.name.clone()>
+                    <span class="strong">{server.name.clone()}</span>
+                </span>
+                <span class="card-badges">
+                    {(server.transport != TransportKind::Local)
+                        .then(|| {
+                            view! {
+                                <span class="pill" title="The SSH client Berth uses for this server">
+                                    {server.transport.as_str()}
+                                </span>
+                            }
+                        })}
+                    <span data-testid="server-status">{status}</span>
+                </span>
             </div>
-            <div class="muted">{server_address(&server.address())}</div>
-            {move || {
-                check
-                    .get()
-                    .map(|c| {
-                        view! {
-                            <div class="small">
-                                {format!(
-                                    "Docker {} · {} CPUs · {:.0} ms round trip",
-                                    c.docker_version,
-                                    c.cpus,
-                                    c.latency_ms,
-                                )}
-                            </div>
-                        }
-                    })
+            <div class="muted ellipsis" title=address.clone()>
+                {address.clone()}
+            </div>
+            {identity
+                .map(|i| {
+                    view! {
+                        <div class="muted small ellipsis" title=i.clone()>
+                            {format!("Key {i}")}
+                        </div>
+                    }
+                })}
+            {move || match check.get() {
+                Some(Ok(c)) => view! { <CheckFacts check=c /> }.into_any(),
+                Some(Err(e)) => {
+                    view! {
+                        <div class="card-error" data-testid="server-error">
+                            <div>{e.message}</div>
+                            <div class="code small muted">{e.code}</div>
+                        </div>
+                    }
+                        .into_any()
+                }
+                None => view! { <div class="facts-skeleton skeleton"></div> }.into_any(),
             }}
-            <div class="card-foot">
-                <button class="button small" disabled=move || checking.get() on:click=run_check>
-                    {move || if checking.get() { "Checking…" } else { "Check" }}
+            <ProxySection server=name.get_value() />
+            <BaseDomain server=name.get_value() initial=server.base_domain.clone() />
+            <div class="card-foot card-actions">
+                <button
+                    class="button small"
+                    data-testid="server-recheck"
+                    disabled=move || checking.get()
+                    on:click=move |_| run_check()
+                >
+                    {move || if checking.get() { "Checking…" } else { "Check now" }}
+                </button>
+                <span class="grow"></span>
+                <button
+                    class="button small ghost danger-text"
+                    data-testid="server-remove"
+                    on:click=move |_| removing.set(true)
+                >
+                    "Remove"
                 </button>
             </div>
+        </div>
+        <Show when=move || removing.get()>
+            <Confirm
+                title=format!("Remove {}?", name.get_value())
+                body="Berth forgets this server, its pinned host key and its stored passphrase. Nothing on the server is touched. A server that still has apps cannot be removed: remove its apps first."
+                confirm="Remove server"
+                danger=true
+                on_answer=remove
+            />
+        </Show>
+    }
+}
+
+/// What a successful check found: Docker, CPUs, memory, disk, latency.
+#[component]
+fn CheckFacts(check: ServerCheck) -> impl IntoView {
+    let memory = check
+        .mem_available_bytes
+        .map(|free| (free, check.mem_total_bytes));
+    let disk = check.disk_free_bytes.zip(check.disk_total_bytes);
+    let meter = |label: &'static str, free_total: Option<(u64, u64)>, fallback: String| {
+        let body = match free_total {
+            Some((free, total)) => {
+                let used = format::percent_used(free, total);
+                let tone = match used {
+                    90.. => "meter bad",
+                    75.. => "meter warn",
+                    _ => "meter",
+                };
+                view! {
+                    <span class="meter-line">
+                        <span class=tone title=format!("{used}% used")>
+                            <span class="meter-fill" style=format!("width: {used}%")></span>
+                        </span>
+                        <span class="nowrap">
+                            {format!("{} free of {}", format::bytes(free), format::bytes(total))}
+                        </span>
+                    </span>
+                }
+                .into_any()
+            }
+            None => view! { <span>{fallback}</span> }.into_any(),
+        };
+        view! {
+            <span class="muted">{label}</span>
+            {body}
+        }
+    };
+    view! {
+        <div class="kv facts" data-testid="server-facts">
+            <span class="muted">"Docker"</span>
+            <span>
+                {check.docker_version.clone()}
+                <span class="muted small">{format!(" · API {}", check.api_version)}</span>
+            </span>
+            <span class="muted">"System"</span>
+            <span class="ellipsis" title=format!("{} · {}", check.os, check.arch)>
+                {format!("{} · {}", check.os, check.arch)}
+            </span>
+            <span class="muted">"CPUs"</span>
+            <span>
+                {check.cpus}
+                <span class="muted small">
+                    {format!(" · {} containers running", check.containers_running)}
+                </span>
+            </span>
+            {meter("Memory", memory, format!("{} total", format::bytes(check.mem_total_bytes)))}
+            {meter("Disk", disk, "unknown".to_owned())}
+            <span class="muted">"Latency"</span>
+            <span>
+                {format::millis(check.latency_ms)}
+                <span class="muted small">
+                    {format!(" · connected in {}", format::millis(check.connect_ms))}
+                </span>
+            </span>
+        </div>
+    }
+}
+
+/// The server's Caddy: installed (mode, TLS, ports, health, routes) or an offer to install one.
+#[component]
+fn ProxySection(server: String) -> impl IntoView {
+    let server = StoredValue::new(server);
+    let status: Loaded<ProxyStatus> = RwSignal::new(None);
+    let load = move || {
+        // Not `fetch`: a card's proxy failing is shown in the card, not as a toast per card.
+        spawn_local(async move {
+            let answer = api::proxy_status(&server.get_value()).await;
+            status.set(Some(answer));
+        })
+    };
+    load();
+    let installing = RwSignal::new(false);
+    let installed = Callback::new(move |st: ProxyStatus| {
+        installing.set(false);
+        status.set(Some(Ok(st)));
+    });
+    view! {
+        <div class="card-section" data-testid="server-proxy">
+            <div class="card-section-title">"Proxy"</div>
+            {move || match status.get() {
+                None => view! { <span class="muted small">"Looking at the proxy…"</span> }.into_any(),
+                Some(Err(e)) => {
+                    view! { <span class="small bad-text">{format!("Unknown: {}", e.message)}</span> }
+                        .into_any()
+                }
+                Some(Ok(p)) if !p.installed => {
+                    view! {
+                        <div class="proxy-line">
+                            <span class="muted small">
+                                "No proxy: apps answer only on the server's loopback."
+                            </span>
+                            <button
+                                class="button small"
+                                data-testid="proxy-install"
+                                on:click=move |_| installing.set(true)
+                            >
+                                "Install proxy"
+                            </button>
+                        </div>
+                    }
+                        .into_any()
+                }
+                Some(Ok(p)) => proxy_facts(p).into_any(),
+            }}
+        </div>
+        <Show when=move || installing.get()>
+            <ProxyInstallDialog
+                server=server.get_value()
+                on_close=Callback::new(move |()| installing.set(false))
+                on_installed=installed
+            />
+        </Show>
+    }
+}
+
+fn proxy_facts(p: ProxyStatus) -> impl IntoView {
+    let mode = p.mode.clone().unwrap_or_default();
+    let (tone, health) = if p.reachable {
+        ("ok", format!("Caddy, {mode}"))
+    } else {
+        ("bad", format!("Caddy, {mode}: not answering"))
+    };
+    let mut details = Vec::new();
+    if let Some(tls) = &p.tls {
+        details.push(format!("TLS {tls}"));
+    }
+    if let (Some(http), Some(https)) = (p.http_port, p.https_port) {
+        details.push(format!("ports {http}/{https}"));
+    }
+    if let Some(c) = &p.container_status {
+        details.push(format!("container {c}"));
+    }
+    details.push(match p.routes.len() {
+        1 => "1 route".to_owned(),
+        n => format!("{n} routes"),
+    });
+    view! {
+        <div class="proxy-line">
+            <Badge tone text=health />
+            <span class="muted small">{details.join(" · ")}</span>
+        </div>
+        {p.error.map(|e| view! { <div class="small bad-text">{e}</div> })}
+    }
+}
+
+/// The base domain (`<app>.<base>` for every app), editable in place.
+#[component]
+fn BaseDomain(server: String, initial: Option<String>) -> impl IntoView {
+    let toasts = use_toasts();
+    let server = StoredValue::new(server);
+    let base = RwSignal::new(initial);
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+    let start = move |_| {
+        draft.set(base.get_untracked().unwrap_or_default());
+        error.set(None);
+        editing.set(true);
+    };
+    let save = move || {
+        if saving.get_untracked() {
+            return;
+        }
+        let value = draft.get_untracked().trim().to_owned();
+        saving.set(true);
+        spawn_local(async move {
+            let name = server.get_value();
+            let wanted = (!value.is_empty()).then_some(value.as_str());
+            match api::server_set_base_domain(&name, wanted).await {
+                Ok(s) => {
+                    match &s.base_domain {
+                        Some(b) => toasts.ok(format!("Apps on {name} now get <app>.{b}")),
+                        None => toasts.ok(format!("Base domain of {name} cleared")),
+                    }
+                    base.set(s.base_domain);
+                    editing.set(false);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            saving.set(false);
+        });
+    };
+    view! {
+        <div class="card-section" data-testid="server-base-domain">
+            <div class="card-section-title">"Base domain"</div>
+            {move || {
+                if editing.get() {
+                    view! {
+                        <form
+                            class="inline-edit"
+                            on:submit=move |ev| {
+                                ev.prevent_default();
+                                save();
+                            }
+                        >
+                            <input
+                                data-testid="base-domain-input"
+                                placeholder="apps.example.com"
+                                prop:value=move || draft.get()
+                                on:input=move |ev| draft.set(event_target_value(&ev))
+                                on:keydown=move |ev| {
+                                    if ev.key() == "Escape" {
+                                        editing.set(false);
+                                    }
+                                }
+                            />
+                            <button
+                                class="button small primary"
+                                type="submit"
+                                data-testid="base-domain-save"
+                                disabled=move || saving.get()
+                            >
+                                {move || if saving.get() { "Saving…" } else { "Save" }}
+                            </button>
+                            <button
+                                class="button small ghost"
+                                type="button"
+                                on:click=move |_| editing.set(false)
+                            >
+                                "Cancel"
+                            </button>
+                        </form>
+                        {move || error.get().map(|e| view! { <div class="field-error">{e}</div> })}
+                        <div class="field-hint">"Leave empty to clear. Point *.domain at the server in DNS."</div>
+                    }
+                        .into_any()
+                } else {
+                    view! {
+                        <div class="proxy-line">
+                            {move || match base.get() {
+                                Some(b) => {
+                                    view! {
+                                        <span class="ellipsis" title=format!("apps get <app>.{b}")>
+                                            <code>{format!("*.{b}")}</code>
+                                        </span>
+                                    }
+                                        .into_any()
+                                }
+                                None => view! { <span class="muted small">"None"</span> }.into_any(),
+                            }}
+                            <button
+                                class="button small ghost"
+                                data-testid="base-domain-edit"
+                                on:click=start
+                            >
+                                {move || if base.get().is_some() { "Change" } else { "Set" }}
+                            </button>
+                        </div>
+                    }
+                        .into_any()
+                }
+            }}
         </div>
     }
 }
