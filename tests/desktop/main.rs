@@ -9,5 +9,6 @@
 // Test code: a panic with the value's location is the failure report we want.
 #![allow(clippy::unwrap_used)]
 
+mod app_page;
 mod harness;
 mod smoke;

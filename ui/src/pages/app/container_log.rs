@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use berth_model::AppState;
-use berth_model::view::{JobKind, LogLine};
+use berth_model::view::{JobKind, LogEnd, LogLine};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -150,12 +150,13 @@ fn LiveLog() -> impl IntoView {
         }
     };
     let follow = StoredValue::new_local(follow);
-    let start = move || follow.with_value(|f| f());
-    start();
+    let start = move || {
+        follow.try_with_value(|f| f());
+    };
 
-    {
+    let on_line = {
         let stream = stream.clone();
-        events::on_log_line(move |l: LogLine| {
+        move |l: LogLine| {
             if l.app != ctx.name() {
                 return;
             }
@@ -166,11 +167,11 @@ fn LiveLog() -> impl IntoView {
             } else if s.waiting && s.early.len() < EARLY_MAX {
                 s.early.push(l);
             }
-        });
-    }
-    {
+        }
+    };
+    let on_end = {
         let stream = stream.clone();
-        events::on_log_end(move |end| {
+        move |end: LogEnd| {
             let mut s = lock(&stream);
             if s.id.as_deref() != Some(end.stream.as_str()) {
                 return;
@@ -182,8 +183,10 @@ fn LiveLog() -> impl IntoView {
             };
             feed.push(note, LineKind::Note);
             live.set(Live::Ended(end.error));
-        });
-    }
+        }
+    };
+    // Follow once the listeners are in place: the first lines come at once.
+    events::on_logs(on_line, on_end, start);
     // A new container after a job: follow it.
     events::on_job_done(move |d| {
         if d.app == ctx.name()

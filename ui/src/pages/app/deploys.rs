@@ -163,8 +163,9 @@ fn History() -> impl IntoView {
         spawn_local(async move {
             match api::deployments(&app, HISTORY).await {
                 Ok(d) => {
-                    rows.try_set(Some(d));
+                    // The time first: the list reads it untracked, and renders once.
                     now.try_set(now_ms());
+                    rows.try_set(Some(d));
                 }
                 Err(e) => {
                     toasts.error(&e);
@@ -208,7 +209,7 @@ fn History() -> impl IntoView {
                         <div class="list history">
                             {list
                                 .into_iter()
-                                .map(|d| history_row(ctx, d, now.get(), open, rollback_to))
+                                .map(|d| history_row(ctx, d, now.get_untracked(), open, rollback_to))
                                 .collect_view()}
                         </div>
                     }

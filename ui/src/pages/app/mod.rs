@@ -225,9 +225,12 @@ pub fn AppPage(name: String) -> impl IntoView {
     let focus = window_event_listener(ev::focus, move |_| load());
     on_cleanup(move || focus.remove());
 
+    // What the body shows changes only between loading, failed and loaded: a reload of the
+    // status must not rebuild the tabs (and lose their state).
+    let shown = Memo::new(move |_| (ctx.status.with(Option::is_some), failed.get()));
     view! {
         <Header />
-        {move || match (ctx.status.with(Option::is_some), failed.get()) {
+        {move || match shown.get() {
             (false, None) => view! { <Loading rows=3 /> }.into_any(),
             (false, Some(e)) => view! { <ErrorState error=e retry=load /> }.into_any(),
             (true, _) => view! { <Tabs /> }.into_any(),
