@@ -225,11 +225,8 @@ async fn deploy_watch_configure_and_roll_back() {
     let history = app.berth.ok(&["deployments", &name, "--json"]).json();
     let first = history[1]["id"].as_str().unwrap().to_owned();
     let first_row = format!("[data-testid=deployment-row][data-id='{first}']");
-    assert_eq!(
-        count(&app, "[data-testid=rollback]").await,
-        1,
-        "only the replaced healthy deployment offers a rollback"
-    );
+    // Only the replaced healthy deployment offers a rollback.
+    wait_count(&app, "[data-testid=rollback]", 1).await;
     click_clear(&app, &format!("{first_row} [data-testid=rollback]")).await;
     app.wait_for_text("[data-testid=confirm-dialog]", "Roll back")
         .await;
@@ -249,6 +246,24 @@ async fn deploy_watch_configure_and_roll_back() {
     )
     .await;
     app.screenshot("app-history").await;
+
+    // A small window: nothing overflows sideways (long log lines wrap inside their box).
+    app.client.set_window_size(1000, 700).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let overflow = app
+        .client
+        .execute(
+            "const c = document.querySelector('.content'); return c.scrollWidth - c.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, 0, "the page scrolls sideways at 1000×700");
+    app.client
+        .execute("document.querySelector('.content').scrollTop = 0", vec![])
+        .await
+        .unwrap();
+    app.screenshot("app-small-window").await;
 
     // Domains need a proxy: the page says so, and the backend's refusal is shown.
     app.click("[data-testid=tab-domains]").await;

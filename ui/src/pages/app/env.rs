@@ -230,7 +230,7 @@ pub fn EnvTab() -> impl IntoView {
                 let n = vars.with(|v| v.as_ref().map(Vec::len).filter(|n| *n > 0));
                 view! { <SectionTitle title="Environment" count=n /> }
             }}
-            <p class="note" data-testid="env-note">
+            <p class="page-note" data-testid="env-note">
                 {move || {
                     if changed.get() {
                         "Saved. Running containers keep the values they started with: restart to apply the change now (no downtime), or it applies on the next deploy."
