@@ -9,6 +9,7 @@
 // Test code: a panic with the value's location is the failure report we want.
 #![allow(clippy::unwrap_used)]
 
+mod app_page;
 mod harness;
 mod scenario;
 mod screens;

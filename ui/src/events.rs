@@ -45,6 +45,28 @@ pub fn on_log_end(f: impl Fn(LogEnd) + 'static) {
     listen(LOG_END, f)
 }
 
+/// Lines and ends of followed logs; `ready` runs once both listeners are in place. Start
+/// following from `ready`: a stream's first lines arrive at once, and a line sent before its
+/// listener exists is lost.
+pub fn on_logs(
+    line: impl Fn(LogLine) + 'static,
+    end: impl Fn(LogEnd) + 'static,
+    ready: impl FnOnce() + 'static,
+) {
+    let left = Rc::new(Cell::new(2u8));
+    let ready = Rc::new(RefCell::new(Some(ready)));
+    let one_more = move || {
+        left.set(left.get().saturating_sub(1));
+        if left.get() == 0
+            && let Some(ready) = ready.borrow_mut().take()
+        {
+            ready();
+        }
+    };
+    listen_then(LOG_LINE, line, one_more.clone());
+    listen_then(LOG_END, end, one_more);
+}
+
 type Handler = Closure<dyn FnMut(JsValue)>;
 
 /// One listener: the JS handler must live until Tauri has forgotten it.
@@ -66,6 +88,15 @@ impl Subscription {
 }
 
 fn listen<T: DeserializeOwned + 'static>(name: &'static str, f: impl Fn(T) + 'static) {
+    listen_then(name, f, || {})
+}
+
+/// Listens, and calls `ready` once the listener is registered (or could not be).
+fn listen_then<T: DeserializeOwned + 'static>(
+    name: &'static str,
+    f: impl Fn(T) + 'static,
+    ready: impl FnOnce() + 'static,
+) {
     let handler = Handler::new(move |event: JsValue| {
         let payload =
             js_sys::Reflect::get(&event, &JsValue::from_str("payload")).unwrap_or(JsValue::NULL);
@@ -87,11 +118,14 @@ fn listen<T: DeserializeOwned + 'static>(name: &'static str, f: impl Fn(T) + 'st
                 *pending.unlisten.borrow_mut() = Some(unlisten.unchecked_into());
                 if pending.ended.get() {
                     pending.end();
+                } else {
+                    ready();
                 }
             }
             Err(e) => {
                 web_sys::console::warn_2(&format!("cannot listen to {name}:").into(), &e);
                 pending.handler.borrow_mut().take();
+                ready();
             }
         }
     });

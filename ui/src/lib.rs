@@ -2,11 +2,14 @@
 //! the Tauri shell. It reaches the backend only through [`api`] (typed `invoke` wrappers, one
 //! per shell command) and [`events`] (typed `listen`); it never talks to a host.
 
+pub mod ansi;
 pub mod api;
 pub mod app;
 pub mod events;
 pub mod format;
+pub mod loglines;
 pub mod pages;
+pub mod pipeline;
 pub mod toast;
 pub mod widgets;
 

@@ -1,0 +1,533 @@
+//! One app: its live state, where it runs and its actions in the header; below, four tabs —
+//! Deploys (the running deploy's steps and build log, and the history), Logs (the container's
+//! output, live), Environment and Domains.
+//!
+//! The page keeps what a deploy shows (steps, build log, outcome) itself, so switching tabs
+//! loses nothing; each tab loads its own data when it opens.
+
+mod container_log;
+mod deploys;
+mod domains;
+mod env;
+mod log_view;
+
+use berth_model::view::{JobDone, JobKind, JobProgress};
+use berth_model::{App, AppState, AppStatus, DeployEvent, ErrorDto};
+use leptos::ev;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::loglines::LineKind;
+use crate::pages::app_form::AppFormDialog;
+use crate::pipeline::Pipeline;
+use crate::toast::{Toasts, use_toasts};
+use crate::widgets::{Badge, Confirm, ErrorState, ExternalLink, Loading};
+use crate::{api, events, format};
+
+use log_view::LogFeed;
+
+/// The tabs of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Deploys,
+    Logs,
+    Env,
+    Domains,
+}
+
+impl Tab {
+    const ALL: [Tab; 4] = [Tab::Deploys, Tab::Logs, Tab::Env, Tab::Domains];
+
+    fn id(self) -> &'static str {
+        match self {
+            Tab::Deploys => "deploys",
+            Tab::Logs => "logs",
+            Tab::Env => "env",
+            Tab::Domains => "domains",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Deploys => "Deploys",
+            Tab::Logs => "Logs",
+            Tab::Env => "Environment",
+            Tab::Domains => "Domains",
+        }
+    }
+}
+
+/// The job running on this app, as far as the page knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// Started here, or seen through its progress events.
+    Known(JobKind),
+    /// Running when the page opened (`api::running`): its kind is not known.
+    Unknown,
+}
+
+/// What the page's parts share (context).
+#[derive(Clone, Copy)]
+struct AppCtx {
+    name: StoredValue<String>,
+    status: RwSignal<Option<AppStatus>>,
+    job: RwSignal<Option<Job>>,
+    /// The last deploy's steps: shown from its start until the next one.
+    pipeline: RwSignal<Option<Pipeline>>,
+    build_log: LogFeed,
+    /// How the last deploy ended.
+    outcome: RwSignal<Option<JobDone>>,
+    tab: RwSignal<Tab>,
+    toasts: Toasts,
+}
+
+impl AppCtx {
+    fn name(&self) -> String {
+        self.name.get_value()
+    }
+
+    fn busy(&self) -> bool {
+        self.job.get().is_some()
+    }
+
+    fn state(&self) -> Option<AppState> {
+        self.status.with(|s| s.as_ref().map(|s| s.state))
+    }
+
+    /// Starts a background job; its end arrives as a `job-done` event (and a toast).
+    fn run(&self, kind: JobKind, rollback_to: Option<String>) {
+        let this = *self;
+        if this.job.get_untracked().is_some() {
+            return;
+        }
+        this.job.set(Some(Job::Known(kind)));
+        if shows_pipeline(kind) {
+            this.pipeline.set(Some(Pipeline::new()));
+            this.build_log.clear();
+            this.outcome.set(None);
+            this.tab.set(Tab::Deploys);
+        }
+        let app = this.name();
+        spawn_local(async move {
+            let started = match kind {
+                JobKind::Deploy => api::deploy(&app, None).await,
+                JobKind::Rollback => api::rollback(&app, rollback_to.as_deref()).await,
+                JobKind::Restart => api::restart(&app).await,
+                JobKind::Start => api::start(&app).await,
+                JobKind::Stop => api::stop(&app).await,
+            };
+            if let Err(e) = started {
+                this.job.try_set(None);
+                if shows_pipeline(kind) {
+                    this.pipeline.try_set(None);
+                }
+                this.toasts.error(&e);
+            }
+        });
+    }
+}
+
+/// Jobs that run the deploy pipeline (and so have steps to show).
+fn shows_pipeline(kind: JobKind) -> bool {
+    matches!(kind, JobKind::Deploy | JobKind::Rollback | JobKind::Restart)
+}
+
+fn use_app() -> AppCtx {
+    expect_context::<AppCtx>()
+}
+
+#[component]
+pub fn AppPage(name: String) -> impl IntoView {
+    let toasts = use_toasts();
+    let ctx = AppCtx {
+        name: StoredValue::new(name.clone()),
+        status: RwSignal::new(None),
+        job: RwSignal::new(None),
+        pipeline: RwSignal::new(None),
+        build_log: LogFeed::new(),
+        outcome: RwSignal::new(None),
+        tab: RwSignal::new(Tab::Deploys),
+        toasts,
+    };
+    provide_context(ctx);
+    let failed = RwSignal::new(None::<ErrorDto>);
+    let loading = RwSignal::new(false);
+
+    let load = move || {
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        spawn_local(async move {
+            match api::app_status(&ctx.name()).await {
+                Ok(st) => {
+                    ctx.status.try_set(Some(st));
+                    failed.try_set(None);
+                }
+                Err(e) => {
+                    toasts.error(&e);
+                    failed.try_set(Some(e));
+                }
+            }
+            loading.try_set(false);
+        });
+    };
+    load();
+    // A job started elsewhere (another window, the tray) still shows as running.
+    spawn_local(async move {
+        if let Ok(running) = api::running().await
+            && running.contains(&ctx.name())
+            && ctx.job.try_get_untracked() == Some(None)
+        {
+            ctx.job.try_set(Some(Job::Unknown));
+        }
+    });
+
+    events::on_job_progress(move |p: JobProgress| {
+        if p.app != ctx.name() {
+            return;
+        }
+        if ctx.job.get_untracked().is_none_or(|j| j == Job::Unknown) {
+            ctx.job.set(Some(Job::Known(p.kind)));
+        }
+        if !shows_pipeline(p.kind) {
+            return;
+        }
+        match &p.event {
+            DeployEvent::Started { .. } => {
+                ctx.build_log.clear();
+                ctx.outcome.set(None);
+            }
+            DeployEvent::BuildLine { line } => ctx.build_log.push(line.clone(), LineKind::Out),
+            DeployEvent::Info { message } => ctx.build_log.push(message.clone(), LineKind::Note),
+            _ => {}
+        }
+        ctx.pipeline
+            .update(|pl| pl.get_or_insert_with(Pipeline::new).apply(&p.event));
+    });
+    events::on_job_done(move |done: JobDone| {
+        if done.app != ctx.name() {
+            return;
+        }
+        ctx.job.set(None);
+        if shows_pipeline(done.kind) {
+            // Events can be missed (the job began before the page opened): the record knows.
+            let ended = ctx
+                .pipeline
+                .with_untracked(|p| p.as_ref().is_some_and(|p| p.ended.is_some()));
+            if !ended && let Some(d) = &done.deployment {
+                ctx.pipeline.set(Some(Pipeline::of(d)));
+            }
+            ctx.outcome.set(Some(done));
+        }
+        load();
+    });
+    let focus = window_event_listener(ev::focus, move |_| load());
+    on_cleanup(move || focus.remove());
+
+    // What the body shows changes only between loading, failed and loaded: a reload of the
+    // status must not rebuild the tabs (and lose their state).
+    let shown = Memo::new(move |_| (ctx.status.with(Option::is_some), failed.get()));
+    view! {
+        <Header />
+        {move || match shown.get() {
+            (false, None) => view! { <Loading rows=3 /> }.into_any(),
+            (false, Some(e)) => view! { <ErrorState error=e retry=load /> }.into_any(),
+            (true, _) => view! { <Tabs /> }.into_any(),
+        }}
+    }
+}
+
+/// Name, state, where it runs, and the actions.
+#[component]
+fn Header() -> impl IntoView {
+    let ctx = use_app();
+    let toasts = use_toasts();
+    let confirm_stop = RwSignal::new(false);
+    let editing = RwSignal::new(None::<App>);
+
+    let badge = move || {
+        let (tone, text) = match (ctx.job.get(), ctx.state()) {
+            (Some(job), _) => ("busy", job_label(job)),
+            (None, Some(state)) => (format::app_tone(state), format::app_state(state)),
+            (None, None) => ("idle", "…"),
+        };
+        view! { <Badge tone text /> }
+    };
+    let meta = move || {
+        ctx.status.get().map(|st| {
+            let commit = st.commit.clone().map(|c| {
+                view! {
+                    <span class="meta-item" title=c.clone()>
+                        "Commit "
+                        <code>{format::short_commit(&c).to_owned()}</code>
+                    </span>
+                }
+            });
+            let urls = st
+                .urls
+                .iter()
+                .map(|u| {
+                    let label = format::url_label(u).to_owned();
+                    view! {
+                        <span class="meta-item">
+                            <ExternalLink url=u.clone() label />
+                        </span>
+                    }
+                })
+                .collect_view();
+            let endpoint = (st.urls.is_empty())
+                .then(|| st.endpoint.clone())
+                .flatten()
+                .map(|e| {
+                    view! {
+                        <span class="meta-item" title="Published on the server's loopback">
+                            <code>{e}</code>
+                        </span>
+                    }
+                });
+            view! {
+                <span class="meta-item">"on " <strong>{st.server.clone()}</strong></span>
+                {urls}
+                {endpoint}
+                {commit}
+            }
+        })
+    };
+    let deployed = move || {
+        ctx.status
+            .with(|s| s.as_ref().is_some_and(|s| s.deployment_id.is_some()))
+    };
+    let open_edit = move |_| {
+        let app = ctx.name();
+        spawn_local(async move {
+            match api::app(&app).await {
+                Ok(a) => {
+                    editing.try_set(Some(a));
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    };
+
+    view! {
+        <header class="page-header app-header">
+            <div class="app-title">
+                <div class="app-title-row">
+                    <h1>{ctx.name()}</h1>
+                    <span data-testid="app-state">{badge}</span>
+                </div>
+                <div class="app-meta muted">{meta}</div>
+            </div>
+            <div class="actions">
+                <button
+                    class="button primary"
+                    data-testid="deploy"
+                    disabled=move || ctx.busy()
+                    on:click=move |_| ctx.run(JobKind::Deploy, None)
+                >
+                    {move || {
+                        if ctx.job.get() == Some(Job::Known(JobKind::Deploy)) {
+                            "Deploying…"
+                        } else {
+                            "Deploy"
+                        }
+                    }}
+                </button>
+                <button
+                    class="button"
+                    data-testid="cancel"
+                    disabled=move || !ctx.busy()
+                    title="Stop the running job; the current version keeps serving"
+                    on:click=move |_| {
+                        let app = ctx.name();
+                        spawn_local(async move {
+                            match api::cancel(&app).await {
+                                Ok(true) => {}
+                                Ok(false) => toasts.info("Nothing to cancel: the job has ended"),
+                                Err(e) => toasts.error(&e),
+                            }
+                        });
+                    }
+                >
+                    "Cancel"
+                </button>
+                <button
+                    class="button"
+                    data-testid="restart"
+                    disabled=move || ctx.busy() || !deployed()
+                    title="A fresh container from the same image with the current settings, without downtime"
+                    on:click=move |_| ctx.run(JobKind::Restart, None)
+                >
+                    "Restart"
+                </button>
+                {move || match ctx.state() {
+                    Some(AppState::Running) => {
+                        view! {
+                            <button
+                                class="button"
+                                data-testid="stop"
+                                disabled=move || ctx.busy()
+                                on:click=move |_| confirm_stop.set(true)
+                            >
+                                "Stop"
+                            </button>
+                        }
+                            .into_any()
+                    }
+                    Some(AppState::Stopped | AppState::Failed) if deployed() => {
+                        view! {
+                            <button
+                                class="button"
+                                data-testid="start"
+                                disabled=move || ctx.busy()
+                                on:click=move |_| ctx.run(JobKind::Start, None)
+                            >
+                                "Start"
+                            </button>
+                        }
+                            .into_any()
+                    }
+                    _ => ().into_any(),
+                }}
+                <button class="button ghost" data-testid="edit-app" on:click=open_edit>
+                    "Edit"
+                </button>
+            </div>
+        </header>
+        <Show when=move || confirm_stop.get()>
+            <Confirm
+                title=format!("Stop {}?", ctx.name())
+                body="The app stops serving until you start it again (also across server reboots)."
+                confirm="Stop"
+                danger=true
+                on_answer=Callback::new(move |yes| {
+                    confirm_stop.set(false);
+                    if yes {
+                        ctx.run(JobKind::Stop, None);
+                    }
+                })
+            />
+        </Show>
+        {move || {
+            editing
+                .get()
+                .map(|app| {
+                    view! {
+                        <AppFormDialog
+                            existing=Some(app)
+                            on_done=Callback::new(move |saved: Option<App>| {
+                                editing.set(None);
+                                if saved.is_some() {
+                                    reload_status(ctx);
+                                }
+                            })
+                        />
+                    }
+                })
+        }}
+    }
+}
+
+/// What the badge says while a job runs.
+fn job_label(job: Job) -> &'static str {
+    match job {
+        Job::Known(JobKind::Deploy) | Job::Unknown => format::app_state(AppState::Deploying),
+        Job::Known(JobKind::Rollback) => "Rolling back",
+        Job::Known(JobKind::Restart) => "Restarting",
+        Job::Known(JobKind::Start) => "Starting",
+        Job::Known(JobKind::Stop) => "Stopping",
+    }
+}
+
+fn reload_status(ctx: AppCtx) {
+    let toasts = ctx.toasts;
+    spawn_local(async move {
+        match api::app_status(&ctx.name()).await {
+            Ok(st) => {
+                ctx.status.try_set(Some(st));
+            }
+            Err(e) => toasts.error(&e),
+        }
+    });
+}
+
+/// The tab bar and the open tab. Arrow keys move between tabs (WAI-ARIA tabs pattern).
+#[component]
+fn Tabs() -> impl IntoView {
+    let ctx = use_app();
+    let on_key = move |ev: web_sys::KeyboardEvent| {
+        let i = Tab::ALL
+            .iter()
+            .position(|t| *t == ctx.tab.get_untracked())
+            .unwrap_or(0);
+        let n = Tab::ALL.len();
+        let next = match ev.key().as_str() {
+            "ArrowRight" => (i + 1) % n,
+            "ArrowLeft" => (i + n - 1) % n,
+            "Home" => 0,
+            "End" => n - 1,
+            _ => return,
+        };
+        ev.prevent_default();
+        ctx.tab.set(Tab::ALL[next]);
+        focus_tab(Tab::ALL[next]);
+    };
+    view! {
+        <div class="tabs" role="tablist" aria-label="App sections" on:keydown=on_key>
+            {Tab::ALL
+                .into_iter()
+                .map(|t| {
+                    let selected = move || ctx.tab.get() == t;
+                    view! {
+                        <button
+                            class="tab"
+                            class:active=selected
+                            role="tab"
+                            id=format!("tab-{}", t.id())
+                            aria-selected=move || selected().to_string()
+                            aria-controls="tab-panel"
+                            tabindex=move || if selected() { "0" } else { "-1" }
+                            data-testid=format!("tab-{}", t.id())
+                            on:click=move |_| ctx.tab.set(t)
+                        >
+                            {t.label()}
+                            {(t == Tab::Deploys)
+                                .then(|| {
+                                    view! {
+                                        <Show when=move || ctx.busy()>
+                                            <span class="tab-spinner" aria-hidden="true"></span>
+                                        </Show>
+                                    }
+                                })}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+        <div
+            class="tab-panel"
+            id="tab-panel"
+            role="tabpanel"
+            aria-labelledby=move || format!("tab-{}", ctx.tab.get().id())
+        >
+            {move || match ctx.tab.get() {
+                Tab::Deploys => view! { <deploys::DeploysTab /> }.into_any(),
+                Tab::Logs => view! { <container_log::ContainerLog /> }.into_any(),
+                Tab::Env => view! { <env::EnvTab /> }.into_any(),
+                Tab::Domains => view! { <domains::DomainsTab /> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+fn focus_tab(tab: Tab) {
+    use wasm_bindgen::JsCast;
+    let el = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(&format!("tab-{}", tab.id())))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(el) = el {
+        let _ = el.focus();
+    }
+}
