@@ -109,7 +109,8 @@ pub async fn run() {
         if i == 2 {
             // The app's own page, from the Apps screen.
             report("Apps", &app).await;
-            app.click(&format!("[data-app=\"{name}\"]")).await;
+            app.click(&format!("[data-testid=app-row][data-app=\"{name}\"]"))
+                .await;
             app.wait_for("[data-testid=deploy]").await;
             last = report(&format!("App page ({name})"), &app).await;
             continue;
@@ -132,18 +133,25 @@ pub async fn run() {
 
 /// The UI's `data-interactive-at` minus the app process's start time, in milliseconds.
 async fn launch_ms(app: &DesktopApp) -> f64 {
-    let stamp = app
-        .client
-        .execute(
-            "return document.documentElement.getAttribute('data-interactive-at')",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let interactive: f64 = stamp
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("the UI stamps data-interactive-at once the Overview has painted");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let interactive: f64 = loop {
+        let stamp = app
+            .client
+            .execute(
+                "return document.documentElement.getAttribute('data-interactive-at')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(ms) = stamp.as_str().and_then(|s| s.parse().ok()) {
+            break ms;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the UI never stamped data-interactive-at (it does once the Overview has painted)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let pid = app_pid(app).expect("berth-desktop is running");
     interactive - process_start_epoch_ms(pid)
 }

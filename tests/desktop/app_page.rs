@@ -67,31 +67,6 @@ async fn wait_long(app: &DesktopApp, css: &str, text: &str) -> String {
     panic!("`{css}` never showed {text:?}; last text: {last:?}")
 }
 
-/// Clicks `css` after dismissing the toasts (they sit over the bottom right of the page,
-/// where the history's rollback buttons are).
-async fn click_clear(app: &DesktopApp, css: &str) {
-    app.client
-        .execute(
-            "document.querySelectorAll('[data-testid=toast] .icon-button').forEach(b => b.click())",
-            vec![],
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let el = app.wait_for(css).await;
-    app.client
-        .execute(
-            "arguments[0].scrollIntoView({ block: 'center' })",
-            vec![serde_json::to_value(&el).unwrap()],
-        )
-        .await
-        .unwrap();
-    if let Err(e) = el.click().await {
-        app.screenshot("click-failed").await;
-        panic!("cannot click `{css}`: {e:?}");
-    }
-}
-
 async fn type_into(app: &DesktopApp, css: &str, text: &str) {
     let el = app.wait_for(css).await;
     el.clear().await.unwrap();
@@ -227,7 +202,8 @@ async fn deploy_watch_configure_and_roll_back() {
     let first_row = format!("[data-testid=deployment-row][data-id='{first}']");
     // Only the replaced healthy deployment offers a rollback.
     wait_count(&app, "[data-testid=rollback]", 1).await;
-    click_clear(&app, &format!("{first_row} [data-testid=rollback]")).await;
+    app.click_clear(&format!("{first_row} [data-testid=rollback]"))
+        .await;
     app.wait_for_text("[data-testid=confirm-dialog]", "Roll back")
         .await;
     app.click("[data-testid=confirm-ok]").await;
@@ -238,7 +214,7 @@ async fn deploy_watch_configure_and_roll_back() {
     let st = app.berth.ok(&["status", &name, "--json"]).json();
     assert_eq!(st["commit"], v1.as_str(), "{st:#}");
     // The first deployment's stored build log and steps, opened from its row.
-    click_clear(&app, &format!("{first_row} .h-what")).await;
+    app.click_clear(&format!("{first_row} .h-what")).await;
     app.wait_for_text("[data-testid=stored-build-log]", "assets ready")
         .await;
     app.wait_for(
@@ -269,13 +245,13 @@ async fn deploy_watch_configure_and_roll_back() {
     app.click("[data-testid=tab-domains]").await;
     app.wait_for("[data-testid=no-proxy]").await;
     type_into(&app, "[data-testid=domain-input]", "ui.example.test").await;
-    click_clear(&app, "[data-testid=domain-add]").await;
+    app.click_clear("[data-testid=domain-add]").await;
     app.wait_for_text("[data-testid=domain-error]", "proxy")
         .await;
     app.screenshot("app-domains").await;
 
     // Stop and start again.
-    click_clear(&app, "[data-testid=stop]").await;
+    app.click_clear("[data-testid=stop]").await;
     app.click("[data-testid=confirm-ok]").await;
     wait_long(&app, "[data-testid=app-state]", "Stopped").await;
     app.click("[data-testid=tab-logs]").await;

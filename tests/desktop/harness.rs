@@ -321,6 +321,32 @@ impl DesktopApp {
         panic!("`{css}` never showed {text:?}; last text: {last:?}")
     }
 
+    /// Clicks `css` after dismissing the toasts (they sit over the bottom right of the page)
+    /// and scrolling it to the middle of the view.
+    #[allow(dead_code)]
+    pub async fn click_clear(&self, css: &str) {
+        self.client
+            .execute(
+                "document.querySelectorAll('[data-testid=toast] .icon-button').forEach(b => b.click())",
+                vec![],
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let el = self.wait_for(css).await;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({ block: 'center' })",
+                vec![serde_json::to_value(&el).unwrap()],
+            )
+            .await
+            .unwrap();
+        if let Err(e) = el.click().await {
+            self.screenshot("click-failed").await;
+            panic!("cannot click `{css}`: {e:?}");
+        }
+    }
+
     /// Replaces the value of the input matching `css` with `text`, as typed.
     #[allow(dead_code)] // not every test binary fills forms
     pub async fn fill(&self, css: &str, text: &str) {

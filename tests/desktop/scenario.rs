@@ -109,10 +109,12 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
     app.wait_for_text("[data-testid=app-state]", "Running")
         .await;
     wait_serving(&app, &name, &v1, "hello v1").await;
-    app.wait_for_text("[data-testid=container-log]", "serving v1")
-        .await;
     app.wait_for("[data-testid=step][data-state=ok]").await;
     app.screenshot("app-running").await;
+    app.click("[data-testid=tab-logs]").await;
+    app.wait_for_text("[data-testid=container-log]", "serving v1")
+        .await;
+    app.screenshot("app-logs").await;
     let deployed = format!("notification: {name} deployed — live at");
     wait_log(&app, &deployed, 1).await;
 
@@ -120,8 +122,11 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
     let v2 = repo.commit_version("v2");
     app.click("[data-testid=deploy]").await;
     wait_serving(&app, &name, &v2, "hello v2").await;
+    // The log follows the new container (a deploy shows the Deploys tab: back to Logs).
+    app.click("[data-testid=tab-logs]").await;
     app.wait_for_text("[data-testid=container-log]", "serving v2")
         .await;
+    app.click("[data-testid=tab-deploys]").await;
     app.wait_for_text("[data-testid=history]", &v2[..7]).await;
     wait_log(&app, &deployed, 2).await;
     app.screenshot("app-redeployed").await;
@@ -134,7 +139,7 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
         .and_then(|d| d["id"].as_str())
         .expect("the first deployment is listed")
         .to_owned();
-    app.click(&format!(
+    app.click_clear(&format!(
         "[data-testid=deployment-row][data-id=\"{first}\"] [data-testid=rollback]"
     ))
     .await;

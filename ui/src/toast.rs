@@ -49,6 +49,7 @@ impl Toasts {
             next: StoredValue::new(0),
         };
         provide_context(t);
+        WINDOW_TOASTS.with(|w| w.set(Some(t)));
         t
     }
 
@@ -94,9 +95,18 @@ impl Toasts {
     }
 }
 
-/// The toasts of the window, newest last.
+thread_local! {
+    /// The window's toasts, for code that runs outside any component (event callbacks,
+    /// spawned tasks, timers), where the context cannot be read.
+    static WINDOW_TOASTS: std::cell::Cell<Option<Toasts>> = const { std::cell::Cell::new(None) };
+}
+
+/// The toasts of the window, newest last. Works anywhere once the frame has provided them,
+/// including in callbacks that run outside a component.
 pub fn use_toasts() -> Toasts {
-    expect_context::<Toasts>()
+    use_context::<Toasts>()
+        .or_else(|| WINDOW_TOASTS.with(std::cell::Cell::get))
+        .expect("the frame provides the toasts before any page renders")
 }
 
 #[component]
