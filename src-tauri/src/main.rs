@@ -12,5 +12,21 @@ mod shell;
 mod tray;
 
 fn main() {
+    #[cfg(target_os = "linux")]
+    lean_webkit();
     shell::run();
+}
+
+/// WebKitGTK's accelerated compositing costs about 150 MB in the web process (GL buffers, and
+/// Mesa's software renderer where there is no GPU) and buys nothing for a UI of text, tables
+/// and logs; without it the window draws the same. A value the user set wins.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lean_webkit() {
+    const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    if std::env::var_os(VAR).is_none() {
+        // SAFETY: the first statement of `main`, before any other thread exists, so nothing
+        // reads the environment concurrently.
+        unsafe { std::env::set_var(VAR, "1") };
+    }
 }

@@ -6,9 +6,10 @@
 //! (`tests/desktop/harness.rs`). Launch time is measured from the kernel's start time of the
 //! `berth-desktop` process to the moment the Overview has painted its data (the UI stamps
 //! `data-interactive-at` on `<html>`), so WebDriver's own start-up is not counted.
-//! Memory is reported as RSS summed over the processes (shared pages counted once per
-//! process, so an overestimate) and PSS (shared pages split between the processes sharing
-//! them: what the app really costs).
+//! Memory is reported three ways, summed over the processes: RSS (every resident page, shared
+//! libraries included, counted once per process that maps them), PSS (shared pages split
+//! between the processes sharing them) and private (pages no other process shares: what
+//! quitting Berth gives back for sure).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,7 +25,13 @@ use harness::DesktopApp;
 
 /// How long the app is left alone before memory is read.
 const SETTLE: Duration = Duration::from_secs(4);
-const LAUNCHES: usize = 5;
+/// Launches timed (`BENCH_LAUNCHES`, default 5).
+fn launches() -> usize {
+    std::env::var("BENCH_LAUNCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
 
 pub async fn run() {
     println!("\n== desktop app ==");
@@ -34,14 +41,15 @@ pub async fn run() {
 
     // --- launch → first interactive screen --------------------------------------------------
     let mut launch = Vec::new();
-    for _ in 0..LAUNCHES {
+    let launches = launches();
+    for _ in 0..launches {
         let app = DesktopApp::launch("bench-launch").await;
         app.wait_for("[data-testid=empty-servers]").await;
         launch.push(launch_ms(&app).await);
         app.quit().await;
     }
     println!(
-        "launch → first interactive screen: median {:.0} ms (min {:.0}, max {:.0}; {LAUNCHES} launches, empty data dir)",
+        "launch → first interactive screen: median {:.0} ms (min {:.0}, max {:.0}; {launches} launches, empty data dir)",
         crate::median(launch.clone()),
         launch.iter().copied().fold(f64::INFINITY, f64::min),
         launch.iter().copied().fold(0.0, f64::max),
@@ -76,8 +84,8 @@ pub async fn run() {
 
     println!("\nidle memory of all the app's processes, {SETTLE:?} after opening each screen:");
     println!(
-        "{:<26} {:>9} {:>9}   processes",
-        "after opening", "RSS MB", "PSS MB"
+        "{:<30} {:>8} {:>8} {:>8}   processes",
+        "after opening", "RSS MB", "PSS MB", "private"
     );
     let mut last = Memory::default();
     let screens: [(&str, &str, &str); 5] = [
@@ -120,12 +128,12 @@ pub async fn run() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle = report("idle 10 s more", &app).await;
     println!(
-        "\nidle PSS {:.0} MB (target ≤ 150 MB), RSS sum {:.0} MB; launch with data: {with_data:.0} ms",
-        idle.pss_mb, idle.rss_mb
+        "\nidle (target ≤ 150 MB): RSS {:.0} MB, PSS {:.0} MB, private {:.0} MB; launch with data: {with_data:.0} ms",
+        idle.rss_mb, idle.pss_mb, idle.private_mb
     );
     let _ = last;
-    for (comm, (rss, pss)) in &idle.by_process {
-        println!("  {comm:<24} RSS {rss:>6.1} MB  PSS {pss:>6.1} MB");
+    for (comm, [rss, pss, private]) in &idle.by_process {
+        println!("  {comm:<24} RSS {rss:>6.1} MB  PSS {pss:>6.1} MB  private {private:>6.1} MB");
     }
     b.ok(&["app", "rm", &name, "--purge"]);
     app.quit().await;
@@ -160,16 +168,18 @@ async fn launch_ms(app: &DesktopApp) -> f64 {
 struct Memory {
     rss_mb: f64,
     pss_mb: f64,
-    by_process: Vec<(String, (f64, f64))>,
+    private_mb: f64,
+    by_process: Vec<(String, [f64; 3])>,
 }
 
 async fn report(label: &str, app: &DesktopApp) -> Memory {
     tokio::time::sleep(SETTLE).await;
     let m = memory(app);
     println!(
-        "{label:<26} {:>9.1} {:>9.1}   {}",
+        "{label:<30} {:>8.1} {:>8.1} {:>8.1}   {}",
         m.rss_mb,
         m.pss_mb,
+        m.private_mb,
         m.by_process
             .iter()
             .map(|(c, _)| c.as_str())
@@ -191,9 +201,11 @@ fn memory(app: &DesktopApp) -> Memory {
             .to_owned();
         let rss = status_kb(pid, "VmRSS:") / 1024.0;
         let pss = smaps_kb(pid, "Pss:") / 1024.0;
+        let private = (smaps_kb(pid, "Private_Clean:") + smaps_kb(pid, "Private_Dirty:")) / 1024.0;
         m.rss_mb += rss;
         m.pss_mb += pss;
-        m.by_process.push((comm, (rss, pss)));
+        m.private_mb += private;
+        m.by_process.push((comm, [rss, pss, private]));
     }
     m
 }
