@@ -151,6 +151,14 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
     app.wait_for_text("[data-testid=app-state]", "Running")
         .await;
     app.screenshot("app-rolled-back").await;
+    // The app as the other screens show it.
+    app.click("[data-testid=nav-apps]").await;
+    app.wait_for_text(&format!("[data-app=\"{name}\"]"), "Running")
+        .await;
+    app.screenshot("apps").await;
+    app.click("[data-testid=nav-overview]").await;
+    app.wait_for_text("body", &name).await;
+    app.screenshot("overview").await;
 
     // --- Close the window: Berth stays in the tray, and a deploy from the CLI still notifies ----
     let body = app
