@@ -245,6 +245,9 @@ impl DesktopApp {
                     },
                 )
                 .env("NO_AT_BRIDGE", "1")
+                // The app turns WebKit's accelerated compositing off on Linux; WebKitWebDriver's
+                // screenshots hang without it (on Xvfb), so the tests keep it on.
+                .env("WEBKIT_DISABLE_COMPOSITING_MODE", "0")
                 // The app's log (its notifications among it) goes to driver.log: `app_log`.
                 .env("BERTH_LOG", "info,tao=warn,wry=warn")
                 .env_remove("WAYLAND_DISPLAY")
@@ -401,7 +404,11 @@ impl DesktopApp {
     pub async fn screenshot(&self, name: &str) {
         let dir = target_dir().join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let window = self.client.screenshot().await.unwrap();
+        // A hung WebDriver call must fail the test, not hang the run.
+        let window = tokio::time::timeout(UI_TIMEOUT, self.client.screenshot())
+            .await
+            .unwrap_or_else(|_| panic!("WebDriver's screenshot `{name}` did not return"))
+            .unwrap();
         std::fs::write(dir.join(format!("{}-{name}.png", self.test)), window).unwrap();
         let screen = dir.join(format!("{}-{name}-screen.png", self.test));
         let status = Command::new("import")
