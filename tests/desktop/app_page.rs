@@ -67,14 +67,6 @@ async fn wait_long(app: &DesktopApp, css: &str, text: &str) -> String {
     panic!("`{css}` never showed {text:?}; last text: {last:?}")
 }
 
-async fn type_into(app: &DesktopApp, css: &str, text: &str) {
-    let el = app.wait_for(css).await;
-    el.clear().await.unwrap();
-    // Typing (not only `clear`) fires the input events the page listens to.
-    let keys = if text.is_empty() { " \u{E003}" } else { text };
-    el.send_keys(keys).await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_watch_configure_and_roll_back() {
     ensure_busybox();
@@ -137,7 +129,7 @@ async fn deploy_watch_configure_and_roll_back() {
     app.wait_for("[data-testid=container-log] .ansi-fg6").await;
     app.wait_for_text("[data-testid=log-status]", "Live").await;
     wait_long(&app, "[data-testid=container-log]", "healthz").await;
-    type_into(&app, "[data-testid=log-search]", "HEALTHZ").await;
+    app.fill("[data-testid=log-search]", "HEALTHZ").await;
     app.wait_for_text("[data-testid=log-matches]", "match")
         .await;
     app.wait_for("[data-testid=container-log] mark.log-hit")
@@ -150,17 +142,18 @@ async fn deploy_watch_configure_and_roll_back() {
         .unwrap();
     assert!(!filtered.contains("serving v1"), "{filtered}");
     app.screenshot("app-logs").await;
-    type_into(&app, "[data-testid=log-search]", "").await;
+    app.fill("[data-testid=log-search]", "").await;
 
     // A secret variable: refused with a bad key, then saved, masked, revealed, hidden.
     app.click("[data-testid=tab-env]").await;
     app.wait_for("[data-testid=empty-env]").await;
-    type_into(&app, "[data-testid=env-key]", "1BAD").await;
+    app.fill("[data-testid=env-key]", "1BAD").await;
     app.click("[data-testid=env-add]").await;
     app.wait_for_text("[data-testid=env-key-error]", "must start with a letter")
         .await;
-    type_into(&app, "[data-testid=env-key]", "GREETING").await;
-    type_into(&app, "[data-testid=env-value]", "hello from the keychain").await;
+    app.fill("[data-testid=env-key]", "GREETING").await;
+    app.fill("[data-testid=env-value]", "hello from the keychain")
+        .await;
     app.click("[data-testid=env-secret]").await;
     app.click("[data-testid=env-add]").await;
     let row = "[data-testid=env-row][data-key=GREETING]";
@@ -244,7 +237,8 @@ async fn deploy_watch_configure_and_roll_back() {
     // Domains need a proxy: the page says so, and the backend's refusal is shown.
     app.click("[data-testid=tab-domains]").await;
     app.wait_for("[data-testid=no-proxy]").await;
-    type_into(&app, "[data-testid=domain-input]", "ui.example.test").await;
+    app.fill("[data-testid=domain-input]", "ui.example.test")
+        .await;
     app.click_clear("[data-testid=domain-add]").await;
     app.wait_for_text("[data-testid=domain-error]", "proxy")
         .await;

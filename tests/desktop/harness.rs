@@ -350,14 +350,16 @@ impl DesktopApp {
         }
     }
 
-    /// Replaces the value of the input matching `css` with `text`, as typed.
+    /// Replaces the value of the input matching `css` with `text`, as typed (real key
+    /// presses, so the page gets its `input` events; an empty `text` types and erases a space).
     #[allow(dead_code)] // not every test binary fills forms
     pub async fn fill(&self, css: &str, text: &str) {
         let el = self.wait_for(css).await;
         el.clear()
             .await
             .unwrap_or_else(|e| panic!("cannot clear `{css}`: {e}"));
-        el.send_keys(text)
+        let keys = if text.is_empty() { " \u{E003}" } else { text };
+        el.send_keys(keys)
             .await
             .unwrap_or_else(|e| panic!("cannot type into `{css}`: {e}"));
     }

@@ -10,19 +10,6 @@ use serde_json::json;
 
 use crate::harness::{DesktopApp, Theme};
 
-/// Sets a field's value the way typing does (an `input` event), replacing what was there.
-async fn fill(app: &DesktopApp, css: &str, text: &str) {
-    app.wait_for(css).await;
-    app.client
-        .execute(
-            "const [css, text] = arguments; const el = document.querySelector(css); \
-             el.value = text; el.dispatchEvent(new Event('input', { bubbles: true }));",
-            vec![css.into(), text.into()],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("cannot fill `{css}`: {e}"));
-}
-
 /// Types into a field (real key presses).
 async fn type_into(app: &DesktopApp, css: &str, text: &str) {
     app.wait_for(css)
@@ -108,7 +95,8 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
         .await;
     assert!(error.contains("USER@HOST[:PORT]"), "{error}");
     // One that parses but answers nobody is refused with the backend's message.
-    fill(&app, "[data-testid=server-ssh]", "root@127.0.0.1:1").await;
+    app.fill("[data-testid=server-ssh]", "root@127.0.0.1:1")
+        .await;
     app.click("[data-testid=server-continue]").await;
     let error = app
         .wait_for_text("[data-testid=dialog-error]", "unreachable")
@@ -120,7 +108,7 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
     // "This computer" needs no SSH fields.
     app.click("[data-testid=server-kind-local]").await;
     wait_gone(&app, "[data-testid=server-ssh]").await;
-    fill(&app, "[data-testid=server-name]", "local").await;
+    app.fill("[data-testid=server-name]", "local").await;
     app.click("[data-testid=server-continue]").await;
     wait_gone(&app, "[data-testid=add-server-dialog]").await;
     wait_for_toast(&app, "Server local added — Docker").await;
@@ -159,7 +147,7 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
     let apps = app.invoke("apps", json!({})).await;
     assert_eq!(apps["ok"], json!([]), "nothing was created");
 
-    fill(&app, "[data-testid=app-name]", "hello").await;
+    app.fill("[data-testid=app-name]", "hello").await;
     type_into(&app, "[data-testid=app-port]", "8080").await;
     type_into(&app, "[data-testid=app-env]", "GREETING=hi").await;
     app.click("[data-testid=app-save]").await;
@@ -195,7 +183,7 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
         .await
         .unwrap();
     assert_eq!(name_disabled.as_deref(), Some("true"), "the name is fixed");
-    fill(&app, "[data-testid=app-port]", "3000").await;
+    app.fill("[data-testid=app-port]", "3000").await;
     app.screenshot("app-form-edit").await;
     app.click("[data-testid=app-save]").await;
     wait_gone(&app, "[data-testid=app-form]").await;
