@@ -15,6 +15,8 @@ use tauri_plugin_window_state::StateFlags;
 
 use crate::{commands, notices, tray};
 
+/// How often the desktop looks again for a webhook relay to follow.
+const WEBHOOK_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often the records are read for deploys other processes finished.
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -107,7 +109,9 @@ pub fn run() {
             tray::build(app.handle())?;
             // Deploys finished by the CLI (or another window) notify too.
             let desktop = app.state::<Arc<Desktop>>().inner().clone();
-            tauri::async_runtime::spawn(desktop.watch_other_processes(WATCH_EVERY));
+            tauri::async_runtime::spawn(desktop.clone().watch_other_processes(WATCH_EVERY));
+            // Pushes to apps with an (attended) webhook deploy while the app runs.
+            tauri::async_runtime::spawn(desktop.watch_webhooks(WEBHOOK_RETRY));
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -10,3 +10,4 @@ mod hostkeys;
 mod lifecycle;
 mod routing;
 mod transports;
+mod webhooks;

@@ -16,7 +16,7 @@ use berth_e2e::{Berth, Sshd, free_port, git, http_get_host, unique};
 static PROXY: Mutex<()> = Mutex::new(());
 
 /// Holds the proxy lock; removes the proxy and its volumes when dropped.
-struct ProxyGuard {
+pub(crate) struct ProxyGuard {
     _lock: MutexGuard<'static, ()>,
 }
 
@@ -37,7 +37,7 @@ fn remove_proxy() {
 }
 
 impl ProxyGuard {
-    fn take() -> ProxyGuard {
+    pub(crate) fn take() -> ProxyGuard {
         let lock = PROXY.lock().unwrap_or_else(|e| e.into_inner());
         remove_proxy();
         ProxyGuard { _lock: lock }

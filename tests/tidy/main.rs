@@ -66,8 +66,8 @@ fn crate_boundaries_hold() {
     let deps = dependencies();
     assert_eq!(
         users_of(&deps, "rusqlite"),
-        ["berth-store"],
-        "only the store contains SQL"
+        ["berth-relay", "berth-store"],
+        "only the store (the desktop's database) and the relay (its own queue) contain SQL"
     );
     assert_eq!(
         users_of(&deps, "keyring"),
@@ -96,6 +96,27 @@ fn crate_boundaries_hold() {
         ["serde", "thiserror"],
         "berth-model stays plain (it compiles to wasm)"
     );
+    assert!(
+        deps["berth-hooks"].iter().all(|d| [
+            "berth-model",
+            "serde",
+            "serde_json",
+            "thiserror",
+            "hmac",
+            "sha2",
+            "subtle",
+            "hex"
+        ]
+        .contains(&d.as_str())),
+        "berth-hooks is pure: parsing and verification, no I/O ({:?})",
+        deps["berth-hooks"]
+    );
+    for banned in ["berth-api", "berth-cli", "berth-store", "berth-secrets"] {
+        assert!(
+            !deps["berth-relay"].iter().any(|d| d == banned),
+            "the relay runs on a server: it must not depend on {banned}"
+        );
+    }
     for c in [
         "berth-ssh",
         "berth-docker",

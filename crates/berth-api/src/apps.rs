@@ -97,6 +97,16 @@ impl Berth {
         let host = self.host(&server).await?;
         // The route first: if the proxy cannot be reached, nothing is removed.
         self.drop_route(&app, &server).await?;
+        // Its webhook's URL stops answering.
+        if let Some(w) = self.store.webhook(name)?
+            && server.relay.is_some()
+        {
+            self.relay_client(&server)
+                .await?
+                .delete_hook(&w.uuid)
+                .await?;
+            self.secrets().delete(&berth_secrets::webhook_key(name))?;
+        }
         let docker = host.docker();
         for container in docker
             .containers_with_labels(&[(labels::APP, name), (labels::MANAGED, "true")])

@@ -211,6 +211,32 @@ impl Desktop {
         }
     }
 
+    /// Runs attended webhook deliveries of every server with a relay while the app is open
+    /// (the tray's twin of `berth watch`). Each deploy ends up in the records, so
+    /// [`Desktop::watch_other_processes`] announces it like any other. With no relay yet, it
+    /// looks again every `retry`. Runs until dropped.
+    pub async fn watch_webhooks(self: Arc<Self>, retry: Duration) {
+        let client = crate::watch::client_name("desktop");
+        loop {
+            let on = Arc::new(|e: crate::WatchEvent| match e {
+                crate::WatchEvent::Lost { server, error } => {
+                    tracing::warn!(%server, "webhook relay unreachable: {error}")
+                }
+                other => tracing::info!("webhooks: {other:?}"),
+            });
+            let opts = crate::WatchOptions {
+                server: None,
+                once: false,
+                client: client.clone(),
+            };
+            match self.berth.watch(opts, CancellationToken::new(), on).await {
+                Ok(()) => return,
+                Err(e) => tracing::debug!("not watching webhooks: {e}"),
+            }
+            tokio::time::sleep(retry).await;
+        }
+    }
+
     /// Cancels the job running on `app`; false if there is none.
     pub fn cancel(&self, app: &str) -> bool {
         match lock(&self.jobs).get(app) {

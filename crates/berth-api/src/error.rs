@@ -59,6 +59,16 @@ pub enum ApiError {
         "server `{server}` has no proxy: install one with `berth server proxy install {server}` (or adopt yours with --admin)"
     )]
     ProxyNotInstalled { server: String },
+    #[error(
+        "server `{server}` has no webhook relay: install it with `berth server relay install {server}`"
+    )]
+    RelayNotInstalled { server: String },
+    #[error(
+        "app `{0}` has no webhook: enable one with `berth app webhook enable {0} --provider github|gitlab|gitea|generic`"
+    )]
+    WebhookNotEnabled(String),
+    #[error(transparent)]
+    Relay(#[from] berth_relay::client::ClientError),
     #[error(transparent)]
     Proxy(#[from] berth_proxy::ProxyError),
     #[error("cannot use {}: {source}", path.display())]
@@ -135,6 +145,13 @@ impl ApiError {
             ApiError::SecretMissing { .. } => "secret-missing",
             ApiError::DataDir { .. } => "data-dir",
             ApiError::ProxyNotInstalled { .. } => "proxy-not-installed",
+            ApiError::RelayNotInstalled { .. } => "relay-not-installed",
+            ApiError::WebhookNotEnabled(_) => "webhook-not-enabled",
+            ApiError::Relay(e) => match e {
+                berth_relay::client::ClientError::Unreachable { .. } => "relay-unreachable",
+                berth_relay::client::ClientError::Refused { .. } => "relay-refused",
+                _ => "relay",
+            },
             ApiError::Proxy(e) => match e {
                 berth_proxy::ProxyError::Unreachable { .. } => "proxy-unreachable",
                 berth_proxy::ProxyError::Refused { .. } => "proxy-refused",

@@ -13,9 +13,13 @@ pub mod desktop;
 mod env;
 mod error;
 mod lock;
+mod notify;
+mod relay;
 mod routing;
 mod servers;
 mod status;
+mod watch;
+mod webhooks;
 
 pub use berth_docker::{LogLine, LogStream};
 pub use berth_engine::{EngineError, SystemClock};
@@ -24,8 +28,11 @@ pub use berth_store::AuditEntry;
 pub use config::{Config, SecretsChoice, default_data_dir};
 pub use deploy::DeployObserver;
 pub use error::ApiError;
+pub use relay::RelayInstall;
 pub use routing::ProxyInstall;
 pub use servers::{AddServer, HostKeyPrompt};
+pub use watch::{WatchEvent, WatchOptions, client_name};
+pub use webhooks::WebhookEnable;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -131,6 +131,7 @@ impl Berth {
             base_images: BaseImages::default(),
             base_domain: None,
             proxy: None,
+            relay: None,
             created_at: self.now(),
         };
 

@@ -84,6 +84,19 @@ pub enum Command {
     /// Domains an app answers to through its server's proxy.
     #[command(subcommand)]
     Domain(DomainCmd),
+    /// Where deploy results from webhooks are announced (ntfy, Slack, any URL).
+    #[command(subcommand)]
+    Notify(NotifyCmd),
+    /// Stay connected to the servers' relays and deploy each webhook delivery as it arrives
+    /// (and the backlog first); one line per result. Ctrl-C stops.
+    Watch {
+        /// Only this server (default: every server with a relay).
+        #[arg(long)]
+        server: Option<String>,
+        /// Deploy what is queued now, then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Every mutating action, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -111,6 +124,9 @@ pub enum ServerCmd {
     /// The server's Caddy proxy: domains, automatic TLS, zero-downtime switches.
     #[command(subcommand)]
     Proxy(ProxyCmd),
+    /// The server's webhook relay: the public endpoint git hosts deliver pushes to.
+    #[command(subcommand)]
+    Relay(RelayCmd),
     /// Change a server's settings.
     Set {
         name: String,
@@ -201,6 +217,101 @@ pub struct ProxyInstallArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RelayCmd {
+    /// Build the relay image on the server and run it as the container `berth-relay`.
+    Install {
+        name: String,
+        /// Public name for webhooks, routed (with TLS) by the server's proxy.
+        #[arg(long, value_name = "DOMAIN")]
+        hooks_domain: Option<String>,
+        /// The relay's port on the server's loopback.
+        #[arg(long, default_value_t = 9080)]
+        listen_port: u16,
+        /// Largest webhook body accepted, in bytes (bigger ones get 413).
+        #[arg(long, default_value_t = 1048576)]
+        body_limit: usize,
+        /// Requests per minute per client address (429 beyond); 0 turns the limit off.
+        #[arg(long, default_value_t = 120)]
+        rate_limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether the relay answers, its hooks and queue.
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The relay's Prometheus metrics (served only over SSH).
+    Metrics { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Give the app a webhook URL and secret to paste into the git host.
+    Enable {
+        app: String,
+        #[arg(long, value_parser = ["github", "gitlab", "gitea", "generic"])]
+        provider: String,
+        /// Branch (or pattern like `release/*`) whose pushes deploy; default: the app's branch.
+        #[arg(long)]
+        branch: Option<String>,
+        /// Tag pattern (like `v*`) whose pushes deploy; tag pushes are skipped without one.
+        #[arg(long, value_name = "PATTERN")]
+        tags: Option<String>,
+        /// Let the relay deploy on its own, without the desktop or `berth watch`.
+        #[arg(long)]
+        unattended: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The webhook's URL and settings (--reveal: its secret too).
+    Show {
+        app: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every delivery the relay received for the app: time, event, branch, commit, verdict, why.
+    Deliveries {
+        app: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the webhook (its URL answers 404 from now on).
+    Disable { app: String },
+    /// A new secret for the same URL (the old one stops working at once).
+    RotateSecret {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Add a notifier: `ntfy URL`, `slack URL` (any Slack-compatible incoming webhook) or
+    /// `webhook URL` (the result as JSON).
+    Add {
+        #[arg(value_parser = ["ntfy", "slack", "webhook"])]
+        kind: String,
+        url: String,
+    },
+    /// The notifiers (URLs shortened: they often carry a token).
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a notifier.
+    Rm { id: i64 },
+    /// Send a test notice to every notifier.
+    Test,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DomainCmd {
     /// Add a domain (routed at once; point its DNS at the server).
     Add {
@@ -241,6 +352,9 @@ pub enum AppCmd {
         #[arg(long)]
         purge: bool,
     },
+    /// Deploy on `git push`: the app's webhook on its server's relay.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
 }
 
 #[derive(Debug, Args)]

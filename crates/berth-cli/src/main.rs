@@ -1,10 +1,12 @@
 //! `berth`: the command line front end. Parses arguments, calls `berth-api`, prints results.
 
 mod args;
+mod hooks;
 mod output;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use berth_api::{AddServer, ApiError, Berth, Config, HostKeyPrompt, SecretsChoice, Sensitive};
@@ -86,6 +88,16 @@ fn wants_json(cmd: &Command) -> bool {
         Command::Domain(DomainCmd::Ls { json, .. }) => *json,
         Command::Server(ServerCmd::Proxy(ProxyCmd::Status { json, .. })) => *json,
         Command::Server(ServerCmd::Proxy(ProxyCmd::Install(a))) => a.json,
+        Command::Server(ServerCmd::Relay(
+            args::RelayCmd::Install { json, .. } | args::RelayCmd::Status { json, .. },
+        )) => *json,
+        Command::App(AppCmd::Webhook(
+            args::WebhookCmd::Enable { json, .. }
+            | args::WebhookCmd::Show { json, .. }
+            | args::WebhookCmd::Deliveries { json, .. }
+            | args::WebhookCmd::RotateSecret { json, .. },
+        )) => *json,
+        Command::Notify(args::NotifyCmd::Ls { json }) => *json,
         _ => false,
     }
 }
@@ -147,16 +159,18 @@ fn ctrl_c_token() -> CancellationToken {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let berth = open(&cli)?;
+    let berth = Arc::new(open(&cli)?);
     let result = dispatch(&berth, cli.command).await;
     berth.close().await;
     result.map(|()| ExitCode::SUCCESS)
 }
 
-async fn dispatch(berth: &Berth, command: Command) -> anyhow::Result<()> {
+async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Server(cmd) => server(berth, cmd).await,
         Command::App(cmd) => app(berth, cmd).await,
+        Command::Notify(cmd) => hooks::notify(berth, cmd).await,
+        Command::Watch { server, once } => hooks::watch(berth.clone(), server, once).await,
         Command::Deploy { app, git_ref } => {
             let cancel = ctrl_c_token();
             let d = berth
@@ -593,6 +607,7 @@ async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ServerCmd::Relay(cmd) => hooks::relay(berth, cmd).await,
         ServerCmd::Rm { name } => {
             berth.server_rm(&name).await?;
             eprintln!("server {name} removed");
@@ -603,6 +618,7 @@ async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> {
 
 async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
     match cmd {
+        AppCmd::Webhook(cmd) => hooks::webhook(berth, cmd).await,
         AppCmd::Create(a) => {
             let mut env = Vec::new();
             for pair in &a.env {

@@ -13,6 +13,7 @@ pub mod server;
 pub mod size;
 pub mod status;
 pub mod view;
+pub mod webhook;
 
 pub use app::{App, AppDraft, BaseImages, EnvVar, HealthCheck, Limits, Volume};
 pub use deploy::{
@@ -22,7 +23,12 @@ pub use domain::{Domain, DomainStatus, TlsStatus};
 pub use error::ErrorDto;
 pub use names::{InvalidName, validate_app_name, validate_env_key, validate_server_name};
 pub use server::{
-    ProxyConfig, ProxyMode, ProxyStatus, Server, ServerCheck, SshTarget, TlsSetting, TransportKind,
+    ProxyConfig, ProxyMode, ProxyStatus, RelayConfig, Server, ServerCheck, SshTarget, TlsSetting,
+    TransportKind,
 };
 pub use size::{parse_cpus, parse_memory};
 pub use status::{AppState, AppStatus};
+pub use webhook::{
+    Delivery, DeliveryStatus, DeployNotice, Notifier, NotifierKind, Provider, RelayStatus, Verdict,
+    Webhook, WebhookFilter, WebhookInfo, WebhookMode,
+};

@@ -147,8 +147,36 @@ pub struct Server {
     /// The Caddy that routes this server's apps, once installed or adopted.
     #[serde(default)]
     pub proxy: Option<ProxyConfig>,
+    /// The webhook relay, once installed.
+    #[serde(default)]
+    pub relay: Option<RelayConfig>,
     /// Unix milliseconds.
     pub created_at: i64,
+}
+
+/// The webhook relay of a server: the container `berth-relay`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayConfig {
+    /// The image Berth built for it (`berth/relay:<version>-<digest>`).
+    pub image: String,
+    /// Its public port on the server's loopback.
+    pub listen_port: u16,
+    /// The public name webhooks are sent to, routed by the server's Caddy.
+    #[serde(default)]
+    pub hooks_domain: Option<String>,
+    /// Largest webhook body, bytes.
+    pub body_limit: usize,
+    /// Requests per minute per client address (0: no limit).
+    pub rate_per_minute: u32,
+    /// Unix milliseconds.
+    pub installed_at: i64,
+}
+
+impl RelayConfig {
+    pub const CONTAINER: &'static str = "berth-relay";
+    pub const DEFAULT_PORT: u16 = 9080;
+    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+    pub const DEFAULT_RATE: u32 = 120;
 }
 
 /// How the proxy obtains certificates.

@@ -166,6 +166,16 @@ pub fn passphrase_key(server: &str) -> String {
     format!("ssh-passphrase/{server}")
 }
 
+/// The key of an app's webhook secret: `webhook/<app>`.
+pub fn webhook_key(app: &str) -> String {
+    format!("webhook/{app}")
+}
+
+/// The key of a notifier's URL (it often carries a token): `notifier/<id>`.
+pub fn notifier_key(id: i64) -> String {
+    format!("notifier/{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,7 @@ mod tests {
                 base_images: BaseImages::default(),
                 base_domain: Some("apps.example.com".into()),
                 proxy: None,
+                relay: None,
                 created_at: 1,
             })
             .unwrap();

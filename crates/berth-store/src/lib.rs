@@ -13,6 +13,7 @@ mod domains;
 mod error;
 mod schema;
 mod servers;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -120,6 +120,31 @@ CREATE TABLE domains (
 CREATE INDEX domains_app ON domains (app);
 CREATE UNIQUE INDEX domains_one_primary ON domains (app) WHERE is_primary = 1;
 "#,
+    // 3: webhooks — a server's relay, an app's webhook, notifiers.
+    r#"
+-- JSON of berth_model::RelayConfig; NULL until the relay is installed.
+ALTER TABLE servers ADD COLUMN relay TEXT;
+
+-- The secret lives in the keychain (`webhook:<app>`), never here.
+CREATE TABLE webhooks (
+    app        TEXT NOT NULL PRIMARY KEY REFERENCES apps (name) ON DELETE CASCADE,
+    uuid       TEXT NOT NULL UNIQUE,
+    provider   TEXT NOT NULL,
+    branch     TEXT NOT NULL,
+    tags       TEXT,
+    mode       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- The URL lives in the keychain (`notifier:<id>`: it often carries a token); `shown` is the
+-- URL with its path and query cut.
+CREATE TABLE notifiers (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    shown      TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this binary writes.

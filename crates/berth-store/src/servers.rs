@@ -7,7 +7,7 @@ use crate::error::{Fail, StoreError};
 use crate::{Store, bad_column, exists};
 
 const COLUMNS: &str = "name, transport, ssh_user, ssh_host, ssh_port, identity, docker_socket, \
-                       base_build_image, base_run_image, created_at, base_domain, proxy";
+                       base_build_image, base_run_image, created_at, base_domain, proxy, relay";
 
 impl Store {
     /// Adds a server; [`StoreError::AlreadyExists`] if the name is taken.
@@ -18,7 +18,7 @@ impl Store {
                 return Err(StoreError::already_exists("server", &s.name).into());
             }
             let sql = format!(
-                "INSERT INTO servers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                "INSERT INTO servers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             );
             tx.prepare_cached(&sql)?.execute(params![
                 s.name,
@@ -33,6 +33,7 @@ impl Store {
                 s.created_at,
                 s.base_domain,
                 proxy_json(s)?,
+                relay_json(s)?,
             ])?;
             Ok(())
         })
@@ -45,7 +46,7 @@ impl Store {
                 .prepare_cached(
                     "UPDATE servers SET transport = ?2, ssh_user = ?3, ssh_host = ?4, ssh_port = ?5,
                      identity = ?6, docker_socket = ?7, base_build_image = ?8, base_run_image = ?9,
-                     created_at = ?10, base_domain = ?11, proxy = ?12
+                     created_at = ?10, base_domain = ?11, proxy = ?12, relay = ?13
                      WHERE name = ?1",
                 )?
                 .execute(params![
@@ -61,6 +62,7 @@ impl Store {
                     s.created_at,
                     s.base_domain,
                     proxy_json(s)?,
+                    relay_json(s)?,
                 ])?;
             if changed == 0 {
                 return Err(StoreError::not_found("server", &s.name).into());
@@ -157,7 +159,25 @@ fn server_from_row(row: &Row<'_>) -> rusqlite::Result<Server> {
                 None => None,
             }
         },
+        relay: {
+            let text: Option<String> = row.get(12)?;
+            match text {
+                Some(t) => Some(
+                    serde_json::from_str(&t).map_err(|e| bad_column(12, format!("relay: {e}")))?,
+                ),
+                None => None,
+            }
+        },
     })
+}
+
+fn relay_json(s: &Server) -> Result<Option<String>, Fail> {
+    match &s.relay {
+        Some(r) => Ok(Some(serde_json::to_string(r).map_err(|e| {
+            StoreError::Invalid(format!("cannot record the relay of {}: {e}", s.name))
+        })?)),
+        None => Ok(None),
+    }
 }
 
 fn proxy_json(s: &Server) -> Result<Option<String>, Fail> {

@@ -30,6 +30,7 @@ fn ssh_server(name: &str) -> Server {
         },
         base_domain: Some("apps.example.com".into()),
         proxy: None,
+        relay: None,
         created_at: 1_700_000_000_000,
     }
 }
@@ -44,6 +45,7 @@ fn local_server(name: &str) -> Server {
         base_images: BaseImages::default(),
         base_domain: None,
         proxy: None,
+        relay: None,
         created_at: 1,
     }
 }

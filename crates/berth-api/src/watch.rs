@@ -1,0 +1,342 @@
+//! Attended webhook deploys: a front end connected to a server (the desktop, `berth watch`)
+//! claims the deliveries its relay queued — the newest per app; older ones are superseded —
+//! deploys each with the engine, keeps its claim alive while the deploy runs, reports the
+//! result back to the relay and announces it to the notifiers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_model::{Delivery, DeliveryStatus, DeployNotice, Server};
+use berth_relay::client::ControlClient;
+use berth_relay::proto::{ClaimRequest, DeployReport};
+use tokio_util::sync::CancellationToken;
+
+use crate::Berth;
+use crate::error::ApiError;
+
+/// How long a claim holds without a heartbeat (then another client may take the delivery).
+const LEASE: Duration = Duration::from_secs(120);
+/// How often a running deploy renews its claim.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// One long-poll of the relay.
+const WAIT: Duration = Duration::from_secs(25);
+
+/// What happens while watching, for a front end to show.
+#[derive(Debug, Clone)]
+pub enum WatchEvent {
+    /// Connected to the server's relay; `pending` deliveries were waiting.
+    Connected { server: String, pending: usize },
+    /// The relay could not be reached; retrying.
+    Lost { server: String, error: String },
+    /// Older queued deliveries of the app were not deployed: `by` is newer.
+    Superseded {
+        server: String,
+        app: String,
+        ids: Vec<i64>,
+        by: i64,
+    },
+    /// A deploy for `delivery` started.
+    Started {
+        server: String,
+        delivery: Box<Delivery>,
+    },
+    /// It ended; `delivery` is the relay's record with the result.
+    Finished {
+        server: String,
+        delivery: Box<Delivery>,
+        notice: Box<DeployNotice>,
+    },
+    /// A notifier did not take the result.
+    NotifyFailed { notifier: String, error: String },
+}
+
+/// `berth watch`.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Only this server (default: every server with a relay).
+    pub server: Option<String>,
+    /// Process what is queued now, then return.
+    pub once: bool,
+    /// Who claims: `berth watch on laptop (pid 42)`.
+    pub client: String,
+}
+
+/// `berth watch on <hostname> (pid N)`.
+pub fn client_name(program: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "this machine".to_owned());
+    format!("{program} on {host} (pid {})", std::process::id())
+}
+
+type Observer = dyn Fn(WatchEvent) + Send + Sync;
+
+impl Berth {
+    /// Runs attended deliveries until `cancel` (or, with `once`, until the backlog is done).
+    pub async fn watch(
+        &self,
+        opts: WatchOptions,
+        cancel: CancellationToken,
+        on: Arc<Observer>,
+    ) -> Result<(), ApiError> {
+        let servers: Vec<Server> = match &opts.server {
+            Some(name) => {
+                let s = self.store.server(name)?;
+                if s.relay.is_none() {
+                    return Err(ApiError::RelayNotInstalled { server: s.name });
+                }
+                vec![s]
+            }
+            None => self
+                .store
+                .servers()?
+                .into_iter()
+                .filter(|s| s.relay.is_some())
+                .collect(),
+        };
+        if servers.is_empty() {
+            return Err(ApiError::Invalid(
+                "no server has a webhook relay: install one with `berth server relay install SERVER`"
+                    .to_owned(),
+            ));
+        }
+        if opts.once {
+            for s in &servers {
+                let client = self.relay_client(s).await?;
+                let pending = client.info().await?.pending;
+                on(WatchEvent::Connected {
+                    server: s.name.clone(),
+                    pending,
+                });
+                self.process_deliveries(s, &client, &opts.client, &cancel, on.as_ref())
+                    .await?;
+            }
+            return Ok(());
+        }
+        futures_util::future::join_all(
+            servers
+                .into_iter()
+                .map(|s| self.watch_server(s, &opts.client, &cancel, on.clone())),
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn watch_server(
+        &self,
+        server: Server,
+        client_name: &str,
+        cancel: &CancellationToken,
+        on: Arc<Observer>,
+    ) {
+        let mut backoff = Duration::from_secs(1);
+        while !cancel.is_cancelled() {
+            let round = async {
+                let client = self.relay_client(&server).await?;
+                let info = client.info().await?;
+                on(WatchEvent::Connected {
+                    server: server.name.clone(),
+                    pending: info.pending,
+                });
+                let mut seen = info.last_delivery;
+                loop {
+                    self.process_deliveries(&server, &client, client_name, cancel, on.as_ref())
+                        .await?;
+                    let newest = tokio::select! {
+                        r = client.wait(seen, WAIT) => r?,
+                        _ = cancel.cancelled() => return Ok::<_, ApiError>(()),
+                    };
+                    seen = seen.max(newest);
+                }
+            };
+            match round.await {
+                Ok(()) => return,
+                Err(e) => {
+                    on(WatchEvent::Lost {
+                        server: server.name.clone(),
+                        error: e.to_string(),
+                    });
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = cancel.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// Claims and deploys what `server`'s relay has queued now; returns the finished records.
+    pub(crate) async fn process_deliveries(
+        &self,
+        server: &Server,
+        client: &ControlClient,
+        client_name: &str,
+        cancel: &CancellationToken,
+        on: &Observer,
+    ) -> Result<Vec<Delivery>, ApiError> {
+        let claims = client
+            .claim(&ClaimRequest {
+                client: client_name.to_owned(),
+                lease_ms: LEASE.as_millis() as u64,
+            })
+            .await?;
+        let mut done = Vec::new();
+        for claim in claims {
+            let d = claim.delivery;
+            let app = d.app.clone().unwrap_or_default();
+            if !claim.superseded.is_empty() {
+                on(WatchEvent::Superseded {
+                    server: server.name.clone(),
+                    app: app.clone(),
+                    ids: claim.superseded.clone(),
+                    by: d.id,
+                });
+            }
+            on(WatchEvent::Started {
+                server: server.name.clone(),
+                delivery: Box::new(d.clone()),
+            });
+            let finished = self
+                .deploy_delivery(server, client, client_name, &d, cancel, on)
+                .await?;
+            done.push(finished);
+        }
+        Ok(done)
+    }
+
+    async fn deploy_delivery(
+        &self,
+        server: &Server,
+        client: &ControlClient,
+        client_name: &str,
+        d: &Delivery,
+        cancel: &CancellationToken,
+        on: &Observer,
+    ) -> Result<Delivery, ApiError> {
+        let app = d.app.clone().unwrap_or_default();
+        let git_ref = d
+            .commit
+            .clone()
+            .or_else(|| d.git_ref.clone())
+            .unwrap_or_default();
+        let started = Instant::now();
+        let heartbeat = {
+            let client = client.clone();
+            let req = ClaimRequest {
+                client: client_name.to_owned(),
+                lease_ms: LEASE.as_millis() as u64,
+            };
+            let id = d.id;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    if let Err(e) = client.heartbeat(id, &req).await {
+                        tracing::warn!(id, "could not renew the claim: {e}");
+                    }
+                }
+            })
+        };
+        let result = self
+            .deploy(&app, Some(&git_ref), &|_| {}, cancel.child_token())
+            .await;
+        heartbeat.abort();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let trigger = format!(
+            "webhook delivery #{} ({} {} to {})",
+            d.id,
+            d.provider.map_or("generic", |p| p.as_str()),
+            d.event,
+            d.git_ref
+                .as_deref()
+                .map(|r| r
+                    .trim_start_matches("refs/heads/")
+                    .trim_start_matches("refs/tags/"))
+                .unwrap_or("?")
+        );
+        let mut notice = DeployNotice {
+            app: app.clone(),
+            server: server.name.clone(),
+            status: "deployed".to_owned(),
+            deployment: None,
+            commit: d.commit.clone(),
+            duration_ms: Some(duration_ms),
+            url: None,
+            failed_step: None,
+            error: None,
+            trigger,
+        };
+        let report = match &result {
+            Ok(deployment) => {
+                notice.deployment = Some(deployment.id.clone());
+                notice.commit = deployment.commit.clone().or(notice.commit);
+                notice.url = match self.status(&app).await {
+                    Ok(s) => s.urls.first().cloned().or(s.endpoint),
+                    Err(_) => None,
+                };
+                DeployReport {
+                    status: DeliveryStatus::Deployed,
+                    deployment: Some(deployment.id.clone()),
+                    duration_ms,
+                    result: notice
+                        .url
+                        .clone()
+                        .unwrap_or_else(|| format!("deployment {} is live", deployment.id)),
+                    client: client_name.to_owned(),
+                }
+            }
+            Err(e) => {
+                notice.status = "failed".to_owned();
+                let deployment = match e {
+                    ApiError::DeployFailed {
+                        deployment,
+                        step,
+                        message,
+                        ..
+                    } => {
+                        notice.failed_step = Some(step.map_or("setup", |s| s.as_str()).to_owned());
+                        notice.error = Some(message.clone());
+                        Some(deployment.clone())
+                    }
+                    ApiError::DeployCancelled { deployment, .. } => {
+                        notice.error = Some(e.to_string());
+                        Some(deployment.clone())
+                    }
+                    other => {
+                        notice.error = Some(other.to_string());
+                        None
+                    }
+                };
+                notice.deployment = deployment.clone();
+                DeployReport {
+                    status: DeliveryStatus::Failed,
+                    deployment,
+                    duration_ms,
+                    result: e.to_string(),
+                    client: client_name.to_owned(),
+                }
+            }
+        };
+        let recorded = client.report(d.id, &report).await?;
+        for (n, r) in self.notify_all(&notice).await {
+            if let Err(error) = r {
+                on(WatchEvent::NotifyFailed {
+                    notifier: format!("{} {}", n.kind, n.url),
+                    error,
+                });
+            }
+        }
+        on(WatchEvent::Finished {
+            server: server.name.clone(),
+            delivery: Box::new(recorded.clone()),
+            notice: Box::new(notice),
+        });
+        Ok(recorded)
+    }
+}

@@ -1,0 +1,401 @@
+//! `berth server relay …`, `berth app webhook …`, `berth notify …` and `berth watch`: the
+//! webhook commands.
+
+use std::sync::Arc;
+
+use berth_api::{Berth, RelayInstall, WatchEvent, WatchOptions, WebhookEnable};
+use berth_model::{Delivery, DeliveryStatus, Verdict, WebhookInfo, WebhookMode};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{NotifyCmd, RelayCmd, WebhookCmd};
+use crate::output::{Style, ago, table};
+use crate::print_json;
+
+pub async fn relay(berth: &Berth, cmd: RelayCmd) -> anyhow::Result<()> {
+    match cmd {
+        RelayCmd::Install {
+            name,
+            hooks_domain,
+            listen_port,
+            body_limit,
+            rate_limit,
+            json,
+        } => {
+            let st = berth
+                .relay_install(
+                    &name,
+                    RelayInstall {
+                        hooks_domain,
+                        listen_port,
+                        body_limit,
+                        rate_per_minute: rate_limit,
+                    },
+                )
+                .await?;
+            if json {
+                return print_json(&st);
+            }
+            eprintln!(
+                "{} relay on {} installed: {} ({} hook(s))",
+                Style::new().green("✓"),
+                st.server,
+                st.public_url.as_deref().unwrap_or(&st.loopback_url),
+                st.hooks
+            );
+            if st.public_url.is_none() {
+                eprintln!(
+                    "  it answers only on the server's loopback; give it a public name with --hooks-domain (needs `berth server proxy install {}`)",
+                    st.server
+                );
+            }
+            Ok(())
+        }
+        RelayCmd::Status { name, json } => {
+            let st = berth.relay_status(&name).await?;
+            if json {
+                return print_json(&st);
+            }
+            let s = Style::new();
+            println!(
+                "{}  {}",
+                s.bold(&st.server),
+                if st.answering {
+                    s.green("relay answering")
+                } else {
+                    s.red("relay not answering")
+                }
+            );
+            println!(
+                "  container   berth-relay ({})",
+                st.container.as_deref().unwrap_or("missing")
+            );
+            println!("  image       {}", st.image);
+            if let Some(v) = &st.version {
+                println!("  version     {v}");
+            }
+            println!(
+                "  public      {}",
+                st.public_url
+                    .as_deref()
+                    .unwrap_or("none (no --hooks-domain)")
+            );
+            println!("  loopback    {}", st.loopback_url);
+            println!("  hooks       {}", st.hooks);
+            println!("  pending     {}", st.pending);
+            println!(
+                "  limits      body {} bytes, {} requests/min per address",
+                st.body_limit, st.rate_per_minute
+            );
+            if let Some(e) = &st.error {
+                println!("  error       {e}");
+            }
+            Ok(())
+        }
+        RelayCmd::Metrics { name } => {
+            print!("{}", berth.relay_metrics(&name).await?);
+            Ok(())
+        }
+    }
+}
+
+fn print_webhook(w: &WebhookInfo) {
+    let s = Style::new();
+    println!("{}  {} webhook, {}", s.bold(&w.app), w.provider, w.mode);
+    println!("  url         {}", w.url);
+    if w.url != w.loopback_url {
+        println!("  loopback    {} (on {})", w.loopback_url, w.server);
+    }
+    match &w.secret {
+        Some(secret) => println!("  secret      {secret}"),
+        None => println!("  secret      {} (--reveal shows it)", w.secret_hint),
+    }
+    println!("  branch      {}", w.filter.branch);
+    println!(
+        "  tags        {}",
+        w.filter.tags.as_deref().unwrap_or("not deployed")
+    );
+}
+
+fn paste_hint(w: &WebhookInfo) {
+    let how = match w.provider {
+        berth_model::Provider::Github => {
+            "GitHub: Settings → Webhooks → Add webhook; Payload URL = url, Content type application/json, Secret = secret, just the push event"
+        }
+        berth_model::Provider::Gitlab => {
+            "GitLab: Settings → Webhooks; URL = url, Secret token = secret, trigger Push events (and Tag push events if you deploy tags)"
+        }
+        berth_model::Provider::Gitea => {
+            "Gitea/Forgejo: Settings → Webhooks → Add webhook → Gitea; Target URL = url, Secret = secret, trigger on Push events"
+        }
+        berth_model::Provider::Generic => {
+            "POST to url with `Authorization: Bearer <secret>` and a JSON body like {\"ref\": \"refs/heads/main\", \"commit\": \"<sha>\"}"
+        }
+    };
+    eprintln!("\n{how}");
+    if w.mode == WebhookMode::Attended {
+        eprintln!(
+            "Deliveries deploy while the desktop app or `berth watch` is connected to {}; queued ones deploy when it comes back.",
+            w.server
+        );
+    }
+}
+
+fn verdict(s: &Style, d: &Delivery) -> String {
+    let text = match (d.verdict, d.status) {
+        (Verdict::Queued, st) => st.as_str().to_owned(),
+        (v, _) => v.as_str().to_owned(),
+    };
+    match (d.verdict, d.status) {
+        (Verdict::Queued, DeliveryStatus::Deployed) | (Verdict::Ping, _) => s.green(&text),
+        (Verdict::Queued, DeliveryStatus::Failed) | (Verdict::Rejected, _) => s.red(&text),
+        (Verdict::Queued, DeliveryStatus::Pending | DeliveryStatus::Running) => s.yellow(&text),
+        _ => s.dim(&text),
+    }
+}
+
+pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
+    match cmd {
+        WebhookCmd::Enable {
+            app,
+            provider,
+            branch,
+            tags,
+            unattended,
+            json,
+        } => {
+            let w = berth
+                .webhook_enable(
+                    &app,
+                    WebhookEnable {
+                        provider: provider.parse().map_err(anyhow::Error::msg)?,
+                        branch,
+                        tags,
+                        mode: if unattended {
+                            WebhookMode::Unattended
+                        } else {
+                            WebhookMode::Attended
+                        },
+                    },
+                )
+                .await?;
+            if json {
+                return print_json(&w);
+            }
+            print_webhook(&w);
+            paste_hint(&w);
+            Ok(())
+        }
+        WebhookCmd::Show { app, reveal, json } => {
+            let w = berth.webhook_show(&app, reveal)?;
+            if json {
+                return print_json(&w);
+            }
+            print_webhook(&w);
+            Ok(())
+        }
+        WebhookCmd::Deliveries { app, limit, json } => {
+            let list = berth.webhook_deliveries(&app, limit).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!(
+                    "no deliveries yet for {app}: push to the repository, or use the git host's \"test delivery\" button"
+                );
+                return Ok(());
+            }
+            let s = Style::new();
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|d| {
+                    let reason = match (&d.result, d.status) {
+                        (
+                            Some(r),
+                            DeliveryStatus::Deployed
+                            | DeliveryStatus::Failed
+                            | DeliveryStatus::Superseded,
+                        ) => r.clone(),
+                        _ => d.reason.clone(),
+                    };
+                    vec![
+                        format!("#{}", d.id),
+                        ago(d.received_at),
+                        d.event.clone(),
+                        d.git_ref
+                            .as_deref()
+                            .map(|r| r.trim_start_matches("refs/heads/").to_owned())
+                            .unwrap_or_else(|| "-".to_owned()),
+                        d.commit
+                            .as_deref()
+                            .map(|c| c.get(..7).unwrap_or(c).to_owned())
+                            .unwrap_or_else(|| "-".to_owned()),
+                        format!("{} {}", d.http_status, verdict(&s, d)),
+                        reason,
+                    ]
+                })
+                .collect();
+            table(
+                &["ID", "RECEIVED", "EVENT", "REF", "COMMIT", "VERDICT", "WHY"],
+                &rows,
+            );
+            Ok(())
+        }
+        WebhookCmd::Disable { app } => {
+            berth.webhook_disable(&app).await?;
+            eprintln!("webhook of {app} disabled: its URL answers 404 from now on");
+            Ok(())
+        }
+        WebhookCmd::RotateSecret { app, json } => {
+            let w = berth.webhook_rotate_secret(&app).await?;
+            if json {
+                return print_json(&w);
+            }
+            print_webhook(&w);
+            eprintln!("\nthe old secret no longer verifies: paste the new one into the git host");
+            Ok(())
+        }
+    }
+}
+
+pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
+    match cmd {
+        NotifyCmd::Add { kind, url } => {
+            let n = berth.notify_add(kind.parse().map_err(anyhow::Error::msg)?, &url)?;
+            eprintln!("notifier {} added: {} {}", n.id, n.kind, n.url);
+            Ok(())
+        }
+        NotifyCmd::Ls { json } => {
+            let list = berth.notifiers()?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("no notifiers: add one with `berth notify add ntfy|slack|webhook URL`");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|n| vec![n.id.to_string(), n.kind.to_string(), n.url.clone()])
+                .collect();
+            table(&["ID", "KIND", "URL"], &rows);
+            Ok(())
+        }
+        NotifyCmd::Rm { id } => {
+            berth.notify_rm(id)?;
+            eprintln!("notifier {id} removed");
+            Ok(())
+        }
+        NotifyCmd::Test => {
+            let notice = berth_model::DeployNotice {
+                app: "berth-test".into(),
+                server: "-".into(),
+                status: "deployed".into(),
+                deployment: None,
+                commit: None,
+                duration_ms: None,
+                url: None,
+                failed_step: None,
+                error: None,
+                trigger: "berth notify test".into(),
+            };
+            let results = berth.notify_all(&notice).await;
+            if results.is_empty() {
+                anyhow::bail!(
+                    "no notifiers: add one with `berth notify add ntfy|slack|webhook URL`"
+                );
+            }
+            let mut failed = 0;
+            for (n, r) in results {
+                match r {
+                    Ok(()) => eprintln!("✓ {} {} {}", n.id, n.kind, n.url),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("✗ {} {} {}: {e}", n.id, n.kind, n.url);
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} notifier(s) did not take the test notice");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One line per event.
+fn print_watch(event: WatchEvent) {
+    let s = Style::new();
+    match event {
+        WatchEvent::Connected { server, pending } => eprintln!(
+            "{} connected to the relay on {server}{}",
+            s.dim("·"),
+            if pending > 0 {
+                format!(", {pending} delivery(ies) waiting")
+            } else {
+                String::new()
+            }
+        ),
+        WatchEvent::Lost { server, error } => {
+            eprintln!("{} relay on {server}: {error}; retrying", s.yellow("!"))
+        }
+        WatchEvent::Superseded { app, ids, by, .. } => eprintln!(
+            "{} {app}: deliveries {} superseded by #{by} (only the newest push deploys)",
+            s.dim("·"),
+            ids.iter()
+                .map(|i| format!("#{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        WatchEvent::Started { server, delivery } => eprintln!(
+            "{} {} #{} {} {} on {server}: deploying",
+            s.dim("·"),
+            delivery.app.as_deref().unwrap_or("?"),
+            delivery.id,
+            delivery.git_ref.as_deref().unwrap_or(""),
+            delivery
+                .commit
+                .as_deref()
+                .map(|c| c.get(..7).unwrap_or(c))
+                .unwrap_or("")
+        ),
+        WatchEvent::Finished {
+            delivery, notice, ..
+        } => {
+            let mark = if notice.status == "deployed" {
+                s.green("✓")
+            } else {
+                s.red("✗")
+            };
+            println!("{mark} #{} {}", delivery.id, notice.summary());
+        }
+        WatchEvent::NotifyFailed { notifier, error } => {
+            eprintln!("{} notifier {notifier}: {error}", s.yellow("!"))
+        }
+    }
+}
+
+pub async fn watch(berth: Arc<Berth>, server: Option<String>, once: bool) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    if !once {
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: a deploy in progress is cancelled cleanly");
+                c.cancel();
+            }
+        });
+        eprintln!("watching for webhook deliveries (Ctrl-C stops)");
+    }
+    berth
+        .watch(
+            WatchOptions {
+                server,
+                once,
+                client: berth_api::client_name("berth watch"),
+            },
+            cancel,
+            Arc::new(print_watch),
+        )
+        .await?;
+    Ok(())
+}

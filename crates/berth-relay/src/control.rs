@@ -1,0 +1,337 @@
+//! The control API, on a unix socket that Berth reaches only through its SSH session: hooks
+//! in, deliveries and metrics out, and the claim/heartbeat/result cycle of attended deploys.
+//!
+//! ```text
+//! GET    /v1/info                     RelayInfo
+//! GET    /v1/hooks                    [HookSummary]
+//! PUT    /v1/hooks/<uuid>             HookSpec → HookSummary
+//! DELETE /v1/hooks/<uuid>
+//! GET    /v1/deliveries?app=&before=&limit=   [Delivery], newest first
+//! GET    /v1/deliveries/<id>          Delivery
+//! GET    /v1/wait?after=N&timeout_ms=T         Changes, once a delivery newer than N exists
+//! POST   /v1/claim                    ClaimRequest → [Claim]
+//! POST   /v1/deliveries/<id>/heartbeat ClaimRequest
+//! POST   /v1/deliveries/<id>/result   DeployReport → Delivery
+//! GET    /metrics                     Prometheus text
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_model::{DeliveryStatus, WebhookMode};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::Relay;
+use crate::db::{self, Refusal};
+use crate::proto::{
+    Changes, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary, RelayInfo,
+};
+use crate::public::json;
+
+/// Largest control request body.
+const CONTROL_BODY_LIMIT: usize = 256 * 1024;
+/// Longest wait a client may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+type Answer = Result<Response<Full<Bytes>>, (StatusCode, String, String)>;
+
+fn fail(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+) -> (StatusCode, String, String) {
+    (status, code.to_owned(), message.into())
+}
+
+fn internal(e: impl std::fmt::Display) -> (StatusCode, String, String) {
+    fail(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "relay-internal",
+        e.to_string(),
+    )
+}
+
+fn refused(e: Refusal) -> (StatusCode, String, String) {
+    match e {
+        Refusal::NoDelivery(_) => fail(StatusCode::NOT_FOUND, "no-delivery", e.to_string()),
+        Refusal::NotRunning { .. } | Refusal::NotYours { .. } => {
+            fail(StatusCode::CONFLICT, "not-claimed", e.to_string())
+        }
+        Refusal::Db(e) => internal(e),
+    }
+}
+
+pub async fn handle(
+    relay: Arc<Relay>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let result = route(&relay, req, &method, &path, &query).await;
+    Ok(match result {
+        Ok(r) => r,
+        Err((status, code, message)) => {
+            if status.is_server_error() {
+                tracing::error!(%method, %path, %message, "control request failed");
+            }
+            json(status, &ControlError { code, message })
+        }
+    })
+}
+
+async fn route(
+    relay: &Arc<Relay>,
+    req: Request<Incoming>,
+    method: &Method,
+    path: &str,
+    query: &str,
+) -> Answer {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        (&Method::GET, ["metrics"]) => {
+            let pending = pending(relay).await?;
+            let body = relay.metrics.render(pending, relay.registry.count());
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            Ok(r)
+        }
+        (&Method::GET, ["v1", "info"]) => {
+            let info = RelayInfo {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                started_at: relay.started_at,
+                hooks: relay.registry.count(),
+                pending: pending(relay).await?,
+                last_delivery: *relay.db.last_delivery().borrow(),
+                body_limit: relay.settings.body_limit,
+                rate_per_minute: relay.limit.per_minute(),
+            };
+            Ok(json(StatusCode::OK, &info))
+        }
+        (&Method::GET, ["v1", "hooks"]) => {
+            let hooks = relay
+                .db
+                .run(|c| db::hooks(c))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+            Ok(json(StatusCode::OK, &hooks))
+        }
+        (&Method::PUT, ["v1", "hooks", uuid]) => {
+            let spec: HookSpec = body(req).await?;
+            if spec.uuid != *uuid {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    "the hook's uuid differs from the path",
+                ));
+            }
+            put_hook(relay, spec).await
+        }
+        (&Method::DELETE, ["v1", "hooks", uuid]) => {
+            let uuid = (*uuid).to_owned();
+            let removed = relay.registry.remove(&uuid).map_err(internal)?;
+            relay
+                .db
+                .run(move |c| db::delete_hook(c, &uuid))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "removed": removed }),
+            ))
+        }
+        (&Method::GET, ["v1", "deliveries"]) => {
+            let app = param(query, "app").map(str::to_owned);
+            let before = param(query, "before").and_then(|v| v.parse().ok());
+            let limit = param(query, "limit")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(50);
+            let list = relay
+                .db
+                .run(move |c| db::deliveries(c, app.as_deref(), before, limit))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+            Ok(json(StatusCode::OK, &list))
+        }
+        (&Method::GET, ["v1", "deliveries", id]) => {
+            let id = delivery_id(id)?;
+            let d = relay
+                .db
+                .run(move |c| db::get(c, id))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?
+                .ok_or_else(|| refused(Refusal::NoDelivery(id)))?;
+            Ok(json(StatusCode::OK, &d))
+        }
+        (&Method::GET, ["v1", "wait"]) => {
+            let after: i64 = param(query, "after")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let timeout = param(query, "timeout_ms")
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis)
+                .unwrap_or(Duration::from_secs(25))
+                .min(MAX_WAIT);
+            let mut last = relay.db.last_delivery();
+            let _ = tokio::time::timeout(timeout, last.wait_for(|n| *n > after)).await;
+            let last_delivery = *last.borrow();
+            Ok(json(StatusCode::OK, &Changes { last_delivery }))
+        }
+        (&Method::POST, ["v1", "claim"]) => {
+            let c: ClaimRequest = body(req).await?;
+            let now = crate::now_ms();
+            let claims = relay
+                .db
+                .run(move |conn| db::claim(conn, &c.client, c.lease_ms, now, WebhookMode::Attended))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+            for claim in &claims {
+                tracing::info!(
+                    id = claim.delivery.id,
+                    app = claim.delivery.app.as_deref().unwrap_or(""),
+                    by = claim.delivery.handled_by.as_deref().unwrap_or(""),
+                    superseded = claim.superseded.len(),
+                    "delivery claimed"
+                );
+            }
+            Ok(json(StatusCode::OK, &claims))
+        }
+        (&Method::POST, ["v1", "deliveries", id, "heartbeat"]) => {
+            let id = delivery_id(id)?;
+            let c: ClaimRequest = body(req).await?;
+            let now = crate::now_ms();
+            relay
+                .db
+                .run(move |conn| db::heartbeat(conn, id, &c.client, c.lease_ms, now))
+                .await
+                .map_err(internal)?
+                .map_err(refused)?;
+            Ok(json(StatusCode::OK, &serde_json::json!({ "ok": true })))
+        }
+        (&Method::POST, ["v1", "deliveries", id, "result"]) => {
+            let id = delivery_id(id)?;
+            let report: DeployReport = body(req).await?;
+            if !matches!(
+                report.status,
+                DeliveryStatus::Deployed | DeliveryStatus::Failed
+            ) {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    "a result is `deployed` or `failed`",
+                ));
+            }
+            let now = crate::now_ms();
+            let status = report.status;
+            let duration = report.duration_ms;
+            let d = relay
+                .db
+                .run(move |conn| db::report(conn, id, &report, now))
+                .await
+                .map_err(internal)?
+                .map_err(refused)?;
+            relay
+                .metrics
+                .deploy(d.app.as_deref().unwrap_or(""), status.as_str(), duration);
+            tracing::info!(id, status = %status, "deploy result recorded");
+            Ok(json(StatusCode::OK, &d))
+        }
+        _ => Err(fail(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no control endpoint {method} {path}"),
+        )),
+    }
+}
+
+async fn put_hook(relay: &Arc<Relay>, spec: HookSpec) -> Answer {
+    if spec.secret.len() < 16 {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "a hook secret has at least 16 characters",
+        ));
+    }
+    for pattern in std::iter::once(&spec.filter.branch).chain(spec.filter.tags.as_ref()) {
+        berth_hooks::validate_pattern(pattern)
+            .map_err(|e| fail(StatusCode::BAD_REQUEST, "bad-request", e))?;
+    }
+    let summary = crate::registry::summary(&spec);
+    let replaced = relay.registry.put(&spec).map_err(internal)?;
+    let saved = summary.clone();
+    relay
+        .db
+        .run(move |c| {
+            for uuid in &replaced {
+                db::delete_hook(c, uuid)?;
+            }
+            db::put_hook(c, &saved)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+    tracing::info!(app = %summary.app, provider = %summary.provider, mode = %summary.mode, "hook saved");
+    Ok(json::<HookSummary>(StatusCode::OK, &summary))
+}
+
+async fn pending(relay: &Relay) -> Result<usize, (StatusCode, String, String)> {
+    relay
+        .db
+        .run(|c| db::pending_count(c))
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+}
+
+fn delivery_id(s: &str) -> Result<i64, (StatusCode, String, String)> {
+    s.parse().map_err(|_| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            format!("`{s}` is not a delivery id"),
+        )
+    })
+}
+
+fn param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn body<T: DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, (StatusCode, String, String)> {
+    let bytes = Limited::new(req.into_body(), CONTROL_BODY_LIMIT)
+        .collect()
+        .await
+        .map_err(|e| {
+            fail(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                format!("reading the body: {e}"),
+            )
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(|e| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            format!("bad JSON: {e}"),
+        )
+    })
+}

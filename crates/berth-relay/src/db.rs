@@ -1,0 +1,770 @@
+//! The relay's queue and delivery history: one SQLite file in WAL mode with `synchronous=FULL`,
+//! owned by one thread. Accepted deliveries are group-committed: every request waiting to be
+//! recorded when a transaction starts goes into it, and each is answered only after the commit
+//! (one fsync for the whole batch), so under load the throughput grows with the batch while
+//! nothing is ever answered before it is on disk.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use berth_model::{Delivery, DeliveryStatus, Provider, Verdict, WebhookFilter, WebhookMode};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tokio::sync::{oneshot, watch};
+
+use crate::proto::{Claim, DeployReport, HookSummary};
+
+/// Most inserts committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Deliveries kept per app (and for unknown hooks); older finished ones are pruned.
+const KEEP_PER_APP: i64 = 2000;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS hooks (
+    uuid     TEXT NOT NULL PRIMARY KEY,
+    app      TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    branch   TEXT NOT NULL,
+    tags     TEXT,
+    mode     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          INTEGER PRIMARY KEY,
+    hook        TEXT NOT NULL,
+    app         TEXT,
+    provider    TEXT,
+    delivery_id TEXT,
+    received_at INTEGER NOT NULL,
+    remote      TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    git_ref     TEXT,
+    commit_sha  TEXT,
+    message     TEXT,
+    verdict     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    mode        TEXT,
+    deployment  TEXT,
+    handled_by  TEXT,
+    lease_until INTEGER,
+    finished_at INTEGER,
+    duration_ms INTEGER,
+    result      TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS deliveries_app ON deliveries (app, id);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, id);
+-- A delivery id counts once per hook; rejected and duplicate records don't take it (a forger
+-- must not be able to pre-empt a genuine delivery).
+CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries (hook, delivery_id)
+    WHERE verdict NOT IN ('rejected', 'duplicate');
+"#;
+
+/// A request to record.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub hook: String,
+    pub app: Option<String>,
+    pub provider: Option<Provider>,
+    pub mode: Option<WebhookMode>,
+    pub delivery_id: Option<String>,
+    pub received_at: i64,
+    pub remote: String,
+    pub event: String,
+    pub git_ref: Option<String>,
+    pub commit: Option<String>,
+    pub message: Option<String>,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub http_status: u16,
+}
+
+/// What was recorded: a duplicate delivery id turns the verdict into [`Verdict::Duplicate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub id: i64,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub http_status: u16,
+}
+
+/// A database failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("relay database: {what}: {source}")]
+pub struct DbError {
+    what: &'static str,
+    #[source]
+    source: rusqlite::Error,
+}
+
+/// A control-API request the database refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("no delivery #{0}")]
+    NoDelivery(i64),
+    #[error("delivery #{id} is {status}, not running: its result was already recorded")]
+    NotRunning { id: i64, status: String },
+    #[error("delivery #{id} is claimed by {owner}, not by {client}")]
+    NotYours {
+        id: i64,
+        owner: String,
+        client: String,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn db(what: &'static str) -> impl FnOnce(rusqlite::Error) -> DbError {
+    move |source| DbError { what, source }
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum Msg {
+    Insert(Box<NewDelivery>, oneshot::Sender<Result<Recorded, String>>),
+    Run(Job),
+}
+
+/// The handle to the database thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    tx: mpsc::Sender<Msg>,
+    last: watch::Receiver<i64>,
+}
+
+impl Db {
+    /// Opens (or creates) the database and starts its thread.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let mut conn = Connection::open(path).map_err(db("open"))?;
+        configure(&mut conn)?;
+        let last_id: i64 = conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM deliveries", [], |r| {
+                r.get(0)
+            })
+            .map_err(db("read the newest delivery"))?;
+        let (tx, rx) = mpsc::channel();
+        let (last_tx, last) = watch::channel(last_id);
+        std::thread::Builder::new()
+            .name("berth-relay-db".to_owned())
+            .spawn(move || serve(conn, rx, last_tx))
+            .map_err(|e| DbError {
+                what: "start the database thread",
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        Ok(Db { tx, last })
+    }
+
+    /// Records a request; returns once it is committed.
+    pub async fn insert(&self, d: NewDelivery) -> Result<Recorded, String> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Insert(Box::new(d), tx))
+            .map_err(|_| "the database thread stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the database thread stopped".to_owned())?
+    }
+
+    /// Runs `f` on the database thread.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.tx
+            .send(Msg::Run(job))
+            .map_err(|_| "the database thread stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the database thread stopped".to_owned())
+    }
+
+    /// The newest delivery id, updated after every commit.
+    pub fn last_delivery(&self) -> watch::Receiver<i64> {
+        self.last.clone()
+    }
+}
+
+fn configure(conn: &mut Connection) -> Result<(), DbError> {
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(db("set the busy timeout"))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(db("turn on WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "the relay database is not in WAL mode");
+    }
+    // FULL: a commit is on disk (the WAL fsynced) before the sender hears back.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db("set synchronous"))?;
+    conn.execute_batch(SCHEMA)
+        .map_err(db("create the schema"))?;
+    Ok(())
+}
+
+fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>) {
+    let mut held: Option<Msg> = None;
+    let mut since_prune = 0usize;
+    loop {
+        let first = match held.take() {
+            Some(m) => m,
+            None => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            },
+        };
+        match first {
+            Msg::Run(job) => job(&mut conn),
+            Msg::Insert(d, reply) => {
+                let mut batch = vec![(d, reply)];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(Msg::Insert(d, reply)) => batch.push((d, reply)),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                since_prune += batch.len();
+                let (items, replies): (Vec<Box<NewDelivery>>, Vec<_>) = batch.into_iter().unzip();
+                match insert_batch(&mut conn, &items) {
+                    Ok(recorded) => {
+                        if let Some(max) = recorded.iter().map(|r| r.id).max() {
+                            last.send_replace(max);
+                        }
+                        for (r, reply) in recorded.into_iter().zip(replies) {
+                            let _ = reply.send(Ok(r));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "recording deliveries failed");
+                        for reply in replies {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+                if since_prune >= 200 {
+                    since_prune = 0;
+                    if let Err(e) = prune(&conn) {
+                        tracing::warn!(error = %e, "pruning old deliveries failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn insert_batch(
+    conn: &mut Connection,
+    items: &[Box<NewDelivery>],
+) -> Result<Vec<Recorded>, DbError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin"))?;
+    let mut out = Vec::with_capacity(items.len());
+    for d in items {
+        out.push(insert_one(&tx, d)?);
+    }
+    tx.commit().map_err(db("commit"))?;
+    Ok(out)
+}
+
+const INSERT: &str = "INSERT INTO deliveries (hook, app, provider, delivery_id, received_at, remote, \
+     event, git_ref, commit_sha, message, verdict, reason, http_status, status, mode) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+     ON CONFLICT DO NOTHING";
+
+fn insert_one(tx: &rusqlite::Transaction<'_>, d: &NewDelivery) -> Result<Recorded, DbError> {
+    let status = if d.verdict == Verdict::Queued {
+        DeliveryStatus::Pending
+    } else {
+        DeliveryStatus::Done
+    };
+    let mut stmt = tx.prepare_cached(INSERT).map_err(db("prepare"))?;
+    let mut write = |verdict: Verdict, reason: &str, http: u16, status: DeliveryStatus| {
+        stmt.execute(params![
+            d.hook,
+            d.app,
+            d.provider.map(|p| p.as_str()),
+            d.delivery_id,
+            d.received_at,
+            d.remote,
+            d.event,
+            d.git_ref,
+            d.commit,
+            d.message,
+            verdict.as_str(),
+            reason,
+            http,
+            status.as_str(),
+            d.mode.map(|m| m.as_str()),
+        ])
+        .map_err(db("record a delivery"))
+    };
+    if write(d.verdict, &d.reason, d.http_status, status)? == 1 {
+        return Ok(Recorded {
+            id: tx.last_insert_rowid(),
+            verdict: d.verdict,
+            reason: d.reason.clone(),
+            http_status: d.http_status,
+        });
+    }
+    // The delivery id was seen before: record the repeat, process nothing.
+    let first: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, verdict FROM deliveries WHERE hook = ?1 AND delivery_id = ?2 \
+             AND verdict NOT IN ('rejected', 'duplicate')",
+            params![d.hook, d.delivery_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db("find the first delivery"))?;
+    let reason = match first {
+        Some((id, verdict)) => format!(
+            "delivery id {} was already received as #{id} ({verdict}); not processed again",
+            d.delivery_id.as_deref().unwrap_or("?")
+        ),
+        None => "delivery id was already received; not processed again".to_owned(),
+    };
+    write(Verdict::Duplicate, &reason, 200, DeliveryStatus::Done)?;
+    Ok(Recorded {
+        id: tx.last_insert_rowid(),
+        verdict: Verdict::Duplicate,
+        reason,
+        http_status: 200,
+    })
+}
+
+fn prune(conn: &Connection) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM deliveries WHERE status NOT IN ('pending', 'running') AND id IN (
+             SELECT id FROM (
+                 SELECT id, ROW_NUMBER() OVER (PARTITION BY app ORDER BY id DESC) AS n
+                 FROM deliveries)
+             WHERE n > ?1)",
+        [KEEP_PER_APP],
+    )
+    .map_err(db("prune"))?;
+    Ok(())
+}
+
+// ---- hooks ----
+
+pub fn put_hook(conn: &Connection, h: &HookSummary) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO hooks (uuid, app, provider, branch, tags, mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (uuid) DO UPDATE SET app = ?2, provider = ?3, branch = ?4, tags = ?5, mode = ?6",
+        params![
+            h.uuid,
+            h.app,
+            h.provider.as_str(),
+            h.filter.branch,
+            h.filter.tags,
+            h.mode.as_str()
+        ],
+    )
+    .map_err(db("save a hook"))?;
+    Ok(())
+}
+
+pub fn delete_hook(conn: &Connection, uuid: &str) -> Result<bool, DbError> {
+    let n = conn
+        .execute("DELETE FROM hooks WHERE uuid = ?1", [uuid])
+        .map_err(db("delete a hook"))?;
+    Ok(n > 0)
+}
+
+pub fn hooks(conn: &Connection) -> Result<Vec<HookSummary>, DbError> {
+    let mut stmt = conn
+        .prepare("SELECT uuid, app, provider, branch, tags, mode FROM hooks ORDER BY app")
+        .map_err(db("list hooks"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            let provider: String = r.get(2)?;
+            let mode: String = r.get(5)?;
+            Ok(HookSummary {
+                uuid: r.get(0)?,
+                app: r.get(1)?,
+                provider: provider.parse().unwrap_or(Provider::Generic),
+                filter: WebhookFilter {
+                    branch: r.get(3)?,
+                    tags: r.get(4)?,
+                },
+                mode: mode.parse().unwrap_or_default(),
+            })
+        })
+        .map_err(db("list hooks"))?;
+    rows.collect::<Result<_, _>>().map_err(db("list hooks"))
+}
+
+// ---- deliveries ----
+
+const COLUMNS: &str = "id, app, provider, delivery_id, received_at, remote, event, git_ref, \
+     commit_sha, message, verdict, reason, http_status, status, deployment, handled_by, \
+     finished_at, duration_ms, result";
+
+fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let provider: Option<String> = r.get(2)?;
+    let verdict: String = r.get(10)?;
+    let status: String = r.get(13)?;
+    let duration: Option<i64> = r.get(17)?;
+    Ok(Delivery {
+        id: r.get(0)?,
+        app: r.get(1)?,
+        provider: provider.and_then(|p| p.parse().ok()),
+        delivery_id: r.get(3)?,
+        received_at: r.get(4)?,
+        remote: r.get(5)?,
+        event: r.get(6)?,
+        git_ref: r.get(7)?,
+        commit: r.get(8)?,
+        message: r.get(9)?,
+        verdict: verdict.parse().unwrap_or(Verdict::Rejected),
+        reason: r.get(11)?,
+        http_status: r.get(12)?,
+        status: status.parse().unwrap_or(DeliveryStatus::Done),
+        deployment: r.get(14)?,
+        handled_by: r.get(15)?,
+        finished_at: r.get(16)?,
+        duration_ms: duration.and_then(|d| u64::try_from(d).ok()),
+        result: r.get(18)?,
+    })
+}
+
+/// Newest first; `app: None` lists every app's (and unknown hooks').
+pub fn deliveries(
+    conn: &Connection,
+    app: Option<&str>,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Vec<Delivery>, DbError> {
+    let limit = i64::try_from(limit.min(1000)).unwrap_or(1000);
+    let before = before.unwrap_or(i64::MAX);
+    let sql = match app {
+        Some(_) => format!(
+            "SELECT {COLUMNS} FROM deliveries WHERE app = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        ),
+        None => format!(
+            "SELECT {COLUMNS} FROM deliveries WHERE ?1 IS NULL AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        ),
+    };
+    let mut stmt = conn.prepare(&sql).map_err(db("list deliveries"))?;
+    let rows = stmt
+        .query_map(params![app, before, limit], delivery)
+        .map_err(db("list deliveries"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(db("list deliveries"))
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Delivery>, DbError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"),
+        [id],
+        delivery,
+    )
+    .optional()
+    .map_err(db("read a delivery"))
+}
+
+pub fn pending_count(conn: &Connection) -> Result<usize, DbError> {
+    let n: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("count pending deliveries"))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Claims, for every app with attended deliveries waiting, the newest one (the one to deploy)
+/// and marks the older ones superseded. An app whose deploy is running under a live lease is
+/// left alone; a lease that ran out (its client went away) makes the delivery claimable again.
+pub fn claim(
+    conn: &mut Connection,
+    client: &str,
+    lease_ms: u64,
+    now: i64,
+    mode: WebhookMode,
+) -> Result<Vec<Claim>, DbError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin a claim"))?;
+    let busy: Vec<String> = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT DISTINCT app FROM deliveries WHERE status = 'running' AND lease_until > ?1",
+            )
+            .map_err(db("find running deploys"))?;
+        stmt.query_map([now], |r| r.get(0))
+            .map_err(db("find running deploys"))?
+            .collect::<Result<_, _>>()
+            .map_err(db("find running deploys"))?
+    };
+    let candidates: Vec<(i64, String)> = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT id, app FROM deliveries WHERE app IS NOT NULL AND mode = ?2 AND
+                 (status = 'pending' OR (status = 'running' AND lease_until <= ?1))
+                 ORDER BY id",
+            )
+            .map_err(db("find queued deliveries"))?;
+        stmt.query_map(params![now, mode.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db("find queued deliveries"))?
+            .collect::<Result<_, _>>()
+            .map_err(db("find queued deliveries"))?
+    };
+    let mut per_app: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for (id, app) in candidates {
+        if !busy.contains(&app) {
+            per_app.entry(app).or_default().push(id);
+        }
+    }
+    let lease_until = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX / 2));
+    let mut claims = Vec::new();
+    for ids in per_app.values() {
+        let Some((&newest, older)) = ids.split_last() else {
+            continue;
+        };
+        for id in older {
+            tx.execute(
+                "UPDATE deliveries SET status = 'superseded', finished_at = ?2,
+                 result = 'a newer push (#' || ?3 || ') was deployed instead' WHERE id = ?1",
+                params![id, now, newest],
+            )
+            .map_err(db("supersede a delivery"))?;
+        }
+        tx.execute(
+            "UPDATE deliveries SET status = 'running', handled_by = ?2, lease_until = ?3 WHERE id = ?1",
+            params![newest, client, lease_until],
+        )
+        .map_err(db("claim a delivery"))?;
+        if let Some(delivery) = get(&tx, newest)? {
+            claims.push(Claim {
+                delivery,
+                superseded: older.to_vec(),
+            });
+        }
+    }
+    tx.commit().map_err(db("commit a claim"))?;
+    Ok(claims)
+}
+
+fn owned_running(conn: &Connection, id: i64, client: &str) -> Result<(), Refusal> {
+    let row: Option<(String, Option<String>)> = conn
+        .query_row(
+            "SELECT status, handled_by FROM deliveries WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db("read a delivery"))?;
+    match row {
+        None => Err(Refusal::NoDelivery(id)),
+        Some((status, _)) if status != "running" => Err(Refusal::NotRunning { id, status }),
+        Some((_, owner)) if owner.as_deref() != Some(client) => Err(Refusal::NotYours {
+            id,
+            owner: owner.unwrap_or_default(),
+            client: client.to_owned(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Extends the lease of a running deploy.
+pub fn heartbeat(
+    conn: &Connection,
+    id: i64,
+    client: &str,
+    lease_ms: u64,
+    now: i64,
+) -> Result<(), Refusal> {
+    owned_running(conn, id, client)?;
+    let until = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX / 2));
+    conn.execute(
+        "UPDATE deliveries SET lease_until = ?2 WHERE id = ?1",
+        params![id, until],
+    )
+    .map_err(db("extend a lease"))?;
+    Ok(())
+}
+
+/// Records how a claimed deploy ended.
+pub fn report(
+    conn: &Connection,
+    id: i64,
+    report: &DeployReport,
+    now: i64,
+) -> Result<Delivery, Refusal> {
+    owned_running(conn, id, &report.client)?;
+    let status = match report.status {
+        DeliveryStatus::Deployed => DeliveryStatus::Deployed,
+        _ => DeliveryStatus::Failed,
+    };
+    conn.execute(
+        "UPDATE deliveries SET status = ?2, deployment = ?3, finished_at = ?4, duration_ms = ?5,
+         result = ?6, lease_until = NULL WHERE id = ?1",
+        params![
+            id,
+            status.as_str(),
+            report.deployment,
+            now,
+            i64::try_from(report.duration_ms).unwrap_or(i64::MAX),
+            report.result
+        ],
+    )
+    .map_err(db("record a result"))?;
+    get(conn, id)?.ok_or(Refusal::NoDelivery(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(hook: &str, app: &str, id: &str, verdict: Verdict) -> NewDelivery {
+        NewDelivery {
+            hook: hook.into(),
+            app: Some(app.into()),
+            provider: Some(Provider::Github),
+            mode: Some(WebhookMode::Attended),
+            delivery_id: Some(id.into()),
+            received_at: 1,
+            remote: "203.0.113.9".into(),
+            event: "push".into(),
+            git_ref: Some("refs/heads/main".into()),
+            commit: Some("a".repeat(40)),
+            message: None,
+            verdict,
+            reason: "push to main".into(),
+            http_status: 202,
+        }
+    }
+
+    fn temp_db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("relay.db")).expect("open");
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn a_delivery_id_is_processed_once_and_forgeries_do_not_take_it() {
+        let (_dir, db) = temp_db();
+        let forged = db
+            .insert(new("h1", "hello", "d-1", Verdict::Rejected))
+            .await
+            .expect("insert");
+        assert_eq!(forged.verdict, Verdict::Rejected);
+        let first = db
+            .insert(new("h1", "hello", "d-1", Verdict::Queued))
+            .await
+            .expect("insert");
+        assert_eq!(first.verdict, Verdict::Queued);
+        let again = db
+            .insert(new("h1", "hello", "d-1", Verdict::Queued))
+            .await
+            .expect("insert");
+        assert_eq!(again.verdict, Verdict::Duplicate);
+        assert_eq!(
+            again.reason,
+            format!(
+                "delivery id d-1 was already received as #{} (queued); not processed again",
+                first.id
+            )
+        );
+        // Another hook may use the same id.
+        let other = db
+            .insert(new("h2", "web", "d-1", Verdict::Queued))
+            .await
+            .expect("insert");
+        assert_eq!(other.verdict, Verdict::Queued);
+        assert_eq!(*db.last_delivery().borrow(), other.id);
+    }
+
+    #[tokio::test]
+    async fn claims_take_the_newest_per_app_and_supersede_the_rest() {
+        let (_dir, db) = temp_db();
+        for id in ["a", "b", "c"] {
+            db.insert(new("h1", "hello", id, Verdict::Queued))
+                .await
+                .expect("insert");
+        }
+        db.insert(new("h1", "hello", "skip", Verdict::Skipped))
+            .await
+            .expect("insert");
+        let claims = db
+            .run(|c| claim(c, "me", 60_000, 100, WebhookMode::Attended))
+            .await
+            .expect("run")
+            .expect("claim");
+        assert_eq!(claims.len(), 1);
+        assert_eq!(claims[0].delivery.id, 3);
+        assert_eq!(claims[0].superseded, [1, 2]);
+        // Nothing more while it runs, not even for another client.
+        let again = db
+            .run(|c| claim(c, "other", 60_000, 200, WebhookMode::Attended))
+            .await
+            .expect("run")
+            .expect("claim");
+        assert!(again.is_empty());
+        // Someone else cannot report it; the owner can, once.
+        let report_as = |client: &str| DeployReport {
+            status: DeliveryStatus::Deployed,
+            deployment: Some("d1".into()),
+            duration_ms: 1200,
+            result: "http://hello.test".into(),
+            client: client.into(),
+        };
+        let r = report_as("other");
+        let err = db
+            .run(move |c| report(c, 3, &r, 300).map(|_| ()))
+            .await
+            .expect("run")
+            .expect_err("not theirs");
+        assert_eq!(
+            err.to_string(),
+            "delivery #3 is claimed by me, not by other"
+        );
+        let r = report_as("me");
+        let done = db
+            .run(move |c| report(c, 3, &r, 300))
+            .await
+            .expect("run")
+            .expect("report");
+        assert_eq!(done.status, DeliveryStatus::Deployed);
+        let r = report_as("me");
+        let twice = db
+            .run(move |c| report(c, 3, &r, 400).map(|_| ()))
+            .await
+            .expect("run")
+            .expect_err("twice");
+        assert_eq!(
+            twice.to_string(),
+            "delivery #3 is deployed, not running: its result was already recorded"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_claimable_again() {
+        let (_dir, db) = temp_db();
+        db.insert(new("h1", "hello", "a", Verdict::Queued))
+            .await
+            .expect("insert");
+        let first = db
+            .run(|c| claim(c, "gone", 1000, 100, WebhookMode::Attended))
+            .await
+            .expect("run")
+            .expect("claim");
+        assert_eq!(first.len(), 1);
+        let later = db
+            .run(|c| claim(c, "me", 1000, 5000, WebhookMode::Attended))
+            .await
+            .expect("run")
+            .expect("claim");
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].delivery.handled_by.as_deref(), Some("me"));
+    }
+}

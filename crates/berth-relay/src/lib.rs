@@ -1,0 +1,318 @@
+//! `berth-relay`: the one long-running Berth process on a server. It answers git hosts'
+//! webhooks on a public port (behind Caddy), verifies and records every delivery durably
+//! before answering, and serves Berth a control API on a unix socket that Berth reaches only
+//! through its SSH session. The same crate holds the control API's client, which `berth-api`
+//! uses.
+//!
+//! Like kamal-proxy: flags and `BERTH_RELAY_*` env vars, no config file, state restored from
+//! its data directory at boot, control over a unix socket.
+
+pub mod client;
+mod control;
+mod db;
+mod metrics;
+pub mod proto;
+mod public;
+mod ratelimit;
+mod registry;
+mod settings;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+pub use settings::{Settings, SettingsError};
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Everything a request handler needs.
+pub(crate) struct Relay {
+    settings: Settings,
+    db: db::Db,
+    registry: registry::Registry,
+    metrics: metrics::Metrics,
+    limit: ratelimit::RateLimit,
+    started_at: i64,
+}
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use the data directory {path}: {source}")]
+    Data {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A started relay: its addresses, and a handle to stop it (tests, benchmarks).
+pub struct Running {
+    pub public: SocketAddr,
+    pub control: std::path::PathBuf,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (up to 5 s).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+/// Opens the data directory and starts both listeners.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    let data_err = |source| StartError::Data {
+        path: settings.data.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&settings.data).map_err(data_err)?;
+    let db = db::Db::open(&settings.data.join("relay.db"))?;
+    let summaries = db
+        .run(|c| db::hooks(c))
+        .await
+        .map_err(|e| data_err(std::io::Error::other(e)))??;
+    let registry = registry::Registry::load(summaries, &settings.data.join("secrets.json"))
+        .map_err(data_err)?;
+
+    let public = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+    let public_addr = public.local_addr().map_err(|source| StartError::Listen {
+        addr: settings.listen.clone(),
+        source,
+    })?;
+    #[cfg(unix)]
+    let control = bind_control(&settings.control).map_err(|source| StartError::Listen {
+        addr: settings.control.display().to_string(),
+        source,
+    })?;
+
+    let relay = Arc::new(Relay {
+        limit: ratelimit::RateLimit::new(settings.rate_per_minute),
+        metrics: metrics::Metrics::default(),
+        registry,
+        db,
+        started_at: now_ms(),
+        settings: settings.clone(),
+    });
+    tracing::info!(
+        public = %public_addr,
+        control = %settings.control.display(),
+        hooks = relay.registry.count(),
+        "berth-relay listening"
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = vec![tokio::spawn(serve_public(
+        public,
+        relay.clone(),
+        stopped.clone(),
+    ))];
+    #[cfg(unix)]
+    tasks.push(tokio::spawn(serve_control(control, relay, stopped)));
+    Ok(Running {
+        public: public_addr,
+        control: settings.control.clone(),
+        stop,
+        tasks,
+    })
+}
+
+#[cfg(unix)]
+fn bind_control(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    // Owner and group only: on the host, root and (with a mounted Docker socket) whoever
+    // may use Docker anyway.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+async fn serve_public(
+    listener: tokio::net::TcpListener,
+    relay: Arc<Relay>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| public::handle(relay.clone(), peer, req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+}
+
+#[cfg(unix)]
+async fn serve_control(
+    listener: tokio::net::UnixListener,
+    relay: Arc<Relay>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "control accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| control::handle(relay.clone(), req));
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "control connection ended with an error");
+            }
+        });
+    }
+}
+
+/// `main`: parse the settings, run until SIGTERM/SIGINT.
+pub fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("version") {
+        println!("berth-relay {}", env!("CARGO_PKG_VERSION"));
+        return std::process::ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("healthcheck") {
+        return healthcheck(&args[1..]);
+    }
+    let settings = match Settings::from_args(&args, |k| std::env::var(k).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("berth-relay: {e}\n\n{}", settings::USAGE);
+            return std::process::ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BERTH_RELAY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth-relay: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let running = match start(settings).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("{e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        running.stop().await;
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `berth-relay healthcheck [ADDR]`: exit 0 when `/healthz` answers (for Docker's HEALTHCHECK
+/// in an image without curl).
+fn healthcheck(args: &[String]) -> std::process::ExitCode {
+    use std::io::{Read, Write};
+    let addr = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("127.0.0.1:{}", proto::LISTEN_PORT));
+    let ok = (|| -> std::io::Result<bool> {
+        let mut s = std::net::TcpStream::connect(&addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        s.write_all(b"GET /healthz HTTP/1.0\r\nHost: relay\r\n\r\n")?;
+        let mut buf = [0u8; 32];
+        let n = s.read(&mut buf)?;
+        Ok(buf[..n].starts_with(b"HTTP/1.0 200") || buf[..n].starts_with(b"HTTP/1.1 200"))
+    })()
+    .unwrap_or(false);
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}

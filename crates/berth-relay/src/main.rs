@@ -1,0 +1,5 @@
+//! The `berth-relay` binary.
+
+fn main() -> std::process::ExitCode {
+    berth_relay::main()
+}

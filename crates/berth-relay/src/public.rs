@@ -1,0 +1,326 @@
+//! The public endpoint: `POST /hooks/<uuid>` and `GET /healthz`, behind Caddy on the hooks
+//! domain and on the host's loopback. Every request to a hook is answered with JSON saying what
+//! happened and why, and recorded (after the commit) before the answer goes out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_hooks::Event;
+use berth_model::Verdict;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::Relay;
+use crate::db::NewDelivery;
+use crate::proto::HookAnswer;
+
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub async fn handle(
+    relay: Arc<Relay>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let path = req.uri().path().to_owned();
+    let answer = match (req.method(), path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/") => text(
+            StatusCode::OK,
+            "berth relay: POST /hooks/<id> with a signed webhook\n",
+        ),
+        (method, p) if p.starts_with("/hooks/") => {
+            if method == Method::POST {
+                hook(&relay, peer, req, &p["/hooks/".len()..]).await
+            } else {
+                let mut r = json(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &answer(None, "rejected", "webhooks are delivered with POST"),
+                );
+                r.headers_mut().insert(
+                    hyper::header::ALLOW,
+                    hyper::header::HeaderValue::from_static("POST"),
+                );
+                r
+            }
+        }
+        _ => json(
+            StatusCode::NOT_FOUND,
+            &answer(
+                None,
+                "rejected",
+                "no such endpoint (webhooks go to /hooks/<id>)",
+            ),
+        ),
+    };
+    Ok(answer)
+}
+
+/// The client's address: the peer's, or for a request Caddy (or another proxy on a private
+/// address) forwarded, the last address in `X-Forwarded-For`.
+fn client_ip(peer: SocketAddr, headers: &hyper::HeaderMap) -> IpAddr {
+    let peer_ip = peer.ip();
+    let private = match peer_ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    if !private {
+        return peer_ip;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or(peer_ip)
+}
+
+fn valid_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+async fn hook(
+    relay: &Relay,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    uuid: &str,
+) -> Response<Full<Bytes>> {
+    let now = crate::now_ms();
+    let ip = client_ip(peer, req.headers());
+    if let Err(wait) = relay.limit.check(ip, Instant::now()) {
+        relay.metrics.rate_limited();
+        let mut r = json(
+            StatusCode::TOO_MANY_REQUESTS,
+            &answer(
+                None,
+                "rejected",
+                &format!("too many requests from {ip}; retry in {wait} s"),
+            ),
+        );
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let hook = if valid_uuid(uuid) {
+        relay.registry.get(uuid)
+    } else {
+        None
+    };
+    let provider = hook.as_ref().map(|h| h.provider);
+    let mut record = NewDelivery {
+        hook: uuid.chars().take(64).collect(),
+        app: hook.as_ref().map(|h| h.app.clone()),
+        provider,
+        mode: hook.as_ref().map(|h| h.mode),
+        delivery_id: None,
+        received_at: now,
+        remote: ip.to_string(),
+        event: provider.map_or_else(
+            || "unknown".to_owned(),
+            |p| berth_hooks::event_name(p, &headers),
+        ),
+        git_ref: None,
+        commit: None,
+        message: None,
+        verdict: Verdict::Rejected,
+        reason: String::new(),
+        http_status: 400,
+    };
+    let Some(hook) = hook else {
+        record.reason = "no webhook with this id (it was disabled, or the URL is wrong)".into();
+        record.http_status = 404;
+        return finish(relay, record).await;
+    };
+    let limit = relay.settings.body_limit;
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared.filter(|len| *len > limit as u64) {
+        relay.metrics.too_large();
+        record.reason = format!("body of {len} bytes is over the relay's limit of {limit} bytes");
+        record.http_status = 413;
+        return finish(relay, record).await;
+    }
+    let body =
+        match tokio::time::timeout(BODY_TIMEOUT, Limited::new(req.into_body(), limit).collect())
+            .await
+        {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                relay.metrics.too_large();
+                record.reason = format!("body is over the relay's limit of {limit} bytes");
+                record.http_status = 413;
+                return finish(relay, record).await;
+            }
+            Ok(Err(e)) => {
+                record.reason = format!("the body could not be read: {e}");
+                return finish(relay, record).await;
+            }
+            Err(_) => {
+                record.reason = format!("the body took longer than {} s", BODY_TIMEOUT.as_secs());
+                record.http_status = 408;
+                return finish(relay, record).await;
+            }
+        };
+    record.delivery_id = Some(berth_hooks::delivery_id(hook.provider, &headers, &body));
+    if let Err(rejection) = berth_hooks::verify(hook.provider, hook.secret(), &headers, &body) {
+        record.reason = rejection.to_string();
+        record.http_status = rejection.status();
+        return finish(relay, record).await;
+    }
+    match berth_hooks::parse(hook.provider, &headers, &body) {
+        Err(rejection) => {
+            record.reason = rejection.to_string();
+            record.http_status = rejection.status();
+        }
+        Ok(Event::Ping) => {
+            record.verdict = Verdict::Ping;
+            record.reason = format!(
+                "ping answered; pushes to {} will deploy {}",
+                hook.filter.branch, hook.app
+            );
+            record.http_status = 200;
+        }
+        Ok(Event::Other { event }) => {
+            record.verdict = Verdict::Ignored;
+            record.reason = format!("`{event}` events do not deploy; only pushes do");
+            record.http_status = 200;
+        }
+        Ok(Event::Push(push)) => {
+            record.git_ref = Some(push.git_ref.clone());
+            record.commit = push.commit.clone();
+            record.message = push.message.clone();
+            match berth_hooks::decide(&push, &hook.filter) {
+                Ok(reason) => {
+                    record.verdict = Verdict::Queued;
+                    record.reason = reason;
+                    record.http_status = 202;
+                }
+                Err(reason) => {
+                    record.verdict = Verdict::Skipped;
+                    record.reason = reason;
+                    record.http_status = 200;
+                }
+            }
+        }
+    }
+    finish(relay, record).await
+}
+
+/// Records the request, then answers with what was recorded.
+async fn finish(relay: &Relay, record: NewDelivery) -> Response<Full<Bytes>> {
+    let provider = record.provider;
+    let app = record.app.clone();
+    match relay.db.insert(record).await {
+        Ok(recorded) => {
+            relay
+                .metrics
+                .delivery(provider, app.as_deref(), recorded.verdict);
+            if recorded.verdict == Verdict::Rejected {
+                tracing::info!(id = recorded.id, reason = %recorded.reason, "rejected a delivery");
+            } else {
+                tracing::debug!(id = recorded.id, verdict = %recorded.verdict, "recorded a delivery");
+            }
+            let status =
+                StatusCode::from_u16(recorded.http_status).unwrap_or(StatusCode::BAD_REQUEST);
+            json(
+                status,
+                &answer(
+                    Some(recorded.id),
+                    recorded.verdict.as_str(),
+                    &recorded.reason,
+                ),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not record a delivery");
+            json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &answer(
+                    None,
+                    "rejected",
+                    "the relay could not record the delivery; retry later",
+                ),
+            )
+        }
+    }
+}
+
+fn answer(delivery: Option<i64>, verdict: &str, reason: &str) -> HookAnswer {
+    HookAnswer {
+        delivery,
+        verdict: verdict.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_forwarded_address_only_behind_a_private_proxy() {
+        let mut h = hyper::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.5".parse().expect("value"),
+        );
+        let caddy: SocketAddr = "172.18.0.2:40000".parse().expect("addr");
+        let public: SocketAddr = "198.51.100.9:40000".parse().expect("addr");
+        assert_eq!(client_ip(caddy, &h).to_string(), "203.0.113.5");
+        assert_eq!(client_ip(public, &h).to_string(), "198.51.100.9");
+        assert_eq!(
+            client_ip(caddy, &hyper::HeaderMap::new()).to_string(),
+            "172.18.0.2"
+        );
+    }
+
+    #[test]
+    fn hook_ids_are_uuids() {
+        assert!(valid_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        assert!(!valid_uuid("0f8fad5b-d9cb-469f-a165-70867728950"));
+        assert!(!valid_uuid("../../etc/passwd"));
+    }
+}

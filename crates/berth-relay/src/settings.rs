@@ -1,0 +1,139 @@
+//! The relay's settings: flags, each with a `BERTH_RELAY_*` env var; no config file.
+
+use std::path::PathBuf;
+
+use crate::proto;
+
+pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control PATH] [--data DIR]
+                   [--body-limit BYTES] [--rate-limit PER_MINUTE]
+       berth-relay healthcheck [ADDR]
+       berth-relay version
+
+  --listen      public address (BERTH_RELAY_LISTEN, default 0.0.0.0:9080)
+  --control     control socket (BERTH_RELAY_CONTROL, default /run/berth-relay/control.sock)
+  --data        data directory (BERTH_RELAY_DATA, default /data)
+  --body-limit  largest webhook body in bytes (BERTH_RELAY_BODY_LIMIT, default 1048576)
+  --rate-limit  requests per minute per client address, 0 for none (BERTH_RELAY_RATE_LIMIT, default 120)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub listen: String,
+    pub control: PathBuf,
+    pub data: PathBuf,
+    pub body_limit: usize,
+    pub rate_per_minute: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: format!("0.0.0.0:{}", proto::LISTEN_PORT),
+            control: PathBuf::from(proto::CONTROL_SOCKET),
+            data: PathBuf::from("/data"),
+            body_limit: 1024 * 1024,
+            rate_per_minute: 120,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("unknown argument `{0}`")]
+    Unknown(String),
+    #[error("{flag} needs a value")]
+    Missing { flag: String },
+    #[error("{flag}: `{value}` is not a number")]
+    NotANumber { flag: String, value: String },
+}
+
+impl Settings {
+    /// Env vars first, flags over them.
+    pub fn from_args(
+        args: &[String],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SettingsError> {
+        let mut s = Settings::default();
+        let set = |s: &mut Settings, flag: &str, value: String| -> Result<(), SettingsError> {
+            let number = |v: &str| {
+                v.parse::<u64>().map_err(|_| SettingsError::NotANumber {
+                    flag: flag.to_owned(),
+                    value: v.to_owned(),
+                })
+            };
+            match flag {
+                "--listen" => s.listen = value,
+                "--control" => s.control = PathBuf::from(value),
+                "--data" => s.data = PathBuf::from(value),
+                "--body-limit" => {
+                    s.body_limit = usize::try_from(number(&value)?).unwrap_or(usize::MAX)
+                }
+                "--rate-limit" => {
+                    s.rate_per_minute = u32::try_from(number(&value)?).unwrap_or(u32::MAX)
+                }
+                other => return Err(SettingsError::Unknown(other.to_owned())),
+            }
+            Ok(())
+        };
+        for (flag, var) in [
+            ("--listen", "BERTH_RELAY_LISTEN"),
+            ("--control", "BERTH_RELAY_CONTROL"),
+            ("--data", "BERTH_RELAY_DATA"),
+            ("--body-limit", "BERTH_RELAY_BODY_LIMIT"),
+            ("--rate-limit", "BERTH_RELAY_RATE_LIMIT"),
+        ] {
+            if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+                set(&mut s, flag, v)?;
+            }
+        }
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            if arg == "serve" {
+                continue;
+            }
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) => (f, Some(v.to_owned())),
+                None => (arg.as_str(), None),
+            };
+            if !flag.starts_with("--") {
+                return Err(SettingsError::Unknown(arg.clone()));
+            }
+            let value = match inline {
+                Some(v) => v,
+                None => it.next().cloned().ok_or_else(|| SettingsError::Missing {
+                    flag: flag.to_owned(),
+                })?,
+            };
+            set(&mut s, flag, value)?;
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_env() {
+        let args: Vec<String> = ["serve", "--rate-limit", "0", "--data=/tmp/r"]
+            .map(String::from)
+            .to_vec();
+        let s = Settings::from_args(&args, |k| {
+            (k == "BERTH_RELAY_RATE_LIMIT" || k == "BERTH_RELAY_BODY_LIMIT").then(|| "5".to_owned())
+        })
+        .expect("settings");
+        assert_eq!(s.rate_per_minute, 0);
+        assert_eq!(s.body_limit, 5);
+        assert_eq!(s.data, PathBuf::from("/tmp/r"));
+        assert_eq!(
+            Settings::from_args(&["--bogus".into(), "1".into()], |_| None),
+            Err(SettingsError::Unknown("--bogus".into()))
+        );
+        assert_eq!(
+            Settings::from_args(&["--listen".into()], |_| None),
+            Err(SettingsError::Missing {
+                flag: "--listen".into()
+            })
+        );
+    }
+}

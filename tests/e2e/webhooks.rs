@@ -1,0 +1,635 @@
+//! The webhook relay end to end: the real relay container (built FROM scratch on the server
+//! through the Docker API over SSH), real Caddy in front of it, signed GitHub/GitLab/Gitea push
+//! payloads over real HTTP, attended deploys by the real `berth watch`.
+//!
+//! One `berth-relay` (and one `berth-proxy`) per Docker host: these tests hold the proxy lock
+//! and remove the relay (container, volume, socket dir, images) when they end.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use berth_e2e::docker::{AppGuard, CADDY, ensure_caddy};
+use berth_e2e::{Berth, Sshd, free_port, git, http_get, http_get_host, http_post, unique};
+use berth_model::Provider;
+
+use crate::routing::ProxyGuard;
+
+fn remove_relay() {
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "berth-relay"])
+        .output();
+    let _ = Command::new("docker")
+        .args(["volume", "rm", "-f", "berth-relay-data"])
+        .output();
+    let ids = Command::new("docker")
+        .args(["images", "-q", "--filter", "label=berth.role=relay"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for id in ids.lines().filter(|l| !l.is_empty()) {
+        let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+    }
+    let _ = std::fs::remove_dir_all("/run/berth-relay");
+}
+
+/// The proxy lock (one Caddy and one relay per host), and the relay removed on both ends.
+struct RelayGuard {
+    _proxy: ProxyGuard,
+}
+
+impl RelayGuard {
+    fn take() -> RelayGuard {
+        let proxy = ProxyGuard::take();
+        remove_relay();
+        RelayGuard { _proxy: proxy }
+    }
+}
+
+impl Drop for RelayGuard {
+    fn drop(&mut self) {
+        remove_relay();
+    }
+}
+
+struct Setup {
+    _guard: RelayGuard,
+    _sshd: Sshd,
+    b: Berth,
+    /// The relay's loopback port.
+    relay: u16,
+}
+
+/// A server over embedded SSH with the relay installed (and, with `proxy_port`, Caddy in
+/// front of it on `hooks.test`).
+fn setup(proxy_port: Option<u16>) -> Setup {
+    let guard = RelayGuard::take();
+    berth_e2e::docker::ensure_busybox();
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    b.ok(&[
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        &sshd.target(),
+        "--identity",
+        &key,
+        "--transport",
+        "embedded",
+        "--accept-new",
+    ]);
+    let relay = free_port();
+    let mut install = vec![
+        "server".to_owned(),
+        "relay".to_owned(),
+        "install".to_owned(),
+        "prod".to_owned(),
+        "--listen-port".to_owned(),
+        relay.to_string(),
+    ];
+    if let Some(http) = proxy_port {
+        ensure_caddy();
+        b.ok(&[
+            "server",
+            "proxy",
+            "install",
+            "prod",
+            "--image",
+            CADDY,
+            "--tls",
+            "off",
+            "--http-port",
+            &http.to_string(),
+            "--https-port",
+            &free_port().to_string(),
+        ]);
+        install.extend(["--hooks-domain".to_owned(), "hooks.test".to_owned()]);
+    }
+    let args: Vec<&str> = install.iter().map(String::as_str).collect();
+    b.ok(&args);
+    Setup {
+        _guard: guard,
+        _sshd: sshd,
+        b,
+        relay,
+    }
+}
+
+/// Enables a webhook and returns (path, secret).
+fn enable(b: &Berth, app: &str, provider: &str) -> (String, String) {
+    let w = b
+        .ok(&[
+            "app",
+            "webhook",
+            "enable",
+            app,
+            "--provider",
+            provider,
+            "--json",
+        ])
+        .json();
+    let url = w["url"].as_str().unwrap().to_owned();
+    let path = url[url.find("/hooks/").unwrap()..].to_owned();
+    (path, w["secret"].as_str().unwrap().to_owned())
+}
+
+fn body_for(provider: Provider, git_ref: &str, commit: &str) -> Vec<u8> {
+    use berth_hooks::fixtures;
+    match provider {
+        Provider::Github => fixtures::github_push(git_ref, commit, "a commit"),
+        Provider::Gitlab => fixtures::gitlab_push(git_ref, commit, "a commit"),
+        Provider::Gitea => fixtures::gitea_push(git_ref, commit, "a commit"),
+        Provider::Generic => fixtures::generic_push(git_ref, commit),
+    }
+}
+
+/// POSTs a push as `provider` would sign it; (status, answer).
+/// Where a delivery goes: an address, the `Host` header, the hook's path.
+struct To<'a>(&'a str, &'a str, &'a str);
+
+fn push(
+    to: &To<'_>,
+    provider: Provider,
+    secret: &str,
+    delivery: &str,
+    git_ref: &str,
+    commit: &str,
+) -> (u16, serde_json::Value) {
+    let body = body_for(provider, git_ref, commit);
+    let headers =
+        berth_hooks::fixtures::headers(provider, "push", delivery, secret.as_bytes(), &body);
+    let (status, answer) = http_post(to.0, to.1, to.2, &headers, &body).unwrap();
+    (status, serde_json::from_str(&answer).unwrap_or_default())
+}
+
+fn deliveries(b: &Berth, app: &str) -> Vec<serde_json::Value> {
+    b.ok(&["app", "webhook", "deliveries", app, "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn deployments(b: &Berth, app: &str) -> usize {
+    b.ok(&["deployments", app, "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+fn serving(b: &Berth, app: &str) -> String {
+    let st = b.ok(&["status", app, "--json"]).json();
+    let endpoint = st["endpoint"].as_str().unwrap().to_owned();
+    http_get(&endpoint, "/").unwrap().1.trim().to_owned()
+}
+
+/// A one-shot HTTP server that hands the first request body it gets to the returned channel.
+fn notification_sink() -> (u16, mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing() {
+    let http = free_port();
+    let s = setup(Some(http));
+    let b = &s.b;
+    let caddy = format!("127.0.0.1:{http}");
+    let app = unique("hook");
+    let _app_guard = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--server",
+        "prod",
+        "--git",
+        &repo.path_str(),
+        "--port",
+        "8080",
+        "--health-path",
+        "/healthz",
+    ]);
+    let (sink, notices) = notification_sink();
+    b.ok(&[
+        "notify",
+        "add",
+        "webhook",
+        &format!("http://127.0.0.1:{sink}/berth"),
+    ]);
+
+    // GitHub, through Caddy on the hooks domain, deployed by `berth watch --once`.
+    let (path, secret) = enable(b, &app, "github");
+    let v1 = repo.head();
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "gh-1",
+        "refs/heads/main",
+        &v1,
+    );
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["verdict"], "queued");
+    let out = b.ok(&["watch", "--once"]);
+    assert!(
+        out.stdout.contains(&format!("{app} deployed {}", &v1[..7])),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(serving(b, &app), "hello v1");
+    let notice = notices.recv_timeout(Duration::from_secs(10)).unwrap();
+    let notice: serde_json::Value = serde_json::from_str(&notice).unwrap();
+    assert_eq!(notice["notice"]["app"], app.as_str());
+    assert_eq!(notice["notice"]["status"], "deployed");
+
+    // Wrong branch: recorded as skipped with the reason; a forged signature: 401, recorded;
+    // a body over the limit: 413. None of them deploys.
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "gh-2",
+        "refs/heads/feature",
+        &v1,
+    );
+    assert_eq!((status, answer["verdict"].as_str()), (200, Some("skipped")));
+    assert!(
+        answer["reason"].as_str().unwrap().contains("feature"),
+        "{answer}"
+    );
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        "not-the-secret-at-all",
+        "gh-3",
+        "refs/heads/main",
+        &v1,
+    );
+    assert_eq!(
+        (status, answer["verdict"].as_str()),
+        (401, Some("rejected")),
+        "{answer}"
+    );
+    let big = vec![b' '; 2 * 1024 * 1024];
+    let headers =
+        berth_hooks::fixtures::headers(Provider::Github, "push", "gh-4", secret.as_bytes(), &big);
+    let (status, _) = http_post(&caddy, "hooks.test", &path, &headers, &big).unwrap();
+    assert_eq!(status, 413);
+    let before = deployments(b, &app);
+    b.ok(&["watch", "--once"]);
+    assert_eq!(
+        deployments(b, &app),
+        before,
+        "nothing deployed for bad deliveries"
+    );
+    let list = deliveries(b, &app);
+    let verdicts: Vec<(&str, &str)> = list
+        .iter()
+        .map(|d| {
+            (
+                d["verdict"].as_str().unwrap(),
+                d["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("rejected", "done"),
+            ("rejected", "done"),
+            ("skipped", "done"),
+            ("queued", "deployed")
+        ],
+        "{list:#?}"
+    );
+    assert!(
+        list[0]["reason"].as_str().unwrap().contains("limit"),
+        "{:?}",
+        list[0]
+    );
+    assert!(
+        list[1]["reason"].as_str().unwrap().contains("signature"),
+        "{:?}",
+        list[1]
+    );
+    let shown = b.ok(&["app", "webhook", "deliveries", &app]).stdout;
+    assert!(
+        shown.contains("skipped") && shown.contains("feature"),
+        "{shown}"
+    );
+
+    // GitLab, straight to the relay's loopback port, deployed by a running `berth watch`.
+    let (path, secret) = enable(b, &app, "gitlab");
+    let mut watch = b.cmd(&["watch", "--server", "prod"]);
+    let mut watch = watch
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let v2 = repo.commit_version("v2");
+    let relay = format!("127.0.0.1:{}", s.relay);
+    let (status, answer) = push(
+        &To(&relay, "relay", &path),
+        Provider::Gitlab,
+        &secret,
+        "gl-1",
+        "refs/heads/main",
+        &v2,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while serving(b, &app) != "hello v2" {
+        assert!(
+            Instant::now() < deadline,
+            "the running watch did not deploy v2"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = watch.kill();
+    let mut out = String::new();
+    let _ = watch.stdout.take().unwrap().read_to_string(&mut out);
+    let _ = watch.wait();
+    assert!(
+        out.contains(&format!("{app} deployed {}", &v2[..7])),
+        "{out}"
+    );
+
+    // Gitea, with a wrong token first.
+    let (path, secret) = enable(b, &app, "gitea");
+    let v3 = repo.commit_version("v3");
+    let (status, _) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Gitea,
+        "0123456789abcdef0123",
+        "gt-0",
+        "refs/heads/main",
+        &v3,
+    );
+    assert_eq!(status, 401);
+    let (status, _) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Gitea,
+        &secret,
+        "gt-1",
+        "refs/heads/main",
+        &v3,
+    );
+    assert_eq!(status, 202);
+    b.ok(&["watch", "--once"]);
+    assert_eq!(serving(b, &app), "hello v3");
+
+    // A ping is answered; metrics count what happened (they are served over SSH only).
+    let (path, secret) = enable(b, &app, "github");
+    let ping = berth_hooks::fixtures::github_ping();
+    let headers =
+        berth_hooks::fixtures::headers(Provider::Github, "ping", "gh-p", secret.as_bytes(), &ping);
+    let (status, answer) = http_post(&caddy, "hooks.test", &path, &headers, &ping).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"ping\""), "{answer}");
+    let metrics = b.ok(&["server", "relay", "metrics", "prod"]).stdout;
+    assert!(
+        metrics.contains(&format!(
+            "berth_relay_deliveries_total{{provider=\"github\",app=\"{app}\",verdict=\"rejected\"}} 2"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("berth_relay_deploy_duration_seconds_count 3"),
+        "{metrics}"
+    );
+    // Disabled: the URL is gone.
+    b.ok(&["app", "webhook", "disable", &app]);
+    let (status, _) = http_get_host(&caddy, "hooks.test", &path).unwrap();
+    assert_eq!(status, 405);
+    let (status, _) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "gh-9",
+        "refs/heads/main",
+        &v3,
+    );
+    assert_eq!(status, 404);
+    b.ok(&["app", "rm", &app, "--purge"]);
+}
+
+#[test]
+fn a_delivery_accepted_before_the_relay_is_killed_deploys_exactly_once() {
+    let s = setup(None);
+    let b = &s.b;
+    let app = unique("hookk");
+    let _app_guard = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--server",
+        "prod",
+        "--git",
+        &repo.path_str(),
+        "--port",
+        "8080",
+        "--health-path",
+        "/healthz",
+    ]);
+    let (path, secret) = enable(b, &app, "github");
+    let relay = format!("127.0.0.1:{}", s.relay);
+    let v1 = repo.head();
+    let (status, _) = push(
+        &To(&relay, "relay", &path),
+        Provider::Github,
+        &secret,
+        "k-1",
+        "refs/heads/main",
+        &v1,
+    );
+    assert_eq!(status, 202);
+    // SIGKILL: no chance to flush anything; the answer above was given after the commit.
+    let killed = Command::new("docker")
+        .args(["kill", "berth-relay"])
+        .output()
+        .unwrap();
+    assert!(killed.status.success());
+    let started = Command::new("docker")
+        .args(["start", "berth-relay"])
+        .output()
+        .unwrap();
+    assert!(started.status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(&relay, "/healthz").is_none_or(|(s, _)| s != 200) {
+        assert!(Instant::now() < deadline, "the relay did not come back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The git host redelivers (same delivery id): recorded, not queued again.
+    let (status, answer) = push(
+        &To(&relay, "relay", &path),
+        Provider::Github,
+        &secret,
+        "k-1",
+        "refs/heads/main",
+        &v1,
+    );
+    assert_eq!(
+        (status, answer["verdict"].as_str()),
+        (200, Some("duplicate")),
+        "{answer}"
+    );
+    b.ok(&["watch", "--once"]);
+    b.ok(&["watch", "--once"]);
+    assert_eq!(deployments(b, &app), 1, "deployed exactly once");
+    assert_eq!(serving(b, &app), "hello v1");
+    let list = deliveries(b, &app);
+    let states: Vec<(&str, &str)> = list
+        .iter()
+        .map(|d| {
+            (
+                d["verdict"].as_str().unwrap(),
+                d["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("duplicate", "done"), ("queued", "deployed")]);
+    b.ok(&["app", "rm", &app, "--purge"]);
+}
+
+#[test]
+fn relay_commands_refuse_what_cannot_work() {
+    let _guard = RelayGuard::take();
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    b.ok(&[
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        &sshd.target(),
+        "--identity",
+        &key,
+        "--transport",
+        "embedded",
+        "--accept-new",
+    ]);
+    let repo = git::web_app("v1");
+    let app = unique("hookb");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--server",
+        "prod",
+        "--git",
+        &repo.path_str(),
+    ]);
+    let r = b.fails(&["app", "webhook", "enable", &app, "--provider", "github"]);
+    assert!(
+        r.stderr.contains("berth server relay install prod"),
+        "{}",
+        r.stderr
+    );
+    let r = b.fails(&[
+        "server",
+        "relay",
+        "install",
+        "prod",
+        "--hooks-domain",
+        "hooks.test",
+    ]);
+    assert!(r.stderr.contains("has no proxy"), "{}", r.stderr);
+    let r = b.fails(&[
+        "server",
+        "relay",
+        "install",
+        "prod",
+        "--hooks-domain",
+        "bad domain",
+    ]);
+    assert!(r.stderr.contains("bad domain"), "{}", r.stderr);
+    let r = b.fails(&["watch", "--once"]);
+    assert!(
+        r.stderr.contains("no server has a webhook relay"),
+        "{}",
+        r.stderr
+    );
+    let r = b.fails(&["notify", "add", "ntfy", "ftp://example.com/x"]);
+    assert!(r.stderr.contains("http://"), "{}", r.stderr);
+    // A relay binary that is not a static executable is refused before anything changes.
+    let fake = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(fake.path(), b"#!/bin/sh\n").unwrap();
+    let r = b.run_with_env(
+        &["server", "relay", "install", "prod"],
+        &[("BERTH_RELAY_BIN", fake.path().to_str().unwrap())],
+    );
+    assert_ne!(r.code, Some(0));
+    assert!(r.stderr.contains("not a Linux executable"), "{}", r.stderr);
+    let ps = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter", "name=^berth-relay$"])
+        .output()
+        .unwrap();
+    assert!(ps.stdout.is_empty(), "no relay container was created");
+    b.ok(&[
+        "server",
+        "relay",
+        "install",
+        "prod",
+        "--listen-port",
+        &free_port().to_string(),
+    ]);
+    let r = b.fails(&[
+        "app",
+        "webhook",
+        "enable",
+        &app,
+        "--provider",
+        "github",
+        "--branch",
+        "bad branch",
+    ]);
+    assert!(r.stderr.contains("--branch"), "{}", r.stderr);
+    let r = b.fails(&["app", "webhook", "show", &app]);
+    assert!(r.stderr.contains("has no webhook"), "{}", r.stderr);
+    b.ok(&["app", "webhook", "enable", &app, "--provider", "github"]);
+    let shown = b.ok(&["app", "webhook", "show", &app]).stdout;
+    assert!(
+        shown.contains("--reveal"),
+        "secret hidden by default: {shown}"
+    );
+    let before = b
+        .ok(&["app", "webhook", "show", &app, "--reveal", "--json"])
+        .json();
+    let after = b
+        .ok(&["app", "webhook", "rotate-secret", &app, "--json"])
+        .json();
+    assert_eq!(before["url"], after["url"]);
+    assert_ne!(before["secret"], after["secret"]);
+}
