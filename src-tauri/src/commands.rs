@@ -11,10 +11,11 @@ use berth_api::desktop::Desktop;
 use berth_api::{AddServer, ApiError, AuditEntry};
 use berth_model::view::{
     AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest, SecretsInfo,
+    WebhookEnableRequest,
 };
 use berth_model::{
-    App, AppDraft, AppStatus, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus, Server,
-    ServerCheck,
+    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
+    Server, ServerCheck, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -77,6 +78,11 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         domain_ls,
         domain_add,
         domain_rm,
+        webhook_show,
+        webhook_enable,
+        webhook_disable,
+        webhook_rotate_secret,
+        webhook_deliveries,
         secrets_info,
         use_file_secrets,
         audit_log,
@@ -300,6 +306,40 @@ async fn domain_add(
 #[tauri::command]
 async fn domain_rm(d: Shell<'_>, app: String, domain: String) -> Reply<()> {
     d.berth().domain_rm(&app, &domain).await.map_err(dto)
+}
+
+// --- webhooks ---
+
+#[tauri::command]
+async fn webhook_show(d: Shell<'_>, app: String, reveal: bool) -> Reply<WebhookInfo> {
+    blocking(&d, move |d| d.berth().webhook_show(&app, reveal)).await
+}
+
+#[tauri::command]
+async fn webhook_enable(
+    d: Shell<'_>,
+    app: String,
+    req: WebhookEnableRequest,
+) -> Reply<WebhookInfo> {
+    d.berth()
+        .webhook_enable(&app, req.into())
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn webhook_disable(d: Shell<'_>, app: String) -> Reply<()> {
+    d.berth().webhook_disable(&app).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn webhook_rotate_secret(d: Shell<'_>, app: String) -> Reply<WebhookInfo> {
+    d.berth().webhook_rotate_secret(&app).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn webhook_deliveries(d: Shell<'_>, app: String, limit: usize) -> Reply<Vec<Delivery>> {
+    d.berth().webhook_deliveries(&app, limit).await.map_err(dto)
 }
 
 // --- settings ---

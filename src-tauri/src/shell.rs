@@ -16,7 +16,7 @@ use tauri_plugin_window_state::StateFlags;
 use crate::{commands, notices, tray};
 
 /// How often the desktop looks again for a webhook relay to follow.
-const WEBHOOK_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+const WEBHOOK_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often the records are read for deploys other processes finished.
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 

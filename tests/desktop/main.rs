@@ -14,3 +14,4 @@ mod harness;
 mod scenario;
 mod screens;
 mod smoke;
+mod webhooks;

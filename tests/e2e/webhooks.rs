@@ -10,29 +10,11 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, CADDY, ensure_caddy};
+use berth_e2e::docker::{AppGuard, CADDY, ensure_caddy, remove_relay};
 use berth_e2e::{Berth, Sshd, free_port, git, http_get, http_get_host, http_post, unique};
 use berth_model::Provider;
 
 use crate::routing::ProxyGuard;
-
-fn remove_relay() {
-    let _ = Command::new("docker")
-        .args(["rm", "-f", "berth-relay"])
-        .output();
-    let _ = Command::new("docker")
-        .args(["volume", "rm", "-f", "berth-relay-data"])
-        .output();
-    let ids = Command::new("docker")
-        .args(["images", "-q", "--filter", "label=berth.role=relay"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    for id in ids.lines().filter(|l| !l.is_empty()) {
-        let _ = Command::new("docker").args(["rmi", "-f", id]).output();
-    }
-    let _ = std::fs::remove_dir_all("/run/berth-relay");
-}
 
 /// The proxy lock (one Caddy and one relay per host), and the relay removed on both ends.
 struct RelayGuard {

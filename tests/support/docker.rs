@@ -183,3 +183,22 @@ impl Drop for AppGuard {
         remove_app(&self.0);
     }
 }
+
+/// Removes the webhook relay: its container, data volume, control socket dir and images.
+pub fn remove_relay() {
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "berth-relay"])
+        .output();
+    let _ = Command::new("docker")
+        .args(["volume", "rm", "-f", "berth-relay-data"])
+        .output();
+    let ids = Command::new("docker")
+        .args(["images", "-q", "--filter", "label=berth.role=relay"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for id in ids.lines().filter(|l| !l.is_empty()) {
+        let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+    }
+    let _ = std::fs::remove_dir_all("/run/berth-relay");
+}

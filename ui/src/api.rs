@@ -8,10 +8,11 @@
 
 use berth_model::view::{
     AddServerRequest, AuditEntry, HostKeyInfo, Overview, ProxyInstallRequest, SecretsInfo,
+    WebhookEnableRequest,
 };
 use berth_model::{
-    App, AppDraft, AppStatus, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus, Server,
-    ServerCheck,
+    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
+    Server, ServerCheck, WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -245,6 +246,33 @@ pub async fn domain_add(
 
 pub async fn domain_rm(app: &str, domain: &str) -> Result<(), ErrorDto> {
     call_unit("domain_rm", json!({ "app": app, "domain": domain })).await
+}
+
+// --- webhooks ---
+
+/// The app's webhook (`webhook-not-enabled` when it has none); its secret with `reveal`.
+pub async fn webhook_show(app: &str, reveal: bool) -> Result<WebhookInfo, ErrorDto> {
+    call("webhook_show", json!({ "app": app, "reveal": reveal })).await
+}
+
+pub async fn webhook_enable(
+    app: &str,
+    req: &WebhookEnableRequest,
+) -> Result<WebhookInfo, ErrorDto> {
+    call("webhook_enable", json!({ "app": app, "req": req })).await
+}
+
+pub async fn webhook_disable(app: &str) -> Result<(), ErrorDto> {
+    call_unit("webhook_disable", json!({ "app": app })).await
+}
+
+pub async fn webhook_rotate_secret(app: &str) -> Result<WebhookInfo, ErrorDto> {
+    call("webhook_rotate_secret", json!({ "app": app })).await
+}
+
+/// Newest first.
+pub async fn webhook_deliveries(app: &str, limit: usize) -> Result<Vec<Delivery>, ErrorDto> {
+    call("webhook_deliveries", json!({ "app": app, "limit": limit })).await
 }
 
 // --- settings ---

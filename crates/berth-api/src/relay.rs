@@ -483,8 +483,8 @@ mod tests {
         let me = std::env::current_exe().expect("exe");
         let bytes = std::fs::read(&me).expect("read");
         // Test binaries are dynamically linked.
-        let err = check_elf(&bytes, std::env::consts::ARCH, Path::new("/x/relay"))
-            .expect_err("dynamic");
+        let err =
+            check_elf(&bytes, std::env::consts::ARCH, Path::new("/x/relay")).expect_err("dynamic");
         assert!(err.to_string().contains("dynamically linked"), "{err}");
         let err = check_elf(b"#!/bin/sh\necho hi\n", "x86_64", Path::new("/x/relay"))
             .expect_err("script");

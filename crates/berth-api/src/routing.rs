@@ -216,6 +216,8 @@ impl Berth {
                 routes.push(r);
             }
         }
+        // The webhook relay's hooks domain, when the relay has one.
+        routes.extend(crate::relay::relay_route(server));
         Ok(routes)
     }
 
@@ -609,6 +611,14 @@ impl Berth {
             } else {
                 format!("domain `{name}` is already used by app `{owner}`")
             }));
+        }
+        if let Some(s) = self.store.servers()?.into_iter().find(|s| {
+            s.relay.as_ref().and_then(|r| r.hooks_domain.as_deref()) == Some(name.as_str())
+        }) {
+            return Err(ApiError::Invalid(format!(
+                "domain `{name}` is the webhook relay's hooks domain on server `{}`",
+                s.name
+            )));
         }
         for other in self.store.apps()? {
             let other_server = if other.server == server.name {

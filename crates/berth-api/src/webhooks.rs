@@ -19,6 +19,18 @@ pub struct WebhookEnable {
     pub mode: WebhookMode,
 }
 
+impl From<berth_model::view::WebhookEnableRequest> for WebhookEnable {
+    /// From the desktop's form (attended: the desktop deploys).
+    fn from(r: berth_model::view::WebhookEnableRequest) -> Self {
+        WebhookEnable {
+            provider: r.provider,
+            branch: r.branch.filter(|b| !b.trim().is_empty()),
+            tags: r.tags.filter(|t| !t.trim().is_empty()),
+            mode: WebhookMode::Attended,
+        }
+    }
+}
+
 /// A random (version 4) uuid.
 fn new_uuid() -> String {
     let mut b: [u8; 16] = rand::random();

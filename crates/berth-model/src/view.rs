@@ -175,6 +175,16 @@ impl Default for ProxyInstallRequest {
     }
 }
 
+/// The enable-webhook form (`app webhook enable`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEnableRequest {
+    pub provider: crate::webhook::Provider,
+    /// `None` or empty: the app's branch.
+    pub branch: Option<String>,
+    /// Tag pattern; `None` or empty: tag pushes are skipped.
+    pub tags: Option<String>,
+}
+
 /// One line of the audit log, as it crosses to the UI (the store's `AuditEntry` serializes
 /// to exactly this shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

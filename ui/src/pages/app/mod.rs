@@ -1,6 +1,6 @@
-//! One app: its live state, where it runs and its actions in the header; below, four tabs —
+//! One app: its live state, where it runs and its actions in the header; below, five tabs —
 //! Deploys (the running deploy's steps and build log, and the history), Logs (the container's
-//! output, live), Environment and Domains.
+//! output, live), Environment, Domains and Webhook (deploy on `git push`, every delivery).
 //!
 //! The page keeps what a deploy shows (steps, build log, outcome) itself, so switching tabs
 //! loses nothing; each tab loads its own data when it opens.
@@ -10,6 +10,7 @@ mod deploys;
 mod domains;
 mod env;
 mod log_view;
+mod webhook;
 
 use berth_model::view::{JobDone, JobKind, JobProgress};
 use berth_model::{App, AppState, AppStatus, DeployEvent, ErrorDto};
@@ -33,10 +34,17 @@ enum Tab {
     Logs,
     Env,
     Domains,
+    Webhook,
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Deploys, Tab::Logs, Tab::Env, Tab::Domains];
+    const ALL: [Tab; 5] = [
+        Tab::Deploys,
+        Tab::Logs,
+        Tab::Env,
+        Tab::Domains,
+        Tab::Webhook,
+    ];
 
     fn id(self) -> &'static str {
         match self {
@@ -44,6 +52,7 @@ impl Tab {
             Tab::Logs => "logs",
             Tab::Env => "env",
             Tab::Domains => "domains",
+            Tab::Webhook => "webhook",
         }
     }
 
@@ -53,6 +62,7 @@ impl Tab {
             Tab::Logs => "Logs",
             Tab::Env => "Environment",
             Tab::Domains => "Domains",
+            Tab::Webhook => "Webhook",
         }
     }
 }
@@ -516,6 +526,7 @@ fn Tabs() -> impl IntoView {
                 Tab::Logs => view! { <container_log::ContainerLog /> }.into_any(),
                 Tab::Env => view! { <env::EnvTab /> }.into_any(),
                 Tab::Domains => view! { <domains::DomainsTab /> }.into_any(),
+                Tab::Webhook => view! { <webhook::WebhookTab /> }.into_any(),
             }}
         </div>
     }
