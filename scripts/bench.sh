@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Prints Berth's benchmark figures (Docker API latency through the SSH session vs the local
 # socket vs `docker -H ssh://`; a redeploy vs the bare docker CLI steps; routing through Caddy;
-# the desktop app's launch time and idle memory), measured in one run. `scripts/bench.sh desktop`
-# runs only the desktop part.
+# the desktop app's launch time and idle memory; the webhook relay's size, memory, verified
+# accepts per second and durability), measured in one run. `scripts/bench.sh desktop` (or
+# `core`, `routing`, `relay`) runs only that part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+part="${1:-all}"
 scripts/setup.sh
-scripts/services.sh
-case "${1:-all}" in
+# The relay part runs only the relay's executable: no dockerd.
+[ "$part" = relay ] || scripts/services.sh
+case "$part" in
   all|desktop)
     scripts/build-ui.sh
     cargo build --release -q --bin berth --bin berth-bench --bin berth-desktop ;;
   *) cargo build --release -q --bin berth --bin berth-bench ;;
 esac
+case "$part" in
+  all|relay) scripts/build-relay.sh ;;
+esac
 BERTH_BIN="$PWD/target/release/berth" BERTH_DESKTOP_BIN="$PWD/target/release/berth-desktop" \
+  BERTH_RELAY_EXE="$PWD/target/$(uname -m)-unknown-linux-gnu/relay/berth-relay" \
   exec target/release/berth-bench "$@"

@@ -8,9 +8,12 @@
 //!    container), alternated round by round.
 //! 3. Routing (`routing.rs`): switch-over time and Caddy's overhead.
 //! 4. The desktop app (`desktop.rs`): launch → first interactive screen, idle memory.
+//! 5. The webhook relay (`relay.rs`): executable size, idle and loaded memory, verified
+//!    accepts per second with their latency, and nothing answered lost (also after SIGKILL).
 //!
-//! `berth-bench [core|routing|desktop]` runs one part; no argument runs all.
-//! Needs dockerd and sshd (`scripts/bench.sh` prepares both). Prints a table; exits non-zero
+//! `berth-bench [core|routing|desktop|relay]` runs one part; no argument runs all.
+//! Needs dockerd and sshd (`scripts/bench.sh` prepares both); the relay part needs only the
+//! relay's executable (`scripts/build-relay.sh`). Prints a table; exits non-zero
 //! only if something could not be measured, never because of a figure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +29,7 @@ use berth_ssh::hostkey::{KnownHosts, fetch_host_key};
 use berth_ssh::{Destination, SshOptions, Transport};
 
 mod desktop;
+mod relay;
 mod routing;
 
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
@@ -257,6 +261,9 @@ async fn main() {
     }
     if which == "all" || which == "desktop" {
         desktop::run().await;
+    }
+    if which == "all" || which == "relay" {
+        relay::run().await;
     }
 }
 

@@ -16,7 +16,8 @@ use crate::proto::{Claim, DeployReport, HookSummary};
 
 /// Most inserts committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// Deliveries kept per app (and for unknown hooks); older finished ones are pruned.
+/// Finished deliveries kept per app (and for unknown hooks); older ones are pruned. Queued
+/// ones are never pruned, nor counted.
 const KEEP_PER_APP: i64 = 2000;
 
 const SCHEMA: &str = r#"
@@ -55,6 +56,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS deliveries_app ON deliveries (app, id);
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, id);
+-- What pruning walks: an app's finished deliveries, newest first.
+CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (app, id)
+    WHERE status NOT IN ('pending', 'running');
 -- A delivery id counts once per hook; rejected and duplicate records don't take it (a forger
 -- must not be able to pre-empt a genuine delivery).
 CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries (hook, delivery_id)
@@ -207,6 +211,8 @@ fn configure(conn: &mut Connection) -> Result<(), DbError> {
 fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>) {
     let mut held: Option<Msg> = None;
     let mut since_prune = 0usize;
+    // Apps with new deliveries since the last prune (`None`: unknown hooks).
+    let mut touched: std::collections::HashSet<Option<String>> = Default::default();
     loop {
         let first = match held.take() {
             Some(m) => m,
@@ -230,6 +236,7 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>
                     }
                 }
                 since_prune += batch.len();
+                touched.extend(batch.iter().map(|(d, _)| d.app.clone()));
                 let (items, replies): (Vec<Box<NewDelivery>>, Vec<_>) = batch.into_iter().unzip();
                 match insert_batch(&mut conn, &items) {
                     Ok(recorded) => {
@@ -249,8 +256,10 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>
                 }
                 if since_prune >= 200 {
                     since_prune = 0;
-                    if let Err(e) = prune(&conn) {
-                        tracing::warn!(error = %e, "pruning old deliveries failed");
+                    for app in touched.drain() {
+                        if let Err(e) = prune(&conn, app.as_deref()) {
+                            tracing::warn!(error = %e, "pruning old deliveries failed");
+                        }
                     }
                 }
             }
@@ -339,15 +348,16 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, d: &NewDelivery) -> Result<Recorde
     })
 }
 
-fn prune(conn: &Connection) -> Result<(), DbError> {
-    conn.execute(
-        "DELETE FROM deliveries WHERE status NOT IN ('pending', 'running') AND id IN (
-             SELECT id FROM (
-                 SELECT id, ROW_NUMBER() OVER (PARTITION BY app ORDER BY id DESC) AS n
-                 FROM deliveries)
-             WHERE n > ?1)",
-        [KEEP_PER_APP],
+/// Deletes the finished deliveries of `app` beyond the newest [`KEEP_PER_APP`]. Walks the
+/// partial index of finished deliveries, so it costs the same however long the queue is.
+fn prune(conn: &Connection, app: Option<&str>) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "DELETE FROM deliveries WHERE app IS ?1 AND status NOT IN ('pending', 'running')
+         AND id < (SELECT id FROM deliveries WHERE app IS ?1
+                   AND status NOT IN ('pending', 'running')
+                   ORDER BY id DESC LIMIT 1 OFFSET ?2 - 1)",
     )
+    .and_then(|mut stmt| stmt.execute(params![app, KEEP_PER_APP]))
     .map_err(db("prune"))?;
     Ok(())
 }
@@ -744,6 +754,38 @@ mod tests {
         assert_eq!(
             twice.to_string(),
             "delivery #3 is deployed, not running: its result was already recorded"
+        );
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_finished_deliveries_and_every_queued_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("r.db")).expect("open");
+        configure(&mut conn).expect("schema");
+        let mut items = Vec::new();
+        for i in 0..(KEEP_PER_APP + 10) {
+            let verdict = if i < 5 {
+                Verdict::Queued
+            } else {
+                Verdict::Skipped
+            };
+            items.push(Box::new(new("h1", "hello", &format!("d{i}"), verdict)));
+        }
+        insert_batch(&mut conn, &items).expect("insert");
+        prune(&conn, Some("hello")).expect("prune");
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect("count") };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'"),
+            5
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM deliveries WHERE status = 'done'"),
+            KEEP_PER_APP
+        );
+        // The oldest finished ones went.
+        assert_eq!(
+            count("SELECT MIN(id) FROM deliveries WHERE status = 'done'"),
+            11
         );
     }
 

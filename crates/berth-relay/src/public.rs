@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use berth_hooks::Event;
 use berth_model::Verdict;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
@@ -18,6 +18,8 @@ use crate::Relay;
 use crate::db::NewDelivery;
 use crate::proto::HookAnswer;
 
+/// Most bytes of an oversized body read (and discarded) before answering 413.
+const DRAIN_CAP: u64 = 16 * 1024 * 1024;
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -153,36 +155,37 @@ async fn hook(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if let Some(len) = declared.filter(|len| *len > limit as u64) {
+    // A body over the limit is still read (and thrown away) up to DRAIN_CAP, so the answer
+    // reaches a proxy that is still sending it instead of a reset connection.
+    if let Some(len) = declared.filter(|len| *len > DRAIN_CAP) {
         relay.metrics.too_large();
         record.reason = format!("body of {len} bytes is over the relay's limit of {limit} bytes");
         record.http_status = 413;
         return finish(relay, record).await;
     }
-    let body =
-        match tokio::time::timeout(BODY_TIMEOUT, Limited::new(req.into_body(), limit).collect())
-            .await
-        {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                relay.metrics.too_large();
-                record.reason = format!("body is over the relay's limit of {limit} bytes");
-                record.http_status = 413;
-                return finish(relay, record).await;
-            }
-            Ok(Err(e)) => {
-                record.reason = format!("the body could not be read: {e}");
-                return finish(relay, record).await;
-            }
-            Err(_) => {
-                record.reason = format!("the body took longer than {} s", BODY_TIMEOUT.as_secs());
-                record.http_status = 408;
-                return finish(relay, record).await;
-            }
-        };
+    let body = match read_body(req.into_body(), limit).await {
+        Body::Read(bytes) => bytes,
+        Body::TooLarge => {
+            relay.metrics.too_large();
+            record.reason = match declared {
+                Some(len) => {
+                    format!("body of {len} bytes is over the relay's limit of {limit} bytes")
+                }
+                None => format!("body is over the relay's limit of {limit} bytes"),
+            };
+            record.http_status = 413;
+            return finish(relay, record).await;
+        }
+        Body::Failed(e) => {
+            record.reason = format!("the body could not be read: {e}");
+            return finish(relay, record).await;
+        }
+        Body::TimedOut => {
+            record.reason = format!("the body took longer than {} s", BODY_TIMEOUT.as_secs());
+            record.http_status = 408;
+            return finish(relay, record).await;
+        }
+    };
     record.delivery_id = Some(berth_hooks::delivery_id(hook.provider, &headers, &body));
     if let Err(rejection) = berth_hooks::verify(hook.provider, hook.secret(), &headers, &body) {
         record.reason = rejection.to_string();
@@ -226,6 +229,46 @@ async fn hook(
         }
     }
     finish(relay, record).await
+}
+
+/// What reading a request body came to.
+enum Body {
+    Read(Bytes),
+    TooLarge,
+    Failed(String),
+    TimedOut,
+}
+
+/// Reads the body, keeping at most `limit` bytes; past the limit it reads on (discarding) up
+/// to [`DRAIN_CAP`] and says it was too large.
+async fn read_body(mut body: Incoming, limit: usize) -> Body {
+    let read = async {
+        let mut kept = Vec::new();
+        let mut seen: u64 = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => return Body::Failed(e.to_string()),
+            };
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_CAP {
+                    return Body::TooLarge;
+                }
+                if seen <= limit as u64 {
+                    kept.extend_from_slice(&data);
+                }
+            }
+        }
+        if seen > limit as u64 {
+            Body::TooLarge
+        } else {
+            Body::Read(Bytes::from(kept))
+        }
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .unwrap_or(Body::TimedOut)
 }
 
 /// Records the request, then answers with what was recorded.
