@@ -389,6 +389,51 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
     b.ok(&["watch", "--once"]);
     assert_eq!(serving(b, &app), "hello v3");
 
+    // A script's generic push (Bearer token): tag pushes deploy only with a tag pattern.
+    let (path, secret) = enable(b, &app, "generic");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Generic,
+        &secret,
+        "ci-1",
+        "refs/tags/v4",
+        &v3,
+    );
+    assert_eq!(
+        (status, answer["verdict"].as_str()),
+        (200, Some("skipped")),
+        "{answer}"
+    );
+    assert!(
+        answer["reason"].as_str().unwrap().contains("tag"),
+        "{answer}"
+    );
+    b.ok(&[
+        "app",
+        "webhook",
+        "enable",
+        &app,
+        "--provider",
+        "generic",
+        "--tags",
+        "v*",
+    ]);
+    let v4 = repo.commit_version("v4");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Generic,
+        &secret,
+        "ci-2",
+        "refs/tags/v4",
+        &v4,
+    );
+    assert_eq!(
+        status, 202,
+        "same URL and secret after changing the filter: {answer}"
+    );
+    b.ok(&["watch", "--once"]);
+    assert_eq!(serving(b, &app), "hello v4");
+
     // A ping is answered; metrics count what happened (they are served over SSH only).
     let (path, secret) = enable(b, &app, "github");
     let ping = berth_hooks::fixtures::github_ping();
@@ -405,7 +450,7 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
         "{metrics}"
     );
     assert!(
-        metrics.contains("berth_relay_deploy_duration_seconds_count 3"),
+        metrics.contains("berth_relay_deploy_duration_seconds_count 4"),
         "{metrics}"
     );
     // Disabled: the URL is gone.
