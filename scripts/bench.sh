@@ -20,5 +20,5 @@ case "$part" in
   all|relay) scripts/build-relay.sh ;;
 esac
 BERTH_BIN="$PWD/target/release/berth" BERTH_DESKTOP_BIN="$PWD/target/release/berth-desktop" \
-  BERTH_RELAY_EXE="$PWD/target/$(uname -m)-unknown-linux-gnu/relay/berth-relay" \
+  BERTH_RELAY_EXE="${CARGO_TARGET_DIR:-$PWD/target}/$(uname -m)-unknown-linux-gnu/relay/berth-relay" \
   exec target/release/berth-bench "$@"

@@ -10,9 +10,10 @@ target="$arch-unknown-linux-gnu"
 # With an explicit --target, RUSTFLAGS reach only the target's crates (not build scripts).
 RUSTFLAGS="-C target-feature=+crt-static" \
     cargo build --profile relay -p berth-relay --bin berth-relay --target "$target"
-out="target/$target/relay/berth-relay"
-for dir in target/release target/debug; do
+tdir="${CARGO_TARGET_DIR:-target}"
+out="$tdir/$target/relay/berth-relay"
+for dir in "$tdir/release" "$tdir/debug"; do
     mkdir -p "$dir"
     cp "$out" "$dir/berth-relay-$arch-linux"
 done
-echo "relay: $out ($(du -h "$out" | cut -f1)), copied to target/{release,debug}/berth-relay-$arch-linux"
+echo "relay: $out ($(du -h "$out" | cut -f1)), copied to $tdir/{release,debug}/berth-relay-$arch-linux"

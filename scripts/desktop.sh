@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build-ui.sh
 cargo build --release -p berth-desktop
-exec target/release/berth-desktop "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/berth-desktop" "$@"

@@ -15,7 +15,8 @@ log() { printf '\033[1mrun:\033[0m %s\n' "$*" >&2; }
 
 log "building berth (release)"
 cargo build --release --bin berth -q
-berth="$root/target/release/berth"
+tdir="${CARGO_TARGET_DIR:-$root/target}"
+berth="$tdir/release/berth"
 
 # The example builds FROM a busybox image made from Debian's static busybox: no registry needed.
 if ! docker image inspect berth/busybox-local:latest >/dev/null 2>&1; then
@@ -70,5 +71,5 @@ if $desktop; then
   scripts/build-ui.sh
   cargo build --release -q -p berth-desktop
   log "opening the desktop app (closing its window keeps it in the tray; Quit is in the tray menu)"
-  exec "$root/target/release/berth-desktop"
+  exec "$tdir/release/berth-desktop"
 fi
