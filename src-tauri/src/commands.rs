@@ -10,12 +10,12 @@ use std::sync::Arc;
 use berth_api::desktop::Desktop;
 use berth_api::{AddServer, ApiError, AuditEntry};
 use berth_model::view::{
-    AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest, SecretsInfo,
-    WebhookEnableRequest,
+    AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest, RelayInstallRequest,
+    SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
-    Server, ServerCheck, WebhookInfo,
+    RelayStatus, Server, ServerCheck, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -78,6 +78,8 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         domain_ls,
         domain_add,
         domain_rm,
+        relay_install,
+        relay_status,
         webhook_show,
         webhook_enable,
         webhook_disable,
@@ -309,6 +311,23 @@ async fn domain_rm(d: Shell<'_>, app: String, domain: String) -> Reply<()> {
 }
 
 // --- webhooks ---
+
+#[tauri::command]
+async fn relay_install(
+    d: Shell<'_>,
+    server: String,
+    req: RelayInstallRequest,
+) -> Reply<RelayStatus> {
+    d.berth()
+        .relay_install(&server, req.into())
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn relay_status(d: Shell<'_>, server: String) -> Reply<RelayStatus> {
+    d.berth().relay_status(&server).await.map_err(dto)
+}
 
 #[tauri::command]
 async fn webhook_show(d: Shell<'_>, app: String, reveal: bool) -> Reply<WebhookInfo> {

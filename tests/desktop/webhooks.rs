@@ -1,4 +1,5 @@
-//! The Webhook tab in a real window: enable a webhook on an app whose server has a relay, see
+//! The webhook relay and the Webhook tab in a real window: install the relay from the server's
+//! card, enable a webhook on an app, see
 //! its URL and secret, then a signed GitHub push and a forged one arrive at the real relay; the
 //! running desktop app deploys the push by itself (it follows the relay while open) and the tab
 //! lists both deliveries with what happened.
@@ -53,14 +54,17 @@ async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
     let repo = git::web_app("v1");
     let port = free_port();
     app.berth.ok(&["server", "add", "local", "--local"]);
-    app.berth.ok(&[
-        "server",
-        "relay",
-        "install",
-        "local",
-        "--listen-port",
-        &port.to_string(),
-    ]);
+
+    // The relay, installed from the server's card.
+    app.click("[data-testid=nav-servers]").await;
+    app.click("[data-testid=server-relay] [data-testid=relay-install]")
+        .await;
+    app.fill("[data-testid=relay-port]", &port.to_string())
+        .await;
+    app.click("[data-testid=relay-install-submit]").await;
+    app.wait_for_text("[data-testid=relay-facts]", "Relay answering")
+        .await;
+    app.screenshot("relay-installed").await;
     app.berth.ok(&[
         "app",
         "create",
@@ -71,6 +75,7 @@ async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
         "/healthz",
     ]);
 
+    app.click("[data-testid=nav-overview]").await;
     app.click("[data-testid=refresh]").await;
     app.wait_for_text("[data-testid=app-row]", &name).await;
     app.click("[data-testid=app-row] button.link").await;

@@ -348,22 +348,27 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
         &v2,
     );
     assert_eq!(status, 202, "{answer}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while serving(b, &app) != "hello v2" {
-        assert!(
-            Instant::now() < deadline,
-            "the running watch did not deploy v2"
-        );
-        std::thread::sleep(Duration::from_millis(300));
+    // The running watch prints one line per result.
+    let (lines_tx, lines) = mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let want = format!("{app} deployed {}", &v2[..7]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains(&want)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("the running watch did not report {want:?}: {seen:?}"),
+        }
     }
     let _ = watch.kill();
-    let mut out = String::new();
-    let _ = watch.stdout.take().unwrap().read_to_string(&mut out);
     let _ = watch.wait();
-    assert!(
-        out.contains(&format!("{app} deployed {}", &v2[..7])),
-        "{out}"
-    );
+    assert_eq!(serving(b, &app), "hello v2");
 
     // Gitea, with a wrong token first.
     let (path, secret) = enable(b, &app, "gitea");

@@ -7,12 +7,12 @@
 //! Tauri) becomes one with code `shell`.
 
 use berth_model::view::{
-    AddServerRequest, AuditEntry, HostKeyInfo, Overview, ProxyInstallRequest, SecretsInfo,
-    WebhookEnableRequest,
+    AddServerRequest, AuditEntry, HostKeyInfo, Overview, ProxyInstallRequest, RelayInstallRequest,
+    SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
-    Server, ServerCheck, WebhookInfo,
+    RelayStatus, Server, ServerCheck, WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -249,6 +249,17 @@ pub async fn domain_rm(app: &str, domain: &str) -> Result<(), ErrorDto> {
 }
 
 // --- webhooks ---
+
+pub async fn relay_install(
+    server: &str,
+    req: &RelayInstallRequest,
+) -> Result<RelayStatus, ErrorDto> {
+    call("relay_install", json!({ "server": server, "req": req })).await
+}
+
+pub async fn relay_status(server: &str) -> Result<RelayStatus, ErrorDto> {
+    call("relay_status", json!({ "server": server })).await
+}
 
 /// The app's webhook (`webhook-not-enabled` when it has none); its secret with `reveal`.
 pub async fn webhook_show(app: &str, reveal: bool) -> Result<WebhookInfo, ErrorDto> {

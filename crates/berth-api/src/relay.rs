@@ -48,6 +48,17 @@ impl Default for RelayInstall {
     }
 }
 
+impl From<berth_model::view::RelayInstallRequest> for RelayInstall {
+    /// From the desktop's form (default limits).
+    fn from(r: berth_model::view::RelayInstallRequest) -> Self {
+        RelayInstall {
+            hooks_domain: r.hooks_domain.filter(|d| !d.trim().is_empty()),
+            listen_port: r.listen_port,
+            ..RelayInstall::default()
+        }
+    }
+}
+
 struct ForwardDial {
     forward: Arc<Forward>,
     describe: String,

@@ -175,6 +175,14 @@ impl Default for ProxyInstallRequest {
     }
 }
 
+/// The install-relay form (`server relay install`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayInstallRequest {
+    /// Public name routed by the server's proxy; `None` or empty: loopback only.
+    pub hooks_domain: Option<String>,
+    pub listen_port: u16,
+}
+
 /// The enable-webhook form (`app webhook enable`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEnableRequest {

@@ -1,10 +1,11 @@
 //! Servers: the machines apps run on. Each card checks its server live (on arrival, then every
-//! 30 s), shows its proxy and base domain, and can remove it; "Add server" connects to a new
+//! 30 s), shows its proxy, webhook relay and base domain, and can remove it; "Add server" connects to a new
 //! one, asking the user to confirm an unknown SSH host key first.
 
 use std::time::Duration;
 
-use berth_model::{ErrorDto, ProxyStatus, Server, ServerCheck, TransportKind};
+use berth_model::view::RelayInstallRequest;
+use berth_model::{ErrorDto, ProxyStatus, RelayStatus, Server, ServerCheck, TransportKind};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -190,6 +191,7 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                 None => view! { <div class="facts-skeleton skeleton"></div> }.into_any(),
             }}
             <ProxySection server=name.get_value() />
+            <RelaySection server=name.get_value() installed=server.relay.is_some() />
             <BaseDomain server=name.get_value() initial=server.base_domain.clone() />
             <div class="card-foot card-actions">
                 <button
@@ -372,6 +374,130 @@ fn proxy_facts(p: ProxyStatus) -> impl IntoView {
             <span class="muted small">{details.join(" · ")}</span>
         </div>
         {p.error.map(|e| view! { <div class="small bad-text">{e}</div> })}
+    }
+}
+
+/// The server's webhook relay: its state, or a small form to install it (an optional hooks
+/// domain, routed by the proxy, and its loopback port).
+#[component]
+fn RelaySection(server: String, installed: bool) -> impl IntoView {
+    let toasts = use_toasts();
+    let server = StoredValue::new(server);
+    let status: Loaded<RelayStatus> = RwSignal::new(None);
+    let load = move || {
+        spawn_local(async move {
+            let answer = api::relay_status(&server.get_value()).await;
+            status.set(Some(answer));
+        })
+    };
+    if installed {
+        load();
+    }
+    let installing = RwSignal::new(false);
+    let domain = RwSignal::new(String::new());
+    let port = RwSignal::new("9080".to_owned());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let install = move || {
+        let Some(listen_port) = port
+            .get_untracked()
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+        else {
+            error.set(Some(
+                "the port must be a number between 1 and 65535".to_owned(),
+            ));
+            return;
+        };
+        let req = RelayInstallRequest {
+            hooks_domain: Some(domain.get_untracked().trim().to_lowercase())
+                .filter(|d| !d.is_empty()),
+            listen_port,
+        };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let name = server.get_value();
+            match api::relay_install(&name, &req).await {
+                Ok(st) => {
+                    toasts.ok(format!("Webhook relay running on {name}"));
+                    installing.set(false);
+                    status.set(Some(Ok(st)));
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <div class="card-section" data-testid="server-relay">
+            <div class="card-section-title">"Webhook relay"</div>
+            {move || match status.get() {
+                None if installing.get() => view! {
+                    <form class="relay-form" on:submit=move |ev| { ev.prevent_default(); install(); }>
+                        <input
+                            data-testid="relay-domain"
+                            placeholder="hooks.example.com (optional)"
+                            autocomplete="off"
+                            spellcheck="false"
+                            prop:value=move || domain.get()
+                            on:input=move |ev| domain.set(event_target_value(&ev))
+                        />
+                        <input
+                            class="port"
+                            data-testid="relay-port"
+                            title="Its port on the server's loopback"
+                            prop:value=move || port.get()
+                            on:input=move |ev| port.set(event_target_value(&ev))
+                        />
+                        <button class="button small primary" type="submit" data-testid="relay-install-submit" disabled=move || busy.get()>
+                            {move || if busy.get() { "Installing…" } else { "Install" }}
+                        </button>
+                    </form>
+                    {move || error.get().map(|e| view! { <div class="small bad-text" data-testid="relay-error">{e}</div> })}
+                }.into_any(),
+                None if !installed => view! {
+                    <div class="proxy-line">
+                        <span class="muted small">"No relay: pushes to git cannot deploy apps on this server."</span>
+                        <button class="button small" data-testid="relay-install" on:click=move |_| installing.set(true)>
+                            "Install relay"
+                        </button>
+                    </div>
+                }.into_any(),
+                None => view! { <span class="muted small">"Looking at the relay…"</span> }.into_any(),
+                Some(Err(e)) => view! { <span class="small bad-text">{format!("Unknown: {}", e.message)}</span> }.into_any(),
+                Some(Ok(r)) => relay_facts(r).into_any(),
+            }}
+        </div>
+    }
+}
+
+fn relay_facts(r: RelayStatus) -> impl IntoView {
+    let (tone, health) = if r.answering {
+        ("ok", "Relay answering".to_owned())
+    } else {
+        ("bad", "Relay not answering".to_owned())
+    };
+    let mut details = vec![
+        r.public_url
+            .clone()
+            .unwrap_or_else(|| format!("loopback only ({})", r.loopback_url)),
+    ];
+    details.push(match r.hooks {
+        1 => "1 webhook".to_owned(),
+        n => format!("{n} webhooks"),
+    });
+    if r.pending > 0 {
+        details.push(format!("{} waiting", r.pending));
+    }
+    view! {
+        <div class="proxy-line" data-testid="relay-facts">
+            <Badge tone text=health />
+            <span class="muted small">{details.join(" · ")}</span>
+        </div>
+        {r.error.map(|e| view! { <div class="small bad-text">{e}</div> })}
     }
 }
 
