@@ -471,6 +471,14 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
         &v3,
     );
     assert_eq!(status, 404);
+    // Requests to a hook that no longer exists are still recorded, server-wide.
+    let all = b
+        .ok(&["server", "relay", "deliveries", "prod", "--json"])
+        .json();
+    assert_eq!(all[0]["app"], serde_json::Value::Null, "{all:#}");
+    assert_eq!(all[0]["http_status"], 404);
+    let shown = b.ok(&["server", "relay", "deliveries", "prod"]).stdout;
+    assert!(shown.contains("no webhook with this id"), "{shown}");
     b.ok(&["app", "rm", &app, "--purge"]);
 }
 

@@ -455,6 +455,21 @@ impl Berth {
         Ok(status)
     }
 
+    /// Every request `server`'s relay recorded, for every app and for unknown hooks, newest
+    /// first.
+    pub async fn relay_deliveries(
+        &self,
+        server: &str,
+        limit: usize,
+    ) -> Result<Vec<berth_model::Delivery>, ApiError> {
+        let server = self.store.server(server)?;
+        Ok(self
+            .relay_client(&server)
+            .await?
+            .deliveries(None, limit)
+            .await?)
+    }
+
     /// The relay's Prometheus metrics (they are served only on its control socket).
     pub async fn relay_metrics(&self, server: &str) -> Result<String, ApiError> {
         let server = self.store.server(server)?;

@@ -242,6 +242,15 @@ pub enum RelayCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Every request the relay received, for every app — also those to unknown hook URLs
+    /// (a URL pasted wrong, a disabled webhook).
+    Deliveries {
+        name: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// The relay's Prometheus metrics (served only over SSH).
     Metrics { name: String },
 }

@@ -91,6 +91,18 @@ pub async fn relay(berth: &Berth, cmd: RelayCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        RelayCmd::Deliveries { name, limit, json } => {
+            let list = berth.relay_deliveries(&name, limit).await?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("the relay on {name} has received nothing yet");
+                return Ok(());
+            }
+            print_deliveries(&list, true);
+            Ok(())
+        }
         RelayCmd::Metrics { name } => {
             print!("{}", berth.relay_metrics(&name).await?);
             Ok(())
@@ -153,6 +165,47 @@ fn verdict(s: &Style, d: &Delivery) -> String {
     }
 }
 
+/// The deliveries as a table; `with_app` adds which app each was for (`?`: no such hook).
+fn print_deliveries(list: &[Delivery], with_app: bool) {
+    let s = Style::new();
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|d| {
+            let reason = match (&d.result, d.status) {
+                (
+                    Some(r),
+                    DeliveryStatus::Deployed | DeliveryStatus::Failed | DeliveryStatus::Superseded,
+                ) => r.clone(),
+                _ => d.reason.clone(),
+            };
+            let mut row = vec![format!("#{}", d.id), ago(d.received_at)];
+            if with_app {
+                row.push(d.app.clone().unwrap_or_else(|| "?".to_owned()));
+            }
+            row.extend([
+                d.event.clone(),
+                d.git_ref
+                    .as_deref()
+                    .map(|r| r.trim_start_matches("refs/heads/").to_owned())
+                    .unwrap_or_else(|| "-".to_owned()),
+                d.commit
+                    .as_deref()
+                    .map(|c| c.get(..7).unwrap_or(c).to_owned())
+                    .unwrap_or_else(|| "-".to_owned()),
+                format!("{} {}", d.http_status, verdict(&s, d)),
+                reason,
+            ]);
+            row
+        })
+        .collect();
+    let mut headers = vec!["ID", "RECEIVED"];
+    if with_app {
+        headers.push("APP");
+    }
+    headers.extend(["EVENT", "REF", "COMMIT", "VERDICT", "WHY"]);
+    table(&headers, &rows);
+}
+
 pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
     match cmd {
         WebhookCmd::Enable {
@@ -204,40 +257,7 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            let s = Style::new();
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|d| {
-                    let reason = match (&d.result, d.status) {
-                        (
-                            Some(r),
-                            DeliveryStatus::Deployed
-                            | DeliveryStatus::Failed
-                            | DeliveryStatus::Superseded,
-                        ) => r.clone(),
-                        _ => d.reason.clone(),
-                    };
-                    vec![
-                        format!("#{}", d.id),
-                        ago(d.received_at),
-                        d.event.clone(),
-                        d.git_ref
-                            .as_deref()
-                            .map(|r| r.trim_start_matches("refs/heads/").to_owned())
-                            .unwrap_or_else(|| "-".to_owned()),
-                        d.commit
-                            .as_deref()
-                            .map(|c| c.get(..7).unwrap_or(c).to_owned())
-                            .unwrap_or_else(|| "-".to_owned()),
-                        format!("{} {}", d.http_status, verdict(&s, d)),
-                        reason,
-                    ]
-                })
-                .collect();
-            table(
-                &["ID", "RECEIVED", "EVENT", "REF", "COMMIT", "VERDICT", "WHY"],
-                &rows,
-            );
+            print_deliveries(&list, false);
             Ok(())
         }
         WebhookCmd::Disable { app } => {

@@ -89,7 +89,9 @@ fn wants_json(cmd: &Command) -> bool {
         Command::Server(ServerCmd::Proxy(ProxyCmd::Status { json, .. })) => *json,
         Command::Server(ServerCmd::Proxy(ProxyCmd::Install(a))) => a.json,
         Command::Server(ServerCmd::Relay(
-            args::RelayCmd::Install { json, .. } | args::RelayCmd::Status { json, .. },
+            args::RelayCmd::Install { json, .. }
+            | args::RelayCmd::Status { json, .. }
+            | args::RelayCmd::Deliveries { json, .. },
         )) => *json,
         Command::App(AppCmd::Webhook(
             args::WebhookCmd::Enable { json, .. }
