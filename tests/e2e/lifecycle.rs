@@ -13,19 +13,7 @@ fn deployed(prefix: &str) -> (Sshd, Berth, String, git::Repo, AppGuard) {
     ensure_busybox();
     let sshd = Sshd::start();
     let b = Berth::new();
-    let key = sshd.user_key.display().to_string();
-    b.ok(&[
-        "server",
-        "add",
-        "prod",
-        "--ssh",
-        &sshd.target(),
-        "--identity",
-        &key,
-        "--transport",
-        "embedded",
-        "--accept-new",
-    ]);
+    b.add_ssh_server("prod", &sshd);
     let app = berth_e2e::unique(prefix);
     let guard = AppGuard(app.clone());
     let repo = git::web_app("v1");

@@ -64,19 +64,7 @@ fn routed(tls: &str) -> Routed {
     berth_e2e::docker::ensure_busybox();
     let sshd = Sshd::start();
     let b = Berth::new();
-    let key = sshd.user_key.display().to_string();
-    b.ok(&[
-        "server",
-        "add",
-        "prod",
-        "--ssh",
-        &sshd.target(),
-        "--identity",
-        &key,
-        "--transport",
-        "embedded",
-        "--accept-new",
-    ]);
+    b.add_ssh_server("prod", &sshd);
     let http = free_port();
     let https = free_port();
     b.ok(&[

@@ -50,19 +50,7 @@ fn setup(proxy_port: Option<u16>) -> Setup {
     berth_e2e::docker::ensure_busybox();
     let sshd = Sshd::start();
     let b = Berth::new();
-    let key = sshd.user_key.display().to_string();
-    b.ok(&[
-        "server",
-        "add",
-        "prod",
-        "--ssh",
-        &sshd.target(),
-        "--identity",
-        &key,
-        "--transport",
-        "embedded",
-        "--accept-new",
-    ]);
+    b.add_ssh_server("prod", &sshd);
     let relay = free_port();
     let mut install = vec![
         "server".to_owned(),
@@ -98,6 +86,23 @@ fn setup(proxy_port: Option<u16>) -> Setup {
         b,
         relay,
     }
+}
+
+/// `app create APP` on `prod` from `repo`, serving on 8080 with a health check.
+fn create_app(b: &Berth, app: &str, repo: &git::Repo) {
+    b.ok(&[
+        "app",
+        "create",
+        app,
+        "--server",
+        "prod",
+        "--git",
+        &repo.path_str(),
+        "--port",
+        "8080",
+        "--health-path",
+        "/healthz",
+    ]);
 }
 
 /// Enables a webhook and returns (path, secret).
@@ -207,19 +212,7 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
     let app = unique("hook");
     let _app_guard = AppGuard(app.clone());
     let repo = git::web_app("v1");
-    b.ok(&[
-        "app",
-        "create",
-        &app,
-        "--server",
-        "prod",
-        "--git",
-        &repo.path_str(),
-        "--port",
-        "8080",
-        "--health-path",
-        "/healthz",
-    ]);
+    create_app(b, &app, &repo);
     let (sink, notices) = notification_sink();
     b.ok(&[
         "notify",
@@ -489,19 +482,7 @@ fn a_delivery_accepted_before_the_relay_is_killed_deploys_exactly_once() {
     let app = unique("hookk");
     let _app_guard = AppGuard(app.clone());
     let repo = git::web_app("v1");
-    b.ok(&[
-        "app",
-        "create",
-        &app,
-        "--server",
-        "prod",
-        "--git",
-        &repo.path_str(),
-        "--port",
-        "8080",
-        "--health-path",
-        "/healthz",
-    ]);
+    create_app(b, &app, &repo);
     let (path, secret) = enable(b, &app, "github");
     let relay = format!("127.0.0.1:{}", s.relay);
     let v1 = repo.head();
@@ -567,19 +548,7 @@ fn relay_commands_refuse_what_cannot_work() {
     let _guard = RelayGuard::take();
     let sshd = Sshd::start();
     let b = Berth::new();
-    let key = sshd.user_key.display().to_string();
-    b.ok(&[
-        "server",
-        "add",
-        "prod",
-        "--ssh",
-        &sshd.target(),
-        "--identity",
-        &key,
-        "--transport",
-        "embedded",
-        "--accept-new",
-    ]);
+    b.add_ssh_server("prod", &sshd);
     let repo = git::web_app("v1");
     let app = unique("hookb");
     b.ok(&[

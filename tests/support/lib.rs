@@ -94,6 +94,23 @@ impl Run {
 }
 
 impl Berth {
+    /// `server add NAME` for `sshd` over the embedded client, trusting its key (`--accept-new`).
+    pub fn add_ssh_server(&self, name: &str, sshd: &Sshd) -> Run {
+        let key = sshd.user_key.display().to_string();
+        self.ok(&[
+            "server",
+            "add",
+            name,
+            "--ssh",
+            &sshd.target(),
+            "--identity",
+            &key,
+            "--transport",
+            "embedded",
+            "--accept-new",
+        ])
+    }
+
     pub fn new() -> Berth {
         Berth {
             data: tempfile::Builder::new()

@@ -277,15 +277,16 @@ impl Berth {
             env!("CARGO_PKG_VERSION"),
             &digest(&binary)[..12]
         );
+        // The image and the container carry the same labels.
+        let relay_labels = HashMap::from([
+            (labels::MANAGED.to_owned(), "true".to_owned()),
+            (labels::ROLE.to_owned(), "relay".to_owned()),
+        ]);
         if docker.image_id(&image).await?.is_none() {
             let context = image_context(&binary)?;
-            let labels = HashMap::from([
-                (labels::MANAGED.to_owned(), "true".to_owned()),
-                (labels::ROLE.to_owned(), "relay".to_owned()),
-            ]);
             let stream = futures_util::stream::once(async move { Ok(Bytes::from(context)) });
             docker
-                .build_image(&image, "Dockerfile", &labels, stream, |line| {
+                .build_image(&image, "Dockerfile", &relay_labels, stream, |line| {
                     tracing::debug!(%line, "relay image build");
                 })
                 .await?;
@@ -303,10 +304,7 @@ impl Berth {
                 req.rate_per_minute.to_string(),
             ],
             env: vec![],
-            labels: HashMap::from([
-                (labels::MANAGED.to_owned(), "true".to_owned()),
-                (labels::ROLE.to_owned(), "relay".to_owned()),
-            ]),
+            labels: relay_labels,
             network: NETWORK.to_owned(),
             publish: vec![Publish {
                 container_port: proto::LISTEN_PORT,

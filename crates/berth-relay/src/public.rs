@@ -157,25 +157,21 @@ async fn hook(
         .and_then(|v| v.parse::<u64>().ok());
     // A body over the limit is still read (and thrown away) up to DRAIN_CAP, so the answer
     // reaches a proxy that is still sending it instead of a reset connection.
-    if let Some(len) = declared.filter(|len| *len > DRAIN_CAP) {
+    let too_large = |mut record: NewDelivery| {
         relay.metrics.too_large();
-        record.reason = format!("body of {len} bytes is over the relay's limit of {limit} bytes");
+        record.reason = match declared {
+            Some(len) => format!("body of {len} bytes is over the relay's limit of {limit} bytes"),
+            None => format!("body is over the relay's limit of {limit} bytes"),
+        };
         record.http_status = 413;
-        return finish(relay, record).await;
+        finish(relay, record)
+    };
+    if declared.is_some_and(|len| len > DRAIN_CAP) {
+        return too_large(record).await;
     }
     let body = match read_body(req.into_body(), limit).await {
         Body::Read(bytes) => bytes,
-        Body::TooLarge => {
-            relay.metrics.too_large();
-            record.reason = match declared {
-                Some(len) => {
-                    format!("body of {len} bytes is over the relay's limit of {limit} bytes")
-                }
-                None => format!("body is over the relay's limit of {limit} bytes"),
-            };
-            record.http_status = 413;
-            return finish(relay, record).await;
-        }
+        Body::TooLarge => return too_large(record).await,
         Body::Failed(e) => {
             record.reason = format!("the body could not be read: {e}");
             return finish(relay, record).await;
