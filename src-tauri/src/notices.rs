@@ -141,22 +141,17 @@ mod tests {
 
     fn failed_at(step: Step, error: &str) -> Deployment {
         Deployment {
-            id: "0a1b2c3d".to_owned(),
-            app: "hello".to_owned(),
-            kind: DeploymentKind::Deploy,
             status: DeploymentStatus::Failed,
-            git_ref: "main".to_owned(),
-            commit: None,
-            commit_message: None,
-            runtime: None,
-            image: None,
-            container: None,
-            source_deployment: None,
-            started_at: 0,
             finished_at: Some(3_240),
             failed_step: Some(step),
             error: Some(error.to_owned()),
-            steps: Vec::new(),
+            ..Deployment::start(
+                "0a1b2c3d".to_owned(),
+                "hello",
+                DeploymentKind::Deploy,
+                "main".to_owned(),
+                0,
+            )
         }
     }
 

@@ -591,6 +591,7 @@ pub async fn run() {
             },
             mode: WebhookMode::Attended,
             secret: SECRET.to_owned(),
+            unattended: None,
         })
         .await
         .unwrap();

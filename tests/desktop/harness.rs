@@ -147,6 +147,15 @@ impl DesktopApp {
     }
 
     pub async fn launch_with(test: &str, theme: Theme) -> DesktopApp {
+        Self::start(test, theme, Berth::new()).await
+    }
+
+    /// Starts the app again on the data dir of an earlier run ([`DesktopApp::quit_keeping_data`]).
+    pub async fn launch_on(test: &str, berth: Berth) -> DesktopApp {
+        Self::start(test, Theme::Light, berth).await
+    }
+
+    async fn start(test: &str, theme: Theme, berth: Berth) -> DesktopApp {
         let home = tempfile::Builder::new()
             .prefix("berth-desktop-")
             .tempdir()
@@ -215,7 +224,6 @@ impl DesktopApp {
             )
         });
 
-        let berth = Berth::new();
         let (port, native_port) = (free_port(), free_port());
         let log = std::fs::File::create(home.path().join("driver.log")).unwrap();
         let driver = Group::spawn(
@@ -490,6 +498,13 @@ impl DesktopApp {
     /// Ends the WebDriver session; dropping the value then stops everything else.
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
+    }
+
+    /// Quits, and hands back the data dir (to launch again on it).
+    pub async fn quit_keeping_data(self) -> Berth {
+        let DesktopApp { berth, client, .. } = self;
+        let _ = client.close().await;
+        berth
     }
 }
 

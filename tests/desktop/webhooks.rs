@@ -13,7 +13,21 @@ use fantoccini::Locator;
 
 use crate::harness::DesktopApp;
 
-struct RelayGuard;
+/// One relay per Docker host: the tests that install one take turns.
+static RELAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds the relay lock, with no relay left from before; removes the relay when dropped.
+struct RelayGuard {
+    _lock: std::sync::MutexGuard<'static, ()>,
+}
+
+impl RelayGuard {
+    fn take() -> RelayGuard {
+        let lock = RELAY.lock().unwrap_or_else(|e| e.into_inner());
+        remove_relay();
+        RelayGuard { _lock: lock }
+    }
+}
 
 impl Drop for RelayGuard {
     fn drop(&mut self) {
@@ -43,20 +57,69 @@ async fn wait_row(app: &DesktopApp, verdict: &str, text: &str) {
     );
 }
 
+/// The app on a fresh data dir with this machine's Docker as the server `local`, no relay
+/// left from before (and none after: the guard), and a unique app name (its containers
+/// removed at the end).
+async fn launch_on_local(test: &str, prefix: &str) -> (RelayGuard, DesktopApp, String, AppGuard) {
+    ensure_busybox();
+    let relay = RelayGuard::take();
+    let app = DesktopApp::launch(test).await;
+    let name = berth_e2e::unique(prefix);
+    let guard = AppGuard(name.clone());
+    app.berth.ok(&["server", "add", "local", "--local"]);
+    (relay, app, name, guard)
+}
+
+/// Clicks *Enable* on the Webhook tab; the URL and the secret it then shows.
+async fn enable_from_tab(app: &DesktopApp) -> (String, String) {
+    app.click("[data-testid=webhook-enable]").await;
+    let url = app
+        .wait_for_text("[data-testid=webhook-url]", "/hooks/")
+        .await;
+    let secret = app
+        .wait_for("[data-testid=webhook-secret]")
+        .await
+        .text()
+        .await
+        .unwrap();
+    (url, secret)
+}
+
+/// Waits until the app showed a notification starting with `text`.
+async fn wait_announced(app: &DesktopApp, text: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let announced = format!("notification: {text}");
+    while !app.app_log().contains(&announced) {
+        assert!(
+            Instant::now() < deadline,
+            "no notification {text:?}:\n{}",
+            app.app_log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// From the overview to the app's Webhook tab, which has no webhook yet.
+async fn open_webhook_tab(app: &DesktopApp, name: &str) {
+    app.click("[data-testid=nav-overview]").await;
+    app.click("[data-testid=refresh]").await;
+    app.wait_for_text("[data-testid=app-row]", name).await;
+    app.click("[data-testid=app-row] button.link").await;
+    app.click("[data-testid=tab-webhook]").await;
+    app.wait_for("[data-testid=empty-webhook]").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
-    ensure_busybox();
-    remove_relay();
-    let _relay = RelayGuard;
-    let app = DesktopApp::launch("webhook").await;
-    let name = berth_e2e::unique("uihook");
-    let _guard = AppGuard(name.clone());
+    let (_relay, app, name, _guard) = launch_on_local("webhook", "uihook").await;
     let repo = git::web_app("v1");
     let port = free_port();
-    app.berth.ok(&["server", "add", "local", "--local"]);
 
     // The relay, installed from the server's card.
     app.click("[data-testid=nav-servers]").await;
+    // Once the card's check is in (the facts it adds move the button down).
+    app.wait_for_text("[data-testid=server-status]", "Connected")
+        .await;
     app.click("[data-testid=server-relay] [data-testid=relay-install]")
         .await;
     app.fill("[data-testid=relay-port]", &port.to_string())
@@ -75,24 +138,10 @@ async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
         "/healthz",
     ]);
 
-    app.click("[data-testid=nav-overview]").await;
-    app.click("[data-testid=refresh]").await;
-    app.wait_for_text("[data-testid=app-row]", &name).await;
-    app.click("[data-testid=app-row] button.link").await;
-    app.click("[data-testid=tab-webhook]").await;
-    app.wait_for("[data-testid=empty-webhook]").await;
+    open_webhook_tab(&app, &name).await;
     app.screenshot("webhook-off").await;
 
-    app.click("[data-testid=webhook-enable]").await;
-    let url = app
-        .wait_for_text("[data-testid=webhook-url]", "/hooks/")
-        .await;
-    let secret = app
-        .wait_for("[data-testid=webhook-secret]")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let (url, secret) = enable_from_tab(&app).await;
     assert_eq!(secret.len(), 64, "{secret}");
     app.wait_for("[data-testid=empty-deliveries]").await;
 
@@ -118,17 +167,80 @@ async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
     wait_row(&app, "queued", "deployed").await;
     wait_row(&app, "rejected", "signature").await;
     app.screenshot("webhook-deliveries").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let announced = format!("notification: {name} deployed");
-    while !app.app_log().contains(&announced) {
-        assert!(
-            Instant::now() < deadline,
-            "no notification:\n{}",
-            app.app_log()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_announced(&app, &format!("{name} deployed"), 30).await;
     let history = app.berth.ok(&["deployments", &name, "--json"]).json();
     assert_eq!(history.as_array().unwrap().len(), 1);
+    app.quit().await;
+}
+
+/// Unattended: enabled from the Webhook tab, then the app is closed; a push arrives and the
+/// relay deploys it on its own (fetching the commit from a `git daemon`); when the app opens
+/// again, the deployment is in the history and announced.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unattended_push_while_the_app_is_closed_is_announced_when_it_opens() {
+    let (_relay, app, name, _guard) = launch_on_local("webhook-unattended", "uiauto").await;
+    let repo = git::web_app("v1");
+    let port = free_port();
+    app.berth.ok(&[
+        "server",
+        "relay",
+        "install",
+        "local",
+        "--listen-port",
+        &port.to_string(),
+    ]);
+    // The relay's container reaches this machine's git daemon through the network gateway.
+    let daemon = git::GitDaemon::serve(&repo);
+    let url = daemon.url(&berth_e2e::docker::gateway("berth"));
+    app.berth.ok(&[
+        "app",
+        "create",
+        &name,
+        "--git",
+        &url,
+        "--health-path",
+        "/healthz",
+    ]);
+    app.berth.ok(&["deploy", &name]);
+
+    open_webhook_tab(&app, &name).await;
+    app.click("[data-testid=webhook-unattended]").await;
+    let (hook_url, secret) = enable_from_tab(&app).await;
+    app.wait_for_text("[data-testid=webhook-mode]", "unattended")
+        .await;
+    app.screenshot("webhook-unattended").await;
+    let berth = app.quit_keeping_data().await;
+
+    // Berth is closed: the relay deploys the push by itself.
+    let v2 = repo.commit_version("v2");
+    let path = &hook_url[hook_url.find("/hooks/").unwrap()..];
+    let body = berth_hooks::fixtures::github_push("refs/heads/main", &v2, "web app v2");
+    let signed =
+        berth_hooks::fixtures::headers(Provider::Github, "push", "ua-1", secret.as_bytes(), &body);
+    let addr = format!("127.0.0.1:{port}");
+    let (status, answer) = http_post(&addr, "relay", path, &signed, &body).unwrap();
+    assert_eq!(status, 202, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let list = berth
+            .ok(&["app", "webhook", "deliveries", &name, "--json"])
+            .json();
+        if list[0]["status"] == "deployed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not deployed: {list:#}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Opened again: it catches up, announces the deploy and lists it in the history.
+    let app = DesktopApp::launch_on("webhook-unattended", berth).await;
+    wait_announced(&app, &format!("{name} deployed"), 60).await;
+    app.click("[data-testid=nav-overview]").await;
+    app.click("[data-testid=refresh]").await;
+    app.wait_for_text("[data-testid=app-row]", &name).await;
+    app.screenshot("unattended-caught-up").await;
+    let history = app.berth.ok(&["deployments", &name, "--json"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history:#}");
+    assert_eq!(history[0]["commit"], v2.as_str());
     app.quit().await;
 }

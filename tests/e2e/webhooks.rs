@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, CADDY, ensure_caddy, remove_relay};
+use berth_e2e::docker::{AppGuard, CADDY, ensure_caddy, gateway, remove_relay};
 use berth_e2e::{Berth, Sshd, free_port, git, http_get, http_get_host, http_post, unique};
 use berth_model::Provider;
 
@@ -90,19 +90,26 @@ fn setup(proxy_port: Option<u16>) -> Setup {
 
 /// `app create APP` on `prod` from `repo`, serving on 8080 with a health check.
 fn create_app(b: &Berth, app: &str, repo: &git::Repo) {
-    b.ok(&[
+    create_app_from(b, app, &repo.path_str(), &[]);
+}
+
+/// The same from a git source `git` (a path or a URL), with `env` for `berth`.
+fn create_app_from(b: &Berth, app: &str, git: &str, env: &[(&str, &str)]) {
+    let args = [
         "app",
         "create",
         app,
         "--server",
         "prod",
         "--git",
-        &repo.path_str(),
+        git,
         "--port",
         "8080",
         "--health-path",
         "/healthz",
-    ]);
+    ];
+    let created = b.run_with_env(&args, env);
+    assert_eq!(created.code, Some(0), "{}", created.stderr);
 }
 
 /// Enables a webhook and returns (path, secret).
@@ -118,7 +125,12 @@ fn enable(b: &Berth, app: &str, provider: &str) -> (String, String) {
             "--json",
         ])
         .json();
-    let url = w["url"].as_str().unwrap().to_owned();
+    hook_of(&w)
+}
+
+/// (path, secret) of `app webhook enable --json`'s answer.
+fn hook_of(w: &serde_json::Value) -> (String, String) {
+    let url = w["url"].as_str().unwrap();
     let path = url[url.find("/hooks/").unwrap()..].to_owned();
     (path, w["secret"].as_str().unwrap().to_owned())
 }
@@ -174,9 +186,14 @@ fn serving(b: &Berth, app: &str) -> String {
     http_get(&endpoint, "/").unwrap().1.trim().to_owned()
 }
 
-/// A one-shot HTTP server that hands the first request body it gets to the returned channel.
+/// An HTTP server on loopback that hands every request body it gets to the returned channel.
 fn notification_sink() -> (u16, mpsc::Receiver<String>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    notification_sink_on("127.0.0.1")
+}
+
+/// The same on `addr` (`0.0.0.0`: containers reach it through their gateway).
+fn notification_sink_on(addr: &str) -> (u16, mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind((addr, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -641,4 +658,253 @@ fn relay_commands_refuse_what_cannot_work() {
         .json();
     assert_eq!(before["url"], after["url"]);
     assert_ne!(before["secret"], after["secret"]);
+}
+
+/// Polls the app's deliveries until the newest has finished (the relay deployed on its own).
+fn wait_finished(b: &Berth, app: &str, id: i64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let list = deliveries(b, app);
+        if let Some(d) = list.iter().find(|d| d["id"] == id)
+            && !matches!(d["status"].as_str(), Some("pending" | "running"))
+        {
+            return d.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivery #{id} did not finish: {list:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
+    let http = free_port();
+    let s = setup(Some(http));
+    let b = &s.b;
+    let caddy = format!("127.0.0.1:{http}");
+    let app = unique("hooku");
+    let _app_guard = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    // The relay's container reaches this machine's git daemon through the network gateway.
+    let daemon = git::GitDaemon::serve(&repo);
+    let url = daemon.url(&gateway("berth"));
+    create_app_from(b, &app, &url, &[]);
+    let host = format!("{app}.test");
+    b.ok(&["domain", "add", &app, &host]);
+    b.ok(&["env", "set", &app, "GREETING=psst-unattended", "--secret"]);
+    b.ok(&["deploy", &app]);
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v1"
+    );
+    let (sink, notices) = notification_sink_on("0.0.0.0");
+    b.ok(&[
+        "notify",
+        "add",
+        "webhook",
+        &format!("http://{}:{sink}/berth", gateway("berth")),
+    ]);
+
+    // A local path cannot be fetched by the server: refused, nothing changed.
+    let local = unique("hookl");
+    let _local_guard = AppGuard(local.clone());
+    create_app(b, &local, &repo);
+    let refused = b.fails(&[
+        "app",
+        "webhook",
+        "enable",
+        &local,
+        "--provider",
+        "github",
+        "--unattended",
+    ]);
+    assert!(
+        refused.stderr.contains("path on this machine"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        b.fails(&["app", "webhook", "show", &local])
+            .stderr
+            .contains("webhook")
+    );
+
+    let w = b
+        .ok(&[
+            "app",
+            "webhook",
+            "enable",
+            &app,
+            "--provider",
+            "github",
+            "--unattended",
+            "--json",
+        ])
+        .json();
+    assert_eq!(w["mode"], "unattended");
+    assert_eq!(w["git_url"], url.as_str());
+    let st = b
+        .ok(&["server", "relay", "status", "prod", "--json"])
+        .json();
+    assert_eq!(
+        (st["unattended"].as_u64(), st["docker"].as_bool()),
+        (Some(1), Some(true)),
+        "{st:#}"
+    );
+    let (path, secret) = hook_of(&w);
+
+    // No `berth watch`, no desktop: the relay fetches, builds, health-checks and switches.
+    let v2 = repo.commit_version("v2");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "u-1",
+        "refs/heads/main",
+        &v2,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["delivery"].as_i64().unwrap();
+    let done = wait_finished(b, &app, id);
+    assert_eq!(done["status"], "deployed", "{done:#}");
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v2"
+    );
+    // The secret env value reached the container, and never the relay's log.
+    assert_eq!(
+        http_get_host(&caddy, &host, "/greeting.txt")
+            .unwrap()
+            .1
+            .trim(),
+        "psst-unattended"
+    );
+    let logs = Command::new("docker")
+        .args(["logs", "berth-relay"])
+        .output()
+        .unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&logs.stdout),
+        String::from_utf8_lossy(&logs.stderr)
+    );
+    assert!(!logs.contains("psst-unattended"), "{logs}");
+    assert!(!logs.contains(&secret), "{logs}");
+    let notice = notices.recv_timeout(Duration::from_secs(20)).unwrap();
+    let notice: serde_json::Value = serde_json::from_str(&notice).unwrap();
+    assert_eq!(notice["notice"]["status"], "deployed", "{notice:#}");
+    assert_eq!(notice["notice"]["commit"], v2.as_str());
+
+    // The next time Berth connects, the relay's deployment joins the history as the active one.
+    let out = b.ok(&["watch", "--once"]);
+    assert!(
+        out.stdout
+            .contains(&format!("{app} {} deployed by the relay", &v2[..7])),
+        "{}",
+        out.stdout
+    );
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["commit"], v2.as_str(), "{st:#}");
+    assert_eq!(st["deployment_id"], done["deployment"], "{st:#}");
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history:#}");
+
+    // A commit the git host does not have: the delivery fails naming why; v2 keeps serving.
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "u-2",
+        "refs/heads/main",
+        missing,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let failed = wait_finished(b, &app, answer["delivery"].as_i64().unwrap());
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert!(
+        failed["result"].as_str().unwrap().contains("fetch"),
+        "{failed:#}"
+    );
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v2"
+    );
+    let notice = notices.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(notice.contains("\"failed\""), "{notice}");
+
+    // Over SSH with the app's own deploy key: Berth makes it and shows its public half; the
+    // relay trusts the git server's host key on first use and pins it.
+    let git_sshd = Sshd::start_public();
+    let ssh_app = unique("hooks");
+    let _ssh_guard = AppGuard(ssh_app.clone());
+    let ssh_url = format!(
+        "ssh://root@{}:{}{}",
+        gateway("berth"),
+        git_sshd.port,
+        repo.path_str()
+    );
+    // The user's own git access (for `app create`'s check) is their ssh setup.
+    let git_ssh = format!(
+        "ssh -i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        git_sshd.user_key.display()
+    );
+    create_app_from(b, &ssh_app, &ssh_url, &[("GIT_SSH_COMMAND", &git_ssh)]);
+    let w = b
+        .ok(&[
+            "app",
+            "webhook",
+            "enable",
+            &ssh_app,
+            "--provider",
+            "gitea",
+            "--unattended",
+            "--json",
+        ])
+        .json();
+    let deploy_key = w["deploy_key"].as_str().unwrap().to_owned();
+    assert!(deploy_key.starts_with("ssh-ed25519 "), "{w:#}");
+    assert_eq!(w["git_auth"], "deploy key");
+    let shown = b.ok(&["app", "webhook", "show", &ssh_app]).stdout;
+    assert!(shown.contains(&deploy_key), "{shown}");
+    let (path, secret) = hook_of(&w);
+    let v3 = repo.commit_version("v3");
+    // Before the key is added to the repository: a clear failure, nothing deployed.
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Gitea,
+        &secret,
+        "s-1",
+        "refs/heads/main",
+        &v3,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let failed = wait_finished(b, &ssh_app, answer["delivery"].as_i64().unwrap());
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert!(
+        failed["result"].as_str().unwrap().contains("deploy key"),
+        "{failed:#}"
+    );
+    git_sshd.authorize(&deploy_key);
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Gitea,
+        &secret,
+        "s-2",
+        "refs/heads/main",
+        &v3,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let done = wait_finished(b, &ssh_app, answer["delivery"].as_i64().unwrap());
+    assert_eq!(done["status"], "deployed", "{done:#}");
+    // `status` itself catches up with what the relay deployed.
+    assert_eq!(serving(b, &ssh_app), "hello v3");
+    let st = b.ok(&["status", &ssh_app, "--json"]).json();
+    assert_eq!(st["commit"], v3.as_str(), "{st:#}");
+
+    b.ok(&["app", "rm", &ssh_app, "--purge"]);
+    b.ok(&["app", "rm", &app, "--purge"]);
+    b.ok(&["app", "rm", &local, "--purge"]);
 }

@@ -202,3 +202,16 @@ pub fn remove_relay() {
     }
     let _ = std::fs::remove_dir_all("/run/berth-relay");
 }
+
+/// The gateway address of a Docker network: how its containers reach this machine.
+pub fn gateway(network: &str) -> String {
+    crate::run(Command::new("docker").args([
+        "network",
+        "inspect",
+        network,
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]))
+    .trim()
+    .to_owned()
+}

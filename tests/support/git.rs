@@ -112,3 +112,86 @@ impl Repo {
         self.commit(&refs, &format!("web app {version}"))
     }
 }
+
+/// `git daemon` serving repositories read-only over `git://`; killed on drop.
+pub struct GitDaemon {
+    child: std::process::Child,
+    pub port: u16,
+    /// The one repository of [`GitDaemon::serve`].
+    name: Option<String>,
+}
+
+impl GitDaemon {
+    /// Serves `repo` on every address of this machine (a container reaches it through its
+    /// network's gateway): [`GitDaemon::url`].
+    pub fn serve(repo: &Repo) -> GitDaemon {
+        let path = repo.path();
+        let base = path.parent().expect("the repository has a parent dir");
+        let name = path
+            .file_name()
+            .expect("the repository has a name")
+            .to_string_lossy()
+            .into_owned();
+        let mut daemon = Self::start(base, path, "0.0.0.0");
+        daemon.name = Some(name);
+        daemon
+    }
+
+    /// Serves every repository below `base` on loopback: [`GitDaemon::url_of`].
+    pub fn serve_dir(base: &Path) -> GitDaemon {
+        Self::start(base, base, "127.0.0.1")
+    }
+
+    fn start(base: &Path, exported: &Path, listen: &str) -> GitDaemon {
+        let port = crate::free_port();
+        // The daemon itself, not the `git daemon` wrapper: killing the wrapper would leave
+        // its child serving.
+        let exec_path = run(Command::new("git").arg("--exec-path"));
+        let child = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .args([
+                "--reuseaddr",
+                "--export-all",
+                &format!("--listen={listen}"),
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.display()),
+            ])
+            .arg(exported)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start git daemon");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "git daemon did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        GitDaemon {
+            child,
+            port,
+            name: None,
+        }
+    }
+
+    /// `git://HOST:PORT/<repo>` of [`GitDaemon::serve`].
+    pub fn url(&self, host: &str) -> String {
+        self.url_of(host, self.name.as_deref().expect("serving one repository"))
+    }
+
+    /// `git://HOST:PORT/<repo>`.
+    pub fn url_of(&self, host: &str, repo: &str) -> String {
+        format!("git://{host}:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

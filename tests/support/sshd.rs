@@ -24,38 +24,51 @@ fn keygen(path: &Path, kind: &str) {
         .arg(path));
 }
 
+/// A temp dir with a fresh host key and user key.
+fn new_keys() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("berth-sshd-")
+        .tempdir()
+        .expect("tempdir");
+    keygen(&dir.path().join("host_ed25519"), "ed25519");
+    keygen(&dir.path().join("id_ed25519"), "ed25519");
+    dir
+}
+
 impl Sshd {
-    /// Starts sshd with a fresh host key on a free port.
+    /// Starts sshd with a fresh host key on a free loopback port.
     pub fn start() -> Sshd {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-sshd-")
-            .tempdir()
-            .expect("tempdir");
-        keygen(&dir.path().join("host_ed25519"), "ed25519");
-        keygen(&dir.path().join("id_ed25519"), "ed25519");
-        let port = free_port();
-        Self::start_in(dir, port)
+        Self::start_in(new_keys(), free_port(), "127.0.0.1")
+    }
+
+    /// Starts sshd listening on every address (containers reach it through their network's
+    /// gateway: a git server for the relay).
+    pub fn start_public() -> Sshd {
+        Self::start_in(new_keys(), free_port(), "0.0.0.0")
+    }
+
+    /// Lets `public_key` (an OpenSSH public key line) log in too.
+    pub fn authorize(&self, public_key: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("authorized_keys"))
+            .expect("open authorized_keys");
+        writeln!(f, "{}", public_key.trim()).expect("append to authorized_keys");
     }
 
     /// Starts another sshd on the same port as `self` would use, with a *different* host key
     /// (for changed-host-key tests). `self` must have been dropped or stopped first.
     pub fn start_with_new_host_key(port: u16) -> Sshd {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-sshd-")
-            .tempdir()
-            .expect("tempdir");
-        keygen(&dir.path().join("host_ed25519"), "ed25519");
-        keygen(&dir.path().join("id_ed25519"), "ed25519");
-        Self::start_in(dir, port)
+        Self::start_in(new_keys(), port, "127.0.0.1")
     }
 
-    fn start_in(dir: tempfile::TempDir, port: u16) -> Sshd {
+    fn start_in(dir: tempfile::TempDir, port: u16, listen: &str) -> Sshd {
         let d = dir.path();
         std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys"))
             .expect("authorized_keys");
         let config = format!(
             "Port {port}\n\
-             ListenAddress 127.0.0.1\n\
+             ListenAddress {listen}\n\
              HostKey {d}/host_ed25519\n\
              PidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\n\

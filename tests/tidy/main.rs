@@ -74,7 +74,11 @@ fn crate_boundaries_hold() {
         ["berth-secrets"],
         "only the secrets crate calls keyring"
     );
-    assert_eq!(users_of(&deps, "russh"), ["berth-ssh"]);
+    assert_eq!(
+        users_of(&deps, "russh"),
+        ["berth-git", "berth-ssh"],
+        "SSH: Berth's sessions to servers, and the relay's fetches with a deploy key"
+    );
     assert_eq!(users_of(&deps, "openssh"), ["berth-ssh"]);
     assert_eq!(users_of(&deps, "bollard"), ["berth-docker"]);
     assert!(users_of(&deps, "clap").iter().all(|c| c == "berth-cli"));
@@ -117,12 +121,33 @@ fn crate_boundaries_hold() {
             "the relay runs on a server: it must not depend on {banned}"
         );
     }
+    for banned in [
+        "berth-model",
+        "berth-ssh",
+        "berth-docker",
+        "berth-build",
+        "berth-engine",
+    ] {
+        assert!(
+            !deps["berth-git"].iter().any(|d| d == banned),
+            "berth-git fetches commits and knows nothing of Berth's apps, servers or builds ({banned})"
+        );
+    }
+    assert!(
+        deps["berth-notify"]
+            .iter()
+            .all(|d| !d.starts_with("berth-") || d == "berth-model"),
+        "berth-notify only posts results: no store, secrets, SSH or Docker ({:?})",
+        deps["berth-notify"]
+    );
     for c in [
         "berth-ssh",
         "berth-docker",
         "berth-build",
         "berth-store",
         "berth-secrets",
+        "berth-git",
+        "berth-notify",
     ] {
         for banned in ["berth-engine", "berth-api", "berth-cli"] {
             assert!(

@@ -357,22 +357,16 @@ mod tests {
 
     fn deployment(status: DeploymentStatus, steps: Vec<StepTiming>) -> Deployment {
         Deployment {
-            id: "d5".into(),
-            app: "hello".into(),
-            kind: DeploymentKind::Deploy,
             status,
-            git_ref: "main".into(),
-            commit: None,
-            commit_message: None,
-            runtime: None,
-            image: None,
-            container: None,
-            source_deployment: None,
-            started_at: 1_000,
             finished_at: Some(5_000),
-            failed_step: None,
-            error: None,
             steps,
+            ..Deployment::start(
+                "d5".into(),
+                "hello",
+                DeploymentKind::Deploy,
+                "main".into(),
+                1_000,
+            )
         }
     }
 

@@ -106,6 +106,7 @@ impl Berth {
                 .delete_hook(&w.uuid)
                 .await?;
             self.secrets().delete(&berth_secrets::webhook_key(name))?;
+            self.forget_unattended_secrets(name);
         }
         let docker = host.docker();
         for container in docker
@@ -205,6 +206,7 @@ impl Berth {
             &app.name,
             &format!("git {} branch {}", app.git, app.branch),
         );
+        self.webhook_resync(&app.name).await;
         Ok(app)
     }
 

@@ -207,22 +207,8 @@ impl Berth {
         source_deployment: Option<String>,
     ) -> Deployment {
         Deployment {
-            id: crate::new_id(),
-            app: app.name.clone(),
-            kind,
-            status: DeploymentStatus::InProgress,
-            git_ref,
-            commit: None,
-            commit_message: None,
-            runtime: None,
-            image: None,
-            container: None,
             source_deployment,
-            started_at: self.now(),
-            finished_at: None,
-            failed_step: None,
-            error: None,
-            steps: Vec::new(),
+            ..Deployment::start(crate::new_id(), &app.name, kind, git_ref, self.now())
         }
     }
 
@@ -337,7 +323,7 @@ impl Berth {
     }
 
     /// Env values for a container, secrets resolved from the secrets store.
-    fn env_values(&self, app: &str) -> Result<Vec<(String, String)>, ApiError> {
+    pub(crate) fn env_values(&self, app: &str) -> Result<Vec<(String, String)>, ApiError> {
         let mut out = Vec::new();
         for var in self.store.env(app)? {
             let value = if var.secret {

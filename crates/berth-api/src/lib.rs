@@ -18,6 +18,7 @@ mod relay;
 mod routing;
 mod servers;
 mod status;
+mod unattended;
 mod watch;
 mod webhooks;
 

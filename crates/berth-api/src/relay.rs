@@ -311,9 +311,13 @@ impl Berth {
                 host_ip: "127.0.0.1".to_owned(),
                 host_port: req.listen_port,
             }],
+            // Unattended deploys: the host's Docker socket, and the directory of the managed
+            // Caddy's admin socket (present or not yet).
             binds: vec![
                 format!("{}:/data", proto::DATA_VOLUME),
                 format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
+                format!("{}:/var/run/docker.sock", server.docker_socket),
+                format!("{dir}:{dir}", dir = crate::routing::ADMIN_DIR),
             ],
         };
         docker.create_service(&spec).await?;
@@ -335,6 +339,8 @@ impl Berth {
             body_limit: req.body_limit,
             rate_per_minute: req.rate_per_minute,
             installed_at: self.now(),
+            // Catch up from the start: deployments Berth already has are skipped by id.
+            synced: 0,
         };
         server.relay = Some(config.clone());
         if let Some(proxy) = &server.proxy {
@@ -434,6 +440,8 @@ impl Berth {
             public_url: public_base(&server),
             loopback_url: format!("http://127.0.0.1:{}", config.listen_port),
             hooks: 0,
+            unattended: 0,
+            docker: false,
             pending: 0,
             last_delivery: 0,
             body_limit: config.body_limit,
@@ -445,6 +453,8 @@ impl Berth {
                 status.answering = true;
                 status.version = Some(info.version);
                 status.hooks = info.hooks;
+                status.unattended = info.unattended;
+                status.docker = info.docker;
                 status.pending = info.pending;
                 status.last_delivery = info.last_delivery;
             }

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::lock::AppLock;
 
 /// Where the managed Caddy's admin socket lives on the server (bind-mounted into it).
-const ADMIN_DIR: &str = "/run/berth-proxy";
+pub(crate) const ADMIN_DIR: &str = "/run/berth-proxy";
 const ADMIN_SOCKET: &str = "/run/berth-proxy/admin.sock";
 /// The bootstrap config inside the container (`caddy run --resume` prefers the autosave).
 const CONFIG_DIR: &str = "/etc/berth";
@@ -662,6 +662,7 @@ impl Berth {
             &app.name,
             &format!("{name}{}", if primary { " (primary)" } else { "" }),
         );
+        self.webhook_resync(&app.name).await;
         self.domain_ls(&app.name).await
     }
 
@@ -703,6 +704,7 @@ impl Berth {
         self.sync_route(&app, &server, hosts).await?;
         self.store.remove_domain(&app.name, &name)?;
         self.audit("domain.rm", &app.name, &name);
+        self.webhook_resync(&app.name).await;
         Ok(())
     }
 

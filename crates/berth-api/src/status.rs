@@ -13,6 +13,7 @@ impl Berth {
     /// What is serving, where, and how the last deploy went.
     pub async fn status(&self, app: &str) -> Result<AppStatus, ApiError> {
         let app = self.store.app(app)?;
+        self.catch_up_unattended(&app.name).await;
         let active = self.store.active_deployment(&app.name)?;
         let last = self.store.deployments(&app.name, 1)?.into_iter().next();
         let stopped = self.store.app_stopped(&app.name)?;

@@ -3,6 +3,7 @@
 //! deploys each with the engine, keeps its claim alive while the deploy runs, reports the
 //! result back to the relay and announces it to the notifiers.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,11 @@ pub enum WatchEvent {
     },
     /// A notifier did not take the result.
     NotifyFailed { notifier: String, error: String },
+    /// The relay deployed an unattended app on its own (now in the history).
+    Unattended {
+        server: String,
+        deployment: Box<berth_model::Deployment>,
+    },
 }
 
 /// `berth watch`.
@@ -114,6 +120,8 @@ impl Berth {
                     server: s.name.clone(),
                     pending,
                 });
+                self.catch_up(s, &client, &mut HashMap::new(), on.as_ref())
+                    .await?;
                 self.process_deliveries(s, &client, &opts.client, &cancel, on.as_ref())
                     .await?;
             }
@@ -136,6 +144,9 @@ impl Berth {
         on: Arc<Observer>,
     ) {
         let mut backoff = Duration::from_secs(1);
+        // What each unattended app's relay spec was when last given (to give it again when
+        // env, domains or notifiers changed here).
+        let mut pushed: HashMap<String, String> = HashMap::new();
         while !cancel.is_cancelled() {
             let round = async {
                 let client = self.relay_client(&server).await?;
@@ -145,7 +156,10 @@ impl Berth {
                     pending: info.pending,
                 });
                 let mut seen = info.last_delivery;
+                pushed.clear();
                 loop {
+                    self.catch_up(&server, &client, &mut pushed, on.as_ref())
+                        .await?;
                     self.process_deliveries(&server, &client, client_name, cancel, on.as_ref())
                         .await?;
                     let newest = tokio::select! {
@@ -170,6 +184,50 @@ impl Berth {
                 }
             }
         }
+    }
+
+    /// Unattended apps: their deployments by the relay into the history, and their current
+    /// spec to the relay when it changed since `pushed`.
+    async fn catch_up(
+        &self,
+        server: &Server,
+        client: &ControlClient,
+        pushed: &mut HashMap<String, String>,
+        on: &Observer,
+    ) -> Result<(), ApiError> {
+        // The stored server: its sync mark moves.
+        let server = self.store.server(&server.name)?;
+        for r in self.sync_relay_deployments(&server, client).await? {
+            on(WatchEvent::Unattended {
+                server: server.name.clone(),
+                deployment: Box::new(r.deployment),
+            });
+        }
+        for w in self.store.webhooks()? {
+            if w.mode != berth_model::WebhookMode::Unattended {
+                continue;
+            }
+            let Ok(app) = self.store.app(&w.app) else {
+                continue;
+            };
+            if app.server != server.name {
+                continue;
+            }
+            let spec = match self.hook_spec(&w) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(app = %w.app, "cannot build the relay's spec: {e}");
+                    continue;
+                }
+            };
+            let fingerprint = serde_json::to_string(&spec).unwrap_or_default();
+            if pushed.get(&w.app) == Some(&fingerprint) {
+                continue;
+            }
+            client.put_hook(&spec).await?;
+            pushed.insert(w.app.clone(), fingerprint);
+        }
+        Ok(())
     }
 
     /// Claims and deploys what `server`'s relay has queued now; returns the finished records.
@@ -248,18 +306,7 @@ impl Berth {
             .await;
         heartbeat.abort();
         let duration_ms = started.elapsed().as_millis() as u64;
-        let trigger = format!(
-            "webhook delivery #{} ({} {} to {})",
-            d.id,
-            d.provider.map_or("generic", |p| p.as_str()),
-            d.event,
-            d.git_ref
-                .as_deref()
-                .map(|r| r
-                    .trim_start_matches("refs/heads/")
-                    .trim_start_matches("refs/tags/"))
-                .unwrap_or("?")
-        );
+        let trigger = d.trigger();
         let mut notice = DeployNotice {
             app: app.clone(),
             server: server.name.clone(),

@@ -9,7 +9,7 @@ use crate::Berth;
 use crate::error::ApiError;
 
 /// `berth app webhook enable`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct WebhookEnable {
     pub provider: Provider,
     /// Default: the app's branch.
@@ -17,6 +17,10 @@ pub struct WebhookEnable {
     /// Tag pattern; tag pushes are skipped without one.
     pub tags: Option<String>,
     pub mode: WebhookMode,
+    /// Unattended over https: the token the relay fetches with (empty: forget it), and the
+    /// user to send it as.
+    pub git_token: Option<Sensitive<String>>,
+    pub git_user: Option<String>,
 }
 
 impl From<berth_model::view::WebhookEnableRequest> for WebhookEnable {
@@ -26,7 +30,16 @@ impl From<berth_model::view::WebhookEnableRequest> for WebhookEnable {
             provider: r.provider,
             branch: r.branch.filter(|b| !b.trim().is_empty()),
             tags: r.tags.filter(|t| !t.trim().is_empty()),
-            mode: WebhookMode::Attended,
+            mode: if r.unattended {
+                WebhookMode::Unattended
+            } else {
+                WebhookMode::Attended
+            },
+            git_token: r
+                .git_token
+                .filter(|t| !t.trim().is_empty())
+                .map(Sensitive::new),
+            git_user: None,
         }
     }
 }
@@ -66,8 +79,17 @@ impl Berth {
         })
     }
 
-    /// What the relay needs to know about `w`, secret included.
+    /// What the relay needs to know about `w`, secret included (and, unattended, all the app's
+    /// deploy needs).
     pub(crate) fn hook_spec(&self, w: &Webhook) -> Result<HookSpec, ApiError> {
+        let unattended = match w.mode {
+            WebhookMode::Unattended => {
+                let app = self.store.app(&w.app)?;
+                let server = self.store.server(&app.server)?;
+                Some(self.unattended_spec(&app, &server)?)
+            }
+            WebhookMode::Attended => None,
+        };
         Ok(HookSpec {
             uuid: w.uuid.clone(),
             app: w.app.clone(),
@@ -75,6 +97,7 @@ impl Berth {
             filter: w.filter.clone(),
             mode: w.mode,
             secret: self.webhook_secret(&w.app)?.expose().clone(),
+            unattended,
         })
     }
 
@@ -85,6 +108,13 @@ impl Berth {
         reveal: bool,
     ) -> Result<WebhookInfo, ApiError> {
         let secret = self.webhook_secret(&w.app)?;
+        let unattended = w.mode == WebhookMode::Unattended;
+        let app = self.store.app(&w.app)?;
+        let has_token = unattended
+            && self
+                .secrets()
+                .get(&berth_secrets::git_token_key(&w.app))?
+                .is_some();
         let relay = server.relay.as_ref();
         let port = relay.map_or(berth_model::RelayConfig::DEFAULT_PORT, |r| r.listen_port);
         let loopback_url = format!("http://127.0.0.1:{port}/hooks/{}", w.uuid);
@@ -103,6 +133,16 @@ impl Berth {
             secret: reveal.then(|| secret.expose().clone()),
             secret_hint: format!("{}…", secret.expose().get(..6).unwrap_or("")),
             created_at: w.created_at,
+            git_url: unattended.then(|| berth_git::redact_url(&app.git)),
+            git_auth: unattended.then(|| {
+                match crate::unattended::remote_kind(&app.git) {
+                    Some(crate::unattended::Remote::Ssh) => "deploy key",
+                    Some(crate::unattended::Remote::Http) if has_token => "token",
+                    _ => "none",
+                }
+                .to_owned()
+            }),
+            deploy_key: unattended.then(|| self.deploy_key_public(&w.app)).flatten(),
         })
     }
 
@@ -120,10 +160,35 @@ impl Berth {
                 server: server.name.clone(),
             });
         }
-        if req.mode == WebhookMode::Unattended {
+        if req.git_token.is_some() && req.mode != WebhookMode::Unattended {
             return Err(ApiError::Invalid(
-                "unattended webhooks (the relay deploying on its own) are not available yet; leave out --unattended: the desktop or `berth watch` deploys each push".to_owned(),
+                "--git-token is for unattended webhooks (the relay fetches the source); add --unattended".to_owned(),
             ));
+        }
+        if req.mode == WebhookMode::Unattended {
+            match crate::unattended::remote_kind(&app.git) {
+                None => {
+                    return Err(ApiError::Invalid(format!(
+                        "`{}` is a path on this machine; an unattended relay fetches the source \
+                         itself: set the app's git source to a URL the server can reach \
+                         (https://, ssh:// or git://)",
+                        app.git
+                    )));
+                }
+                Some(crate::unattended::Remote::Http) => {}
+                Some(_) if req.git_token.is_some() => {
+                    return Err(ApiError::Invalid(format!(
+                        "--git-token is for https sources; `{}` is fetched with {}",
+                        berth_git::redact_url(&app.git),
+                        if app.git.starts_with("git://") {
+                            "no authentication"
+                        } else {
+                            "the app's deploy key"
+                        }
+                    )));
+                }
+                Some(_) => {}
+            }
         }
         let branch = req.branch.unwrap_or_else(|| app.branch.clone());
         validate_pattern("--branch", &branch)?;
@@ -153,7 +218,27 @@ impl Berth {
         if let Some(s) = &fresh_secret {
             secrets.set(&key, &Sensitive::new(s.clone()))?;
         }
-        let spec = self.hook_spec(&webhook)?;
+        let old_token = secrets.get(&berth_secrets::git_token_key(&app.name))?;
+        if let Some(token) = &req.git_token {
+            self.set_git_token(&app.name, req.git_user.clone(), token.expose().trim())?;
+        }
+        let undo_token = || {
+            let key = berth_secrets::git_token_key(&app.name);
+            let _ = match &old_token {
+                Some(t) => secrets.set(&key, t),
+                None => secrets.delete(&key),
+            };
+        };
+        let spec = match self.hook_spec(&webhook) {
+            Ok(s) => s,
+            Err(e) => {
+                undo_token();
+                if existing.is_none() {
+                    let _ = secrets.delete(&key);
+                }
+                return Err(e);
+            }
+        };
         // The relay first: if it cannot take the hook, nothing is recorded.
         let pushed = async {
             self.relay_client(&server)
@@ -163,12 +248,16 @@ impl Berth {
                 .map_err(ApiError::from)
         };
         if let Err(e) = pushed.await {
+            undo_token();
             if existing.is_none() {
                 let _ = secrets.delete(&key);
             }
             return Err(e);
         }
         self.store.put_webhook(&webhook)?;
+        if webhook.mode == WebhookMode::Attended {
+            self.forget_unattended_secrets(&app.name);
+        }
         self.audit(
             "webhook.enable",
             &app.name,
@@ -210,6 +299,7 @@ impl Berth {
         }
         self.store.delete_webhook(&app.name)?;
         self.secrets().delete(&webhook_key(&app.name))?;
+        self.forget_unattended_secrets(&app.name);
         self.audit("webhook.disable", &app.name, "");
         Ok(())
     }

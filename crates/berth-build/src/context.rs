@@ -101,7 +101,7 @@ pub fn stream(
     detected: &Detected,
 ) -> Result<ContextStream, BuildError> {
     let context = BuildContext::new(commit, detected)?;
-    let filter = Filter::new(repo, &context, detected)?;
+    let filter = Filter::new(&|path| repo.read_file(commit, path), &context, detected)?;
     start(repo.archive(commit)?, filter, context)
 }
 
@@ -147,7 +147,7 @@ fn pump(git: RunningGit, stdout: impl Read, filter: &Filter, tx: mpsc::Sender<io
 /// The same bytes as [`stream`], collected (tests, small repositories).
 pub fn to_vec(repo: &Repo, commit: &Commit, detected: &Detected) -> Result<Vec<u8>, BuildError> {
     let context = BuildContext::new(commit, detected)?;
-    let filter = Filter::new(repo, &context, detected)?;
+    let filter = Filter::new(&|path| repo.read_file(commit, path), &context, detected)?;
     let mut git = repo.archive(commit)?.spawn()?;
     let stdout = git
         .take_stdout()
@@ -156,6 +156,80 @@ pub fn to_vec(repo: &Repo, commit: &Commit, detected: &Detected) -> Result<Vec<u
     git.finish()?;
     written.map_err(|e| BuildError::io("write the build context", e))
 }
+
+/// One file of a commit fetched without a local repository (the relay's unattended deploys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotFile {
+    /// `dir/name`, `/`-separated.
+    pub path: String,
+    /// git's mode: `0o100644`, `0o100755` or `0o120000` (a symlink; `data` is its target).
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
+
+/// A commit's files, fetched (the relay has no git and no clone).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub commit: Commit,
+    pub files: Vec<SnapshotFile>,
+}
+
+impl Snapshot {
+    /// The paths of its files, as detection wants them.
+    pub fn paths(&self) -> Vec<String> {
+        self.files.iter().map(|f| f.path.clone()).collect()
+    }
+
+    /// A file's bytes.
+    pub fn read(&self, path: &str) -> Option<&[u8]> {
+        let path = path.trim_start_matches("./");
+        self.files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.data.as_slice())
+    }
+
+    /// How it is built: its own Dockerfile or a generated one.
+    pub fn detect(
+        &self,
+        app_dockerfile: Option<&str>,
+        port: u16,
+        images: &berth_model::BaseImages,
+    ) -> Result<Detected, BuildError> {
+        let read = |path: &str| {
+            self.read(path)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        crate::detect::detect(&self.paths(), &read, app_dockerfile, port, images)
+    }
+
+    /// Its build context (filtered by its `.dockerignore`, with the generated Dockerfile), as
+    /// the same kind of stream a repository's commit gives.
+    pub fn context(&self, detected: &Detected) -> Result<ContextStream, BuildError> {
+        let context = BuildContext::new(&self.commit, detected)?;
+        let read = |path: &str| Ok(self.read(path).map(<[u8]>::to_vec));
+        let filter = Filter::new(&read, &context, detected)?;
+        let bytes = filter
+            .write_snapshot(&self.files, Vec::new())
+            .map_err(|e| BuildError::io("write the build context", e))?;
+        let chunks: Vec<Bytes> = bytes
+            .chunks(CHUNK_SIZE)
+            .map(Bytes::copy_from_slice)
+            .collect();
+        let (tx, rx) = mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            // The channel holds every chunk: this never waits.
+            let _ = tx.try_send(Ok(chunk));
+        }
+        Ok(ContextStream {
+            context,
+            chunks: rx,
+        })
+    }
+}
+
+/// Reads a file of the commit being built (`None`: it has no such file).
+type ReadFile<'a> = dyn Fn(&str) -> Result<Option<Vec<u8>>, BuildError> + 'a;
 
 /// Which archive entries go into the context, and what is added.
 #[derive(Debug)]
@@ -167,7 +241,11 @@ struct Filter {
 }
 
 impl Filter {
-    fn new(repo: &Repo, context: &BuildContext, detected: &Detected) -> Result<Self, BuildError> {
+    fn new(
+        read: &ReadFile<'_>,
+        context: &BuildContext,
+        detected: &Detected,
+    ) -> Result<Self, BuildError> {
         // Like BuildKit, `<dockerfile>.dockerignore` beside the repository's own Dockerfile
         // takes precedence over the root `.dockerignore`.
         let mut candidates = Vec::new();
@@ -177,7 +255,7 @@ impl Filter {
         candidates.push(".dockerignore".to_owned());
         let mut ignore = DockerIgnore::default();
         for name in candidates {
-            if let Some(bytes) = repo.read_file(&context.commit, &name)? {
+            if let Some(bytes) = read(&name)? {
                 ignore =
                     DockerIgnore::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| match e {
                         BuildError::BadDockerignore { line, reason, .. } => {
@@ -199,7 +277,8 @@ impl Filter {
         })
     }
 
-    fn write<R: Read, W: Write>(&self, input: R, out: W) -> io::Result<W> {
+    /// A tar with the generated Dockerfile, if any, to which the kept files are added.
+    fn begin<W: Write>(&self, out: W) -> io::Result<tar::Builder<W>> {
         let mut tar = tar::Builder::new(out);
         if let Some(text) = &self.generated {
             let mut dir = header(tar::EntryType::Directory, 0o755, 0, 0);
@@ -207,6 +286,11 @@ impl Filter {
             let mut file = header(tar::EntryType::Regular, 0o644, 0, text.len() as u64);
             tar.append_data(&mut file, GENERATED_DOCKERFILE, text.as_bytes())?;
         }
+        Ok(tar)
+    }
+
+    fn write<R: Read, W: Write>(&self, input: R, out: W) -> io::Result<W> {
+        let mut tar = self.begin(out)?;
         let mut archive = tar::Archive::new(input);
         for entry in archive.entries()? {
             let mut entry = entry?;
@@ -239,6 +323,27 @@ impl Filter {
         // git pads the archive to whole records after the end marker the reader stops at:
         // drain it, or git dies of a broken pipe and reports failure.
         io::copy(&mut archive.into_inner(), &mut io::sink())?;
+        tar.into_inner()
+    }
+
+    /// The context of a fetched snapshot: its files, in path order, root-owned.
+    fn write_snapshot<W: Write>(&self, files: &[SnapshotFile], out: W) -> io::Result<W> {
+        let mut tar = self.begin(out)?;
+        for f in files {
+            let name = f.path.trim_matches('/');
+            if name.is_empty() || !self.keeps(name) {
+                continue;
+            }
+            if f.mode & 0o170000 == 0o120000 {
+                let target = String::from_utf8_lossy(&f.data).into_owned();
+                let mut h = header(tar::EntryType::Symlink, 0o777, 0, 0);
+                tar.append_link(&mut h, name, target)?;
+            } else {
+                let mode = if f.mode & 0o111 != 0 { 0o755 } else { 0o644 };
+                let mut h = header(tar::EntryType::Regular, mode, 0, f.data.len() as u64);
+                tar.append_data(&mut h, name, f.data.as_slice())?;
+            }
+        }
         tar.into_inner()
     }
 
@@ -609,7 +714,7 @@ docs/**/*.md
         let commit = b.repo.resolve("main").unwrap();
         let detected = detect_at(&b.repo, &commit, None, 8080, &BaseImages::default()).unwrap();
         let context = BuildContext::new(&commit, &detected).unwrap();
-        let filter = Filter::new(&b.repo, &context, &detected).unwrap();
+        let filter = Filter::new(&|p| b.repo.read_file(&commit, p), &context, &detected).unwrap();
         let missing = "0123456789012345678901234567890123456789";
         let archive = GitCmd::in_repo(b.repo.git_dir(), ["archive", "--format=tar", missing]);
 
@@ -640,6 +745,78 @@ docs/**/*.md
         assert!(s.next().await.unwrap().is_ok());
         drop(s);
         // Nothing to observe but that this returns and the background thread does not panic.
+    }
+
+    fn file(path: &str, mode: u32, data: &str) -> SnapshotFile {
+        SnapshotFile {
+            path: path.to_owned(),
+            mode,
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fetched_snapshot_builds_like_a_commit() {
+        let snapshot = Snapshot {
+            commit: Commit {
+                sha: "a".repeat(40),
+                subject: "fetched".to_owned(),
+            },
+            files: vec![
+                file(".dockerignore", 0o100644, "secrets/\n*.log\n"),
+                file("bin/run", 0o100755, "#!/bin/sh\n"),
+                file("current", 0o120000, "bin/run"),
+                file("debug.log", 0o100644, "noise"),
+                file("index.html", 0o100644, "<h1>hi</h1>"),
+                file("secrets/key", 0o100644, "nope"),
+            ],
+        };
+        let detected = snapshot
+            .detect(None, 8080, &BaseImages::default())
+            .expect("detect");
+        assert_eq!(detected.runtime, Runtime::Static);
+        let mut stream = snapshot.context(&detected).expect("context");
+        assert_eq!(stream.context().dockerfile, GENERATED_DOCKERFILE);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.expect("chunk"));
+        }
+        let got = entries(&bytes);
+        let names: Vec<&str> = got.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                ".berth",
+                GENERATED_DOCKERFILE,
+                ".dockerignore",
+                "bin/run",
+                "current",
+                "index.html"
+            ]
+        );
+        assert!(got.contains(&("current".to_owned(), 'l', "bin/run".to_owned())));
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        for entry in archive.entries().expect("entries") {
+            let entry = entry.expect("entry");
+            if entry.path().expect("path").to_string_lossy() == "bin/run" {
+                assert_eq!(entry.header().mode().expect("mode"), 0o755);
+            }
+        }
+    }
+
+    #[test]
+    fn a_snapshot_without_the_apps_dockerfile_says_so() {
+        let snapshot = Snapshot {
+            commit: Commit {
+                sha: "b".repeat(40),
+                subject: "x".to_owned(),
+            },
+            files: vec![file("index.html", 0o100644, "x")],
+        };
+        let err = snapshot
+            .detect(Some("deploy/Dockerfile"), 8080, &BaseImages::default())
+            .expect_err("missing");
+        assert!(err.to_string().contains("deploy/Dockerfile"), "{err}");
     }
 
     #[test]

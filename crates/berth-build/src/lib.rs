@@ -22,7 +22,7 @@ mod gitcmd;
 #[cfg(test)]
 mod testing;
 
-pub use context::{BuildContext, ContextStream};
+pub use context::{BuildContext, ContextStream, Snapshot, SnapshotFile};
 pub use detect::{Detected, Runtime};
 pub use error::BuildError;
 pub use git::{Commit, Repo};

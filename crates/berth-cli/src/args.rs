@@ -268,9 +268,24 @@ pub enum WebhookCmd {
         /// Tag pattern (like `v*`) whose pushes deploy; tag pushes are skipped without one.
         #[arg(long, value_name = "PATTERN")]
         tags: Option<String>,
-        /// Let the relay deploy on its own, without the desktop or `berth watch`.
+        /// Let the relay deploy on its own, without the desktop or `berth watch`: it fetches
+        /// the pushed commit from the app's git URL (https with --git-token, ssh with a deploy
+        /// key Berth makes and shows, or git://).
         #[arg(long)]
         unattended: bool,
+        /// Unattended over https: a token with read access to the repository (env
+        /// BERTH_GIT_TOKEN; an empty value forgets it).
+        #[arg(
+            long,
+            env = "BERTH_GIT_TOKEN",
+            hide_env_values = true,
+            value_name = "TOKEN"
+        )]
+        git_token: Option<String>,
+        /// The user the token is sent as (default: the URL's user, else `x-access-token`;
+        /// GitLab deploy tokens need their own user name).
+        #[arg(long, value_name = "USER", requires = "git_token")]
+        git_user: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -80,7 +80,13 @@ pub async fn relay(berth: &Berth, cmd: RelayCmd) -> anyhow::Result<()> {
                     .unwrap_or("none (no --hooks-domain)")
             );
             println!("  loopback    {}", st.loopback_url);
-            println!("  hooks       {}", st.hooks);
+            println!("  hooks       {} ({} unattended)", st.hooks, st.unattended);
+            if st.answering && !st.docker {
+                println!(
+                    "  docker      {} (unattended deploys need it: reinstall the relay)",
+                    s.yellow("no socket")
+                );
+            }
             println!("  pending     {}", st.pending);
             println!(
                 "  limits      body {} bytes, {} requests/min per address",
@@ -126,6 +132,15 @@ fn print_webhook(w: &WebhookInfo) {
         "  tags        {}",
         w.filter.tags.as_deref().unwrap_or("not deployed")
     );
+    if let Some(url) = &w.git_url {
+        println!(
+            "  source      {url} ({})",
+            w.git_auth.as_deref().unwrap_or("none")
+        );
+    }
+    if let Some(key) = &w.deploy_key {
+        println!("  deploy key  {key}");
+    }
 }
 
 fn paste_hint(w: &WebhookInfo) {
@@ -149,6 +164,17 @@ fn paste_hint(w: &WebhookInfo) {
             "Deliveries deploy while the desktop app or `berth watch` is connected to {}; queued ones deploy when it comes back.",
             w.server
         );
+    } else {
+        eprintln!(
+            "The relay on {} deploys each push on its own, fetching the commit from {}; results go to the notifiers and into this history when Berth next connects.",
+            w.server,
+            w.git_url.as_deref().unwrap_or("the app's git URL")
+        );
+        if w.deploy_key.is_some() {
+            eprintln!(
+                "Add the deploy key above to the repository (read-only): GitHub: Settings → Deploy keys; GitLab: Settings → Repository → Deploy keys; Gitea: Settings → Deploy Keys."
+            );
+        }
     }
 }
 
@@ -214,6 +240,8 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
             branch,
             tags,
             unattended,
+            git_token,
+            git_user,
             json,
         } => {
             let w = berth
@@ -228,6 +256,8 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
                         } else {
                             WebhookMode::Attended
                         },
+                        git_token: git_token.map(berth_api::Sensitive::new),
+                        git_user,
                     },
                 )
                 .await?;
@@ -282,6 +312,9 @@ pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
         NotifyCmd::Add { kind, url } => {
             let n = berth.notify_add(kind.parse().map_err(anyhow::Error::msg)?, &url)?;
             eprintln!("notifier {} added: {} {}", n.id, n.kind, n.url);
+            for w in berth.webhook_resync_all().await {
+                crate::resync_warning(Some(w));
+            }
             Ok(())
         }
         NotifyCmd::Ls { json } => {
@@ -303,6 +336,9 @@ pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
         NotifyCmd::Rm { id } => {
             berth.notify_rm(id)?;
             eprintln!("notifier {id} removed");
+            for w in berth.webhook_resync_all().await {
+                crate::resync_warning(Some(w));
+            }
             Ok(())
         }
         NotifyCmd::Test => {
@@ -390,6 +426,21 @@ fn print_watch(event: WatchEvent) {
         }
         WatchEvent::NotifyFailed { notifier, error } => {
             eprintln!("{} notifier {notifier}: {error}", s.yellow("!"))
+        }
+        WatchEvent::Unattended { server, deployment } => {
+            let d = &deployment;
+            let ok = d.status.was_healthy();
+            println!(
+                "{} {} {} {} by the relay on {server}{}",
+                if ok { s.green("✓") } else { s.red("✗") },
+                d.app,
+                d.short_commit().unwrap_or("-"),
+                if ok { "deployed" } else { "failed" },
+                d.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
         }
     }
 }

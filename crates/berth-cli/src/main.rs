@@ -283,6 +283,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Deployments { app, limit, json } => {
+            berth.catch_up_unattended(&app).await;
             let list = berth.deployments(&app, limit)?;
             if json {
                 return print_json(&list);
@@ -322,7 +323,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Env(cmd) => env(berth, cmd),
+        Command::Env(cmd) => env(berth, cmd).await,
         Command::Domain(cmd) => domain(berth, cmd).await,
         Command::Audit { limit, json } => {
             let log = berth.audit_log(limit)?;
@@ -826,7 +827,14 @@ fn env_line(e: &EnvVar) -> String {
     }
 }
 
-fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
+/// An unattended relay that did not get the change.
+pub(crate) fn resync_warning(warning: Option<String>) {
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+}
+
+async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
     match cmd {
         EnvCmd::Set { app, pairs, secret } => {
             let mut parsed = Vec::new();
@@ -842,6 +850,7 @@ fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            resync_warning(berth.webhook_resync(&app).await);
             Ok(())
         }
         EnvCmd::Unset { app, keys } => {
@@ -850,6 +859,7 @@ fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                     eprintln!("{k} was not set on {app}");
                 }
             }
+            resync_warning(berth.webhook_resync(&app).await);
             Ok(())
         }
         EnvCmd::Ls { app, json } => {

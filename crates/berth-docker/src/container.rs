@@ -100,6 +100,10 @@ pub struct ContainerInfo {
     pub published_port: Option<u16>,
     pub labels: HashMap<String, String>,
     pub restart_count: i64,
+    /// Its address on each network it joined (network name → IP).
+    pub addresses: HashMap<String, String>,
+    /// When it was created (RFC 3339, as Docker reports it).
+    pub created: String,
 }
 
 /// An image Berth built.
@@ -198,13 +202,24 @@ impl DockerClient {
         };
         let state = r.state.unwrap_or_default();
         let config = r.config.unwrap_or_default();
-        let published_port = r.network_settings.and_then(|n| n.ports).and_then(|ports| {
+        let network = r.network_settings.unwrap_or_default();
+        let published_port = network.ports.and_then(|ports| {
             ports
                 .into_values()
                 .flatten()
                 .flatten()
                 .find_map(|b| b.host_port.and_then(|p| p.parse::<u16>().ok()))
         });
+        let addresses = network
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, n)| {
+                n.ip_address
+                    .filter(|ip| !ip.is_empty())
+                    .map(|ip| (name, ip))
+            })
+            .collect();
         Ok(Some(ContainerInfo {
             id: r.id.unwrap_or_default(),
             name: r
@@ -223,6 +238,8 @@ impl DockerClient {
             published_port,
             labels: config.labels.unwrap_or_default(),
             restart_count: r.restart_count.unwrap_or(0),
+            addresses,
+            created: r.created.map(|c| c.to_string()).unwrap_or_default(),
         }))
     }
 

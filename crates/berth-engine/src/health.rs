@@ -90,7 +90,7 @@ pub(crate) async fn wait_healthy(
     let deadline = start + Duration::from_millis(health.deadline_ms);
     let interval = Duration::from_millis(health.interval_ms.max(10));
     let per_probe = Duration::from_millis(health.timeout_ms.max(100));
-    let mut forward: Option<(u16, Forward)> = None;
+    let mut forward: Option<(String, Forward)> = None;
     let mut last = "the container did not start".to_owned();
     let mut probes = 0u32;
     // Restarts by the restart policy during the check mean the app crashed.
@@ -124,21 +124,34 @@ pub(crate) async fn wait_healthy(
             });
         }
         if info.running {
-            let host_port = info
-                .published_port
-                .ok_or_else(|| EngineError::NoPublishedPort {
-                    container: container.to_owned(),
-                    port,
-                })?;
-            if forward.as_ref().map(|(p, _)| *p) != Some(host_port) {
-                let f = host
-                    .transport()
-                    .forward(RemoteTarget::Tcp {
-                        host: "127.0.0.1".to_owned(),
-                        port: host_port,
-                    })
-                    .await?;
-                forward = Some((host_port, f));
+            let host_port = info.published_port;
+            // From a desktop: the published loopback port, through the session. From inside
+            // the host's own network (the relay): the container's address on that network.
+            let target = match host.probe_network() {
+                Some(network) => {
+                    let ip = info.addresses.get(network).ok_or_else(|| {
+                        EngineError::NoPublishedPort {
+                            container: container.to_owned(),
+                            port,
+                        }
+                    })?;
+                    RemoteTarget::Tcp {
+                        host: ip.clone(),
+                        port,
+                    }
+                }
+                None => RemoteTarget::Tcp {
+                    host: "127.0.0.1".to_owned(),
+                    port: host_port.ok_or_else(|| EngineError::NoPublishedPort {
+                        container: container.to_owned(),
+                        port,
+                    })?,
+                },
+            };
+            let key = target.to_string();
+            if forward.as_ref().map(|(k, _)| k) != Some(&key) {
+                let f = host.transport().forward(target).await?;
+                forward = Some((key, f));
             }
             if let Some((_, f)) = &forward {
                 probes += 1;
@@ -161,7 +174,7 @@ pub(crate) async fn wait_healthy(
                             probes,
                             elapsed_ms: start.elapsed().as_millis() as u64,
                             status,
-                            host_port,
+                            host_port: host_port.unwrap_or(port),
                         });
                     }
                     Ok(Ok(status)) => last = format!("HTTP {status}"),

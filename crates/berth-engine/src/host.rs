@@ -23,6 +23,9 @@ pub struct Host {
     _docker_forward: Arc<Forward>,
     /// Time it took to connect (SSH handshake, forward, version negotiation).
     pub connect_ms: f64,
+    /// Set when Berth runs on the host itself, inside a container on this Docker network
+    /// (the relay): health checks then reach containers by their address on it.
+    probe_network: Option<String>,
 }
 
 struct ForwardDialer {
@@ -119,7 +122,19 @@ impl Host {
             docker,
             _docker_forward: forward,
             connect_ms: started.elapsed().as_secs_f64() * 1000.0,
+            probe_network: None,
         })
+    }
+
+    /// Health checks reach containers by their address on `network`, not through a published
+    /// loopback port (for a caller that runs in a container on that network).
+    pub fn probing_on_network(mut self, network: &str) -> Host {
+        self.probe_network = Some(network.to_owned());
+        self
+    }
+
+    pub(crate) fn probe_network(&self) -> Option<&str> {
+        self.probe_network.as_deref()
     }
 
     pub fn name(&self) -> &str {

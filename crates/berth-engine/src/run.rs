@@ -59,6 +59,12 @@ pub enum JobSource {
         /// Base images for generated Dockerfiles (app's, then server's).
         images: BaseImages,
     },
+    /// Build a commit already fetched (the relay, which has no git and no clone).
+    Snapshot {
+        snapshot: Box<berth_build::Snapshot>,
+        /// Base images for generated Dockerfiles (app's, then server's).
+        images: BaseImages,
+    },
     /// Run an image that already exists on the server (rollback, restart).
     Image {
         image: String,
@@ -136,9 +142,15 @@ impl Steps<'_> {
     }
 }
 
+/// Where a resolved commit's files are read from.
+enum Files {
+    Repo(Repo),
+    Snapshot(Box<berth_build::Snapshot>),
+}
+
 /// What the resolve step produced.
 struct Resolved {
-    repo: Repo,
+    files: Files,
     commit: Commit,
     detected: Detected,
     dirty: bool,
@@ -163,7 +175,7 @@ fn resolve_blocking(
         berth_build::detect::detect(&files, &read, app.dockerfile.as_deref(), app.port, images)?;
     let dirty = repo.is_dirty();
     Ok(Resolved {
-        repo,
+        files: Files::Repo(repo),
         commit,
         detected,
         dirty,
@@ -293,6 +305,36 @@ async fn cancellable<T>(
     }
 }
 
+/// Records what was resolved on the deployment, tells the user, and says what to build.
+fn resolved_source(r: &Resolved, d: &mut Deployment, sink: &dyn DeploySink) -> ImageSource {
+    d.commit = Some(r.commit.sha.clone());
+    d.commit_message = Some(r.commit.subject.clone());
+    d.runtime = Some(r.detected.runtime.to_string());
+    sink.event(DeployEvent::Info {
+        message: format!(
+            "commit {} \"{}\" ({} runtime)",
+            r.commit.short(),
+            r.commit.subject,
+            r.detected.runtime
+        ),
+    });
+    if r.dirty {
+        sink.event(DeployEvent::Info {
+            message: "the work tree has uncommitted changes; they are not part of this deploy (only committed files are built)".to_owned(),
+        });
+    }
+    for hint in &r.detected.hints {
+        sink.event(DeployEvent::Info {
+            message: hint.clone(),
+        });
+    }
+    ImageSource::Build {
+        commit: r.commit.sha.clone(),
+        runtime: r.detected.runtime.to_string(),
+        dockerfile: berth_build::context::dockerfile_path(&r.detected),
+    }
+}
+
 /// What `execute` works from.
 struct Inputs<'a> {
     source: JobSource,
@@ -352,32 +394,19 @@ async fn execute(
                 task.await.map_err(|e| EngineError::Task(e.to_string()))?
             })
             .await?;
-            d.commit = Some(resolved.commit.sha.clone());
-            d.commit_message = Some(resolved.commit.subject.clone());
-            d.runtime = Some(resolved.detected.runtime.to_string());
-            sink.event(DeployEvent::Info {
-                message: format!(
-                    "commit {} \"{}\" ({} runtime)",
-                    &resolved.commit.sha[..resolved.commit.sha.len().min(7)],
-                    resolved.commit.subject,
-                    resolved.detected.runtime
-                ),
-            });
-            if resolved.dirty {
-                sink.event(DeployEvent::Info {
-                    message: "the work tree has uncommitted changes; they are not part of this deploy (only committed files are built)".to_owned(),
-                });
-            }
-            for hint in &resolved.detected.hints {
-                sink.event(DeployEvent::Info {
-                    message: hint.clone(),
-                });
-            }
-            let source = ImageSource::Build {
-                commit: resolved.commit.sha.clone(),
-                runtime: resolved.detected.runtime.to_string(),
-                dockerfile: berth_build::context::dockerfile_path(&resolved.detected),
+            let source = resolved_source(&resolved, d, sink);
+            (source, image_tag(&app.name, &d.id), Some(resolved))
+        }
+        JobSource::Snapshot { snapshot, images } => {
+            steps.enter(Step::Resolve, d);
+            let detected = snapshot.detect(app.dockerfile.as_deref(), app.port, &images)?;
+            let resolved = Resolved {
+                commit: snapshot.commit.clone(),
+                files: Files::Snapshot(snapshot),
+                detected,
+                dirty: false,
             };
+            let source = resolved_source(&resolved, d, sink);
             (source, image_tag(&app.name, &d.id), Some(resolved))
         }
         JobSource::Image {
@@ -436,8 +465,9 @@ async fn execute(
                     return Err(EngineError::Task("build without a resolved source".into()));
                 };
                 // Starting the stream runs git (reading .dockerignore): keep it off the runtime.
-                let context = tokio::task::spawn_blocking(move || {
-                    berth_build::context::stream(&r.repo, &r.commit, &r.detected)
+                let context = tokio::task::spawn_blocking(move || match &r.files {
+                    Files::Repo(repo) => berth_build::context::stream(repo, &r.commit, &r.detected),
+                    Files::Snapshot(snapshot) => snapshot.context(&r.detected),
                 })
                 .await
                 .map_err(|e| EngineError::Task(e.to_string()))??;

@@ -185,6 +185,34 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// A deployment that starts now: in progress, nothing resolved yet.
+    pub fn start(
+        id: String,
+        app: &str,
+        kind: DeploymentKind,
+        git_ref: String,
+        started_at: i64,
+    ) -> Deployment {
+        Deployment {
+            id,
+            app: app.to_owned(),
+            kind,
+            status: DeploymentStatus::InProgress,
+            git_ref,
+            commit: None,
+            commit_message: None,
+            runtime: None,
+            image: None,
+            container: None,
+            source_deployment: None,
+            started_at,
+            finished_at: None,
+            failed_step: None,
+            error: None,
+            steps: Vec::new(),
+        }
+    }
+
     pub fn duration_ms(&self) -> Option<u64> {
         self.finished_at
             .map(|f| u64::try_from(f - self.started_at).unwrap_or(0))

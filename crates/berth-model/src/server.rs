@@ -170,6 +170,9 @@ pub struct RelayConfig {
     pub rate_per_minute: u32,
     /// Unix milliseconds.
     pub installed_at: i64,
+    /// The last of the relay's own (unattended) deployments Berth has in its history.
+    #[serde(default)]
+    pub synced: i64,
 }
 
 impl RelayConfig {

@@ -191,6 +191,12 @@ pub struct WebhookEnableRequest {
     pub branch: Option<String>,
     /// Tag pattern; `None` or empty: tag pushes are skipped.
     pub tags: Option<String>,
+    /// The relay deploys on its own (the source is fetched from the app's git URL).
+    #[serde(default)]
+    pub unattended: bool,
+    /// Unattended over https: the token to fetch with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_token: Option<String>,
 }
 
 /// One line of the audit log, as it crosses to the UI (the store's `AuditEntry` serializes

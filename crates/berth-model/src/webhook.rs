@@ -253,6 +253,24 @@ pub struct Delivery {
     pub result: Option<String>,
 }
 
+impl Delivery {
+    /// What a deploy for it was triggered by: `webhook delivery #3 (github push to main)`.
+    pub fn trigger(&self) -> String {
+        format!(
+            "webhook delivery #{} ({} {} to {})",
+            self.id,
+            self.provider.map_or("generic", |p| p.as_str()),
+            self.event,
+            self.git_ref
+                .as_deref()
+                .map(|r| r
+                    .trim_start_matches("refs/heads/")
+                    .trim_start_matches("refs/tags/"))
+                .unwrap_or("?")
+        )
+    }
+}
+
 /// An app's webhook as Berth stores it (its secret is in the keychain).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Webhook {
@@ -286,6 +304,16 @@ pub struct WebhookInfo {
     pub secret_hint: String,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Unattended: where the relay fetches the source (without any token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_url: Option<String>,
+    /// Unattended: how it authenticates (`none`, `token`, `deploy key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_auth: Option<String>,
+    /// Unattended over SSH: the public half of the app's deploy key, to add to the repository
+    /// (read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_key: Option<String>,
 }
 
 /// `berth server relay status`.
@@ -303,6 +331,12 @@ pub struct RelayStatus {
     /// `http://127.0.0.1:9080` on the server.
     pub loopback_url: String,
     pub hooks: usize,
+    /// Of them, the ones it deploys on its own.
+    #[serde(default)]
+    pub unattended: usize,
+    /// Whether it can reach the server's Docker (unattended deploys need it).
+    #[serde(default)]
+    pub docker: bool,
     pub pending: usize,
     pub last_delivery: i64,
     pub body_limit: usize,

@@ -18,7 +18,8 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::proto::{
-    Changes, Claim, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary, RelayInfo,
+    Changes, Claim, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary,
+    RelayDeployment, RelayInfo,
 };
 
 /// A bidirectional byte stream.
@@ -182,6 +183,18 @@ impl ControlClient {
             Method::POST,
             &format!("/v1/deliveries/{id}/result"),
             Some(report),
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// Deployments the relay ran on its own after `after` (a [`RelayDeployment::seq`]),
+    /// oldest first.
+    pub async fn deployments(&self, after: i64) -> Result<Vec<RelayDeployment>, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/v1/deployments?after={after}"),
+            None::<&()>,
             REQUEST_TIMEOUT,
         )
         .await

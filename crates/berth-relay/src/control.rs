@@ -108,6 +108,8 @@ async fn route(
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 started_at: relay.started_at,
                 hooks: relay.registry.count(),
+                unattended: relay.registry.unattended().len(),
+                docker: relay.settings.docker.exists(),
                 pending: pending(relay).await?,
                 last_delivery: *relay.db.last_delivery().borrow(),
                 body_limit: relay.settings.body_limit,
@@ -173,6 +175,18 @@ async fn route(
                 .map_err(internal)?
                 .ok_or_else(|| refused(Refusal::NoDelivery(id)))?;
             Ok(json(StatusCode::OK, &d))
+        }
+        (&Method::GET, ["v1", "deployments"]) => {
+            let after: i64 = param(query, "after")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let list = relay
+                .db
+                .run(move |c| db::deployments_after(c, after, 200))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+            Ok(json(StatusCode::OK, &list))
         }
         (&Method::GET, ["v1", "wait"]) => {
             let after: i64 = param(query, "after")

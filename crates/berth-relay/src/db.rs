@@ -12,7 +12,7 @@ use berth_model::{Delivery, DeliveryStatus, Provider, Verdict, WebhookFilter, We
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::{oneshot, watch};
 
-use crate::proto::{Claim, DeployReport, HookSummary};
+use crate::proto::{Claim, DeployReport, HookSummary, RelayDeployment};
 
 /// Most inserts committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -63,7 +63,20 @@ CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (app, id)
 -- must not be able to pre-empt a genuine delivery).
 CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries (hook, delivery_id)
     WHERE verdict NOT IN ('rejected', 'duplicate');
+
+-- Deployments the relay ran on its own (unattended), for Berth's history; `seq` orders them
+-- for Berth's catch-up.
+CREATE TABLE IF NOT EXISTS deployments (
+    seq      INTEGER PRIMARY KEY,
+    delivery INTEGER NOT NULL,
+    app      TEXT NOT NULL,
+    record   TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS deployments_app ON deployments (app, seq);
 "#;
+
+/// Unattended deployments kept per app for Berth to catch up on.
+const KEEP_DEPLOYMENTS_PER_APP: i64 = 200;
 
 /// A request to record.
 #[derive(Debug, Clone)]
@@ -631,6 +644,66 @@ pub fn report(
     get(conn, id)?.ok_or(Refusal::NoDelivery(id))
 }
 
+/// Gives back the claims `client` held when it stopped (the relay's own unattended deploys
+/// after a restart: nobody is running them any more).
+pub fn release_claims(conn: &Connection, client: &str) -> Result<usize, DbError> {
+    conn.execute(
+        "UPDATE deliveries SET status = 'pending', handled_by = NULL, lease_until = NULL
+         WHERE status = 'running' AND handled_by = ?1",
+        [client],
+    )
+    .map_err(db("release claims"))
+}
+
+// ---- unattended deployments ----
+
+/// Records a deployment the relay ran; keeps the newest per app.
+pub fn put_deployment(conn: &Connection, d: &RelayDeployment) -> Result<i64, DbError> {
+    let record = serde_json::to_string(d).unwrap_or_default();
+    conn.execute(
+        "INSERT INTO deployments (delivery, app, record) VALUES (?1, ?2, ?3)",
+        params![d.delivery, d.deployment.app, record],
+    )
+    .map_err(db("record a deployment"))?;
+    let seq = conn.last_insert_rowid();
+    conn.execute(
+        "DELETE FROM deployments WHERE app = ?1 AND seq <= (
+             SELECT seq FROM deployments WHERE app = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+        params![d.deployment.app, KEEP_DEPLOYMENTS_PER_APP],
+    )
+    .map_err(db("prune deployments"))?;
+    Ok(seq)
+}
+
+/// Deployments recorded after `after`, oldest first.
+pub fn deployments_after(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<RelayDeployment>, DbError> {
+    let limit = i64::try_from(limit.min(1000)).unwrap_or(1000);
+    let mut stmt = conn
+        .prepare("SELECT seq, record FROM deployments WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+        .map_err(db("list deployments"))?;
+    let rows = stmt
+        .query_map(params![after, limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(db("list deployments"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, record) = row.map_err(db("list deployments"))?;
+        match serde_json::from_str::<RelayDeployment>(&record) {
+            Ok(mut d) => {
+                d.seq = seq;
+                out.push(d);
+            }
+            Err(e) => tracing::warn!(seq, "unreadable deployment record: {e}"),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,5 +881,84 @@ mod tests {
             .expect("claim");
         assert_eq!(later.len(), 1);
         assert_eq!(later[0].delivery.handled_by.as_deref(), Some("me"));
+    }
+
+    #[tokio::test]
+    async fn the_relays_own_claims_go_back_to_the_queue_after_a_restart() {
+        let (_dir, db) = temp_db();
+        let mut d = new("h1", "hello", "a", Verdict::Queued);
+        d.mode = Some(WebhookMode::Unattended);
+        db.insert(d).await.expect("insert");
+        let taken = db
+            .run(|c| claim(c, "relay", 60_000, 100, WebhookMode::Unattended))
+            .await
+            .expect("run")
+            .expect("claim");
+        assert_eq!(taken.len(), 1);
+        // Attended clients never see unattended deliveries.
+        let other = db
+            .run(|c| claim(c, "desktop", 60_000, 200, WebhookMode::Attended))
+            .await
+            .expect("run")
+            .expect("claim");
+        assert!(other.is_empty());
+        let released = db
+            .run(|c| release_claims(c, "relay"))
+            .await
+            .expect("run")
+            .expect("release");
+        assert_eq!(released, 1);
+        let again = db
+            .run(|c| claim(c, "relay", 60_000, 300, WebhookMode::Unattended))
+            .await
+            .expect("run")
+            .expect("claim");
+        assert_eq!(
+            again.len(),
+            1,
+            "the lease had not run out, yet it is claimable"
+        );
+    }
+
+    #[tokio::test]
+    async fn deployments_come_back_in_order_after_a_mark() {
+        let (_dir, db) = temp_db();
+        let record = |id: &str| RelayDeployment {
+            seq: 0,
+            delivery: 1,
+            deployment: berth_model::Deployment::start(
+                id.into(),
+                "hello",
+                berth_model::DeploymentKind::Deploy,
+                "main".into(),
+                1,
+            ),
+            log: vec!["built".into()],
+        };
+        let first = db
+            .run(move |c| put_deployment(c, &record("d1")))
+            .await
+            .expect("run")
+            .expect("put");
+        db.run(move |c| put_deployment(c, &record("d2")))
+            .await
+            .expect("run")
+            .expect("put");
+        let all = db
+            .run(|c| deployments_after(c, 0, 10))
+            .await
+            .expect("run")
+            .expect("list");
+        let ids: Vec<&str> = all.iter().map(|d| d.deployment.id.as_str()).collect();
+        assert_eq!(ids, ["d1", "d2"]);
+        assert_eq!(all[0].seq, first);
+        let rest = db
+            .run(move |c| deployments_after(c, first, 10))
+            .await
+            .expect("run")
+            .expect("list");
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].deployment.id, "d2");
+        assert_eq!(rest[0].log, ["built"]);
     }
 }

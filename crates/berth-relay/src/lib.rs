@@ -16,6 +16,7 @@ mod public;
 mod ratelimit;
 mod registry;
 mod settings;
+mod worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -130,6 +131,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         relay.clone(),
         stopped.clone(),
     ))];
+    tasks.push(tokio::spawn(worker::run(relay.clone(), stopped.clone())));
     #[cfg(unix)]
     tasks.push(tokio::spawn(serve_control(control, relay, stopped)));
     Ok(Running {

@@ -17,7 +17,7 @@ pub const DATA_VOLUME: &str = "berth-relay-data";
 
 /// One app's webhook, as Berth gives it to the relay. The secret travels only over the SSH
 /// session and is kept in the relay's 0600 secrets file, not in its database.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookSpec {
     pub uuid: String,
     pub app: String,
@@ -25,6 +25,116 @@ pub struct HookSpec {
     pub filter: WebhookFilter,
     pub mode: WebhookMode,
     pub secret: String,
+    /// Unattended hooks: everything the relay needs to deploy on its own (kept in its 0600
+    /// secrets file, never in its database or a log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unattended: Option<UnattendedSpec>,
+}
+
+/// How the relay fetches an app's source.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum GitAuth {
+    /// A public repository (or `git://`).
+    None,
+    /// HTTPS with a token (Basic auth `user:token`).
+    Token { user: Option<String>, token: String },
+    /// SSH with the app's deploy key; `host_key` pins the git server's key once seen.
+    SshKey {
+        private_key: String,
+        host_key: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for GitAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GitAuth::None => f.write_str("None"),
+            GitAuth::Token { user, .. } => {
+                write!(f, "Token {{ user: {user:?}, token: <redacted> }}")
+            }
+            GitAuth::SshKey { host_key, .. } => {
+                write!(
+                    f,
+                    "SshKey {{ private_key: <redacted>, host_key: {host_key:?} }}"
+                )
+            }
+        }
+    }
+}
+
+/// The app's route through the server's Caddy, as the relay switches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteSpec {
+    pub admin: String,
+    pub server: String,
+    pub id: String,
+    pub hosts: Vec<String>,
+    /// Caddy reaches containers on the `berth` network (its own container), else through
+    /// their published loopback port.
+    pub via_network: bool,
+    pub drain_timeout_secs: u32,
+}
+
+/// A notifier the relay announces unattended results to.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifierSpec {
+    pub kind: berth_model::NotifierKind,
+    pub url: String,
+}
+
+impl std::fmt::Debug for NotifierSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "NotifierSpec {{ kind: {:?}, url: <redacted> }}",
+            self.kind
+        )
+    }
+}
+
+/// What an unattended deploy of one app needs: the app as Berth stores it, its env (secrets
+/// included), where its source is, its route and where results go.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnattendedSpec {
+    /// The server's name in Berth (for notices).
+    pub server: String,
+    pub app: berth_model::App,
+    pub env: Vec<(String, String)>,
+    pub git_url: String,
+    pub git_auth: GitAuth,
+    pub images: berth_model::BaseImages,
+    pub route: Option<RouteSpec>,
+    /// Where the app is live, first the primary (for notices).
+    pub urls: Vec<String>,
+    pub notifiers: Vec<NotifierSpec>,
+}
+
+impl std::fmt::Debug for UnattendedSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnattendedSpec")
+            .field("server", &self.server)
+            .field("app", &self.app.name)
+            .field("env", &format!("{} values (redacted)", self.env.len()))
+            .field("git_url", &self.git_url)
+            .field("git_auth", &self.git_auth)
+            .field("route", &self.route)
+            .field("notifiers", &self.notifiers)
+            .finish()
+    }
+}
+
+/// A deployment the relay ran on its own, for Berth's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayDeployment {
+    /// Its place in the relay's record (what Berth asks for more after).
+    #[serde(default)]
+    pub seq: i64,
+    /// The delivery that caused it.
+    pub delivery: i64,
+    pub deployment: berth_model::Deployment,
+    /// The last lines of its build output.
+    pub log: Vec<String>,
 }
 
 impl std::fmt::Debug for HookSpec {
@@ -36,6 +146,7 @@ impl std::fmt::Debug for HookSpec {
             .field("filter", &self.filter)
             .field("mode", &self.mode)
             .field("secret", &"<redacted>")
+            .field("unattended", &self.unattended)
             .finish()
     }
 }
@@ -57,6 +168,12 @@ pub struct RelayInfo {
     /// Unix milliseconds.
     pub started_at: i64,
     pub hooks: usize,
+    /// Hooks it deploys on its own.
+    #[serde(default)]
+    pub unattended: usize,
+    /// Whether the server's Docker socket is mounted in (unattended deploys need it).
+    #[serde(default)]
+    pub docker: bool,
     /// Queued deliveries nobody has processed yet.
     pub pending: usize,
     /// The newest delivery's id (0 when there is none).
@@ -114,4 +231,56 @@ pub struct HookAnswer {
 pub struct ControlError {
     pub code: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let spec = UnattendedSpec {
+            server: "prod".into(),
+            app: berth_model::AppDraft {
+                name: "hello".into(),
+                server: "prod".into(),
+                git: "https://example.com/a.git".into(),
+                ..Default::default()
+            }
+            .validate(0)
+            .expect("app"),
+            env: vec![("DB_PASSWORD".into(), "env-secret-value".into())],
+            git_url: "https://example.com/a.git".into(),
+            git_auth: GitAuth::Token {
+                user: None,
+                token: "token-secret-value".into(),
+            },
+            images: Default::default(),
+            route: None,
+            urls: vec![],
+            notifiers: vec![NotifierSpec {
+                kind: berth_model::NotifierKind::Ntfy,
+                url: "https://ntfy.sh/topic-secret-value".into(),
+            }],
+        };
+        let hook = HookSpec {
+            uuid: "u".into(),
+            app: "hello".into(),
+            provider: berth_model::Provider::Github,
+            filter: berth_model::WebhookFilter {
+                branch: "main".into(),
+                tags: None,
+            },
+            mode: WebhookMode::Unattended,
+            secret: "hook-secret-value".into(),
+            unattended: Some(spec),
+        };
+        let shown = format!("{hook:?} {:?}", hook.unattended);
+        assert!(!shown.contains("secret-value"), "{shown}");
+        let key = GitAuth::SshKey {
+            private_key: "-----BEGIN OPENSSH PRIVATE KEY----- key-secret-value".into(),
+            host_key: None,
+        };
+        assert!(!format!("{key:?}").contains("secret-value"));
+    }
 }

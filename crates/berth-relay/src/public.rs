@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_hooks::Event;
-use berth_model::Verdict;
+use berth_model::{Verdict, WebhookMode};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -213,7 +213,12 @@ async fn hook(
             match berth_hooks::decide(&push, &hook.filter) {
                 Ok(reason) => {
                     record.verdict = Verdict::Queued;
-                    record.reason = reason;
+                    record.reason = match hook.mode {
+                        WebhookMode::Unattended => {
+                            format!("{reason}; unattended: the relay deploys it")
+                        }
+                        WebhookMode::Attended => reason,
+                    };
                     record.http_status = 202;
                 }
                 Err(reason) => {

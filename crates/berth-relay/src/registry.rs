@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use berth_model::{Provider, WebhookFilter, WebhookMode};
 
-use crate::proto::{HookSpec, HookSummary};
+use crate::proto::{GitAuth, HookSpec, HookSummary, UnattendedSpec};
 
 /// A hook as the request path needs it.
 pub struct Hook {
@@ -17,6 +17,20 @@ pub struct Hook {
     pub filter: WebhookFilter,
     pub mode: WebhookMode,
     secret: Vec<u8>,
+    /// What an unattended deploy of the app needs.
+    pub unattended: Option<Arc<UnattendedSpec>>,
+}
+
+/// One hook's entry in the secrets file (a bare string: a file from before unattended mode).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Full {
+        secret: String,
+        #[serde(default)]
+        unattended: Option<Box<UnattendedSpec>>,
+    },
+    Plain(String),
 }
 
 impl Hook {
@@ -39,8 +53,14 @@ impl Registry {
         let mut hooks = HashMap::new();
         for s in summaries {
             match secrets.get(&s.uuid) {
-                Some(secret) => {
-                    hooks.insert(s.uuid.clone(), Arc::new(hook(&s, secret)));
+                Some(Stored::Plain(secret)) => {
+                    hooks.insert(s.uuid.clone(), Arc::new(hook(&s, secret, None)));
+                }
+                Some(Stored::Full { secret, unattended }) => {
+                    hooks.insert(
+                        s.uuid.clone(),
+                        Arc::new(hook(&s, secret, unattended.as_deref().cloned())),
+                    );
                 }
                 None => tracing::warn!(app = %s.app, "hook has no secret; re-sync it from Berth"),
             }
@@ -82,13 +102,80 @@ impl Registry {
         for uuid in &replaced {
             next.remove(uuid);
         }
+        let mut unattended = spec.unattended.clone();
+        // Berth sends no host key for the git server: keep the one pinned when the same deploy
+        // key first fetched.
+        if let Some(UnattendedSpec {
+            git_auth:
+                GitAuth::SshKey {
+                    private_key,
+                    host_key: host_key @ None,
+                },
+            ..
+        }) = &mut unattended
+            && let Some(old) = hooks.get(&spec.uuid).and_then(|h| h.unattended.clone())
+            && let GitAuth::SshKey {
+                private_key: old_key,
+                host_key: Some(pinned),
+            } = &old.git_auth
+            && old_key == private_key
+            && old.git_url
+                == spec
+                    .unattended
+                    .as_ref()
+                    .map(|u| u.git_url.clone())
+                    .unwrap_or_default()
+        {
+            *host_key = Some(pinned.clone());
+        }
         next.insert(
             spec.uuid.clone(),
-            Arc::new(hook(&summary(spec), &spec.secret)),
+            Arc::new(hook(&summary(spec), &spec.secret, unattended)),
         );
         write_secrets(&self.secrets_path, &next)?;
         *hooks = next;
         Ok(replaced)
+    }
+
+    /// Every hook that deploys unattended: (uuid, hook).
+    pub fn unattended(&self) -> Vec<(String, Arc<Hook>)> {
+        self.hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(_, h)| h.unattended.is_some())
+            .map(|(u, h)| (u.clone(), h.clone()))
+            .collect()
+    }
+
+    /// Pins the git server's SSH host key of an unattended hook, first seen by a fetch.
+    pub fn pin_host_key(&self, uuid: &str, key: &str) -> std::io::Result<()> {
+        let mut hooks = self
+            .hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(old) = hooks.get(uuid) else {
+            return Ok(());
+        };
+        let Some(mut spec) = old.unattended.as_deref().cloned() else {
+            return Ok(());
+        };
+        if let GitAuth::SshKey { host_key, .. } = &mut spec.git_auth {
+            *host_key = Some(key.to_owned());
+        }
+        let updated = Hook {
+            app: old.app.clone(),
+            provider: old.provider,
+            filter: old.filter.clone(),
+            mode: old.mode,
+            secret: old.secret.clone(),
+            unattended: Some(Arc::new(spec)),
+        };
+        let mut next = hooks.clone();
+        next.insert(uuid.to_owned(), Arc::new(updated));
+        write_secrets(&self.secrets_path, &next)?;
+        *hooks = next;
+        Ok(())
     }
 
     pub fn remove(&self, uuid: &str) -> std::io::Result<bool> {
@@ -118,17 +205,18 @@ pub fn summary(spec: &HookSpec) -> HookSummary {
     }
 }
 
-fn hook(s: &HookSummary, secret: &str) -> Hook {
+fn hook(s: &HookSummary, secret: &str, unattended: Option<UnattendedSpec>) -> Hook {
     Hook {
         app: s.app.clone(),
         provider: s.provider,
         filter: s.filter.clone(),
         mode: s.mode,
         secret: secret.as_bytes().to_vec(),
+        unattended: unattended.map(Arc::new),
     }
 }
 
-fn read_secrets(path: &Path) -> std::io::Result<BTreeMap<String, String>> {
+fn read_secrets(path: &Path) -> std::io::Result<BTreeMap<String, Stored>> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             std::io::Error::new(
@@ -143,12 +231,15 @@ fn read_secrets(path: &Path) -> std::io::Result<BTreeMap<String, String>> {
 
 /// Writes a 0600 temp file, fsyncs it, renames it over the old one.
 fn write_secrets(path: &Path, hooks: &HashMap<String, Arc<Hook>>) -> std::io::Result<()> {
-    let map: BTreeMap<&str, String> = hooks
+    let map: BTreeMap<&str, Stored> = hooks
         .iter()
         .map(|(uuid, h)| {
             (
                 uuid.as_str(),
-                String::from_utf8_lossy(&h.secret).into_owned(),
+                Stored::Full {
+                    secret: String::from_utf8_lossy(&h.secret).into_owned(),
+                    unattended: h.unattended.as_deref().cloned().map(Box::new),
+                },
             )
         })
         .collect();
@@ -183,6 +274,7 @@ mod tests {
             },
             mode: WebhookMode::Attended,
             secret: secret.into(),
+            unattended: None,
         }
     }
 
@@ -203,5 +295,16 @@ mod tests {
         let again = Registry::load(vec![summary(&spec("u2", "hello", ""))], &path).expect("load");
         assert_eq!(again.get("u2").expect("hook").secret(), b"rotated");
         assert!(again.get("u1").is_none());
+    }
+
+    #[test]
+    fn a_secrets_file_from_before_unattended_mode_still_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("secrets.json");
+        std::fs::write(&path, r#"{"u1":"old-secret"}"#).expect("write");
+        let reg = Registry::load(vec![summary(&spec("u1", "hello", ""))], &path).expect("load");
+        let hook = reg.get("u1").expect("hook");
+        assert_eq!(hook.secret(), b"old-secret");
+        assert!(hook.unattended.is_none());
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::proto;
 
 pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control PATH] [--data DIR]
-                   [--body-limit BYTES] [--rate-limit PER_MINUTE]
+                   [--body-limit BYTES] [--rate-limit PER_MINUTE] [--docker SOCKET]
        berth-relay healthcheck [ADDR]
        berth-relay version
 
@@ -13,7 +13,8 @@ pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control P
   --control     control socket (BERTH_RELAY_CONTROL, default /run/berth-relay/control.sock)
   --data        data directory (BERTH_RELAY_DATA, default /data)
   --body-limit  largest webhook body in bytes (BERTH_RELAY_BODY_LIMIT, default 1048576)
-  --rate-limit  requests per minute per client address, 0 for none (BERTH_RELAY_RATE_LIMIT, default 120)";
+  --rate-limit  requests per minute per client address, 0 for none (BERTH_RELAY_RATE_LIMIT, default 120)
+  --docker      Docker socket for unattended deploys (BERTH_RELAY_DOCKER, default /var/run/docker.sock)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -22,6 +23,8 @@ pub struct Settings {
     pub data: PathBuf,
     pub body_limit: usize,
     pub rate_per_minute: u32,
+    /// The host's Docker socket, mounted in: unattended deploys run against it.
+    pub docker: PathBuf,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             data: PathBuf::from("/data"),
             body_limit: 1024 * 1024,
             rate_per_minute: 120,
+            docker: PathBuf::from("/var/run/docker.sock"),
         }
     }
 }
@@ -64,6 +68,7 @@ impl Settings {
                 "--listen" => s.listen = value,
                 "--control" => s.control = PathBuf::from(value),
                 "--data" => s.data = PathBuf::from(value),
+                "--docker" => s.docker = PathBuf::from(value),
                 "--body-limit" => {
                     s.body_limit = usize::try_from(number(&value)?).unwrap_or(usize::MAX)
                 }
@@ -80,6 +85,7 @@ impl Settings {
             ("--data", "BERTH_RELAY_DATA"),
             ("--body-limit", "BERTH_RELAY_BODY_LIMIT"),
             ("--rate-limit", "BERTH_RELAY_RATE_LIMIT"),
+            ("--docker", "BERTH_RELAY_DOCKER"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 set(&mut s, flag, v)?;

@@ -176,6 +176,17 @@ pub fn notifier_key(id: i64) -> String {
     format!("notifier/{id}")
 }
 
+/// The key of the token an unattended relay fetches an app's https source with:
+/// `git-token/<app>` (JSON: user and token).
+pub fn git_token_key(app: &str) -> String {
+    format!("git-token/{app}")
+}
+
+/// The key of an app's SSH deploy key (JSON: private and public half): `deploy-key/<app>`.
+pub fn deploy_key_key(app: &str) -> String {
+    format!("deploy-key/{app}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -489,15 +489,22 @@ fn relay_facts(r: RelayStatus) -> impl IntoView {
         1 => "1 webhook".to_owned(),
         n => format!("{n} webhooks"),
     });
+    if r.unattended > 0 {
+        details.push(format!("{} unattended", r.unattended));
+    }
     if r.pending > 0 {
         details.push(format!("{} waiting", r.pending));
     }
+    let no_docker = r.answering && !r.docker;
     view! {
         <div class="proxy-line" data-testid="relay-facts">
             <Badge tone text=health />
             <span class="muted small">{details.join(" · ")}</span>
         </div>
         {r.error.map(|e| view! { <div class="small bad-text">{e}</div> })}
+        {no_docker.then(|| view! {
+            <div class="small warn-text">"No Docker socket in the relay: unattended webhooks need it — install the relay again."</div>
+        })}
     }
 }
 

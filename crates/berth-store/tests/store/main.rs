@@ -93,24 +93,13 @@ fn minimal_app(name: &str, server: &str) -> App {
 }
 
 fn deployment(id: &str, app: &str, started_at: i64) -> Deployment {
-    Deployment {
-        id: id.into(),
-        app: app.into(),
-        kind: DeploymentKind::Deploy,
-        status: DeploymentStatus::InProgress,
-        git_ref: "main".into(),
-        commit: None,
-        commit_message: None,
-        runtime: None,
-        image: None,
-        container: None,
-        source_deployment: None,
+    Deployment::start(
+        id.into(),
+        app,
+        DeploymentKind::Deploy,
+        "main".into(),
         started_at,
-        finished_at: None,
-        failed_step: None,
-        error: None,
-        steps: vec![],
-    }
+    )
 }
 
 /// A store with server `prod` and app `hello` on it.

@@ -61,6 +61,7 @@ pub fn delivery_why(d: &Delivery) -> String {
         (Some(r), DeliveryStatus::Failed) => format!("{r} (deploy{by}{took})"),
         (Some(r), DeliveryStatus::Superseded) => r.clone(),
         (_, DeliveryStatus::Running) => format!("{}; deploying{by}", d.reason),
+        (_, DeliveryStatus::Pending) if d.reason.contains("unattended") => d.reason.clone(),
         (_, DeliveryStatus::Pending) => {
             format!("{}; waits for the desktop app or `berth watch`", d.reason)
         }
@@ -105,6 +106,8 @@ pub fn WebhookTab() -> impl IntoView {
     let provider = RwSignal::new(Provider::Github);
     let branch = RwSignal::new(String::new());
     let tags = RwSignal::new(String::new());
+    let unattended = RwSignal::new(false);
+    let git_token = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let confirm = RwSignal::new(None::<&'static str>);
@@ -177,6 +180,9 @@ pub fn WebhookTab() -> impl IntoView {
             provider: provider.get_untracked(),
             branch: Some(branch.get_untracked().trim().to_owned()).filter(|b| !b.is_empty()),
             tags: Some(tags.get_untracked().trim().to_owned()).filter(|t| !t.is_empty()),
+            unattended: unattended.get_untracked(),
+            git_token: Some(git_token.get_untracked().trim().to_owned())
+                .filter(|t| !t.is_empty() && unattended.get_untracked()),
         };
         busy.set(true);
         spawn_local(async move {
@@ -187,6 +193,7 @@ pub fn WebhookTab() -> impl IntoView {
                     ));
                     state.try_set(State::On(Box::new(w)));
                     error.try_set(None);
+                    git_token.try_set(String::new());
                     load_deliveries();
                 }
                 Err(e) => {
@@ -301,6 +308,30 @@ pub fn WebhookTab() -> impl IntoView {
                         {move || if busy.get() { "Enabling…" } else { "Enable" }}
                     </button>
                 </form>
+                <div class="env-form">
+                    <label class="check" title="The relay fetches each pushed commit from the app's git URL and deploys it on the server, with no desktop or `berth watch` running.">
+                        <input
+                            type="checkbox"
+                            data-testid="webhook-unattended"
+                            prop:checked=move || unattended.get()
+                            on:change=move |ev| unattended.set(event_target_checked(&ev))
+                        />
+                        " Unattended: the server's relay deploys on its own"
+                    </label>
+                    <Show when=move || unattended.get()>
+                        <label class="field grow">
+                            <span class="field-label">"Token (https sources)"</span>
+                            <input
+                                type="password"
+                                data-testid="webhook-git-token"
+                                placeholder="read-only access token (optional for public repositories)"
+                                autocomplete="off"
+                                prop:value=move || git_token.get()
+                                on:input=move |ev| git_token.set(event_target_value(&ev))
+                            />
+                        </label>
+                    </Show>
+                </div>
                 <div class="form-foot">
                     {move || match error.get() {
                         Some(e) => view! { <span class="field-error" data-testid="webhook-error">{e}</span> }.into_any(),
@@ -337,8 +368,33 @@ pub fn WebhookTab() -> impl IntoView {
                         {format!("pushes to {}", w.filter.branch)}
                         {w.filter.tags.clone().map(|t| format!(", tags matching {t}"))}
                     </span>
+                    <span class="muted">"Mode"</span>
+                    <span data-testid="webhook-mode">
+                        {match w.mode {
+                            berth_model::WebhookMode::Attended => "attended: this app or `berth watch` deploys each push".to_owned(),
+                            berth_model::WebhookMode::Unattended => format!(
+                                "unattended: the relay on {} deploys on its own",
+                                w.server
+                            ),
+                        }}
+                    </span>
+                    {w.git_url.clone().map(|u| view! {
+                        <span class="muted">"Source"</span>
+                        <span><code class="selectable">{u}</code>{match w.git_auth.as_deref() {
+                            Some("token") => " (with the token)",
+                            Some("deploy key") => " (with the deploy key below)",
+                            _ => " (no credentials)",
+                        }}</span>
+                    })}
+                    {w.deploy_key.clone().map(|k| view! {
+                        <span class="muted">"Deploy key"</span>
+                        <code class="selectable wrap" data-testid="webhook-deploy-key">{k}</code>
+                    })}
                 </div>
                 <p class="field-hint">{paste_hint(w.provider)}</p>
+                {w.deploy_key.is_some().then(|| view! {
+                    <p class="field-hint">"Add the deploy key to the repository, read-only (GitHub: Settings → Deploy keys)."</p>
+                })}
                 <div class="webhook-actions">
                     <button class="button small" data-testid="webhook-rotate" on:click=move |_| confirm.set(Some("rotate"))>"New secret"</button>
                     <button class="button small ghost danger-text" data-testid="webhook-disable" on:click=move |_| confirm.set(Some("disable"))>"Disable"</button>

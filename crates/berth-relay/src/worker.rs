@@ -1,0 +1,514 @@
+//! Unattended deploys: the relay claims the deliveries of its unattended hooks (the newest per
+//! app, like an attended client), fetches the pushed commit from the app's git URL, and runs
+//! the same engine a desktop runs against the host's Docker socket mounted into its container.
+//! Each result is recorded for Berth's history, reported on the delivery and announced to the
+//! notifiers synced with the app's spec.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_docker::labels;
+use berth_engine::{
+    DeployJob, DeploySink, Host, JobSource, KEEP_IMAGES, NETWORK, RoutePlan, SystemClock,
+    UpstreamVia, run_deploy,
+};
+use berth_model::{
+    DeliveryStatus, DeployEvent, DeployNotice, Deployment, DeploymentKind, DeploymentStatus,
+    WebhookMode,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::proto::{DeployReport, GitAuth, RelayDeployment, UnattendedSpec};
+use crate::{Relay, db};
+
+/// Who holds the relay's own claims.
+pub const CLIENT: &str = "berth-relay (unattended)";
+/// How long a claim holds without a heartbeat.
+const LEASE: Duration = Duration::from_secs(15 * 60);
+/// How often a running deploy renews it.
+const HEARTBEAT: Duration = Duration::from_secs(60);
+/// How often the queue is looked at even without news.
+const IDLE: Duration = Duration::from_secs(30);
+/// Build output kept with a deployment.
+const LOG_LINES: usize = 200;
+
+/// Runs until `stopped`.
+pub(crate) async fn run(relay: Arc<Relay>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    // Claims the previous run of the relay held are nobody's now: run them again.
+    match relay.db.run(|c| db::release_claims(c, CLIENT)).await {
+        Ok(Ok(n)) if n > 0 => {
+            tracing::info!(n, "re-queued unattended deploys cut off by a restart")
+        }
+        Ok(Err(e)) => tracing::warn!("cannot re-queue interrupted deploys: {e}"),
+        Err(e) => tracing::warn!("cannot re-queue interrupted deploys: {e}"),
+        _ => {}
+    }
+    let mut news = relay.db.last_delivery();
+    let mut host: Option<Arc<Host>> = None;
+    loop {
+        if !relay.registry.unattended().is_empty() {
+            process(&relay, &mut host).await;
+        }
+        tokio::select! {
+            _ = news.changed() => {}
+            _ = tokio::time::sleep(IDLE) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Claims and deploys what is queued now.
+async fn process(relay: &Arc<Relay>, host: &mut Option<Arc<Host>>) {
+    let now = crate::now_ms();
+    let claims = match relay
+        .db
+        .run(move |c| {
+            db::claim(
+                c,
+                CLIENT,
+                LEASE.as_millis() as u64,
+                now,
+                WebhookMode::Unattended,
+            )
+        })
+        .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return tracing::warn!("cannot claim unattended deliveries: {e}"),
+        Err(e) => return tracing::warn!("cannot claim unattended deliveries: {e}"),
+    };
+    for claim in claims {
+        let d = claim.delivery;
+        let app = d.app.clone().unwrap_or_default();
+        let hook = relay
+            .registry
+            .unattended()
+            .into_iter()
+            .find(|(_, h)| h.app == app);
+        let started = Instant::now();
+        let heartbeat = {
+            let relay = relay.clone();
+            let id = d.id;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    let now = crate::now_ms();
+                    let lease = LEASE.as_millis() as u64;
+                    if let Ok(Err(e)) = relay
+                        .db
+                        .run(move |c| db::heartbeat(c, id, CLIENT, lease, now))
+                        .await
+                    {
+                        tracing::warn!(id, "cannot renew the claim: {e}");
+                    }
+                }
+            })
+        };
+        let outcome = match &hook {
+            Some((uuid, h)) => match &h.unattended {
+                Some(spec) => deploy(relay, host, uuid, spec, &d).await,
+                None => Outcome::failed_early("the app's webhook is no longer unattended"),
+            },
+            None => Outcome::failed_early(
+                "the app's webhook is no longer unattended or was removed; deliveries queued \
+                 before the change are not deployed",
+            ),
+        };
+        heartbeat.abort();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        finish(
+            relay,
+            hook.and_then(|(_, h)| h.unattended.clone()),
+            &d,
+            outcome,
+            duration_ms,
+        )
+        .await;
+    }
+}
+
+/// How one unattended deploy ended.
+struct Outcome {
+    deployment: Option<Deployment>,
+    log: Vec<String>,
+    error: Option<String>,
+    failed_step: Option<String>,
+}
+
+impl Outcome {
+    fn failed_early(why: &str) -> Outcome {
+        Outcome {
+            deployment: None,
+            log: Vec::new(),
+            error: Some(why.to_owned()),
+            failed_step: Some("setup".to_owned()),
+        }
+    }
+}
+
+/// Records the result (deployment for Berth's history, then the delivery), counts it and
+/// announces it.
+async fn finish(
+    relay: &Arc<Relay>,
+    spec: Option<Arc<UnattendedSpec>>,
+    d: &berth_model::Delivery,
+    outcome: Outcome,
+    duration_ms: u64,
+) {
+    let app = d.app.clone().unwrap_or_default();
+    let ok = outcome.error.is_none();
+    let url = spec.as_ref().and_then(|s| s.urls.first().cloned());
+    let deployment_id = outcome.deployment.as_ref().map(|x| x.id.clone());
+    let result = match (&outcome.error, &url) {
+        (Some(e), _) => e.clone(),
+        (None, Some(url)) => format!("deployed by the relay: {url}"),
+        (None, None) => format!(
+            "deployed by the relay: deployment {} is live",
+            deployment_id.as_deref().unwrap_or("?")
+        ),
+    };
+    let report = DeployReport {
+        status: if ok {
+            DeliveryStatus::Deployed
+        } else {
+            DeliveryStatus::Failed
+        },
+        deployment: deployment_id.clone(),
+        duration_ms,
+        result,
+        client: CLIENT.to_owned(),
+    };
+    let record = outcome
+        .deployment
+        .clone()
+        .map(|deployment| RelayDeployment {
+            seq: 0,
+            delivery: d.id,
+            deployment,
+            log: outcome.log,
+        });
+    let id = d.id;
+    let now = crate::now_ms();
+    let recorded = relay
+        .db
+        .run(move |c| {
+            if let Some(r) = &record
+                && let Err(e) = db::put_deployment(c, r)
+            {
+                tracing::warn!("cannot record the deployment: {e}");
+            }
+            db::report(c, id, &report, now)
+        })
+        .await;
+    match recorded {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(id, "cannot record the result: {e}"),
+        Err(e) => tracing::warn!(id, "cannot record the result: {e}"),
+    }
+    let status = if ok { "deployed" } else { "failed" };
+    relay.metrics.deploy(&app, status, duration_ms);
+    tracing::info!(id, app = %app, status, duration_ms, "unattended deploy finished");
+
+    let Some(spec) = spec else { return };
+    let notice = DeployNotice {
+        app: app.clone(),
+        server: spec.server.clone(),
+        status: status.to_owned(),
+        deployment: deployment_id,
+        commit: outcome
+            .deployment
+            .as_ref()
+            .and_then(|x| x.commit.clone())
+            .or_else(|| d.commit.clone()),
+        duration_ms: Some(duration_ms),
+        url: if ok { url } else { None },
+        failed_step: outcome.failed_step,
+        error: outcome.error,
+        trigger: format!("unattended {}", d.trigger()),
+    };
+    for n in &spec.notifiers {
+        if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
+            tracing::warn!(kind = %n.kind, "notification failed: {e}");
+        }
+    }
+}
+
+/// Fetches the pushed commit and runs the engine.
+async fn deploy(
+    relay: &Arc<Relay>,
+    host: &mut Option<Arc<Host>>,
+    uuid: &str,
+    spec: &UnattendedSpec,
+    d: &berth_model::Delivery,
+) -> Outcome {
+    let fail = |step: &str, e: String| Outcome {
+        deployment: None,
+        log: Vec::new(),
+        error: Some(e),
+        failed_step: Some(step.to_owned()),
+    };
+    let h = match connect(relay, host, &spec.server).await {
+        Ok(h) => h,
+        Err(e) => return fail("setup", e),
+    };
+    let git_ref = d.git_ref.clone().unwrap_or_else(|| spec.app.branch.clone());
+    let source = berth_git::Source {
+        url: spec.git_url.clone(),
+        auth: match &spec.git_auth {
+            GitAuth::None => berth_git::Auth::None,
+            GitAuth::Token { user, token } => berth_git::Auth::Token {
+                user: user.clone(),
+                token: token.clone(),
+            },
+            GitAuth::SshKey {
+                private_key,
+                host_key,
+            } => berth_git::Auth::SshKey {
+                private_key: private_key.clone(),
+                host_key: host_key.clone(),
+            },
+        },
+    };
+    let fetched = match berth_git::fetch(&source, &git_ref, d.commit.as_deref()).await {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(
+                "resolve",
+                format!("resolve failed: cannot fetch the source: {e}"),
+            );
+        }
+    };
+    if let (Some(seen), GitAuth::SshKey { host_key: None, .. }) =
+        (&fetched.host_key, &spec.git_auth)
+    {
+        tracing::info!(app = %spec.app.name, key = %seen, "pinned the git server's host key");
+        if let Err(e) = relay.registry.pin_host_key(uuid, seen) {
+            tracing::warn!("cannot pin the git server's host key: {e}");
+        }
+    }
+    let snapshot = berth_build::Snapshot {
+        commit: berth_build::Commit {
+            sha: fetched.commit,
+            subject: fetched.subject,
+        },
+        files: fetched
+            .files
+            .into_iter()
+            .map(|f| berth_build::SnapshotFile {
+                path: f.path,
+                mode: f.mode,
+                data: f.data,
+            })
+            .collect(),
+    };
+    let previous = match active_deployment(&h, &spec.app.name).await {
+        Ok(p) => p,
+        Err(e) => {
+            *host = None;
+            return fail("setup", e);
+        }
+    };
+    let keep_images = kept_images(&h, &spec.app.name).await;
+    let deployment = Deployment::start(
+        new_id(),
+        &spec.app.name,
+        DeploymentKind::Deploy,
+        git_ref
+            .trim_start_matches("refs/heads/")
+            .trim_start_matches("refs/tags/")
+            .to_owned(),
+        crate::now_ms(),
+    );
+    let job = DeployJob {
+        app: spec.app.clone(),
+        deployment,
+        source: JobSource::Snapshot {
+            snapshot: Box::new(snapshot),
+            images: spec.images.clone(),
+        },
+        env: spec.env.clone(),
+        previous,
+        keep_images,
+        route: spec.route.as_ref().map(|r| RoutePlan {
+            admin: r.admin.clone(),
+            server: r.server.clone(),
+            id: r.id.clone(),
+            hosts: r.hosts.clone(),
+            via: if r.via_network {
+                UpstreamVia::Network
+            } else {
+                UpstreamVia::Loopback
+            },
+            drain_timeout_secs: r.drain_timeout_secs,
+        }),
+    };
+    let sink = Sink::default();
+    let result = run_deploy(&h, job, &sink, CancellationToken::new(), &SystemClock).await;
+    let log = sink.log();
+    match result {
+        Ok(deployment) => Outcome {
+            deployment: Some(deployment),
+            log,
+            error: None,
+            failed_step: None,
+        },
+        Err(f) => {
+            let mut deployment = f.deployment;
+            deployment.finished_at.get_or_insert(crate::now_ms());
+            if matches!(f.error, berth_engine::EngineError::Docker(_)) {
+                // The socket may have gone (Docker restarted): connect again next time.
+                *host = None;
+            }
+            let step = f.step.map_or("setup", |s| s.as_str()).to_owned();
+            Outcome {
+                error: Some(format!("{step} failed: {}", f.error)),
+                deployment: Some(deployment),
+                log,
+                failed_step: Some(step),
+            }
+        }
+    }
+}
+
+/// The Docker host the relay runs on, through the mounted socket.
+async fn connect(
+    relay: &Arc<Relay>,
+    host: &mut Option<Arc<Host>>,
+    server: &str,
+) -> Result<Arc<Host>, String> {
+    if let Some(h) = host {
+        return Ok(h.clone());
+    }
+    let socket = relay.settings.docker.display().to_string();
+    if !relay.settings.docker.exists() {
+        return Err(format!(
+            "the relay has no Docker socket at {socket}; reinstall it with `berth server relay install {server}`"
+        ));
+    }
+    let h = Host::connect(server, berth_ssh::local(), &socket, Instant::now())
+        .await
+        .map_err(|e| e.to_string())?
+        .probing_on_network(NETWORK);
+    let h = Arc::new(h);
+    *host = Some(h.clone());
+    Ok(h)
+}
+
+/// The app's serving container, as Docker knows it (Berth's record is on the desktop).
+async fn active_deployment(host: &Host, app: &str) -> Result<Option<Deployment>, String> {
+    let docker = host.docker();
+    let names = docker
+        .containers_with_labels(&[(labels::APP, app), (labels::MANAGED, "true")])
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut best: Option<berth_docker::ContainerInfo> = None;
+    for name in names {
+        if let Ok(Some(info)) = docker.inspect_container(&name).await
+            && info.running
+            && best.as_ref().is_none_or(|b| info.created > b.created)
+        {
+            best = Some(info);
+        }
+    }
+    Ok(best.map(|info| {
+        let id = info
+            .labels
+            .get(labels::DEPLOYMENT)
+            .cloned()
+            .unwrap_or_default();
+        Deployment {
+            status: DeploymentStatus::Active,
+            commit: info.labels.get(labels::COMMIT).cloned(),
+            image: Some(info.image.clone()),
+            container: Some(info.name),
+            ..Deployment::start(id, app, DeploymentKind::Deploy, String::new(), 0)
+        }
+    }))
+}
+
+/// The app's newest images, kept for rollback.
+async fn kept_images(host: &Host, app: &str) -> Vec<String> {
+    match host
+        .docker()
+        .images_with_labels(&[(labels::APP, app)])
+        .await
+    {
+        Ok(images) => images
+            .into_iter()
+            .filter_map(|i| i.tags.into_iter().next())
+            .take(KEEP_IMAGES)
+            .collect(),
+        Err(e) => {
+            tracing::warn!("cannot list the app's images: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// An 8-hex-digit deployment id, like Berth's.
+fn new_id() -> String {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:08x}", h.finish() as u32)
+}
+
+/// Keeps the deployment's last build lines; the record itself comes back from the engine.
+#[derive(Default)]
+struct Sink {
+    lines: Mutex<std::collections::VecDeque<String>>,
+}
+
+impl Sink {
+    fn log(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+impl DeploySink for Sink {
+    fn event(&self, event: DeployEvent) {
+        let line = match event {
+            DeployEvent::BuildLine { line } => line,
+            DeployEvent::Info { message } => format!("» {message}"),
+            _ => return,
+        };
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lines.len() == LOG_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    fn save(&self, _deployment: &Deployment) {}
+
+    fn activate(&self, _deployment: &Deployment) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_look_like_berths() {
+        let a = new_id();
+        assert_eq!(a.len(), 8);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, new_id());
+    }
+}
