@@ -261,6 +261,15 @@ impl Berth {
                 config.tls.as_str()
             ),
         );
+        // Unattended relays switch routes themselves: through this proxy from now on.
+        for app in self
+            .store
+            .apps()?
+            .iter()
+            .filter(|a| a.server == server.name)
+        {
+            self.webhook_resync(&app.name).await;
+        }
         self.proxy_status(&server.name).await
     }
 
@@ -585,6 +594,10 @@ impl Berth {
                 updated.base_domain.as_deref().unwrap_or("-")
             ),
         );
+        // Unattended relays switch routes themselves: they need the new names.
+        for app in &apps {
+            self.webhook_resync(&app.name).await;
+        }
         server = updated;
         Ok(server)
     }

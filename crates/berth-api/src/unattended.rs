@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::Berth;
 use crate::error::ApiError;
 
+/// How long `status` and `deployments` wait for the relay's news before answering without.
+const CATCH_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How an app's git source is reached, as far as a relay is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Remote {
@@ -294,12 +297,13 @@ impl Berth {
             let client = self.relay_client(&server).await?;
             self.sync_relay_deployments(&server, &client).await
         };
-        match tokio::time::timeout(std::time::Duration::from_secs(10), synced).await {
+        match tokio::time::timeout(CATCH_UP_WAIT, synced).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(app, "cannot catch up with the relay's deployments: {e}"),
             Err(_) => tracing::warn!(
                 app,
-                "the relay did not answer within 10 s; history may be behind"
+                "the relay did not answer within {} s; the history may be behind",
+                CATCH_UP_WAIT.as_secs()
             ),
         }
     }
