@@ -107,31 +107,68 @@ impl DockerClient {
     }
 
     /// Creates the bridge network `name` unless it exists.
+    ///
+    /// Before API 1.44 Docker does not refuse a second network of the same name, so two
+    /// deploys that find it missing at the same moment create two — after which nothing can
+    /// join either by name ("network is ambiguous"). The oldest one is kept and the younger
+    /// twins are removed, which every racer agrees on and which heals a host that already has
+    /// twins. A twin is always empty: nothing could join it by name.
     pub async fn ensure_network(&self, name: &str) -> Result<(), DockerError> {
-        match self.docker.inspect_network(name, None).await {
-            Ok(_) => return Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(self.err(e)),
+        if self.networks_named(name).await?.is_empty() {
+            let request = bollard::models::NetworkCreateRequest {
+                name: name.to_owned(),
+                driver: Some("bridge".to_owned()),
+                labels: Some(HashMap::from([(
+                    labels::MANAGED.to_owned(),
+                    "true".to_owned(),
+                )])),
+                ..Default::default()
+            };
+            match self.docker.create_network(request).await {
+                Ok(_) => {}
+                // Created by a concurrent deploy in the meantime (newer engines say so).
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {}
+                Err(e) => return Err(self.err(e)),
+            }
         }
-        let request = bollard::models::NetworkCreateRequest {
-            name: name.to_owned(),
-            driver: Some("bridge".to_owned()),
-            labels: Some(HashMap::from([(
-                labels::MANAGED.to_owned(),
-                "true".to_owned(),
-            )])),
-            ..Default::default()
+        let mut found = self.networks_named(name).await?;
+        if found.len() > 1 {
+            found.sort_by_key(|(id, created)| (created_order(created), id.clone()));
+            for (id, _) in &found[1..] {
+                tracing::info!(network = name, id, "removing a twin of the network");
+                match self.docker.remove_network(id).await {
+                    Ok(()) => {}
+                    // Removed by the other racer.
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(self.err(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The networks called exactly `name` (Docker's name filter also matches substrings), as
+    /// (id, created) pairs.
+    async fn networks_named(&self, name: &str) -> Result<Vec<(String, String)>, DockerError> {
+        let filters = HashMap::from([("name".to_owned(), vec![name.to_owned()])]);
+        let options = bollard::query_parameters::ListNetworksOptions {
+            filters: Some(filters),
         };
-        match self.docker.create_network(request).await {
-            Ok(_) => Ok(()),
-            // Created by a concurrent deploy in the meantime.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(self.err(e)),
-        }
+        let list = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(list
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| Some((n.id?, n.created.unwrap_or_default())))
+            .collect())
     }
 
     /// Removes the network `name` if it exists and nothing uses it.
@@ -143,5 +180,44 @@ impl DockerClient {
             }) => Ok(()),
             Err(e) => Err(self.err(e)),
         }
+    }
+}
+
+/// Orders Docker's RFC 3339 creation times, whose fractional seconds drop trailing zeros
+/// (`…:05.1Z` is earlier than `…:05.12Z`, which plain text order gets wrong).
+fn created_order(created: &str) -> (String, String) {
+    let whole = created.get(..19).unwrap_or(created);
+    let rest = created.get(19..).unwrap_or("");
+    let digits: String = rest
+        .strip_prefix('.')
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (whole.to_owned(), format!("{digits:0<9}"))
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::created_order;
+
+    #[test]
+    fn creation_times_order_by_value_not_by_text() {
+        let mut times = vec![
+            "2026-12-04T14:10:05.12Z",
+            "2026-12-04T14:10:05.1Z",
+            "2026-12-04T14:10:04.999999999Z",
+            "2026-12-04T14:10:05Z",
+        ];
+        times.sort_by_key(|t| created_order(t));
+        assert_eq!(
+            times,
+            [
+                "2026-12-04T14:10:04.999999999Z",
+                "2026-12-04T14:10:05Z",
+                "2026-12-04T14:10:05.1Z",
+                "2026-12-04T14:10:05.12Z",
+            ]
+        );
     }
 }
