@@ -115,12 +115,11 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the window hides it; the tray keeps Berth (and its jobs) running.
-            if let WindowEvent::CloseRequested { api, .. } = event
+            // Closing the window ends it, and WebKit's processes with it: in the tray Berth
+            // (and its jobs) keep running on a fraction of the memory. The tray opens a new one.
+            if let WindowEvent::Destroyed = event
                 && window.label() == MAIN_WINDOW
             {
-                api.prevent_close();
-                let _ = window.hide();
                 tracing::info!("window closed; Berth keeps running in the tray");
             }
         })
@@ -129,37 +128,61 @@ pub fn run() {
             eprintln!("berth-desktop: cannot start: {e}");
             std::process::exit(1);
         });
-    app.run(move |app, event| {
-        if let RunEvent::Exit = event
-            && opened
-        {
+    app.run(move |app, event| match event {
+        // The last window closed: Berth stays in the tray. Only an explicit exit ("Quit
+        // Berth", a fatal start-up error) carries a code and ends it.
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
+        RunEvent::Exit if opened => {
             // Close SSH sessions cleanly (OpenSSH control masters, forwarding sockets).
             let desktop = app.state::<Arc<Desktop>>().inner().clone();
             tauri::async_runtime::block_on(desktop.berth().close());
         }
+        _ => {}
     });
 }
 
-/// Shows, unminimizes and focuses the main window.
+/// Shows, unminimizes and focuses the main window, opening a new one (as configured, at the
+/// size and place the last one had) when it was closed.
 pub fn show_window(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-    }
+    let window = match app.get_webview_window(MAIN_WINDOW) {
+        Some(w) => w,
+        None => match open_window(app) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("cannot open Berth's window: {e}");
+                return;
+            }
+        },
+    };
+    let _ = window.show();
+    let _ = window.unminimize();
+    let _ = window.set_focus();
 }
 
-/// Hides the main window (Ctrl+W / Cmd+W, like closing it): Berth stays in the tray.
+/// A new main window from `tauri.conf.json`.
+fn open_window(app: &AppHandle) -> tauri::Result<tauri::WebviewWindow> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+        .cloned()
+        .unwrap_or_default();
+    tauri::WebviewWindowBuilder::from_config(app, &config)?.build()
+}
+
+/// Closes the main window (Ctrl+W / Cmd+W, like its close button): Berth stays in the tray.
 pub fn hide_window(app: &AppHandle) -> Result<(), ErrorDto> {
     let Some(w) = app.get_webview_window(MAIN_WINDOW) else {
         return Ok(());
     };
-    w.hide().map_err(|e| ErrorDto {
+    w.close().map_err(|e| ErrorDto {
         code: "shell".to_owned(),
         message: format!("cannot close the window: {e}"),
-    })?;
-    tracing::info!("window closed; Berth keeps running in the tray");
-    Ok(())
+    })
 }
 
 /// The OS file picker (the identity file of a server); `None` when the user cancelled.

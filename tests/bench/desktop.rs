@@ -11,7 +11,6 @@
 //! between the processes sharing them) and private (pages no other process shares: what
 //! quitting Berth gives back for sure).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use berth_e2e::docker::{AppGuard, ensure_busybox};
@@ -43,7 +42,7 @@ pub async fn run() {
     let mut launch = Vec::new();
     let launches = launches();
     for _ in 0..launches {
-        let app = DesktopApp::launch("bench-launch").await;
+        let app = DesktopApp::launch_as_shipped("bench-launch").await;
         app.wait_for("[data-testid=empty-servers]").await;
         launch.push(launch_ms(&app).await);
         app.quit().await;
@@ -57,7 +56,7 @@ pub async fn run() {
 
     // --- idle memory after each screen ------------------------------------------------------
     ensure_busybox();
-    let app = DesktopApp::launch("bench-memory").await;
+    let app = DesktopApp::launch_as_shipped("bench-memory").await;
     let name = unique("bench-desk");
     let _guard = AppGuard(name.clone());
     let repo = git::web_app("v1");
@@ -135,6 +134,28 @@ pub async fn run() {
     for (comm, [rss, pss, private]) in &idle.by_process {
         println!("  {comm:<24} RSS {rss:>6.1} MB  PSS {pss:>6.1} MB  private {private:>6.1} MB");
     }
+
+    // Closed to the tray: the window, and WebKit's processes with it, are gone.
+    let body = app
+        .client
+        .find(fantoccini::Locator::Css("body"))
+        .await
+        .expect("the page has a body");
+    // Ctrl+W; WebDriver loses the window while it answers.
+    let _ = body.send_keys("\u{E009}w\u{E000}").await;
+    tokio::time::sleep(SETTLE).await;
+    let tray = memory(&app);
+    println!(
+        "closed to the tray, {SETTLE:?} later: RSS {:.0} MB, PSS {:.0} MB, private {:.0} MB ({})",
+        tray.rss_mb,
+        tray.pss_mb,
+        tray.private_mb,
+        tray.by_process
+            .iter()
+            .map(|(comm, _)| comm.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     b.ok(&["app", "rm", &name, "--purge"]);
     app.quit().await;
 }
@@ -160,7 +181,7 @@ async fn launch_ms(app: &DesktopApp) -> f64 {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let pid = app_pid(app).expect("berth-desktop is running");
+    let pid = app.app_pid().expect("berth-desktop is running");
     interactive - process_start_epoch_ms(pid)
 }
 
@@ -190,11 +211,8 @@ async fn report(label: &str, app: &DesktopApp) -> Memory {
 }
 
 fn memory(app: &DesktopApp) -> Memory {
-    let Some(root) = app_pid(app) else {
-        return Memory::default();
-    };
     let mut m = Memory::default();
-    for pid in descendants(root, true) {
+    for pid in app.app_processes() {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .unwrap_or_default()
             .trim()
@@ -210,57 +228,8 @@ fn memory(app: &DesktopApp) -> Memory {
     m
 }
 
-/// The `berth-desktop` process tauri-driver (through WebKitWebDriver) started.
-fn app_pid(app: &DesktopApp) -> Option<u32> {
-    descendants(app.driver_pid(), false)
-        .into_iter()
-        .find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "berth-desktop")
-        })
-}
-
-/// Every process below `root` (and `root` itself when `include_root`).
-fn descendants(root: u32, include_root: bool) -> Vec<u32> {
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(ppid) = stat_fields(pid).and_then(|f| f.get(1)?.parse().ok()) {
-                children.entry(ppid).or_default().push(pid);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if include_root {
-        out.push(root);
-    }
-    let mut stack = vec![root];
-    while let Some(p) = stack.pop() {
-        for &c in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
-            out.push(c);
-            stack.push(c);
-        }
-    }
-    out
-}
-
-/// `/proc/PID/stat` after the command name: field 0 is the state, 1 the parent, 19 the start
-/// time in clock ticks since boot.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    Some(after.split_whitespace().map(str::to_owned).collect())
-}
-
 fn process_start_epoch_ms(pid: u32) -> f64 {
-    let ticks: f64 = stat_fields(pid)
+    let ticks: f64 = harness::stat_fields(pid)
         .and_then(|f| f.get(19)?.parse().ok())
         .expect("start time of the process");
     let hz: f64 = std::process::Command::new("getconf")

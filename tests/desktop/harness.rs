@@ -147,15 +147,22 @@ impl DesktopApp {
     }
 
     pub async fn launch_with(test: &str, theme: Theme) -> DesktopApp {
-        Self::start(test, theme, Berth::new()).await
+        Self::start(test, theme, Berth::new(), true).await
     }
 
     /// Starts the app again on the data dir of an earlier run ([`DesktopApp::quit_keeping_data`]).
     pub async fn launch_on(test: &str, berth: Berth) -> DesktopApp {
-        Self::start(test, Theme::Light, berth).await
+        Self::start(test, Theme::Light, berth, true).await
     }
 
-    async fn start(test: &str, theme: Theme, berth: Berth) -> DesktopApp {
+    /// Starts the app with WebKit set up as it ships (no accelerated compositing), for the
+    /// benchmark: WebDriver's screenshots hang in this mode on Xvfb, so none can be taken.
+    #[allow(dead_code)] // the desktop benchmark's
+    pub async fn launch_as_shipped(test: &str) -> DesktopApp {
+        Self::start(test, Theme::Light, Berth::new(), false).await
+    }
+
+    async fn start(test: &str, theme: Theme, berth: Berth, screenshots: bool) -> DesktopApp {
         let home = tempfile::Builder::new()
             .prefix("berth-desktop-")
             .tempdir()
@@ -226,43 +233,44 @@ impl DesktopApp {
 
         let (port, native_port) = (free_port(), free_port());
         let log = std::fs::File::create(home.path().join("driver.log")).unwrap();
-        let driver = Group::spawn(
-            "tauri-driver",
-            Command::new(tauri_driver())
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--native-port",
-                    &native_port.to_string(),
-                ])
-                .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
-                .env("DISPLAY", &display)
-                .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
-                .env("BERTH_DATA_DIR", berth.data.path())
-                .env("BERTH_SECRETS", "file")
-                .env("XDG_CONFIG_HOME", &config)
-                .env("XDG_DATA_HOME", &data)
-                .env("XDG_CACHE_HOME", &cache)
-                .env("XDG_RUNTIME_DIR", &runtime)
-                .env("GDK_BACKEND", "x11")
-                .env(
-                    "GTK_THEME",
-                    match theme {
-                        Theme::Light => "Adwaita",
-                        Theme::Dark => "Adwaita:dark",
-                    },
-                )
-                .env("NO_AT_BRIDGE", "1")
-                // The app turns WebKit's accelerated compositing off on Linux; WebKitWebDriver's
-                // screenshots hang without it (on Xvfb), so the tests keep it on.
-                .env("WEBKIT_DISABLE_COMPOSITING_MODE", "0")
-                // The app's log (its notifications among it) goes to driver.log: `app_log`.
-                .env("BERTH_LOG", "info,tao=warn,wry=warn")
-                .env_remove("WAYLAND_DISPLAY")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log),
-        );
+        let mut driver = Command::new(tauri_driver());
+        driver
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .env("DISPLAY", &display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
+            .env("BERTH_DATA_DIR", berth.data.path())
+            .env("BERTH_SECRETS", "file")
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", &data)
+            .env("XDG_CACHE_HOME", &cache)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("GDK_BACKEND", "x11")
+            .env(
+                "GTK_THEME",
+                match theme {
+                    Theme::Light => "Adwaita",
+                    Theme::Dark => "Adwaita:dark",
+                },
+            )
+            .env("NO_AT_BRIDGE", "1")
+            // The app's log (its notifications among it) goes to driver.log: `app_log`.
+            .env("BERTH_LOG", "info,tao=warn,wry=warn")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if screenshots {
+            // The app turns WebKit's accelerated compositing off on Linux; WebKitWebDriver's
+            // screenshots hang without it (on Xvfb), so the tests keep it on.
+            driver.env("WEBKIT_DISABLE_COMPOSITING_MODE", "0");
+        }
+        let driver = Group::spawn("tauri-driver", &mut driver);
         // tauri-driver starts WebKitWebDriver on the native port; both must listen before a
         // session can be asked for (on a busy machine WebKitWebDriver takes a while).
         wait_until("tauri-driver", || {
@@ -456,6 +464,26 @@ impl DesktopApp {
         ok
     }
 
+    /// Chooses "Open Berth" (the first row) in the tray icon's menu. Returns false when no
+    /// tray host runs.
+    pub async fn open_from_tray(&self) -> bool {
+        let Some((x, y)) = self.tray_icon_position() else {
+            return false;
+        };
+        self.xdotool(&["mousemove", &x.to_string(), &y.to_string(), "click", "1"]);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        self.xdotool(&["key", "Down", "Return"]);
+        true
+    }
+
+    /// Whether a visible top-level window is titled `title`.
+    pub fn window_titled(&self, title: &str) -> bool {
+        !self
+            .xdotool(&["search", "--onlyvisible", "--name", &format!("^{title}$")])
+            .trim()
+            .is_empty()
+    }
+
     /// The centre of the tray host's widest window (where the icon sits).
     fn tray_icon_position(&self) -> Option<(i32, i32)> {
         let ids = self.xdotool(&["search", "--class", "trayer"]);
@@ -489,10 +517,23 @@ impl DesktopApp {
             .unwrap_or_default()
     }
 
-    /// The process id of tauri-driver: the app and WebKit's processes run below it.
-    #[allow(dead_code)] // the desktop benchmark's
-    pub fn driver_pid(&self) -> u32 {
-        self._driver.child.id()
+    /// The `berth-desktop` process tauri-driver (through WebKitWebDriver) started.
+    pub fn app_pid(&self) -> Option<u32> {
+        descendants(self._driver.child.id(), false)
+            .into_iter()
+            .find(|&pid| comm(pid) == "berth-desktop")
+    }
+
+    /// The app's processes: `berth-desktop` and every process below it (WebKit's).
+    pub fn app_processes(&self) -> Vec<u32> {
+        self.app_pid()
+            .map(|root| descendants(root, true))
+            .unwrap_or_default()
+    }
+
+    /// The command names of the app's processes.
+    pub fn app_process_names(&self) -> Vec<String> {
+        self.app_processes().into_iter().map(comm).collect()
     }
 
     /// Ends the WebDriver session; dropping the value then stops everything else.
@@ -526,4 +567,51 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
 fn set_mode_700(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+/// A process's command name (at most 15 characters: `WebKitWebProces`).
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Every process below `root` (and `root` itself when `include_root`).
+fn descendants(root: u32, include_root: bool) -> Vec<u32> {
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some(ppid) = stat_fields(pid).and_then(|f| f.get(1)?.parse().ok()) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if include_root {
+        out.push(root);
+    }
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        for &c in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
+            out.push(c);
+            stack.push(c);
+        }
+    }
+    out
+}
+
+/// `/proc/PID/stat` after the command name: field 0 is the state, 1 the parent, 19 the start
+/// time in clock ticks since boot.
+pub fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    Some(after.split_whitespace().map(str::to_owned).collect())
 }

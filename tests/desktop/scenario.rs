@@ -1,8 +1,9 @@
 //! The desktop issue's scenario, in a real window against the real sshd and dockerd: add the
 //! loopback server over SSH (confirming its host key fingerprint), create an app from a fixture
 //! repository, deploy it and see it running with its log, redeploy, roll back from the history.
-//! Then close the window: Berth stays in the tray and a deploy made with the CLI still gets its
-//! notification. Every screen on the way is saved as a screenshot.
+//! Then close the window: it goes, with WebKit's web process, while Berth stays in the tray and a
+//! deploy made with the CLI still gets its notification; the tray's "Open Berth" brings a new
+//! window back. Every screen on the way is saved as a screenshot.
 
 use std::time::{Duration, Instant};
 
@@ -166,8 +167,28 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
         .find(fantoccini::Locator::Css("body"))
         .await
         .unwrap();
-    body.send_keys("\u{E009}w\u{E000}").await.unwrap();
+    assert!(app.window_titled("Berth"), "the window is shown");
+    // Ctrl+W; the window closes while WebDriver waits for its answer.
+    let _ = body.send_keys("\u{E009}w\u{E000}").await;
     wait_log(&app, "window closed; Berth keeps running in the tray", 1).await;
+    // The window's web content process goes with it: the tray alone holds little memory.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app
+        .app_process_names()
+        .iter()
+        .any(|c| c.starts_with("WebKitWebProces"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "WebKit's web process outlived the closed window: {:?}",
+            app.app_process_names()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        app.app_pid().is_some(),
+        "Berth quit instead of staying in the tray"
+    );
     app.berth.ok(&["deploy", &name]);
     wait_log(&app, &deployed, 3).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -177,6 +198,24 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
         "one notification per deploy:\n{}",
         app.app_log()
     );
+
+    // The tray's "Open Berth" brings a new window (and its web process) back.
+    if app.open_from_tray().await {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(app.window_titled("Berth")
+            && app
+                .app_process_names()
+                .iter()
+                .any(|c| c.starts_with("WebKitWebProces")))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the tray did not open a new window: {:?}",
+                app.app_process_names()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
 
     app.berth.ok(&["app", "rm", &name, "--purge"]);
     app.berth.ok(&["server", "rm", "loop"]);
