@@ -135,27 +135,9 @@ pub async fn run() {
         println!("  {comm:<24} RSS {rss:>6.1} MB  PSS {pss:>6.1} MB  private {private:>6.1} MB");
     }
 
-    // Closed to the tray: the window, and WebKit's processes with it, are gone.
-    let body = app
-        .client
-        .find(fantoccini::Locator::Css("body"))
-        .await
-        .expect("the page has a body");
-    // Ctrl+W; WebDriver loses the window while it answers.
-    let _ = body.send_keys("\u{E009}w\u{E000}").await;
-    tokio::time::sleep(SETTLE).await;
-    let tray = memory(&app);
-    println!(
-        "closed to the tray, {SETTLE:?} later: RSS {:.0} MB, PSS {:.0} MB, private {:.0} MB ({})",
-        tray.rss_mb,
-        tray.pss_mb,
-        tray.private_mb,
-        tray.by_process
-            .iter()
-            .map(|(comm, _)| comm.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    // Closed to the tray: the window, and WebKit's page process with it, are gone.
+    app.close_window().await;
+    report("closed to the tray", &app).await;
     b.ok(&["app", "rm", &name, "--purge"]);
     app.quit().await;
 }
@@ -213,10 +195,7 @@ async fn report(label: &str, app: &DesktopApp) -> Memory {
 fn memory(app: &DesktopApp) -> Memory {
     let mut m = Memory::default();
     for pid in app.app_processes() {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+        let comm = harness::comm(pid);
         let rss = status_kb(pid, "VmRSS:") / 1024.0;
         let pss = smaps_kb(pid, "Pss:") / 1024.0;
         let private = (smaps_kb(pid, "Private_Clean:") + smaps_kb(pid, "Private_Dirty:")) / 1024.0;

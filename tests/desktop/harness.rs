@@ -536,6 +536,21 @@ impl DesktopApp {
         self.app_processes().into_iter().map(comm).collect()
     }
 
+    /// Whether WebKit's web (page) process of the window runs.
+    pub fn has_web_process(&self) -> bool {
+        self.app_process_names()
+            .iter()
+            .any(|c| c == "WebKitWebProces")
+    }
+
+    /// Presses Ctrl+W in the window. The window closes while WebDriver waits for its answer,
+    /// so the answer is an error and is ignored.
+    pub async fn close_window(&self) {
+        if let Ok(body) = self.client.find(Locator::Css("body")).await {
+            let _ = body.send_keys("\u{E009}w\u{E000}").await;
+        }
+    }
+
     /// Ends the WebDriver session; dropping the value then stops everything else.
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
@@ -570,7 +585,7 @@ fn set_mode_700(p: &Path) {
 }
 
 /// A process's command name (at most 15 characters: `WebKitWebProces`).
-fn comm(pid: u32) -> String {
+pub fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .unwrap_or_default()
         .trim()

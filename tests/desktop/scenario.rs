@@ -39,6 +39,27 @@ async fn wait_serving(app: &DesktopApp, name: &str, commit: &str, body: &str) {
     }
 }
 
+/// Waits until the window is shown with its web process, or until that process is gone.
+async fn wait_window(app: &DesktopApp, shown: bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = || {
+        if shown {
+            app.window_titled("Berth") && app.has_web_process()
+        } else {
+            !app.has_web_process()
+        }
+    };
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "the window is {}; the app's processes: {:?}",
+            if shown { "not back" } else { "still there" },
+            app.app_process_names()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Waits until the app's log has `times` lines containing `text`.
 async fn wait_log(app: &DesktopApp, text: &str, times: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -162,29 +183,11 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
     app.screenshot("overview").await;
 
     // --- Close the window: Berth stays in the tray, and a deploy from the CLI still notifies ----
-    let body = app
-        .client
-        .find(fantoccini::Locator::Css("body"))
-        .await
-        .unwrap();
     assert!(app.window_titled("Berth"), "the window is shown");
-    // Ctrl+W; the window closes while WebDriver waits for its answer.
-    let _ = body.send_keys("\u{E009}w\u{E000}").await;
+    app.close_window().await;
     wait_log(&app, "window closed; Berth keeps running in the tray", 1).await;
     // The window's web content process goes with it: the tray alone holds little memory.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while app
-        .app_process_names()
-        .iter()
-        .any(|c| c.starts_with("WebKitWebProces"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "WebKit's web process outlived the closed window: {:?}",
-            app.app_process_names()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_window(&app, false).await;
     assert!(
         app.app_pid().is_some(),
         "Berth quit instead of staying in the tray"
@@ -201,20 +204,7 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
 
     // The tray's "Open Berth" brings a new window (and its web process) back.
     if app.open_from_tray().await {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !(app.window_titled("Berth")
-            && app
-                .app_process_names()
-                .iter()
-                .any(|c| c.starts_with("WebKitWebProces")))
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the tray did not open a new window: {:?}",
-                app.app_process_names()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        wait_window(&app, true).await;
     }
 
     app.berth.ok(&["app", "rm", &name, "--purge"]);

@@ -138,15 +138,8 @@ impl DockerClient {
             found.sort_by_key(|(id, created)| (created_order(created), id.clone()));
             for (id, _) in &found[1..] {
                 tracing::info!(network = name, id, "removing a twin of the network");
-                match self.docker.remove_network(id).await {
-                    Ok(()) => {}
-                    // Removed by the other racer.
-                    Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    }) => {}
-                    Err(e) => return Err(self.err(e)),
-                }
+                // Gone already when another racer removed it first.
+                self.remove_network(id).await?;
             }
         }
         Ok(())
@@ -171,7 +164,7 @@ impl DockerClient {
             .collect())
     }
 
-    /// Removes the network `name` if it exists and nothing uses it.
+    /// Removes the network `name` (or id) if it exists and nothing uses it.
     pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
         match self.docker.remove_network(name).await {
             Ok(()) => Ok(()),

@@ -76,7 +76,7 @@ async fn racing_deploys_end_with_one_network_of_the_name() {
     );
 
     // A host that already has twins (left by an older Berth) is healed on the next deploy,
-    // keeping the network containers are attached to.
+    // keeping the oldest network.
     let first = networks_named(&name);
     // The docker CLI refuses a duplicate name, so the twin is made through the API, which
     // (before API 1.44) accepts it.
@@ -92,21 +92,20 @@ async fn racing_deploys_end_with_one_network_of_the_name() {
     assert!(!twin.starts_with(&left[0]));
 }
 
-/// Creates a network through the Engine API without Docker's duplicate check.
+/// Creates a network through the Engine API, which does not check for duplicates unless asked.
 async fn raw_create(name: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = format!(r#"{{"Name":"{name}","CheckDuplicate":false}}"#);
-    let request = format!(
-        "POST /v1.41/networks/create HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::UnixStream::connect("/var/run/docker.sock")
+    let docker = bollard::Docker::connect_with_unix_defaults()
+        .expect("the local socket")
+        .negotiate_version()
         .await
         .expect("dockerd is running");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    assert!(answer.starts_with("HTTP/1.0 201"), "{answer}");
-    let id_start = answer.find(r#""Id":""#).expect("an id") + 6;
-    answer[id_start..id_start + 12].to_owned()
+    let request = bollard::models::NetworkCreateRequest {
+        name: name.to_owned(),
+        ..Default::default()
+    };
+    docker
+        .create_network(request)
+        .await
+        .expect("the API creates the twin")
+        .id
 }
