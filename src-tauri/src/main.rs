@@ -7,6 +7,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod footprint;
 mod notices;
 mod shell;
 mod tray;
@@ -17,16 +18,57 @@ fn main() {
     shell::run();
 }
 
-/// WebKitGTK's accelerated compositing costs about 150 MB in the web process (GL buffers, and
-/// Mesa's software renderer where there is no GPU) and buys nothing for a UI of text, tables
-/// and logs; without it the window draws the same. A value the user set wins.
+/// What WebKitGTK does by default that a UI of text, tables and logs does not need, turned off
+/// (a value the user set wins):
+/// - accelerated compositing, about 150 MB in the web process (GL buffers, and Mesa's software
+///   renderer where there is no GPU); without it the window draws the same;
+/// - then, with nothing drawn by GL in this process, probing GL at all: GTK's check for GLX,
+///   WebKit's DMA-BUF renderer and its search for the GPU's render node each initialise EGL
+///   here, which loads the whole GL driver (Mesa links LLVM: about 45 MB resident) into the
+///   app for nothing. WebKit is told the render node (the first `/dev/dri/renderD*`, or none)
+///   instead of probing for it.
+///
+/// Who turns compositing back on (`WEBKIT_DISABLE_COMPOSITING_MODE=0`) gets WebKit's defaults.
+#[cfg(target_os = "linux")]
+fn lean_webkit() {
+    let compositing_off = default_env("WEBKIT_DISABLE_COMPOSITING_MODE", "1") != "0";
+    if !compositing_off {
+        return;
+    }
+    default_env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    default_env("GDK_GL", "disable");
+    default_env("WEBKIT_WEB_RENDER_DEVICE_FILE", &render_node());
+}
+
+/// The GPU's first DRM render node, or `/dev/null` where there is none (WebKit then renders on
+/// the CPU, as it would have after probing).
+#[cfg(target_os = "linux")]
+fn render_node() -> String {
+    let mut nodes: Vec<String> = std::fs::read_dir("/dev/dri")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .filter(|p| p.starts_with("/dev/dri/renderD"))
+        .collect();
+    nodes.sort();
+    nodes
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "/dev/null".to_owned())
+}
+
+/// Sets `var` to `value` unless the user set it; returns the value in force.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn lean_webkit() {
-    const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-    if std::env::var_os(VAR).is_none() {
-        // SAFETY: the first statement of `main`, before any other thread exists, so nothing
-        // reads the environment concurrently.
-        unsafe { std::env::set_var(VAR, "1") };
+fn default_env(var: &str, value: &str) -> String {
+    match std::env::var(var) {
+        Ok(set) if !set.is_empty() => set,
+        _ => {
+            // SAFETY: called only from `main` before anything else runs, so no other thread
+            // exists to read the environment concurrently.
+            unsafe { std::env::set_var(var, value) };
+            value.to_owned()
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! the window is closed. Nothing here blocks the UI thread: Berth is opened before the event
 //! loop starts, and every API call runs on Tauri's async runtime or its blocking pool.
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use berth_api::desktop::Desktop;
@@ -13,7 +14,7 @@ use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
 use tauri_plugin_opener::OpenerExt;
 use tauri_plugin_window_state::StateFlags;
 
-use crate::{commands, notices, tray};
+use crate::{commands, footprint, notices, tray};
 
 /// How often the desktop looks again for a webhook relay to follow.
 const WEBHOOK_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -112,16 +113,24 @@ pub fn run() {
             tauri::async_runtime::spawn(desktop.clone().watch_other_processes(WATCH_EVERY));
             // Pushes to apps with an (attended) webhook deploy while the app runs.
             tauri::async_runtime::spawn(desktop.watch_webhooks(WEBHOOK_RETRY));
+            // What starting up touched once goes back to the OS (see `footprint`).
+            log_trim(footprint::trim_after(footprint::AFTER_START));
             Ok(())
         })
-        .on_window_event(|window, event| {
-            // Closing the window ends it, and WebKit's processes with it: in the tray Berth
-            // (and its jobs) keep running on a fraction of the memory. The tray opens a new one.
-            if let WindowEvent::Destroyed = event
-                && window.label() == MAIN_WINDOW
-            {
+        .on_window_event(|window, event| match event {
+            // Closing the window ends it, and WebKit's page process with it: in the tray Berth
+            // (and its jobs) keep running on a fraction of the memory, the more so once what
+            // the window used went back to the OS. The tray opens a new one.
+            WindowEvent::Destroyed if window.label() == MAIN_WINDOW => {
                 tracing::info!("window closed; Berth keeps running in the tray");
+                log_trim(footprint::trim_when_quiet(footprint::SETTLE));
             }
+            // The user went elsewhere: trim if they stay away. Coming back calls it off.
+            WindowEvent::Focused(false) => {
+                log_trim(footprint::trim_when_quiet(footprint::SETTLE));
+            }
+            WindowEvent::Focused(true) => footprint::activity(),
+            _ => {}
         })
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
@@ -140,6 +149,19 @@ pub fn run() {
             tauri::async_runtime::block_on(desktop.berth().close());
         }
         _ => {}
+    });
+}
+
+/// Runs a pending trim on the async runtime and logs what it gave back.
+fn log_trim(trim: impl Future<Output = Option<footprint::Trimmed>> + Send + 'static) {
+    tauri::async_runtime::spawn(async move {
+        if let Some(t) = trim.await {
+            tracing::info!(
+                "gave idle memory back to the OS: resident {} MB -> {} MB",
+                t.before >> 20,
+                t.after >> 20
+            );
+        }
     });
 }
 

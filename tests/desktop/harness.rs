@@ -155,9 +155,9 @@ impl DesktopApp {
         Self::start(test, Theme::Light, berth, true).await
     }
 
-    /// Starts the app with WebKit set up as it ships (no accelerated compositing), for the
-    /// benchmark: WebDriver's screenshots hang in this mode on Xvfb, so none can be taken.
-    #[allow(dead_code)] // the desktop benchmark's
+    /// Starts the app with WebKit set up as it ships (no accelerated compositing): for the
+    /// benchmark, and the test of what it loads. WebDriver's screenshots hang in this mode on
+    /// Xvfb, so none can be taken.
     pub async fn launch_as_shipped(test: &str) -> DesktopApp {
         Self::start(test, Theme::Light, Berth::new(), false).await
     }

@@ -78,3 +78,32 @@ async fn follows_a_dark_desktop_theme() {
     app.screenshot("overview-empty").await;
     app.quit().await;
 }
+
+/// As shipped on Linux (no accelerated compositing) nothing in the app process draws with GL,
+/// so no GL driver is loaded into it — Mesa's, with LLVM, is about 50 MB resident — while the
+/// page still renders and answers. (The other desktop tests turn compositing on for
+/// WebDriver's screenshots, which brings WebKit's GL defaults back.)
+#[tokio::test(flavor = "multi_thread")]
+async fn as_shipped_the_app_process_loads_no_gl_driver() {
+    let app = DesktopApp::launch_as_shipped("shipped").await;
+    app.wait_for_text("[data-testid=empty-servers]", "No servers yet")
+        .await;
+    app.click("[data-testid=nav-settings]").await;
+    app.wait_for_text("[data-testid=secrets]", "secrets.json")
+        .await;
+
+    let pid = app.app_pid().expect("berth-desktop is running");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let drivers: std::collections::BTreeSet<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|path| {
+            path.contains("/dri/") || path.contains("libLLVM") || path.contains("_mesa.so")
+        })
+        .collect();
+    assert!(
+        drivers.is_empty(),
+        "the app process loaded a GL driver: {drivers:?}"
+    );
+    app.quit().await;
+}
