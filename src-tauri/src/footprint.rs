@@ -38,13 +38,18 @@ pub fn trim_when_quiet(delay: Duration) -> impl Future<Output = Option<Trimmed>>
         if ACTIVITY.load(Ordering::Relaxed) != seen {
             return None;
         }
-        tokio::task::spawn_blocking(trim).await.ok()
+        trim_on_blocking_pool().await
     }
 }
 
 /// Trims after `delay`, whatever happens meanwhile.
 pub async fn trim_after(delay: Duration) -> Option<Trimmed> {
     tokio::time::sleep(delay).await;
+    trim_on_blocking_pool().await
+}
+
+/// [`trim`] reads `/proc` and walks every mapping: not on an async worker.
+async fn trim_on_blocking_pool() -> Option<Trimmed> {
     tokio::task::spawn_blocking(trim).await.ok()
 }
 
@@ -58,17 +63,12 @@ pub struct Trimmed {
 /// Returns freed heap and idle file-backed pages to the OS (see the module docs). A few
 /// milliseconds of work, safe from any thread at any time; on other platforms it does nothing.
 pub fn trim() -> Trimmed {
-    let before = resident_bytes();
+    let before = imp::resident_bytes();
     imp::trim();
     Trimmed {
         before,
-        after: resident_bytes(),
+        after: imp::resident_bytes(),
     }
-}
-
-/// This process's resident set size in bytes (0 where it cannot be read).
-pub fn resident_bytes() -> u64 {
-    imp::resident_bytes()
 }
 
 #[cfg(target_os = "linux")]
@@ -126,6 +126,7 @@ mod imp {
         }
     }
 
+    /// This process's resident set size in bytes (0 where it cannot be read).
     pub(super) fn resident_bytes() -> u64 {
         // statm: size resident shared text lib data dt, in pages.
         let pages = std::fs::read_to_string("/proc/self/statm")

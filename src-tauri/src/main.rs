@@ -44,17 +44,13 @@ fn lean_webkit() {
 /// the CPU, as it would have after probing).
 #[cfg(target_os = "linux")]
 fn render_node() -> String {
-    let mut nodes: Vec<String> = std::fs::read_dir("/dev/dri")
+    std::fs::read_dir("/dev/dri")
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path().to_string_lossy().into_owned())
         .filter(|p| p.starts_with("/dev/dri/renderD"))
-        .collect();
-    nodes.sort();
-    nodes
-        .into_iter()
-        .next()
+        .min()
         .unwrap_or_else(|| "/dev/null".to_owned())
 }
 
