@@ -2,17 +2,40 @@
 # Runs every Berth test on this machine: installs what is missing, starts dockerd, builds the
 # `berth` binary, the webhook relay (static), the desktop UI (wasm) and the desktop app, runs
 # unit, end-to-end and desktop tests (the e2e harness starts its own sshd; the desktop tests
-# their own Xvfb), then fuzzes the webhook parsers briefly.
+# their own Xvfb), then fuzzes the webhook parsers briefly. Prints how long each phase took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
-scripts/services.sh
+# Phase timings: our own file unless a caller (.ci/run) collects them across scripts.
+if [ -z "${BERTH_TIMINGS:-}" ]; then
+  export BERTH_TIMINGS
+  BERTH_TIMINGS=$(mktemp)
+  trap 'scripts/phase.sh --report; rm -f "$BERTH_TIMINGS"' EXIT
+fi
+phase() { scripts/phase.sh "$@"; }
+# Test phases all run; the script fails at the end if any failed.
+failed=()
+check() { phase "$@" || failed+=("$1"); }
+
+phase setup scripts/setup.sh
+phase services scripts/services.sh
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
-scripts/build-ui.sh
-scripts/build-relay.sh
-cargo build --bin berth --bin berth-desktop
-cargo test --workspace --no-fail-fast -- --test-threads="${BERTH_TEST_THREADS:-2}"
+phase build-ui scripts/build-ui.sh
+phase build-relay scripts/build-relay.sh
+phase build-bins cargo build --bin berth --bin berth-desktop
+phase build-tests cargo test --workspace --no-run
+# One run for every test binary (unit, each crate's own, tidy, e2e, desktop): one feature set,
+# nothing rebuilt. Its output is kept to time each kind of test binary.
+log=$(mktemp)
+check tests bash -o pipefail -c 'cargo test --workspace --no-fail-fast -- --test-threads="$1" 2>&1 | tee "$2"' \
+  _ "${BERTH_TEST_THREADS:-2}" "$log"
+[ -n "${BERTH_TIMINGS:-}" ] && scripts/phase.sh --split-tests "$log" >>"$BERTH_TIMINGS"
+rm -f "$log"
 # The webhook parsers and signature checks under libFuzzer, briefly.
-BERTH_FUZZ_SECONDS="${BERTH_FUZZ_SECONDS:-10}" scripts/fuzz.sh
+BERTH_FUZZ_SECONDS="${BERTH_FUZZ_SECONDS:-10}" check fuzz scripts/fuzz.sh
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test: failed: ${failed[*]}" >&2
+  exit 1
+fi
