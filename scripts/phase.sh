@@ -23,10 +23,10 @@ fi
 if [ "${1:-}" = "--split-tests" ]; then
   sed 's/\x1b\[[0-9;]*m//g' "$2" | awk '
     /^ *Running / { kind = "  unit"
-                    if ($0 ~ /tests\/e2e\//) kind = "  e2e"
-                    else if ($0 ~ /tests\/desktop\//) kind = "  desktop"
-                    else if ($0 ~ /tests\/tidy\//) kind = "  tidy"
-                    else if ($0 ~ /tests\/[a-z]+\/main.rs/) kind = "  crate-tests" }
+                    if ($0 ~ /Running e2e\//) kind = "  e2e"
+                    else if ($0 ~ /Running desktop\//) kind = "  desktop"
+                    else if ($0 ~ /Running tidy\//) kind = "  tidy"
+                    else if ($0 ~ /Running tests\//) kind = "  crate-tests" }
     /^ *Doc-tests / { kind = "  doc" }
     /^test result:.*finished in/ { match($0, /finished in [0-9.]+s/)
                                    t[kind] += substr($0, RSTART + 12, RLENGTH - 13) }

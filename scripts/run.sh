@@ -3,7 +3,8 @@
 # `berth` CLI, adds this machine as the server `local` and deploys the example app to it; then,
 # when a display is available (DISPLAY or WAYLAND_DISPLAY), builds and opens the desktop app on
 # the same data (BERTH_NO_DESKTOP=1 skips it). Run it again at any time: every step is skipped
-# when already done (the deploy runs again).
+# when already done (the deploy runs again). BERTH_PROFILE=debug runs the debug build of
+# `berth` instead of building a release one (CI, right after scripts/test.sh built it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -13,10 +14,16 @@ scripts/services.sh
 
 log() { printf '\033[1mrun:\033[0m %s\n' "$*" >&2; }
 
-log "building berth (release)"
-cargo build --release --bin berth -q
+# BERTH_PROFILE=debug uses the debug build instead (CI: the test run just built it).
+profile=${BERTH_PROFILE:-release}
+log "building berth ($profile)"
+case "$profile" in
+  release) cargo build --release --bin berth -q ;;
+  debug) cargo build --bin berth -q ;;
+  *) log "BERTH_PROFILE must be release or debug, not $profile"; exit 1 ;;
+esac
 tdir="${CARGO_TARGET_DIR:-$root/target}"
-berth="$tdir/release/berth"
+berth="$tdir/$profile/berth"
 
 # The example builds FROM a busybox image made from Debian's static busybox: no registry needed.
 if ! docker image inspect berth/busybox-local:latest >/dev/null 2>&1; then

@@ -68,7 +68,7 @@ pub fn notification_text(done: &JobDone) -> String {
     let app = &done.app;
     let kind = done.kind.as_str();
     if done.ok {
-        let took = seconds(done.duration_ms);
+        let took = berth_model::format::duration(done.duration_ms);
         let did = match done.kind {
             JobKind::Deploy => "deployed",
             JobKind::Rollback => "rolled back",
@@ -110,15 +110,6 @@ fn shorten(text: &str, max: usize) -> String {
         _ => &cut,
     };
     format!("{}…", cut.trim_end_matches([',', ';', ':', ' ']))
-}
-
-/// `3.2 s`, `0.4 s`, `2 min 5 s`.
-fn seconds(ms: u64) -> String {
-    if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use berth_api::desktop::Desktop;
-use berth_api::{ApiError, Berth, Config, SecretsChoice};
+use berth_api::{ApiError, Berth, Config};
 use berth_model::ErrorDto;
 use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
@@ -24,38 +24,10 @@ const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 /// The main window's label (tauri.conf.json).
 pub const MAIN_WINDOW: &str = "main";
 
-/// Where Berth's data lives and how secrets are kept, from the environment — the same rules as
-/// the CLI: `BERTH_DATA_DIR`, else the OS app-data dir; `BERTH_SECRETS` (`keyring`/`file`),
-/// else the keychain (or the file backend, once the user chose it in the app).
-fn config_from_env() -> Result<(Config, bool), String> {
-    let data_dir = match std::env::var_os("BERTH_DATA_DIR").filter(|d| !d.is_empty()) {
-        Some(d) => d.into(),
-        None => berth_api::default_data_dir()
-            .ok_or("cannot find the OS app-data dir; set BERTH_DATA_DIR")?,
-    };
-    let explicit = std::env::var("BERTH_SECRETS")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let secrets = match &explicit {
-        Some(s) => s.parse::<SecretsChoice>()?,
-        None => SecretsChoice::Keyring,
-    };
-    let config = Config {
-        data_dir,
-        secrets,
-        actor: "desktop".to_owned(),
-    };
-    Ok((config, explicit.is_some()))
-}
-
 fn open(app: Arc<OnceLock<AppHandle>>) -> Result<Arc<Desktop>, String> {
-    let (config, explicit_secrets) = config_from_env()?;
+    // The CLI's rules: BERTH_DATA_DIR, BERTH_SECRETS, else the saved backend or the keychain.
+    let config = Config::resolve("desktop", None, None).map_err(|e| e.to_string())?;
     let berth = Berth::open(config).map_err(|e: ApiError| e.to_string())?;
-    if !explicit_secrets {
-        berth
-            .apply_saved_secrets_backend()
-            .map_err(|e| e.to_string())?;
-    }
     // Notices come from jobs the window started, so the handle is always set by then.
     Ok(Desktop::new(berth, move |notice| {
         if let Some(app) = app.get() {

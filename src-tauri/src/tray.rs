@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use berth_api::Clock;
 use berth_api::desktop::Desktop;
 use berth_model::{Deployment, DeploymentStatus};
 use tauri::image::Image;
@@ -75,7 +76,7 @@ pub fn refresh(app: &AppHandle) {
 
 /// The tray menu; `recent` is `None` until the records were read.
 fn menu(app: &AppHandle, recent: Option<&[Deployment]>) -> tauri::Result<Menu<Wry>> {
-    let now = now_ms();
+    let now = berth_api::SystemClock.now_ms();
     let mut items: Vec<MenuItem<Wry>> = Vec::new();
     match recent {
         None => items.push(MenuItem::new(app, "Loading…", false, None::<&str>)?),
@@ -105,13 +106,6 @@ fn menu(app: &AppHandle, recent: Option<&[Deployment]>) -> tauri::Result<Menu<Wr
     )
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// `✓ hello  deploy 1a2b3c4 · live · 5 min ago`.
 pub fn recent_label(d: &Deployment, now_ms: i64) -> String {
     let (mark, status) = match d.status {
@@ -119,6 +113,7 @@ pub fn recent_label(d: &Deployment, now_ms: i64) -> String {
         DeploymentStatus::Superseded => ("○", "replaced".to_owned()),
         DeploymentStatus::InProgress => ("…", "in progress".to_owned()),
         DeploymentStatus::Cancelled => ("⊘", "cancelled".to_owned()),
+        DeploymentStatus::Interrupted => ("⊘", "interrupted".to_owned()),
         DeploymentStatus::Failed => (
             "✗",
             match d.failed_step {
@@ -131,22 +126,12 @@ pub fn recent_label(d: &Deployment, now_ms: i64) -> String {
         .short_commit()
         .map(|c| format!(" {c}"))
         .unwrap_or_default();
-    let when = ago(now_ms, d.finished_at.unwrap_or(d.started_at));
+    let when = berth_model::format::ago(now_ms, d.finished_at.unwrap_or(d.started_at));
     format!(
         "{mark} {}  {}{commit} · {status} · {when}",
         d.app,
         d.kind.as_str()
     )
-}
-
-fn ago(now_ms: i64, at_ms: i64) -> String {
-    let secs = (now_ms - at_ms).max(0) / 1000;
-    match secs {
-        0..=59 => "just now".to_owned(),
-        60..=3_599 => format!("{} min ago", secs / 60),
-        3_600..=86_399 => format!("{} h ago", secs / 3_600),
-        _ => format!("{} d ago", secs / 86_400),
-    }
 }
 
 #[cfg(test)]

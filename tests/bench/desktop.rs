@@ -13,8 +13,8 @@
 
 use std::time::Duration;
 
-use berth_e2e::docker::{AppGuard, ensure_busybox};
-use berth_e2e::{git, unique};
+use berth_testkit::docker::{AppGuard, ensure_busybox};
+use berth_testkit::{git, unique};
 
 #[allow(dead_code, clippy::unwrap_used)]
 #[path = "../desktop/harness.rs"]

@@ -22,11 +22,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, ensure_busybox};
-use berth_e2e::{Berth, Sshd, git, http_get, run, unique};
 use berth_engine::Host;
 use berth_ssh::hostkey::{KnownHosts, fetch_host_key};
 use berth_ssh::{Destination, SshOptions, Transport};
+use berth_testkit::docker::{AppGuard, ensure_busybox};
+use berth_testkit::{Berth, Sshd, git, http_get, run, unique};
 
 mod desktop;
 mod relay;

@@ -84,7 +84,7 @@ struct RelayProcess {
 
 impl RelayProcess {
     fn start(exe: &Path, dir: &Path) -> RelayProcess {
-        let addr: SocketAddr = format!("127.0.0.1:{}", berth_e2e::free_port())
+        let addr: SocketAddr = format!("127.0.0.1:{}", berth_testkit::free_port())
             .parse()
             .unwrap();
         let log = dir.join("relay.log");

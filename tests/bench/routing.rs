@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, CADDY, CADDY_SH, ensure_busybox, ensure_caddy, ensure_caddy_sh};
-use berth_e2e::{Berth, free_port, git, http_get_host, run as sh, unique};
+use berth_testkit::docker::{
+    AppGuard, CADDY, CADDY_SH, ensure_busybox, ensure_caddy, ensure_caddy_sh,
+};
+use berth_testkit::{Berth, free_port, git, http_get_host, run as sh, unique};
 
 fn remove_proxy() {
     let _ = Command::new("docker")

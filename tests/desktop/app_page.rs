@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, BUSYBOX, ensure_busybox};
-use berth_e2e::git::Repo;
+use berth_testkit::docker::{AppGuard, BUSYBOX, ensure_busybox};
+use berth_testkit::git::Repo;
 use fantoccini::Locator;
 
 use crate::harness::DesktopApp;
@@ -71,7 +71,7 @@ async fn wait_long(app: &DesktopApp, css: &str, text: &str) -> String {
 async fn deploy_watch_configure_and_roll_back() {
     ensure_busybox();
     let app = DesktopApp::launch("page").await;
-    let name = berth_e2e::unique("uipage");
+    let name = berth_testkit::unique("uipage");
     let _guard = AppGuard(name.clone());
     let repo = Repo::new();
     let v1 = commit_app(&repo, "v1");

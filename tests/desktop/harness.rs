@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_e2e::{Berth, free_port};
+use berth_testkit::{Berth, free_port};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
@@ -150,6 +150,12 @@ impl DesktopApp {
         Self::start(test, theme, Berth::new(), true).await
     }
 
+    /// Starts the app with no secrets backend chosen (no `BERTH_SECRETS`): it finds no keychain
+    /// service on its own D-Bus session and offers the file fallback, as on a fresh desktop.
+    pub async fn launch_without_a_keychain(test: &str) -> DesktopApp {
+        Self::start_as(test, Theme::Light, Berth::new(), true, false).await
+    }
+
     /// Starts the app again on the data dir of an earlier run ([`DesktopApp::quit_keeping_data`]).
     pub async fn launch_on(test: &str, berth: Berth) -> DesktopApp {
         Self::start(test, Theme::Light, berth, true).await
@@ -163,6 +169,16 @@ impl DesktopApp {
     }
 
     async fn start(test: &str, theme: Theme, berth: Berth, screenshots: bool) -> DesktopApp {
+        Self::start_as(test, theme, berth, screenshots, true).await
+    }
+
+    async fn start_as(
+        test: &str,
+        theme: Theme,
+        berth: Berth,
+        screenshots: bool,
+        file_secrets: bool,
+    ) -> DesktopApp {
         let home = tempfile::Builder::new()
             .prefix("berth-desktop-")
             .tempdir()
@@ -245,7 +261,6 @@ impl DesktopApp {
             .env("DISPLAY", &display)
             .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
             .env("BERTH_DATA_DIR", berth.data.path())
-            .env("BERTH_SECRETS", "file")
             .env("XDG_CONFIG_HOME", &config)
             .env("XDG_DATA_HOME", &data)
             .env("XDG_CACHE_HOME", &cache)
@@ -265,6 +280,11 @@ impl DesktopApp {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
+        if file_secrets {
+            driver.env("BERTH_SECRETS", "file");
+        } else {
+            driver.env_remove("BERTH_SECRETS");
+        }
         if screenshots {
             // The app turns WebKit's accelerated compositing off on Linux; WebKitWebDriver's
             // screenshots hang without it (on Xvfb), so the tests keep it on.

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, ensure_busybox};
-use berth_e2e::{Sshd, git, http_get, unique};
+use berth_testkit::docker::{AppGuard, ensure_busybox};
+use berth_testkit::{Sshd, git, http_get, unique};
 
 use crate::harness::DesktopApp;
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use berth_e2e::git::web_app;
+use berth_testkit::git::web_app;
 use fantoccini::Locator;
 use serde_json::json;
 

@@ -61,6 +61,69 @@ async fn launches_and_shares_the_data_dir_with_the_cli() {
     app.quit().await;
 }
 
+/// One way to open Berth for every front end: with no keychain service, the user keeps secrets
+/// in a file from the window's banner, and from then on the CLI — given no `--secrets` —
+/// reads and writes the same secrets on that data dir.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secrets_backend_chosen_in_the_window_is_the_cli_s_too() {
+    let app = DesktopApp::launch_without_a_keychain("secrets-choice").await;
+    let banner = app
+        .wait_for_text("[data-testid=keychain-banner]", "No keychain service")
+        .await;
+    assert!(banner.contains("Keep secrets in a file"), "{banner}");
+    app.wait_for_text("[data-testid=empty-servers]", "No servers yet")
+        .await;
+    // The window paints its first frames a moment after the page is ready.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    app.screenshot("keychain-banner").await;
+    app.click("[data-testid=keychain-banner] button").await;
+    app.click("[data-testid=nav-settings]").await;
+    app.wait_for_text("[data-testid=secrets]", "secrets.json")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    app.screenshot("file-chosen").await;
+
+    let repo = berth_testkit::git::web_app("v1");
+    app.berth.ok(&["server", "add", "local", "--local"]);
+    let name = berth_testkit::unique("secrets");
+    app.berth.ok(&[
+        "app",
+        "create",
+        &name,
+        "--server",
+        "local",
+        "--git",
+        &repo.path_str(),
+    ]);
+    // The CLI as a user runs it: no BERTH_SECRETS, no flag.
+    let cli = |args: &[&str]| {
+        let out = app
+            .berth
+            .cmd(args)
+            .env_remove("BERTH_SECRETS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "berth {args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let set = app
+        .invoke(
+            "env_set",
+            json!({ "app": name, "key": "API_TOKEN", "value": "from-the-window", "secret": true }),
+        )
+        .await;
+    assert!(set.get("err").is_none(), "{set}");
+    let got = cli(&["env", "get", &name, "API_TOKEN"]);
+    assert_eq!(got.trim(), "from-the-window");
+    cli(&["env", "set", &name, "DB_PASSWORD=from-the-cli", "--secret"]);
+    let shown = app
+        .invoke("env_reveal", json!({ "app": name, "key": "DB_PASSWORD" }))
+        .await;
+    assert_eq!(shown["ok"], "from-the-cli", "{shown}");
+    app.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn follows_a_dark_desktop_theme() {
     let app = DesktopApp::launch_with("dark", Theme::Dark).await;

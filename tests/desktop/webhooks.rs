@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, ensure_busybox, remove_relay};
-use berth_e2e::{free_port, git, http_post};
 use berth_model::Provider;
+use berth_testkit::docker::{AppGuard, ensure_busybox, remove_relay};
+use berth_testkit::{free_port, git, http_post};
 use fantoccini::Locator;
 
 use crate::harness::DesktopApp;
@@ -64,7 +64,7 @@ async fn launch_on_local(test: &str, prefix: &str) -> (RelayGuard, DesktopApp, S
     ensure_busybox();
     let relay = RelayGuard::take();
     let app = DesktopApp::launch(test).await;
-    let name = berth_e2e::unique(prefix);
+    let name = berth_testkit::unique(prefix);
     let guard = AppGuard(name.clone());
     app.berth.ok(&["server", "add", "local", "--local"]);
     (relay, app, name, guard)
@@ -191,7 +191,7 @@ async fn an_unattended_push_while_the_app_is_closed_is_announced_when_it_opens()
     ]);
     // The relay's container reaches this machine's git daemon through the network gateway.
     let daemon = git::GitDaemon::serve(&repo);
-    let url = daemon.url(&berth_e2e::docker::gateway("berth"));
+    let url = daemon.url(&berth_testkit::docker::gateway("berth"));
     app.berth.ok(&[
         "app",
         "create",

@@ -2,10 +2,10 @@
 
 use std::process::Command;
 
-use berth_e2e::docker::{AppGuard, BUSYBOX, containers_of, ensure_busybox};
-use berth_e2e::{Berth, Sshd, free_port, git, run, unique};
+use berth_testkit::docker::{AppGuard, BUSYBOX, containers_of, ensure_busybox};
+use berth_testkit::{Berth, Sshd, free_port, git, run, unique};
 
-fn assert_mentions(r: &berth_e2e::Run, needles: &[&str]) {
+fn assert_mentions(r: &berth_testkit::Run, needles: &[&str]) {
     for n in needles {
         assert!(r.stderr.contains(n), "expected {n:?} in:\n{}", r.stderr);
     }
@@ -292,7 +292,7 @@ fn failing_version(
     assert_eq!(containers_of(app), before);
     let st = b.ok(&["status", app, "--json"]).json();
     assert_eq!(st["state"], "running");
-    let (_, body) = berth_e2e::http_get(st["endpoint"].as_str().unwrap(), "/").unwrap();
+    let (_, body) = berth_testkit::http_get(st["endpoint"].as_str().unwrap(), "/").unwrap();
     assert_eq!(body.trim(), "hello v1");
 }
 

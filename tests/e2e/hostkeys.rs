@@ -1,7 +1,7 @@
 //! Host keys: an unknown key is refused without a terminal unless --accept-new; a changed key
 //! is always refused, naming both fingerprints; nothing is stored either way.
 
-use berth_e2e::{Berth, Sshd};
+use berth_testkit::{Berth, Sshd};
 
 #[test]
 fn unknown_host_key_is_refused_without_accept_new() {
@@ -100,9 +100,9 @@ fn changed_host_key_is_refused_naming_both_fingerprints() {
 }
 
 /// Runs `berth ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
-fn on_a_terminal(b: &Berth, args: &[&str], answer: &str) -> berth_e2e::Run {
+fn on_a_terminal(b: &Berth, args: &[&str], answer: &str) -> berth_testkit::Run {
     use std::io::Write;
-    let bin = berth_e2e::berth_bin();
+    let bin = berth_testkit::berth_bin();
     let mut line = format!("'{}'", bin.display());
     for a in args {
         line.push_str(&format!(" '{a}'"));
@@ -123,7 +123,7 @@ fn on_a_terminal(b: &Berth, args: &[&str], answer: &str) -> berth_e2e::Run {
     let _ = stdin.write_all(answer.as_bytes());
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    berth_e2e::Run {
+    berth_testkit::Run {
         code: out.status.code(),
         // On a pty, everything the program wrote arrives on script's stdout.
         stdout: String::new(),
@@ -174,7 +174,7 @@ fn an_encrypted_key_s_passphrase_is_kept_in_the_secrets_store() {
     let b = Berth::new();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("id_locked");
-    berth_e2e::run(
+    berth_testkit::run(
         std::process::Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
             .arg(&key),

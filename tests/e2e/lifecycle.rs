@@ -5,8 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, BUSYBOX, containers_of, ensure_busybox};
-use berth_e2e::{Berth, Sshd, git, http_get};
+use berth_testkit::docker::{AppGuard, BUSYBOX, containers_of, ensure_busybox};
+use berth_testkit::{Berth, Sshd, git, http_get};
 
 /// A server over embedded SSH and an app deployed at v1. Returns (sshd, berth, app, repo).
 fn deployed(prefix: &str) -> (Sshd, Berth, String, git::Repo, AppGuard) {
@@ -14,7 +14,7 @@ fn deployed(prefix: &str) -> (Sshd, Berth, String, git::Repo, AppGuard) {
     let sshd = Sshd::start();
     let b = Berth::new();
     b.add_ssh_server("prod", &sshd);
-    let app = berth_e2e::unique(prefix);
+    let app = berth_testkit::unique(prefix);
     let guard = AppGuard(app.clone());
     let repo = git::web_app("v1");
     b.ok(&[
@@ -97,7 +97,7 @@ fn ctrl_c_cancels_and_the_old_version_keeps_serving() {
     }
     assert!(transcript.contains("--> health-check"), "{transcript}");
     let started = Instant::now();
-    berth_e2e::run(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]));
+    berth_testkit::run(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]));
     for line in lines.map_while(Result::ok) {
         transcript.push_str(&line);
         transcript.push('\n');
@@ -167,7 +167,7 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
     ensure_busybox();
     let b = Berth::new();
     b.ok(&["server", "add", "here", "--local"]);
-    let app = berth_e2e::unique("keep");
+    let app = berth_testkit::unique("keep");
     let _guard = AppGuard(app.clone());
     let repo = git::web_app("v0");
     b.ok(&[
@@ -184,7 +184,7 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
         repo.commit_version(&format!("v{v}"));
         b.ok(&["deploy", &app]);
     }
-    let images = berth_e2e::docker::images_of(&app);
+    let images = berth_testkit::docker::images_of(&app);
     // The active one and the five healthy ones before it.
     assert_eq!(images.len(), 6, "{images:?}");
     let history = b.ok(&["deployments", &app, "--json"]).json();
@@ -192,16 +192,33 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
         let image = d["image"].as_str().unwrap();
         assert!(images.iter().any(|i| i == image), "{image} kept");
     }
+    let oldest_kept = history[5]["id"].as_str().unwrap().to_owned();
+    // Six deploys that fail after building leave no image, and push no healthy one out.
+    for v in 1..=6 {
+        repo.commit_crashing(&format!("broken{v}"));
+        let r = b.fails(&["deploy", &app]);
+        assert!(r.stderr.contains("health-check"), "{}", r.stderr);
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(berth_testkit::docker::images_of(&app)),
+        sorted(images.clone())
+    );
+    let r = b.ok(&["rollback", &app]);
+    assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
+    assert_eq!(serving(&b, &app), "hello v6");
     // The oldest kept one is still a rollback target, without a rebuild.
-    let oldest_kept = history[5]["id"].as_str().unwrap();
-    let r = b.ok(&["rollback", &app, "--to", oldest_kept]);
+    let r = b.ok(&["rollback", &app, "--to", &oldest_kept]);
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
     assert_eq!(serving(&b, &app), "hello v2");
 }
 
 #[test]
 fn a_repository_without_a_dockerfile_is_detected_and_built_with_the_server_s_base_image() {
-    berth_e2e::docker::ensure_caddy_sh();
+    berth_testkit::docker::ensure_caddy_sh();
     let b = Berth::new();
     b.ok(&["server", "add", "here", "--local"]);
     b.ok(&[
@@ -209,9 +226,9 @@ fn a_repository_without_a_dockerfile_is_detected_and_built_with_the_server_s_bas
         "set",
         "here",
         "--run-image",
-        berth_e2e::docker::CADDY_SH,
+        berth_testkit::docker::CADDY_SH,
     ]);
-    let app = berth_e2e::unique("static");
+    let app = berth_testkit::unique("static");
     let _guard = AppGuard(app.clone());
     let repo = git::Repo::new();
     repo.commit(
@@ -235,7 +252,7 @@ fn a_repository_without_a_dockerfile_is_detected_and_built_with_the_server_s_bas
     assert!(r.stderr.contains("(static runtime)"), "{}", r.stderr);
     assert!(
         r.stderr
-            .contains(&format!("FROM {}", berth_e2e::docker::CADDY_SH)),
+            .contains(&format!("FROM {}", berth_testkit::docker::CADDY_SH)),
         "{}",
         r.stderr
     );

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, CADDY, containers_of, ensure_caddy};
-use berth_e2e::{Berth, Sshd, free_port, git, http_get_host, unique};
+use berth_testkit::docker::{AppGuard, CADDY, containers_of, ensure_caddy};
+use berth_testkit::{Berth, Sshd, free_port, git, http_get_host, unique};
 
 static PROXY: Mutex<()> = Mutex::new(());
 
@@ -61,7 +61,7 @@ struct Routed {
 fn routed(tls: &str) -> Routed {
     let guard = ProxyGuard::take();
     ensure_caddy();
-    berth_e2e::docker::ensure_busybox();
+    berth_testkit::docker::ensure_busybox();
     let sshd = Sshd::start();
     let b = Berth::new();
     b.add_ssh_server("prod", &sshd);
@@ -201,7 +201,7 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
     assert_eq!(containers_of(&app).len(), 1);
 
     // Routes survive a restart of the Caddy container.
-    berth_e2e::run(Command::new("docker").args(["restart", "-t", "2", "berth-proxy"]));
+    berth_testkit::run(Command::new("docker").args(["restart", "-t", "2", "berth-proxy"]));
     let deadline = Instant::now() + Duration::from_secs(15);
     while through_caddy(r.http, "www.example.test") != Some((200, "hello v2".into())) {
         assert!(
@@ -336,7 +336,7 @@ fn bad_domains_conflicts_and_missing_proxies_are_refused() {
         "203.0.113.5:2019",
     ]);
     assert!(remote.stderr.contains("loopback"), "{}", remote.stderr);
-    berth_e2e::run(Command::new("docker").args(["stop", "-t", "1", "berth-proxy"]));
+    berth_testkit::run(Command::new("docker").args(["stop", "-t", "1", "berth-proxy"]));
     let down = b.fails(&["domain", "add", &web, "down.example.test"]);
     assert!(
         down.stderr.to_lowercase().contains("caddy"),
@@ -394,7 +394,7 @@ fn internal_tls_shows_the_certificate_caddy_serves() {
 #[test]
 fn an_existing_caddy_can_be_adopted() {
     let _guard = ProxyGuard::take();
-    berth_e2e::docker::ensure_busybox();
+    berth_testkit::docker::ensure_busybox();
     // A Caddy on the host (not in Docker), admin on a unix socket, one site of its own.
     let dir = tempfile::tempdir().unwrap();
     let admin = dir.path().join("admin.sock");
@@ -466,4 +466,125 @@ fn an_existing_caddy_can_be_adopted() {
     );
     let _ = caddy.kill();
     let _ = caddy.wait();
+}
+
+/// Runs `berth deploy APP` until it says it paused after `action` (the debug build's
+/// `BERTH_PAUSE_AFTER` hook), then kills it with SIGKILL: no clean-up, no unlock but the OS's.
+fn deploy_killed_after(b: &Berth, app: &str, action: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut child = b
+        .cmd(&["deploy", app])
+        .env("BERTH_PAUSE_AFTER", action)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(&format!("paused after {action}")) {
+            break;
+        }
+    }
+    assert!(
+        seen.contains(&format!("paused after {action}")),
+        "the deploy ended before pausing after {action}:\n{seen}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_deploy_killed_at_any_step_leaves_one_serving_version() {
+    let r = routed("off");
+    let b = &r.b;
+    let app = unique("killed");
+    let _app = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+        "--drain-timeout",
+        "2",
+    ]);
+    b.ok(&["domain", "add", &app, "killed.example.test"]);
+    b.ok(&["deploy", &app]);
+    let serving = || through_caddy(r.http, "killed.example.test");
+    assert_eq!(serving(), Some((200, "hello v1".into())));
+
+    // (where the deploy is killed, what serves afterwards, what the record says)
+    let cases = [
+        ("start", "v1", "interrupted"),
+        ("route", "v3", "active"),
+        ("activate", "v4", "active"),
+    ];
+    for (i, (action, serves, recorded)) in cases.into_iter().enumerate() {
+        let version = format!("v{}", i + 2);
+        let commit = repo.commit_version(&version);
+        deploy_killed_after(b, &app, action);
+        // The app keeps answering through Caddy right after the kill.
+        assert_eq!(
+            serving(),
+            Some((200, format!("hello {serves}"))),
+            "killed after {action}"
+        );
+        // The next status settles what the dead process left and tells the truth.
+        let st = b.ok(&["status", &app, "--json"]).json();
+        assert_eq!(st["state"], "running", "killed after {action}: {st:#}");
+        assert_eq!(
+            st["last_deploy"]["status"], recorded,
+            "killed after {action}: {st:#}"
+        );
+        let endpoint = st["endpoint"].as_str().unwrap();
+        assert_eq!(
+            berth_testkit::http_get(endpoint, "/").map(|(_, body)| body.trim().to_owned()),
+            Some(format!("hello {serves}")),
+            "status names the container Caddy serves (killed after {action})"
+        );
+        if recorded == "active" {
+            assert_eq!(st["commit"], commit.as_str(), "{st:#}");
+        }
+        if action != "activate" {
+            assert_eq!(
+                containers_of(&app).len(),
+                1,
+                "killed after {action}: one container left"
+            );
+        }
+    }
+    // The next deploy goes through and leaves one container.
+    repo.commit_version("v5");
+    b.ok(&["deploy", &app]);
+    assert_eq!(serving(), Some((200, "hello v5".into())));
+    assert_eq!(containers_of(&app).len(), 1);
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    let statuses: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "active",
+            "superseded",
+            "superseded",
+            "interrupted",
+            "superseded"
+        ],
+        "{history:#}"
+    );
+    assert_eq!(
+        berth_testkit::docker::images_of(&app).len(),
+        4,
+        "the interrupted deploy's image was removed"
+    );
 }

@@ -5,8 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, containers_of, ensure_busybox, images_of};
-use berth_e2e::{Berth, Sshd, git, http_get, run, unique};
+use berth_testkit::docker::{AppGuard, containers_of, ensure_busybox, images_of};
+use berth_testkit::{Berth, Sshd, git, http_get, run, unique};
 
 fn endpoint(b: &Berth, app: &str) -> String {
     let st = b.ok(&["status", app, "--json"]).json();

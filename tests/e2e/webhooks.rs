@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use berth_e2e::docker::{AppGuard, CADDY, ensure_caddy, gateway, remove_relay};
-use berth_e2e::{Berth, Sshd, free_port, git, http_get, http_get_host, http_post, unique};
 use berth_model::Provider;
+use berth_testkit::docker::{AppGuard, CADDY, ensure_caddy, gateway, remove_relay};
+use berth_testkit::{Berth, Sshd, free_port, git, http_get, http_get_host, http_post, unique};
 
 use crate::routing::ProxyGuard;
 
@@ -47,7 +47,7 @@ struct Setup {
 /// front of it on `hooks.test`).
 fn setup(proxy_port: Option<u16>) -> Setup {
     let guard = RelayGuard::take();
-    berth_e2e::docker::ensure_busybox();
+    berth_testkit::docker::ensure_busybox();
     let sshd = Sshd::start();
     let b = Berth::new();
     b.add_ssh_server("prod", &sshd);
@@ -834,6 +834,47 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     );
     let notice = notices.recv_timeout(Duration::from_secs(20)).unwrap();
     assert!(notice.contains("\"failed\""), "{notice}");
+
+    // Six unattended deploys that fail after building keep no image and push no healthy one
+    // out: after the next good one, `rollback` runs v2 again without a rebuild.
+    for i in 1..=6 {
+        let broken = repo.commit_crashing(&format!("broken{i}"));
+        let (status, answer) = push(
+            &To(&caddy, "hooks.test", &path),
+            Provider::Github,
+            &secret,
+            &format!("b-{i}"),
+            "refs/heads/main",
+            &broken,
+        );
+        assert_eq!(status, 202, "{answer}");
+        let failed = wait_finished(b, &app, answer["delivery"].as_i64().unwrap());
+        assert_eq!(failed["status"], "failed", "{failed:#}");
+    }
+    let fixed = repo.commit_version("v2.1");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "u-3",
+        "refs/heads/main",
+        &fixed,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let done = wait_finished(b, &app, answer["delivery"].as_i64().unwrap());
+    assert_eq!(done["status"], "deployed", "{done:#}");
+    assert_eq!(
+        berth_testkit::docker::images_of(&app).len(),
+        3,
+        "v1, v2 and v2.1: failed deploys left no image"
+    );
+    b.ok(&["watch", "--once"]);
+    let r = b.ok(&["rollback", &app]);
+    assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v2"
+    );
 
     // Over SSH with the app's own deploy key: Berth makes it and shows its public half; the
     // relay trusts the git server's host key on first use and pins it.

@@ -105,6 +105,20 @@ pub fn web_files(version: &str) -> Vec<(&'static str, String)> {
 }
 
 impl Repo {
+    /// Commits a version of the [`web_app`] that builds but exits at once (status 3): its
+    /// deploy fails at the health check, after building an image of its own.
+    pub fn commit_crashing(&self, version: &str) -> String {
+        let dockerfile = format!(
+            "FROM {}\nCOPY www /www\nCMD [\"sh\", \"-c\", \"echo crashing {version}; exit 3\"]\n",
+            crate::docker::BUSYBOX
+        );
+        let page = format!("broken {version}\n");
+        self.commit(
+            &[("Dockerfile", &dockerfile), ("www/index.html", &page)],
+            &format!("web app {version}, crashing"),
+        )
+    }
+
     /// Commits a new version of the [`web_app`] files.
     pub fn commit_version(&self, version: &str) -> String {
         let files = web_files(version);

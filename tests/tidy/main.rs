@@ -121,6 +121,17 @@ fn crate_boundaries_hold() {
             "the relay runs on a server: it must not depend on {banned}"
         );
     }
+    assert!(
+        !deps["berth-api"].iter().any(|d| d == "berth-relay"),
+        "berth-api speaks the relay's protocol (berth-relay-proto); it never links the daemon"
+    );
+    assert!(
+        deps["berth-relay-proto"]
+            .iter()
+            .all(|d| !d.starts_with("berth-") || d == "berth-model"),
+        "the relay's protocol is messages and a client: no engine, Docker, SSH or store ({:?})",
+        deps["berth-relay-proto"]
+    );
     for banned in [
         "berth-model",
         "berth-ssh",
@@ -177,6 +188,27 @@ fn crate_boundaries_hold() {
         ["berth-cli"],
         "front ends call berth-api; lower crates never do"
     );
+}
+
+/// Tests layer downward: every crate's own tests use the test kit, which knows no Berth crate,
+/// so a crate's unit tests never build the relay, the engine or the e2e package.
+#[test]
+fn test_support_depends_on_no_berth_crate() {
+    let kit = dependencies_of([root().join("tests/support/Cargo.toml")]);
+    let kit_deps = &kit["berth-testkit"];
+    assert!(
+        kit_deps.iter().all(|d| !d.starts_with("berth-")),
+        "berth-testkit must not depend on Berth's crates ({kit_deps:?})"
+    );
+    for entry in std::fs::read_dir(root().join("crates")).expect("crates/") {
+        let manifest = entry.expect("entry").path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).expect("Cargo.toml");
+        assert!(
+            !text.contains("berth-e2e"),
+            "{}: a crate's tests use berth-testkit, never the e2e package",
+            manifest.display()
+        );
+    }
 }
 
 #[test]

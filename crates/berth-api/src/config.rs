@@ -26,12 +26,15 @@ impl std::str::FromStr for SecretsChoice {
     }
 }
 
-/// How to open Berth.
+/// How to open Berth: the same rules for every front end ([`Config::resolve`]).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Holds the SQLite store and Berth's own known_hosts.
     pub data_dir: PathBuf,
-    pub secrets: SecretsChoice,
+    /// The secrets backend when chosen explicitly (a flag, `BERTH_SECRETS`). `None`: the one
+    /// saved in the data dir (chosen in the window, [`crate::Berth::use_file_secrets`]), else
+    /// the OS keychain.
+    pub secrets: Option<SecretsChoice>,
     /// Who is acting, for the audit log (`cli`, `desktop`).
     pub actor: String,
 }
@@ -44,6 +47,38 @@ pub fn default_data_dir() -> Option<PathBuf> {
 }
 
 impl Config {
+    /// Where Berth's state is and how secrets are kept, the same for the CLI and the desktop:
+    /// the data dir given (`--data-dir`), else `BERTH_DATA_DIR`, else the OS app-data dir; the
+    /// secrets backend given (`--secrets`), else `BERTH_SECRETS`, else — when Berth opens — the
+    /// backend saved in the data dir, else the keychain.
+    pub fn resolve(
+        actor: &str,
+        data_dir: Option<PathBuf>,
+        secrets: Option<&str>,
+    ) -> Result<Config, ApiError> {
+        let data_dir = match data_dir.or_else(|| env_value("BERTH_DATA_DIR").map(PathBuf::from)) {
+            Some(d) => d,
+            None => default_data_dir().ok_or_else(|| {
+                ApiError::Invalid(
+                    "cannot find the OS app-data dir; pass --data-dir or set BERTH_DATA_DIR"
+                        .to_owned(),
+                )
+            })?,
+        };
+        let secrets = match secrets
+            .map(str::to_owned)
+            .or_else(|| env_value("BERTH_SECRETS"))
+        {
+            Some(s) => Some(s.parse::<SecretsChoice>().map_err(ApiError::Invalid)?),
+            None => None,
+        };
+        Ok(Config {
+            data_dir,
+            secrets,
+            actor: actor.to_owned(),
+        })
+    }
+
     pub(crate) fn ensure_data_dir(&self) -> Result<(), ApiError> {
         let dir = &self.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| ApiError::DataDir {
@@ -61,6 +96,11 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A variable's value, unless it is unset or empty.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// A fresh 0700 directory for this process's forwarding sockets, kept short so unix socket

@@ -4,7 +4,8 @@
 use std::sync::Mutex;
 
 use berth_engine::{
-    DeployFailure, DeployJob, DeploySink, JobSource, KEEP_IMAGES, run_deploy, start_app, stop_app,
+    DeployFailure, DeployJob, DeploySink, JobSource, SettleJob, Settled, run_deploy, settle,
+    start_app, stop_app,
 };
 use berth_model::{App, DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step};
 use berth_secrets::env_key;
@@ -90,7 +91,7 @@ impl Berth {
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
-        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a deploy")?;
+        let _lock = self.lock_settled(&app, "a deploy").await?;
         let git_ref = git_ref.unwrap_or(&app.branch).to_owned();
         if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace) {
             return Err(ApiError::Invalid(format!("`{git_ref}` is not a git ref")));
@@ -115,7 +116,7 @@ impl Berth {
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
-        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a rollback")?;
+        let _lock = self.lock_settled(&app, "a rollback").await?;
         let active = self.store.active_deployment(&app.name)?;
         let target = match to {
             Some(id) => {
@@ -178,7 +179,7 @@ impl Berth {
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
-        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a restart")?;
+        let _lock = self.lock_settled(&app, "a restart").await?;
         let active = self
             .store
             .active_deployment(&app.name)?
@@ -197,6 +198,59 @@ impl Berth {
             from_deployment: active.id.clone(),
         };
         self.run(app, deployment, source, observer, cancel).await
+    }
+
+    /// Takes the app's lock, then settles a deployment whose process died before it
+    /// finished (in progress, but nobody held the lock): the records, the route and the
+    /// containers are brought back to one serving version first.
+    pub(crate) async fn lock_settled(&self, app: &App, what: &str) -> Result<AppLock, ApiError> {
+        let lock = AppLock::acquire(self.data_dir(), &app.name, what)?;
+        self.settle_interrupted(app).await?;
+        Ok(lock)
+    }
+
+    /// Settles the app's interrupted deployments (the caller holds the app's lock).
+    pub(crate) async fn settle_interrupted(&self, app: &App) -> Result<(), ApiError> {
+        let interrupted: Vec<Deployment> = self
+            .store
+            .deployments(&app.name, 20)?
+            .into_iter()
+            .filter(|d| d.status == DeploymentStatus::InProgress)
+            .collect();
+        if interrupted.is_empty() {
+            return Ok(());
+        }
+        let server = self.store.server(&app.server)?;
+        let host = self.host(&server).await?;
+        let route = self.route_plan(app, &server)?;
+        let clock = self.clock.clone();
+        let now = move || clock.now_ms();
+        // Oldest first, so the newest one decides what serves.
+        for d in interrupted.into_iter().rev() {
+            let sink = StoreSink {
+                store: &self.store,
+                app: &app.name,
+                deployment: d.id.clone(),
+                observer: &|_| {},
+                pending_lines: Mutex::new(Vec::new()),
+                now: &now,
+            };
+            let id = d.id.clone();
+            let job = SettleJob {
+                app: app.clone(),
+                interrupted: d,
+                active: self.store.active_deployment(&app.name)?,
+                route: route.clone(),
+            };
+            let settled = settle(&host, job, &sink, self.clock.as_ref()).await?;
+            tracing::info!("{settled}");
+            let action = match settled {
+                Settled::Activated(_) => "deploy.settled-active",
+                Settled::Interrupted(_) => "deploy.interrupted",
+            };
+            self.audit(action, &app.name, &format!("deployment {id}: {settled}"));
+        }
+        Ok(())
     }
 
     fn new_deployment(
@@ -224,7 +278,7 @@ impl Berth {
         let env = self.env_values(&app.name)?;
         let server = self.store.server(&app.server)?;
         let previous = self.store.active_deployment(&app.name)?;
-        let keep_images = self.kept_images(&app.name)?;
+        let history = self.store.deployments(&app.name, 200)?;
         let route = self.route_plan(&app, &server)?;
         self.store.insert_deployment(&deployment)?;
         self.audit(
@@ -268,7 +322,7 @@ impl Berth {
             source,
             env,
             previous,
-            keep_images,
+            history: Some(history),
             route,
         };
         match run_deploy(&host, job, &sink, cancel, self.clock.as_ref()).await {
@@ -342,25 +396,6 @@ impl Berth {
         Ok(out)
     }
 
-    /// Images of the last few healthy deployments, kept for rollback.
-    fn kept_images(&self, app: &str) -> Result<Vec<String>, ApiError> {
-        let mut keep: Vec<String> = Vec::new();
-        for d in self.store.deployments(app, 200)? {
-            if !d.status.was_healthy() {
-                continue;
-            }
-            if let Some(image) = d.image
-                && !keep.contains(&image)
-            {
-                keep.push(image);
-                if keep.len() == KEEP_IMAGES {
-                    break;
-                }
-            }
-        }
-        Ok(keep)
-    }
-
     /// Deployments of `app`, newest first.
     pub fn deployments(&self, app: &str, limit: usize) -> Result<Vec<Deployment>, ApiError> {
         self.store.app(app)?;
@@ -387,7 +422,7 @@ impl Berth {
     /// `start`, `restart` or a deploy.
     pub async fn stop(&self, app: &str) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
-        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a stop")?;
+        let _lock = self.lock_settled(&app, "a stop").await?;
         let (host, container) = self.active_container(&app).await?;
         stop_app(&host, &container, app.stop_grace_secs).await?;
         self.store.set_app_stopped(&app.name, true)?;
@@ -398,7 +433,7 @@ impl Berth {
     /// Starts the app's active container again and waits until it is healthy.
     pub async fn start(&self, app: &str, cancel: CancellationToken) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
-        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a start")?;
+        let _lock = self.lock_settled(&app, "a start").await?;
         let (host, container) = self.active_container(&app).await?;
         start_app(&host, &app, &container, &cancel).await?;
         self.store.set_app_stopped(&app.name, false)?;

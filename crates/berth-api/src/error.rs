@@ -68,7 +68,7 @@ pub enum ApiError {
     )]
     WebhookNotEnabled(String),
     #[error(transparent)]
-    Relay(#[from] berth_relay::client::ClientError),
+    Relay(#[from] berth_relay_proto::client::ClientError),
     #[error(transparent)]
     Proxy(#[from] berth_proxy::ProxyError),
     #[error("cannot use {}: {source}", path.display())]
@@ -148,8 +148,8 @@ impl ApiError {
             ApiError::RelayNotInstalled { .. } => "relay-not-installed",
             ApiError::WebhookNotEnabled(_) => "webhook-not-enabled",
             ApiError::Relay(e) => match e {
-                berth_relay::client::ClientError::Unreachable { .. } => "relay-unreachable",
-                berth_relay::client::ClientError::Refused { .. } => "relay-refused",
+                berth_relay_proto::client::ClientError::Unreachable { .. } => "relay-unreachable",
+                berth_relay_proto::client::ClientError::Refused { .. } => "relay-refused",
                 _ => "relay",
             },
             ApiError::Proxy(e) => match e {

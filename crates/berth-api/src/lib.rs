@@ -23,7 +23,7 @@ mod watch;
 mod webhooks;
 
 pub use berth_docker::{LogLine, LogStream};
-pub use berth_engine::{EngineError, SystemClock};
+pub use berth_engine::{Clock, EngineError, SystemClock};
 pub use berth_secrets::Sensitive;
 pub use berth_store::AuditEntry;
 pub use config::{Config, SecretsChoice, default_data_dir};
@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_engine::{Clock, Host};
+use berth_engine::Host;
 use berth_secrets::Secrets;
 use berth_store::Store;
 
@@ -66,7 +66,14 @@ impl Berth {
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Berth, ApiError> {
         config.ensure_data_dir()?;
         let store = Store::open(&config.data_dir.join("berth.db"))?;
-        let secrets = std::sync::RwLock::new(Arc::new(secrets_for(&config)));
+        let choice = match config.secrets {
+            Some(explicit) => explicit,
+            None if store.setting(SECRETS_SETTING)?.as_deref() == Some("file") => {
+                SecretsChoice::File
+            }
+            None => SecretsChoice::Keyring,
+        };
+        let secrets = std::sync::RwLock::new(Arc::new(secrets_for(&config.data_dir, choice)));
         let runtime_dir = config::runtime_dir()?;
         Ok(Berth {
             config,
@@ -89,9 +96,7 @@ impl Berth {
     /// Switches the secrets backend for this process (the desktop's "keep secrets in a file"
     /// fallback when no keychain service runs). Secrets already stored stay where they are.
     pub fn set_secrets_backend(&self, choice: SecretsChoice) {
-        let mut config = self.config.clone();
-        config.secrets = choice;
-        let new = Arc::new(secrets_for(&config));
+        let new = Arc::new(secrets_for(&self.config.data_dir, choice));
         match self.secrets.write() {
             Ok(mut s) => *s = new,
             Err(poisoned) => *poisoned.into_inner() = new,
@@ -99,20 +104,12 @@ impl Berth {
     }
 
     /// Switches to the file backend and remembers the choice in the data dir, so the desktop
-    /// starts with it next time (an explicit `BERTH_SECRETS` still wins).
+    /// and the CLI open the same data with it from now on (an explicit choice still wins).
     pub fn use_file_secrets(&self) -> Result<berth_model::view::SecretsInfo, ApiError> {
         self.set_secrets_backend(SecretsChoice::File);
-        self.store.set_setting("secrets.backend", "file")?;
+        self.store.set_setting(SECRETS_SETTING, "file")?;
         self.audit("secrets.backend", "file", "");
         Ok(self.secrets_info())
-    }
-
-    /// Applies a backend chosen earlier with [`Berth::use_file_secrets`].
-    pub fn apply_saved_secrets_backend(&self) -> Result<(), ApiError> {
-        if self.store.setting("secrets.backend")?.as_deref() == Some("file") {
-            self.set_secrets_backend(SecretsChoice::File);
-        }
-        Ok(())
     }
 
     /// Which backend holds secrets and whether it works here.
@@ -181,14 +178,17 @@ impl Berth {
     }
 }
 
-fn secrets_for(config: &Config) -> Secrets {
-    match config.secrets {
+/// The setting that remembers the secrets backend chosen in the window.
+const SECRETS_SETTING: &str = "secrets.backend";
+
+fn secrets_for(data_dir: &Path, choice: SecretsChoice) -> Secrets {
+    match choice {
         SecretsChoice::Keyring => Secrets::keyring("berth"),
-        SecretsChoice::File => Secrets::file(config.data_dir.join("secrets.json")),
+        SecretsChoice::File => Secrets::file(data_dir.join("secrets.json")),
     }
 }
 
-/// A new short deployment id: 8 lowercase hex characters.
+/// A new short id (deployments, log streams): 8 lowercase hex characters.
 pub(crate) fn new_id() -> String {
-    format!("{:08x}", rand::random::<u32>())
+    berth_engine::new_deployment_id()
 }

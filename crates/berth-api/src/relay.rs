@@ -15,8 +15,8 @@ use berth_docker::{Publish, ServiceSpec, labels};
 use berth_engine::{Host, NETWORK};
 use berth_model::{ProxyMode, RelayConfig, RelayStatus, Server};
 use berth_proxy::Route;
-use berth_relay::client::{BoxStream, ControlClient, Dial};
-use berth_relay::proto;
+use berth_relay_proto::client::{BoxStream, ControlClient, Dial};
+use berth_relay_proto::proto;
 use berth_ssh::{Forward, RemoteTarget};
 use bytes::Bytes;
 

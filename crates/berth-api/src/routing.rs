@@ -14,7 +14,6 @@ use berth_proxy::{AdminAddress, Route, TlsMode, route_id};
 
 use crate::Berth;
 use crate::error::ApiError;
-use crate::lock::AppLock;
 
 /// Where the managed Caddy's admin socket lives on the server (bind-mounted into it).
 pub(crate) const ADMIN_DIR: &str = "/run/berth-proxy";
@@ -610,7 +609,7 @@ impl Berth {
         primary: bool,
     ) -> Result<Vec<DomainStatus>, ApiError> {
         let app = self.store.app(app)?;
-        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a domain change")?;
+        let _lock = self.lock_settled(&app, "a domain change").await?;
         let name = valid_domain(domain)?;
         let server = self.store.server(&app.server)?;
         if server.proxy.is_none() {
@@ -683,7 +682,7 @@ impl Berth {
     /// removed (make another one primary first), nor the automatic one.
     pub async fn domain_rm(&self, app: &str, domain: &str) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
-        let _lock = AppLock::acquire(self.data_dir(), &app.name, "a domain change")?;
+        let _lock = self.lock_settled(&app, "a domain change").await?;
         let name = valid_domain(domain)?;
         let server = self.store.server(&app.server)?;
         let stored = self.store.domains(&app.name)?;

@@ -8,14 +8,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Berth;
 use crate::error::ApiError;
+use crate::lock::AppLock;
 
 impl Berth {
     /// What is serving, where, and how the last deploy went.
     pub async fn status(&self, app: &str) -> Result<AppStatus, ApiError> {
         let app = self.store.app(app)?;
         self.catch_up_unattended(&app.name).await;
+        let mut last = self.store.deployments(&app.name, 1)?.into_iter().next();
+        // "In progress" with the lock free: its process died. Settle it, then tell the truth.
+        if last
+            .as_ref()
+            .is_some_and(|d| d.status == DeploymentStatus::InProgress)
+            && let Ok(_lock) = AppLock::acquire(self.data_dir(), &app.name, "a status check")
+        {
+            self.settle_interrupted(&app).await?;
+            last = self.store.deployments(&app.name, 1)?.into_iter().next();
+        }
         let active = self.store.active_deployment(&app.name)?;
-        let last = self.store.deployments(&app.name, 1)?.into_iter().next();
         let stopped = self.store.app_stopped(&app.name)?;
         let mut status = AppStatus {
             app: app.name.clone(),

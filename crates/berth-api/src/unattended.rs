@@ -3,8 +3,8 @@
 //! how the deployments the relay ran come back into Berth's history.
 
 use berth_model::{App, Deployment, DeploymentStatus, Server, WebhookMode};
-use berth_relay::client::ControlClient;
-use berth_relay::proto::{GitAuth, NotifierSpec, RelayDeployment, RouteSpec, UnattendedSpec};
+use berth_relay_proto::client::ControlClient;
+use berth_relay_proto::proto::{GitAuth, NotifierSpec, RelayDeployment, RouteSpec, UnattendedSpec};
 use berth_secrets::{Sensitive, deploy_key_key, git_token_key, notifier_key};
 use serde::{Deserialize, Serialize};
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_model::{Delivery, DeliveryStatus, DeployNotice, Server};
-use berth_relay::client::ControlClient;
-use berth_relay::proto::{ClaimRequest, DeployReport};
+use berth_relay_proto::client::ControlClient;
+use berth_relay_proto::proto::{ClaimRequest, DeployReport};
 use tokio_util::sync::CancellationToken;
 
 use crate::Berth;

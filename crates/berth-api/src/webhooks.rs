@@ -2,7 +2,7 @@
 //! branch/tag filter, and the deliveries the server's relay recorded for it.
 
 use berth_model::{Delivery, Provider, Server, Webhook, WebhookFilter, WebhookInfo, WebhookMode};
-use berth_relay::proto::HookSpec;
+use berth_relay_proto::proto::HookSpec;
 use berth_secrets::{Sensitive, webhook_key};
 
 use crate::Berth;

@@ -13,8 +13,9 @@ pub struct Cli {
     pub data_dir: Option<PathBuf>,
 
     /// Where secrets live: the OS keychain, or a 0600 file in the data dir (headless, CI).
-    #[arg(long, global = true, env = "BERTH_SECRETS", default_value = "keyring", value_parser = ["keyring", "file"])]
-    pub secrets: String,
+    /// Default: the backend chosen in the desktop app for this data dir, else the keychain.
+    #[arg(long, global = true, env = "BERTH_SECRETS", value_parser = ["keyring", "file"])]
+    pub secrets: Option<String>,
 
     /// More log output (repeat for more). Also BERTH_LOG=debug.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -453,4 +454,6 @@ pub enum EnvCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print one variable's value, a secret one included (the window's "show").
+    Get { app: String, key: String },
 }

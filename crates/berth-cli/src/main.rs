@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use berth_api::{AddServer, ApiError, Berth, Config, HostKeyPrompt, SecretsChoice, Sensitive};
+use berth_api::{AddServer, ApiError, Berth, Config, HostKeyPrompt, Sensitive};
 use berth_model::size::format_memory;
 use berth_model::{
     AppDraft, BaseImages, EnvVar, SshTarget, TransportKind, Volume, parse_cpus, parse_memory,
@@ -105,17 +105,8 @@ fn wants_json(cmd: &Command) -> bool {
 }
 
 fn open(cli: &Cli) -> anyhow::Result<Berth> {
-    let data_dir = match &cli.data_dir {
-        Some(d) => d.clone(),
-        None => berth_api::default_data_dir()
-            .context("cannot find the OS app-data dir; pass --data-dir or set BERTH_DATA_DIR")?,
-    };
-    let secrets: SecretsChoice = cli.secrets.parse().map_err(anyhow::Error::msg)?;
-    let berth = Berth::open(Config {
-        data_dir,
-        secrets,
-        actor: "cli".to_owned(),
-    })?;
+    let config = Config::resolve("cli", cli.data_dir.clone(), cli.secrets.as_deref())?;
+    let berth = Berth::open(config)?;
     if let Some(path) = berth.secrets_file() {
         notice_file_secrets(&berth, &path);
     }
@@ -860,6 +851,22 @@ async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                 }
             }
             resync_warning(berth.webhook_resync(&app).await);
+            Ok(())
+        }
+        EnvCmd::Get { app, key } => {
+            let var = berth
+                .env_ls(&app)?
+                .into_iter()
+                .find(|v| v.key == key)
+                .with_context(|| format!("{key} is not set on {app}"))?;
+            let value = if var.secret {
+                berth.env_reveal(&app, &key)?.with_context(|| {
+                    format!("{key} is a secret of {app}, but the secrets store has no value for it")
+                })?
+            } else {
+                var.value.unwrap_or_default()
+            };
+            println!("{value}");
             Ok(())
         }
         EnvCmd::Ls { app, json } => {

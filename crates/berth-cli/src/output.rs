@@ -1,8 +1,9 @@
 //! Human-readable rendering: tables, durations, relative times, step progress.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
+use berth_api::{Clock, SystemClock};
 use berth_model::{DeployEvent, StepOutcome};
 
 /// Whether stderr is a terminal that takes colour.
@@ -42,34 +43,12 @@ impl Style {
     }
 }
 
-/// `1.2 s`, `340 ms`, `2 min 5 s`.
-pub fn duration_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
-    }
-}
+/// `1.2 s`, `340 ms`, `2 min 5 s` (the shared formatter).
+pub use berth_model::format::duration as duration_ms;
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// `just now`, `5 min ago`, `3 h ago`, `2 days ago`.
+/// `just now`, `5 min ago`, `3 h ago`, `2 days ago`, from the one clock.
 pub fn ago(at_ms: i64) -> String {
-    let secs = (now_ms() - at_ms).max(0) / 1000;
-    match secs {
-        0..=9 => "just now".to_owned(),
-        10..=59 => format!("{secs} s ago"),
-        60..=3599 => format!("{} min ago", secs / 60),
-        3600..=86_399 => format!("{} h ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86_400),
-    }
+    berth_model::format::ago(SystemClock.now_ms(), at_ms)
 }
 
 /// RFC 3339 for JSON-ish human output.

@@ -6,25 +6,28 @@
 //! engine reports through a [`DeploySink`] and never touches the store, the UI or the CLI.
 //!
 //! Invariants: the serving container keeps serving until its successor is healthy and
-//! switched to; a failed or cancelled deploy removes only what it created.
+//! switched to; a failed or cancelled deploy removes only what it created (its container and
+//! the image it built); one retention rule ([`kept_images`]) decides which images stay.
 
+mod apply;
 mod error;
 mod health;
 mod host;
 pub mod plan;
+mod retention;
 mod run;
+pub mod settle;
 
 pub use error::EngineError;
 pub use health::{HealthReport, probe_http};
 pub use host::{Host, HostFacts};
 pub use plan::{RoutePlan, UpstreamVia};
+pub use retention::{KEEP_IMAGES, kept_images, kept_images_on_host};
 pub use run::{
     Clock, DeployFailure, DeployJob, DeploySink, JobSource, SystemClock, container_name, image_tag,
-    run_deploy, start_app, stop_app,
+    new_deployment_id, run_deploy, start_app, stop_app,
 };
+pub use settle::{SettleJob, Settled, settle};
 
 /// Name of the Docker network every app container joins.
 pub const NETWORK: &str = "berth";
-
-/// How many earlier healthy deployments keep their image for rollback.
-pub const KEEP_IMAGES: usize = 5;

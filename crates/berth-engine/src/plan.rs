@@ -111,6 +111,37 @@ pub enum Action {
         app: String,
         keep: Vec<String>,
     },
+    /// Remove one image (what an interrupted deployment built).
+    RemoveImage {
+        image: String,
+    },
+    /// Record that the deployment's driver stopped before it finished.
+    MarkInterrupted {
+        deployment: String,
+    },
+}
+
+impl Action {
+    /// A short name of what the action does (`build`, `route`, `activate`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Build { .. } => "build",
+            Action::CheckImage { .. } => "check-image",
+            Action::EnsureNetwork { .. } => "ensure-network",
+            Action::Create(_) => "create",
+            Action::Start { .. } => "start",
+            Action::HealthCheck { .. } => "health-check",
+            Action::Route { .. } => "route",
+            Action::Activate { .. } => "activate",
+            Action::DrainRequests { .. } => "drain",
+            Action::Stop { .. } => "stop",
+            Action::Remove { .. } => "remove",
+            Action::RemoveLeftover { .. } => "remove-leftover",
+            Action::PruneImages { .. } => "prune-images",
+            Action::RemoveImage { .. } => "remove-image",
+            Action::MarkInterrupted { .. } => "mark-interrupted",
+        }
+    }
 }
 
 /// A step of the plan: which pipeline step it belongs to and what it does.
@@ -367,6 +398,10 @@ impl fmt::Display for Action {
             }
             Action::PruneImages { app, keep } => {
                 write!(f, "prune images of {app}, keeping {}", keep.join(" "))
+            }
+            Action::RemoveImage { image } => write!(f, "remove image {image}"),
+            Action::MarkInterrupted { deployment } => {
+                write!(f, "record deployment {deployment} as interrupted")
             }
         }
     }

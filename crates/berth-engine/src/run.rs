@@ -2,23 +2,24 @@
 //! reports progress through a [`DeploySink`], and on failure or cancellation removes only what
 //! this deployment created.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use berth_build::detect::Detected;
 use berth_build::git::{Commit, Repo};
-use berth_docker::{ContainerSpec, labels};
+use berth_docker::labels;
 use berth_model::{
     App, BaseImages, DeployEvent, Deployment, DeploymentStatus, Step, StepOutcome, StepTiming,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::NETWORK;
+use crate::apply::{Apply, Created, cancellable, pause_point};
 use crate::error::EngineError;
 use crate::health::{HealthReport, wait_healthy};
 use crate::host::Host;
-use crate::plan::{Action, ImageSource, PlanInput, RoutePlan, UpstreamVia, plan_deploy};
+use crate::plan::{ImageSource, PlanInput, RoutePlan, plan_deploy};
+use crate::retention::{kept_images, kept_images_on_host};
 
 /// The time, passed in so logic stays deterministic under test.
 pub trait Clock: Send + Sync {
@@ -82,8 +83,10 @@ pub struct DeployJob {
     pub env: Vec<(String, String)>,
     /// The app's active deployment, if any.
     pub previous: Option<Deployment>,
-    /// Images of earlier healthy deployments to keep for rollback.
-    pub keep_images: Vec<String>,
+    /// The app's deployments, newest first, when the driver keeps a history (Berth's store);
+    /// `None` when the images on the host are all it knows (the relay). Either way the one
+    /// retention rule ([`crate::kept_images`]) decides which images stay for rollback.
+    pub history: Option<Vec<Deployment>>,
     /// The route through the server's proxy, when there is one.
     pub route: Option<RoutePlan>,
 }
@@ -94,6 +97,21 @@ pub struct DeployFailure {
     pub deployment: Deployment,
     pub step: Option<Step>,
     pub error: EngineError,
+}
+
+/// A new deployment id: 8 lowercase hex digits, the same from every driver (the desktop, the
+/// CLI, the relay). Random (the standard library's per-process hash keys, mixed with the time),
+/// so two processes deploying at once never pick the same one in practice.
+pub fn new_deployment_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:08x}", h.finish() as u32)
 }
 
 /// `berth-<app>-<deployment>`.
@@ -107,7 +125,7 @@ pub fn image_tag(app: &str, deployment: &str) -> String {
 }
 
 /// Times the pipeline's steps and reports them.
-struct Steps<'a> {
+pub(crate) struct Steps<'a> {
     sink: &'a dyn DeploySink,
     clock: &'a dyn Clock,
     current: Option<(Step, Instant, i64)>,
@@ -149,11 +167,24 @@ enum Files {
 }
 
 /// What the resolve step produced.
-struct Resolved {
+pub(crate) struct Resolved {
     files: Files,
     commit: Commit,
     detected: Detected,
     dirty: bool,
+}
+
+impl Resolved {
+    /// The build context: the commit's files, filtered by `.dockerignore` (runs git: call it
+    /// off the async runtime).
+    pub(crate) fn context(
+        &self,
+    ) -> Result<berth_build::context::ContextStream, berth_build::BuildError> {
+        match &self.files {
+            Files::Repo(repo) => berth_build::context::stream(repo, &self.commit, &self.detected),
+            Files::Snapshot(snapshot) => snapshot.context(&self.detected),
+        }
+    }
 }
 
 fn resolve_blocking(
@@ -182,18 +213,6 @@ fn resolve_blocking(
     })
 }
 
-fn deployment_labels(app: &str, deployment: &str, commit: Option<&str>) -> HashMap<String, String> {
-    let mut l = HashMap::from([
-        (labels::MANAGED.to_owned(), "true".to_owned()),
-        (labels::APP.to_owned(), app.to_owned()),
-        (labels::DEPLOYMENT.to_owned(), deployment.to_owned()),
-    ]);
-    if let Some(c) = commit {
-        l.insert(labels::COMMIT.to_owned(), c.to_owned());
-    }
-    l
-}
-
 /// Runs one deployment to the end. `Ok` means the new deployment is healthy and active.
 pub async fn run_deploy(
     host: &Host,
@@ -208,7 +227,7 @@ pub async fn run_deploy(
         source,
         env,
         previous,
-        keep_images,
+        history,
         route,
     } = job;
     let mut d = deployment;
@@ -222,7 +241,7 @@ pub async fn run_deploy(
         clock,
         current: None,
     };
-    let mut created: Option<String> = None;
+    let mut created = Created::default();
     let result = execute(
         host,
         &app,
@@ -231,7 +250,7 @@ pub async fn run_deploy(
             source,
             env: &env,
             previous,
-            keep_images,
+            history,
             route,
             sink,
             cancel: &cancel,
@@ -257,14 +276,7 @@ pub async fn run_deploy(
         Err(error) => {
             let cancelled = matches!(error, EngineError::Cancelled);
             // Remove only what this deployment created; the serving container is untouched.
-            if let Some(name) = &created
-                && let Err(e) = host.docker().remove_container(name, true).await
-            {
-                tracing::warn!("could not remove {name} after a failed deploy: {e}");
-                sink.event(DeployEvent::Info {
-                    message: format!("could not remove {name}: {e}"),
-                });
-            }
+            created.remove(host, sink).await;
             let outcome = if cancelled {
                 StepOutcome::Cancelled
             } else {
@@ -292,16 +304,6 @@ pub async fn run_deploy(
                 error,
             }))
         }
-    }
-}
-
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    fut: impl std::future::Future<Output = Result<T, EngineError>>,
-) -> Result<T, EngineError> {
-    tokio::select! {
-        r = fut => r,
-        _ = cancel.cancelled() => Err(EngineError::Cancelled),
     }
 }
 
@@ -340,49 +342,106 @@ struct Inputs<'a> {
     source: JobSource,
     env: &'a [(String, String)],
     previous: Option<Deployment>,
-    keep_images: Vec<String>,
+    history: Option<Vec<Deployment>>,
     route: Option<RoutePlan>,
     sink: &'a dyn DeploySink,
     cancel: &'a CancellationToken,
 }
 
-/// The dial address of `container`'s app port as the proxy reaches it.
-fn upstream(
-    via: UpstreamVia,
-    container: &str,
-    port: u16,
-    published: Option<u16>,
-) -> Option<String> {
-    match via {
-        UpstreamVia::Network => Some(format!("{container}:{port}")),
-        UpstreamVia::Loopback => published.map(|p| format!("127.0.0.1:{p}")),
-    }
-}
-
+/// Resolve the source, observe the host, plan, then apply the plan action by action.
 async fn execute(
     host: &Host,
     app: &App,
     d: &mut Deployment,
     inputs: Inputs<'_>,
     steps: &mut Steps<'_>,
-    created: &mut Option<String>,
+    created: &mut Created,
 ) -> Result<(), EngineError> {
     let Inputs {
         source,
         env,
         previous,
-        keep_images,
+        history,
         route,
         sink,
         cancel,
     } = inputs;
-    let docker = host.docker();
-    // Filled in as the run goes: the new container's published port, and the route as it was
-    // before the switch (to put it back if recording the switch fails).
-    let mut new_port: Option<u16> = None;
-    let mut switched: Option<(RoutePlan, Option<String>)> = None;
-    // Resolve the source.
-    let (image_source, image, mut resolved) = match source {
+    let (image_source, image, resolved) = resolve(app, d, source, steps, sink, cancel).await?;
+    d.image = Some(image.clone());
+    let container = container_name(&app.name, &d.id);
+    d.container = Some(container.clone());
+    sink.save(d);
+    let observed = observe(
+        host,
+        app,
+        (&container, &image),
+        previous.as_ref(),
+        history.as_deref(),
+    )
+    .await?;
+    let mut env_keys: Vec<String> = env.iter().map(|(k, _)| k.clone()).collect();
+    env_keys.sort();
+    let plan = plan_deploy(&PlanInput {
+        app,
+        deployment_id: &d.id,
+        source: image_source,
+        image,
+        container,
+        network: NETWORK,
+        env_keys,
+        previous: observed.previous,
+        leftovers: observed.leftovers,
+        keep_images: observed.keep_images,
+        route,
+    });
+    tracing::debug!("plan for {} {}:\n{plan}", app.name, d.id);
+    let mut apply = Apply {
+        host,
+        app,
+        env,
+        sink,
+        cancel,
+        clock: steps.clock,
+        resolved,
+        created: Created::default(),
+        new_port: None,
+        previous_port: observed.previous_port,
+        switched: None,
+        activated: false,
+    };
+    let result = apply_plan(&mut apply, plan, d, steps).await;
+    *created = std::mem::take(&mut apply.created);
+    result
+}
+
+async fn apply_plan(
+    apply: &mut Apply<'_>,
+    plan: crate::plan::Plan,
+    d: &mut Deployment,
+    steps: &mut Steps<'_>,
+) -> Result<(), EngineError> {
+    for planned in plan.actions {
+        if !apply.activated && apply.cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        steps.enter(planned.step, d);
+        let kind = planned.action.kind();
+        apply.apply(planned.action, d).await?;
+        pause_point(kind, apply.sink).await;
+    }
+    Ok(())
+}
+
+/// Resolves the job's source: the commit to build (and what it is), or the image to reuse.
+async fn resolve(
+    app: &App,
+    d: &mut Deployment,
+    source: JobSource,
+    steps: &mut Steps<'_>,
+    sink: &dyn DeploySink,
+    cancel: &CancellationToken,
+) -> Result<(ImageSource, String, Option<Resolved>), EngineError> {
+    match source {
         JobSource::Git { cache_dir, images } => {
             steps.enter(Step::Resolve, d);
             let app2 = app.clone();
@@ -395,7 +454,7 @@ async fn execute(
             })
             .await?;
             let source = resolved_source(&resolved, d, sink);
-            (source, image_tag(&app.name, &d.id), Some(resolved))
+            Ok((source, image_tag(&app.name, &d.id), Some(resolved)))
         }
         JobSource::Snapshot { snapshot, images } => {
             steps.enter(Step::Resolve, d);
@@ -407,21 +466,38 @@ async fn execute(
                 dirty: false,
             };
             let source = resolved_source(&resolved, d, sink);
-            (source, image_tag(&app.name, &d.id), Some(resolved))
+            Ok((source, image_tag(&app.name, &d.id), Some(resolved)))
         }
         JobSource::Image {
             image,
             from_deployment,
-        } => (ImageSource::Existing { from_deployment }, image, None),
-    };
-    d.image = Some(image.clone());
-    let container = container_name(&app.name, &d.id);
-    d.container = Some(container.clone());
-    sink.save(d);
+        } => Ok((ImageSource::Existing { from_deployment }, image, None)),
+    }
+}
 
-    // Observe the host: is the active container still there, are there leftovers?
+/// What the planner needs from the host.
+struct Observed {
+    /// The active deployment's container, if it still exists.
+    previous: Option<String>,
+    previous_port: Option<u16>,
+    /// Containers of the app that are neither active nor new (left by an interrupted run).
+    leftovers: Vec<String>,
+    /// The images the one retention rule keeps.
+    keep_images: Vec<String>,
+}
+
+/// Looks at the host: is the active container still there, are there leftovers, which images
+/// does the retention rule keep?
+async fn observe(
+    host: &Host,
+    app: &App,
+    (container, image): (&str, &str),
+    previous: Option<&Deployment>,
+    history: Option<&[Deployment]>,
+) -> Result<Observed, EngineError> {
+    let docker = host.docker();
     let mut previous_port = None;
-    let previous_container = match previous.as_ref().and_then(|p| p.container.clone()) {
+    let previous_container = match previous.and_then(|p| p.container.clone()) {
         Some(name) => docker.inspect_container(&name).await?.map(|info| {
             previous_port = info.published_port;
             name
@@ -432,253 +508,30 @@ async fn execute(
         .containers_with_labels(&[(labels::APP, &app.name)])
         .await?
         .into_iter()
-        .filter(|c| Some(c) != previous_container.as_ref() && c != &container)
+        .filter(|c| Some(c) != previous_container.as_ref() && c != container)
         .collect();
-    let mut env_keys: Vec<String> = env.iter().map(|(k, _)| k.clone()).collect();
-    env_keys.sort();
-    let plan = plan_deploy(&PlanInput {
-        app,
-        deployment_id: &d.id,
-        source: image_source,
-        image: image.clone(),
-        container: container.clone(),
-        network: NETWORK,
-        env_keys,
-        previous: previous_container.clone(),
+    // Once this deployment is switched to, its image is the serving one.
+    let serving = Some(image);
+    let keep_images = match history {
+        Some(history) => kept_images(serving, history),
+        None => {
+            let images = docker
+                .images_with_labels(&[(labels::MANAGED, "true"), (labels::APP, &app.name)])
+                .await?;
+            kept_images_on_host(
+                serving,
+                images
+                    .iter()
+                    .filter_map(|i| i.tags.first().map(String::as_str)),
+            )
+        }
+    };
+    Ok(Observed {
+        previous: previous_container,
+        previous_port,
         leftovers,
         keep_images,
-        route,
-    });
-    tracing::debug!("plan for {} {}:\n{plan}", app.name, d.id);
-
-    let mut activated = false;
-    for planned in plan.actions {
-        if !activated && cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        steps.enter(planned.step, d);
-        match planned.action {
-            Action::Build {
-                tag, dockerfile, ..
-            } => {
-                let Some(r) = resolved.take() else {
-                    return Err(EngineError::Task("build without a resolved source".into()));
-                };
-                // Starting the stream runs git (reading .dockerignore): keep it off the runtime.
-                let context = tokio::task::spawn_blocking(move || match &r.files {
-                    Files::Repo(repo) => berth_build::context::stream(repo, &r.commit, &r.detected),
-                    Files::Snapshot(snapshot) => snapshot.context(&r.detected),
-                })
-                .await
-                .map_err(|e| EngineError::Task(e.to_string()))??;
-                // Only labels that stay the same for a commit, so a redeploy hits the build
-                // cache; the tag names the deployment.
-                let mut build_labels = deployment_labels(&app.name, &d.id, d.commit.as_deref());
-                build_labels.remove(labels::DEPLOYMENT);
-                let on_line = |line: &str| {
-                    sink.event(DeployEvent::BuildLine {
-                        line: line.to_owned(),
-                    })
-                };
-                cancellable(cancel, async {
-                    docker
-                        .build_image(&tag, &dockerfile, &build_labels, context, on_line)
-                        .await
-                        .map_err(EngineError::from)
-                })
-                .await?;
-            }
-            Action::CheckImage {
-                image,
-                from_deployment,
-            } => {
-                if docker.image_id(&image).await?.is_none() {
-                    return Err(EngineError::ImageMissing {
-                        image,
-                        deployment: from_deployment,
-                    });
-                }
-            }
-            Action::EnsureNetwork { network } => docker.ensure_network(&network).await?,
-            Action::Create(c) => {
-                let spec = ContainerSpec {
-                    name: c.name.clone(),
-                    image: c.image,
-                    env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                    labels: deployment_labels(&app.name, &d.id, d.commit.as_deref()),
-                    port: c.port,
-                    network: c.network,
-                    cpus: c.cpus,
-                    memory_bytes: c.memory_bytes,
-                    volumes: c.volumes,
-                    stop_grace_secs: c.stop_grace_secs,
-                };
-                docker.create_container(&spec).await?;
-                *created = Some(c.name);
-            }
-            Action::Start { container } => docker.start_container(&container).await?,
-            Action::HealthCheck {
-                container,
-                port,
-                health,
-            } => {
-                let report: HealthReport =
-                    wait_healthy(host, &container, port, &health, cancel).await?;
-                new_port = Some(report.host_port);
-                docker.keep_running(&container).await?;
-                sink.event(DeployEvent::Info {
-                    message: format!(
-                        "healthy: GET {} answered {} after {} probe(s) in {} ms; published on 127.0.0.1:{}",
-                        health.path, report.status, report.probes, report.elapsed_ms, report.host_port
-                    ),
-                });
-            }
-            Action::Route {
-                route,
-                container,
-                port,
-            } => {
-                let caddy = host.caddy(&route.admin).await?;
-                let before = caddy.route(&route.id).await?.map(|r| r.upstream);
-                let Some(dial) = upstream(route.via, &container, port, new_port) else {
-                    return Err(EngineError::NoPublishedPort { container, port });
-                };
-                caddy
-                    .put_route(
-                        &route.server,
-                        &berth_proxy::Route {
-                            id: route.id.clone(),
-                            hosts: route.hosts.clone(),
-                            upstream: dial.clone(),
-                        },
-                    )
-                    .await?;
-                sink.event(DeployEvent::Info {
-                    message: format!("routed {} to {dial}", route.hosts.join(", ")),
-                });
-                switched = Some((route, before));
-            }
-            Action::Activate { .. } => {
-                d.status = DeploymentStatus::Active;
-                if let Err(e) = sink.activate(d) {
-                    d.status = DeploymentStatus::InProgress;
-                    if let Some((route, before)) = switched.take() {
-                        restore_route(host, &route, before).await;
-                    }
-                    return Err(EngineError::Record(e));
-                }
-                activated = true;
-            }
-            Action::DrainRequests {
-                route,
-                container,
-                port,
-            } => {
-                if let Some(dial) = upstream(route.via, &container, port, previous_port) {
-                    let timeout =
-                        std::time::Duration::from_secs(u64::from(route.drain_timeout_secs));
-                    let drained = match host.caddy(&route.admin).await {
-                        Ok(caddy) => caddy
-                            .drain(&dial, timeout, std::time::Duration::from_millis(50))
-                            .await
-                            .map_err(EngineError::from),
-                        Err(e) => Err(e),
-                    };
-                    match drained {
-                        Ok(0) => {}
-                        Ok(n) => warn(
-                            sink,
-                            format!(
-                                "{n} request(s) to {container} still in flight after {}s; stopping it anyway",
-                                route.drain_timeout_secs
-                            ),
-                        ),
-                        Err(e) => warn(
-                            sink,
-                            format!("could not watch requests to {container} drain: {e}"),
-                        ),
-                    }
-                }
-            }
-            // After the switch, failures only warn: the new deployment is already serving.
-            Action::Stop {
-                container,
-                grace_secs,
-            } => {
-                if let Err(e) = docker.stop_container(&container, grace_secs).await {
-                    warn(
-                        sink,
-                        format!("could not stop the previous container {container}: {e}"),
-                    );
-                }
-            }
-            Action::Remove { container } | Action::RemoveLeftover { container } => {
-                if let Err(e) = docker.remove_container(&container, true).await {
-                    warn(sink, format!("could not remove {container}: {e}"));
-                }
-            }
-            Action::PruneImages { app, keep } => {
-                if let Err(e) = prune_images(host, &app, &keep).await {
-                    warn(sink, format!("could not prune old images of {app}: {e}"));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Puts the route back as it was before a switch whose recording failed.
-async fn restore_route(host: &Host, route: &RoutePlan, before: Option<String>) {
-    let result = match host.caddy(&route.admin).await {
-        Ok(caddy) => match before {
-            Some(upstream) => caddy
-                .put_route(
-                    &route.server,
-                    &berth_proxy::Route {
-                        id: route.id.clone(),
-                        hosts: route.hosts.clone(),
-                        upstream,
-                    },
-                )
-                .await
-                .map_err(EngineError::from),
-            None => caddy
-                .delete_route(&route.id)
-                .await
-                .map(|_| ())
-                .map_err(EngineError::from),
-        },
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        tracing::error!("could not put route {} back: {e}", route.id);
-    }
-}
-
-fn warn(sink: &dyn DeploySink, message: String) {
-    tracing::warn!("{message}");
-    sink.event(DeployEvent::Info { message });
-}
-
-/// Removes this app's images except those in `keep` (tags) and those still used.
-async fn prune_images(host: &Host, app: &str, keep: &[String]) -> Result<(), EngineError> {
-    let docker = host.docker();
-    let images = docker
-        .images_with_labels(&[(labels::MANAGED, "true"), (labels::APP, app)])
-        .await?;
-    let keep_ids: Vec<String> = images
-        .iter()
-        .filter(|i| i.tags.iter().any(|t| keep.contains(t)))
-        .map(|i| i.id.clone())
-        .collect();
-    for image in images {
-        if keep_ids.contains(&image.id) {
-            continue;
-        }
-        let removed = docker.remove_image(&image.id, false).await?;
-        tracing::debug!(image = %image.id, removed, "pruned image");
-    }
-    Ok(())
+    })
 }
 
 /// Stops an app's active container (the user's `stop`).
@@ -701,4 +554,20 @@ pub async fn start_app(
     }
     host.docker().start_container(container).await?;
     wait_healthy(host, container, app.port, &app.health, cancel).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_ids_are_eight_hex_digits_and_differ() {
+        let a = new_deployment_id();
+        assert_eq!(a.len(), 8);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(a, new_deployment_id());
+    }
 }

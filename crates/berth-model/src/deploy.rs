@@ -68,6 +68,9 @@ pub enum DeploymentStatus {
     Superseded,
     Failed,
     Cancelled,
+    /// Its driver (the CLI, the desktop) stopped before it finished; settled when the app's
+    /// lock was next taken, with what it had created removed.
+    Interrupted,
 }
 
 impl DeploymentStatus {
@@ -78,6 +81,7 @@ impl DeploymentStatus {
             DeploymentStatus::Superseded => "superseded",
             DeploymentStatus::Failed => "failed",
             DeploymentStatus::Cancelled => "cancelled",
+            DeploymentStatus::Interrupted => "interrupted",
         }
     }
 
@@ -88,6 +92,7 @@ impl DeploymentStatus {
             DeploymentStatus::Superseded,
             DeploymentStatus::Failed,
             DeploymentStatus::Cancelled,
+            DeploymentStatus::Interrupted,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)

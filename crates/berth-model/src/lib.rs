@@ -8,6 +8,7 @@ pub mod app;
 pub mod deploy;
 pub mod domain;
 pub mod error;
+pub mod format;
 pub mod names;
 pub mod server;
 pub mod size;

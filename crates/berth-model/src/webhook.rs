@@ -426,7 +426,7 @@ impl DeployNotice {
             .unwrap_or_default();
         let took = self
             .duration_ms
-            .map(|ms| format!(" in {:.1} s", ms as f64 / 1000.0))
+            .map(|ms| format!(" in {}", crate::format::duration(ms)))
             .unwrap_or_default();
         if self.status == "deployed" {
             let url = self

@@ -1,17 +1,15 @@
 //! `berth-relay`: the one long-running Berth process on a server. It answers git hosts'
 //! webhooks on a public port (behind Caddy), verifies and records every delivery durably
 //! before answering, and serves Berth a control API on a unix socket that Berth reaches only
-//! through its SSH session. The same crate holds the control API's client, which `berth-api`
-//! uses.
+//! through its SSH session. The control protocol and its client live in `berth-relay-proto`,
+//! which `berth-api` uses without linking this daemon.
 //!
 //! Like kamal-proxy: flags and `BERTH_RELAY_*` env vars, no config file, state restored from
 //! its data directory at boot, control over a unix socket.
 
-pub mod client;
 mod control;
 mod db;
 mod metrics;
-pub mod proto;
 mod public;
 mod ratelimit;
 mod registry;
@@ -25,14 +23,12 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
+pub use berth_relay_proto::{client, proto};
 pub use settings::{Settings, SettingsError};
 
-/// Unix milliseconds now.
+/// Unix milliseconds now, from the one clock every driver uses.
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    berth_engine::Clock::now_ms(&berth_engine::SystemClock)
 }
 
 /// Everything a request handler needs.

@@ -4,15 +4,13 @@
 //! Each result is recorded for Berth's history, reported on the delivery and announced to the
 //! notifiers synced with the app's spec.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_docker::labels;
 use berth_engine::{
-    DeployJob, DeploySink, Host, JobSource, KEEP_IMAGES, NETWORK, RoutePlan, SystemClock,
-    UpstreamVia, run_deploy,
+    DeployJob, DeploySink, Host, JobSource, NETWORK, RoutePlan, SystemClock, UpstreamVia,
+    run_deploy,
 };
 use berth_model::{
     DeliveryStatus, DeployEvent, DeployNotice, Deployment, DeploymentKind, DeploymentStatus,
@@ -310,9 +308,8 @@ async fn deploy(
             return fail("setup", e);
         }
     };
-    let keep_images = kept_images(&h, &spec.app.name).await;
     let deployment = Deployment::start(
-        new_id(),
+        berth_engine::new_deployment_id(),
         &spec.app.name,
         DeploymentKind::Deploy,
         git_ref
@@ -330,7 +327,8 @@ async fn deploy(
         },
         env: spec.env.clone(),
         previous,
-        keep_images,
+        // The images on this host are the history the relay has.
+        history: None,
         route: spec.route.as_ref().map(|r| RoutePlan {
             admin: r.admin.clone(),
             server: r.server.clone(),
@@ -428,37 +426,6 @@ async fn active_deployment(host: &Host, app: &str) -> Result<Option<Deployment>,
     }))
 }
 
-/// The app's newest images, kept for rollback.
-async fn kept_images(host: &Host, app: &str) -> Vec<String> {
-    match host
-        .docker()
-        .images_with_labels(&[(labels::APP, app)])
-        .await
-    {
-        Ok(images) => images
-            .into_iter()
-            .filter_map(|i| i.tags.into_iter().next())
-            .take(KEEP_IMAGES)
-            .collect(),
-        Err(e) => {
-            tracing::warn!("cannot list the app's images: {e}");
-            Vec::new()
-        }
-    }
-}
-
-/// An 8-hex-digit deployment id, like Berth's.
-fn new_id() -> String {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{:08x}", h.finish() as u32)
-}
-
 /// Keeps the deployment's last build lines; the record itself comes back from the engine.
 #[derive(Default)]
 struct Sink {
@@ -497,18 +464,5 @@ impl DeploySink for Sink {
 
     fn activate(&self, _deployment: &Deployment) -> Result<(), String> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_look_like_berths() {
-        let a = new_id();
-        assert_eq!(a.len(), 8);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, new_id());
     }
 }

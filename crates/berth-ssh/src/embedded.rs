@@ -713,7 +713,7 @@ mod tests {
 
         use std::os::unix::fs::PermissionsExt;
 
-        let sshd = berth_e2e::Sshd::start();
+        let sshd = berth_testkit::Sshd::start();
         let dir = tempfile::Builder::new()
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
@@ -743,7 +743,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         let ssh_add = |args: &[&std::ffi::OsStr]| {
-            berth_e2e::run(
+            berth_testkit::run(
                 Command::new("ssh-add")
                     .env("SSH_AUTH_SOCK", &sock)
                     .args(args)
@@ -772,7 +772,7 @@ mod tests {
         t.close().await;
 
         let stranger = dir.path().join("stranger");
-        berth_e2e::run(
+        berth_testkit::run(
             Command::new("ssh-keygen")
                 .args(["-q", "-t", "ed25519", "-N", "", "-f"])
                 .arg(&stranger),

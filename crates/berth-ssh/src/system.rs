@@ -709,7 +709,7 @@ mod idle_tests {
     /// to the same endpoint relaunches it, with nobody calling `check()`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn forward_survives_the_master_idling_out() {
-        let sshd = berth_e2e::Sshd::start();
+        let sshd = berth_testkit::Sshd::start();
         let dir = tempfile::Builder::new()
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()

@@ -144,7 +144,9 @@ impl Store {
             match status {
                 DeploymentStatus::Active => return Ok(()),
                 DeploymentStatus::InProgress | DeploymentStatus::Superseded => {}
-                DeploymentStatus::Failed | DeploymentStatus::Cancelled => {
+                DeploymentStatus::Failed
+                | DeploymentStatus::Cancelled
+                | DeploymentStatus::Interrupted => {
                     return Err(StoreError::NotActivatable {
                         id: id.to_owned(),
                         status,

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use berth_api::desktop::{Desktop, Notice};
 use berth_api::{Berth, Config, SecretsChoice};
-use berth_e2e::docker::{AppGuard, BUSYBOX, ensure_busybox};
-use berth_e2e::{git, unique};
 use berth_model::view::JobKind;
 use berth_model::{AppDraft, DeployEvent, Step};
+use berth_testkit::docker::{AppGuard, BUSYBOX, ensure_busybox};
+use berth_testkit::{git, unique};
 
 struct Fixture {
     data: tempfile::TempDir,
@@ -26,7 +26,7 @@ async fn fixture() -> Fixture {
     let data = tempfile::tempdir().unwrap();
     let berth = Berth::open(Config {
         data_dir: data.path().to_path_buf(),
-        secrets: SecretsChoice::File,
+        secrets: Some(SecretsChoice::File),
         actor: "test".into(),
     })
     .unwrap();
@@ -163,7 +163,7 @@ async fn a_job_can_be_cancelled_and_logs_can_be_followed() {
     let endpoint = st.endpoint.unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let _ = berth_e2e::http_get(&endpoint, "/followed-by-the-window");
+        let _ = berth_testkit::http_get(&endpoint, "/followed-by-the-window");
         let seen = f.notices.lock().unwrap().iter().any(|n| {
             matches!(n, Notice::Log(l) if l.stream == stream && l.text.contains("followed-by-the-window"))
         });
@@ -206,7 +206,7 @@ async fn a_job_can_be_cancelled_and_logs_can_be_followed() {
         berth_model::AppState::Running,
         "the previous version keeps serving"
     );
-    assert_eq!(berth_e2e::docker::containers_of(&app).len(), 1);
+    assert_eq!(berth_testkit::docker::containers_of(&app).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +227,7 @@ async fn deploys_by_other_processes_are_announced_once() {
     // "The CLI": another Berth on the same data dir deploys the app.
     let cli = Berth::open(Config {
         data_dir: f.data.path().to_path_buf(),
-        secrets: SecretsChoice::File,
+        secrets: Some(SecretsChoice::File),
         actor: "cli".into(),
     })
     .unwrap();
@@ -268,4 +268,30 @@ async fn deploys_by_other_processes_are_announced_once() {
         .filter(|n| matches!(n, Notice::Done(_)))
         .count();
     assert_eq!(dones, 1, "one notice per deployment");
+}
+
+/// Every front end opens Berth with one `Config`: a backend chosen in the window is what the
+/// next process on the data dir uses when it is given none, and an explicit choice still wins.
+#[test]
+fn the_saved_secrets_backend_opens_with_the_data_dir() {
+    let data = tempfile::tempdir().unwrap();
+    let open = |secrets: Option<&str>| {
+        Berth::open(Config::resolve("test", Some(data.path().to_path_buf()), secrets).unwrap())
+            .unwrap()
+    };
+    assert_eq!(open(None).secrets_info().backend, "keyring");
+    let window = open(None);
+    window.use_file_secrets().unwrap();
+    drop(window);
+    let cli = open(None);
+    assert_eq!(cli.secrets_info().backend, "file");
+    assert!(cli.secrets_file().is_some());
+    assert_eq!(open(Some("keyring")).secrets_info().backend, "keyring");
+    let bad = Config::resolve("test", Some(data.path().to_path_buf()), Some("vault"));
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("unknown secrets backend `vault`"),
+        "a clear error"
+    );
 }

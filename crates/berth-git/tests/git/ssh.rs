@@ -3,7 +3,7 @@
 use berth_git::{Auth, GitError, Source, fetch, generate_deploy_key};
 
 use crate::assert_second_commit;
-use berth_e2e::Sshd;
+use berth_testkit::Sshd;
 
 use crate::support::{Fixture, fingerprint_of};
 

@@ -1,6 +1,6 @@
 //! Test fixtures: a repository built with the real git, and git http-backend behind a tiny
 //! HTTP server on a loopback port, stopped when dropped. `git daemon` and sshd come from the
-//! project's end-to-end harness (`berth-e2e`).
+//! project's test kit (`berth-testkit`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use berth_e2e::free_port;
-pub use berth_e2e::git::GitDaemon;
+pub use berth_testkit::free_port;
+pub use berth_testkit::git::GitDaemon;
 
 /// Runs git in `dir` with a fixed identity and no user or system configuration.
 pub fn git(dir: &Path, args: &[&str]) -> String {

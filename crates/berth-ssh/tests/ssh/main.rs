@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_e2e::Sshd;
 use berth_ssh::hostkey::{KnownHosts, fetch_host_key};
 use berth_ssh::{
     Destination, Forward, LocalEndpoint, Passphrase, RemoteTarget, SshError, SshOptions, Transport,
 };
+use berth_testkit::Sshd;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,7 +380,7 @@ async fn changed_host_key(kind: Kind) {
 
 fn keygen(dir: &Path, name: &str, passphrase: &str) -> PathBuf {
     let path = dir.join(name);
-    berth_e2e::run(
+    berth_testkit::run(
         std::process::Command::new("ssh-keygen")
             .args([
                 "-q",
@@ -529,7 +529,7 @@ async fn dropping_a_forward_removes_its_socket(kind: Kind) {
 
 async fn unreachable_port(kind: Kind) {
     let (dir, key) = bare_dir();
-    let port = berth_e2e::free_port();
+    let port = berth_testkit::free_port();
     let opts = options_for(dir.path(), port, &key);
     let err = connect_err(kind, opts).await;
     assert_eq!(
@@ -580,7 +580,7 @@ async fn runtime_dir_must_be_private(kind: Kind) {
     let open = dir.path().join("open");
     std::fs::create_dir(&open).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut opts = options_for(dir.path(), berth_e2e::free_port(), &key);
+    let mut opts = options_for(dir.path(), berth_testkit::free_port(), &key);
     opts.runtime_dir = open.clone();
     let err = connect_err(kind, opts).await;
     assert_eq!(

@@ -1,0 +1,440 @@
+//! The runner's hands: one function per [`Action`], against Docker and Caddy through the host.
+//! Every plan (a deployment, settling an interrupted one) is executed here and nowhere else.
+
+use std::collections::HashMap;
+
+use berth_docker::{ContainerSpec, labels};
+use berth_model::{App, DeployEvent, Deployment, DeploymentStatus, HealthCheck};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::EngineError;
+use crate::health::{HealthReport, wait_healthy};
+use crate::host::Host;
+use crate::plan::{Action, ContainerPlan, RoutePlan, UpstreamVia};
+use crate::run::{Clock, DeploySink, Resolved};
+
+/// What a run created on the host, removed again when it fails: a failed deployment leaves
+/// neither a container nor an image behind (so images on a host are those that served).
+#[derive(Default)]
+pub(crate) struct Created {
+    pub(crate) container: Option<String>,
+    pub(crate) image: Option<String>,
+}
+
+impl Created {
+    pub(crate) async fn remove(&self, host: &Host, sink: &dyn DeploySink) {
+        let docker = host.docker();
+        if let Some(name) = &self.container
+            && let Err(e) = docker.remove_container(name, true).await
+        {
+            warn(sink, format!("could not remove {name}: {e}"));
+        }
+        // By tag, without force: an image another tag or container still uses stays.
+        if let Some(tag) = &self.image
+            && let Err(e) = docker.remove_image(tag, false).await
+        {
+            warn(sink, format!("could not remove the image {tag}: {e}"));
+        }
+    }
+}
+
+/// Executes actions one at a time, keeping what later actions need to know (the new
+/// container's published port, the route as it was before the switch, whether the deployment
+/// is already active).
+pub(crate) struct Apply<'a> {
+    pub(crate) host: &'a Host,
+    pub(crate) app: &'a App,
+    /// Env values, secrets included (a created container gets them).
+    pub(crate) env: &'a [(String, String)],
+    pub(crate) sink: &'a dyn DeploySink,
+    pub(crate) cancel: &'a CancellationToken,
+    pub(crate) clock: &'a dyn Clock,
+    /// The resolved source, taken by the build.
+    pub(crate) resolved: Option<Resolved>,
+    pub(crate) created: Created,
+    /// The new container's published port, once healthy.
+    pub(crate) new_port: Option<u16>,
+    /// The previous container's published port (an adopted Caddy dials it).
+    pub(crate) previous_port: Option<u16>,
+    /// The route as it was before the switch, to put back if recording the switch fails.
+    pub(crate) switched: Option<(RoutePlan, Option<String>)>,
+    /// Past this point failures only warn: the new deployment serves.
+    pub(crate) activated: bool,
+}
+
+impl Apply<'_> {
+    /// Runs one action for deployment `d`.
+    pub(crate) async fn apply(
+        &mut self,
+        action: Action,
+        d: &mut Deployment,
+    ) -> Result<(), EngineError> {
+        match action {
+            Action::Build {
+                tag, dockerfile, ..
+            } => self.build(tag, dockerfile, d).await,
+            Action::CheckImage {
+                image,
+                from_deployment,
+            } => self.check_image(image, from_deployment).await,
+            Action::EnsureNetwork { network } => {
+                Ok(self.host.docker().ensure_network(&network).await?)
+            }
+            Action::Create(c) => self.create(c, d).await,
+            Action::Start { container } => {
+                Ok(self.host.docker().start_container(&container).await?)
+            }
+            Action::HealthCheck {
+                container,
+                port,
+                health,
+            } => self.health_check(container, port, health).await,
+            Action::Route {
+                route,
+                container,
+                port,
+            } => self.route(route, container, port).await,
+            Action::Activate { .. } => self.activate(d).await,
+            Action::DrainRequests {
+                route,
+                container,
+                port,
+            } => {
+                self.drain(route, container, port).await;
+                Ok(())
+            }
+            Action::Stop {
+                container,
+                grace_secs,
+            } => {
+                self.stop(container, grace_secs).await;
+                Ok(())
+            }
+            Action::Remove { container } | Action::RemoveLeftover { container } => {
+                self.remove(container).await;
+                Ok(())
+            }
+            Action::PruneImages { app, keep } => {
+                if let Err(e) = prune_images(self.host, &app, &keep).await {
+                    warn(
+                        self.sink,
+                        format!("could not prune old images of {app}: {e}"),
+                    );
+                }
+                Ok(())
+            }
+            Action::RemoveImage { image } => {
+                if let Err(e) = self.host.docker().remove_image(&image, false).await {
+                    warn(
+                        self.sink,
+                        format!("could not remove the image {image}: {e}"),
+                    );
+                }
+                Ok(())
+            }
+            Action::MarkInterrupted { .. } => {
+                d.status = DeploymentStatus::Interrupted;
+                d.error = Some(
+                    "interrupted: the process running it stopped before it finished; what it \
+                     had started was removed"
+                        .to_owned(),
+                );
+                d.finished_at.get_or_insert(self.clock.now_ms());
+                self.sink.save(d);
+                Ok(())
+            }
+        }
+    }
+
+    async fn build(
+        &mut self,
+        tag: String,
+        dockerfile: String,
+        d: &Deployment,
+    ) -> Result<(), EngineError> {
+        let Some(r) = self.resolved.take() else {
+            return Err(EngineError::Task("build without a resolved source".into()));
+        };
+        // Starting the stream runs git (reading .dockerignore): keep it off the runtime.
+        let context = tokio::task::spawn_blocking(move || r.context())
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))??;
+        // Only labels that stay the same for a commit, so a redeploy hits the build cache; the
+        // tag names the deployment.
+        let mut build_labels = deployment_labels(&self.app.name, &d.id, d.commit.as_deref());
+        build_labels.remove(labels::DEPLOYMENT);
+        let sink = self.sink;
+        let on_line = |line: &str| {
+            sink.event(DeployEvent::BuildLine {
+                line: line.to_owned(),
+            })
+        };
+        let docker = self.host.docker();
+        cancellable(self.cancel, async {
+            docker
+                .build_image(&tag, &dockerfile, &build_labels, context, on_line)
+                .await
+                .map_err(EngineError::from)
+        })
+        .await?;
+        self.created.image = Some(tag);
+        Ok(())
+    }
+
+    async fn check_image(&self, image: String, from_deployment: String) -> Result<(), EngineError> {
+        if self.host.docker().image_id(&image).await?.is_none() {
+            return Err(EngineError::ImageMissing {
+                image,
+                deployment: from_deployment,
+            });
+        }
+        Ok(())
+    }
+
+    async fn create(&mut self, c: ContainerPlan, d: &Deployment) -> Result<(), EngineError> {
+        let spec = ContainerSpec {
+            name: c.name.clone(),
+            image: c.image,
+            env: self.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            labels: deployment_labels(&self.app.name, &d.id, d.commit.as_deref()),
+            port: c.port,
+            network: c.network,
+            cpus: c.cpus,
+            memory_bytes: c.memory_bytes,
+            volumes: c.volumes,
+            stop_grace_secs: c.stop_grace_secs,
+        };
+        self.host.docker().create_container(&spec).await?;
+        self.created.container = Some(c.name);
+        Ok(())
+    }
+
+    async fn health_check(
+        &mut self,
+        container: String,
+        port: u16,
+        health: HealthCheck,
+    ) -> Result<(), EngineError> {
+        let report: HealthReport =
+            wait_healthy(self.host, &container, port, &health, self.cancel).await?;
+        self.new_port = Some(report.host_port);
+        self.host.docker().keep_running(&container).await?;
+        self.sink.event(DeployEvent::Info {
+            message: format!(
+                "healthy: GET {} answered {} after {} probe(s) in {} ms; published on 127.0.0.1:{}",
+                health.path, report.status, report.probes, report.elapsed_ms, report.host_port
+            ),
+        });
+        Ok(())
+    }
+
+    async fn route(
+        &mut self,
+        route: RoutePlan,
+        container: String,
+        port: u16,
+    ) -> Result<(), EngineError> {
+        let caddy = self.host.caddy(&route.admin).await?;
+        let before = caddy.route(&route.id).await?.map(|r| r.upstream);
+        let published = match self.new_port {
+            Some(p) => Some(p),
+            // Settling routes back to a container this run did not start: ask Docker.
+            None if route.via == UpstreamVia::Loopback => self
+                .host
+                .docker()
+                .inspect_container(&container)
+                .await?
+                .and_then(|i| i.published_port),
+            None => None,
+        };
+        let Some(dial) = upstream(route.via, &container, port, published) else {
+            return Err(EngineError::NoPublishedPort { container, port });
+        };
+        caddy
+            .put_route(
+                &route.server,
+                &berth_proxy::Route {
+                    id: route.id.clone(),
+                    hosts: route.hosts.clone(),
+                    upstream: dial.clone(),
+                },
+            )
+            .await?;
+        self.sink.event(DeployEvent::Info {
+            message: format!("routed {} to {dial}", route.hosts.join(", ")),
+        });
+        self.switched = Some((route, before));
+        Ok(())
+    }
+
+    async fn activate(&mut self, d: &mut Deployment) -> Result<(), EngineError> {
+        let status = d.status;
+        d.status = DeploymentStatus::Active;
+        if let Err(e) = self.sink.activate(d) {
+            d.status = status;
+            if let Some((route, before)) = self.switched.take() {
+                restore_route(self.host, &route, before).await;
+            }
+            return Err(EngineError::Record(e));
+        }
+        self.activated = true;
+        Ok(())
+    }
+
+    async fn drain(&self, route: RoutePlan, container: String, port: u16) {
+        let Some(dial) = upstream(route.via, &container, port, self.previous_port) else {
+            return;
+        };
+        let timeout = std::time::Duration::from_secs(u64::from(route.drain_timeout_secs));
+        let drained = match self.host.caddy(&route.admin).await {
+            Ok(caddy) => caddy
+                .drain(&dial, timeout, std::time::Duration::from_millis(50))
+                .await
+                .map_err(EngineError::from),
+            Err(e) => Err(e),
+        };
+        match drained {
+            Ok(0) => {}
+            Ok(n) => warn(
+                self.sink,
+                format!(
+                    "{n} request(s) to {container} still in flight after {}s; stopping it anyway",
+                    route.drain_timeout_secs
+                ),
+            ),
+            Err(e) => warn(
+                self.sink,
+                format!("could not watch requests to {container} drain: {e}"),
+            ),
+        }
+    }
+
+    // After the switch, failures only warn: the new deployment is already serving.
+    async fn stop(&self, container: String, grace_secs: u32) {
+        if let Err(e) = self
+            .host
+            .docker()
+            .stop_container(&container, grace_secs)
+            .await
+        {
+            warn(
+                self.sink,
+                format!("could not stop the previous container {container}: {e}"),
+            );
+        }
+    }
+
+    async fn remove(&self, container: String) {
+        if let Err(e) = self.host.docker().remove_container(&container, true).await {
+            warn(self.sink, format!("could not remove {container}: {e}"));
+        }
+    }
+}
+
+pub(crate) fn deployment_labels(
+    app: &str,
+    deployment: &str,
+    commit: Option<&str>,
+) -> HashMap<String, String> {
+    let mut l = HashMap::from([
+        (labels::MANAGED.to_owned(), "true".to_owned()),
+        (labels::APP.to_owned(), app.to_owned()),
+        (labels::DEPLOYMENT.to_owned(), deployment.to_owned()),
+    ]);
+    if let Some(c) = commit {
+        l.insert(labels::COMMIT.to_owned(), c.to_owned());
+    }
+    l
+}
+
+pub(crate) async fn cancellable<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = Result<T, EngineError>>,
+) -> Result<T, EngineError> {
+    tokio::select! {
+        r = fut => r,
+        _ = cancel.cancelled() => Err(EngineError::Cancelled),
+    }
+}
+
+/// The dial address of `container`'s app port as the proxy reaches it.
+pub(crate) fn upstream(
+    via: UpstreamVia,
+    container: &str,
+    port: u16,
+    published: Option<u16>,
+) -> Option<String> {
+    match via {
+        UpstreamVia::Network => Some(format!("{container}:{port}")),
+        UpstreamVia::Loopback => published.map(|p| format!("127.0.0.1:{p}")),
+    }
+}
+
+/// Puts the route back as it was before a switch whose recording failed.
+async fn restore_route(host: &Host, route: &RoutePlan, before: Option<String>) {
+    let result = match host.caddy(&route.admin).await {
+        Ok(caddy) => match before {
+            Some(upstream) => caddy
+                .put_route(
+                    &route.server,
+                    &berth_proxy::Route {
+                        id: route.id.clone(),
+                        hosts: route.hosts.clone(),
+                        upstream,
+                    },
+                )
+                .await
+                .map_err(EngineError::from),
+            None => caddy
+                .delete_route(&route.id)
+                .await
+                .map(|_| ())
+                .map_err(EngineError::from),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::error!("could not put route {} back: {e}", route.id);
+    }
+}
+
+pub(crate) fn warn(sink: &dyn DeploySink, message: String) {
+    tracing::warn!("{message}");
+    sink.event(DeployEvent::Info { message });
+}
+
+/// Removes this app's images except those in `keep` (tags) and those still used.
+async fn prune_images(host: &Host, app: &str, keep: &[String]) -> Result<(), EngineError> {
+    let docker = host.docker();
+    let images = docker
+        .images_with_labels(&[(labels::MANAGED, "true"), (labels::APP, app)])
+        .await?;
+    let keep_ids: Vec<String> = images
+        .iter()
+        .filter(|i| i.tags.iter().any(|t| keep.contains(t)))
+        .map(|i| i.id.clone())
+        .collect();
+    for image in images {
+        if keep_ids.contains(&image.id) {
+            continue;
+        }
+        let removed = docker.remove_image(&image.id, false).await?;
+        tracing::debug!(image = %image.id, removed, "pruned image");
+    }
+    Ok(())
+}
+
+/// A test hook in debug builds: with `BERTH_PAUSE_AFTER=<action>` (`start`, `route`,
+/// `activate`, …) the process says so on its progress stream and waits forever after that
+/// action, so an end-to-end test can kill it at that exact point. Release builds have no hook.
+pub(crate) async fn pause_point(action: &str, sink: &dyn DeploySink) {
+    #[cfg(debug_assertions)]
+    if std::env::var("BERTH_PAUSE_AFTER").is_ok_and(|a| a == action) {
+        sink.event(DeployEvent::Info {
+            message: format!("paused after {action} (BERTH_PAUSE_AFTER)"),
+        });
+        std::future::pending::<()>().await;
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (action, sink);
+}
