@@ -313,7 +313,7 @@ pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
             let n = berth.notify_add(kind.parse().map_err(anyhow::Error::msg)?, &url)?;
             eprintln!("notifier {} added: {} {}", n.id, n.kind, n.url);
             for w in berth.webhook_resync_all().await {
-                crate::resync_warning(Some(w));
+                crate::output::resync_warning(Some(w));
             }
             Ok(())
         }
@@ -337,7 +337,7 @@ pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
             berth.notify_rm(id)?;
             eprintln!("notifier {id} removed");
             for w in berth.webhook_resync_all().await {
-                crate::resync_warning(Some(w));
+                crate::output::resync_warning(Some(w));
             }
             Ok(())
         }

@@ -133,3 +133,10 @@ pub fn print_event(event: &DeployEvent) {
         DeployEvent::Finished { .. } => Ok(()),
     };
 }
+
+/// An unattended relay that did not get the change.
+pub(crate) fn resync_warning(warning: Option<String>) {
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+}

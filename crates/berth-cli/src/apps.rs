@@ -1,0 +1,150 @@
+//! `berth app …`: create, list, show, change and remove apps.
+
+use berth_api::Berth;
+use berth_model::size::format_memory;
+
+use crate::args::AppCmd;
+use crate::output::{Style, ago, table};
+use crate::{hooks, print_json};
+use berth_model::{AppDraft, BaseImages, EnvVar, Volume, parse_cpus, parse_memory};
+
+pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
+    match cmd {
+        AppCmd::Webhook(cmd) => hooks::webhook(berth, cmd).await,
+        AppCmd::Create(a) => {
+            let mut env = Vec::new();
+            for pair in &a.env {
+                env.push(EnvVar::parse_pair(pair).map_err(anyhow::Error::msg)?);
+            }
+            let mut volumes = Vec::new();
+            for v in &a.volumes {
+                volumes.push(Volume::parse(v).map_err(anyhow::Error::msg)?);
+            }
+            let draft = AppDraft {
+                name: a.name.clone(),
+                server: a.server.clone().unwrap_or_default(),
+                git: a.git.clone(),
+                branch: Some(a.branch.clone()),
+                dockerfile: a.dockerfile.clone(),
+                port: Some(a.port),
+                health_path: Some(a.health_path.clone()),
+                health_deadline_ms: a.health_timeout.map(|s| s * 1000),
+                cpus: a
+                    .cpus
+                    .as_deref()
+                    .map(parse_cpus)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                memory_bytes: a
+                    .memory
+                    .as_deref()
+                    .map(parse_memory)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                volumes,
+                base_images: BaseImages {
+                    build: a.build_image.clone(),
+                    run: a.run_image.clone(),
+                },
+                stop_grace_secs: None,
+                drain_timeout_secs: a.drain_timeout,
+                env,
+            };
+            let app = berth.app_create(draft).await?;
+            if a.json {
+                return print_json(&app);
+            }
+            eprintln!(
+                "{} app {} created on {}: deploy it with `berth deploy {}`",
+                Style::new().green("✓"),
+                app.name,
+                app.server,
+                app.name
+            );
+            Ok(())
+        }
+        AppCmd::Ls { json } => {
+            let apps = berth.apps()?;
+            if json {
+                return print_json(&apps);
+            }
+            if apps.is_empty() {
+                eprintln!("no apps yet: create one with `berth app create NAME --git PATH`");
+                return Ok(());
+            }
+            let rows = apps
+                .iter()
+                .map(|a| {
+                    let last = berth
+                        .deployments(&a.name, 1)
+                        .ok()
+                        .and_then(|d| d.into_iter().next());
+                    vec![
+                        a.name.clone(),
+                        a.server.clone(),
+                        format!("{}@{}", a.git, a.branch),
+                        last.as_ref()
+                            .map(|d| format!("{} {}", d.status, ago(d.started_at)))
+                            .unwrap_or_else(|| "never deployed".into()),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["name", "server", "source", "last deploy"], &rows);
+            Ok(())
+        }
+        AppCmd::Show { name, json } => {
+            let a = berth.app(&name)?;
+            if json {
+                let env = berth.env_ls(&name)?;
+                let mut v = serde_json::to_value(&a)?;
+                v["env"] = serde_json::to_value(&env)?;
+                return print_json(&v);
+            }
+            println!("{}", Style::new().bold(&a.name));
+            println!("  server       {}", a.server);
+            println!("  git          {} (branch {})", a.git, a.branch);
+            println!(
+                "  build        {}",
+                a.dockerfile
+                    .clone()
+                    .unwrap_or_else(|| "Dockerfile, else runtime detection".into())
+            );
+            println!("  port         {}", a.port);
+            println!(
+                "  health       GET {} (deadline {} s)",
+                a.health.path,
+                a.health.deadline_ms / 1000
+            );
+            println!(
+                "  limits       cpus {}, memory {}",
+                a.limits
+                    .cpus
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unlimited".into()),
+                a.limits
+                    .memory_bytes
+                    .map(format_memory)
+                    .unwrap_or_else(|| "unlimited".into())
+            );
+            for v in &a.volumes {
+                println!("  volume       {v}");
+            }
+            for e in berth.env_ls(&name)? {
+                println!("  env          {}", crate::env::env_line(&e));
+            }
+            Ok(())
+        }
+        AppCmd::Rm { name, purge } => {
+            berth.app_rm(&name, purge).await?;
+            eprintln!(
+                "app {name} removed{}",
+                if purge {
+                    " with its images and volumes"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}

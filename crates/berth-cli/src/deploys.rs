@@ -1,0 +1,242 @@
+//! Deploys and what follows them: deploy, rollback, restart, stop, start, status, logs, the
+//! history, build logs and the audit log.
+
+use std::io::Write;
+
+use berth_api::Berth;
+use tokio_util::sync::CancellationToken;
+
+use crate::output::{Style, ago, duration_ms, print_event, table, timestamp};
+use crate::{ctrl_c_token, print_json};
+
+/// `berth deploy APP [REF]`.
+pub(crate) async fn deploy(berth: &Berth, app: &str, git_ref: Option<&str>) -> anyhow::Result<()> {
+    let cancel = ctrl_c_token();
+    let d = berth.deploy(app, git_ref, &print_event, cancel).await?;
+    print_live(berth, app, &d).await
+}
+
+/// `berth rollback APP [--to ID]`.
+pub(crate) async fn rollback(berth: &Berth, app: &str, to: Option<&str>) -> anyhow::Result<()> {
+    let cancel = ctrl_c_token();
+    let d = berth.rollback(app, to, &print_event, cancel).await?;
+    print_live(berth, app, &d).await
+}
+
+/// `berth restart APP`.
+pub(crate) async fn restart(berth: &Berth, app: &str) -> anyhow::Result<()> {
+    let cancel = ctrl_c_token();
+    let d = berth.restart(app, &print_event, cancel).await?;
+    print_live(berth, app, &d).await
+}
+
+/// `berth stop APP`.
+pub(crate) async fn stop(berth: &Berth, app: &str) -> anyhow::Result<()> {
+    berth.stop(app).await?;
+    eprintln!("{app} stopped");
+    Ok(())
+}
+
+/// `berth start APP`.
+pub(crate) async fn start(berth: &Berth, app: &str) -> anyhow::Result<()> {
+    berth.start(app, ctrl_c_token()).await?;
+    let st = berth.status(app).await?;
+    eprintln!(
+        "{app} started and healthy{}",
+        st.endpoint.map(|e| format!(" at {e}")).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// `berth status APP [--json]`.
+pub(crate) async fn status(berth: &Berth, app: &str, json: bool) -> anyhow::Result<()> {
+    let st = berth.status(app).await?;
+    if json {
+        return print_json(&st);
+    }
+    let s = Style::new();
+    let state = match st.state {
+        berth_model::AppState::Running => s.green(st.state.as_str()),
+        berth_model::AppState::Failed => s.red(st.state.as_str()),
+        _ => s.yellow(st.state.as_str()),
+    };
+    println!("{}  {state}", s.bold(&st.app));
+    println!("  server      {}", st.server);
+    if let Some(d) = &st.deployment_id {
+        println!(
+            "  deployment  {d}{}",
+            st.deployed_at
+                .map(|t| format!(" ({})", ago(t)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(c) = &st.commit {
+        println!("  commit      {}", &c[..c.len().min(12)]);
+    }
+    if let Some(c) = &st.container {
+        println!(
+            "  container   {c}{}",
+            st.container_status
+                .as_ref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(e) = &st.endpoint {
+        println!("  endpoint    {e}");
+    }
+    for d in &st.domains {
+        println!(
+            "  url         {}{}  tls: {}",
+            d.url,
+            if d.primary { " (primary)" } else { "" },
+            d.tls.detail
+        );
+    }
+    if let Some(last) = &st.last_deploy
+        && Some(&last.id) != st.deployment_id.as_ref()
+    {
+        println!(
+            "  last deploy {} {} ({}){}",
+            last.id,
+            last.status,
+            ago(last.started_at),
+            last.error
+                .as_ref()
+                .map(|e| format!(": {}", e.lines().next().unwrap_or("")))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// `berth logs APP [--tail N] [--follow]`.
+pub(crate) async fn logs(
+    berth: &Berth,
+    app: &str,
+    tail: usize,
+    follow: bool,
+) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c.cancel();
+        }
+    });
+    let print = |line: &berth_api::LogLine| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", line.text);
+        let _ = out.flush();
+    };
+    berth.logs(app, Some(tail), follow, cancel, &print).await?;
+    Ok(())
+}
+
+/// `berth deployments APP [--json]`.
+pub(crate) async fn deployments(
+    berth: &Berth,
+    app: &str,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    berth.catch_up_unattended(app).await;
+    let list = berth.deployments(app, limit)?;
+    if json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        eprintln!("{app} has no deployments yet: run `berth deploy {app}`");
+        return Ok(());
+    }
+    let rows = list
+        .iter()
+        .map(|d| {
+            vec![
+                d.id.clone(),
+                d.kind.as_str().to_owned(),
+                d.status.as_str().to_owned(),
+                d.short_commit().unwrap_or("-").to_owned(),
+                d.duration_ms()
+                    .map(duration_ms)
+                    .unwrap_or_else(|| "-".into()),
+                ago(d.started_at),
+                d.failed_step
+                    .map(|s| format!("failed at {s}"))
+                    .or_else(|| d.commit_message.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        &["id", "kind", "status", "commit", "took", "started", "note"],
+        &rows,
+    );
+    Ok(())
+}
+
+/// `berth build-log DEPLOYMENT`.
+pub(crate) fn build_log(berth: &Berth, deployment: &str) -> anyhow::Result<()> {
+    for line in berth.build_log(deployment)? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `berth audit [--json]`.
+pub(crate) fn audit(berth: &Berth, limit: usize, json: bool) -> anyhow::Result<()> {
+    let log = berth.audit_log(limit)?;
+    if json {
+        let v: Vec<serde_json::Value> = log
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "at": e.at, "actor": e.actor, "action": e.action,
+                    "target": e.target, "detail": e.detail,
+                })
+            })
+            .collect();
+        return print_json(&v);
+    }
+    let rows = log
+        .iter()
+        .map(|e| {
+            vec![
+                timestamp(e.at),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone(),
+                e.detail.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&["at", "by", "action", "target", "detail"], &rows);
+    Ok(())
+}
+
+pub(crate) async fn print_live(
+    berth: &Berth,
+    app: &str,
+    d: &berth_model::Deployment,
+) -> anyhow::Result<()> {
+    let s = Style::new();
+    let endpoint = berth
+        .status(app)
+        .await
+        .ok()
+        .and_then(|st| st.endpoint)
+        .map(|e| format!(" at {e}"))
+        .unwrap_or_default();
+    eprintln!(
+        "{} {} is live: deployment {}{}{} in {}",
+        s.green("✓"),
+        s.bold(app),
+        d.id,
+        d.short_commit()
+            .map(|c| format!(" (commit {c})"))
+            .unwrap_or_default(),
+        endpoint,
+        d.duration_ms().map(duration_ms).unwrap_or_default()
+    );
+    Ok(())
+}
