@@ -876,6 +876,55 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         "hello v2"
     );
 
+    // A push and a `berth deploy` of the same app at once never interleave: one waits for the
+    // other (or the manual one is refused, naming the relay), and one container serves.
+    let v4 = repo.commit_version("v4");
+    let manual = b
+        .cmd(&["deploy", &app])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "u-4",
+        "refs/heads/main",
+        &v4,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let done = wait_finished(b, &app, answer["delivery"].as_i64().unwrap());
+    let manual = manual.wait_with_output().unwrap();
+    let manual_err = String::from_utf8_lossy(&manual.stderr);
+    assert!(
+        manual.status.success() || manual_err.contains("unattended deploy by the server's relay"),
+        "{manual_err}"
+    );
+    assert_eq!(done["status"], "deployed", "{done:#}");
+    let running = Command::new("docker")
+        .args([
+            "ps",
+            "--filter",
+            &format!("label=berth.app={app}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    let running = String::from_utf8_lossy(&running.stdout).into_owned();
+    assert_eq!(
+        running.lines().count(),
+        1,
+        "one serving container: {running}"
+    );
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["container"].as_str(), running.lines().next(), "{st:#}");
+    assert_eq!(st["commit"], v4.as_str(), "{st:#}");
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v4"
+    );
+
     // Over SSH with the app's own deploy key: Berth makes it and shows its public half; the
     // relay trusts the git server's host key on first use and pins it.
     let git_sshd = Sshd::start_public();

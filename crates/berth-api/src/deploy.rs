@@ -12,9 +12,79 @@ use berth_secrets::env_key;
 use berth_store::Store;
 use tokio_util::sync::CancellationToken;
 
+use berth_relay_proto::client::{ClientError, ControlClient};
+
 use crate::Berth;
 use crate::error::ApiError;
 use crate::lock::AppLock;
+
+/// How long the app's lock on the server's relay holds without a renewal.
+const RELAY_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The app's locks while an operation runs: the data dir's (every Berth process on this
+/// machine) and, on a server with a relay, the relay's (its unattended deploys). Released on
+/// drop.
+pub(crate) struct Held {
+    _file: AppLock,
+    relay: Option<RelayLease>,
+}
+
+impl Held {
+    /// Releases both locks, waiting for the relay to hear it (so its unattended deploys of the
+    /// app need not wait for the lease to run out).
+    pub(crate) async fn release(mut self) {
+        if let Some(mut lease) = self.relay.take() {
+            lease.renew.abort();
+            if let Some((client, app, owner)) = lease.release.take()
+                && let Err(e) = client.unlock(&app, &owner).await
+            {
+                tracing::debug!(app, "cannot release the app's lock on the relay: {e}");
+            }
+        }
+    }
+}
+
+/// The app's lock on a relay, renewed while held, released (best effort) when dropped; if
+/// this process dies the lease runs out on its own.
+pub(crate) struct RelayLease {
+    renew: tokio::task::JoinHandle<()>,
+    release: Option<(ControlClient, String, String)>,
+}
+
+impl RelayLease {
+    fn hold(client: ControlClient, app: &str, owner: String, holder: String) -> RelayLease {
+        let renew = {
+            let (client, app, owner) = (client.clone(), app.to_owned(), owner.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(RELAY_LEASE / 3).await;
+                    if let Err(e) = client.lock(&app, &owner, &holder, RELAY_LEASE).await {
+                        tracing::warn!(app, "cannot renew the app's lock on the relay: {e}");
+                    }
+                }
+            })
+        };
+        RelayLease {
+            renew,
+            release: Some((client, app.to_owned(), owner)),
+        }
+    }
+}
+
+impl Drop for RelayLease {
+    fn drop(&mut self) {
+        self.renew.abort();
+        if let Some((client, app, owner)) = self.release.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                if let Err(e) = client.unlock(&app, &owner).await {
+                    tracing::debug!(app, "cannot release the app's lock on the relay: {e}");
+                }
+            });
+        }
+    }
+}
 
 /// Receives a deployment's progress as it happens.
 pub type DeployObserver = dyn Fn(&DeployEvent) + Send + Sync;
@@ -91,7 +161,7 @@ impl Berth {
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
-        let _lock = self.lock_settled(&app, "a deploy").await?;
+        let lock = self.lock_settled(&app, "a deploy").await?;
         let git_ref = git_ref.unwrap_or(&app.branch).to_owned();
         if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace) {
             return Err(ApiError::Invalid(format!("`{git_ref}` is not a git ref")));
@@ -103,7 +173,9 @@ impl Berth {
             cache_dir: self.git_cache_dir(),
             images,
         };
-        self.run(app, deployment, source, observer, cancel).await
+        let result = self.run(app, deployment, source, observer, cancel).await;
+        lock.release().await;
+        result
     }
 
     /// Runs the image of an earlier healthy deployment again (the one before the active one,
@@ -116,7 +188,7 @@ impl Berth {
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
-        let _lock = self.lock_settled(&app, "a rollback").await?;
+        let lock = self.lock_settled(&app, "a rollback").await?;
         let active = self.store.active_deployment(&app.name)?;
         let target = match to {
             Some(id) => {
@@ -167,7 +239,9 @@ impl Berth {
             image,
             from_deployment: target.id.clone(),
         };
-        self.run(app, deployment, source, observer, cancel).await
+        let result = self.run(app, deployment, source, observer, cancel).await;
+        lock.release().await;
+        result
     }
 
     /// Replaces the active container with a fresh one from the same image and the app's
@@ -179,7 +253,7 @@ impl Berth {
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
-        let _lock = self.lock_settled(&app, "a restart").await?;
+        let lock = self.lock_settled(&app, "a restart").await?;
         let active = self
             .store
             .active_deployment(&app.name)?
@@ -197,16 +271,76 @@ impl Berth {
             image: active.image.clone().unwrap_or_default(),
             from_deployment: active.id.clone(),
         };
-        self.run(app, deployment, source, observer, cancel).await
+        let result = self.run(app, deployment, source, observer, cancel).await;
+        lock.release().await;
+        result
     }
 
-    /// Takes the app's lock, then settles a deployment whose process died before it
-    /// finished (in progress, but nobody held the lock): the records, the route and the
-    /// containers are brought back to one serving version first.
-    pub(crate) async fn lock_settled(&self, app: &App, what: &str) -> Result<AppLock, ApiError> {
-        let lock = AppLock::acquire(self.data_dir(), &app.name, what)?;
+    /// Takes the app's lock, catches up with what the server's relay deployed on its own
+    /// (so "active" and the previous container are the server's truth), then settles a
+    /// deployment whose process died before it finished (in progress, but nobody held the
+    /// lock): the records, the route and the containers are brought back to one serving
+    /// version first.
+    pub(crate) async fn lock_settled(&self, app: &App, what: &str) -> Result<Held, ApiError> {
+        let file = AppLock::acquire(self.data_dir(), &app.name, what)?;
+        let relay = self.relay_lease(app, what).await?;
+        self.catch_up_unattended(&app.name).await;
         self.settle_interrupted(app).await?;
-        Ok(lock)
+        Ok(Held { _file: file, relay })
+    }
+
+    /// On a server with a relay, the app's lock there too, so the relay's unattended deploys
+    /// of the app wait for this operation (and this one refuses while the relay deploys). A
+    /// relay that does not answer is not waited for: it cannot be deploying either.
+    async fn relay_lease(&self, app: &App, what: &str) -> Result<Option<RelayLease>, ApiError> {
+        let server = self.store.server(&app.server)?;
+        if server.relay.is_none() {
+            return Ok(None);
+        }
+        let holder = format!(
+            "{what} by {} (process {})",
+            self.config.actor,
+            std::process::id()
+        );
+        let owner = self.instance_id()?;
+        let taken = async {
+            let client = self.relay_client(&server).await?;
+            client
+                .lock(&app.name, &owner, &holder, RELAY_LEASE)
+                .await
+                .map_err(ApiError::from)?;
+            Ok::<_, ApiError>(client)
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), taken).await {
+            Ok(Ok(client)) => Ok(Some(RelayLease::hold(client, &app.name, owner, holder))),
+            Ok(Err(ApiError::Relay(ClientError::Refused { code, message, .. })))
+                if code == berth_relay_proto::proto::LOCKED =>
+            {
+                Err(ApiError::Busy {
+                    app: app.name.clone(),
+                    holder: message,
+                })
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(app = %app.name, "the server's relay cannot lock the app: {e}");
+                Ok(None)
+            }
+            Err(_) => {
+                tracing::warn!(app = %app.name, "the server's relay did not answer a lock request");
+                Ok(None)
+            }
+        }
+    }
+
+    /// This data dir's identity towards relays (made once, kept in the store): every Berth
+    /// process on it owns the same locks there, so one may take over what a killed one left.
+    fn instance_id(&self) -> Result<String, ApiError> {
+        if let Some(id) = self.store.setting("instance.id")? {
+            return Ok(id);
+        }
+        let id = format!("berth-{}{}", crate::new_id(), crate::new_id());
+        self.store.set_setting("instance.id", &id)?;
+        Ok(id)
     }
 
     /// Settles the app's interrupted deployments (the caller holds the app's lock).
@@ -422,23 +556,33 @@ impl Berth {
     /// `start`, `restart` or a deploy.
     pub async fn stop(&self, app: &str) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
-        let _lock = self.lock_settled(&app, "a stop").await?;
-        let (host, container) = self.active_container(&app).await?;
-        stop_app(&host, &container, app.stop_grace_secs).await?;
-        self.store.set_app_stopped(&app.name, true)?;
-        self.audit("app.stop", &app.name, &container);
-        Ok(())
+        let lock = self.lock_settled(&app, "a stop").await?;
+        let result = async {
+            let (host, container) = self.active_container(&app).await?;
+            stop_app(&host, &container, app.stop_grace_secs).await?;
+            self.store.set_app_stopped(&app.name, true)?;
+            self.audit("app.stop", &app.name, &container);
+            Ok(())
+        }
+        .await;
+        lock.release().await;
+        result
     }
 
     /// Starts the app's active container again and waits until it is healthy.
     pub async fn start(&self, app: &str, cancel: CancellationToken) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
-        let _lock = self.lock_settled(&app, "a start").await?;
-        let (host, container) = self.active_container(&app).await?;
-        start_app(&host, &app, &container, &cancel).await?;
-        self.store.set_app_stopped(&app.name, false)?;
-        self.audit("app.start", &app.name, &container);
-        Ok(())
+        let lock = self.lock_settled(&app, "a start").await?;
+        let result = async {
+            let (host, container) = self.active_container(&app).await?;
+            start_app(&host, &app, &container, &cancel).await?;
+            self.store.set_app_stopped(&app.name, false)?;
+            self.audit("app.start", &app.name, &container);
+            Ok(())
+        }
+        .await;
+        lock.release().await;
+        result
     }
 
     pub(crate) async fn active_container(

@@ -308,36 +308,24 @@ impl Berth {
         }
     }
 
-    /// Records one of the relay's deployments; `false` when Berth already had it (or the app
-    /// is gone).
+    /// Records one of the relay's deployments in one transaction; `false` when Berth already
+    /// had it (or the app is gone). A healthy one becomes active only if no newer deployment
+    /// (a manual deploy since) is active.
     fn record_relay_deployment(&self, d: &Deployment, log: &[String]) -> Result<bool, ApiError> {
-        if self.store.app(&d.app).is_err() || self.store.deployment(&d.id).is_ok() {
+        if self.store.app(&d.app).is_err() {
             return Ok(false);
         }
-        let mut record = d.clone();
-        let active = record.status == DeploymentStatus::Active;
-        if active {
-            // `activate` marks it, and retires the one it replaced.
-            record.status = DeploymentStatus::InProgress;
-        }
-        if let Err(e) = self.store.insert_deployment(&record) {
-            // Another Berth process (the desktop, a `berth watch`) recorded it just now.
-            if self.store.deployment(&d.id).is_ok() {
-                return Ok(false);
-            }
-            return Err(e.into());
-        }
-        self.store.append_build_log(&d.id, log)?;
-        if active {
-            self.store
-                .activate(&d.app, &d.id, d.finished_at.unwrap_or_else(|| self.now()))?;
-            self.store.update_deployment(d)?;
-            self.store.set_app_stopped(&d.app, false)?;
-        }
+        let Some(activated) = self.store.record_finished_deployment(d, log)? else {
+            return Ok(false);
+        };
+        let verdict = match (d.status, activated) {
+            (DeploymentStatus::Active, false) => "active, already replaced by a newer deployment",
+            (status, _) => status.as_str(),
+        };
         self.audit(
             "webhook.unattended",
             &d.app,
-            &format!("deployment {} by the relay: {}", d.id, d.status.as_str()),
+            &format!("deployment {} by the relay: {verdict}", d.id),
         );
         Ok(true)
     }

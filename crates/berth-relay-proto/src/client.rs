@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::proto::{
-    Changes, Claim, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary,
+    Changes, Claim, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary, LockRequest,
     RelayDeployment, RelayInfo,
 };
 
@@ -201,6 +201,49 @@ impl ControlClient {
     }
 
     /// The Prometheus text.
+    /// Takes or renews `app`'s deploy lock on the server for `lease`. Refused with code
+    /// [`crate::proto::LOCKED`] while another holder's lease runs.
+    pub async fn lock(
+        &self,
+        app: &str,
+        owner: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<(), ClientError> {
+        let req = LockRequest {
+            owner: owner.to_owned(),
+            holder: holder.to_owned(),
+            lease_ms: lease.as_millis() as u64,
+        };
+        let _: serde_json::Value = self
+            .call(
+                Method::POST,
+                &format!("/v1/locks/{app}"),
+                Some(&req),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Releases `app`'s deploy lock if `owner` holds it.
+    pub async fn unlock(&self, app: &str, owner: &str) -> Result<(), ClientError> {
+        let req = LockRequest {
+            owner: owner.to_owned(),
+            holder: String::new(),
+            lease_ms: 0,
+        };
+        let _: serde_json::Value = self
+            .call(
+                Method::DELETE,
+                &format!("/v1/locks/{app}"),
+                Some(&req),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let (status, body) = self
             .send(Method::GET, "/metrics", None, REQUEST_TIMEOUT)

@@ -227,6 +227,23 @@ pub struct HookAnswer {
 }
 
 /// An error from the control API: `{code, message}`.
+/// Takes or renews an app's deploy lock on the server (`POST /v1/locks/<app>`), which the
+/// relay's own unattended deploys honour too. Refused with code `locked` (the message names
+/// the holder) while someone else's lease runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRequest {
+    /// Who decides: one Berth data dir (its processes exclude each other with a file lock, so
+    /// one of them may take over what another left behind), or the relay.
+    pub owner: String,
+    /// Who holds it, as a refused caller reads it: `a deploy by cli (process 4242)`.
+    pub holder: String,
+    /// How long it holds without a renewal.
+    pub lease_ms: u64,
+}
+
+/// The `code` of a refusal because another driver holds the app's lock.
+pub const LOCKED: &str = "locked";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlError {
     pub code: String,

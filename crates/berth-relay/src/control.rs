@@ -12,6 +12,8 @@
 //! POST   /v1/claim                    ClaimRequest → [Claim]
 //! POST   /v1/deliveries/<id>/heartbeat ClaimRequest
 //! POST   /v1/deliveries/<id>/result   DeployReport → Delivery
+//! POST   /v1/locks/<app>              LockRequest → {}, or 409 `locked` naming the holder
+//! DELETE /v1/locks/<app>              LockRequest (its holder) → {"released": bool}
 //! GET    /metrics                     Prometheus text
 //! ```
 
@@ -28,7 +30,8 @@ use serde::de::DeserializeOwned;
 use crate::Relay;
 use crate::db::{self, Refusal};
 use crate::proto::{
-    Changes, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary, RelayInfo,
+    Changes, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary, LockRequest,
+    RelayInfo,
 };
 use crate::public::json;
 
@@ -36,6 +39,8 @@ use crate::public::json;
 const CONTROL_BODY_LIMIT: usize = 256 * 1024;
 /// Longest wait a client may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Longest lease on an app's deploy lock (a holder renews it while it deploys).
+const MAX_LEASE: Duration = Duration::from_secs(10 * 60);
 
 type Answer = Result<Response<Full<Bytes>>, (StatusCode, String, String)>;
 
@@ -116,6 +121,22 @@ async fn route(
                 rate_per_minute: relay.limit.per_minute(),
             };
             Ok(json(StatusCode::OK, &info))
+        }
+        (&Method::POST, ["v1", "locks", app]) => {
+            let req: LockRequest = body(req).await?;
+            let lease = Duration::from_millis(req.lease_ms).min(MAX_LEASE);
+            match relay.locks.take(app, &req.owner, &req.holder, lease) {
+                Ok(()) => Ok(json(StatusCode::OK, &serde_json::json!({}))),
+                Err(holder) => Err(fail(StatusCode::CONFLICT, crate::proto::LOCKED, holder)),
+            }
+        }
+        (&Method::DELETE, ["v1", "locks", app]) => {
+            let req: LockRequest = body(req).await?;
+            let released = relay.locks.release(app, &req.owner);
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "released": released }),
+            ))
         }
         (&Method::GET, ["v1", "hooks"]) => {
             let hooks = relay

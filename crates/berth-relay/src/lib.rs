@@ -9,6 +9,7 @@
 
 mod control;
 mod db;
+mod locks;
 mod metrics;
 mod public;
 mod ratelimit;
@@ -39,6 +40,8 @@ pub(crate) struct Relay {
     metrics: metrics::Metrics,
     limit: ratelimit::RateLimit,
     started_at: i64,
+    /// Each app's deploy lock: Berth's deploys and the relay's own never interleave.
+    locks: locks::AppLocks,
 }
 
 /// Why the relay could not start.
@@ -113,6 +116,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         registry,
         db,
         started_at: now_ms(),
+        locks: locks::AppLocks::default(),
         settings: settings.clone(),
     });
     tracing::info!(

@@ -106,7 +106,13 @@ async fn process(relay: &Arc<Relay>, host: &mut Option<Arc<Host>>) {
         };
         let outcome = match &hook {
             Some((uuid, h)) => match &h.unattended {
-                Some(spec) => deploy(relay, host, uuid, spec, &d).await,
+                Some(spec) => {
+                    // A deploy Berth runs on this app (the CLI, the desktop) goes first.
+                    wait_for_lock(relay, &app).await;
+                    let outcome = deploy(relay, host, uuid, spec, &d).await;
+                    relay.locks.release(&app, LOCK_OWNER);
+                    outcome
+                }
                 None => Outcome::failed_early("the app's webhook is no longer unattended"),
             },
             None => Outcome::failed_early(
@@ -124,6 +130,28 @@ async fn process(relay: &Arc<Relay>, host: &mut Option<Arc<Host>>) {
             duration_ms,
         )
         .await;
+    }
+}
+
+/// The relay's own deploys, as owner of an app's lock and as a refused Berth is told.
+const LOCK_OWNER: &str = "berth-relay";
+const LOCK_HOLDER: &str = "an unattended deploy by the server's relay";
+
+/// Takes the app's deploy lock, waiting while Berth holds it (its lease is renewed while it
+/// deploys and runs out if Berth disappears).
+async fn wait_for_lock(relay: &Relay, app: &str) {
+    let mut logged = false;
+    loop {
+        match relay.locks.take(app, LOCK_OWNER, LOCK_HOLDER, LEASE) {
+            Ok(()) => return,
+            Err(holder) => {
+                if !logged {
+                    tracing::info!(app, %holder, "waiting for the app's lock");
+                    logged = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 }
 

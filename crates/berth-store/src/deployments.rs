@@ -18,35 +18,62 @@ impl Store {
         if d.id.is_empty() {
             return Err(StoreError::Invalid("deployment id is empty".to_owned()));
         }
+        self.write(|tx| insert(tx, d))
+    }
+
+    /// Records a deployment another driver ran to its end (the relay's unattended deploys), with
+    /// its build output, in one transaction. A healthy one becomes the active deployment only
+    /// if it started after the active one; otherwise — a newer deploy already replaced it — it
+    /// is recorded as superseded. Returns `None` when the deployment was already recorded, else
+    /// whether it became the active one.
+    pub fn record_finished_deployment(
+        &self,
+        d: &Deployment,
+        log: &[String],
+    ) -> Result<Option<bool>, StoreError> {
+        if d.id.is_empty() {
+            return Err(StoreError::Invalid("deployment id is empty".to_owned()));
+        }
         self.write(|tx| {
             require_app(tx, &d.app)?;
             if exists(tx, "deployments", "id", &d.id)? {
-                return Err(StoreError::already_exists("deployment", &d.id).into());
+                return Ok(None);
             }
-            check_single_active(tx, &d.app, &d.id, d.status)?;
-            let sql = format!(
-                "INSERT INTO deployments ({COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-            );
-            tx.prepare_cached(&sql)?.execute(params![
-                d.id,
-                d.app,
-                d.kind.as_str(),
-                d.status.as_str(),
-                d.git_ref,
-                d.commit,
-                d.commit_message,
-                d.runtime,
-                d.image,
-                d.container,
-                d.source_deployment,
-                d.started_at,
-                d.finished_at,
-                d.failed_step.map(Step::as_str),
-                d.error,
-                steps_json(&d.steps)?,
-            ])?;
-            Ok(())
+            let mut record = d.clone();
+            let mut activated = false;
+            if record.status == DeploymentStatus::Active {
+                let active_started: Option<i64> = tx
+                    .prepare_cached(
+                        "SELECT started_at FROM deployments WHERE app = ?1 AND status = ?2",
+                    )?
+                    .query_map(params![d.app, DeploymentStatus::Active.as_str()], |r| {
+                        r.get(0)
+                    })?
+                    .next()
+                    .transpose()?;
+                if active_started.is_none_or(|started| d.started_at > started) {
+                    tx.prepare_cached(
+                        "UPDATE deployments SET status = ?2 WHERE app = ?1 AND status = ?3",
+                    )?
+                    .execute([
+                        d.app.as_str(),
+                        DeploymentStatus::Superseded.as_str(),
+                        DeploymentStatus::Active.as_str(),
+                    ])?;
+                    tx.prepare_cached("UPDATE apps SET stopped = 0 WHERE name = ?1")?
+                        .execute([d.app.as_str()])?;
+                    activated = true;
+                } else {
+                    record.status = DeploymentStatus::Superseded;
+                }
+            }
+            insert(tx, &record)?;
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO build_log (deployment, line) VALUES (?1, ?2)")?;
+            for line in log {
+                stmt.execute([d.id.as_str(), line.as_str()])?;
+            }
+            Ok(Some(activated))
         })
     }
 
@@ -226,6 +253,37 @@ fn app_of(conn: &Connection, id: &str) -> Result<String, Fail> {
 
 /// Refuses to write `id` as active while another deployment of `app` is (the partial unique
 /// index would refuse it too, with a less helpful message).
+fn insert(tx: &Transaction<'_>, d: &Deployment) -> Result<(), Fail> {
+    require_app(tx, &d.app)?;
+    if exists(tx, "deployments", "id", &d.id)? {
+        return Err(StoreError::already_exists("deployment", &d.id).into());
+    }
+    check_single_active(tx, &d.app, &d.id, d.status)?;
+    let sql = format!(
+        "INSERT INTO deployments ({COLUMNS}) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    );
+    tx.prepare_cached(&sql)?.execute(params![
+        d.id,
+        d.app,
+        d.kind.as_str(),
+        d.status.as_str(),
+        d.git_ref,
+        d.commit,
+        d.commit_message,
+        d.runtime,
+        d.image,
+        d.container,
+        d.source_deployment,
+        d.started_at,
+        d.finished_at,
+        d.failed_step.map(Step::as_str),
+        d.error,
+        steps_json(&d.steps)?,
+    ])?;
+    Ok(())
+}
+
 fn check_single_active(
     tx: &Transaction<'_>,
     app: &str,

@@ -684,6 +684,45 @@ fn at_most_one_active_deployment_per_app() {
     assert!(err.to_string().contains("UNIQUE"), "{err}");
 }
 
+/// The relay's deployments arrive late: one that started before the active one was replaced
+/// while Berth was away, so it never takes "active" from a newer deploy.
+#[test]
+fn a_finished_deployment_is_recorded_at_once_and_activates_only_if_newer() {
+    let store = store_with_app();
+    let mut manual = deployment("m1", "hello", 200);
+    manual.status = DeploymentStatus::Active;
+    store.insert_deployment(&manual).unwrap();
+
+    let mut older = deployment("r1", "hello", 100);
+    older.status = DeploymentStatus::Active;
+    let log = vec!["Step 1/2 : FROM busybox".to_owned()];
+    assert_eq!(
+        store.record_finished_deployment(&older, &log).unwrap(),
+        Some(false)
+    );
+    let mut newer = deployment("r2", "hello", 300);
+    newer.status = DeploymentStatus::Active;
+    assert_eq!(
+        store.record_finished_deployment(&newer, &[]).unwrap(),
+        Some(true)
+    );
+    let mut failed = deployment("r3", "hello", 400);
+    failed.status = DeploymentStatus::Failed;
+    assert_eq!(
+        store.record_finished_deployment(&failed, &[]).unwrap(),
+        Some(false)
+    );
+    assert_eq!(store.record_finished_deployment(&newer, &[]).unwrap(), None);
+    expect![[r#"
+        hello r3 failed -
+        hello r2 active -
+        hello m1 superseded -
+        hello r1 superseded -
+    "#]]
+    .assert_eq(&render(&store.deployments("hello", 10).unwrap()));
+    assert_eq!(store.build_log("r1").unwrap(), log);
+}
+
 #[test]
 fn build_logs_append() {
     let store = store_with_app();

@@ -1,0 +1,99 @@
+//! One lock per app on this server, shared by every driver of its deploys: Berth's deploys
+//! (the CLI, the desktop: taken through the control API with a lease they renew) and the
+//! relay's own unattended ones. A holder that disappears loses the lock when its lease runs out.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Who holds a lock: `owner` decides (one Berth data dir — whose own processes already
+/// exclude each other with a file lock — or the relay itself), `holder` is what a refused
+/// caller is told.
+struct Lease {
+    owner: String,
+    holder: String,
+    until: Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct AppLocks {
+    held: Mutex<HashMap<String, Lease>>,
+}
+
+impl AppLocks {
+    /// Takes (or, for the same owner, renews or takes over) `app`'s lock for `lease`;
+    /// `Err(holder)` while another owner's lease runs.
+    pub(crate) fn take(
+        &self,
+        app: &str,
+        owner: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<(), String> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if let Some(l) = held.get(app)
+            && l.owner != owner
+            && l.until > now
+        {
+            return Err(l.holder.clone());
+        }
+        held.insert(
+            app.to_owned(),
+            Lease {
+                owner: owner.to_owned(),
+                holder: holder.to_owned(),
+                until: now + lease,
+            },
+        );
+        Ok(())
+    }
+
+    /// Releases `app`'s lock if `owner` holds it; `false` when it did not.
+    pub(crate) fn release(&self, app: &str, owner: &str) -> bool {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.get(app).is_some_and(|l| l.owner == owner) {
+            held.remove(app);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_owner_per_app_until_released_or_expired() {
+        let locks = AppLocks::default();
+        let long = Duration::from_secs(60);
+        locks
+            .take("web", "laptop", "a deploy by cli", long)
+            .unwrap();
+        assert_eq!(
+            locks.take("web", "relay", "the relay", long),
+            Err("a deploy by cli".to_owned())
+        );
+        locks.take("api", "relay", "the relay", long).unwrap();
+        // The same owner renews, or takes over what a process of its own left behind.
+        locks
+            .take("web", "laptop", "a restart by desktop", long)
+            .unwrap();
+        assert!(!locks.release("web", "relay"));
+        assert!(locks.release("web", "laptop"));
+        locks
+            .take("web", "relay", "the relay", Duration::ZERO)
+            .unwrap();
+        // An expired lease is anybody's.
+        locks
+            .take("web", "laptop", "a deploy by cli", long)
+            .unwrap();
+    }
+}
