@@ -1,6 +1,5 @@
 //! Apps: create (validating the git source), list, show, edit, remove.
 
-use berth_docker::labels;
 use berth_model::{App, AppDraft};
 
 use crate::Berth;
@@ -108,26 +107,7 @@ impl Berth {
             self.secrets().delete(&berth_secrets::webhook_key(name))?;
             self.forget_unattended_secrets(name);
         }
-        let docker = host.docker();
-        for container in docker
-            .containers_with_labels(&[(labels::APP, name), (labels::MANAGED, "true")])
-            .await?
-        {
-            docker.remove_container(&container, true).await?;
-        }
-        if purge {
-            for image in docker
-                .images_with_labels(&[(labels::APP, name), (labels::MANAGED, "true")])
-                .await?
-            {
-                docker.remove_image(&image.id, true).await?;
-            }
-            for v in app.volumes.iter().filter(|v| !v.source.starts_with('/')) {
-                if let Err(e) = docker.remove_volume(&v.source).await {
-                    tracing::warn!("could not remove volume {}: {e}", v.source);
-                }
-            }
-        }
+        berth_engine::remove_app(&host, &app, purge).await?;
         let secret_keys: Vec<String> = self
             .store
             .env(name)?

@@ -9,16 +9,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use berth_docker::{Publish, ServiceSpec, labels};
-use berth_engine::{Host, NETWORK};
+use berth_engine::{
+    EngineError, Host, NETWORK, Readiness, ServiceImage, ServiceInstall, install_service,
+};
 use berth_model::{ProxyMode, RelayConfig, RelayStatus, Server};
 use berth_proxy::Route;
 use berth_relay_proto::client::{BoxStream, ControlClient, Dial};
 use berth_relay_proto::proto;
 use berth_ssh::{Forward, RemoteTarget};
-use bytes::Bytes;
 
 use crate::Berth;
 use crate::error::ApiError;
@@ -26,7 +26,6 @@ use crate::error::ApiError;
 /// The Caddy route (`@id`) of the hooks domain.
 pub const RELAY_ROUTE_ID: &str = "berth-relay";
 /// How long a started relay has to answer on its control socket.
-const START_DEADLINE: Duration = Duration::from_secs(20);
 
 /// `berth server relay install`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,55 +281,58 @@ impl Berth {
             (labels::MANAGED.to_owned(), "true".to_owned()),
             (labels::ROLE.to_owned(), "relay".to_owned()),
         ]);
-        if docker.image_id(&image).await?.is_none() {
-            let context = image_context(&binary)?;
-            let stream = futures_util::stream::once(async move { Ok(Bytes::from(context)) });
-            docker
-                .build_image(&image, "Dockerfile", &relay_labels, stream, |line| {
-                    tracing::debug!(%line, "relay image build");
-                })
-                .await?;
-        }
-        docker.ensure_network(NETWORK).await?;
-        docker.remove_container(proto::CONTAINER, true).await?;
-        let spec = ServiceSpec {
-            name: proto::CONTAINER.to_owned(),
-            image: image.clone(),
-            cmd: vec![
-                "serve".into(),
-                "--body-limit".into(),
-                req.body_limit.to_string(),
-                "--rate-limit".into(),
-                req.rate_per_minute.to_string(),
-            ],
-            env: vec![],
-            labels: relay_labels,
-            network: NETWORK.to_owned(),
-            publish: vec![Publish {
-                container_port: proto::LISTEN_PORT,
-                host_ip: "127.0.0.1".to_owned(),
-                host_port: req.listen_port,
-            }],
-            // Unattended deploys: the host's Docker socket, and the directory of the managed
-            // Caddy's admin socket (present or not yet).
-            binds: vec![
-                format!("{}:/data", proto::DATA_VOLUME),
-                format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
-                format!("{}:/var/run/docker.sock", server.docker_socket),
-                format!("{dir}:{dir}", dir = crate::routing::ADMIN_DIR),
-            ],
+        let install = ServiceInstall {
+            what: "the relay".to_owned(),
+            spec: ServiceSpec {
+                name: proto::CONTAINER.to_owned(),
+                image: image.clone(),
+                cmd: vec![
+                    "serve".into(),
+                    "--body-limit".into(),
+                    req.body_limit.to_string(),
+                    "--rate-limit".into(),
+                    req.rate_per_minute.to_string(),
+                ],
+                env: vec![],
+                labels: relay_labels.clone(),
+                network: NETWORK.to_owned(),
+                publish: vec![Publish {
+                    container_port: proto::LISTEN_PORT,
+                    host_ip: "127.0.0.1".to_owned(),
+                    host_port: req.listen_port,
+                }],
+                // Unattended deploys: the host's Docker socket, and the directory of the
+                // managed Caddy's admin socket (present or not yet).
+                binds: vec![
+                    format!("{}:/data", proto::DATA_VOLUME),
+                    format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
+                    format!("{}:/var/run/docker.sock", server.docker_socket),
+                    format!("{dir}:{dir}", dir = crate::routing::ADMIN_DIR),
+                ],
+            },
+            // Built on the server from the binary Berth carries: no registry involved.
+            image: ServiceImage::Build {
+                labels: relay_labels,
+                context: image_context(&binary)?,
+            },
+            files: vec![],
+            ready: Readiness::Http {
+                socket: proto::CONTROL_SOCKET.to_owned(),
+                path: "/v1/info".to_owned(),
+            },
+            start_hint: format!(
+                "is port {} free on {}'s loopback?",
+                req.listen_port, server.name
+            ),
         };
-        docker.create_service(&spec).await?;
-        docker
-            .start_container(proto::CONTAINER)
+        install_service(&host, &install)
             .await
-            .map_err(|e| {
-                ApiError::Invalid(format!(
-                    "the relay container did not start ({e}); is port {} free on {}'s loopback?",
-                    req.listen_port, server.name
-                ))
+            .map_err(|e| match e {
+                e @ (EngineError::ServiceDidNotStart { .. }
+                | EngineError::ServiceNotReady { .. }) => ApiError::Invalid(e.to_string()),
+                e => e.into(),
             })?;
-        let client = self.wait_for_relay(&host, &server).await?;
+        let client = self.control_client(&host, &server).await?;
 
         let config = RelayConfig {
             image,
@@ -372,49 +374,6 @@ impl Berth {
             ),
         );
         self.relay_status(&server.name).await
-    }
-
-    async fn wait_for_relay(
-        &self,
-        host: &Host,
-        server: &Server,
-    ) -> Result<ControlClient, ApiError> {
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            let attempt = async {
-                let client = self.control_client(host, server).await?;
-                client.info().await?;
-                Ok::<_, ApiError>(client)
-            };
-            match attempt.await {
-                Ok(client) => return Ok(client),
-                Err(e) => {
-                    let info = host.docker().inspect_container(proto::CONTAINER).await?;
-                    let stopped = info.as_ref().is_some_and(|i| !i.running);
-                    if stopped || Instant::now() >= deadline {
-                        let logs = host
-                            .docker()
-                            .last_log_lines(proto::CONTAINER, 15)
-                            .await
-                            .unwrap_or_default();
-                        return Err(ApiError::Invalid(format!(
-                            "the relay did not answer on its control socket ({e}){}{}",
-                            if stopped {
-                                "; its container exited"
-                            } else {
-                                ""
-                            },
-                            if logs.is_empty() {
-                                String::new()
-                            } else {
-                                format!("; its last output:\n  {}", logs.join("\n  "))
-                            }
-                        )));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
     }
 
     /// Whether the relay answers, and what it holds.

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use berth_docker::{Publish, ServiceSpec, labels};
-use berth_engine::{Host, NETWORK, RoutePlan, UpstreamVia};
+use berth_engine::{
+    EngineError, Host, NETWORK, Readiness, RoutePlan, ServiceFile, ServiceImage, ServiceInstall,
+    UpstreamVia, install_service,
+};
 use berth_model::{
     App, Domain, DomainStatus, ProxyConfig, ProxyMode, ProxyStatus, Server, TlsSetting, TlsStatus,
 };
@@ -22,7 +25,6 @@ const ADMIN_SOCKET: &str = "/run/berth-proxy/admin.sock";
 const CONFIG_DIR: &str = "/etc/berth";
 const CONFIG_FILE: &str = "caddy.json";
 /// How long a freshly started Caddy gets to answer on its admin socket.
-const START_DEADLINE: Duration = Duration::from_secs(20);
 /// Per-domain budget for asking the proxy which certificate it serves.
 const TLS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -290,15 +292,6 @@ impl Berth {
                     .to_owned(),
             ));
         }
-        let docker = host.docker();
-        if docker.image_id(&image).await?.is_none() {
-            docker.pull_image(&image).await.map_err(|e| {
-                ApiError::Invalid(format!(
-                    "the server has no image {image} and could not pull it ({e}); pass --image with an image the server has"
-                ))
-            })?;
-        }
-        docker.ensure_network(NETWORK).await?;
         let mut settings_routes = self.routes_of_server(host, server).await?;
         settings_routes.sort_by(|a, b| a.id.cmp(&b.id));
         let settings = berth_proxy::ProxySettings {
@@ -310,12 +303,6 @@ impl Berth {
         let config = berth_proxy::initial_config(&settings, &settings_routes);
         let bytes = serde_json::to_vec_pretty(&config)
             .map_err(|e| ApiError::Invalid(format!("cannot write Caddy's config: {e}")))?;
-
-        // Reinstalling replaces the container; certificates and the autosaved config live
-        // in named volumes and stay.
-        docker
-            .remove_container(ProxyConfig::CONTAINER, true)
-            .await?;
         let mut publish = vec![Publish {
             container_port: 80,
             host_ip: "0.0.0.0".to_owned(),
@@ -328,52 +315,60 @@ impl Berth {
                 host_port: https,
             });
         }
-        let spec = ServiceSpec {
-            name: ProxyConfig::CONTAINER.to_owned(),
-            image: image.clone(),
-            cmd: vec![
-                "caddy".into(),
-                "run".into(),
-                "--resume".into(),
-                "--config".into(),
-                format!("{CONFIG_DIR}/{CONFIG_FILE}"),
-            ],
-            env: vec![
-                "XDG_DATA_HOME=/data".into(),
-                "XDG_CONFIG_HOME=/config".into(),
-                "HOME=/data".into(),
-            ],
-            labels: HashMap::from([
-                (labels::MANAGED.to_owned(), "true".to_owned()),
-                (labels::ROLE.to_owned(), "proxy".to_owned()),
-            ]),
-            network: NETWORK.to_owned(),
-            publish,
-            binds: vec![
-                "berth-proxy-data:/data".into(),
-                "berth-proxy-config:/config".into(),
-                format!("{ADMIN_DIR}:{ADMIN_DIR}"),
-            ],
-        };
-        docker.create_service(&spec).await?;
-        docker
-            .put_file(
-                ProxyConfig::CONTAINER,
-                CONFIG_DIR,
-                CONFIG_FILE,
-                &bytes,
-                0o644,
-            )
-            .await?;
-        docker.start_container(ProxyConfig::CONTAINER).await.map_err(|e| {
-            ApiError::Invalid(format!(
-                "the proxy container did not start ({e}); are ports {http} and {https} free on {}?",
-                server.name
-            ))
-        })?;
         let admin = format!("unix:{ADMIN_SOCKET}");
-        host.forget_caddy(&admin).await;
-        let caddy = self.wait_for_caddy(host, &admin).await?;
+        // Reinstalling replaces the container; certificates and the autosaved config live
+        // in named volumes and stay.
+        let install = ServiceInstall {
+            what: "the proxy".to_owned(),
+            spec: ServiceSpec {
+                name: ProxyConfig::CONTAINER.to_owned(),
+                image: image.clone(),
+                cmd: vec![
+                    "caddy".into(),
+                    "run".into(),
+                    "--resume".into(),
+                    "--config".into(),
+                    format!("{CONFIG_DIR}/{CONFIG_FILE}"),
+                ],
+                env: vec![
+                    "XDG_DATA_HOME=/data".into(),
+                    "XDG_CONFIG_HOME=/config".into(),
+                    "HOME=/data".into(),
+                ],
+                labels: HashMap::from([
+                    (labels::MANAGED.to_owned(), "true".to_owned()),
+                    (labels::ROLE.to_owned(), "proxy".to_owned()),
+                ]),
+                network: NETWORK.to_owned(),
+                publish,
+                binds: vec![
+                    "berth-proxy-data:/data".into(),
+                    "berth-proxy-config:/config".into(),
+                    format!("{ADMIN_DIR}:{ADMIN_DIR}"),
+                ],
+            },
+            image: ServiceImage::Pull,
+            files: vec![ServiceFile {
+                dir: CONFIG_DIR.to_owned(),
+                name: CONFIG_FILE.to_owned(),
+                bytes,
+                mode: 0o644,
+            }],
+            ready: Readiness::CaddyAdmin {
+                admin: admin.clone(),
+            },
+            start_hint: format!("are ports {http} and {https} free on {}?", server.name),
+        };
+        install_service(host, &install).await.map_err(|e| match e {
+            e @ EngineError::ImageUnavailable { .. } => {
+                ApiError::Invalid(format!("{e}; pass --image with an image the server has"))
+            }
+            e @ (EngineError::ServiceDidNotStart { .. } | EngineError::ServiceNotReady { .. }) => {
+                ApiError::Invalid(e.to_string())
+            }
+            e => e.into(),
+        })?;
+        let caddy = host.caddy(&admin).await?;
         // The autosave of an earlier install may win over the bootstrap file: load ours.
         caddy.load(&config).await?;
         Ok(ProxyConfig {
@@ -387,53 +382,6 @@ impl Berth {
             http_server: berth_proxy::SERVER.to_owned(),
             installed_at: self.now(),
         })
-    }
-
-    async fn wait_for_caddy(
-        &self,
-        host: &Host,
-        admin: &str,
-    ) -> Result<berth_proxy::Caddy, ApiError> {
-        let deadline = std::time::Instant::now() + START_DEADLINE;
-        loop {
-            let attempt = async {
-                let caddy = host.caddy(admin).await?;
-                caddy.ping().await?;
-                Ok::<_, ApiError>(caddy)
-            };
-            match attempt.await {
-                Ok(c) => return Ok(c),
-                Err(e) => {
-                    host.forget_caddy(admin).await;
-                    let info = host
-                        .docker()
-                        .inspect_container(ProxyConfig::CONTAINER)
-                        .await?;
-                    let stopped = info.as_ref().is_some_and(|i| !i.running);
-                    if stopped || std::time::Instant::now() >= deadline {
-                        let logs = host
-                            .docker()
-                            .last_log_lines(ProxyConfig::CONTAINER, 15)
-                            .await
-                            .unwrap_or_default();
-                        return Err(ApiError::Invalid(format!(
-                            "the proxy did not answer on {admin} ({e}){}{}",
-                            if stopped {
-                                "; its container exited"
-                            } else {
-                                ""
-                            },
-                            if logs.is_empty() {
-                                String::new()
-                            } else {
-                                format!("; its last output:\n  {}", logs.join("\n  "))
-                            }
-                        )));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
     }
 
     async fn adopt(

@@ -132,6 +132,27 @@ impl Apply<'_> {
                 }
                 Ok(())
             }
+            Action::PurgeImage { image } => Ok(self
+                .host
+                .docker()
+                .remove_image(&image, true)
+                .await
+                .map(|_| ())?),
+            Action::RemoveVolume { volume } => {
+                if let Err(e) = self.host.docker().remove_volume(&volume).await {
+                    warn(self.sink, format!("could not remove volume {volume}: {e}"));
+                }
+                Ok(())
+            }
+            Action::PullImage { .. }
+            | Action::BuildServiceImage { .. }
+            | Action::ReplaceContainer { .. }
+            | Action::CreateService(_)
+            | Action::PutFile { .. }
+            | Action::StartService { .. }
+            | Action::WaitReady { .. } => {
+                crate::service::apply_service_action(self.host, action).await
+            }
             Action::MarkInterrupted { .. } => {
                 d.status = DeploymentStatus::Interrupted;
                 d.error = Some(

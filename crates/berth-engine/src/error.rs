@@ -36,12 +36,41 @@ pub enum EngineError {
         "the image {image} of deployment {deployment} is no longer on the server; deploy the commit again instead"
     )]
     ImageMissing { image: String, deployment: String },
+    #[error("the server has no image {image} and could not pull it ({source})")]
+    ImageUnavailable {
+        image: String,
+        #[source]
+        source: DockerError,
+    },
+    #[error("{container} did not start ({source}); {hint}")]
+    ServiceDidNotStart {
+        container: String,
+        hint: String,
+        #[source]
+        source: DockerError,
+    },
+    #[error("{what} did not answer on {at} ({error}){}{}", if *.exited { "; its container exited" } else { "" }, service_logs(.logs))]
+    ServiceNotReady {
+        what: String,
+        at: String,
+        error: String,
+        exited: bool,
+        logs: Vec<String>,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error("could not record the deployment: {0}")]
     Record(String),
     #[error("a background task failed: {0}")]
     Task(String),
+}
+
+fn service_logs(logs: &[String]) -> String {
+    if logs.is_empty() {
+        String::new()
+    } else {
+        format!("; its last output:\n  {}", logs.join("\n  "))
+    }
 }
 
 fn tail(logs: &[String]) -> String {

@@ -14,19 +14,23 @@ mod error;
 mod health;
 mod host;
 pub mod plan;
+pub mod removal;
 mod retention;
 mod run;
+pub mod service;
 pub mod settle;
 
 pub use error::EngineError;
 pub use health::{HealthReport, probe_http};
 pub use host::{Host, HostFacts};
 pub use plan::{RoutePlan, UpstreamVia};
+pub use removal::remove_app;
 pub use retention::{KEEP_IMAGES, kept_images, kept_images_on_host};
 pub use run::{
     Clock, DeployFailure, DeployJob, DeploySink, JobSource, SystemClock, container_name, image_tag,
     new_deployment_id, run_deploy, start_app, stop_app,
 };
+pub use service::{Readiness, ServiceFile, ServiceImage, ServiceInstall, install_service};
 pub use settle::{SettleJob, Settled, settle};
 
 /// Name of the Docker network every app container joins.

@@ -119,6 +119,48 @@ pub enum Action {
     MarkInterrupted {
         deployment: String,
     },
+    /// Pull a service's image.
+    PullImage {
+        image: String,
+    },
+    /// Build a service's image from a context Berth sends.
+    BuildServiceImage {
+        tag: String,
+        labels: std::collections::HashMap<String, String>,
+        context: Vec<u8>,
+    },
+    /// Remove a service's container, if there is one, to create it anew.
+    ReplaceContainer {
+        container: String,
+    },
+    CreateService(Box<berth_docker::ServiceSpec>),
+    /// Put a file into a created container.
+    PutFile {
+        container: String,
+        dir: String,
+        name: String,
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    /// Start a service container; `hint` says what to check when it does not start.
+    StartService {
+        container: String,
+        hint: String,
+    },
+    /// Remove an image by id, even if tagged more than once (purging an app).
+    PurgeImage {
+        image: String,
+    },
+    /// Remove a named volume and the data in it (purging an app).
+    RemoveVolume {
+        volume: String,
+    },
+    /// Wait until a service answers.
+    WaitReady {
+        container: String,
+        what: String,
+        ready: crate::service::Readiness,
+    },
 }
 
 impl Action {
@@ -140,6 +182,15 @@ impl Action {
             Action::PruneImages { .. } => "prune-images",
             Action::RemoveImage { .. } => "remove-image",
             Action::MarkInterrupted { .. } => "mark-interrupted",
+            Action::PullImage { .. } => "pull-image",
+            Action::BuildServiceImage { .. } => "build-image",
+            Action::ReplaceContainer { .. } => "replace-container",
+            Action::CreateService(_) => "create-service",
+            Action::PutFile { .. } => "put-file",
+            Action::StartService { .. } => "start-service",
+            Action::WaitReady { .. } => "wait-ready",
+            Action::PurgeImage { .. } => "purge-image",
+            Action::RemoveVolume { .. } => "remove-volume",
         }
     }
 }
@@ -403,6 +454,57 @@ impl fmt::Display for Action {
             Action::MarkInterrupted { deployment } => {
                 write!(f, "record deployment {deployment} as interrupted")
             }
+            Action::PullImage { image } => write!(f, "pull image {image}"),
+            Action::BuildServiceImage { tag, context, .. } => write!(
+                f,
+                "build image {tag} from the context Berth sends ({} bytes)",
+                context.len()
+            ),
+            Action::ReplaceContainer { container } => write!(
+                f,
+                "remove the container {container} if there is one (its volumes stay)"
+            ),
+            Action::CreateService(spec) => {
+                let publish: Vec<String> = spec
+                    .publish
+                    .iter()
+                    .map(|p| format!("{}:{}→{}", p.host_ip, p.host_port, p.container_port))
+                    .collect();
+                write!(f, "create {} from {}", spec.name, spec.image)?;
+                let mut details = Vec::new();
+                if !publish.is_empty() {
+                    details.push(format!("publishing {}", publish.join(" ")));
+                }
+                if !spec.binds.is_empty() {
+                    details.push(format!("mounts {}", spec.binds.join(" ")));
+                }
+                if !details.is_empty() {
+                    write!(f, " ({})", details.join("; "))?;
+                }
+                Ok(())
+            }
+            Action::PutFile {
+                container,
+                dir,
+                name,
+                bytes,
+                ..
+            } => write!(
+                f,
+                "put {dir}/{name} ({} bytes) into {container}",
+                bytes.len()
+            ),
+            Action::StartService { container, .. } => write!(f, "start {container}"),
+            Action::PurgeImage { image } => write!(f, "remove image {image} (purge)"),
+            Action::RemoveVolume { volume } => write!(f, "remove volume {volume} and its data"),
+            Action::WaitReady { what, ready, .. } => match ready {
+                crate::service::Readiness::CaddyAdmin { admin } => {
+                    write!(f, "wait until {what} answers on {admin}")
+                }
+                crate::service::Readiness::Http { socket, .. } => {
+                    write!(f, "wait until {what} answers on {socket}")
+                }
+            },
         }
     }
 }
