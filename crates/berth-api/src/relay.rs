@@ -25,7 +25,6 @@ use crate::error::ApiError;
 
 /// The Caddy route (`@id`) of the hooks domain.
 pub const RELAY_ROUTE_ID: &str = "berth-relay";
-/// How long a started relay has to answer on its control socket.
 
 /// `berth server relay install`.
 #[derive(Debug, Clone, PartialEq, Eq)]

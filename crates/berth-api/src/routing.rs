@@ -24,7 +24,6 @@ const ADMIN_SOCKET: &str = "/run/berth-proxy/admin.sock";
 /// The bootstrap config inside the container (`caddy run --resume` prefers the autosave).
 const CONFIG_DIR: &str = "/etc/berth";
 const CONFIG_FILE: &str = "caddy.json";
-/// How long a freshly started Caddy gets to answer on its admin socket.
 /// Per-domain budget for asking the proxy which certificate it serves.
 const TLS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
