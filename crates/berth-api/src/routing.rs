@@ -67,6 +67,22 @@ impl From<berth_model::view::ProxyInstallRequest> for ProxyInstall {
     }
 }
 
+/// The route of `app` to `hosts` through its server's proxy (`None`: the server has none).
+fn route_to(app: &App, server: &Server, hosts: Vec<String>) -> Option<RoutePlan> {
+    let proxy = server.proxy.as_ref()?;
+    Some(RoutePlan {
+        admin: proxy.admin.clone(),
+        server: proxy.http_server.clone(),
+        id: route_id(&app.name),
+        hosts,
+        via: match proxy.mode {
+            ProxyMode::Managed { .. } => UpstreamVia::Network,
+            ProxyMode::Adopted => UpstreamVia::Loopback,
+        },
+        drain_timeout_secs: app.drain_timeout_secs,
+    })
+}
+
 fn tls_mode(tls: &TlsSetting) -> TlsMode {
     match tls {
         TlsSetting::Auto { email } => TlsMode::Auto {
@@ -114,24 +130,14 @@ impl Berth {
         app: &App,
         server: &Server,
     ) -> Result<Option<RoutePlan>, ApiError> {
-        let Some(proxy) = &server.proxy else {
+        if server.proxy.is_none() {
             return Ok(None);
-        };
+        }
         let hosts = self.hosts_of(app, server)?;
         if hosts.is_empty() {
             return Ok(None);
         }
-        Ok(Some(RoutePlan {
-            admin: proxy.admin.clone(),
-            server: proxy.http_server.clone(),
-            id: route_id(&app.name),
-            hosts,
-            via: match proxy.mode {
-                ProxyMode::Managed { .. } => UpstreamVia::Network,
-                ProxyMode::Adopted => UpstreamVia::Loopback,
-            },
-            drain_timeout_secs: app.drain_timeout_secs,
-        }))
+        Ok(route_to(app, server, hosts))
     }
 
     /// The route of `app` as it should be now (its active container), or `None` when it
@@ -176,28 +182,23 @@ impl Berth {
         server: &Server,
         hosts: Vec<String>,
     ) -> Result<(), ApiError> {
-        let Some(proxy) = &server.proxy else {
+        let Some(route) = route_to(app, server, hosts) else {
             return Ok(());
         };
+        let serving = self
+            .store
+            .active_deployment(&app.name)?
+            .and_then(|d| d.container);
         let host = self.host(server).await?;
-        let caddy = host.caddy(&proxy.admin).await?;
-        match self.desired_route(&host, app, server, hosts).await? {
-            Some(route) => caddy.put_route(&proxy.http_server, &route).await?,
-            None => {
-                caddy.delete_route(&route_id(&app.name)).await?;
-            }
-        }
+        berth_engine::sync_route(&host, &route, serving.as_deref(), app.port).await?;
         Ok(())
     }
 
-    /// Removes `app`'s route from its server's proxy (app removal).
+    /// Removes `app`'s route from its server's proxy (app removal, its last name gone).
     pub(crate) async fn drop_route(&self, app: &App, server: &Server) -> Result<(), ApiError> {
         if let Some(proxy) = &server.proxy {
             let host = self.host(server).await?;
-            host.caddy(&proxy.admin)
-                .await?
-                .delete_route(&route_id(&app.name))
-                .await?;
+            berth_engine::drop_route(&host, &proxy.admin, &route_id(&app.name)).await?;
         }
         Ok(())
     }

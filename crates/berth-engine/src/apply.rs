@@ -144,7 +144,8 @@ impl Apply<'_> {
                 }
                 Ok(())
             }
-            Action::PullImage { .. }
+            Action::DeleteRoute { .. }
+            | Action::PullImage { .. }
             | Action::BuildServiceImage { .. }
             | Action::ReplaceContainer { .. }
             | Action::CreateService(_)
@@ -255,32 +256,7 @@ impl Apply<'_> {
         container: String,
         port: u16,
     ) -> Result<(), EngineError> {
-        let caddy = self.host.caddy(&route.admin).await?;
-        let before = caddy.route(&route.id).await?.map(|r| r.upstream);
-        let published = match self.new_port {
-            Some(p) => Some(p),
-            // Settling routes back to a container this run did not start: ask Docker.
-            None if route.via == UpstreamVia::Loopback => self
-                .host
-                .docker()
-                .inspect_container(&container)
-                .await?
-                .and_then(|i| i.published_port),
-            None => None,
-        };
-        let Some(dial) = upstream(route.via, &container, port, published) else {
-            return Err(EngineError::NoPublishedPort { container, port });
-        };
-        caddy
-            .put_route(
-                &route.server,
-                &berth_proxy::Route {
-                    id: route.id.clone(),
-                    hosts: route.hosts.clone(),
-                    upstream: dial.clone(),
-                },
-            )
-            .await?;
+        let (before, dial) = put_route(self.host, &route, &container, port, self.new_port).await?;
         self.sink.event(DeployEvent::Info {
             message: format!("routed {} to {dial}", route.hosts.join(", ")),
         });
@@ -350,6 +326,45 @@ impl Apply<'_> {
             warn(self.sink, format!("could not remove {container}: {e}"));
         }
     }
+}
+
+/// Points `route` at `container`'s `port` (through the network, or at its published port —
+/// `published`, else asked of Docker). Returns the upstream it had before and the new one.
+pub(crate) async fn put_route(
+    host: &Host,
+    route: &RoutePlan,
+    container: &str,
+    port: u16,
+    published: Option<u16>,
+) -> Result<(Option<String>, String), EngineError> {
+    let caddy = host.caddy(&route.admin).await?;
+    let before = caddy.route(&route.id).await?.map(|r| r.upstream);
+    let published = match published {
+        Some(p) => Some(p),
+        None if route.via == UpstreamVia::Loopback => host
+            .docker()
+            .inspect_container(container)
+            .await?
+            .and_then(|i| i.published_port),
+        None => None,
+    };
+    let Some(dial) = upstream(route.via, container, port, published) else {
+        return Err(EngineError::NoPublishedPort {
+            container: container.to_owned(),
+            port,
+        });
+    };
+    caddy
+        .put_route(
+            &route.server,
+            &berth_proxy::Route {
+                id: route.id.clone(),
+                hosts: route.hosts.clone(),
+                upstream: dial.clone(),
+            },
+        )
+        .await?;
+    Ok((before, dial))
 }
 
 pub(crate) fn deployment_labels(

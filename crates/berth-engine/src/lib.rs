@@ -16,6 +16,7 @@ mod host;
 pub mod plan;
 pub mod removal;
 mod retention;
+pub mod routes;
 mod run;
 pub mod service;
 pub mod settle;
@@ -26,6 +27,7 @@ pub use host::{Host, HostFacts};
 pub use plan::{RoutePlan, UpstreamVia};
 pub use removal::remove_app;
 pub use retention::{KEEP_IMAGES, kept_images, kept_images_on_host};
+pub use routes::{drop_route, sync_route};
 pub use run::{
     Clock, DeployFailure, DeployJob, DeploySink, JobSource, SystemClock, container_name, image_tag,
     new_deployment_id, run_deploy, start_app, stop_app,

@@ -147,6 +147,11 @@ pub enum Action {
         container: String,
         hint: String,
     },
+    /// Delete a route from the proxy (the app has no names, nothing serves, or it is removed).
+    DeleteRoute {
+        admin: String,
+        id: String,
+    },
     /// Remove an image by id, even if tagged more than once (purging an app).
     PurgeImage {
         image: String,
@@ -190,6 +195,7 @@ impl Action {
             Action::StartService { .. } => "start-service",
             Action::WaitReady { .. } => "wait-ready",
             Action::PurgeImage { .. } => "purge-image",
+            Action::DeleteRoute { .. } => "delete-route",
             Action::RemoveVolume { .. } => "remove-volume",
         }
     }
@@ -496,6 +502,7 @@ impl fmt::Display for Action {
             ),
             Action::StartService { container, .. } => write!(f, "start {container}"),
             Action::PurgeImage { image } => write!(f, "remove image {image} (purge)"),
+            Action::DeleteRoute { id, .. } => write!(f, "delete caddy route {id}"),
             Action::RemoveVolume { volume } => write!(f, "remove volume {volume} and its data"),
             Action::WaitReady { what, ready, .. } => match ready {
                 crate::service::Readiness::CaddyAdmin { admin } => {

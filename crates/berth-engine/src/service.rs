@@ -154,7 +154,8 @@ pub async fn install_service(host: &Host, install: &ServiceInstall) -> Result<()
     Ok(())
 }
 
-/// The runner's hands for service actions (the deployment actions are in `apply.rs`).
+/// The runner's hands for actions that need nothing but the host: services, routes outside a
+/// deploy (the deployment's own actions are in `apply.rs`).
 pub(crate) async fn apply_service_action(host: &Host, action: Action) -> Result<(), EngineError> {
     let docker = host.docker();
     match action {
@@ -210,6 +211,16 @@ pub(crate) async fn apply_service_action(host: &Host, action: Action) -> Result<
             what,
             ready,
         } => wait_ready(host, &container, &what, &ready).await?,
+        Action::Route {
+            route,
+            container,
+            port,
+        } => {
+            crate::apply::put_route(host, &route, &container, port, None).await?;
+        }
+        Action::DeleteRoute { admin, id } => {
+            host.caddy(&admin).await?.delete_route(&id).await?;
+        }
         other => {
             return Err(EngineError::Task(format!(
                 "`{}` is not a service action",
