@@ -157,8 +157,8 @@ impl Apply<'_> {
             Action::MarkInterrupted { .. } => {
                 d.status = DeploymentStatus::Interrupted;
                 d.error = Some(
-                    "interrupted: the process running it stopped before it finished; what it \
-                     had started was removed"
+                    "the process running it stopped before it finished; what it had started \
+                     was removed"
                         .to_owned(),
                 );
                 d.finished_at.get_or_insert(self.clock.now_ms());
