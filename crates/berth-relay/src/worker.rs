@@ -329,7 +329,7 @@ async fn deploy(
             })
             .collect(),
     };
-    let previous = match active_deployment(&h, &spec.app.name).await {
+    let previous = match active_deployment(&h, &spec.app.name, spec.route.as_ref()).await {
         Ok(p) => p,
         Err(e) => {
             *host = None;
@@ -422,20 +422,45 @@ async fn connect(
     Ok(h)
 }
 
-/// The app's serving container, as Docker knows it (Berth's record is on the desktop).
-async fn active_deployment(host: &Host, app: &str) -> Result<Option<Deployment>, String> {
+/// The app's serving container, as the server knows it (Berth's record is on the desktop):
+/// the one Caddy's route sends requests to, else the newest running one. (A deploy cut off
+/// after it started its container but before the switch leaves a newer container that does
+/// not serve.)
+async fn active_deployment(
+    host: &Host,
+    app: &str,
+    route: Option<&crate::proto::RouteSpec>,
+) -> Result<Option<Deployment>, String> {
     let docker = host.docker();
     let names = docker
         .containers_with_labels(&[(labels::APP, app), (labels::MANAGED, "true")])
         .await
         .map_err(|e| e.to_string())?;
+    let routed = match route.filter(|r| r.via_network) {
+        Some(r) => match host.caddy(&r.admin).await {
+            Ok(caddy) => caddy
+                .route(&r.id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.upstream.rsplit_once(':').map(|(c, _)| c.to_owned())),
+            Err(_) => None,
+        },
+        None => None,
+    };
     let mut best: Option<berth_docker::ContainerInfo> = None;
     for name in names {
         if let Ok(Some(info)) = docker.inspect_container(&name).await
             && info.running
-            && best.as_ref().is_none_or(|b| info.created > b.created)
         {
-            best = Some(info);
+            let serving = routed.as_deref() == Some(info.name.as_str());
+            let best_serving = best
+                .as_ref()
+                .is_some_and(|b| routed.as_deref() == Some(b.name.as_str()));
+            if serving || (!best_serving && best.as_ref().is_none_or(|b| info.created > b.created))
+            {
+                best = Some(info);
+            }
         }
     }
     Ok(best.map(|info| {
