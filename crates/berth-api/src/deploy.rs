@@ -33,13 +33,8 @@ impl Held {
     /// Releases both locks, waiting for the relay to hear it (so its unattended deploys of the
     /// app need not wait for the lease to run out).
     pub(crate) async fn release(mut self) {
-        if let Some(mut lease) = self.relay.take() {
-            lease.renew.abort();
-            if let Some((client, app, owner)) = lease.release.take()
-                && let Err(e) = client.unlock(&app, &owner).await
-            {
-                tracing::debug!(app, "cannot release the app's lock on the relay: {e}");
-            }
+        if let Some(lease) = self.relay.take() {
+            lease.release().await;
         }
     }
 }
@@ -71,18 +66,31 @@ impl RelayLease {
     }
 }
 
+impl RelayLease {
+    /// Releases the lock now, waiting for the relay to hear it.
+    async fn release(mut self) {
+        self.renew.abort();
+        if let Some((client, app, owner)) = self.release.take() {
+            unlock(client, app, owner).await;
+        }
+    }
+}
+
 impl Drop for RelayLease {
+    /// Released early (an error before the end): best effort, in the background.
     fn drop(&mut self) {
         self.renew.abort();
         if let Some((client, app, owner)) = self.release.take()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            rt.spawn(async move {
-                if let Err(e) = client.unlock(&app, &owner).await {
-                    tracing::debug!(app, "cannot release the app's lock on the relay: {e}");
-                }
-            });
+            rt.spawn(unlock(client, app, owner));
         }
+    }
+}
+
+async fn unlock(client: ControlClient, app: String, owner: String) {
+    if let Err(e) = client.unlock(&app, &owner).await {
+        tracing::debug!(app, "cannot release the app's lock on the relay: {e}");
     }
 }
 

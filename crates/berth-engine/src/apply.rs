@@ -132,19 +132,9 @@ impl Apply<'_> {
                 }
                 Ok(())
             }
-            Action::PurgeImage { image } => Ok(self
-                .host
-                .docker()
-                .remove_image(&image, true)
-                .await
-                .map(|_| ())?),
-            Action::RemoveVolume { volume } => {
-                if let Err(e) = self.host.docker().remove_volume(&volume).await {
-                    warn(self.sink, format!("could not remove volume {volume}: {e}"));
-                }
-                Ok(())
-            }
             Action::DeleteRoute { .. }
+            | Action::PurgeImage { .. }
+            | Action::RemoveVolume { .. }
             | Action::PullImage { .. }
             | Action::BuildServiceImage { .. }
             | Action::ReplaceContainer { .. }
@@ -152,7 +142,7 @@ impl Apply<'_> {
             | Action::PutFile { .. }
             | Action::StartService { .. }
             | Action::WaitReady { .. } => {
-                crate::service::apply_service_action(self.host, action).await
+                crate::service::apply_host_action(self.host, action).await
             }
             Action::MarkInterrupted { .. } => {
                 d.status = DeploymentStatus::Interrupted;

@@ -68,17 +68,7 @@ pub async fn remove_app(host: &Host, app: &App, purge: bool) -> Result<(), Engin
     let plan = plan_app_removal(app, &on_host, purge);
     tracing::debug!("removing {} from {}:\n{plan}", app.name, host.name());
     for planned in plan.actions {
-        match planned.action {
-            Action::PurgeImage { image } => {
-                docker.remove_image(&image, true).await?;
-            }
-            Action::RemoveVolume { volume } => {
-                if let Err(e) = docker.remove_volume(&volume).await {
-                    tracing::warn!("could not remove volume {volume}: {e}");
-                }
-            }
-            action => crate::service::apply_service_action(host, action).await?,
-        }
+        crate::service::apply_host_action(host, planned.action).await?;
     }
     Ok(())
 }

@@ -38,14 +38,14 @@ pub async fn sync_route(
     port: u16,
 ) -> Result<(), EngineError> {
     for planned in plan_route_sync(route, serving, port).actions {
-        crate::service::apply_service_action(host, planned.action).await?;
+        crate::service::apply_host_action(host, planned.action).await?;
     }
     Ok(())
 }
 
 /// Deletes the route `id` from the proxy at `admin` (the app is being removed).
 pub async fn drop_route(host: &Host, admin: &str, id: &str) -> Result<(), EngineError> {
-    crate::service::apply_service_action(
+    crate::service::apply_host_action(
         host,
         Action::DeleteRoute {
             admin: admin.to_owned(),

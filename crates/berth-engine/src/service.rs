@@ -149,14 +149,14 @@ pub async fn install_service(host: &Host, install: &ServiceInstall) -> Result<()
     let plan = plan_service(install, image_present);
     tracing::debug!("installing {} on {}:\n{plan}", install.what, host.name());
     for planned in plan.actions {
-        apply_service_action(host, planned.action).await?;
+        apply_host_action(host, planned.action).await?;
     }
     Ok(())
 }
 
-/// The runner's hands for actions that need nothing but the host: services, routes outside a
-/// deploy (the deployment's own actions are in `apply.rs`).
-pub(crate) async fn apply_service_action(host: &Host, action: Action) -> Result<(), EngineError> {
+/// The runner's hands for actions that need nothing but the host — services, routes outside a
+/// deploy, removals — used by every plan; the deployment's own actions are in `apply.rs`.
+pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(), EngineError> {
     let docker = host.docker();
     match action {
         Action::PullImage { image } => {
@@ -221,9 +221,18 @@ pub(crate) async fn apply_service_action(host: &Host, action: Action) -> Result<
         Action::DeleteRoute { admin, id } => {
             host.caddy(&admin).await?.delete_route(&id).await?;
         }
+        Action::PurgeImage { image } => {
+            docker.remove_image(&image, true).await?;
+        }
+        // Another container may still use it: say so and go on.
+        Action::RemoveVolume { volume } => {
+            if let Err(e) = docker.remove_volume(&volume).await {
+                tracing::warn!("could not remove volume {volume}: {e}");
+            }
+        }
         other => {
             return Err(EngineError::Task(format!(
-                "`{}` is not a service action",
+                "`{}` needs a deployment to apply",
                 other.kind()
             )));
         }
