@@ -131,8 +131,8 @@ async fn server_add(d: Shell<'_>, req: AddServerRequest) -> Reply<ServerCheck> {
 }
 
 #[tauri::command]
-async fn server_rm(d: Shell<'_>, name: String) -> Reply<()> {
-    d.berth().server_rm(&name).await.map_err(dto)
+async fn server_rm(d: Shell<'_>, name: String, purge: bool) -> Reply<()> {
+    d.berth().server_rm(&name, purge).await.map_err(dto)
 }
 
 #[tauri::command]

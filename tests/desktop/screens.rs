@@ -275,10 +275,13 @@ async fn server_card_actions_in_the_dark() {
         .await;
     wait_gone(&app, "[data-testid=add-server-dialog]").await;
 
-    // Removing asks first.
+    // Removing asks first, and offers to take Berth's services off the server (off by
+    // default: nothing on the server is touched).
     app.click(&format!("{card} [data-testid=server-remove]"))
         .await;
     app.wait_for("[data-testid=confirm-dialog]").await;
+    app.wait_for("[data-testid=confirm-dialog] [data-testid=server-remove-purge]")
+        .await;
     app.screenshot("remove-server").await;
     app.click("[data-testid=confirm-ok]").await;
     app.wait_for_text("[data-testid=empty-servers]", "No servers yet")

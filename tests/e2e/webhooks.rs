@@ -489,7 +489,46 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
     assert_eq!(all[0]["http_status"], 404);
     let shown = b.ok(&["server", "relay", "deliveries", "prod"]).stdout;
     assert!(shown.contains("no webhook with this id"), "{shown}");
+
+    // A server with apps is not removed, purge or not, and nothing on it is touched.
+    let refused = b.fails(&["server", "rm", "prod", "--purge"]);
+    assert!(refused.stderr.contains(&app), "{}", refused.stderr);
+    assert!(exists("container", "berth-relay") && exists("container", "berth-proxy"));
     b.ok(&["app", "rm", &app, "--purge"]);
+    // Purging the server takes Berth's proxy and relay off it, with their volumes and the
+    // relay's image; the server is forgotten.
+    let gone = b.ok(&["server", "rm", "prod", "--purge"]);
+    assert!(gone.stderr.contains("taken off"), "{}", gone.stderr);
+    for (kind, name) in [
+        ("container", "berth-relay"),
+        ("container", "berth-proxy"),
+        ("volume", "berth-relay-data"),
+        ("volume", "berth-proxy-data"),
+        ("volume", "berth-proxy-config"),
+    ] {
+        assert!(!exists(kind, name), "{kind} {name} is still on the server");
+    }
+    let relay_images = berth_testkit::run(Command::new("docker").args([
+        "images",
+        "-q",
+        "--filter",
+        "label=berth.role=relay",
+    ]));
+    assert_eq!(relay_images.trim(), "", "the relay's image is still there");
+    assert_eq!(
+        b.ok(&["server", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
+}
+
+/// Whether Docker has the `kind` (container, volume) `name`.
+fn exists(kind: &str, name: &str) -> bool {
+    Command::new("docker")
+        .args([kind, "inspect", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[test]

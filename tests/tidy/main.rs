@@ -125,6 +125,32 @@ fn crate_boundaries_hold() {
         !deps["berth-api"].iter().any(|d| d == "berth-relay"),
         "berth-api speaks the relay's protocol (berth-relay-proto); it never links the daemon"
     );
+    for host_crate in ["berth-docker", "berth-proxy", "berth-ssh"] {
+        assert!(
+            !deps["berth-api"].iter().any(|d| d == host_crate),
+            "berth-api orchestrates (store, secrets, engine, relay protocol): every change to a \
+             server, and every read of one, goes through the engine, so it never names {host_crate}"
+        );
+    }
+    let mut engine_sources = Vec::new();
+    rust_files(&root().join("crates/berth-engine/src"), &mut engine_sources);
+    for file in engine_sources {
+        let text = std::fs::read_to_string(&file).expect("read engine source");
+        for line in text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("pub use"))
+        {
+            assert!(
+                !["berth_docker", "berth_proxy", "berth_ssh"]
+                    .iter()
+                    .any(|c| line.contains(c)),
+                "{}: the engine's surface is its own types; re-exporting `{}` would let berth-api \
+                 name a host crate's type again",
+                file.display(),
+                line.trim()
+            );
+        }
+    }
     assert!(
         deps["berth-relay-proto"]
             .iter()

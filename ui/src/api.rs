@@ -98,8 +98,8 @@ pub async fn server_add(req: &AddServerRequest) -> Result<ServerCheck, ErrorDto>
     call("server_add", json!({ "req": req })).await
 }
 
-pub async fn server_rm(name: &str) -> Result<(), ErrorDto> {
-    call_unit("server_rm", json!({ "name": name })).await
+pub async fn server_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {
+    call_unit("server_rm", json!({ "name": name, "purge": purge })).await
 }
 
 pub async fn proxy_install(

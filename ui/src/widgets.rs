@@ -345,6 +345,9 @@ pub fn Confirm(
     #[prop(into)] confirm: String,
     #[prop(optional)] danger: bool,
     on_answer: Callback<bool>,
+    /// Options under the text (a checkbox that changes what confirming does).
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> impl IntoView {
     view! {
         <Modal
@@ -369,6 +372,7 @@ pub fn Confirm(
             })
         >
             <p>{body}</p>
+            {children.map(|c| c())}
         </Modal>
     }
 }

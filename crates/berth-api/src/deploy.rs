@@ -567,7 +567,7 @@ impl Berth {
         let lock = self.lock_settled(&app, "a stop").await?;
         let result = async {
             let (host, container) = self.active_container(&app).await?;
-            stop_app(&host, &container, app.stop_grace_secs).await?;
+            stop_app(&host, &app, &container).await?;
             self.store.set_app_stopped(&app.name, true)?;
             self.audit("app.stop", &app.name, &container);
             Ok(())

@@ -269,12 +269,12 @@ impl Desktop {
         tokio::spawn(async move {
             let notify = this.notify.clone();
             let (line_app, line_id) = (app.clone(), id.clone());
-            let on_line = move |line: &berth_docker::LogLine| {
+            let on_line = move |line: &crate::OutputLine| {
                 notify(Notice::Log(LogLine {
                     stream: line_id.clone(),
                     app: line_app.clone(),
                     text: line.text.clone(),
-                    stderr: line.stream == berth_docker::LogStream::Stderr,
+                    stderr: line.stderr,
                 }))
             };
             let result = this

@@ -3,11 +3,9 @@
 use std::path::PathBuf;
 
 use berth_build::BuildError;
-use berth_docker::DockerError;
 use berth_engine::EngineError;
 use berth_model::{ErrorDto, Step};
 use berth_secrets::SecretsError;
-use berth_ssh::SshError;
 use berth_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,11 +16,8 @@ pub enum ApiError {
     #[error(transparent)]
     Secrets(#[from] SecretsError),
     #[error(transparent)]
-    Ssh(#[from] SshError),
-    #[error(transparent)]
-    Docker(#[from] DockerError),
-    #[error(transparent)]
     Build(#[from] BuildError),
+    /// Reaching or changing a server failed (SSH, Docker, the proxy, a deploy step).
     #[error(transparent)]
     Engine(EngineError),
     /// Input that fails validation; nothing was changed.
@@ -69,8 +64,6 @@ pub enum ApiError {
     WebhookNotEnabled(String),
     #[error(transparent)]
     Relay(#[from] berth_relay_proto::client::ClientError),
-    #[error(transparent)]
-    Proxy(#[from] berth_proxy::ProxyError),
     #[error("cannot use {}: {source}", path.display())]
     DataDir {
         path: PathBuf,
@@ -82,10 +75,8 @@ pub enum ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Ssh(e) => ApiError::Ssh(e),
-            EngineError::Docker(e) => ApiError::Docker(e),
             EngineError::Build(e) => ApiError::Build(e),
-            EngineError::Proxy(e) => ApiError::Proxy(e),
+            EngineError::Relay(e) => ApiError::Relay(e),
             other => ApiError::Engine(other),
         }
     }
@@ -107,34 +98,12 @@ impl ApiError {
                 SecretsError::KeyringUnavailable { .. } => "keyring-unavailable",
                 _ => "secrets",
             },
-            ApiError::Ssh(e) => match e {
-                SshError::Unreachable { .. } | SshError::Timeout { .. } => "unreachable",
-                SshError::HostKeyUnknown { .. } => "host-key-unknown",
-                SshError::HostKeyChanged { .. } => "host-key-changed",
-                SshError::AuthFailed { .. } => "auth-failed",
-                SshError::PassphraseRequired { .. } => "passphrase-required",
-                SshError::WrongPassphrase { .. } => "wrong-passphrase",
-                SshError::IdentityFile { .. } => "identity-file",
-                _ => "ssh",
-            },
-            ApiError::Docker(e) => match e {
-                DockerError::NotRunning { .. } => "docker-not-running",
-                DockerError::PermissionDenied { .. } => "docker-permission-denied",
-                DockerError::Build { .. } => "build-failed",
-                DockerError::NotFound { .. } => "not-found",
-                _ => "docker",
-            },
             ApiError::Build(e) => match e {
                 BuildError::NotARepo { .. } | BuildError::SourceMissing { .. } => "not-a-repo",
                 BuildError::RefNotFound { .. } => "ref-not-found",
                 _ => "build",
             },
-            ApiError::Engine(e) => match e {
-                EngineError::ContainerExited { .. } => "container-exited",
-                EngineError::Unhealthy { .. } => "unhealthy",
-                EngineError::Cancelled => "cancelled",
-                _ => "engine",
-            },
+            ApiError::Engine(e) => e.code(),
             ApiError::Invalid(_) => "invalid",
             ApiError::Busy { .. } => "busy",
             ApiError::HostKeyNotTrusted { .. } => "host-key-not-trusted",
@@ -151,11 +120,6 @@ impl ApiError {
                 berth_relay_proto::client::ClientError::Unreachable { .. } => "relay-unreachable",
                 berth_relay_proto::client::ClientError::Refused { .. } => "relay-refused",
                 _ => "relay",
-            },
-            ApiError::Proxy(e) => match e {
-                berth_proxy::ProxyError::Unreachable { .. } => "proxy-unreachable",
-                berth_proxy::ProxyError::Refused { .. } => "proxy-refused",
-                _ => "proxy",
             },
         }
     }

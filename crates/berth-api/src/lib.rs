@@ -22,7 +22,7 @@ mod unattended;
 mod watch;
 mod webhooks;
 
-pub use berth_docker::{LogLine, LogStream};
+pub use berth_engine::observe::OutputLine;
 pub use berth_engine::{Clock, EngineError, SystemClock};
 pub use berth_secrets::Sensitive;
 pub use berth_store::AuditEntry;
@@ -143,6 +143,14 @@ impl Berth {
 
     fn known_hosts_path(&self) -> PathBuf {
         self.config.data_dir.join("known_hosts")
+    }
+
+    /// What every session to a server needs on this machine.
+    fn connect_paths(&self) -> berth_engine::ConnectPaths {
+        berth_engine::ConnectPaths {
+            known_hosts: self.known_hosts_path(),
+            runtime_dir: self.runtime_dir.path().to_path_buf(),
+        }
     }
 
     fn now(&self) -> i64 {

@@ -3,28 +3,18 @@
 //! domain, its status, and the control client every webhook operation uses (a stream channel
 //! of the SSH session to its unix socket).
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use berth_docker::{Publish, ServiceSpec, labels};
-use berth_engine::{
-    EngineError, Host, NETWORK, Readiness, ServiceImage, ServiceInstall, install_service,
+use berth_engine::observe::container_state;
+use berth_engine::relay::{
+    RelayService, check_relay_binary, install_relay, relay_arch, relay_control,
 };
-use berth_model::{ProxyMode, RelayConfig, RelayStatus, Server};
-use berth_proxy::Route;
-use berth_relay_proto::client::{BoxStream, ControlClient, Dial};
+use berth_model::{RelayConfig, RelayStatus, Server};
+use berth_relay_proto::client::ControlClient;
 use berth_relay_proto::proto;
-use berth_ssh::{Forward, RemoteTarget};
 
 use crate::Berth;
 use crate::error::ApiError;
-
-/// The Caddy route (`@id`) of the hooks domain.
-pub const RELAY_ROUTE_ID: &str = "berth-relay";
 
 /// `berth server relay install`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,29 +47,6 @@ impl From<berth_model::view::RelayInstallRequest> for RelayInstall {
     }
 }
 
-struct ForwardDial {
-    forward: Arc<Forward>,
-    describe: String,
-}
-
-impl Dial for ForwardDial {
-    fn dial(&self) -> Pin<Box<dyn Future<Output = io::Result<BoxStream>> + Send + '_>> {
-        Box::pin(async move { Ok(Box::new(self.forward.connect().await?) as BoxStream) })
-    }
-    fn describe(&self) -> String {
-        self.describe.clone()
-    }
-}
-
-/// `x86_64` / `aarch64` from what Docker reports (`amd64`, `x86_64`, `arm64` …).
-fn normalize_arch(arch: &str) -> Option<&'static str> {
-    match arch {
-        "x86_64" | "amd64" => Some("x86_64"),
-        "aarch64" | "arm64" => Some("aarch64"),
-        _ => None,
-    }
-}
-
 /// Finds the relay binary for `arch`: `BERTH_RELAY_BIN`, else `berth-relay-<arch>-linux` next
 /// to this executable (or in `../lib/berth/`, where packages put it).
 pub(crate) fn relay_binary(arch: &str) -> Result<PathBuf, ApiError> {
@@ -106,88 +73,6 @@ pub(crate) fn relay_binary(arch: &str) -> Result<PathBuf, ApiError> {
     Ok(found.clone())
 }
 
-/// Checks that `bytes` is a static Linux executable for `arch` (a `FROM scratch` image has no
-/// dynamic loader).
-pub(crate) fn check_elf(bytes: &[u8], arch: &str, path: &Path) -> Result<(), ApiError> {
-    let bad = |why: &str| {
-        ApiError::Invalid(format!(
-            "{} cannot run in the relay container: {why}",
-            path.display()
-        ))
-    };
-    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" {
-        return Err(bad("it is not a Linux executable"));
-    }
-    if bytes[4] != 2 || bytes[5] != 1 {
-        return Err(bad("it is not a 64-bit little-endian executable"));
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
-    let u64_at = |o: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&bytes[o..o + 8]);
-        u64::from_le_bytes(b)
-    };
-    let machine = match u16_at(18) {
-        0x3e => "x86_64",
-        0xb7 => "aarch64",
-        _ => "another architecture",
-    };
-    if machine != arch {
-        return Err(bad(&format!(
-            "it is built for {machine}, the server is {arch}"
-        )));
-    }
-    // No PT_INTERP program header: statically linked.
-    let phoff = usize::try_from(u64_at(32)).unwrap_or(usize::MAX);
-    let phentsize = usize::from(u16_at(54));
-    let phnum = usize::from(u16_at(56));
-    for i in 0..phnum {
-        let at = phoff.saturating_add(i.saturating_mul(phentsize));
-        if at.saturating_add(4) > bytes.len() {
-            return Err(bad("its program headers are cut off"));
-        }
-        if u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) == 3 {
-            return Err(bad(
-                "it is dynamically linked (build it with scripts/build-relay.sh)",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A short stable tag for a binary (FNV-1a; only tells builds apart).
-fn digest(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
-
-/// The build context of the relay image: a Dockerfile and the binary.
-fn image_context(binary: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let dockerfile = format!(
-        "FROM scratch\nCOPY berth-relay /berth-relay\nEXPOSE {port}\n\
-         HEALTHCHECK --interval=30s --timeout=5s CMD [\"/berth-relay\", \"healthcheck\"]\n\
-         ENTRYPOINT [\"/berth-relay\"]\nCMD [\"serve\"]\n",
-        port = proto::LISTEN_PORT
-    );
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8], mode: u32| -> io::Result<()> {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(mode);
-        header.set_mtime(0);
-        header.set_cksum();
-        tar.append_data(&mut header, name, data)
-    };
-    let io_err = |e: io::Error| ApiError::Invalid(format!("cannot pack the relay image: {e}"));
-    add("Dockerfile", dockerfile.as_bytes(), 0o644).map_err(io_err)?;
-    add("berth-relay", binary, 0o755).map_err(io_err)?;
-    tar.into_inner().map_err(io_err)
-}
-
 impl Berth {
     /// The control client of `server`'s relay, over the server's session.
     pub(crate) async fn relay_client(&self, server: &Server) -> Result<ControlClient, ApiError> {
@@ -197,22 +82,7 @@ impl Berth {
             });
         }
         let host = self.host(server).await?;
-        self.control_client(&host, server).await
-    }
-
-    async fn control_client(
-        &self,
-        host: &Host,
-        server: &Server,
-    ) -> Result<ControlClient, ApiError> {
-        let forward = host
-            .transport()
-            .forward(RemoteTarget::Unix(proto::CONTROL_SOCKET.to_owned()))
-            .await?;
-        Ok(ControlClient::new(Arc::new(ForwardDial {
-            forward: Arc::new(forward),
-            describe: format!("the webhook relay on {}", server.name),
-        })))
+        Ok(relay_control(&host).await?)
     }
 
     /// Builds the relay image on the server, (re)starts the container `berth-relay`, routes the
@@ -253,14 +123,7 @@ impl Berth {
             None => None,
         };
         let host = self.host(&server).await?;
-        let docker = host.docker();
-        let engine = docker.info().await?;
-        let arch = normalize_arch(&engine.arch).ok_or_else(|| {
-            ApiError::Invalid(format!(
-                "Berth has no relay for {} servers (only x86_64 and aarch64)",
-                engine.arch
-            ))
-        })?;
+        let arch = relay_arch(&host).await?;
         let path = relay_binary(arch)?;
         let binary = std::fs::read(&path).map_err(|e| {
             ApiError::Invalid(format!(
@@ -268,70 +131,14 @@ impl Berth {
                 path.display()
             ))
         })?;
-        check_elf(&binary, arch, &path)?;
-        let image = format!(
-            "{}:{}-{}",
-            proto::IMAGE_REPO,
-            env!("CARGO_PKG_VERSION"),
-            &digest(&binary)[..12]
-        );
-        // The image and the container carry the same labels.
-        let relay_labels = HashMap::from([
-            (labels::MANAGED.to_owned(), "true".to_owned()),
-            (labels::ROLE.to_owned(), "relay".to_owned()),
-        ]);
-        let install = ServiceInstall {
-            what: "the relay".to_owned(),
-            spec: ServiceSpec {
-                name: proto::CONTAINER.to_owned(),
-                image: image.clone(),
-                cmd: vec![
-                    "serve".into(),
-                    "--body-limit".into(),
-                    req.body_limit.to_string(),
-                    "--rate-limit".into(),
-                    req.rate_per_minute.to_string(),
-                ],
-                env: vec![],
-                labels: relay_labels.clone(),
-                network: NETWORK.to_owned(),
-                publish: vec![Publish {
-                    container_port: proto::LISTEN_PORT,
-                    host_ip: "127.0.0.1".to_owned(),
-                    host_port: req.listen_port,
-                }],
-                // Unattended deploys: the host's Docker socket, and the directory of the
-                // managed Caddy's admin socket (present or not yet).
-                binds: vec![
-                    format!("{}:/data", proto::DATA_VOLUME),
-                    format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
-                    format!("{}:/var/run/docker.sock", server.docker_socket),
-                    format!("{dir}:{dir}", dir = crate::routing::ADMIN_DIR),
-                ],
-            },
-            // Built on the server from the binary Berth carries: no registry involved.
-            image: ServiceImage::Build {
-                labels: relay_labels,
-                context: image_context(&binary)?,
-            },
-            files: vec![],
-            ready: Readiness::Http {
-                socket: proto::CONTROL_SOCKET.to_owned(),
-                path: "/v1/info".to_owned(),
-            },
-            start_hint: format!(
-                "is port {} free on {}'s loopback?",
-                req.listen_port, server.name
-            ),
+        check_relay_binary(&binary, arch, &path)?;
+        let want = RelayService {
+            listen_port: req.listen_port,
+            body_limit: req.body_limit,
+            rate_per_minute: req.rate_per_minute,
         };
-        install_service(&host, &install)
-            .await
-            .map_err(|e| match e {
-                e @ (EngineError::ServiceDidNotStart { .. }
-                | EngineError::ServiceNotReady { .. }) => ApiError::Invalid(e.to_string()),
-                e => e.into(),
-            })?;
-        let client = self.control_client(&host, &server).await?;
+        let image = install_relay(&host, &server, &want, &binary).await?;
+        let client = relay_control(&host).await?;
 
         let config = RelayConfig {
             image,
@@ -344,15 +151,7 @@ impl Berth {
             synced: 0,
         };
         server.relay = Some(config.clone());
-        if let Some(proxy) = &server.proxy {
-            let caddy = host.caddy(&proxy.admin).await?;
-            match relay_route(&server) {
-                Some(route) => caddy.put_route(&proxy.http_server, &route).await?,
-                None => {
-                    caddy.delete_route(RELAY_ROUTE_ID).await?;
-                }
-            }
-        }
+        berth_engine::proxy::sync_relay_route(&host, &server).await?;
         // Every webhook of the server's apps, so a reinstall (or a lost volume) keeps them.
         for w in self.store.webhooks()? {
             let app = self.store.app(&w.app)?;
@@ -384,11 +183,9 @@ impl Berth {
             });
         };
         let host = self.host(&server).await?;
-        let container = host
-            .docker()
-            .inspect_container(proto::CONTAINER)
+        let container = container_state(&host, proto::CONTAINER)
             .await?
-            .map(|i| if i.running { "running" } else { "stopped" }.to_owned());
+            .map(|c| if c.running { "running" } else { "stopped" }.to_owned());
         let mut status = RelayStatus {
             server: server.name.clone(),
             answering: false,
@@ -406,7 +203,7 @@ impl Berth {
             rate_per_minute: config.rate_per_minute,
             error: None,
         };
-        match self.control_client(&host, &server).await?.info().await {
+        match relay_control(&host).await?.info().await {
             Ok(info) => {
                 status.answering = true;
                 status.version = Some(info.version);
@@ -448,44 +245,4 @@ pub(crate) fn public_base(server: &Server) -> Option<String> {
     let relay = server.relay.as_ref()?;
     let domain = relay.hooks_domain.as_deref()?;
     Some(server.proxy.as_ref()?.url_for(domain))
-}
-
-/// The Caddy route of the hooks domain, when there is one.
-pub(crate) fn relay_route(server: &Server) -> Option<Route> {
-    let relay = server.relay.as_ref()?;
-    let domain = relay.hooks_domain.clone()?;
-    let proxy = server.proxy.as_ref()?;
-    let upstream = match proxy.mode {
-        ProxyMode::Managed { .. } => format!("{}:{}", proto::CONTAINER, proto::LISTEN_PORT),
-        ProxyMode::Adopted => format!("127.0.0.1:{}", relay.listen_port),
-    };
-    Some(Route {
-        id: RELAY_ROUTE_ID.to_owned(),
-        hosts: vec![domain],
-        upstream,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_static_executables_for_the_servers_arch_go_into_the_image() {
-        let me = std::env::current_exe().expect("exe");
-        let bytes = std::fs::read(&me).expect("read");
-        // Test binaries are dynamically linked.
-        let err =
-            check_elf(&bytes, std::env::consts::ARCH, Path::new("/x/relay")).expect_err("dynamic");
-        assert!(err.to_string().contains("dynamically linked"), "{err}");
-        let err = check_elf(b"#!/bin/sh\necho hi\n", "x86_64", Path::new("/x/relay"))
-            .expect_err("script");
-        assert_eq!(
-            err.to_string(),
-            "/x/relay cannot run in the relay container: it is not a Linux executable"
-        );
-        assert_eq!(normalize_arch("amd64"), Some("x86_64"));
-        assert_eq!(normalize_arch("arm64"), Some("aarch64"));
-        assert_eq!(normalize_arch("s390x"), None);
-    }
 }

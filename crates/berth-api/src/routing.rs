@@ -1,31 +1,12 @@
 //! Routing: the Caddy proxy of a server (install, adopt, status), base domains, app domains,
 //! keeping each app's route in Caddy in step with them, and the TLS state of every domain.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
-use berth_docker::{Publish, ServiceSpec, labels};
-use berth_engine::{
-    EngineError, Host, NETWORK, Readiness, RoutePlan, ServiceFile, ServiceImage, ServiceInstall,
-    UpstreamVia, install_service,
-};
-use berth_model::{
-    App, Domain, DomainStatus, ProxyConfig, ProxyMode, ProxyStatus, Server, TlsSetting, TlsStatus,
-};
-use berth_proxy::certs::CertState;
-use berth_proxy::{AdminAddress, Route, TlsMode, route_id};
+use berth_engine::proxy::{AppRoute, ManagedProxy, adopt_proxy, install_proxy, route_id};
+use berth_engine::{RoutePlan, UpstreamVia};
+use berth_model::{App, Domain, DomainStatus, ProxyMode, ProxyStatus, Server, TlsSetting};
 
 use crate::Berth;
 use crate::error::ApiError;
-
-/// Where the managed Caddy's admin socket lives on the server (bind-mounted into it).
-pub(crate) const ADMIN_DIR: &str = "/run/berth-proxy";
-const ADMIN_SOCKET: &str = "/run/berth-proxy/admin.sock";
-/// The bootstrap config inside the container (`caddy run --resume` prefers the autosave).
-const CONFIG_DIR: &str = "/etc/berth";
-const CONFIG_FILE: &str = "caddy.json";
-/// Per-domain budget for asking the proxy which certificate it serves.
-const TLS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What `server proxy install` needs.
 #[derive(Debug, Clone)]
@@ -83,19 +64,9 @@ fn route_to(app: &App, server: &Server, hosts: Vec<String>) -> Option<RoutePlan>
     })
 }
 
-fn tls_mode(tls: &TlsSetting) -> TlsMode {
-    match tls {
-        TlsSetting::Auto { email } => TlsMode::Auto {
-            email: email.clone(),
-        },
-        TlsSetting::Internal => TlsMode::Internal,
-        TlsSetting::Off => TlsMode::Off,
-    }
-}
-
 /// Validates a domain a user typed; a clear error names the problem.
 pub(crate) fn valid_domain(input: &str) -> Result<String, ApiError> {
-    berth_proxy::domain::validate(input).map_err(|e| ApiError::Invalid(e.to_string()))
+    Ok(berth_engine::proxy::validate_domain(input)?)
 }
 
 impl Berth {
@@ -140,41 +111,6 @@ impl Berth {
         Ok(route_to(app, server, hosts))
     }
 
-    /// The route of `app` as it should be now (its active container), or `None` when it
-    /// should have none (no names, or nothing deployed).
-    async fn desired_route(
-        &self,
-        host: &Host,
-        app: &App,
-        server: &Server,
-        hosts: Vec<String>,
-    ) -> Result<Option<Route>, ApiError> {
-        let (Some(proxy), false) = (&server.proxy, hosts.is_empty()) else {
-            return Ok(None);
-        };
-        let Some(active) = self.store.active_deployment(&app.name)? else {
-            return Ok(None);
-        };
-        let Some(container) = active.container else {
-            return Ok(None);
-        };
-        let upstream = match proxy.mode {
-            ProxyMode::Managed { .. } => format!("{container}:{}", app.port),
-            ProxyMode::Adopted => {
-                let info = host.docker().inspect_container(&container).await?;
-                match info.and_then(|i| i.published_port) {
-                    Some(p) => format!("127.0.0.1:{p}"),
-                    None => return Ok(None),
-                }
-            }
-        };
-        Ok(Some(Route {
-            id: route_id(&app.name),
-            hosts,
-            upstream,
-        }))
-    }
-
     /// Makes Caddy's route of `app` match `hosts` (creating, updating or deleting it).
     async fn sync_route(
         &self,
@@ -203,8 +139,9 @@ impl Berth {
         Ok(())
     }
 
-    /// Every route this server's proxy should hold, for a fresh config.
-    async fn routes_of_server(&self, host: &Host, server: &Server) -> Result<Vec<Route>, ApiError> {
+    /// Every app's route on `server` as the store has it (names, serving container), for a
+    /// proxy that starts from them.
+    fn app_routes(&self, server: &Server) -> Result<Vec<AppRoute>, ApiError> {
         let mut routes = Vec::new();
         for app in self
             .store
@@ -212,13 +149,16 @@ impl Berth {
             .into_iter()
             .filter(|a| a.server == server.name)
         {
-            let hosts = self.hosts_of(&app, server)?;
-            if let Some(r) = self.desired_route(host, &app, server, hosts).await? {
-                routes.push(r);
-            }
+            routes.push(AppRoute {
+                hosts: self.hosts_of(&app, server)?,
+                port: app.port,
+                serving: self
+                    .store
+                    .active_deployment(&app.name)?
+                    .and_then(|d| d.container),
+                app: app.name,
+            });
         }
-        // The webhook relay's hooks domain, when the relay has one.
-        routes.extend(crate::relay::relay_route(server));
         Ok(routes)
     }
 
@@ -246,9 +186,13 @@ impl Berth {
             ));
         }
         let host = self.host(&server).await?;
+        let apps = self.app_routes(&server)?;
         let config = match &req.admin {
-            Some(admin) => self.adopt(&host, &server, admin, tls).await?,
-            None => self.install_managed(&host, &server, &req, tls).await?,
+            Some(admin) => adopt_proxy(&host, &server, admin, tls, &apps, self.now()).await?,
+            None => {
+                let want = managed_proxy(&req, tls)?;
+                install_proxy(&host, &server, &want, &apps, self.now()).await?
+            }
         };
         server.proxy = Some(config.clone());
         self.store.update_server(&server)?;
@@ -272,158 +216,6 @@ impl Berth {
             self.webhook_resync(&app.name).await;
         }
         self.proxy_status(&server.name).await
-    }
-
-    async fn install_managed(
-        &self,
-        host: &Host,
-        server: &Server,
-        req: &ProxyInstall,
-        tls: TlsSetting,
-    ) -> Result<ProxyConfig, ApiError> {
-        let image = req.image.clone().unwrap_or_else(|| "caddy:2".to_owned());
-        if image.is_empty() || image.contains(char::is_whitespace) {
-            return Err(ApiError::Invalid(format!("`{image}` is not an image name")));
-        }
-        let (http, https) = (req.http_port, req.https_port);
-        if http == 0 || https == 0 || http == https {
-            return Err(ApiError::Invalid(
-                "--http-port and --https-port must be two different ports between 1 and 65535"
-                    .to_owned(),
-            ));
-        }
-        let mut settings_routes = self.routes_of_server(host, server).await?;
-        settings_routes.sort_by(|a, b| a.id.cmp(&b.id));
-        let settings = berth_proxy::ProxySettings {
-            admin: AdminAddress::Unix(ADMIN_SOCKET.to_owned()),
-            tls: tls_mode(&tls),
-            http_port: 80,
-            https_port: 443,
-        };
-        let config = berth_proxy::initial_config(&settings, &settings_routes);
-        let bytes = serde_json::to_vec_pretty(&config)
-            .map_err(|e| ApiError::Invalid(format!("cannot write Caddy's config: {e}")))?;
-        let mut publish = vec![Publish {
-            container_port: 80,
-            host_ip: "0.0.0.0".to_owned(),
-            host_port: http,
-        }];
-        if tls != TlsSetting::Off {
-            publish.push(Publish {
-                container_port: 443,
-                host_ip: "0.0.0.0".to_owned(),
-                host_port: https,
-            });
-        }
-        let admin = format!("unix:{ADMIN_SOCKET}");
-        // Reinstalling replaces the container; certificates and the autosaved config live
-        // in named volumes and stay.
-        let install = ServiceInstall {
-            what: "the proxy".to_owned(),
-            spec: ServiceSpec {
-                name: ProxyConfig::CONTAINER.to_owned(),
-                image: image.clone(),
-                cmd: vec![
-                    "caddy".into(),
-                    "run".into(),
-                    "--resume".into(),
-                    "--config".into(),
-                    format!("{CONFIG_DIR}/{CONFIG_FILE}"),
-                ],
-                env: vec![
-                    "XDG_DATA_HOME=/data".into(),
-                    "XDG_CONFIG_HOME=/config".into(),
-                    "HOME=/data".into(),
-                ],
-                labels: HashMap::from([
-                    (labels::MANAGED.to_owned(), "true".to_owned()),
-                    (labels::ROLE.to_owned(), "proxy".to_owned()),
-                ]),
-                network: NETWORK.to_owned(),
-                publish,
-                binds: vec![
-                    "berth-proxy-data:/data".into(),
-                    "berth-proxy-config:/config".into(),
-                    format!("{ADMIN_DIR}:{ADMIN_DIR}"),
-                ],
-            },
-            image: ServiceImage::Pull,
-            files: vec![ServiceFile {
-                dir: CONFIG_DIR.to_owned(),
-                name: CONFIG_FILE.to_owned(),
-                bytes,
-                mode: 0o644,
-            }],
-            ready: Readiness::CaddyAdmin {
-                admin: admin.clone(),
-            },
-            start_hint: format!("are ports {http} and {https} free on {}?", server.name),
-        };
-        install_service(host, &install).await.map_err(|e| match e {
-            e @ EngineError::ImageUnavailable { .. } => {
-                ApiError::Invalid(format!("{e}; pass --image with an image the server has"))
-            }
-            e @ (EngineError::ServiceDidNotStart { .. } | EngineError::ServiceNotReady { .. }) => {
-                ApiError::Invalid(e.to_string())
-            }
-            e => e.into(),
-        })?;
-        let caddy = host.caddy(&admin).await?;
-        // The autosave of an earlier install may win over the bootstrap file: load ours.
-        caddy.load(&config).await?;
-        Ok(ProxyConfig {
-            mode: ProxyMode::Managed {
-                image,
-                http_port: http,
-                https_port: https,
-            },
-            admin,
-            tls,
-            http_server: berth_proxy::SERVER.to_owned(),
-            installed_at: self.now(),
-        })
-    }
-
-    async fn adopt(
-        &self,
-        host: &Host,
-        server: &Server,
-        admin: &str,
-        tls: TlsSetting,
-    ) -> Result<ProxyConfig, ApiError> {
-        let address = AdminAddress::parse(admin).map_err(|e| ApiError::Invalid(e.to_string()))?;
-        let admin = address.to_string();
-        host.forget_caddy(&admin).await;
-        let caddy = host.caddy(&admin).await?;
-        caddy.ping().await?;
-        let servers = caddy.servers().await?;
-        let pick = |port: &str| {
-            servers
-                .iter()
-                .find(|s| s.listen.iter().any(|l| l.ends_with(port)))
-                .map(|s| s.name.clone())
-        };
-        let http_server = pick(":443")
-            .or_else(|| pick(":80"))
-            .or_else(|| servers.first().map(|s| s.name.clone()))
-            .ok_or_else(|| {
-                ApiError::Invalid(format!(
-                    "the Caddy at {admin} has no HTTP server to add routes to; give it a site first"
-                ))
-            })?;
-        let config = ProxyConfig {
-            mode: ProxyMode::Adopted,
-            admin,
-            tls,
-            http_server,
-            installed_at: self.now(),
-        };
-        let mut with_proxy = server.clone();
-        with_proxy.proxy = Some(config.clone());
-        for route in self.routes_of_server(host, &with_proxy).await? {
-            caddy.put_route(&config.http_server, &route).await?;
-        }
-        Ok(config)
     }
 
     /// The proxy of a server: what is recorded, and whether it answers.
@@ -461,29 +253,11 @@ impl Berth {
             st.https_port = Some(*https_port);
         }
         let host = self.host(&server).await?;
-        if matches!(proxy.mode, ProxyMode::Managed { .. }) {
-            st.container_status = host
-                .docker()
-                .inspect_container(ProxyConfig::CONTAINER)
-                .await?
-                .map(|i| i.status);
-        }
-        let probe = async {
-            let caddy = host.caddy(&proxy.admin).await?;
-            caddy.ping().await?;
-            let config = caddy.config().await?;
-            Ok::<_, ApiError>(route_ids(&config))
-        };
-        match probe.await {
-            Ok(routes) => {
-                st.reachable = true;
-                st.routes = routes;
-            }
-            Err(e) => {
-                host.forget_caddy(&proxy.admin).await;
-                st.error = Some(e.to_string());
-            }
-        }
+        let seen = berth_engine::proxy::observe_proxy(&host, proxy).await?;
+        st.container_status = seen.container_status;
+        st.reachable = seen.reachable;
+        st.routes = seen.routes;
+        st.error = seen.error;
         Ok(st)
     }
 
@@ -703,72 +477,46 @@ impl Berth {
     }
 
     /// Which certificate the proxy serves for `domain`, asked over the session.
-    async fn tls_status(&self, server: &Server, domain: &str) -> TlsStatus {
-        let unknown = |detail: String| TlsStatus {
-            state: "unknown".into(),
-            detail,
-            issuer: None,
-            not_after: None,
-        };
+    async fn tls_status(&self, server: &Server, domain: &str) -> berth_model::TlsStatus {
         let Some(proxy) = &server.proxy else {
-            return unknown("no proxy installed".into());
-        };
-        if proxy.tls == TlsSetting::Off {
-            return TlsStatus {
-                state: "off".into(),
-                detail: "plain HTTP (tls off)".into(),
+            return berth_model::TlsStatus {
+                state: "unknown".into(),
+                detail: "no proxy installed".into(),
                 issuer: None,
                 not_after: None,
             };
-        }
-        if domain.starts_with("*.") {
-            return unknown("wildcard: checked per name".into());
-        }
-        let port = match proxy.mode {
-            ProxyMode::Managed { https_port, .. } => https_port,
-            ProxyMode::Adopted => 443,
         };
-        let probe = async {
-            let host = self.host(server).await?;
-            let forward = host
-                .transport()
-                .forward(berth_ssh::RemoteTarget::Tcp {
-                    host: "127.0.0.1".into(),
-                    port,
-                })
-                .await?;
-            let stream = forward
-                .connect()
-                .await
-                .map_err(|e| ApiError::Invalid(format!("cannot reach port {port}: {e}")))?;
-            Ok::<_, ApiError>(berth_proxy::certs::probe(Box::new(stream), domain).await)
-        };
-        match tokio::time::timeout(TLS_PROBE_TIMEOUT, probe).await {
-            Ok(Ok(state)) => tls_of(&state),
-            Ok(Err(e)) => unknown(e.to_string()),
-            Err(_) => unknown(format!(
-                "no TLS answer within {} s",
-                TLS_PROBE_TIMEOUT.as_secs()
-            )),
+        match self.host(server).await {
+            Ok(host) => berth_engine::proxy::tls_status(&host, proxy, domain).await,
+            Err(e) => berth_model::TlsStatus {
+                state: "unknown".into(),
+                detail: e.to_string(),
+                issuer: None,
+                not_after: None,
+            },
         }
     }
 }
 
-fn tls_of(state: &CertState) -> TlsStatus {
-    let (name, issuer, not_after) = match state {
-        CertState::Off => ("off", None, None),
-        CertState::Pending { .. } => ("pending", None, None),
-        CertState::Issued {
-            issuer, not_after, ..
-        } => ("issued", Some(issuer.clone()), Some(*not_after)),
-        CertState::Error { .. } => ("error", None, None),
-    };
-    TlsStatus {
-        state: name.into(),
-        detail: state.to_string(),
-        issuer,
-        not_after,
+/// The Caddy `server proxy install` runs, checked.
+fn managed_proxy(req: &ProxyInstall, tls: TlsSetting) -> Result<ManagedProxy, ApiError> {
+    let image = req.image.clone().unwrap_or_else(|| "caddy:2".to_owned());
+    if image.is_empty() || image.contains(char::is_whitespace) {
+        return Err(ApiError::Invalid(format!("`{image}` is not an image name")));
     }
+    let (http, https) = (req.http_port, req.https_port);
+    if http == 0 || https == 0 || http == https {
+        return Err(ApiError::Invalid(
+            "--http-port and --https-port must be two different ports between 1 and 65535"
+                .to_owned(),
+        ));
+    }
+    Ok(ManagedProxy {
+        image,
+        http_port: http,
+        https_port: https,
+        tls,
+    })
 }
 
 fn mode_name(mode: &ProxyMode) -> &'static str {
@@ -776,30 +524,4 @@ fn mode_name(mode: &ProxyMode) -> &'static str {
         ProxyMode::Managed { .. } => "managed",
         ProxyMode::Adopted => "adopted",
     }
-}
-
-/// The `@id`s of Berth's routes in a Caddy config.
-fn route_ids(config: &serde_json::Value) -> Vec<String> {
-    let mut ids = Vec::new();
-    if let Some(servers) = config
-        .pointer("/apps/http/servers")
-        .and_then(|s| s.as_object())
-    {
-        for server in servers.values() {
-            for route in server
-                .get("routes")
-                .and_then(|r| r.as_array())
-                .into_iter()
-                .flatten()
-            {
-                if let Some(id) = route.get("@id").and_then(|i| i.as_str())
-                    && id.starts_with("berth-app-")
-                {
-                    ids.push(id.to_owned());
-                }
-            }
-        }
-    }
-    ids.sort();
-    ids
 }

@@ -3,15 +3,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use berth_engine::Host;
+use berth_engine::connect::{HostKeyVerdict, forget_host_key, pin_host_key, probe_host_key};
 use berth_model::{
     BaseImages, Server, ServerCheck, SshTarget, TransportKind, validate_server_name,
 };
 use berth_secrets::{Sensitive, passphrase_key};
-use berth_ssh::hostkey::{KnownHosts, Verdict, fetch_host_key};
-use berth_ssh::{Destination, Passphrase, SshError, SshOptions, Transport};
 
 use crate::Berth;
 use crate::error::ApiError;
@@ -80,8 +78,6 @@ pub struct HostKeyPrompt {
     pub fingerprint: String,
 }
 
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Berth {
     /// Connects to a new server, verifies its host key (asking `confirm` when it is unknown,
     /// unless `accept_new`) and that Docker answers, then stores it. Nothing is stored, and no
@@ -138,39 +134,33 @@ impl Berth {
         // Pin the host key first (asking if it is new), remembering to unpin on failure.
         let mut pinned: Option<(String, u16)> = None;
         if let Some(target) = &server.ssh {
-            let dest = Destination::new(target.user.as_deref(), &target.host, target.port);
-            let probe = self.probe_destination(transport, &dest).await?;
-            let port = probe.port_or_default();
-            let key = fetch_host_key(&probe.host, port, PROBE_TIMEOUT).await?;
-            let known = KnownHosts::new(self.known_hosts_path());
-            match known.check(&probe.host, port, &key)? {
-                Verdict::Trusted => {}
-                Verdict::Unknown => {
+            let known_hosts = self.known_hosts_path();
+            let check = probe_host_key(transport, target, &known_hosts).await?;
+            match &check.verdict {
+                HostKeyVerdict::Trusted => {}
+                HostKeyVerdict::Unknown => {
                     let prompt = HostKeyPrompt {
                         server: server.name.clone(),
-                        host: probe.host.clone(),
-                        port,
-                        algorithm: key.algorithm.clone(),
-                        fingerprint: key.fingerprint.clone(),
+                        host: check.host.clone(),
+                        port: check.port,
+                        algorithm: check.algorithm.clone(),
+                        fingerprint: check.fingerprint.clone(),
                     };
                     let confirmed_before =
-                        req.trusted_fingerprint.as_deref() == Some(key.fingerprint.as_str());
+                        req.trusted_fingerprint.as_deref() == Some(check.fingerprint.as_str());
                     if !(req.accept_new || confirmed_before || confirm(&prompt)) {
                         return Err(ApiError::HostKeyNotTrusted {
-                            host: display_addr(&probe.host, port),
-                            fingerprint: key.fingerprint,
+                            host: check.address(),
+                            fingerprint: check.fingerprint,
                         });
                     }
-                    known.pin(&probe.host, port, &key)?;
-                    pinned = Some((probe.host.clone(), port));
+                    pin_host_key(&known_hosts, &check)?;
+                    pinned = Some((check.host.clone(), check.port));
                 }
-                Verdict::Changed { pinned } => {
-                    return Err(SshError::HostKeyChanged {
-                        host: display_addr(&probe.host, port),
-                        pinned: pinned.fingerprint,
-                        presented: key.fingerprint,
+                HostKeyVerdict::Changed { .. } => {
+                    if let Some(e) = check.changed_error() {
+                        return Err(e.into());
                     }
-                    .into());
                 }
             }
         }
@@ -182,7 +172,7 @@ impl Berth {
             Ok(check) => check,
             Err(e) => {
                 if let Some((host, port)) = pinned {
-                    let _ = KnownHosts::new(self.known_hosts_path()).forget(&host, port);
+                    let _ = forget_host_key(&self.known_hosts_path(), &host, port);
                 }
                 return Err(e);
             }
@@ -210,37 +200,18 @@ impl Berth {
                 "a local server has no host key to confirm".to_owned(),
             ));
         };
-        let dest = Destination::new(target.user.as_deref(), &target.host, target.port);
-        let probe = self.probe_destination(req.transport, &dest).await?;
-        let port = probe.port_or_default();
-        let key = fetch_host_key(&probe.host, port, PROBE_TIMEOUT).await?;
-        let verdict = KnownHosts::new(self.known_hosts_path()).check(&probe.host, port, &key)?;
+        let check = probe_host_key(req.transport, target, &self.known_hosts_path()).await?;
         Ok(berth_model::view::HostKeyInfo {
-            host: probe.host.clone(),
-            port,
-            algorithm: key.algorithm.clone(),
-            fingerprint: key.fingerprint.clone(),
-            known: matches!(verdict, Verdict::Trusted),
-            pinned: match verdict {
-                Verdict::Changed { pinned } => Some(pinned.fingerprint),
+            host: check.host.clone(),
+            port: check.port,
+            algorithm: check.algorithm.clone(),
+            fingerprint: check.fingerprint.clone(),
+            known: check.verdict == HostKeyVerdict::Trusted,
+            pinned: match check.verdict {
+                HostKeyVerdict::Changed { pinned } => Some(pinned),
                 _ => None,
             },
         })
-    }
-
-    /// Where the host key is fetched from: what `~/.ssh/config` maps the destination to for
-    /// the system transport, the destination itself for the embedded one.
-    async fn probe_destination(
-        &self,
-        transport: TransportKind,
-        dest: &Destination,
-    ) -> Result<Destination, ApiError> {
-        #[cfg(unix)]
-        if transport == TransportKind::System {
-            return Ok(berth_ssh::hostkey::resolve_system(dest).await?);
-        }
-        let _ = transport;
-        Ok(dest.clone())
     }
 
     async fn connect_and_check(
@@ -248,14 +219,9 @@ impl Berth {
         server: &Server,
         passphrase: Option<&Sensitive<String>>,
     ) -> Result<ServerCheck, ApiError> {
-        let started = Instant::now();
-        let transport = self
-            .connect_transport(
-                server,
-                passphrase.map(|p| Passphrase::new(p.expose().clone())),
-            )
+        let host = self
+            .open_host(server, passphrase.map(|p| p.expose().clone()))
             .await?;
-        let host = Host::connect(&server.name, transport, &server.docker_socket, started).await?;
         let check = check_of(server, &host).await;
         host.close().await;
         check
@@ -263,51 +229,21 @@ impl Berth {
 
     /// Opens a session to `server`. A passphrase, when needed and not given, comes from the
     /// secrets store (only then is the keychain touched).
-    pub(crate) async fn connect_transport(
+    async fn open_host(
         &self,
         server: &Server,
-        passphrase: Option<Passphrase>,
-    ) -> Result<Arc<dyn Transport>, ApiError> {
-        let Some(target) = &server.ssh else {
-            return Ok(berth_ssh::local());
-        };
-        let mut opts = SshOptions::new(
-            Destination::new(target.user.as_deref(), &target.host, target.port),
-            self.known_hosts_path(),
-            self.runtime_dir.path().to_path_buf(),
-        );
-        opts.identity = server.identity.as_ref().map(PathBuf::from);
-        opts.passphrase = passphrase;
-        match self.connect_with(server.transport, opts.clone()).await {
-            Err(ApiError::Ssh(SshError::PassphraseRequired { path }))
-                if opts.passphrase.is_none() =>
-            {
+        passphrase: Option<String>,
+    ) -> Result<Host, ApiError> {
+        let paths = self.connect_paths();
+        let given = passphrase.is_some();
+        match Host::open(server, &paths, passphrase).await {
+            Err(e) if e.needs_passphrase() && !given => {
                 match self.secrets().get(&passphrase_key(&server.name))? {
-                    Some(p) => {
-                        opts.passphrase = Some(Passphrase::new(p.expose().clone()));
-                        self.connect_with(server.transport, opts).await
-                    }
-                    None => Err(SshError::PassphraseRequired { path }.into()),
+                    Some(p) => Ok(Host::open(server, &paths, Some(p.expose().clone())).await?),
+                    None => Err(e.into()),
                 }
             }
-            other => other,
-        }
-    }
-
-    async fn connect_with(
-        &self,
-        kind: TransportKind,
-        opts: SshOptions,
-    ) -> Result<Arc<dyn Transport>, ApiError> {
-        match kind {
-            TransportKind::Local => Ok(berth_ssh::local()),
-            TransportKind::Embedded => Ok(berth_ssh::connect_embedded(opts).await?),
-            #[cfg(unix)]
-            TransportKind::System => Ok(berth_ssh::connect_system(opts).await?),
-            #[cfg(not(unix))]
-            TransportKind::System => Err(ApiError::Invalid(
-                "the system OpenSSH transport is only available on Linux and macOS; use --transport embedded".to_owned(),
-            )),
+            other => Ok(other?),
         }
     }
 
@@ -319,11 +255,7 @@ impl Berth {
         };
         let host = cell
             .get_or_try_init(|| async {
-                let started = Instant::now();
-                let transport = self.connect_transport(server, None).await?;
-                let host =
-                    Host::connect(&server.name, transport, &server.docker_socket, started).await?;
-                Ok::<_, ApiError>(Arc::new(host))
+                Ok::<_, ApiError>(Arc::new(self.open_host(server, None).await?))
             })
             .await?;
         Ok(host.clone())
@@ -381,9 +313,31 @@ impl Berth {
         Ok(server)
     }
 
-    /// Removes a server that no app uses, its pinned host key and its stored passphrase.
-    pub async fn server_rm(&self, name: &str) -> Result<(), ApiError> {
+    /// Removes a server that no app uses, its pinned host key and its stored passphrase. With
+    /// `purge`, Berth's services go from the server first (the proxy it runs, with its
+    /// certificates, and the webhook relay, with its deliveries); if that fails, nothing is
+    /// forgotten. Without it, nothing on the server is touched.
+    pub async fn server_rm(&self, name: &str, purge: bool) -> Result<(), ApiError> {
         let server = self.store.server(name)?;
+        let by: Vec<String> = self
+            .store
+            .apps()?
+            .into_iter()
+            .filter(|a| a.server == server.name)
+            .map(|a| a.name)
+            .collect();
+        if !by.is_empty() {
+            return Err(berth_store::StoreError::InUse {
+                kind: "server",
+                name: server.name.clone(),
+                by,
+            }
+            .into());
+        }
+        if purge {
+            let host = self.host(&server).await?;
+            berth_engine::purge_server(&host, &server).await?;
+        }
         self.store.delete_server(name)?;
         if let Some(target) = &server.ssh {
             let port = target.port_or_default();
@@ -393,7 +347,7 @@ impl Berth {
                     .is_some_and(|t| t.host == target.host && t.port_or_default() == port)
             });
             if !shared {
-                KnownHosts::new(self.known_hosts_path()).forget(&target.host, port)?;
+                forget_host_key(&self.known_hosts_path(), &target.host, port)?;
             }
             if server.identity.is_some()
                 && let Err(e) = self.secrets().delete(&passphrase_key(name))
@@ -405,7 +359,15 @@ impl Berth {
         if let Some(host) = cell.as_ref().and_then(|c| c.get()) {
             host.close().await;
         }
-        self.audit("server.rm", name, &server.address());
+        self.audit(
+            "server.rm",
+            name,
+            &format!(
+                "{}{}",
+                server.address(),
+                if purge { " (purged)" } else { "" }
+            ),
+        );
         Ok(())
     }
 }
@@ -449,13 +411,4 @@ fn absolute(p: &std::path::Path) -> Result<PathBuf, ApiError> {
         path: expanded.clone(),
         source,
     })
-}
-
-/// `host:port`, `[v6]:port`.
-fn display_addr(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
 }

@@ -1,6 +1,6 @@
 //! App status (store + what Docker says on the server) and container logs.
 
-use berth_docker::LogLine;
+use berth_engine::observe::{OutputLine, container_output, container_state};
 use berth_model::status::LastDeploy;
 use berth_model::{AppState, AppStatus, DeploymentStatus};
 use futures_util::StreamExt;
@@ -64,7 +64,7 @@ impl Berth {
                 status.deployed_at = d.finished_at;
                 let host = self.host(&server).await?;
                 let info = match &d.container {
-                    Some(c) => host.docker().inspect_container(c).await?,
+                    Some(c) => container_state(&host, c).await?,
                     None => None,
                 };
                 status.state = match &info {
@@ -99,11 +99,11 @@ impl Berth {
         tail: Option<usize>,
         follow: bool,
         cancel: CancellationToken,
-        on_line: &(dyn Fn(&LogLine) + Send + Sync),
+        on_line: &(dyn Fn(&OutputLine) + Send + Sync),
     ) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
         let (host, container) = self.active_container(&app).await?;
-        let mut stream = Box::pin(host.docker().logs(&container, tail, follow));
+        let mut stream = Box::pin(container_output(&host, &container, tail, follow));
         loop {
             tokio::select! {
                 item = stream.next() => match item {

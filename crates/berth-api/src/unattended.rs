@@ -157,7 +157,7 @@ impl Berth {
                 // The relay's container has the managed Caddy's socket directory mounted.
                 if !r
                     .admin
-                    .starts_with(&format!("unix:{}/", crate::routing::ADMIN_DIR))
+                    .starts_with(&format!("unix:{}/", berth_engine::proxy::ADMIN_DIR))
                 {
                     return Err(ApiError::Invalid(format!(
                         "the Caddy on {} is reached at {}, which the relay's container cannot \
@@ -166,7 +166,7 @@ impl Berth {
                         server.name,
                         r.admin,
                         server.name,
-                        crate::routing::ADMIN_DIR
+                        berth_engine::proxy::ADMIN_DIR
                     )));
                 }
                 Some(RouteSpec {

@@ -142,8 +142,15 @@ pub enum ServerCmd {
         #[arg(long, value_name = "IMAGE")]
         run_image: Option<String>,
     },
-    /// Forget a server (no app may use it).
-    Rm { name: String },
+    /// Forget a server (no app may use it). Nothing on it is touched unless --purge.
+    Rm {
+        name: String,
+        /// Also take Berth's services off the server: the proxy Berth runs (with its
+        /// certificates) and the webhook relay (with its image and deliveries). A Caddy you
+        /// adopted keeps running; only Berth's routes leave it.
+        #[arg(long)]
+        purge: bool,
+    },
 }
 
 /// The system OpenSSH transport needs unix sockets; Windows uses the embedded client.

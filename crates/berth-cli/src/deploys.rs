@@ -124,7 +124,7 @@ pub(crate) async fn logs(
             c.cancel();
         }
     });
-    let print = |line: &berth_api::LogLine| {
+    let print = |line: &berth_api::OutputLine| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", line.text);
         let _ = out.flush();

@@ -240,9 +240,15 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
             Ok(())
         }
         ServerCmd::Relay(cmd) => hooks::relay(berth, cmd).await,
-        ServerCmd::Rm { name } => {
-            berth.server_rm(&name).await?;
-            eprintln!("server {name} removed");
+        ServerCmd::Rm { name, purge } => {
+            berth.server_rm(&name, purge).await?;
+            if purge {
+                eprintln!("server {name} removed; Berth's proxy and relay were taken off it");
+            } else {
+                eprintln!(
+                    "server {name} removed; what Berth runs on it (proxy, relay) keeps running: `berth server rm --purge` takes it off"
+                );
+            }
             Ok(())
         }
     }

@@ -141,6 +141,8 @@ impl Apply<'_> {
             | Action::CreateService(_)
             | Action::PutFile { .. }
             | Action::StartService { .. }
+            | Action::LoadProxyConfig { .. }
+            | Action::PutProxyRoute { .. }
             | Action::WaitReady { .. } => {
                 crate::service::apply_host_action(self.host, action).await
             }

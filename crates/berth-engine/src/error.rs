@@ -2,6 +2,7 @@
 
 use berth_build::BuildError;
 use berth_docker::DockerError;
+use berth_relay_proto::client::ClientError;
 use berth_ssh::SshError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,8 @@ pub enum EngineError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Proxy(#[from] berth_proxy::ProxyError),
+    #[error(transparent)]
+    Relay(#[from] ClientError),
     #[error("{}", exited_message(.container, *.exit_code, *.oom_killed, .logs))]
     ContainerExited {
         container: String,
@@ -59,10 +62,71 @@ pub enum EngineError {
     },
     #[error("cancelled")]
     Cancelled,
+    /// What the user asked for does not fit what the server has; nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not available on this platform.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("could not record the deployment: {0}")]
     Record(String),
     #[error("a background task failed: {0}")]
     Task(String),
+}
+
+impl EngineError {
+    /// A stable kebab-case code front ends branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Ssh(e) => match e {
+                SshError::Unreachable { .. } | SshError::Timeout { .. } => "unreachable",
+                SshError::HostKeyUnknown { .. } => "host-key-unknown",
+                SshError::HostKeyChanged { .. } => "host-key-changed",
+                SshError::AuthFailed { .. } => "auth-failed",
+                SshError::PassphraseRequired { .. } => "passphrase-required",
+                SshError::WrongPassphrase { .. } => "wrong-passphrase",
+                SshError::IdentityFile { .. } => "identity-file",
+                _ => "ssh",
+            },
+            EngineError::Docker(e) => match e {
+                DockerError::NotRunning { .. } => "docker-not-running",
+                DockerError::PermissionDenied { .. } => "docker-permission-denied",
+                DockerError::Build { .. } => "build-failed",
+                DockerError::NotFound { .. } => "not-found",
+                _ => "docker",
+            },
+            EngineError::Build(e) => match e {
+                BuildError::NotARepo { .. } | BuildError::SourceMissing { .. } => "not-a-repo",
+                BuildError::RefNotFound { .. } => "ref-not-found",
+                _ => "build",
+            },
+            EngineError::Proxy(e) => match e {
+                berth_proxy::ProxyError::Unreachable { .. } => "proxy-unreachable",
+                berth_proxy::ProxyError::Refused { .. } => "proxy-refused",
+                _ => "proxy",
+            },
+            EngineError::Relay(e) => match e {
+                ClientError::Unreachable { .. } => "relay-unreachable",
+                ClientError::Refused { .. } => "relay-refused",
+                _ => "relay",
+            },
+            EngineError::ContainerExited { .. } => "container-exited",
+            EngineError::Unhealthy { .. } => "unhealthy",
+            EngineError::Cancelled => "cancelled",
+            EngineError::Invalid(_)
+            | EngineError::ImageUnavailable { .. }
+            | EngineError::ServiceDidNotStart { .. }
+            | EngineError::ServiceNotReady { .. } => "invalid",
+            EngineError::Unsupported(_) => "unsupported",
+            _ => "engine",
+        }
+    }
+
+    /// The identity file is encrypted and no passphrase was given: ask for one (or look it
+    /// up) and open the session again.
+    pub fn needs_passphrase(&self) -> bool {
+        matches!(self, EngineError::Ssh(SshError::PassphraseRequired { .. }))
+    }
 }
 
 fn service_logs(logs: &[String]) -> String {

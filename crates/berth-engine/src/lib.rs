@@ -10,10 +10,15 @@
 //! the image it built); one retention rule ([`kept_images`]) decides which images stay.
 
 mod apply;
+pub mod connect;
 mod error;
 mod health;
 mod host;
+pub mod observe;
 pub mod plan;
+pub mod power;
+pub mod proxy;
+pub mod relay;
 pub mod removal;
 mod retention;
 pub mod routes;
@@ -21,16 +26,18 @@ mod run;
 pub mod service;
 pub mod settle;
 
+pub use connect::ConnectPaths;
 pub use error::EngineError;
 pub use health::{HealthReport, probe_http};
 pub use host::{Host, HostFacts};
 pub use plan::{RoutePlan, UpstreamVia};
-pub use removal::remove_app;
+pub use power::{start_app, stop_app};
+pub use removal::{purge_server, remove_app};
 pub use retention::{KEEP_IMAGES, kept_images, kept_images_on_host};
 pub use routes::{drop_route, sync_route};
 pub use run::{
     Clock, DeployFailure, DeployJob, DeploySink, JobSource, SystemClock, container_name, image_tag,
-    new_deployment_id, run_deploy, start_app, stop_app,
+    new_deployment_id, run_deploy,
 };
 pub use service::{Readiness, ServiceFile, ServiceImage, ServiceInstall, install_service};
 pub use settle::{SettleJob, Settled, settle};

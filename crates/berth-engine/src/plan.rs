@@ -160,6 +160,18 @@ pub enum Action {
     RemoveVolume {
         volume: String,
     },
+    /// Load Berth's whole config into a Caddy it runs (its routes included).
+    LoadProxyConfig {
+        admin: String,
+        config: serde_json::Value,
+        routes: usize,
+    },
+    /// Put a route with a fixed upstream into the proxy (an adopted Caddy, the hooks domain).
+    PutProxyRoute {
+        admin: String,
+        server: String,
+        route: berth_proxy::Route,
+    },
     /// Wait until a service answers.
     WaitReady {
         container: String,
@@ -197,6 +209,8 @@ impl Action {
             Action::PurgeImage { .. } => "purge-image",
             Action::DeleteRoute { .. } => "delete-route",
             Action::RemoveVolume { .. } => "remove-volume",
+            Action::LoadProxyConfig { .. } => "load-proxy-config",
+            Action::PutProxyRoute { .. } => "put-proxy-route",
         }
     }
 }
@@ -504,6 +518,18 @@ impl fmt::Display for Action {
             Action::PurgeImage { image } => write!(f, "remove image {image} (purge)"),
             Action::DeleteRoute { id, .. } => write!(f, "delete caddy route {id}"),
             Action::RemoveVolume { volume } => write!(f, "remove volume {volume} and its data"),
+            Action::LoadProxyConfig { admin, routes, .. } => write!(
+                f,
+                "load Berth's config ({routes} route{}) into the Caddy at {admin}",
+                if *routes == 1 { "" } else { "s" }
+            ),
+            Action::PutProxyRoute { server, route, .. } => write!(
+                f,
+                "route {} to {} (caddy route {} in server {server})",
+                route.hosts.join(" "),
+                route.upstream,
+                route.id
+            ),
             Action::WaitReady { what, ready, .. } => match ready {
                 crate::service::Readiness::CaddyAdmin { admin } => {
                     write!(f, "wait until {what} answers on {admin}")

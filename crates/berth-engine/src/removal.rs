@@ -1,9 +1,12 @@
-//! Removing an app from its server as a plan: every container labelled with it, and — when the
-//! user purges — its images and the named volumes it declared (their data is gone). Bind
-//! mounts (absolute paths on the server) are never touched.
+//! Removing things from a server as plans. An app: every container labelled with it, and —
+//! when the user purges — its images and the named volumes it declared (their data is gone);
+//! bind mounts (absolute paths on the server) are never touched. A server Berth stops using,
+//! when the user purges it: the proxy Berth runs there (its certificates too) and the webhook
+//! relay (its image and its deliveries); a Caddy the user runs only loses Berth's routes.
 
 use berth_docker::labels;
-use berth_model::{App, Step};
+use berth_model::{App, ProxyConfig, ProxyMode, Server, Step};
+use berth_relay_proto::proto;
 
 use crate::error::EngineError;
 use crate::host::Host;
@@ -73,9 +76,110 @@ pub async fn remove_app(host: &Host, app: &App, purge: bool) -> Result<(), Engin
     Ok(())
 }
 
+/// Berth's own services on a server, as observed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServicesOnHost {
+    /// `berth-proxy`, `berth-relay`, when they exist.
+    pub containers: Vec<String>,
+    /// The relay's image ids (built on the server by Berth).
+    pub relay_images: Vec<String>,
+}
+
+/// The named volumes of the managed proxy (certificates, autosaved config).
+const PROXY_VOLUMES: [&str; 2] = ["berth-proxy-data", "berth-proxy-config"];
+
+/// Plans taking Berth's services off `server`: the relay's route from the proxy, the managed
+/// proxy and the relay with their images and volumes. A Caddy the user runs (adopted) stays.
+pub fn plan_server_purge(server: &Server, on_host: &ServicesOnHost) -> Plan {
+    let mut actions = Vec::new();
+    let mut push = |action| {
+        actions.push(PlannedAction {
+            step: Step::Cleanup,
+            action,
+        })
+    };
+    let managed = matches!(
+        server.proxy.as_ref().map(|p| &p.mode),
+        Some(ProxyMode::Managed { .. })
+    );
+    if let Some(proxy) = &server.proxy
+        && !managed
+        && server.relay.is_some()
+    {
+        push(Action::DeleteRoute {
+            admin: proxy.admin.clone(),
+            id: crate::proxy::RELAY_ROUTE_ID.to_owned(),
+        });
+    }
+    let relay = on_host.containers.iter().any(|c| c == proto::CONTAINER);
+    let proxy = managed
+        && on_host
+            .containers
+            .iter()
+            .any(|c| c == ProxyConfig::CONTAINER);
+    if relay {
+        push(Action::ReplaceContainer {
+            container: proto::CONTAINER.to_owned(),
+        });
+    }
+    for image in &on_host.relay_images {
+        push(Action::PurgeImage {
+            image: image.clone(),
+        });
+    }
+    if relay || !on_host.relay_images.is_empty() {
+        push(Action::RemoveVolume {
+            volume: proto::DATA_VOLUME.to_owned(),
+        });
+    }
+    if proxy {
+        push(Action::ReplaceContainer {
+            container: ProxyConfig::CONTAINER.to_owned(),
+        });
+        for volume in PROXY_VOLUMES {
+            push(Action::RemoveVolume {
+                volume: volume.to_owned(),
+            });
+        }
+    }
+    Plan { actions }
+}
+
+/// Takes Berth's services off `server` (see [`plan_server_purge`]): observes, plans, applies.
+pub async fn purge_server(host: &Host, server: &Server) -> Result<(), EngineError> {
+    let docker = host.docker();
+    let mut containers = Vec::new();
+    for role in ["proxy", "relay"] {
+        containers.extend(
+            docker
+                .containers_with_labels(&[(labels::MANAGED, "true"), (labels::ROLE, role)])
+                .await?,
+        );
+    }
+    let relay_images = docker
+        .images_with_labels(&[(labels::MANAGED, "true"), (labels::ROLE, "relay")])
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    let on_host = ServicesOnHost {
+        containers,
+        relay_images,
+    };
+    let plan = plan_server_purge(server, &on_host);
+    tracing::debug!("purging Berth from {}:\n{plan}", server.name);
+    for planned in plan.actions {
+        crate::service::apply_host_action(host, planned.action).await?;
+    }
+    if let Some(proxy) = &server.proxy {
+        host.forget_caddy(&proxy.admin).await;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use berth_model::{AppDraft, Volume};
+    use berth_model::{AppDraft, BaseImages, RelayConfig, TlsSetting, TransportKind, Volume};
     use expect_test::expect;
 
     use super::*;
@@ -109,5 +213,68 @@ mod tests {
             cleanup      remove volume data and its data
         "#]]
         .assert_eq(&plan_app_removal(&app, &on_host, true).to_string());
+    }
+
+    #[test]
+    fn purging_a_server_takes_berths_services_off_it_but_never_an_adopted_caddy() {
+        let mut server = Server {
+            name: "prod".into(),
+            transport: TransportKind::Local,
+            ssh: None,
+            identity: None,
+            docker_socket: Server::DEFAULT_DOCKER_SOCKET.into(),
+            base_images: BaseImages::default(),
+            base_domain: None,
+            proxy: Some(ProxyConfig {
+                mode: ProxyMode::Managed {
+                    image: "caddy:2".into(),
+                    http_port: 80,
+                    https_port: 443,
+                },
+                admin: "unix:/run/berth-proxy/admin.sock".into(),
+                tls: TlsSetting::Internal,
+                http_server: "berth".into(),
+                installed_at: 0,
+            }),
+            relay: Some(RelayConfig {
+                image: "berth/relay:x".into(),
+                listen_port: 9080,
+                hooks_domain: None,
+                body_limit: 1 << 20,
+                rate_per_minute: 60,
+                installed_at: 0,
+                synced: 0,
+            }),
+            created_at: 0,
+        };
+        let on_host = ServicesOnHost {
+            containers: vec!["berth-proxy".into(), "berth-relay".into()],
+            relay_images: vec!["sha256:7777".into()],
+        };
+        expect![[r#"
+            cleanup      remove the container berth-relay if there is one (its volumes stay)
+            cleanup      remove image sha256:7777 (purge)
+            cleanup      remove volume berth-relay-data and its data
+            cleanup      remove the container berth-proxy if there is one (its volumes stay)
+            cleanup      remove volume berth-proxy-data and its data
+            cleanup      remove volume berth-proxy-config and its data
+        "#]]
+        .assert_eq(&plan_server_purge(&server, &on_host).to_string());
+        if let Some(p) = server.proxy.as_mut() {
+            p.mode = ProxyMode::Adopted;
+            p.admin = "127.0.0.1:2019".into();
+        }
+        expect![[r#"
+            cleanup      delete caddy route berth-relay
+            cleanup      remove the container berth-relay if there is one (its volumes stay)
+            cleanup      remove image sha256:7777 (purge)
+            cleanup      remove volume berth-relay-data and its data
+        "#]]
+        .assert_eq(&plan_server_purge(&server, &on_host).to_string());
+        assert_eq!(
+            plan_server_purge(&server, &ServicesOnHost::default()).to_string(),
+            "cleanup      delete caddy route berth-relay\n",
+            "nothing of Berth's on the server: only its route in the user's Caddy goes"
+        );
     }
 }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::NETWORK;
 use crate::apply::{Apply, Created, cancellable, pause_point};
 use crate::error::EngineError;
-use crate::health::{HealthReport, wait_healthy};
+
 use crate::host::Host;
 use crate::plan::{ImageSource, PlanInput, RoutePlan, plan_deploy};
 use crate::retention::{kept_images, kept_images_on_host};
@@ -532,28 +532,6 @@ async fn observe(
         leftovers,
         keep_images,
     })
-}
-
-/// Stops an app's active container (the user's `stop`).
-pub async fn stop_app(host: &Host, container: &str, grace_secs: u32) -> Result<(), EngineError> {
-    host.docker().stop_container(container, grace_secs).await?;
-    Ok(())
-}
-
-/// Starts an app's active container again and waits until it is healthy.
-pub async fn start_app(
-    host: &Host,
-    app: &App,
-    container: &str,
-    cancel: &CancellationToken,
-) -> Result<HealthReport, EngineError> {
-    if host.docker().inspect_container(container).await?.is_none() {
-        return Err(EngineError::Docker(berth_docker::DockerError::NotFound {
-            what: format!("container {container}"),
-        }));
-    }
-    host.docker().start_container(container).await?;
-    wait_healthy(host, container, app.port, &app.health, cancel).await
 }
 
 #[cfg(test)]

@@ -218,6 +218,16 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
         } => {
             crate::apply::put_route(host, &route, &container, port, None).await?;
         }
+        Action::LoadProxyConfig { admin, config, .. } => {
+            host.caddy(&admin).await?.load(&config).await?;
+        }
+        Action::PutProxyRoute {
+            admin,
+            server,
+            route,
+        } => {
+            host.caddy(&admin).await?.put_route(&server, &route).await?;
+        }
         Action::DeleteRoute { admin, id } => {
             host.caddy(&admin).await?.delete_route(&id).await?;
         }

@@ -129,16 +129,22 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
     };
 
     let removing = RwSignal::new(false);
+    let purge = RwSignal::new(false);
     let remove = Callback::new(move |yes: bool| {
         removing.set(false);
         if !yes {
             return;
         }
+        let purge = purge.get_untracked();
         spawn_local(async move {
             let name = name.get_value();
-            match api::server_rm(&name).await {
+            match api::server_rm(&name, purge).await {
                 Ok(()) => {
-                    toasts.ok(format!("Server {name} removed"));
+                    toasts.ok(if purge {
+                        format!("Server {name} removed, and Berth's proxy and relay taken off it")
+                    } else {
+                        format!("Server {name} removed")
+                    });
                     on_changed.run(());
                 }
                 Err(e) => toasts.error(&e),
@@ -206,7 +212,10 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                 <button
                     class="button small ghost danger-text"
                     data-testid="server-remove"
-                    on:click=move |_| removing.set(true)
+                    on:click=move |_| {
+                        purge.set(false);
+                        removing.set(true);
+                    }
                 >
                     "Remove"
                 </button>
@@ -215,11 +224,21 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
         <Show when=move || removing.get()>
             <Confirm
                 title=format!("Remove {}?", name.get_value())
-                body="Berth forgets this server, its pinned host key and its stored passphrase. Nothing on the server is touched. A server that still has apps cannot be removed: remove its apps first."
+                body="Berth forgets this server, its pinned host key and its stored passphrase. A server that still has apps cannot be removed: remove its apps first."
                 confirm="Remove server"
                 danger=true
                 on_answer=remove
-            />
+            >
+                <label class="check" title="Without this, nothing on the server is touched: the proxy and the relay keep running there">
+                    <input
+                        type="checkbox"
+                        data-testid="server-remove-purge"
+                        prop:checked=move || purge.get()
+                        on:change=move |ev| purge.set(event_target_checked(&ev))
+                    />
+                    " Also take Berth's proxy (with its certificates) and webhook relay off the server"
+                </label>
+            </Confirm>
         </Show>
     }
 }

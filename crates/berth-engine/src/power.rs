@@ -1,0 +1,148 @@
+//! Stopping and starting an app's serving container as plans: a stop that lets it finish
+//! within its grace period, a start that waits until it is healthy again — and nothing to do
+//! when it already is where the user wants it.
+
+use berth_model::{App, Step};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::EngineError;
+use crate::health::wait_healthy;
+use crate::host::Host;
+use crate::observe::{ContainerState, container_state};
+use crate::plan::{Action, Plan, PlannedAction};
+
+/// Plans stopping `container` (observed `state`): nothing if it is not running.
+pub fn plan_stop(app: &App, container: &str, state: &ContainerState) -> Plan {
+    let mut actions = Vec::new();
+    if state.running {
+        actions.push(PlannedAction {
+            step: Step::Drain,
+            action: Action::Stop {
+                container: container.to_owned(),
+                grace_secs: app.stop_grace_secs,
+            },
+        });
+    }
+    Plan { actions }
+}
+
+/// Plans starting `container` (observed `state`) and checking it is healthy; a running one is
+/// only checked.
+pub fn plan_start(app: &App, container: &str, state: &ContainerState) -> Plan {
+    let mut actions = Vec::new();
+    if !state.running {
+        actions.push(PlannedAction {
+            step: Step::Start,
+            action: Action::Start {
+                container: container.to_owned(),
+            },
+        });
+    }
+    actions.push(PlannedAction {
+        step: Step::HealthCheck,
+        action: Action::HealthCheck {
+            container: container.to_owned(),
+            port: app.port,
+            health: app.health.clone(),
+        },
+    });
+    Plan { actions }
+}
+
+async fn observed(host: &Host, container: &str) -> Result<ContainerState, EngineError> {
+    container_state(host, container).await?.ok_or_else(|| {
+        EngineError::Docker(berth_docker::DockerError::NotFound {
+            what: format!("container {container}"),
+        })
+    })
+}
+
+/// Stops the app's serving `container` (see [`plan_stop`]).
+pub async fn stop_app(host: &Host, app: &App, container: &str) -> Result<(), EngineError> {
+    let plan = plan_stop(app, container, &observed(host, container).await?);
+    apply(host, plan, &CancellationToken::new()).await
+}
+
+/// Starts the app's serving `container` again and waits until it is healthy (see
+/// [`plan_start`]).
+pub async fn start_app(
+    host: &Host,
+    app: &App,
+    container: &str,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
+    let plan = plan_start(app, container, &observed(host, container).await?);
+    apply(host, plan, cancel).await
+}
+
+async fn apply(host: &Host, plan: Plan, cancel: &CancellationToken) -> Result<(), EngineError> {
+    tracing::debug!("on {}:\n{plan}", host.name());
+    for planned in plan.actions {
+        match planned.action {
+            Action::Stop {
+                container,
+                grace_secs,
+            } => host.docker().stop_container(&container, grace_secs).await?,
+            Action::Start { container } => host.docker().start_container(&container).await?,
+            Action::HealthCheck {
+                container,
+                port,
+                health,
+            } => {
+                wait_healthy(host, &container, port, &health, cancel).await?;
+            }
+            other => crate::service::apply_host_action(host, other).await?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+
+    fn app() -> App {
+        berth_model::app::AppDraft {
+            name: "hello".into(),
+            server: "prod".into(),
+            git: "/src/hello".into(),
+            ..Default::default()
+        }
+        .validate(0)
+        .expect("a valid app")
+    }
+
+    fn state(running: bool) -> ContainerState {
+        ContainerState {
+            running,
+            status: if running { "running" } else { "exited" }.into(),
+            exit_code: (!running).then_some(0),
+            published_port: None,
+        }
+    }
+
+    #[test]
+    fn a_stop_lets_the_app_finish_and_a_start_waits_until_it_is_healthy() {
+        let app = app();
+        expect![[r#"
+            drain        stop berth-hello-aaaa1111 (grace 10s)
+        "#]]
+        .assert_eq(&plan_stop(&app, "berth-hello-aaaa1111", &state(true)).to_string());
+        assert_eq!(
+            plan_stop(&app, "berth-hello-aaaa1111", &state(false)).to_string(),
+            "",
+            "a stopped app is left as it is"
+        );
+        expect![[r#"
+            start        start berth-hello-aaaa1111
+            health-check GET / on berth-hello-aaaa1111:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+        "#]]
+        .assert_eq(&plan_start(&app, "berth-hello-aaaa1111", &state(false)).to_string());
+        expect![[r#"
+            health-check GET / on berth-hello-aaaa1111:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+        "#]]
+        .assert_eq(&plan_start(&app, "berth-hello-aaaa1111", &state(true)).to_string());
+    }
+}
