@@ -125,12 +125,14 @@ fn crate_boundaries_hold() {
         !deps["berth-api"].iter().any(|d| d == "berth-relay"),
         "berth-api speaks the relay's protocol (berth-relay-proto); it never links the daemon"
     );
-    for host_crate in ["berth-docker", "berth-proxy", "berth-ssh"] {
-        assert!(
-            !deps["berth-api"].iter().any(|d| d == host_crate),
-            "berth-api orchestrates (store, secrets, engine, relay protocol): every change to a \
-             server, and every read of one, goes through the engine, so it never names {host_crate}"
-        );
+    for driver in ["berth-api", "berth-relay"] {
+        for host_crate in ["berth-docker", "berth-proxy", "berth-ssh"] {
+            assert!(
+                !deps[driver].iter().any(|d| d == host_crate),
+                "{driver} drives the engine: every change to a server, and every read of one, \
+                 goes through it, so {driver} never names {host_crate}"
+            );
+        }
     }
     let mut engine_sources = Vec::new();
     rust_files(&root().join("crates/berth-engine/src"), &mut engine_sources);

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_model::{Delivery, DeliveryStatus, DeployNotice, Server};
+use berth_engine::{DeployOutcome, Ended};
+use berth_model::{Delivery, DeployNotice, Server};
 use berth_relay_proto::client::ControlClient;
-use berth_relay_proto::proto::{ClaimRequest, DeployReport};
+use berth_relay_proto::proto::ClaimRequest;
 use tokio_util::sync::CancellationToken;
 
 use crate::Berth;
@@ -306,70 +307,59 @@ impl Berth {
             .await;
         heartbeat.abort();
         let duration_ms = started.elapsed().as_millis() as u64;
-        let trigger = d.trigger();
-        let mut notice = DeployNotice {
+        let (deployment, commit, ended) = match &result {
+            Ok(deployment) => (
+                Some(deployment.id.clone()),
+                deployment.commit.clone().or_else(|| d.commit.clone()),
+                Ended::Live {
+                    url: match self.status(&app).await {
+                        Ok(s) => s.urls.first().cloned().or(s.endpoint),
+                        Err(_) => None,
+                    },
+                },
+            ),
+            Err(ApiError::DeployFailed {
+                deployment,
+                step,
+                message,
+                ..
+            }) => (
+                Some(deployment.clone()),
+                d.commit.clone(),
+                Ended::Failed {
+                    step: Some(step.map_or("setup", |s| s.as_str()).to_owned()),
+                    error: message.clone(),
+                },
+            ),
+            Err(e @ ApiError::DeployCancelled { deployment, .. }) => (
+                Some(deployment.clone()),
+                d.commit.clone(),
+                Ended::Failed {
+                    step: None,
+                    error: e.to_string(),
+                },
+            ),
+            Err(e) => (
+                None,
+                d.commit.clone(),
+                Ended::Failed {
+                    step: Some("setup".to_owned()),
+                    error: e.to_string(),
+                },
+            ),
+        };
+        let outcome = DeployOutcome {
             app: app.clone(),
             server: server.name.clone(),
-            status: "deployed".to_owned(),
-            deployment: None,
-            commit: d.commit.clone(),
-            duration_ms: Some(duration_ms),
-            url: None,
-            failed_step: None,
-            error: None,
-            trigger,
+            trigger: d.trigger(),
+            duration_ms,
+            deployment,
+            commit,
+            ended,
+            by: None,
         };
-        let report = match &result {
-            Ok(deployment) => {
-                notice.deployment = Some(deployment.id.clone());
-                notice.commit = deployment.commit.clone().or(notice.commit);
-                notice.url = match self.status(&app).await {
-                    Ok(s) => s.urls.first().cloned().or(s.endpoint),
-                    Err(_) => None,
-                };
-                DeployReport {
-                    status: DeliveryStatus::Deployed,
-                    deployment: Some(deployment.id.clone()),
-                    duration_ms,
-                    result: notice
-                        .url
-                        .clone()
-                        .unwrap_or_else(|| format!("deployment {} is live", deployment.id)),
-                    client: client_name.to_owned(),
-                }
-            }
-            Err(e) => {
-                notice.status = "failed".to_owned();
-                let deployment = match e {
-                    ApiError::DeployFailed {
-                        deployment,
-                        step,
-                        message,
-                        ..
-                    } => {
-                        notice.failed_step = Some(step.map_or("setup", |s| s.as_str()).to_owned());
-                        notice.error = Some(message.clone());
-                        Some(deployment.clone())
-                    }
-                    ApiError::DeployCancelled { deployment, .. } => {
-                        notice.error = Some(e.to_string());
-                        Some(deployment.clone())
-                    }
-                    other => {
-                        notice.error = Some(other.to_string());
-                        None
-                    }
-                };
-                notice.deployment = deployment.clone();
-                DeployReport {
-                    status: DeliveryStatus::Failed,
-                    deployment,
-                    duration_ms,
-                    result: e.to_string(),
-                    client: client_name.to_owned(),
-                }
-            }
-        };
+        let report = outcome.report(client_name);
+        let notice = outcome.notice();
         let recorded = client.report(d.id, &report).await?;
         for (n, r) in self.notify_all(&notice).await {
             if let Err(error) = r {

@@ -40,6 +40,13 @@ impl Host {
     }
 }
 
+impl Host {
+    /// This machine's own Docker at `socket` (the relay, in its container on the server).
+    pub async fn open_local(name: &str, socket: &str) -> Result<Host, EngineError> {
+        Host::connect(name, berth_ssh::local(), socket, Instant::now()).await
+    }
+}
+
 async fn transport(
     server: &Server,
     paths: &ConnectPaths,

@@ -7,18 +7,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_docker::labels;
 use berth_engine::{
-    DeployJob, DeploySink, Host, JobSource, NETWORK, RoutePlan, SystemClock, UpstreamVia,
-    run_deploy,
+    DeployJob, DeployOutcome, DeploySink, Ended, Host, JobSource, NETWORK, RoutePlan, SystemClock,
+    UpstreamVia, run_deploy, serving_deployment,
 };
-use berth_model::{
-    DeliveryStatus, DeployEvent, DeployNotice, Deployment, DeploymentKind, DeploymentStatus,
-    WebhookMode,
-};
+use berth_model::{DeployEvent, Deployment, DeploymentKind, WebhookMode};
 use tokio_util::sync::CancellationToken;
 
-use crate::proto::{DeployReport, GitAuth, RelayDeployment, UnattendedSpec};
+use crate::proto::{GitAuth, RelayDeployment, UnattendedSpec};
 use crate::{Relay, db};
 
 /// Who holds the relay's own claims.
@@ -155,21 +151,35 @@ async fn wait_for_lock(relay: &Relay, app: &str) {
     }
 }
 
-/// How one unattended deploy ended.
+/// How one unattended deploy ended: the deployment for Berth's history (with its last build
+/// lines), and live or why not.
 struct Outcome {
     deployment: Option<Deployment>,
     log: Vec<String>,
-    error: Option<String>,
-    failed_step: Option<String>,
+    ended: Ended,
 }
 
 impl Outcome {
+    fn failed(step: &str, error: String) -> Outcome {
+        Outcome {
+            deployment: None,
+            log: Vec::new(),
+            ended: Ended::Failed {
+                step: Some(step.to_owned()),
+                error,
+            },
+        }
+    }
+
+    /// Not deployed at all (the hook changed after the push was queued): no step ran.
     fn failed_early(why: &str) -> Outcome {
         Outcome {
             deployment: None,
             log: Vec::new(),
-            error: Some(why.to_owned()),
-            failed_step: Some("setup".to_owned()),
+            ended: Ended::Failed {
+                step: None,
+                error: why.to_owned(),
+            },
         }
     }
 }
@@ -184,28 +194,28 @@ async fn finish(
     duration_ms: u64,
 ) {
     let app = d.app.clone().unwrap_or_default();
-    let ok = outcome.error.is_none();
-    let url = spec.as_ref().and_then(|s| s.urls.first().cloned());
-    let deployment_id = outcome.deployment.as_ref().map(|x| x.id.clone());
-    let result = match (&outcome.error, &url) {
-        (Some(e), _) => e.clone(),
-        (None, Some(url)) => format!("deployed by the relay: {url}"),
-        (None, None) => format!(
-            "deployed by the relay: deployment {} is live",
-            deployment_id.as_deref().unwrap_or("?")
-        ),
-    };
-    let report = DeployReport {
-        status: if ok {
-            DeliveryStatus::Deployed
-        } else {
-            DeliveryStatus::Failed
+    let ended = match outcome.ended {
+        Ended::Live { .. } => Ended::Live {
+            url: spec.as_ref().and_then(|s| s.urls.first().cloned()),
         },
-        deployment: deployment_id.clone(),
-        duration_ms,
-        result,
-        client: CLIENT.to_owned(),
+        failed => failed,
     };
+    let said = DeployOutcome {
+        app: app.clone(),
+        server: spec.as_ref().map(|s| s.server.clone()).unwrap_or_default(),
+        trigger: format!("unattended {}", d.trigger()),
+        duration_ms,
+        deployment: outcome.deployment.as_ref().map(|x| x.id.clone()),
+        commit: outcome
+            .deployment
+            .as_ref()
+            .and_then(|x| x.commit.clone())
+            .or_else(|| d.commit.clone()),
+        ended,
+        by: Some("the relay".to_owned()),
+    };
+    let ok = said.is_live();
+    let report = said.report(CLIENT);
     let record = outcome
         .deployment
         .clone()
@@ -238,22 +248,7 @@ async fn finish(
     tracing::info!(id, app = %app, status, duration_ms, "unattended deploy finished");
 
     let Some(spec) = spec else { return };
-    let notice = DeployNotice {
-        app: app.clone(),
-        server: spec.server.clone(),
-        status: status.to_owned(),
-        deployment: deployment_id,
-        commit: outcome
-            .deployment
-            .as_ref()
-            .and_then(|x| x.commit.clone())
-            .or_else(|| d.commit.clone()),
-        duration_ms: Some(duration_ms),
-        url: if ok { url } else { None },
-        failed_step: outcome.failed_step,
-        error: outcome.error,
-        trigger: format!("unattended {}", d.trigger()),
-    };
+    let notice = said.notice();
     for n in &spec.notifiers {
         if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
             tracing::warn!(kind = %n.kind, "notification failed: {e}");
@@ -269,12 +264,7 @@ async fn deploy(
     spec: &UnattendedSpec,
     d: &berth_model::Delivery,
 ) -> Outcome {
-    let fail = |step: &str, e: String| Outcome {
-        deployment: None,
-        log: Vec::new(),
-        error: Some(e),
-        failed_step: Some(step.to_owned()),
-    };
+    let fail = Outcome::failed;
     let h = match connect(relay, host, &spec.server).await {
         Ok(h) => h,
         Err(e) => return fail("setup", e),
@@ -300,10 +290,7 @@ async fn deploy(
     let fetched = match berth_git::fetch(&source, &git_ref, d.commit.as_deref()).await {
         Ok(s) => s,
         Err(e) => {
-            return fail(
-                "resolve",
-                format!("resolve failed: cannot fetch the source: {e}"),
-            );
+            return fail("resolve", format!("cannot fetch the source: {e}"));
         }
     };
     if let (Some(seen), GitAuth::SshKey { host_key: None, .. }) =
@@ -329,11 +316,23 @@ async fn deploy(
             })
             .collect(),
     };
-    let previous = match active_deployment(&h, &spec.app.name, spec.route.as_ref()).await {
+    let route = spec.route.as_ref().map(|r| RoutePlan {
+        admin: r.admin.clone(),
+        server: r.server.clone(),
+        id: r.id.clone(),
+        hosts: r.hosts.clone(),
+        via: if r.via_network {
+            UpstreamVia::Network
+        } else {
+            UpstreamVia::Loopback
+        },
+        drain_timeout_secs: r.drain_timeout_secs,
+    });
+    let previous = match serving_deployment(&h, &spec.app.name, route.as_ref()).await {
         Ok(p) => p,
         Err(e) => {
             *host = None;
-            return fail("setup", e);
+            return fail("setup", e.to_string());
         }
     };
     let deployment = Deployment::start(
@@ -357,18 +356,7 @@ async fn deploy(
         previous,
         // The images on this host are the history the relay has.
         history: None,
-        route: spec.route.as_ref().map(|r| RoutePlan {
-            admin: r.admin.clone(),
-            server: r.server.clone(),
-            id: r.id.clone(),
-            hosts: r.hosts.clone(),
-            via: if r.via_network {
-                UpstreamVia::Network
-            } else {
-                UpstreamVia::Loopback
-            },
-            drain_timeout_secs: r.drain_timeout_secs,
-        }),
+        route,
     };
     let sink = Sink::default();
     let result = run_deploy(&h, job, &sink, CancellationToken::new(), &SystemClock).await;
@@ -377,8 +365,7 @@ async fn deploy(
         Ok(deployment) => Outcome {
             deployment: Some(deployment),
             log,
-            error: None,
-            failed_step: None,
+            ended: Ended::Live { url: None },
         },
         Err(f) => {
             let mut deployment = f.deployment;
@@ -387,12 +374,13 @@ async fn deploy(
                 // The socket may have gone (Docker restarted): connect again next time.
                 *host = None;
             }
-            let step = f.step.map_or("setup", |s| s.as_str()).to_owned();
             Outcome {
-                error: Some(format!("{step} failed: {}", f.error)),
+                ended: Ended::Failed {
+                    step: Some(f.step.map_or("setup", |s| s.as_str()).to_owned()),
+                    error: f.error.to_string(),
+                },
                 deployment: Some(deployment),
                 log,
-                failed_step: Some(step),
             }
         }
     }
@@ -413,70 +401,13 @@ async fn connect(
             "the relay has no Docker socket at {socket}; reinstall it with `berth server relay install {server}`"
         ));
     }
-    let h = Host::connect(server, berth_ssh::local(), &socket, Instant::now())
+    let h = Host::open_local(server, &socket)
         .await
         .map_err(|e| e.to_string())?
         .probing_on_network(NETWORK);
     let h = Arc::new(h);
     *host = Some(h.clone());
     Ok(h)
-}
-
-/// The app's serving container, as the server knows it (Berth's record is on the desktop):
-/// the one Caddy's route sends requests to, else the newest running one. (A deploy cut off
-/// after it started its container but before the switch leaves a newer container that does
-/// not serve.)
-async fn active_deployment(
-    host: &Host,
-    app: &str,
-    route: Option<&crate::proto::RouteSpec>,
-) -> Result<Option<Deployment>, String> {
-    let docker = host.docker();
-    let names = docker
-        .containers_with_labels(&[(labels::APP, app), (labels::MANAGED, "true")])
-        .await
-        .map_err(|e| e.to_string())?;
-    let routed = match route.filter(|r| r.via_network) {
-        Some(r) => match host.caddy(&r.admin).await {
-            Ok(caddy) => caddy
-                .route(&r.id)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|r| r.upstream.rsplit_once(':').map(|(c, _)| c.to_owned())),
-            Err(_) => None,
-        },
-        None => None,
-    };
-    let mut best: Option<berth_docker::ContainerInfo> = None;
-    for name in names {
-        if let Ok(Some(info)) = docker.inspect_container(&name).await
-            && info.running
-        {
-            let serving = routed.as_deref() == Some(info.name.as_str());
-            let best_serving = best
-                .as_ref()
-                .is_some_and(|b| routed.as_deref() == Some(b.name.as_str()));
-            if serving || (!best_serving && best.as_ref().is_none_or(|b| info.created > b.created))
-            {
-                best = Some(info);
-            }
-        }
-    }
-    Ok(best.map(|info| {
-        let id = info
-            .labels
-            .get(labels::DEPLOYMENT)
-            .cloned()
-            .unwrap_or_default();
-        Deployment {
-            status: DeploymentStatus::Active,
-            commit: info.labels.get(labels::COMMIT).cloned(),
-            image: Some(info.image.clone()),
-            container: Some(info.name),
-            ..Deployment::start(id, app, DeploymentKind::Deploy, String::new(), 0)
-        }
-    }))
 }
 
 /// Keeps the deployment's last build lines; the record itself comes back from the engine.
