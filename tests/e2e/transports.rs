@@ -228,7 +228,7 @@ fn scenario(b: &Berth, server_args: &[&str]) {
 #[test]
 fn embedded_ssh_transport() {
     let sshd = Sshd::start();
-    let b = Berth::new();
+    let b = Berth::with_spaces();
     let key = sshd.user_key.display().to_string();
     scenario(
         &b,
@@ -247,7 +247,7 @@ fn embedded_ssh_transport() {
 #[test]
 fn system_openssh_transport() {
     let sshd = Sshd::start();
-    let b = Berth::new();
+    let b = Berth::with_spaces();
     let key = sshd.user_key.display().to_string();
     scenario(
         &b,

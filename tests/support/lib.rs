@@ -112,9 +112,18 @@ impl Berth {
     }
 
     pub fn new() -> Berth {
+        Berth::with_data_prefix("berth-data-")
+    }
+
+    /// A data dir whose path has spaces, like macOS's `~/Library/Application Support/…`.
+    pub fn with_spaces() -> Berth {
+        Berth::with_data_prefix("Application Support berth-")
+    }
+
+    fn with_data_prefix(prefix: &str) -> Berth {
         Berth {
             data: tempfile::Builder::new()
-                .prefix("berth-data-")
+                .prefix(prefix)
                 .tempdir()
                 .expect("tempdir"),
         }

@@ -175,6 +175,15 @@ impl Berth {
                         app.git
                     )));
                 }
+                Some(crate::unattended::Remote::Http)
+                    if req.git_token.is_some()
+                        && !app.git.to_ascii_lowercase().starts_with("https://") =>
+                {
+                    return Err(ApiError::Invalid(format!(
+                        "--git-token would travel in clear to `{}`: give the app its https:// URL",
+                        berth_git::redact_url(&app.git)
+                    )));
+                }
                 Some(crate::unattended::Remote::Http) => {}
                 Some(_) if req.git_token.is_some() => {
                     return Err(ApiError::Invalid(format!(

@@ -178,9 +178,22 @@ async fn fetch_inner(
             }
             transport::git::fetch(&job, &host, port, &path).await
         }
-        Remote::Http { .. } => {
+        Remote::Http {
+            tls,
+            ref password,
+            ref user,
+            ..
+        } => {
             if matches!(source.auth, Auth::SshKey { .. }) {
                 return Err(job.invalid_auth("a deploy key needs an ssh URL (git@host:org/repo)"));
+            }
+            // Fail closed: a token never travels in clear.
+            let credentials =
+                matches!(source.auth, Auth::Token { .. }) || password.is_some() || user.is_some();
+            if !tls && credentials {
+                return Err(job.invalid_auth(
+                    "a token would travel in clear over http://: use the https:// URL",
+                ));
             }
             transport::http::fetch(&job, &remote, &source.auth).await
         }
@@ -382,5 +395,35 @@ impl Job {
             files,
             host_key,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_is_never_sent_over_plain_http() {
+        for (url, auth) in [
+            (
+                "http://127.0.0.1:9/acme/web.git",
+                Auth::Token {
+                    user: None,
+                    token: "ghp_s3cret".into(),
+                },
+            ),
+            ("http://berth:s3cret@127.0.0.1:9/acme/web.git", Auth::None),
+        ] {
+            let source = Source {
+                url: url.into(),
+                auth,
+            };
+            let err = fetch(&source, "main", None).await.unwrap_err();
+            assert!(
+                err.to_string().contains("travel in clear"),
+                "refused before connecting: {err}"
+            );
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
     }
 }

@@ -203,6 +203,31 @@ pub enum InvalidApp {
     Branch(String),
     #[error("dockerfile path `{0}` must be relative to the repository and stay inside it")]
     Dockerfile(String),
+    #[error(
+        "git source `{0}` carries credentials: give the URL without them, and the token with `berth app webhook enable … --git-token -` (kept in the secrets store, never in Berth's records or git's command line)"
+    )]
+    GitCredentials(String),
+}
+
+/// An `http(s)://user:token@host/…` URL shown without its credentials (`https://…@host/…`),
+/// or `None` when the URL carries none.
+fn credentials_hidden(git: &str) -> Option<String> {
+    let lower = git.to_ascii_lowercase();
+    let scheme_end = if lower.starts_with("https://") {
+        8
+    } else if lower.starts_with("http://") {
+        7
+    } else {
+        return None;
+    };
+    let rest = &git[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (_, host) = rest[..authority_end].rsplit_once('@')?;
+    Some(format!(
+        "{}…@{host}{}",
+        &git[..scheme_end],
+        &rest[authority_end..]
+    ))
 }
 
 impl AppDraft {
@@ -212,6 +237,9 @@ impl AppDraft {
         validate_server_name(&self.server)?;
         if self.git.trim().is_empty() {
             return Err(InvalidApp::NoGit);
+        }
+        if let Some(shown) = credentials_hidden(self.git.trim()) {
+            return Err(InvalidApp::GitCredentials(shown));
         }
         for (k, _) in &self.env {
             validate_env_key(k)?;
@@ -292,6 +320,27 @@ mod tests {
         assert_eq!(app.health.interval_ms, 200);
         assert_eq!(app.health.deadline_ms, 30_000);
         assert_eq!(app.created_at, 7);
+    }
+
+    #[test]
+    fn a_git_url_with_credentials_is_refused_without_repeating_them() {
+        let mut d = draft();
+        d.git = "https://berth:ghp_s3cret@github.com/acme/web.git".into();
+        let err = d.validate(0).unwrap_err().to_string();
+        assert!(err.contains("https://…@github.com/acme/web.git"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(err.contains("--git-token"), "{err}");
+        d.git = "http://ghp_s3cret@10.0.0.5:3000/acme/web".into();
+        assert!(d.validate(0).is_err());
+        for fine in [
+            "https://github.com/acme/web.git",
+            "ssh://git@github.com/acme/web.git",
+            "git@github.com:acme/web.git",
+            "/src/hello",
+        ] {
+            d.git = fine.into();
+            assert!(d.validate(0).is_ok(), "{fine}");
+        }
     }
 
     #[test]

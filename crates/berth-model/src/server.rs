@@ -88,6 +88,15 @@ impl SshTarget {
         if host.chars().any(|c| c.is_whitespace() || c == '/') {
             return Err(bad("has a host with spaces or slashes"));
         }
+        // ssh would read `-oProxyCommand=…` as an option, not a destination.
+        if host.starts_with('-') {
+            return Err(bad("has a host starting with `-`"));
+        }
+        if let Some(u) = &user
+            && (u.starts_with('-') || u.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(bad("has a user starting with `-` or with spaces"));
+        }
         let port = match port {
             Some(p) => Some(
                 p.parse::<u16>()
@@ -178,7 +187,7 @@ pub struct RelayConfig {
 impl RelayConfig {
     pub const CONTAINER: &'static str = "berth-relay";
     pub const DEFAULT_PORT: u16 = 9080;
-    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+    pub const DEFAULT_BODY_LIMIT: usize = 25 * 1024 * 1024;
     pub const DEFAULT_RATE: u32 = 120;
 }
 
@@ -327,6 +336,11 @@ mod tests {
         assert!(SshTarget::parse("root@host:0").is_err());
         assert!(SshTarget::parse("@host").is_err());
         assert!(SshTarget::parse("root@my host").is_err());
+        // Nothing that ssh would read as an option.
+        let err = SshTarget::parse("-oProxyCommand=id").unwrap_err();
+        assert!(err.contains("starting with `-`"), "{err}");
+        assert!(SshTarget::parse("root@-oProxyCommand=id").is_err());
+        assert!(SshTarget::parse("-oProxyCommand=id@host").is_err());
     }
 }
 

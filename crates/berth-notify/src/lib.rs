@@ -17,11 +17,11 @@ use hyper_util::rt::TokioIo;
 /// How long one notification may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `https://ntfy.sh/…`: the scheme and host, without the path and query that often carry the
-/// token.
+/// `https://ntfy.sh/…`: the scheme and host, without the credentials, path and query that
+/// often carry the token.
 pub fn shown(uri: &Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("https");
-    let host = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    let host = host_port(uri);
     let rest = if uri.path().len() > 1 || uri.query().is_some() {
         "/…"
     } else {
@@ -30,20 +30,66 @@ pub fn shown(uri: &Uri) -> String {
     format!("{scheme}://{host}{rest}")
 }
 
-/// A notifier URL, checked: `http://` or `https://` with a host. `Err` says what is wrong.
+/// A notifier URL, checked: `http://` or `https://` with a host. `Err` says what is wrong
+/// without repeating the URL (it may carry a token or a password).
 pub fn parse_url(url: &str) -> Result<Uri, String> {
     let uri: Uri = url
         .trim()
         .parse()
-        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        .map_err(|e| format!("the notifier URL is not a URL ({e})"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(format!("`{url}` is not an http:// or https:// URL")),
+        _ => return Err("the notifier URL is not an http:// or https:// URL".to_owned()),
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("`{url}` has no host"));
+        return Err("the notifier URL has no host".to_owned());
     }
     Ok(uri)
+}
+
+/// `host` or `host:port`: the authority without `user:password@`.
+fn host_port(uri: &Uri) -> String {
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+        .to_owned()
+}
+
+/// The `Authorization: Basic …` value for a URL's `user:password@` (ntfy's access control,
+/// a JSON endpoint behind basic auth); the credentials never go into the `Host` header.
+fn basic_auth(uri: &Uri) -> Option<String> {
+    use base64::Engine;
+    let authority = uri.authority()?.as_str();
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let decoded = percent_decode(userinfo);
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(decoded)
+    ))
+}
+
+/// `%40` → `@` (userinfo is percent-encoded in a URL).
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The request a notifier gets for `notice`.
@@ -53,15 +99,21 @@ fn request(
     notice: &DeployNotice,
 ) -> Result<Request<Full<Bytes>>, String> {
     let ok = notice.status == "deployed";
-    let builder = Request::post(uri.clone())
-        .header(
-            hyper::header::HOST,
-            uri.authority().map(|a| a.as_str()).unwrap_or(""),
-        )
+    // The request line carries only the path: the credentials stay out of it and of `Host`.
+    let target: Uri = uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()
+        .map_err(|e| format!("the notifier URL's path is not valid ({e})"))?;
+    let mut builder = Request::post(target)
+        .header(hyper::header::HOST, host_port(uri))
         .header(
             hyper::header::USER_AGENT,
             concat!("berth/", env!("CARGO_PKG_VERSION")),
         );
+    if let Some(auth) = basic_auth(uri) {
+        builder = builder.header(hyper::header::AUTHORIZATION, auth);
+    }
     let (builder, body) = match kind {
         NotifierKind::Ntfy => {
             let mut b = builder
@@ -212,6 +264,25 @@ mod tests {
         );
         assert!(parse_url("ftp://x").unwrap_err().contains("http://"));
         assert!(parse_url("not a url").is_err());
+    }
+
+    #[test]
+    fn credentials_in_a_url_become_basic_auth_and_are_never_shown() {
+        let uri = parse_url("https://berth:s3cr%40t@ntfy.example.com:8443/deploys").expect("url");
+        assert_eq!(shown(&uri), "https://ntfy.example.com:8443/…");
+        let r = request(NotifierKind::Ntfy, &uri, &notice()).expect("request");
+        assert_eq!(r.headers()[hyper::header::HOST], "ntfy.example.com:8443");
+        // base64("berth:s3cr@t")
+        assert_eq!(
+            r.headers()[hyper::header::AUTHORIZATION],
+            "Basic YmVydGg6czNjckB0"
+        );
+        assert_eq!(r.uri().to_string(), "/deploys");
+        let err = parse_url("ftp://berth:s3cret@ntfy.example.com").unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
+        let plain = parse_url("https://ntfy.sh/berth").expect("url");
+        let r = request(NotifierKind::Ntfy, &plain, &notice()).expect("request");
+        assert!(r.headers().get(hyper::header::AUTHORIZATION).is_none());
     }
 
     #[test]

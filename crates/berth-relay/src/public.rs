@@ -18,8 +18,9 @@ use crate::Relay;
 use crate::db::NewDelivery;
 use crate::proto::HookAnswer;
 
-/// Most bytes of an oversized body read (and discarded) before answering 413.
-const DRAIN_CAP: u64 = 16 * 1024 * 1024;
+/// How many bytes past the limit an oversized body is read (and discarded) before answering
+/// 413, so a proxy still sending it gets the answer instead of a reset.
+const DRAIN_SLACK: u64 = 16 * 1024 * 1024;
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -166,7 +167,7 @@ async fn hook(
         record.http_status = 413;
         finish(relay, record)
     };
-    if declared.is_some_and(|len| len > DRAIN_CAP) {
+    if declared.is_some_and(|len| len > drain_cap(limit)) {
         return too_large(record).await;
     }
     let body = match read_body(req.into_body(), limit).await {
@@ -242,6 +243,11 @@ enum Body {
 
 /// Reads the body, keeping at most `limit` bytes; past the limit it reads on (discarding) up
 /// to [`DRAIN_CAP`] and says it was too large.
+/// The most bytes read of a body whose limit is `limit`.
+fn drain_cap(limit: usize) -> u64 {
+    (limit as u64).saturating_add(DRAIN_SLACK)
+}
+
 async fn read_body(mut body: Incoming, limit: usize) -> Body {
     let read = async {
         let mut kept = Vec::new();
@@ -253,7 +259,7 @@ async fn read_body(mut body: Incoming, limit: usize) -> Body {
             };
             if let Ok(data) = frame.into_data() {
                 seen += data.len() as u64;
-                if seen > DRAIN_CAP {
+                if seen > drain_cap(limit) {
                     return Body::TooLarge;
                 }
                 if seen <= limit as u64 {

@@ -12,7 +12,7 @@ pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control P
   --listen      public address (BERTH_RELAY_LISTEN, default 0.0.0.0:9080)
   --control     control socket (BERTH_RELAY_CONTROL, default /run/berth-relay/control.sock)
   --data        data directory (BERTH_RELAY_DATA, default /data)
-  --body-limit  largest webhook body in bytes (BERTH_RELAY_BODY_LIMIT, default 1048576)
+  --body-limit  largest webhook body in bytes (BERTH_RELAY_BODY_LIMIT, default 26214400: GitHub's 25 MB cap)
   --rate-limit  requests per minute per client address, 0 for none (BERTH_RELAY_RATE_LIMIT, default 120)
   --docker      Docker socket for unattended deploys (BERTH_RELAY_DOCKER, default /var/run/docker.sock)";
 
@@ -33,7 +33,7 @@ impl Default for Settings {
             listen: format!("0.0.0.0:{}", proto::LISTEN_PORT),
             control: PathBuf::from(proto::CONTROL_SOCKET),
             data: PathBuf::from("/data"),
-            body_limit: 1024 * 1024,
+            body_limit: berth_model::RelayConfig::DEFAULT_BODY_LIMIT,
             rate_per_minute: 120,
             docker: PathBuf::from("/var/run/docker.sock"),
         }

@@ -200,10 +200,34 @@ impl KnownHosts {
         self.rewrite(&host_token(host, port), None)
     }
 
+    /// The lock file beside known_hosts that serialises rewrites across processes (the CLI and
+    /// the desktop pinning at once would otherwise lose one of the pins).
+    pub fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+
+    /// Takes the cross-process lock (released when the file closes).
+    fn lock_file(&self) -> Result<std::fs::File, SshError> {
+        let err = |e: std::io::Error| self.file_error(crate::error::io_reason(&e));
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(self.lock_path()).map_err(err)?;
+        file.lock().map_err(err)?;
+        Ok(file)
+    }
+
     fn rewrite(&self, token: &str, append: Option<String>) -> Result<(), SshError> {
         let _guard = FILE_LOCK
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _file_lock = self.lock_file()?;
         let text = self.read()?;
         let mut out = String::with_capacity(text.len() + 128);
         for line in text.lines() {
@@ -444,6 +468,29 @@ mod tests {
         assert_eq!(kh.check("h", 2222, &a).unwrap(), Verdict::Unknown);
         // Forgetting what is not there is fine.
         kh.forget("h", 2222).unwrap();
+    }
+
+    /// Another process (the desktop while the CLI pins) holds the lock: a pin waits for it
+    /// instead of rewriting the file from under it.
+    #[test]
+    fn a_pin_waits_for_another_process_s_rewrite() {
+        let (_dir, kh) = file();
+        kh.pin("first", 22, &key(ED)).unwrap();
+        let held = std::fs::OpenOptions::new()
+            .write(true)
+            .open(kh.lock_path())
+            .unwrap();
+        held.lock().unwrap();
+        let other = kh.clone();
+        let pinning = std::thread::spawn(move || other.pin("second", 22, &key(ED2)));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!pinning.is_finished(), "the pin did not wait for the lock");
+        // What the other process writes meanwhile survives the waiting pin.
+        std::fs::write(kh.path(), format!("first {ED}\nthird {ED}\n")).unwrap();
+        drop(held);
+        pinning.join().unwrap().unwrap();
+        let text = std::fs::read_to_string(kh.path()).unwrap();
+        assert_eq!(text, format!("first {ED}\nthird {ED}\nsecond {ED2}\n"));
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl Session {
         let mut builder = SessionBuilder::default();
         builder
             .known_hosts_check(Strictness::Strict)
-            .user_known_hosts_file(&self.opts.known_hosts)
+            .user_known_hosts_file(config_path(&self.opts.known_hosts))
             .control_directory(&self.opts.runtime_dir)
             // ssh takes whole seconds; 0 would mean "no timeout" / "no keepalive".
             .connect_timeout(whole_seconds(self.opts.connect_timeout))
@@ -603,9 +603,44 @@ impl Transport for SystemTransport {
     }
 }
 
+/// A path as an `-o Option=VALUE` of ssh needs it: ssh splits such a value on whitespace (a
+/// data dir under `~/Library/Application Support` would be two files) and expands `%` tokens,
+/// so the path is double-quoted with `\` and `"` escaped and `%` doubled.
+fn config_path(path: &Path) -> PathBuf {
+    let text = path.to_string_lossy();
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '%' => quoted.push_str("%%"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    PathBuf::from(quoted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_reach_ssh_options_whole() {
+        assert_eq!(
+            config_path(Path::new(
+                "/Users/me/Library/Application Support/Berth/known_hosts"
+            )),
+            PathBuf::from("\"/Users/me/Library/Application Support/Berth/known_hosts\"")
+        );
+        assert_eq!(
+            config_path(Path::new("/d/100%/a\"b\\c")),
+            PathBuf::from("\"/d/100%%/a\\\"b\\\\c\"")
+        );
+    }
 
     #[test]
     fn ssh_stderr_is_mapped() {
