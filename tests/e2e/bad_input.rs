@@ -348,6 +348,24 @@ fn broken_builds_and_containers() {
             "stderr error",
         ],
     );
+    // The app's output is in the deploy log, where the user looks on purpose; the error kept
+    // with the deployment (and sent to notifiers) only says where it is: an app that prints its
+    // config when it crashes does not put its secrets there.
+    let crashed = &b.ok(&["deployments", &app, "--json"]).json()[0];
+    let error = crashed["error"].as_str().unwrap_or_default();
+    assert!(error.contains("exited with code 42"), "{crashed:#}");
+    assert!(error.contains("deploy log"), "{error}");
+    assert!(
+        !error.contains("bang") && !error.contains("stderr error"),
+        "{error}"
+    );
+    let id = crashed["id"].as_str().unwrap_or_default().to_owned();
+    let log = b.ok(&["build-log", &id]);
+    assert!(
+        log.stdout.contains("bang") && log.stdout.contains("stderr error"),
+        "{}",
+        log.stdout
+    );
 
     let dockerfile = format!("FROM {BUSYBOX}\nCMD [\"sleep\", \"3600\"]\n");
     failing_version(

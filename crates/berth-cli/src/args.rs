@@ -64,7 +64,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The stored build output of a deployment.
+    /// The stored deploy log of a deployment (build output; a failed app's last output).
     BuildLog { deployment: String },
     /// Switch back to the previous healthy deployment (no rebuild).
     Rollback {

@@ -122,6 +122,15 @@ impl EngineError {
         }
     }
 
+    /// The last lines the app's container printed, when the failure is the app's (it exited,
+    /// or never answered its health check): for the deploy log, never for the message.
+    pub fn app_output(&self) -> &[String] {
+        match self {
+            EngineError::ContainerExited { logs, .. } | EngineError::Unhealthy { logs, .. } => logs,
+            _ => &[],
+        }
+    }
+
     /// The identity file is encrypted and no passphrase was given: ask for one (or look it
     /// up) and open the session again.
     pub fn needs_passphrase(&self) -> bool {
@@ -137,16 +146,15 @@ fn service_logs(logs: &[String]) -> String {
     }
 }
 
+/// Where the app's output is: never in the message itself, which is stored with the
+/// deployment and sent to notifiers (an app that prints its config when it crashes would put
+/// its secrets there). The output goes to the deploy log ([`EngineError::app_output`]).
 fn tail(logs: &[String]) -> String {
     if logs.is_empty() {
-        return " (it printed nothing)".to_owned();
+        " (it printed nothing)".to_owned()
+    } else {
+        "; its last output is in the deploy log".to_owned()
     }
-    let mut s = String::from("; its last output:");
-    for l in logs {
-        s.push_str("\n  ");
-        s.push_str(l);
-    }
-    s
 }
 
 fn exited_message(container: &str, code: Option<i64>, oom: bool, logs: &[String]) -> String {

@@ -275,6 +275,17 @@ pub async fn run_deploy(
         }
         Err(error) => {
             let cancelled = matches!(error, EngineError::Cancelled);
+            // The app's last output goes where the user looks on purpose (the deploy log, the
+            // terminal), not into the error stored with the deployment and sent to notifiers.
+            let output = error.app_output();
+            if !output.is_empty() {
+                sink.event(DeployEvent::BuildLine {
+                    line: "» the container's last output:".to_owned(),
+                });
+                for line in output {
+                    sink.event(DeployEvent::BuildLine { line: line.clone() });
+                }
+            }
             // Remove only what this deployment created; the serving container is untouched.
             created.remove(host, sink).await;
             let outcome = if cancelled {
