@@ -464,6 +464,30 @@ fn an_existing_caddy_can_be_adopted() {
         through_caddy(http, "adopted.example.test"),
         Some((200, "hello v2".into()))
     );
+    // The adopted Caddy dials the container's published loopback port, which Docker picks
+    // anew each time it starts: `berth start` re-points the route, and so does the next
+    // `status` after Docker restarted it behind Berth's back.
+    let port_of = |b: &Berth| b.ok(&["status", &app, "--json"]).json()["endpoint"].clone();
+    let before = port_of(&b);
+    b.ok(&["stop", &app]);
+    b.ok(&["start", &app]);
+    assert_ne!(port_of(&b), before, "Docker published a new port");
+    assert_eq!(
+        through_caddy(http, "adopted.example.test"),
+        Some((200, "hello v2".into()))
+    );
+    let container = b.ok(&["status", &app, "--json"]).json()["container"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let before = port_of(&b);
+    berth_testkit::run(Command::new("docker").args(["restart", "-t", "1", &container]));
+    b.ok(&["status", &app]);
+    assert_ne!(port_of(&b), before, "Docker published a new port");
+    assert_eq!(
+        through_caddy(http, "adopted.example.test"),
+        Some((200, "hello v2".into()))
+    );
     let _ = caddy.kill();
     let _ = caddy.wait();
 }

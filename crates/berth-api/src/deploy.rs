@@ -585,6 +585,8 @@ impl Berth {
             let (host, container) = self.active_container(&app).await?;
             start_app(&host, &app, &container, &cancel).await?;
             self.store.set_app_stopped(&app.name, false)?;
+            let server = self.store.server(&app.server)?;
+            self.repair_route(&host, &app, &server, &container).await?;
             self.audit("app.start", &app.name, &container);
             Ok(())
         }

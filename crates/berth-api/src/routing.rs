@@ -2,7 +2,7 @@
 //! keeping each app's route in Caddy in step with them, and the TLS state of every domain.
 
 use berth_engine::proxy::{AppRoute, ManagedProxy, adopt_proxy, install_proxy, route_id};
-use berth_engine::{RoutePlan, UpstreamVia};
+use berth_engine::{Host, RoutePlan, UpstreamVia};
 use berth_model::{App, Domain, DomainStatus, ProxyMode, ProxyStatus, Server, TlsSetting};
 
 use crate::Berth;
@@ -127,6 +127,30 @@ impl Berth {
             .and_then(|d| d.container);
         let host = self.host(server).await?;
         berth_engine::sync_route(&host, &route, serving.as_deref(), app.port).await?;
+        Ok(())
+    }
+
+    /// Re-points `app`'s route at `serving` if it no longer reaches it: a Caddy the user runs
+    /// (adopted) dials the published loopback port, which Docker changes whenever the
+    /// container starts again. A managed Caddy dials the container by name and never drifts.
+    pub(crate) async fn repair_route(
+        &self,
+        host: &Host,
+        app: &App,
+        server: &Server,
+        serving: &str,
+    ) -> Result<(), ApiError> {
+        if !matches!(
+            server.proxy.as_ref().map(|p| &p.mode),
+            Some(ProxyMode::Adopted)
+        ) {
+            return Ok(());
+        }
+        if let Some(route) = self.route_plan(app, server)?
+            && berth_engine::repair_route(host, &app.name, &route, serving, app.port).await?
+        {
+            self.audit("route.repair", &app.name, serving);
+        }
         Ok(())
     }
 

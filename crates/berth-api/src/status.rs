@@ -72,6 +72,17 @@ impl Berth {
                     Some(_) if stopped => AppState::Stopped,
                     _ => AppState::Failed,
                 };
+                // Docker restarted it (a reboot, a daemon restart) on a new port: an adopted
+                // Caddy's route follows — unless a deploy holds the app. A route that cannot
+                // be fixed now is not an error of `status`.
+                if let (Some(i), Some(c)) = (&info, &d.container)
+                    && i.running
+                    && let Ok(_lock) =
+                        AppLock::acquire(self.data_dir(), &app.name, "a status check")
+                    && let Err(e) = self.repair_route(&host, &app, &server, c).await
+                {
+                    tracing::warn!("could not check the route of {}: {e}", app.name);
+                }
                 if let Some(i) = info {
                     status.container_status = Some(i.status.clone());
                     status.exit_code = (!i.running).then_some(i.exit_code).flatten();

@@ -37,7 +37,7 @@ pub use plan::{RoutePlan, UpstreamVia};
 pub use power::{start_app, stop_app};
 pub use removal::{purge_server, remove_app};
 pub use retention::{KEEP_IMAGES, kept_images, kept_images_on_host};
-pub use routes::{drop_route, sync_route};
+pub use routes::{drop_route, repair_route, sync_route};
 pub use run::{
     Clock, DeployFailure, DeployJob, DeploySink, JobSource, SystemClock, container_name, image_tag,
     new_deployment_id, run_deploy,
