@@ -220,6 +220,23 @@ fn crate_boundaries_hold() {
 
 /// Tests layer downward: every crate's own tests use the test kit, which knows no Berth crate,
 /// so a crate's unit tests never build the relay, the engine or the e2e package.
+/// The relay isolates a panic to the request or deploy it happened in (tokio tasks, the
+/// database thread and the worker catch it); `panic = "abort"` would kill every deploy in
+/// flight with it.
+#[test]
+fn the_relay_survives_a_panic() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    let profile = manifest
+        .split("[profile.relay]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("a [profile.relay] section");
+    assert!(
+        !profile.contains("\"abort\""),
+        "the relay's profile must unwind on panic:\n{profile}"
+    );
+}
+
 #[test]
 fn test_support_depends_on_no_berth_crate() {
     let kit = dependencies_of([root().join("tests/support/Cargo.toml")]);

@@ -195,7 +195,7 @@ impl Db {
             .send(Msg::Run(job))
             .map_err(|_| "the database thread stopped".to_owned())?;
         rx.await
-            .map_err(|_| "the database thread stopped".to_owned())
+            .map_err(|_| "the database job did not finish (see the relay's log)".to_owned())
     }
 
     /// The newest delivery id, updated after every commit.
@@ -235,7 +235,15 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>
             },
         };
         match first {
-            Msg::Run(job) => job(&mut conn),
+            // A bug in one job must not stop the thread every request records through: the
+            // job's caller gets an error, its transaction rolls back as it unwinds.
+            Msg::Run(job) => {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)))
+                    .is_err()
+                {
+                    tracing::error!("a database job panicked; the relay goes on");
+                }
+            }
             Msg::Insert(d, reply) => {
                 let mut batch = vec![(d, reply)];
                 while batch.len() < MAX_BATCH {
@@ -251,7 +259,13 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>
                 since_prune += batch.len();
                 touched.extend(batch.iter().map(|(d, _)| d.app.clone()));
                 let (items, replies): (Vec<Box<NewDelivery>>, Vec<_>) = batch.into_iter().unzip();
-                match insert_batch(&mut conn, &items) {
+                let inserted = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                    || insert_batch(&mut conn, &items),
+                )) {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err("recording the deliveries panicked".to_owned()),
+                };
+                match inserted {
                     Ok(recorded) => {
                         if let Some(max) = recorded.iter().map(|r| r.id).max() {
                             last.send_replace(max);
@@ -263,7 +277,7 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>
                     Err(e) => {
                         tracing::error!(error = %e, "recording deliveries failed");
                         for reply in replies {
-                            let _ = reply.send(Err(e.to_string()));
+                            let _ = reply.send(Err(e.clone()));
                         }
                     }
                 }
@@ -731,6 +745,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(&dir.path().join("relay.db")).expect("open");
         (dir, db)
+    }
+
+    /// A bug in one job fails that job; the thread every request records through goes on.
+    #[tokio::test]
+    async fn a_panicking_job_does_not_stop_the_database() {
+        let (_dir, db) = temp_db();
+        let err = db
+            .run(|_| -> i64 { panic!("a bug in one job") })
+            .await
+            .expect_err("the job failed");
+        assert!(err.contains("did not finish"), "{err}");
+        let recorded = db
+            .insert(new("h1", "hello", "d-1", Verdict::Queued))
+            .await
+            .expect("the thread still records");
+        assert_eq!(recorded.verdict, Verdict::Queued);
     }
 
     #[tokio::test]

@@ -105,7 +105,7 @@ async fn process(relay: &Arc<Relay>, host: &mut Option<Arc<Host>>) {
                 Some(spec) => {
                     // A deploy Berth runs on this app (the CLI, the desktop) goes first.
                     wait_for_lock(relay, &app).await;
-                    let outcome = deploy(relay, host, uuid, spec, &d).await;
+                    let outcome = isolated(relay, host, uuid, spec.clone(), &d).await;
                     relay.locks.release(&app, LOCK_OWNER);
                     outcome
                 }
@@ -252,6 +252,37 @@ async fn finish(
     for n in &spec.notifiers {
         if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
             tracing::warn!(kind = %n.kind, "notification failed: {e}");
+        }
+    }
+}
+
+/// Runs [`deploy`] as a task of its own, so a bug in it fails this deploy — recorded, reported
+/// and notified like any failure — and the worker goes on with the next one.
+async fn isolated(
+    relay: &Arc<Relay>,
+    host: &mut Option<Arc<Host>>,
+    uuid: &str,
+    spec: Arc<UnattendedSpec>,
+    d: &berth_model::Delivery,
+) -> Outcome {
+    let (relay, mut own_host, uuid, d) = (relay.clone(), host.clone(), uuid.to_owned(), d.clone());
+    let task = tokio::spawn(async move {
+        let outcome = deploy(&relay, &mut own_host, &uuid, &spec, &d).await;
+        (outcome, own_host)
+    });
+    match task.await {
+        Ok((outcome, kept)) => {
+            *host = kept;
+            outcome
+        }
+        Err(e) => {
+            // The connection may be what broke: open a new one next time.
+            *host = None;
+            tracing::error!(error = %e, "an unattended deploy panicked; the relay goes on");
+            Outcome::failed(
+                "setup",
+                format!("the relay hit a bug while deploying ({e}); the previous version keeps serving"),
+            )
         }
     }
 }
