@@ -9,6 +9,7 @@
 
 mod control;
 mod db;
+mod forwarded;
 mod locks;
 mod metrics;
 mod public;
@@ -39,6 +40,8 @@ pub(crate) struct Relay {
     registry: registry::Registry,
     metrics: metrics::Metrics,
     limit: ratelimit::RateLimit,
+    /// Whose `X-Forwarded-For` names the client.
+    trusted: forwarded::TrustedProxies,
     started_at: i64,
     /// Each app's deploy lock: Berth's deploys and the relay's own never interleave.
     locks: locks::AppLocks,
@@ -112,6 +115,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
 
     let relay = Arc::new(Relay {
         limit: ratelimit::RateLimit::new(settings.rate_per_minute),
+        trusted: forwarded::TrustedProxies::new(settings.trusted_proxies.clone()),
         metrics: metrics::Metrics::default(),
         registry,
         db,
@@ -126,11 +130,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         "berth-relay listening"
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut tasks = vec![tokio::spawn(serve_public(
+    relay.trusted.refresh().await;
+    let mut tasks = vec![tokio::spawn(refresh_trusted(relay.clone(), stopped.clone()))];
+    tasks.push(tokio::spawn(serve_public(
         public,
         relay.clone(),
         stopped.clone(),
-    ))];
+    )));
     tasks.push(tokio::spawn(worker::run(relay.clone(), stopped.clone())));
     #[cfg(unix)]
     tasks.push(tokio::spawn(serve_control(control, relay, stopped)));
@@ -159,12 +165,32 @@ fn bind_control(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListe
     Ok(listener)
 }
 
+/// Resolves the trusted proxies' names again now and then (a reinstalled proxy has a new
+/// address).
+async fn refresh_trusted(relay: Arc<Relay>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(forwarded::REFRESH) => relay.trusted.refresh().await,
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
 async fn serve_public(
     listener: tokio::net::TcpListener,
     relay: Arc<Relay>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
+    // At most this many connections are served at once; more wait in the kernel's backlog.
+    let slots = Arc::new(tokio::sync::Semaphore::new(relay.settings.max_connections));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+            _ = stopped.changed() => return,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -179,6 +205,7 @@ async fn serve_public(
         let _ = stream.set_nodelay(true);
         let relay = relay.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |req| public::handle(relay.clone(), peer, req));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -316,5 +343,54 @@ fn healthcheck(args: &[String]) -> std::process::ExitCode {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// Connections past `--max-connections` wait to be served instead of each taking memory
+    /// and a task: a flood of idle connections cannot starve the relay.
+    #[tokio::test]
+    async fn connections_past_the_cap_wait_their_turn() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let running = start(Settings {
+            listen: "127.0.0.1:0".into(),
+            control: dir.path().join("control.sock"),
+            data: dir.path().join("data"),
+            trusted_proxies: Vec::new(),
+            max_connections: 2,
+            ..Settings::default()
+        })
+        .await
+        .expect("start");
+        let idle_a = TcpStream::connect(running.public).await.expect("connect");
+        let _idle_b = TcpStream::connect(running.public).await.expect("connect");
+        let mut third = TcpStream::connect(running.public).await.expect("connect");
+        third
+            .write_all(b"GET /healthz HTTP/1.0\r\nHost: relay\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        let waited =
+            tokio::time::timeout(Duration::from_millis(300), third.read_to_end(&mut answer)).await;
+        assert!(waited.is_err(), "served past the cap: {answer:?}");
+        drop(idle_a);
+        tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut answer))
+            .await
+            .expect("served once a slot is free")
+            .expect("read");
+        assert!(
+            String::from_utf8_lossy(&answer).starts_with("HTTP/1.0 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        running.stop().await;
     }
 }

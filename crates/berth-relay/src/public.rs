@@ -2,7 +2,7 @@
 //! domain and on the host's loopback. Every request to a hook is answered with JSON saying what
 //! happened and why, and recorded (after the commit) before the answer goes out.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,27 +63,6 @@ pub async fn handle(
     Ok(answer)
 }
 
-/// The client's address: the peer's, or for a request Caddy (or another proxy on a private
-/// address) forwarded, the last address in `X-Forwarded-For`.
-fn client_ip(peer: SocketAddr, headers: &hyper::HeaderMap) -> IpAddr {
-    let peer_ip = peer.ip();
-    let private = match peer_ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
-    };
-    if !private {
-        return peer_ip;
-    }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .unwrap_or(peer_ip)
-}
-
 fn valid_uuid(s: &str) -> bool {
     s.len() == 36
         && s.bytes().enumerate().all(|(i, b)| match i {
@@ -99,7 +78,7 @@ async fn hook(
     uuid: &str,
 ) -> Response<Full<Bytes>> {
     let now = crate::now_ms();
-    let ip = client_ip(peer, req.headers());
+    let ip = relay.trusted.client_ip(peer, req.headers());
     if let Err(wait) = relay.limit.check(ip, Instant::now()) {
         relay.metrics.rate_limited();
         let mut r = json(
@@ -349,23 +328,6 @@ pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<Full<Byte
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_client_is_the_forwarded_address_only_behind_a_private_proxy() {
-        let mut h = hyper::HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            "198.51.100.1, 203.0.113.5".parse().expect("value"),
-        );
-        let caddy: SocketAddr = "172.18.0.2:40000".parse().expect("addr");
-        let public: SocketAddr = "198.51.100.9:40000".parse().expect("addr");
-        assert_eq!(client_ip(caddy, &h).to_string(), "203.0.113.5");
-        assert_eq!(client_ip(public, &h).to_string(), "198.51.100.9");
-        assert_eq!(
-            client_ip(caddy, &hyper::HeaderMap::new()).to_string(),
-            "172.18.0.2"
-        );
-    }
 
     #[test]
     fn hook_ids_are_uuids() {

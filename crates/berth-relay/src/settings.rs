@@ -6,6 +6,7 @@ use crate::proto;
 
 pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control PATH] [--data DIR]
                    [--body-limit BYTES] [--rate-limit PER_MINUTE] [--docker SOCKET]
+                   [--trusted-proxies LIST] [--max-connections N]
        berth-relay healthcheck [ADDR]
        berth-relay version
 
@@ -14,7 +15,15 @@ pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control P
   --data        data directory (BERTH_RELAY_DATA, default /data)
   --body-limit  largest webhook body in bytes (BERTH_RELAY_BODY_LIMIT, default 26214400: GitHub's 25 MB cap)
   --rate-limit  requests per minute per client address, 0 for none (BERTH_RELAY_RATE_LIMIT, default 120)
-  --docker      Docker socket for unattended deploys (BERTH_RELAY_DOCKER, default /var/run/docker.sock)";
+  --docker      Docker socket for unattended deploys (BERTH_RELAY_DOCKER, default /var/run/docker.sock)
+  --trusted-proxies
+                whose X-Forwarded-For names the client: comma-separated addresses, host names
+                (resolved every 30 s) and `gateway` (this container's default gateway: the host,
+                where an adopted Caddy runs); `none` trusts no one (BERTH_RELAY_TRUSTED_PROXIES,
+                default berth-proxy,gateway)
+  --max-connections
+                public connections served at once; more wait to be accepted
+                (BERTH_RELAY_MAX_CONNECTIONS, default 512)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -25,6 +34,10 @@ pub struct Settings {
     pub rate_per_minute: u32,
     /// The host's Docker socket, mounted in: unattended deploys run against it.
     pub docker: PathBuf,
+    /// Peers whose `X-Forwarded-For` is believed: addresses, host names, `gateway`.
+    pub trusted_proxies: Vec<String>,
+    /// Public connections served at once.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -36,6 +49,8 @@ impl Default for Settings {
             body_limit: berth_model::RelayConfig::DEFAULT_BODY_LIMIT,
             rate_per_minute: 120,
             docker: PathBuf::from("/var/run/docker.sock"),
+            trusted_proxies: vec!["berth-proxy".to_owned(), "gateway".to_owned()],
+            max_connections: 512,
         }
     }
 }
@@ -75,6 +90,19 @@ impl Settings {
                 "--rate-limit" => {
                     s.rate_per_minute = u32::try_from(number(&value)?).unwrap_or(u32::MAX)
                 }
+                "--trusted-proxies" => {
+                    s.trusted_proxies = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty() && *p != "none")
+                        .map(str::to_owned)
+                        .collect()
+                }
+                "--max-connections" => {
+                    s.max_connections = usize::try_from(number(&value)?)
+                        .unwrap_or(usize::MAX)
+                        .max(1)
+                }
                 other => return Err(SettingsError::Unknown(other.to_owned())),
             }
             Ok(())
@@ -86,6 +114,8 @@ impl Settings {
             ("--body-limit", "BERTH_RELAY_BODY_LIMIT"),
             ("--rate-limit", "BERTH_RELAY_RATE_LIMIT"),
             ("--docker", "BERTH_RELAY_DOCKER"),
+            ("--trusted-proxies", "BERTH_RELAY_TRUSTED_PROXIES"),
+            ("--max-connections", "BERTH_RELAY_MAX_CONNECTIONS"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 set(&mut s, flag, v)?;
