@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Fuzzes berth-hooks (webhook signature checks and payload parsing) with cargo-fuzz/libFuzzer.
+# Fuzzes what reads untrusted bytes, with cargo-fuzz/libFuzzer: berth-hooks (webhook signature
+# checks and payload parsing, the relay's public endpoint) and berth-git (pkt-lines, the ref
+# advertisement, packs, deltas, trees: what a git server sends the relay).
 #
-#   scripts/fuzz.sh [TARGET...]        every target in crates/berth-hooks/fuzz by default
+#   scripts/fuzz.sh [CRATE/TARGET...]   every target of both by default (e.g. berth-git/pack)
 #
 #   BERTH_FUZZ_SECONDS    how long each target runs (default 20)
 #   BERTH_FUZZ_SANITIZER  address (default) or none
 #
 # Runs on the stable toolchain: libFuzzer's instrumentation flags are unstable, and
 # RUSTC_BOOTSTRAP=1 lets stable rustc accept them. Installs cargo-fuzz when it is missing.
-# Each target starts from its corpus (crates/berth-hooks/fuzz/corpus/TARGET, kept between runs
-# and ignored by git) plus the checked-in seeds, with a dictionary when there is one. Prints one
+# Each target starts from its corpus (crates/CRATE/fuzz/corpus/TARGET, kept between runs and
+# ignored by git) plus the checked-in seeds, with a dictionary when there is one. Prints one
 # line per target; exits non-zero when a target finds a crash (the input is saved under
-# crates/berth-hooks/fuzz/artifacts/TARGET, replay it with `cargo fuzz run TARGET FILE`).
+# crates/CRATE/fuzz/artifacts/TARGET, replay it there with `cargo fuzz run TARGET FILE`).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-fuzz_dir="$root/crates/berth-hooks/fuzz"
+crates=(berth-hooks berth-git)
 seconds="${BERTH_FUZZ_SECONDS:-20}"
 sanitizer="${BERTH_FUZZ_SANITIZER:-address}"
 
@@ -27,24 +29,33 @@ fi
 # The default toolchain (stable on a fresh machine; RUSTC_BOOTSTRAP covers the unstable flags).
 cargo=(cargo)
 export RUSTC_BOOTSTRAP=1
-export CARGO_TARGET_DIR="$fuzz_dir/target"
 
-cd "$fuzz_dir"
+# CRATE/TARGET pairs to run.
 if [ "$#" -gt 0 ]; then
-    targets=("$@")
+    runs=("$@")
 else
-    mapfile -t targets < <("${cargo[@]}" fuzz list)
+    runs=()
+    for crate in "${crates[@]}"; do
+        while read -r target; do
+            runs+=("$crate/$target")
+        done < <(cd "$root/crates/$crate/fuzz" && "${cargo[@]}" fuzz list)
+    done
 fi
 
-mkdir -p "$CARGO_TARGET_DIR"
 failed=0
-for target in "${targets[@]}"; do
+for run in "${runs[@]}"; do
+    crate="${run%%/*}"
+    target="${run#*/}"
+    fuzz_dir="$root/crates/$crate/fuzz"
+    export CARGO_TARGET_DIR="$fuzz_dir/target"
+    mkdir -p "$CARGO_TARGET_DIR"
+    cd "$fuzz_dir"
     mkdir -p "corpus/$target"
     inputs=("corpus/$target")
     if [ -d "seeds/$target" ]; then
         inputs+=("seeds/$target")
     fi
-    options=(-max_total_time="$seconds" -timeout=10)
+    options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048)
     if [ -f "dict/$target.dict" ]; then
         options+=(-dict="dict/$target.dict")
     fi
@@ -52,12 +63,12 @@ for target in "${targets[@]}"; do
     started=$SECONDS
     if "${cargo[@]}" fuzz run --sanitizer "$sanitizer" --debug-assertions "$target" \
         "${inputs[@]}" -- "${options[@]}" >"$log" 2>&1; then
-        runs="$(grep -oE '^Done [0-9]+ runs' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo '?')"
+        runs_done="$(grep -oE '^Done [0-9]+ runs' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo '?')"
         coverage="$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo '?')"
         corpus="$(find "corpus/$target" -type f | wc -l | tr -d ' ')"
-        echo "fuzz $target: ok, $runs runs in ${seconds}s, coverage $coverage, corpus $corpus ($((SECONDS - started))s with the build)"
+        echo "fuzz $crate/$target: ok, $runs_done runs in ${seconds}s, coverage $coverage, corpus $corpus ($((SECONDS - started))s with the build)"
     else
-        echo "fuzz $target: FAILED after $((SECONDS - started))s, log in $log"
+        echo "fuzz $crate/$target: FAILED after $((SECONDS - started))s, log in $log"
         tail -n 40 "$log" >&2
         failed=1
     fi

@@ -116,7 +116,27 @@ async fn the_secrets_backend_chosen_in_the_window_is_the_cli_s_too() {
     assert!(set.get("err").is_none(), "{set}");
     let got = cli(&["env", "get", &name, "API_TOKEN"]);
     assert_eq!(got.trim(), "from-the-window");
-    cli(&["env", "set", &name, "DB_PASSWORD=from-the-cli", "--secret"]);
+    let out = app
+        .berth
+        .cmd(&["env", "set", &name, "DB_PASSWORD=-", "--secret"])
+        .env_remove("BERTH_SECRETS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(b"from-the-cli\n")?;
+            }
+            child.wait_with_output()
+        })
+        .expect("berth env set");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = app
         .invoke("env_reveal", json!({ "app": name, "key": "DB_PASSWORD" }))
         .await;

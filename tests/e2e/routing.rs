@@ -22,7 +22,7 @@ pub(crate) struct ProxyGuard {
 
 fn remove_proxy() {
     let _ = Command::new("docker")
-        .args(["rm", "-f", "berth-proxy"])
+        .args(["rm", "-f", "berth-proxy", "berth-proxy-previous"])
         .output();
     let _ = Command::new("docker")
         .args([

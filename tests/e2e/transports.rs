@@ -136,7 +136,13 @@ fn scenario(b: &Berth, server_args: &[&str]) {
 
     // Env: plain and secret; the secret never reaches SQLite.
     b.ok(&["env", "set", &app, "GREETING=hello again"]);
-    b.ok(&["env", "set", &app, "API_TOKEN=s3cr3t-value", "--secret"]);
+    // A secret never goes on the command line: refused there, read from stdin as `KEY=-`.
+    let refused = b.fails(&["env", "set", &app, "API_TOKEN=s3cr3t-value", "--secret"]);
+    assert!(refused.stderr.contains("API_TOKEN=-"), "{}", refused.stderr);
+    b.ok_with_input(
+        &["env", "set", &app, "API_TOKEN=-", "--secret"],
+        "s3cr3t-value\n",
+    );
     let env = b.ok(&["env", "ls", &app]);
     assert!(
         env.stdout.contains("API_TOKEN=******** (secret)"),

@@ -231,12 +231,10 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
     let repo = git::web_app("v1");
     create_app(b, &app, &repo);
     let (sink, notices) = notification_sink();
-    b.ok(&[
-        "notify",
-        "add",
-        "webhook",
-        &format!("http://127.0.0.1:{sink}/berth"),
-    ]);
+    b.ok_with_input(
+        &["notify", "add", "webhook", "-"],
+        &format!("http://127.0.0.1:{sink}/berth\n"),
+    );
 
     // GitHub, through Caddy on the hooks domain, deployed by `berth watch --once`.
     let (path, secret) = enable(b, &app, "github");
@@ -661,8 +659,12 @@ fn relay_commands_refuse_what_cannot_work() {
         "{}",
         r.stderr
     );
-    let r = b.fails(&["notify", "add", "ntfy", "ftp://example.com/x"]);
+    let r = b.run_with_input(&["notify", "add", "ntfy", "-"], "ftp://example.com/x\n");
+    assert_ne!(r.code, Some(0));
     assert!(r.stderr.contains("http://"), "{}", r.stderr);
+    // Notifier URLs carry their token: never on the command line.
+    let r = b.fails(&["notify", "add", "ntfy", "https://ntfy.sh/my-secret-topic"]);
+    assert!(r.stderr.contains("berth notify add ntfy -"), "{}", r.stderr);
     // A relay binary that is not a static executable is refused before anything changes.
     let fake = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(fake.path(), b"#!/bin/sh\n").unwrap();
@@ -677,14 +679,25 @@ fn relay_commands_refuse_what_cannot_work() {
         .output()
         .unwrap();
     assert!(ps.stdout.is_empty(), "no relay container was created");
-    b.ok(&[
-        "server",
-        "relay",
-        "install",
-        "prod",
-        "--listen-port",
-        &free_port().to_string(),
-    ]);
+    let port = free_port().to_string();
+    b.ok(&["server", "relay", "install", "prod", "--listen-port", &port]);
+    // An upgrade whose new relay never answers (a static binary that is not the relay) leaves
+    // the old one running: it is set aside until its successor answers, and put back.
+    let r = b.run_with_env(
+        &["server", "relay", "install", "prod", "--listen-port", &port],
+        &[("BERTH_RELAY_BIN", "/bin/busybox")],
+    );
+    assert_ne!(r.code, Some(0));
+    assert!(r.stderr.contains("put back"), "{}", r.stderr);
+    let status = b
+        .ok(&["server", "relay", "status", "prod", "--json"])
+        .json();
+    assert_eq!(status["answering"], true, "{status:#}");
+    let aside = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter", "name=^berth-relay-previous$"])
+        .output()
+        .unwrap();
+    assert!(aside.stdout.is_empty(), "nothing left aside");
     let r = b.fails(&[
         "app",
         "webhook",
@@ -747,19 +760,20 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     create_app_from(b, &app, &url, &[]);
     let host = format!("{app}.test");
     b.ok(&["domain", "add", &app, &host]);
-    b.ok(&["env", "set", &app, "GREETING=psst-unattended", "--secret"]);
+    b.ok_with_input(
+        &["env", "set", &app, "GREETING=-", "--secret"],
+        "psst-unattended\n",
+    );
     b.ok(&["deploy", &app]);
     assert_eq!(
         http_get_host(&caddy, &host, "/").unwrap().1.trim(),
         "hello v1"
     );
     let (sink, notices) = notification_sink_on("0.0.0.0");
-    b.ok(&[
-        "notify",
-        "add",
-        "webhook",
-        &format!("http://{}:{sink}/berth", gateway("berth")),
-    ]);
+    b.ok_with_input(
+        &["notify", "add", "webhook", "-"],
+        &format!("http://{}:{sink}/berth\n", gateway("berth")),
+    );
 
     // A local path cannot be fetched by the server: refused, nothing changed.
     let local = unique("hookl");

@@ -187,7 +187,7 @@ impl Drop for AppGuard {
 /// Removes the webhook relay: its container, data volume, control socket dir and images.
 pub fn remove_relay() {
     let _ = Command::new("docker")
-        .args(["rm", "-f", "berth-relay"])
+        .args(["rm", "-f", "berth-relay", "berth-relay-previous"])
         .output();
     let _ = Command::new("docker")
         .args(["volume", "rm", "-f", "berth-relay-data"])

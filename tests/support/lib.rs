@@ -161,6 +161,39 @@ impl Berth {
         )
     }
 
+    /// Runs `berth ARGS` with `input` on its stdin (a secret given as `-`).
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not run berth {args:?}: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        Run::from(
+            child
+                .wait_with_output()
+                .unwrap_or_else(|e| panic!("could not run berth {args:?}: {e}")),
+        )
+    }
+
+    /// `run_with_input`, panicking with its output unless it exits 0.
+    pub fn ok_with_input(&self, args: &[&str], input: &str) -> Run {
+        let r = self.run_with_input(args, input);
+        assert_eq!(
+            r.code,
+            Some(0),
+            "berth {args:?} failed:\n--- stdout\n{}\n--- stderr\n{}",
+            r.stdout,
+            r.stderr
+        );
+        r
+    }
+
     /// Runs `berth ARGS`, panicking with its output unless it exits 0.
     pub fn ok(&self, args: &[&str]) -> Run {
         let r = self.run(args);

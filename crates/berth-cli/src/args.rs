@@ -281,8 +281,9 @@ pub enum WebhookCmd {
         /// key Berth makes and shows, or git://).
         #[arg(long)]
         unattended: bool,
-        /// Unattended over https: a token with read access to the repository (env
-        /// BERTH_GIT_TOKEN; an empty value forgets it).
+        /// Unattended over https: a token with read access to the repository — `-` to be asked
+        /// for it (or pipe it on stdin), or the env var BERTH_GIT_TOKEN; never its value on the
+        /// command line. An empty value forgets it.
         #[arg(
             long,
             env = "BERTH_GIT_TOKEN",
@@ -325,11 +326,13 @@ pub enum WebhookCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum NotifyCmd {
-    /// Add a notifier: `ntfy URL`, `slack URL` (any Slack-compatible incoming webhook) or
-    /// `webhook URL` (the result as JSON).
+    /// Add a notifier: `ntfy`, `slack` (any Slack-compatible incoming webhook) or `webhook`
+    /// (the result as JSON). Its URL is a secret (its path is the token): give `-` to be asked
+    /// for it, or pipe it on stdin.
     Add {
         #[arg(value_parser = ["ntfy", "slack", "webhook"])]
         kind: String,
+        #[arg(value_name = "-")]
         url: String,
     },
     /// The notifiers (URLs shortened: they often carry a token).
@@ -443,6 +446,8 @@ pub enum EnvCmd {
     /// Set variables (they take effect on the next deploy or restart).
     Set {
         app: String,
+        /// With --secret, `KEY=-`: the value is asked for (or read from stdin), never written
+        /// on the command line.
         #[arg(value_name = "KEY=VALUE", required = true)]
         pairs: Vec<String>,
         /// Keep the values in the keychain; only the keys are recorded.

@@ -23,6 +23,20 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
             for p in &pairs {
                 parsed.push(EnvVar::parse_pair(p).map_err(anyhow::Error::msg)?);
             }
+            if secret {
+                let asked = parsed.iter().filter(|(_, v)| v == "-").count();
+                let mut input = crate::secret_input::SecretInput::new(asked);
+                for (key, value) in &mut parsed {
+                    if value == "-" {
+                        *value = input.read(key)?;
+                    } else {
+                        return Err(crate::secret_input::on_argv(
+                            &format!("the value of {key}"),
+                            &format!("{key}=-"),
+                        ));
+                    }
+                }
+            }
             berth.env_set(&app, &parsed, secret)?;
             eprintln!(
                 "set {} on {app}; it takes effect on the next deploy or `berth restart {app}`",

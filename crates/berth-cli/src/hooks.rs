@@ -244,6 +244,25 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
             git_user,
             json,
         } => {
+            let git_token = match git_token {
+                Some(t) if t == "-" => {
+                    Some(crate::secret_input::SecretInput::new(1).read("the git token")?)
+                }
+                // From BERTH_GIT_TOKEN (not the command line), or empty: forget it.
+                Some(t)
+                    if t.is_empty()
+                        || std::env::var("BERTH_GIT_TOKEN").ok().as_ref() == Some(&t) =>
+                {
+                    Some(t)
+                }
+                Some(_) => {
+                    return Err(crate::secret_input::on_argv(
+                        "the git token",
+                        "--git-token -",
+                    ));
+                }
+                None => None,
+            };
             let w = berth
                 .webhook_enable(
                     &app,
@@ -310,6 +329,14 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
 pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
     match cmd {
         NotifyCmd::Add { kind, url } => {
+            // Its path or query is the token (a Slack webhook, an ntfy topic).
+            if url != "-" {
+                return Err(crate::secret_input::on_argv(
+                    "a notifier URL",
+                    &format!("berth notify add {kind} -"),
+                ));
+            }
+            let url = crate::secret_input::SecretInput::new(1).read("the notifier URL")?;
             let n = berth.notify_add(kind.parse().map_err(anyhow::Error::msg)?, &url)?;
             eprintln!("notifier {} added: {} {}", n.id, n.kind, n.url);
             for w in berth.webhook_resync_all().await {

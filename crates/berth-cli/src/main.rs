@@ -7,6 +7,7 @@ mod domains;
 mod env;
 mod hooks;
 mod output;
+mod secret_input;
 mod servers;
 
 use std::io::Write;

@@ -190,6 +190,17 @@ impl DockerClient {
         }
     }
 
+    /// Renames a container (a service set aside while its successor starts).
+    pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::RenameContainerOptionsBuilder::default()
+            .name(new_name)
+            .build();
+        self.docker
+            .rename_container(name, options)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     /// Inspects a container; `None` when it does not exist.
     pub async fn inspect_container(
         &self,

@@ -138,6 +138,7 @@ impl Apply<'_> {
             | Action::PullImage { .. }
             | Action::BuildServiceImage { .. }
             | Action::ReplaceContainer { .. }
+            | Action::SetAside { .. }
             | Action::CreateService(_)
             | Action::PutFile { .. }
             | Action::StartService { .. }

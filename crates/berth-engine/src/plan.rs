@@ -133,6 +133,12 @@ pub enum Action {
     ReplaceContainer {
         container: String,
     },
+    /// Stop a service's running container and rename it `aside`: it comes back if its
+    /// successor does not answer.
+    SetAside {
+        container: String,
+        aside: String,
+    },
     CreateService(Box<berth_docker::ServiceSpec>),
     /// Put a file into a created container.
     PutFile {
@@ -202,6 +208,7 @@ impl Action {
             Action::PullImage { .. } => "pull-image",
             Action::BuildServiceImage { .. } => "build-image",
             Action::ReplaceContainer { .. } => "replace-container",
+            Action::SetAside { .. } => "set-aside",
             Action::CreateService(_) => "create-service",
             Action::PutFile { .. } => "put-file",
             Action::StartService { .. } => "start-service",
@@ -483,6 +490,10 @@ impl fmt::Display for Action {
             Action::ReplaceContainer { container } => write!(
                 f,
                 "remove the container {container} if there is one (its volumes stay)"
+            ),
+            Action::SetAside { container, aside } => write!(
+                f,
+                "stop {container} and keep it as {aside} until its successor answers"
             ),
             Action::CreateService(spec) => {
                 let publish: Vec<String> = spec

@@ -19,7 +19,8 @@ use crate::error::EngineError;
 use crate::host::Host;
 use crate::plan::{Action, Plan, PlannedAction};
 use crate::service::{
-    Readiness, ServiceFile, ServiceImage, ServiceInstall, apply_host_action, plan_service,
+    Readiness, ServiceFile, ServiceImage, ServiceInstall, ServiceOnHost, apply_host_action,
+    apply_service_plan, observe_service, plan_service,
 };
 
 /// Where the managed Caddy's admin socket lives on the server (bind-mounted into it, and into
@@ -132,7 +133,7 @@ pub fn plan_managed_proxy(
     server: &str,
     want: &ManagedProxy,
     routes: &[Route],
-    image_present: bool,
+    on_host: ServiceOnHost,
 ) -> Result<Plan, EngineError> {
     let settings = ProxySettings {
         admin: AdminAddress::Unix(ADMIN_SOCKET.to_owned()),
@@ -200,16 +201,25 @@ pub fn plan_managed_proxy(
             want.http_port, want.https_port
         ),
     };
-    let mut plan = plan_service(&install, image_present);
-    // The autosave of an earlier install may win over the bootstrap file: load ours.
-    plan.actions.push(PlannedAction {
-        step: Step::Switch,
-        action: Action::LoadProxyConfig {
-            admin,
-            config,
-            routes: routes.len(),
+    let mut plan = plan_service(&install, on_host);
+    // The autosave of an earlier install may win over the bootstrap file: load ours — before
+    // the version set aside is removed, so it comes back if this fails.
+    let at = plan
+        .actions
+        .iter()
+        .position(|a| a.step == Step::Cleanup)
+        .unwrap_or(plan.actions.len());
+    plan.actions.insert(
+        at,
+        PlannedAction {
+            step: Step::Switch,
+            action: Action::LoadProxyConfig {
+                admin,
+                config,
+                routes: routes.len(),
+            },
         },
-    });
+    );
     Ok(plan)
 }
 
@@ -237,19 +247,16 @@ pub async fn install_proxy(
     let mut with_proxy = server.clone();
     with_proxy.proxy = Some(config.clone());
     let routes = routes_now(host, &with_proxy, &mode, apps).await?;
-    let image_present = host.docker().image_id(&want.image).await?.is_some();
-    let plan = plan_managed_proxy(&server.name, want, &routes, image_present)?;
-    tracing::debug!("installing the proxy on {}:\n{plan}", server.name);
-    for planned in plan.actions {
-        apply_host_action(host, planned.action)
-            .await
-            .map_err(|e| match e {
-                e @ EngineError::ImageUnavailable { .. } => {
-                    EngineError::Invalid(format!("{e}; pass --image with an image the server has"))
-                }
-                e => e,
-            })?;
-    }
+    let on_host = observe_service(host, ProxyConfig::CONTAINER, &want.image).await?;
+    let plan = plan_managed_proxy(&server.name, want, &routes, on_host)?;
+    apply_service_plan(host, ProxyConfig::CONTAINER, "the proxy", on_host, plan)
+        .await
+        .map_err(|e| match e {
+            e @ EngineError::ImageUnavailable { .. } => {
+                EngineError::Invalid(format!("{e}; pass --image with an image the server has"))
+            }
+            e => e,
+        })?;
     Ok(config)
 }
 
@@ -522,11 +529,11 @@ mod tests {
             route("api", "api.example.com", "berth-api-aaaa1111:8080"),
             route("web", "www.example.com", "berth-web-bbbb2222:3000"),
         ];
-        let plan = plan_managed_proxy("prod", &want, &routes, false).expect("plan");
+        let plan =
+            plan_managed_proxy("prod", &want, &routes, ServiceOnHost::default()).expect("plan");
         expect![[r#"
             build        pull image caddy:2
             start        ensure network berth
-            start        remove the container berth-proxy if there is one (its volumes stay)
             start        create berth-proxy from caddy:2 (publishing 0.0.0.0:80→80 0.0.0.0:443→443; mounts berth-proxy-data:/data berth-proxy-config:/config /run/berth-proxy:/run/berth-proxy)
             start        put /etc/berth/caddy.json (1668 bytes) into berth-proxy
             start        start berth-proxy
@@ -539,11 +546,23 @@ mod tests {
             http_port: 8080,
             ..want
         };
-        let plan = plan_managed_proxy("prod", &off, &[], true)
+        let upgrade = ServiceOnHost {
+            image_present: true,
+            container: true,
+            aside: false,
+        };
+        let plan = plan_managed_proxy("prod", &off, &[], upgrade)
             .expect("plan")
             .to_string();
         assert!(plan.contains("publishing 0.0.0.0:8080→80;"), "{plan}");
-        assert!(plan.ends_with("(0 routes) into the Caddy at unix:/run/berth-proxy/admin.sock\n"));
+        // An upgrade loads the config before the old Caddy (set aside) is removed.
+        assert!(
+            plan.ends_with(
+                "switch       load Berth's config (0 routes) into the Caddy at unix:/run/berth-proxy/admin.sock\n\
+                 cleanup      remove the container berth-proxy-previous if there is one (its volumes stay)\n"
+            ),
+            "{plan}"
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ use crate::NETWORK;
 use crate::error::EngineError;
 use crate::host::Host;
 use crate::plan::Plan;
-use crate::service::{Readiness, ServiceImage, ServiceInstall, install_service, plan_service};
+use crate::service::{
+    Readiness, ServiceImage, ServiceInstall, ServiceOnHost, install_service, plan_service,
+};
 
 /// How the relay should run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,17 +198,14 @@ pub fn relay_install(
     })
 }
 
-/// Plans installing the relay (see [`relay_install`]) on a server that has its image or not.
+/// Plans installing the relay (see [`relay_install`]) on a server that has `on_host` of it.
 pub fn plan_relay(
     server: &Server,
     want: &RelayService,
     binary: &[u8],
-    image_present: bool,
+    on_host: ServiceOnHost,
 ) -> Result<Plan, EngineError> {
-    Ok(plan_service(
-        &relay_install(server, want, binary)?,
-        image_present,
-    ))
+    Ok(plan_service(&relay_install(server, want, binary)?, on_host))
 }
 
 /// Installs or upgrades the relay on `host` from `binary`; returns the image it runs. Its

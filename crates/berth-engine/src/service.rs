@@ -79,8 +79,26 @@ pub enum Readiness {
     Http { socket: String, path: String },
 }
 
-/// Plans installing `install` on a server that has (`image_present`) its image or not.
-pub fn plan_service(install: &ServiceInstall, image_present: bool) -> Plan {
+/// What the server has of a service before it is (re)installed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceOnHost {
+    pub image_present: bool,
+    /// Its container exists (an upgrade: it is set aside, not removed, until the new one
+    /// answers).
+    pub container: bool,
+    /// A container set aside by an upgrade that was cut off.
+    pub aside: bool,
+}
+
+/// The name a service's container is kept under while its successor starts.
+pub fn aside_name(container: &str) -> String {
+    format!("{container}-previous")
+}
+
+/// Plans installing `install` on a server that has `on_host` of it. An upgrade keeps the
+/// running version, stopped and renamed, until the new one answers; only then is it removed.
+pub fn plan_service(install: &ServiceInstall, on_host: ServiceOnHost) -> Plan {
+    let image_present = on_host.image_present;
     let mut actions = Vec::new();
     let mut push = |step, action| actions.push(PlannedAction { step, action });
     let spec = &install.spec;
@@ -105,12 +123,27 @@ pub fn plan_service(install: &ServiceInstall, image_present: bool) -> Plan {
             network: spec.network.clone(),
         },
     );
-    push(
-        Step::Start,
-        Action::ReplaceContainer {
-            container: spec.name.clone(),
-        },
-    );
+    let aside = aside_name(&spec.name);
+    // Without a current container but with one aside, an upgrade was cut off after setting
+    // the old one aside: it stays aside until the new one answers, and comes back if not.
+    if on_host.container {
+        if on_host.aside {
+            // The current container is the one that answers; an older one is stale.
+            push(
+                Step::Start,
+                Action::ReplaceContainer {
+                    container: aside.clone(),
+                },
+            );
+        }
+        push(
+            Step::Start,
+            Action::SetAside {
+                container: spec.name.clone(),
+                aside: aside.clone(),
+            },
+        );
+    }
     push(Step::Start, Action::CreateService(Box::new(spec.clone())));
     for file in &install.files {
         push(
@@ -139,18 +172,83 @@ pub fn plan_service(install: &ServiceInstall, image_present: bool) -> Plan {
             ready: install.ready.clone(),
         },
     );
+    if on_host.container || on_host.aside {
+        push(Step::Cleanup, Action::ReplaceContainer { container: aside });
+    }
     Plan { actions }
 }
 
-/// Installs (or reinstalls) a service: observes whether the server has its image, plans, and
-/// applies the plan. The old container is replaced; named volumes stay.
+/// What the server has of `install`'s service.
+pub(crate) async fn observe_service(
+    host: &Host,
+    container: &str,
+    image: &str,
+) -> Result<ServiceOnHost, EngineError> {
+    let docker = host.docker();
+    Ok(ServiceOnHost {
+        image_present: docker.image_id(image).await?.is_some(),
+        container: docker.inspect_container(container).await?.is_some(),
+        aside: docker
+            .inspect_container(&aside_name(container))
+            .await?
+            .is_some(),
+    })
+}
+
+/// Installs (or upgrades) a service: observes what the server has, plans, and applies the
+/// plan. Named volumes stay. If the new version does not come up, the one set aside is put
+/// back and started, and the error says so.
 pub async fn install_service(host: &Host, install: &ServiceInstall) -> Result<(), EngineError> {
-    let image_present = host.docker().image_id(&install.spec.image).await?.is_some();
-    let plan = plan_service(install, image_present);
-    tracing::debug!("installing {} on {}:\n{plan}", install.what, host.name());
+    let on_host = observe_service(host, &install.spec.name, &install.spec.image).await?;
+    let plan = plan_service(install, on_host);
+    apply_service_plan(host, &install.spec.name, &install.what, on_host, plan).await
+}
+
+/// Applies a service plan, putting the version set aside back when a later step fails.
+pub(crate) async fn apply_service_plan(
+    host: &Host,
+    name: &str,
+    what: &str,
+    on_host: ServiceOnHost,
+    plan: Plan,
+) -> Result<(), EngineError> {
+    tracing::debug!("installing {what} on {}:\n{plan}", host.name());
+    let aside = aside_name(name);
+    // An upgrade cut off earlier left the working version aside: it comes back on failure.
+    let mut set_aside = on_host.aside && !on_host.container;
     for planned in plan.actions {
-        apply_host_action(host, planned.action).await?;
+        let kind = planned.action.kind();
+        // Once the new version answers, the old one is only clean-up.
+        if planned.step == Step::Cleanup {
+            set_aside = false;
+        }
+        if let Err(error) = apply_host_action(host, planned.action).await {
+            if !set_aside {
+                return Err(error);
+            }
+            return Err(match put_back(host, name, &aside).await {
+                Ok(()) => EngineError::Invalid(format!(
+                    "{error}; the previous version of {what} was put back and runs again"
+                )),
+                Err(e) => {
+                    tracing::error!("could not put {aside} back after `{kind}` failed: {e}");
+                    error
+                }
+            });
+        }
+        if kind == "set-aside" {
+            set_aside = true;
+        }
     }
+    Ok(())
+}
+
+/// Removes a failed new version and starts the one set aside under its name again.
+async fn put_back(host: &Host, name: &str, aside: &str) -> Result<(), EngineError> {
+    let docker = host.docker();
+    docker.remove_container(name, true).await?;
+    docker.rename_container(aside, name).await?;
+    docker.start_container(name).await?;
     Ok(())
 }
 
@@ -182,6 +280,10 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
         Action::EnsureNetwork { network } => docker.ensure_network(&network).await?,
         Action::ReplaceContainer { container } => {
             docker.remove_container(&container, true).await?;
+        }
+        Action::SetAside { container, aside } => {
+            docker.stop_container(&container, 10).await?;
+            docker.rename_container(&container, &aside).await?;
         }
         Action::CreateService(spec) => {
             docker.create_service(&spec).await?;
@@ -359,12 +461,11 @@ mod tests {
         expect![[r#"
             build        build image berth/relay:0.1.0-abc from the context Berth sends (2048 bytes)
             start        ensure network berth
-            start        remove the container berth-relay if there is one (its volumes stay)
             start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
             start        start berth-relay
             health-check wait until the relay answers on /run/berth-relay/control.sock
         "#]]
-        .assert_eq(&plan_service(&relay(), false).to_string());
+        .assert_eq(&plan_service(&relay(), ServiceOnHost::default()).to_string());
     }
 
     #[test]
@@ -385,18 +486,58 @@ mod tests {
         };
         expect![[r#"
             start        ensure network berth
-            start        remove the container berth-proxy if there is one (its volumes stay)
             start        create berth-proxy from caddy:2 (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
             start        put /etc/berth/caddy.json (2 bytes) into berth-proxy
             start        start berth-proxy
             health-check wait until the proxy answers on unix:/run/berth-proxy/admin.sock
         "#]]
-        .assert_eq(&plan_service(&proxy, true).to_string());
+        .assert_eq(
+            &plan_service(
+                &proxy,
+                ServiceOnHost {
+                    image_present: true,
+                    ..ServiceOnHost::default()
+                },
+            )
+            .to_string(),
+        );
         proxy.image = ServiceImage::Pull;
-        let pulled = plan_service(&proxy, false).to_string();
+        let pulled = plan_service(&proxy, ServiceOnHost::default()).to_string();
         assert!(
             pulled.starts_with("build        pull image caddy:2\n"),
             "{pulled}"
         );
+    }
+
+    #[test]
+    fn an_upgrade_keeps_the_running_version_until_the_new_one_answers() {
+        let upgrade = ServiceOnHost {
+            image_present: false,
+            container: true,
+            aside: false,
+        };
+        expect![[r#"
+            build        build image berth/relay:0.1.0-abc from the context Berth sends (2048 bytes)
+            start        ensure network berth
+            start        stop berth-relay and keep it as berth-relay-previous until its successor answers
+            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
+            start        start berth-relay
+            health-check wait until the relay answers on /run/berth-relay/control.sock
+            cleanup      remove the container berth-relay-previous if there is one (its volumes stay)
+        "#]].assert_eq(&plan_service(&relay(), upgrade).to_string());
+        // An upgrade cut off before: the version aside is the one that worked, kept until the
+        // new one answers.
+        let cut_off = ServiceOnHost {
+            image_present: true,
+            container: false,
+            aside: true,
+        };
+        expect![[r#"
+            start        ensure network berth
+            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
+            start        start berth-relay
+            health-check wait until the relay answers on /run/berth-relay/control.sock
+            cleanup      remove the container berth-relay-previous if there is one (its volumes stay)
+        "#]].assert_eq(&plan_service(&relay(), cut_off).to_string());
     }
 }

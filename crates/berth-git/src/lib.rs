@@ -9,6 +9,8 @@
 //! credentials and a ref into files, and never logs a token or a key.
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod oid;
 mod pack;

@@ -259,9 +259,9 @@ fn serve(mut conn: Connection, rx: mpsc::Receiver<Msg>, last: watch::Sender<i64>
                 since_prune += batch.len();
                 touched.extend(batch.iter().map(|(d, _)| d.app.clone()));
                 let (items, replies): (Vec<Box<NewDelivery>>, Vec<_>) = batch.into_iter().unzip();
-                let inserted = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                    || insert_batch(&mut conn, &items),
-                )) {
+                let inserted = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    insert_batch(&mut conn, &items)
+                })) {
                     Ok(result) => result.map_err(|e| e.to_string()),
                     Err(_) => Err("recording the deliveries panicked".to_owned()),
                 };

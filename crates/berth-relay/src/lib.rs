@@ -131,7 +131,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     relay.trusted.refresh().await;
-    let mut tasks = vec![tokio::spawn(refresh_trusted(relay.clone(), stopped.clone()))];
+    let mut tasks = vec![tokio::spawn(refresh_trusted(
+        relay.clone(),
+        stopped.clone(),
+    ))];
     tasks.push(tokio::spawn(serve_public(
         public,
         relay.clone(),

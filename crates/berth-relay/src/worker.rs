@@ -281,7 +281,9 @@ async fn isolated(
             tracing::error!(error = %e, "an unattended deploy panicked; the relay goes on");
             Outcome::failed(
                 "setup",
-                format!("the relay hit a bug while deploying ({e}); the previous version keeps serving"),
+                format!(
+                    "the relay hit a bug while deploying ({e}); the previous version keeps serving"
+                ),
             )
         }
     }
