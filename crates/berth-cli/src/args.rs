@@ -235,8 +235,9 @@ pub enum RelayCmd {
         /// The relay's port on the server's loopback.
         #[arg(long, default_value_t = 9080)]
         listen_port: u16,
-        /// Largest webhook body accepted, in bytes (bigger ones get 413).
-        #[arg(long, default_value_t = 1048576)]
+        /// Largest webhook body accepted, in bytes (bigger ones get 413; GitHub sends up to
+        /// 25 MB).
+        #[arg(long, default_value_t = berth_model::RelayConfig::DEFAULT_BODY_LIMIT)]
         body_limit: usize,
         /// Requests per minute per client address (429 beyond); 0 turns the limit off.
         #[arg(long, default_value_t = 120)]
