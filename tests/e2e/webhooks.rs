@@ -470,6 +470,33 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
     let (status, answer) = http_post(&caddy, "hooks.test", &path, &headers, &ping).unwrap();
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("\"ping\""), "{answer}");
+
+    // Someone who captured the first push re-sends it with a fresh delivery id (the signature
+    // covers only the body): answered 2xx, recorded as a replay, and v1 does not come back.
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "gh-replayed-under-a-new-id",
+        "refs/heads/main",
+        &v1,
+    );
+    assert_eq!(
+        (status, answer["verdict"].as_str()),
+        (200, Some("replay")),
+        "{answer}"
+    );
+    b.ok(&["watch", "--once"]);
+    assert_eq!(serving(b, &app), "hello v4", "a replay deploys nothing");
+    let replayed = &deliveries(b, &app)[0];
+    assert_eq!(replayed["verdict"], "replay", "{replayed:#}");
+    assert!(
+        replayed["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("replay"),
+        "{replayed:#}"
+    );
     let metrics = b.ok(&["server", "relay", "metrics", "prod"]).stdout;
     assert!(
         metrics.contains(&format!(

@@ -185,7 +185,9 @@ fn verdict(s: &Style, d: &Delivery) -> String {
     };
     match (d.verdict, d.status) {
         (Verdict::Queued, DeliveryStatus::Deployed) | (Verdict::Ping, _) => s.green(&text),
-        (Verdict::Queued, DeliveryStatus::Failed) | (Verdict::Rejected, _) => s.red(&text),
+        (Verdict::Queued, DeliveryStatus::Failed)
+        | (Verdict::Rejected, _)
+        | (Verdict::Replay, _) => s.red(&text),
         (Verdict::Queued, DeliveryStatus::Pending | DeliveryStatus::Running) => s.yellow(&text),
         _ => s.dim(&text),
     }

@@ -28,7 +28,7 @@ pub use berth_model::webhook::{Provider, WebhookFilter};
 pub use error::Rejection;
 pub use filter::{decide, glob_match, validate_pattern};
 pub use headers::Headers;
-pub use parse::{delivery_id, event_name, parse};
+pub use parse::{body_digest, delivery_id, event_name, parse};
 pub use verify::{sign_gitea, sign_github, verify};
 
 /// What a verified request is about.

@@ -108,6 +108,13 @@ pub fn delivery_id(provider: Provider, headers: &dyn Headers, body: &[u8]) -> St
         .unwrap_or_else(|| format!("sha256:{}", sha256_hex(body)))
 }
 
+/// What identifies a delivery's content: the SHA-256 of its body. A signature covers only the
+/// body, so a captured delivery re-sent with a fresh delivery-id header has the same digest —
+/// that is how a replay is told from a new push.
+pub fn body_digest(body: &[u8]) -> String {
+    sha256_hex(body)
+}
+
 fn normalize_event(raw: &str, gitlab: bool) -> Option<String> {
     let mut name: String = raw
         .split_whitespace()

@@ -118,17 +118,21 @@ pub enum Verdict {
     Ping,
     /// The same delivery id arrived before; not processed again.
     Duplicate,
+    /// A push whose signed body was delivered before, under another delivery id: someone
+    /// re-sent a captured delivery. Answered 2xx, nothing deployed.
+    Replay,
     /// Bad signature or token, malformed body, unknown hook: answered 4xx, nothing triggered.
     Rejected,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 6] = [
+    pub const ALL: [Verdict; 7] = [
         Verdict::Queued,
         Verdict::Skipped,
         Verdict::Ignored,
         Verdict::Ping,
         Verdict::Duplicate,
+        Verdict::Replay,
         Verdict::Rejected,
     ];
 
@@ -139,6 +143,7 @@ impl Verdict {
             Verdict::Ignored => "ignored",
             Verdict::Ping => "ping",
             Verdict::Duplicate => "duplicate",
+            Verdict::Replay => "replay",
             Verdict::Rejected => "rejected",
         }
     }

@@ -73,6 +73,15 @@ CREATE TABLE IF NOT EXISTS deployments (
     record   TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS deployments_app ON deployments (app, seq);
+
+-- The body digest of every push a hook queued, never pruned with the deliveries: a captured
+-- push re-sent under a new delivery id is a replay, however long ago it first came.
+CREATE TABLE IF NOT EXISTS pushes_seen (
+    hook     TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    delivery INTEGER NOT NULL,
+    PRIMARY KEY (hook, digest)
+) STRICT;
 "#;
 
 /// Unattended deployments kept per app for Berth to catch up on.
@@ -95,6 +104,8 @@ pub struct NewDelivery {
     pub verdict: Verdict,
     pub reason: String,
     pub http_status: u16,
+    /// The SHA-256 of a verified push's body ([`berth_hooks::body_digest`]).
+    pub body_digest: Option<String>,
 }
 
 /// What was recorded: a duplicate delivery id turns the verdict into [`Verdict::Duplicate`].
@@ -315,6 +326,34 @@ const INSERT: &str = "INSERT INTO deliveries (hook, app, provider, delivery_id, 
      ON CONFLICT DO NOTHING";
 
 fn insert_one(tx: &rusqlite::Transaction<'_>, d: &NewDelivery) -> Result<Recorded, DbError> {
+    // A queued push whose signed body this hook queued before: someone re-sent a captured
+    // delivery under a new id. Recorded, answered 2xx, never deployed.
+    // (A redelivery with the same id is a duplicate, below.)
+    if d.verdict == Verdict::Queued
+        && let Some(digest) = &d.body_digest
+        && !seen_id(tx, d)?
+    {
+        let first: Option<i64> = tx
+            .query_row(
+                "SELECT delivery FROM pushes_seen WHERE hook = ?1 AND digest = ?2",
+                params![d.hook, digest],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("look for the push"))?;
+        if let Some(first) = first {
+            let replay = NewDelivery {
+                verdict: Verdict::Replay,
+                reason: format!(
+                    "the same signed push was delivered before as #{first}: a replay under a new delivery id; not deployed"
+                ),
+                http_status: 200,
+                body_digest: None,
+                ..d.clone()
+            };
+            return insert_one(tx, &replay);
+        }
+    }
     let status = if d.verdict == Verdict::Queued {
         DeliveryStatus::Pending
     } else {
@@ -342,8 +381,19 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, d: &NewDelivery) -> Result<Recorde
         .map_err(db("record a delivery"))
     };
     if write(d.verdict, &d.reason, d.http_status, status)? == 1 {
+        let id = tx.last_insert_rowid();
+        if d.verdict == Verdict::Queued
+            && let Some(digest) = &d.body_digest
+        {
+            tx.prepare_cached(
+                "INSERT INTO pushes_seen (hook, digest, delivery) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![d.hook, digest, id]))
+            .map_err(db("remember the push"))?;
+        }
         return Ok(Recorded {
-            id: tx.last_insert_rowid(),
+            id,
             verdict: d.verdict,
             reason: d.reason.clone(),
             http_status: d.http_status,
@@ -373,6 +423,19 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, d: &NewDelivery) -> Result<Recorde
         reason,
         http_status: 200,
     })
+}
+
+/// Whether this hook already took `d`'s delivery id.
+fn seen_id(tx: &rusqlite::Transaction<'_>, d: &NewDelivery) -> Result<bool, DbError> {
+    tx.query_row(
+        "SELECT 1 FROM deliveries WHERE hook = ?1 AND delivery_id = ?2 \
+         AND verdict NOT IN ('rejected', 'duplicate')",
+        params![d.hook, d.delivery_id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
+    .map_err(db("look for the delivery id"))
 }
 
 /// Deletes the finished deliveries of `app` beyond the newest [`KEEP_PER_APP`]. Walks the
@@ -738,6 +801,7 @@ mod tests {
             verdict,
             reason: "push to main".into(),
             http_status: 202,
+            body_digest: None,
         }
     }
 
@@ -745,6 +809,44 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(&dir.path().join("relay.db")).expect("open");
         (dir, db)
+    }
+
+    /// A captured push re-sent with a new delivery id (the signature covers only the body) is
+    /// recorded as a replay and queues nothing; the same id again is a duplicate, as before.
+    #[tokio::test]
+    async fn a_replayed_push_is_recorded_and_not_queued() {
+        let (_dir, db) = temp_db();
+        let push = |id: &str, digest: &str| NewDelivery {
+            body_digest: Some(digest.to_owned()),
+            ..new("h1", "hello", id, Verdict::Queued)
+        };
+        let first = db.insert(push("gh-1", "d1")).await.expect("insert");
+        assert_eq!(first.verdict, Verdict::Queued);
+        let replay = db.insert(push("gh-forged", "d1")).await.expect("insert");
+        assert_eq!(replay.verdict, Verdict::Replay);
+        assert_eq!(replay.http_status, 200);
+        assert!(
+            replay.reason.contains(&format!("#{}", first.id)),
+            "{}",
+            replay.reason
+        );
+        let redelivered = db.insert(push("gh-1", "d1")).await.expect("insert");
+        assert_eq!(redelivered.verdict, Verdict::Duplicate);
+        let next = db.insert(push("gh-2", "d2")).await.expect("insert");
+        assert_eq!(next.verdict, Verdict::Queued);
+        // Only the genuine pushes wait for a deploy.
+        let pending: i64 = db
+            .run(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .await
+            .expect("run")
+            .expect("count");
+        assert_eq!(pending, 2);
     }
 
     /// A bug in one job fails that job; the thread every request records through goes on.

@@ -123,6 +123,7 @@ async fn hook(
         verdict: Verdict::Rejected,
         reason: String::new(),
         http_status: 400,
+        body_digest: None,
     };
     let Some(hook) = hook else {
         record.reason = "no webhook with this id (it was disabled, or the URL is wrong)".into();
@@ -168,6 +169,7 @@ async fn hook(
         record.http_status = rejection.status();
         return finish(relay, record).await;
     }
+    record.body_digest = Some(berth_hooks::body_digest(&body));
     match berth_hooks::parse(hook.provider, &headers, &body) {
         Err(rejection) => {
             record.reason = rejection.to_string();

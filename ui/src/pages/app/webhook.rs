@@ -39,6 +39,8 @@ pub fn delivery_badge(d: &Delivery) -> (&'static str, String) {
         (Verdict::Queued, DeliveryStatus::Superseded) => ("idle", "superseded".to_owned()),
         (Verdict::Queued, DeliveryStatus::Done) => ("idle", "queued".to_owned()),
         (Verdict::Rejected, _) => ("bad", format!("rejected {}", d.http_status)),
+        // Someone re-sent a captured push: nothing was deployed, but it is worth a look.
+        (Verdict::Replay, _) => ("bad", "replay".to_owned()),
         (Verdict::Ping, _) => ("ok", "ping".to_owned()),
         (v, _) => ("idle", v.as_str().to_owned()),
     }
