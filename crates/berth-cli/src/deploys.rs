@@ -98,7 +98,7 @@ pub(crate) async fn status(berth: &Berth, app: &str, json: bool) -> anyhow::Resu
     {
         println!(
             "  last deploy {} {} ({}){}",
-            last.id,
+            berth_model::deploy::short_id(&last.id),
             last.status,
             ago(last.started_at),
             last.error
@@ -153,7 +153,7 @@ pub(crate) async fn deployments(
         .iter()
         .map(|d| {
             vec![
-                d.id.clone(),
+                d.short_id().to_owned(),
                 d.kind.as_str().to_owned(),
                 d.status.as_str().to_owned(),
                 d.short_commit().unwrap_or("-").to_owned(),
@@ -231,7 +231,7 @@ pub(crate) async fn print_live(
         "{} {} is live: deployment {}{}{} in {}",
         s.green("✓"),
         s.bold(app),
-        d.id,
+        d.short_id(),
         d.short_commit()
             .map(|c| format!(" (commit {c})"))
             .unwrap_or_default(),

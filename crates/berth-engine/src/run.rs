@@ -99,24 +99,19 @@ pub struct DeployFailure {
     pub error: EngineError,
 }
 
-/// A new deployment id: 8 lowercase hex digits, the same from every driver (the desktop, the
-/// CLI, the relay). Random (the standard library's per-process hash keys, mixed with the time),
-/// so two processes deploying at once never pick the same one in practice.
+/// A new deployment id: 128 random bits as 32 lowercase hex digits, the same from every driver
+/// (the desktop, the CLI, the relay — one key space: Berth's catch-up skips a relay deployment
+/// whose id it has, so a collision would lose one; at 128 bits there is none).
 pub fn new_deployment_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{:08x}", h.finish() as u32)
+    format!("{:032x}", rand::random::<u128>())
 }
 
-/// `berth-<app>-<deployment>`.
+/// `berth-<app>-<first 12 digits of the deployment>`: within Docker's 63-character DNS label
+/// (Caddy dials containers by name), and 48 random bits between one app's containers.
+/// (Ids of 8 digits, from before, are used whole.)
 pub fn container_name(app: &str, deployment: &str) -> String {
-    format!("berth-{app}-{deployment}")
+    let short = deployment.get(..12).unwrap_or(deployment);
+    format!("berth-{app}-{short}")
 }
 
 /// `berth/<app>:<deployment>`.
@@ -550,13 +545,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deployment_ids_are_eight_hex_digits_and_differ() {
+    fn deployment_ids_are_128_random_bits_and_containers_fit_a_dns_label() {
         let a = new_deployment_id();
-        assert_eq!(a.len(), 8);
+        assert_eq!(a.len(), 32);
         assert!(
             a.chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert_ne!(a, new_deployment_id());
+        // The longest app name (40) still gives a name Docker's DNS serves.
+        let name = container_name(&"a".repeat(40), &a);
+        assert!(name.len() <= 63, "{name}");
+        assert_eq!(name, format!("berth-{}-{}", "a".repeat(40), &a[..12]));
+        assert_eq!(container_name("hello", "a1b2c3d4"), "berth-hello-a1b2c3d4");
     }
 }

@@ -227,6 +227,16 @@ impl Deployment {
     pub fn short_commit(&self) -> Option<&str> {
         self.commit.as_deref().map(|c| &c[..c.len().min(7)])
     }
+
+    /// The id as people read and type it: its first 12 digits (any unique prefix is taken).
+    pub fn short_id(&self) -> &str {
+        short_id(&self.id)
+    }
+}
+
+/// A deployment id's first 12 digits, as shown; shorter ids whole.
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// Progress of a running deployment, streamed to whoever drives it.

@@ -111,14 +111,35 @@ impl Store {
         })
     }
 
+    /// One deployment, by its id or a unique prefix of it (at least 4 digits: what people
+    /// copy from a listing).
     pub fn deployment(&self, id: &str) -> Result<Deployment, StoreError> {
         self.read(|conn| {
             let sql = format!("SELECT {COLUMNS} FROM deployments WHERE id = ?1");
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query_map([id], deployment_from_row)?;
-            match rows.next() {
-                Some(d) => Ok(d?),
-                None => Err(StoreError::not_found("deployment", id).into()),
+            if let Some(d) = rows.next() {
+                return Ok(d?);
+            }
+            if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(StoreError::not_found("deployment", id).into());
+            }
+            let sql =
+                format!("SELECT {COLUMNS} FROM deployments WHERE substr(id, 1, ?2) = ?1 LIMIT 2");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let found = stmt
+                .query_map(
+                    params![id.to_ascii_lowercase(), id.len() as i64],
+                    deployment_from_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            match found.as_slice() {
+                [one] => Ok(one.clone()),
+                [] => Err(StoreError::not_found("deployment", id).into()),
+                _ => Err(StoreError::Invalid(format!(
+                    "deployment `{id}` is ambiguous: give more of its id"
+                ))
+                .into()),
             }
         })
     }

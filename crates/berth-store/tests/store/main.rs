@@ -1030,3 +1030,20 @@ fn many_handles_open_a_new_file_at_once() {
         );
     }
 }
+
+/// Ids are 128-bit; people copy the first digits from a listing.
+#[test]
+fn a_deployment_is_found_by_a_unique_prefix_of_its_id() {
+    let store = store_with_app();
+    let a = deployment("0a1b2c3d4e5f60718293a4b5c6d7e8f9", "hello", 100);
+    let b = deployment("0a1b2c3dffff60718293a4b5c6d7e8f9", "hello", 200);
+    store.insert_deployment(&a).unwrap();
+    store.insert_deployment(&b).unwrap();
+    assert_eq!(store.deployment(&a.id).unwrap().id, a.id);
+    assert_eq!(store.deployment("0a1b2c3d4e5f").unwrap().id, a.id);
+    assert_eq!(store.deployment("0A1B2C3DFF").unwrap().id, b.id);
+    let err = store.deployment("0a1b2c3d").unwrap_err().to_string();
+    assert!(err.contains("ambiguous"), "{err}");
+    assert!(store.deployment("0a1").is_err(), "too short to be a prefix");
+    assert!(store.deployment("ffff").is_err());
+}

@@ -223,7 +223,7 @@ fn History() -> impl IntoView {
                         let label = d
                             .short_commit()
                             .map(|c| format!("commit {c}"))
-                            .unwrap_or_else(|| format!("deployment {}", d.id));
+                            .unwrap_or_else(|| format!("deployment {}", d.short_id()));
                         let id = d.id.clone();
                         view! {
                             <Confirm
