@@ -561,6 +561,28 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
     );
 }
 
+/// The relay container's capability drops, security options and root filesystem mode.
+fn relay_confinement() -> String {
+    berth_testkit::run(Command::new("docker").args([
+        "inspect",
+        "-f",
+        "caps {{.HostConfig.CapDrop}} opts {{.HostConfig.SecurityOpt}} readonly {{.HostConfig.ReadonlyRootfs}}",
+        "berth-relay",
+    ]))
+    .trim()
+    .to_owned()
+}
+
+/// What is mounted into the relay container (`SRC:DST` each).
+fn relay_mounts() -> String {
+    berth_testkit::run(Command::new("docker").args([
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}",
+        "berth-relay",
+    ]))
+}
+
 /// Whether Docker has the `kind` (container, volume) `name`.
 fn exists(kind: &str, name: &str) -> bool {
     Command::new("docker")
@@ -802,6 +824,19 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         &format!("http://{}:{sink}/berth\n", gateway("berth")),
     );
 
+    // The relay parses what anyone sends: no capability, no new privilege, a read-only root
+    // filesystem — and no Docker socket while no hook is unattended.
+    let confinement = relay_confinement();
+    assert_eq!(
+        confinement, "caps [ALL] opts [no-new-privileges:true] readonly true",
+        "{confinement}"
+    );
+    assert!(
+        !relay_mounts().contains("docker.sock"),
+        "{}",
+        relay_mounts()
+    );
+
     // A local path cannot be fetched by the server: refused, nothing changed.
     let local = unique("hookl");
     let _local_guard = AppGuard(local.clone());
@@ -848,6 +883,9 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         (Some(1), Some(true)),
         "{st:#}"
     );
+    // The unattended hook needed the socket: the relay was reinstalled with it, still confined.
+    assert!(relay_mounts().contains("docker.sock"), "{}", relay_mounts());
+    assert_eq!(relay_confinement(), confinement);
     let (path, secret) = hook_of(&w);
 
     // No `berth watch`, no desktop: the relay fetches, builds, health-checks and switches.
@@ -1073,6 +1111,8 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         "{failed:#}"
     );
     git_sshd.authorize(&deploy_key);
+    // The same push re-sent is a replay (its signed body was queued before), never a deploy:
+    // the next push deploys.
     let (status, answer) = push(
         &To(&caddy, "hooks.test", &path),
         Provider::Gitea,
@@ -1081,13 +1121,27 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         "refs/heads/main",
         &v3,
     );
+    assert_eq!(
+        (status, answer["verdict"].as_str()),
+        (200, Some("replay")),
+        "{answer}"
+    );
+    let v3b = repo.commit_version("v3b");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Gitea,
+        &secret,
+        "s-3",
+        "refs/heads/main",
+        &v3b,
+    );
     assert_eq!(status, 202, "{answer}");
     let done = wait_finished(b, &ssh_app, answer["delivery"].as_i64().unwrap());
     assert_eq!(done["status"], "deployed", "{done:#}");
     // `status` itself catches up with what the relay deployed.
-    assert_eq!(serving(b, &ssh_app), "hello v3");
+    assert_eq!(serving(b, &ssh_app), "hello v3b");
     let st = b.ok(&["status", &ssh_app, "--json"]).json();
-    assert_eq!(st["commit"], v3.as_str(), "{st:#}");
+    assert_eq!(st["commit"], v3b.as_str(), "{st:#}");
 
     b.ok(&["app", "rm", &ssh_app, "--purge"]);
     b.ok(&["app", "rm", &app, "--purge"]);

@@ -87,11 +87,56 @@ impl Berth {
 
     /// Builds the relay image on the server, (re)starts the container `berth-relay`, routes the
     /// hooks domain to it through the server's Caddy, and gives it every webhook of the server's
-    /// apps. Running it again upgrades the relay; its deliveries (a named volume) are kept.
+    /// apps. Running it again upgrades the relay; its deliveries (a named volume) are kept. The
+    /// host's Docker socket is mounted only while an app on the server has an unattended hook.
     pub async fn relay_install(
         &self,
         server: &str,
         req: RelayInstall,
+    ) -> Result<RelayStatus, ApiError> {
+        self.install_relay(server, req, false).await
+    }
+
+    /// Whether an app on `server` has an unattended webhook (the relay deploys, with Docker).
+    fn needs_docker(&self, server: &str) -> Result<bool, ApiError> {
+        for w in self.store.webhooks()? {
+            if w.mode == berth_model::WebhookMode::Unattended
+                && self.store.app(&w.app)?.server == server
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Makes sure the relay can deploy (its Docker socket mounted) before an unattended hook
+    /// is given to it: reinstalls it with its settings when it cannot yet.
+    pub(crate) async fn relay_for_unattended(&self, server: &Server) -> Result<(), ApiError> {
+        let Some(config) = server.relay.clone() else {
+            return Err(ApiError::RelayNotInstalled {
+                server: server.name.clone(),
+            });
+        };
+        let info = self.relay_client(server).await?.info().await?;
+        if info.docker {
+            return Ok(());
+        }
+        tracing::info!(server = %server.name, "giving the relay the Docker socket for an unattended hook");
+        let req = RelayInstall {
+            hooks_domain: config.hooks_domain,
+            listen_port: config.listen_port,
+            body_limit: config.body_limit,
+            rate_per_minute: config.rate_per_minute,
+        };
+        self.install_relay(&server.name, req, true).await?;
+        Ok(())
+    }
+
+    async fn install_relay(
+        &self,
+        server: &str,
+        req: RelayInstall,
+        unattended_coming: bool,
     ) -> Result<RelayStatus, ApiError> {
         let mut server = self.store.server(server)?;
         if req.listen_port == 0 {
@@ -136,6 +181,7 @@ impl Berth {
             listen_port: req.listen_port,
             body_limit: req.body_limit,
             rate_per_minute: req.rate_per_minute,
+            docker: unattended_coming || self.needs_docker(&server.name)?,
         };
         let image = install_relay(&host, &server, &want, &binary).await?;
         let client = relay_control(&host).await?;

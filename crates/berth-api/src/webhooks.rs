@@ -250,6 +250,9 @@ impl Berth {
         };
         // The relay first: if it cannot take the hook, nothing is recorded.
         let pushed = async {
+            if webhook.mode == WebhookMode::Unattended {
+                self.relay_for_unattended(&server).await?;
+            }
             self.relay_client(&server)
                 .await?
                 .put_hook(&spec)

@@ -37,6 +37,9 @@ pub struct ServiceSpec {
     pub publish: Vec<Publish>,
     /// `SRC:DST[:ro]`, a named volume or an absolute path on the server.
     pub binds: Vec<String>,
+    /// Least privilege: every capability dropped, no new privileges, a read-only root
+    /// filesystem (its volumes and binds stay writable, `/tmp` is a small tmpfs).
+    pub confined: bool,
 }
 
 impl ServiceSpec {
@@ -70,6 +73,14 @@ impl ServiceSpec {
                 binds: Some(self.binds.clone()),
                 network_mode: Some(self.network.clone()),
                 port_bindings: Some(bindings),
+                cap_drop: self.confined.then(|| vec!["ALL".to_owned()]),
+                security_opt: self
+                    .confined
+                    .then(|| vec!["no-new-privileges:true".to_owned()]),
+                readonly_rootfs: self.confined.then_some(true),
+                tmpfs: self.confined.then(|| {
+                    HashMap::from([("/tmp".to_owned(), "rw,size=16m,mode=1777".to_owned())])
+                }),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {

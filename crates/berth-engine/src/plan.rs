@@ -509,6 +509,11 @@ impl fmt::Display for Action {
                 if !spec.binds.is_empty() {
                     details.push(format!("mounts {}", spec.binds.join(" ")));
                 }
+                if spec.confined {
+                    details.push(
+                        "no capabilities, no new privileges, read-only root filesystem".to_owned(),
+                    );
+                }
                 if !details.is_empty() {
                     write!(f, " ({})", details.join("; "))?;
                 }

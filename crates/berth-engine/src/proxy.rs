@@ -185,6 +185,8 @@ pub fn plan_managed_proxy(
                 "berth-proxy-config:/config".into(),
                 format!("{ADMIN_DIR}:{ADMIN_DIR}"),
             ],
+            // Caddy binds ports 80 and 443 and manages its certificates as root.
+            confined: false,
         },
         image: ServiceImage::Pull,
         files: vec![ServiceFile {

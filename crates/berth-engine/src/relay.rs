@@ -31,6 +31,9 @@ pub struct RelayService {
     pub listen_port: u16,
     pub body_limit: usize,
     pub rate_per_minute: u32,
+    /// Mount the host's Docker socket: only while an unattended webhook needs it (the relay
+    /// deploys with it); without one, the relay cannot touch Docker at all.
+    pub docker: bool,
 }
 
 /// `x86_64` / `aarch64` from what Docker reports (`amd64`, `x86_64`, `arm64` …).
@@ -148,6 +151,16 @@ pub fn relay_install(
         env!("CARGO_PKG_VERSION"),
         &digest(binary)[..12]
     );
+    let mut binds = vec![
+        format!("{}:/data", proto::DATA_VOLUME),
+        format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
+    ];
+    // Unattended deploys: the host's Docker socket, and the directory of the managed Caddy's
+    // admin socket (present or not yet).
+    if want.docker {
+        binds.push(format!("{}:/var/run/docker.sock", server.docker_socket));
+        binds.push(format!("{dir}:{dir}", dir = crate::proxy::ADMIN_DIR));
+    }
     // The image and the container carry the same labels.
     let relay_labels = HashMap::from([
         (labels::MANAGED.to_owned(), "true".to_owned()),
@@ -173,14 +186,10 @@ pub fn relay_install(
                 host_ip: "127.0.0.1".to_owned(),
                 host_port: want.listen_port,
             }],
-            // Unattended deploys: the host's Docker socket, and the directory of the
-            // managed Caddy's admin socket (present or not yet).
-            binds: vec![
-                format!("{}:/data", proto::DATA_VOLUME),
-                format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
-                format!("{}:/var/run/docker.sock", server.docker_socket),
-                format!("{dir}:{dir}", dir = crate::proxy::ADMIN_DIR),
-            ],
+            binds,
+            // It parses what anyone on the internet sends: no capability, no new privilege,
+            // nothing writable but its data and its control socket's directory.
+            confined: true,
         },
         image: ServiceImage::Build {
             labels: relay_labels,
@@ -268,5 +277,48 @@ mod tests {
         assert_eq!(normalize_arch("amd64"), Some("x86_64"));
         assert_eq!(normalize_arch("arm64"), Some("aarch64"));
         assert_eq!(normalize_arch("s390x"), None);
+    }
+
+    #[test]
+    fn the_relay_gets_docker_only_while_an_unattended_hook_needs_it() {
+        let server = Server {
+            name: "prod".into(),
+            transport: berth_model::TransportKind::Local,
+            ssh: None,
+            identity: None,
+            docker_socket: "/var/run/docker.sock".into(),
+            base_images: berth_model::BaseImages::default(),
+            base_domain: None,
+            proxy: None,
+            relay: None,
+            created_at: 0,
+        };
+        let mut want = RelayService {
+            listen_port: 9080,
+            body_limit: 1 << 20,
+            rate_per_minute: 120,
+            docker: false,
+        };
+        let attended = relay_install(&server, &want, b"\x7fELF").expect("install");
+        assert!(attended.spec.confined);
+        assert!(
+            !attended
+                .spec
+                .binds
+                .iter()
+                .any(|b| b.contains("docker.sock")),
+            "{:?}",
+            attended.spec.binds
+        );
+        want.docker = true;
+        let unattended = relay_install(&server, &want, b"\x7fELF").expect("install");
+        assert!(
+            unattended
+                .spec
+                .binds
+                .contains(&"/var/run/docker.sock:/var/run/docker.sock".to_owned()),
+            "{:?}",
+            unattended.spec.binds
+        );
     }
 }

@@ -442,6 +442,7 @@ mod tests {
                     host_port: 9080,
                 }],
                 binds: vec!["berth-relay-data:/data".into()],
+                confined: true,
             },
             image: ServiceImage::Build {
                 labels: HashMap::new(),
@@ -461,7 +462,7 @@ mod tests {
         expect![[r#"
             build        build image berth/relay:0.1.0-abc from the context Berth sends (2048 bytes)
             start        ensure network berth
-            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
+            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data; no capabilities, no new privileges, read-only root filesystem)
             start        start berth-relay
             health-check wait until the relay answers on /run/berth-relay/control.sock
         "#]]
@@ -486,7 +487,7 @@ mod tests {
         };
         expect![[r#"
             start        ensure network berth
-            start        create berth-proxy from caddy:2 (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
+            start        create berth-proxy from caddy:2 (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data; no capabilities, no new privileges, read-only root filesystem)
             start        put /etc/berth/caddy.json (2 bytes) into berth-proxy
             start        start berth-proxy
             health-check wait until the proxy answers on unix:/run/berth-proxy/admin.sock
@@ -520,7 +521,7 @@ mod tests {
             build        build image berth/relay:0.1.0-abc from the context Berth sends (2048 bytes)
             start        ensure network berth
             start        stop berth-relay and keep it as berth-relay-previous until its successor answers
-            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
+            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data; no capabilities, no new privileges, read-only root filesystem)
             start        start berth-relay
             health-check wait until the relay answers on /run/berth-relay/control.sock
             cleanup      remove the container berth-relay-previous if there is one (its volumes stay)
@@ -534,7 +535,7 @@ mod tests {
         };
         expect![[r#"
             start        ensure network berth
-            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data)
+            start        create berth-relay from berth/relay:0.1.0-abc (publishing 127.0.0.1:9080→9080; mounts berth-relay-data:/data; no capabilities, no new privileges, read-only root filesystem)
             start        start berth-relay
             health-check wait until the relay answers on /run/berth-relay/control.sock
             cleanup      remove the container berth-relay-previous if there is one (its volumes stay)
