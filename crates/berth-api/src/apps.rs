@@ -214,7 +214,17 @@ impl Berth {
                 match (&active, &last) {
                     (Some(_), _) if self.store.app_stopped(&app.name)? => AppState::Stopped,
                     (Some(_), _) => AppState::Running,
-                    (None, Some(d)) if d.status == DeploymentStatus::InProgress => {
+                    // "In progress" with the app's lock free: its process died; the next
+                    // touch settles it. Until then it is not deploying.
+                    (None, Some(d))
+                        if d.status == DeploymentStatus::InProgress
+                            && crate::lock::AppLock::acquire(
+                                self.data_dir(),
+                                &app.name,
+                                "an overview",
+                            )
+                            .is_err() =>
+                    {
                         AppState::Deploying
                     }
                     (None, Some(_)) => AppState::Failed,
