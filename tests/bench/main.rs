@@ -184,6 +184,26 @@ fn cli_home(ssh: &Ssh) -> tempfile::TempDir {
     home
 }
 
+/// Makes the next system-transport command start its own master: the records of the masters
+/// earlier commands left are removed (the masters themselves idle out).
+fn forget_shared_masters() {
+    let mut dirs = Vec::new();
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
+        dirs.push(std::path::PathBuf::from(x).join("berth-ssh"));
+    }
+    if let Ok(id) = Command::new("id").arg("-u").output() {
+        let uid = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+        dirs.push(std::env::temp_dir().join(format!("berth-ssh-{uid}")));
+    }
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "ctl") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// The docker CLI steps a redeploy replaces, with the same health probing as Berth.
 fn bare_redeploy(repo: &git::Repo, app: &str, round: usize, previous: &mut Option<String>) -> f64 {
     let t = Instant::now();
@@ -421,8 +441,23 @@ async fn core() {
         "embedded",
         "--accept-new",
     ]);
+    // The default transport, as a new user has it: the system OpenSSH client.
+    b.ok(&[
+        "server",
+        "add",
+        "sys",
+        "--ssh",
+        &ssh.sshd.target(),
+        "--identity",
+        &key,
+        "--transport",
+        "system",
+        "--accept-new",
+    ]);
     let app_ssh = format!("{app}-ssh");
     let _guard_ssh = AppGuard(app_ssh.clone());
+    let app_sys = format!("{app}-sys");
+    let _guard_sys = AppGuard(app_sys.clone());
     b.ok(&[
         "app",
         "create",
@@ -445,22 +480,42 @@ async fn core() {
         "--health-path",
         "/healthz",
     ]);
+    b.ok(&[
+        "app",
+        "create",
+        &app_sys,
+        "--server",
+        "sys",
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+    ]);
     // Warm every cache once.
     b.ok(&["deploy", &app]);
     b.ok(&["deploy", &app_ssh]);
+    b.ok(&["deploy", &app_sys]);
     let mut previous = None;
     bare_redeploy(&repo, &app, 0, &mut previous);
     let (mut bare, mut local_d, mut ssh_d) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sys_warm, mut sys_cold) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         bare.push(bare_redeploy(&repo, &app, round, &mut previous));
         local_d.push(berth_redeploy(&b, &app));
         ssh_d.push(berth_redeploy(&b, &app_ssh));
+        // Warm: the master the previous command left is reused.
+        sys_warm.push(berth_redeploy(&b, &app_sys));
+        // Cold: no live master (the first command after a while, or after a reboot).
+        forget_shared_masters();
+        sys_cold.push(berth_redeploy(&b, &app_sys));
         if verbose {
             println!(
-                "  round {round}: bare {:.0} ms, berth local {:.0} ms, berth ssh {:.0} ms",
+                "  round {round}: bare {:.0} ms, berth local {:.0} ms, berth ssh {:.0} ms, system ssh warm {:.0} ms, cold {:.0} ms",
                 bare[round - 1],
                 local_d[round - 1],
-                ssh_d[round - 1]
+                ssh_d[round - 1],
+                sys_warm[round - 1],
+                sys_cold[round - 1]
             );
         }
     }
@@ -480,6 +535,7 @@ async fn core() {
         }
     }
     let (bare, local_d, ssh_d) = (median(bare), median(local_d), median(ssh_d));
+    let (sys_warm, sys_cold) = (median(sys_warm), median(sys_cold));
     println!("Redeploy of a small cached app (busybox httpd), median of {rounds}, alternated:");
     println!("  bare docker CLI steps               {bare:8.0} ms   1.00x");
     println!(
@@ -490,8 +546,18 @@ async fn core() {
         "  berth deploy, over embedded ssh     {ssh_d:8.0} ms   {:.2}x",
         ssh_d / bare
     );
+    println!(
+        "  berth deploy, system ssh, warm      {sys_warm:8.0} ms   {:.2}x",
+        sys_warm / bare
+    );
+    println!(
+        "  berth deploy, system ssh, cold      {sys_cold:8.0} ms   {:.2}x",
+        sys_cold / bare
+    );
     b.ok(&["app", "rm", &app, "--purge"]);
     b.ok(&["app", "rm", &app_ssh, "--purge"]);
+    b.ok(&["app", "rm", &app_sys, "--purge"]);
+    forget_shared_masters();
     for round in 0..=rounds {
         let _ = Command::new("docker")
             .args(["rmi", &format!("berth-bench/{app}:{round}")])

@@ -35,10 +35,73 @@ pub(crate) async fn connect_with_idle(
 ) -> Result<Arc<dyn Transport>, SshError> {
     opts.check_runtime_dir()?;
     let session = Arc::new(Session::prepare(opts, idle).await?);
-    let master = session.launch().await?;
+    let master = match session.resume().await {
+        Some(master) => {
+            tracing::info!(session = %session.label, "ssh session resumed (a live master)");
+            master
+        }
+        None => {
+            let master = session.launch().await?;
+            tracing::info!(session = %session.label, "ssh session open (system)");
+            master
+        }
+    };
     *session.master.lock().await = Some(Arc::new(master));
-    tracing::info!(session = %session.label, "ssh session open (system)");
     Ok(Arc::new(SystemTransport(session)))
+}
+
+/// Where control masters outlive the process that started them, so the next `berth` command
+/// to the same server reuses one instead of a new handshake: `$XDG_RUNTIME_DIR/berth-ssh`, or
+/// `berth-ssh-<uid>` in the temp dir — 0700 and owned by whoever owns this process's runtime
+/// dir (`ours`), else nothing is shared.
+#[cfg(unix)]
+fn shared_dir(ours: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let uid = std::fs::metadata(ours).ok()?.uid();
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+    {
+        Some(base) => base.join("berth-ssh"),
+        None => std::env::temp_dir().join(format!("berth-ssh-{uid}")),
+    };
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), "not sharing ssh masters: the directory is not private");
+        return None;
+    }
+    Some(dir)
+}
+
+#[cfg(not(unix))]
+fn shared_dir(_ours: &Path) -> Option<PathBuf> {
+    None
+}
+
+/// The name a session's shared master is recorded under: its destination, identity and
+/// known_hosts file (another data dir trusts other keys, so it never shares).
+fn master_key(opts: &SshOptions) -> String {
+    use std::hash::{Hash, Hasher};
+    // FNV-1a: stable across processes (unlike the standard library's hasher).
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 ^= u64::from(*b);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    opts.destination.to_string().hash(&mut h);
+    opts.destination.port.hash(&mut h);
+    opts.identity.hash(&mut h);
+    opts.known_hosts.hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 /// An ssh-agent inside this process holding only the decrypted identity, on a socket in the
@@ -108,6 +171,9 @@ struct Session {
     forwards: Mutex<HashMap<u64, (PathBuf, RemoteTarget)>>,
     next_forward: AtomicU64,
     closed: AtomicBool,
+    /// Where this session's master is recorded for the next process (`None`: not shared).
+    shared: Option<PathBuf>,
+    key: String,
 }
 
 impl Session {
@@ -136,7 +202,6 @@ impl Session {
         }
         Ok(Session {
             label: opts.destination.to_string(),
-            opts,
             agent,
             needs_passphrase,
             idle,
@@ -144,7 +209,81 @@ impl Session {
             forwards: Mutex::new(HashMap::new()),
             next_forward: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            shared: shared_dir(&opts.runtime_dir),
+            key: master_key(&opts),
+            opts,
         })
+    }
+
+    /// `<shared dir>/<key>.ctl` and `.pin`: the master's control socket and the host key it
+    /// was started against.
+    fn record_paths(&self) -> Option<(PathBuf, PathBuf)> {
+        let dir = self.shared.as_ref()?;
+        Some((
+            dir.join(format!("{}.ctl", self.key)),
+            dir.join(format!("{}.pin", self.key)),
+        ))
+    }
+
+    /// The pinned host key now, as a master records it (`proxied`: ssh itself checks it).
+    async fn pin_now(&self) -> Result<String, SshError> {
+        let cfg = crate::hostkey::system_config(&self.opts.destination).await?;
+        if cfg.proxied {
+            return Ok("proxied".to_owned());
+        }
+        let (key_host, key_port) = match &cfg.host_key_alias {
+            Some(alias) => (alias.clone(), 22),
+            None => (cfg.hostname.clone(), cfg.port),
+        };
+        let pinned = KnownHosts::new(&self.opts.known_hosts).pinned(&key_host, key_port)?;
+        Ok(pinned
+            .iter()
+            .map(|k| k.fingerprint.clone())
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    /// A live master an earlier process left for this server, if the host key it was started
+    /// against is still the pinned one: no new handshake, no host-key fetch.
+    async fn resume(&self) -> Option<openssh::Session> {
+        // An encrypted key without its passphrase says so, as it always did: the caller then
+        // looks the passphrase up, and that session resumes the master.
+        if self.needs_passphrase {
+            return None;
+        }
+        let (ctl_file, pin_file) = self.record_paths()?;
+        let ctl = PathBuf::from(std::fs::read_to_string(&ctl_file).ok()?.trim());
+        if !ctl.exists() {
+            return None;
+        }
+        let master = openssh::Session::resume(ctl.into_boxed_path(), None);
+        if master.check().await.is_err() {
+            let _ = std::fs::remove_file(&ctl_file);
+            return None;
+        }
+        let recorded = std::fs::read_to_string(&pin_file).ok();
+        let now = self.pin_now().await.ok();
+        if recorded.is_none() || recorded != now {
+            tracing::info!(session = %self.label, "the pinned host key changed: not reusing the live master");
+            exit_master(&master).await;
+            let _ = std::fs::remove_file(&ctl_file);
+            return None;
+        }
+        Some(master)
+    }
+
+    /// Records a freshly launched master for the next process.
+    async fn record(&self, master: &openssh::Session) {
+        let Some((ctl_file, pin_file)) = self.record_paths() else {
+            return;
+        };
+        let Ok(pin) = self.pin_now().await else {
+            return;
+        };
+        let ctl = master.control_socket().display().to_string();
+        if std::fs::write(&pin_file, pin).is_err() || std::fs::write(&ctl_file, ctl).is_err() {
+            tracing::debug!("could not record the ssh master for reuse");
+        }
     }
 
     /// Checks the host key like the embedded client would, then starts the control master.
@@ -192,7 +331,7 @@ impl Session {
         builder
             .known_hosts_check(Strictness::Strict)
             .user_known_hosts_file(config_path(&self.opts.known_hosts))
-            .control_directory(&self.opts.runtime_dir)
+            .control_directory(self.shared.as_deref().unwrap_or(&self.opts.runtime_dir))
             // ssh takes whole seconds; 0 would mean "no timeout" / "no keepalive".
             .connect_timeout(whole_seconds(self.opts.connect_timeout))
             .server_alive_interval(whole_seconds(self.opts.keepalive))
@@ -212,10 +351,12 @@ impl Session {
         if let Some(agent) = &self.agent {
             builder.ssh_auth_sock(&agent.path);
         }
-        builder
+        let master = builder
             .connect(&self.opts.destination.host)
             .await
-            .map_err(|e| self.map_error(e, &cfg, &known_hosts, (&key_host, key_port)))
+            .map_err(|e| self.map_error(e, &cfg, &known_hosts, (&key_host, key_port)))?;
+        self.record(&master).await;
+        Ok(master)
     }
 
     fn map_error(
@@ -500,6 +641,21 @@ impl Dial for SocketDial {
     }
 }
 
+/// A process that ends without closing its transport leaves a shared master up for the next
+/// one (the `openssh` session would otherwise end it as it drops).
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.shared.is_none() {
+            return;
+        }
+        if let Some(master) = self.master.get_mut().take()
+            && let Ok(master) = Arc::try_unwrap(master)
+        {
+            let _ = master.detach();
+        }
+    }
+}
+
 struct SystemTransport(Arc<Session>);
 
 #[async_trait::async_trait]
@@ -592,6 +748,10 @@ impl Transport for SystemTransport {
         }
         if let Some(master) = master {
             match Arc::try_unwrap(master) {
+                // Shared: it stays up for the next command (until it idles out).
+                Ok(master) if self.0.shared.is_some() => {
+                    let _ = master.detach();
+                }
                 Ok(master) => {
                     let _ = master.close().await;
                 }

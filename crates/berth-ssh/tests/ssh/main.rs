@@ -56,6 +56,44 @@ both!(
     runtime_dir_must_be_private,
 );
 
+/// The system transport's master outlives the command that started it: the next one to the
+/// same server (same key, same known_hosts) runs over it — the same server-side connection, no
+/// handshake — unless the pinned host key changed since, which starts anew and is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_command_reuses_the_live_master_while_the_pin_holds() {
+    within_a_minute(async {
+        let f = Fixture::new();
+        f.pin().await;
+        // The remote shell's parent is sshd's process for the connection.
+        let connection = |t: Arc<dyn Transport>| async move {
+            let out = t.exec("echo $PPID").await.unwrap();
+            t.close().await;
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        // Each `berth` command has its own runtime dir; the master is shared anyway.
+        let first = connection(f.connect(Kind::System).await).await;
+        let other_process = private_dir();
+        let mut opts = f.options();
+        opts.runtime_dir = other_process.path().to_owned();
+        let second = connection(connect(Kind::System, opts).await.unwrap()).await;
+        assert_eq!(first, second, "the second command reused the master");
+
+        // Another key pinned for the host since: the live master is not trusted.
+        let (_other, key) = bare_dir();
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        f.known_hosts()
+            .pin(
+                "127.0.0.1",
+                f.sshd.port,
+                &berth_ssh::hostkey::HostKey::from_openssh(&public).unwrap(),
+            )
+            .unwrap();
+        let err = connect_err(Kind::System, f.options()).await;
+        assert!(matches!(err, SshError::HostKeyChanged { .. }), "{err:?}");
+    })
+    .await
+}
+
 async fn within_a_minute(test: impl Future<Output = ()>) {
     tokio::time::timeout(Duration::from_secs(60), test)
         .await
