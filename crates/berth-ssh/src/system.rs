@@ -225,8 +225,9 @@ impl Session {
         ))
     }
 
-    /// The pinned host key now, as a master records it (`proxied`: ssh itself checks it).
-    async fn pin_now(&self) -> Result<String, SshError> {
+    /// What a master is recorded with: the name its host key is pinned under and the pinned
+    /// fingerprints (`proxied`: ssh itself checks the key), as `HOST PORT FINGERPRINT…`.
+    async fn pin_record(&self) -> Result<String, SshError> {
         let cfg = crate::hostkey::system_config(&self.opts.destination).await?;
         if cfg.proxied {
             return Ok("proxied".to_owned());
@@ -235,12 +236,39 @@ impl Session {
             Some(alias) => (alias.clone(), 22),
             None => (cfg.hostname.clone(), cfg.port),
         };
-        let pinned = KnownHosts::new(&self.opts.known_hosts).pinned(&key_host, key_port)?;
+        Ok(format!(
+            "{key_host} {key_port} {}",
+            self.pinned_now(&key_host, key_port)?
+        ))
+    }
+
+    fn pinned_now(&self, host: &str, port: u16) -> Result<String, SshError> {
+        let pinned = KnownHosts::new(&self.opts.known_hosts).pinned(host, port)?;
         Ok(pinned
             .iter()
             .map(|k| k.fingerprint.clone())
             .collect::<Vec<_>>()
             .join(" "))
+    }
+
+    /// Whether the key pinned under the recorded name is still the one the master was
+    /// started against (read from Berth's known_hosts: no `ssh -G`, no network).
+    fn pin_holds(&self, recorded: &str) -> bool {
+        if recorded == "proxied" {
+            return true;
+        }
+        let mut fields = recorded.splitn(3, ' ');
+        let (Some(host), Some(port), Some(fingerprints)) = (
+            fields.next(),
+            fields.next().and_then(|p| p.parse::<u16>().ok()),
+            fields.next(),
+        ) else {
+            return false;
+        };
+        !fingerprints.is_empty()
+            && self
+                .pinned_now(host, port)
+                .is_ok_and(|now| now == fingerprints)
     }
 
     /// A live master an earlier process left for this server, if the host key it was started
@@ -256,14 +284,11 @@ impl Session {
         if !ctl.exists() {
             return None;
         }
+        // Not `ssh -O check` (a process each time): a master that died since fails the first
+        // request, which relaunches it like any lost master.
         let master = openssh::Session::resume(ctl.into_boxed_path(), None);
-        if master.check().await.is_err() {
-            let _ = std::fs::remove_file(&ctl_file);
-            return None;
-        }
-        let recorded = std::fs::read_to_string(&pin_file).ok();
-        let now = self.pin_now().await.ok();
-        if recorded.is_none() || recorded != now {
+        let recorded = std::fs::read_to_string(&pin_file).unwrap_or_default();
+        if !self.pin_holds(recorded.trim()) {
             tracing::info!(session = %self.label, "the pinned host key changed: not reusing the live master");
             exit_master(&master).await;
             let _ = std::fs::remove_file(&ctl_file);
@@ -277,7 +302,7 @@ impl Session {
         let Some((ctl_file, pin_file)) = self.record_paths() else {
             return;
         };
-        let Ok(pin) = self.pin_now().await else {
+        let Ok(pin) = self.pin_record().await else {
             return;
         };
         let ctl = master.control_socket().display().to_string();
