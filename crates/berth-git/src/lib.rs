@@ -182,6 +182,7 @@ async fn fetch_inner(
         }
         Remote::Http {
             tls,
+            ref host,
             ref password,
             ref user,
             ..
@@ -189,10 +190,11 @@ async fn fetch_inner(
             if matches!(source.auth, Auth::SshKey { .. }) {
                 return Err(job.invalid_auth("a deploy key needs an ssh URL (git@host:org/repo)"));
             }
-            // Fail closed: a token never travels in clear.
+            // Fail closed: a token never travels in clear over a network (this machine's own
+            // loopback is no network).
             let credentials =
                 matches!(source.auth, Auth::Token { .. }) || password.is_some() || user.is_some();
-            if !tls && credentials {
+            if !tls && credentials && !is_loopback(host) {
                 return Err(job.invalid_auth(
                     "a token would travel in clear over http://: use the https:// URL",
                 ));
@@ -400,21 +402,35 @@ impl Job {
     }
 }
 
+/// `localhost`, `127.x.x.x`, `::1`: this machine, where nothing travels over a network.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn a_token_is_never_sent_over_plain_http() {
+        assert!(is_loopback("127.0.0.1") && is_loopback("[::1]") && is_loopback("localhost"));
+        assert!(!is_loopback("203.0.113.9") && !is_loopback("git.example.com"));
         for (url, auth) in [
             (
-                "http://127.0.0.1:9/acme/web.git",
+                "http://203.0.113.9:9/acme/web.git",
                 Auth::Token {
                     user: None,
                     token: "ghp_s3cret".into(),
                 },
             ),
-            ("http://berth:s3cret@127.0.0.1:9/acme/web.git", Auth::None),
+            (
+                "http://berth:s3cret@git.example.com/acme/web.git",
+                Auth::None,
+            ),
         ] {
             let source = Source {
                 url: url.into(),
