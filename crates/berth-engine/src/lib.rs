@@ -12,6 +12,8 @@
 mod apply;
 pub mod connect;
 mod error;
+#[cfg(test)]
+mod fixtures;
 mod health;
 mod host;
 pub mod observe;

@@ -506,7 +506,6 @@ fn route_ids(config: &serde_json::Value) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use berth_model::{BaseImages, RelayConfig, TransportKind};
     use expect_test::expect;
 
     use super::*;
@@ -597,36 +596,7 @@ mod tests {
 
     #[test]
     fn the_hooks_domain_routes_to_the_relay_or_is_removed() {
-        let mut server = Server {
-            name: "prod".into(),
-            transport: TransportKind::Local,
-            ssh: None,
-            identity: None,
-            docker_socket: Server::DEFAULT_DOCKER_SOCKET.into(),
-            base_images: BaseImages::default(),
-            base_domain: None,
-            proxy: Some(ProxyConfig {
-                mode: ProxyMode::Managed {
-                    image: "caddy:2".into(),
-                    http_port: 80,
-                    https_port: 443,
-                },
-                admin: format!("unix:{ADMIN_SOCKET}"),
-                tls: TlsSetting::Internal,
-                http_server: "berth".into(),
-                installed_at: 0,
-            }),
-            relay: Some(RelayConfig {
-                image: "berth/relay:x".into(),
-                listen_port: 9080,
-                hooks_domain: Some("hooks.example.com".into()),
-                body_limit: 1 << 20,
-                rate_per_minute: 60,
-                installed_at: 0,
-                synced: 0,
-            }),
-            created_at: 0,
-        };
+        let mut server = crate::fixtures::server_with_proxy_and_relay(Some("hooks.example.com"));
         expect![[r#"
             switch       route hooks.example.com to berth-relay:9080 (caddy route berth-relay in server berth)
         "#]]

@@ -281,18 +281,7 @@ mod tests {
 
     #[test]
     fn the_relay_gets_docker_only_while_an_unattended_hook_needs_it() {
-        let server = Server {
-            name: "prod".into(),
-            transport: berth_model::TransportKind::Local,
-            ssh: None,
-            identity: None,
-            docker_socket: "/var/run/docker.sock".into(),
-            base_images: berth_model::BaseImages::default(),
-            base_domain: None,
-            proxy: None,
-            relay: None,
-            created_at: 0,
-        };
+        let server = crate::fixtures::server();
         let mut want = RelayService {
             listen_port: 9080,
             body_limit: 1 << 20,

@@ -179,7 +179,7 @@ pub async fn purge_server(host: &Host, server: &Server) -> Result<(), EngineErro
 
 #[cfg(test)]
 mod tests {
-    use berth_model::{AppDraft, BaseImages, RelayConfig, TlsSetting, TransportKind, Volume};
+    use berth_model::{AppDraft, Volume};
     use expect_test::expect;
 
     use super::*;
@@ -217,36 +217,7 @@ mod tests {
 
     #[test]
     fn purging_a_server_takes_berths_services_off_it_but_never_an_adopted_caddy() {
-        let mut server = Server {
-            name: "prod".into(),
-            transport: TransportKind::Local,
-            ssh: None,
-            identity: None,
-            docker_socket: Server::DEFAULT_DOCKER_SOCKET.into(),
-            base_images: BaseImages::default(),
-            base_domain: None,
-            proxy: Some(ProxyConfig {
-                mode: ProxyMode::Managed {
-                    image: "caddy:2".into(),
-                    http_port: 80,
-                    https_port: 443,
-                },
-                admin: "unix:/run/berth-proxy/admin.sock".into(),
-                tls: TlsSetting::Internal,
-                http_server: "berth".into(),
-                installed_at: 0,
-            }),
-            relay: Some(RelayConfig {
-                image: "berth/relay:x".into(),
-                listen_port: 9080,
-                hooks_domain: None,
-                body_limit: 1 << 20,
-                rate_per_minute: 60,
-                installed_at: 0,
-                synced: 0,
-            }),
-            created_at: 0,
-        };
+        let mut server = crate::fixtures::server_with_proxy_and_relay(None);
         let on_host = ServicesOnHost {
             containers: vec!["berth-proxy".into(), "berth-relay".into()],
             relay_images: vec!["sha256:7777".into()],
