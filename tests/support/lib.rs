@@ -183,28 +183,12 @@ impl Berth {
 
     /// `run_with_input`, panicking with its output unless it exits 0.
     pub fn ok_with_input(&self, args: &[&str], input: &str) -> Run {
-        let r = self.run_with_input(args, input);
-        assert_eq!(
-            r.code,
-            Some(0),
-            "berth {args:?} failed:\n--- stdout\n{}\n--- stderr\n{}",
-            r.stdout,
-            r.stderr
-        );
-        r
+        succeeded(args, self.run_with_input(args, input))
     }
 
     /// Runs `berth ARGS`, panicking with its output unless it exits 0.
     pub fn ok(&self, args: &[&str]) -> Run {
-        let r = self.run(args);
-        assert_eq!(
-            r.code,
-            Some(0),
-            "berth {args:?} failed:\n--- stdout\n{}\n--- stderr\n{}",
-            r.stdout,
-            r.stderr
-        );
-        r
+        succeeded(args, self.run(args))
     }
 
     /// Runs `berth ARGS`, panicking unless it fails; returns its output.
@@ -219,6 +203,18 @@ impl Berth {
         );
         r
     }
+}
+
+/// `r`, after checking that `berth ARGS` exited 0 (else a panic with its output).
+fn succeeded(args: &[&str], r: Run) -> Run {
+    assert_eq!(
+        r.code,
+        Some(0),
+        "berth {args:?} failed:\n--- stdout\n{}\n--- stderr\n{}",
+        r.stdout,
+        r.stderr
+    );
+    r
 }
 
 impl Default for Berth {
