@@ -42,22 +42,6 @@ pub(crate) fn remote_kind(git: &str) -> Option<Remote> {
     (before.contains('@') && !before.contains('/')).then_some(Remote::Ssh)
 }
 
-/// Whether an `http://` URL points at this machine's loopback (nothing crosses a network).
-pub(crate) fn on_loopback(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// A token for an https source, as stored.
 #[derive(Serialize, Deserialize)]
 struct StoredToken {
@@ -363,8 +347,5 @@ mod tests {
         assert_eq!(remote_kind("/home/me/src/app"), None);
         assert_eq!(remote_kind("./app"), None);
         assert_eq!(remote_kind("C:\\src\\app"), None);
-        assert!(on_loopback("http://127.0.0.1:3000/me/app.git"));
-        assert!(on_loopback("http://tok@[::1]:3000/me/app.git"));
-        assert!(!on_loopback("http://git.example.com/me/app.git"));
     }
 }

@@ -176,9 +176,7 @@ impl Berth {
                     )));
                 }
                 Some(crate::unattended::Remote::Http)
-                    if req.git_token.is_some()
-                        && !app.git.to_ascii_lowercase().starts_with("https://")
-                        && !crate::unattended::on_loopback(&app.git) =>
+                    if req.git_token.is_some() && berth_git::token_in_clear(&app.git) =>
                 {
                     return Err(ApiError::Invalid(format!(
                         "--git-token would travel in clear to `{}`: give the app its https:// URL",

@@ -402,6 +402,12 @@ impl Job {
     }
 }
 
+/// Whether a token for `url` would travel in clear over a network: an `http://` URL to
+/// another machine. (Berth refuses such a token before the relay ever tries.)
+pub fn token_in_clear(url: &str) -> bool {
+    matches!(Remote::parse(url), Ok(Remote::Http { tls: false, host, .. }) if !is_loopback(&host))
+}
+
 /// `localhost`, `127.x.x.x`, `::1`: this machine, where nothing travels over a network.
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -419,6 +425,10 @@ mod tests {
     async fn a_token_is_never_sent_over_plain_http() {
         assert!(is_loopback("127.0.0.1") && is_loopback("[::1]") && is_loopback("localhost"));
         assert!(!is_loopback("203.0.113.9") && !is_loopback("git.example.com"));
+        assert!(!token_in_clear("http://127.0.0.1:3000/me/app.git"));
+        assert!(!token_in_clear("http://tok@[::1]:3000/me/app.git"));
+        assert!(!token_in_clear("https://git.example.com/me/app.git"));
+        assert!(token_in_clear("http://git.example.com/me/app.git"));
         for (url, auth) in [
             (
                 "http://203.0.113.9:9/acme/web.git",
