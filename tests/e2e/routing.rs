@@ -146,44 +146,52 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
     );
     assert_eq!(st["domains"][0]["tls"]["state"], "off");
 
-    // Redeploy under a continuous request loop: nothing fails, v1 turns into v2.
+    // Redeploy under continuous request loops: nothing fails, v1 turns into v2. Adding and
+    // removing a domain meanwhile changes Caddy's config too: each change swaps its listening
+    // socket, and a connection queued on the old one must still be answered.
     repo.commit_version("v2");
     let stop = Arc::new(AtomicBool::new(false));
     let http = r.http;
-    let load = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let (mut ok, mut failed, mut seen) = (0u32, Vec::new(), Vec::<String>::new());
-            while !stop.load(Ordering::Relaxed) {
-                match through_caddy(http, "www.example.test") {
-                    Some((200, body)) => {
-                        ok += 1;
-                        if seen.last() != Some(&body) {
-                            seen.push(body);
+    let loads: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed, mut seen) = (0u32, Vec::new(), Vec::<String>::new());
+                while !stop.load(Ordering::Relaxed) {
+                    match through_caddy(http, "www.example.test") {
+                        Some((200, body)) => {
+                            ok += 1;
+                            if seen.last() != Some(&body) {
+                                seen.push(body);
+                            }
                         }
+                        other => failed.push(format!("{other:?}")),
                     }
-                    other => failed.push(format!("{other:?}")),
                 }
-            }
-            (ok, failed, seen)
+                (ok, failed, seen)
+            })
         })
-    };
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
+    b.ok(&["domain", "add", &app, "extra.example.test"]);
     b.ok(&["deploy", &app]);
+    b.ok(&["domain", "rm", &app, "extra.example.test"]);
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
-    let (ok, failed, seen) = load.join().unwrap();
-    assert!(
-        failed.is_empty(),
-        "{} failed requests during the switch: {failed:?}",
-        failed.len()
-    );
-    assert!(ok > 20, "only {ok} requests ran during the deploy");
-    assert_eq!(
-        seen,
-        ["hello v1", "hello v2"],
-        "responses switch once, from v1 to v2"
-    );
+    for load in loads {
+        let (ok, failed, seen) = load.join().unwrap();
+        assert!(
+            failed.is_empty(),
+            "{} failed requests during the switch: {failed:?}",
+            failed.len()
+        );
+        assert!(ok > 20, "only {ok} requests ran during the deploy");
+        assert_eq!(
+            seen,
+            ["hello v1", "hello v2"],
+            "responses switch once, from v1 to v2"
+        );
+    }
     assert_eq!(containers_of(&app).len(), 1);
 
     // A deploy that fails its health check leaves the route on the serving container.

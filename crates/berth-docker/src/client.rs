@@ -34,6 +34,8 @@ pub struct EngineInfo {
     pub mem_total_bytes: u64,
     pub containers_running: u64,
     pub root_dir: String,
+    /// The server's kernel release (`6.1.0-18-amd64`), empty if Docker did not say.
+    pub kernel: String,
 }
 
 impl DockerClient {
@@ -103,6 +105,10 @@ impl DockerClient {
             root_dir: info
                 .docker_root_dir
                 .unwrap_or_else(|| "/var/lib/docker".to_owned()),
+            kernel: info
+                .kernel_version
+                .or(version.kernel_version)
+                .unwrap_or_default(),
         })
     }
 

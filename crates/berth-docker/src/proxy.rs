@@ -2,7 +2,7 @@
 //! command, named volumes and bind mounts, restart unless-stopped; plus pulling an image and
 //! putting a file into a container before it starts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
@@ -40,6 +40,9 @@ pub struct ServiceSpec {
     /// Least privilege: every capability dropped, no new privileges, a read-only root
     /// filesystem (its volumes and binds stay writable, `/tmp` is a small tmpfs).
     pub confined: bool,
+    /// Kernel settings of the container's own network namespace (`net.*`), e.g.
+    /// `net.ipv4.tcp_migrate_req`.
+    pub sysctls: BTreeMap<String, String>,
 }
 
 impl ServiceSpec {
@@ -80,6 +83,12 @@ impl ServiceSpec {
                 readonly_rootfs: self.confined.then_some(true),
                 tmpfs: self.confined.then(|| {
                     HashMap::from([("/tmp".to_owned(), "rw,size=16m,mode=1777".to_owned())])
+                }),
+                sysctls: (!self.sysctls.is_empty()).then(|| {
+                    self.sysctls
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
                 }),
                 ..Default::default()
             }),

@@ -514,6 +514,11 @@ impl fmt::Display for Action {
                         "no capabilities, no new privileges, read-only root filesystem".to_owned(),
                     );
                 }
+                if !spec.sysctls.is_empty() {
+                    let set: Vec<String> =
+                        spec.sysctls.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    details.push(format!("sets {}", set.join(" ")));
+                }
                 if !details.is_empty() {
                     write!(f, " ({})", details.join("; "))?;
                 }

@@ -4,7 +4,7 @@
 //! and reading it back — whether it answers, which routes it holds, which certificate it serves
 //! for a name.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use berth_docker::{Publish, ServiceSpec, labels};
@@ -129,11 +129,18 @@ async fn routes_now(
 /// file, start, wait), then Berth's config with `routes` loaded over whatever an earlier
 /// install autosaved. Reinstalling replaces the container; certificates and the autosave live
 /// in named volumes and stay.
+///
+/// Every route change makes Caddy (2.6 and later, on Linux) open a new `SO_REUSEPORT` socket
+/// and close the old one; the kernel resets connections still queued on the closed one — a
+/// request that arrives in that instant fails. Where the server's `kernel` (its release, as
+/// Docker reports it) can hand queued connections over to the new socket (Linux 5.14+,
+/// `net.ipv4.tcp_migrate_req`), the proxy's network namespace is set to do so.
 pub fn plan_managed_proxy(
     server: &str,
     want: &ManagedProxy,
     routes: &[Route],
     on_host: ServiceOnHost,
+    kernel: &str,
 ) -> Result<Plan, EngineError> {
     let settings = ProxySettings {
         admin: AdminAddress::Unix(ADMIN_SOCKET.to_owned()),
@@ -187,6 +194,11 @@ pub fn plan_managed_proxy(
             ],
             // Caddy binds ports 80 and 443 and manages its certificates as root.
             confined: false,
+            sysctls: if hands_over_queued_connections(kernel) {
+                BTreeMap::from([(MIGRATE_SYSCTL.to_owned(), "1".to_owned())])
+            } else {
+                BTreeMap::new()
+            },
         },
         image: ServiceImage::Pull,
         files: vec![ServiceFile {
@@ -250,7 +262,8 @@ pub async fn install_proxy(
     with_proxy.proxy = Some(config.clone());
     let routes = routes_now(host, &with_proxy, &mode, apps).await?;
     let on_host = observe_service(host, ProxyConfig::CONTAINER, &want.image).await?;
-    let plan = plan_managed_proxy(&server.name, want, &routes, on_host)?;
+    let kernel = host.docker().info().await?.kernel;
+    let plan = plan_managed_proxy(&server.name, want, &routes, on_host, &kernel)?;
     apply_service_plan(host, ProxyConfig::CONTAINER, "the proxy", on_host, plan)
         .await
         .map_err(|e| match e {
@@ -260,6 +273,22 @@ pub async fn install_proxy(
             e => e,
         })?;
     Ok(config)
+}
+
+/// The setting that lets a closing listener hand its queued connections to its `SO_REUSEPORT`
+/// successor instead of resetting them.
+pub const MIGRATE_SYSCTL: &str = "net.ipv4.tcp_migrate_req";
+
+/// Whether a kernel release (`6.1.0-18-amd64`, `5.15.0-91-generic`) has
+/// [`MIGRATE_SYSCTL`]: Linux 5.14 and later. An unreadable release counts as no.
+pub fn hands_over_queued_connections(kernel: &str) -> bool {
+    let mut parts = kernel
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (5, 14),
+        _ => false,
+    }
 }
 
 /// The HTTP server of an adopted Caddy that gets Berth's routes: the one on `:443`, else on
@@ -530,12 +559,18 @@ mod tests {
             route("api", "api.example.com", "berth-api-aaaa1111:8080"),
             route("web", "www.example.com", "berth-web-bbbb2222:3000"),
         ];
-        let plan =
-            plan_managed_proxy("prod", &want, &routes, ServiceOnHost::default()).expect("plan");
+        let plan = plan_managed_proxy(
+            "prod",
+            &want,
+            &routes,
+            ServiceOnHost::default(),
+            "6.1.0-18-amd64",
+        )
+        .expect("plan");
         expect![[r#"
             build        pull image caddy:2
             start        ensure network berth
-            start        create berth-proxy from caddy:2 (publishing 0.0.0.0:80→80 0.0.0.0:443→443; mounts berth-proxy-data:/data berth-proxy-config:/config /run/berth-proxy:/run/berth-proxy)
+            start        create berth-proxy from caddy:2 (publishing 0.0.0.0:80→80 0.0.0.0:443→443; mounts berth-proxy-data:/data berth-proxy-config:/config /run/berth-proxy:/run/berth-proxy; sets net.ipv4.tcp_migrate_req=1)
             start        put /etc/berth/caddy.json (1668 bytes) into berth-proxy
             start        start berth-proxy
             health-check wait until the proxy answers on unix:/run/berth-proxy/admin.sock
@@ -552,10 +587,12 @@ mod tests {
             container: true,
             aside: false,
         };
-        let plan = plan_managed_proxy("prod", &off, &[], upgrade)
+        let plan = plan_managed_proxy("prod", &off, &[], upgrade, "5.10.0-28-amd64")
             .expect("plan")
             .to_string();
         assert!(plan.contains("publishing 0.0.0.0:8080→80;"), "{plan}");
+        // A kernel that cannot hand queued connections over gets no setting it lacks.
+        assert!(!plan.contains(MIGRATE_SYSCTL), "{plan}");
         // An upgrade loads the config before the old Caddy (set aside) is removed.
         assert!(
             plan.ends_with(
@@ -564,6 +601,21 @@ mod tests {
             ),
             "{plan}"
         );
+    }
+
+    #[test]
+    fn kernels_from_5_14_hand_queued_connections_over() {
+        for (kernel, yes) in [
+            ("6.1.0-18-amd64", true),
+            ("5.15.0-91-generic", true),
+            ("5.14.0-362.el9.x86_64", true),
+            ("5.10.0-28-amd64", false),
+            ("4.19.0", false),
+            ("", false),
+            ("unknown", false),
+        ] {
+            assert_eq!(hands_over_queued_connections(kernel), yes, "{kernel}");
+        }
     }
 
     #[test]

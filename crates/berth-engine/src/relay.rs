@@ -190,6 +190,7 @@ pub fn relay_install(
             // It parses what anyone on the internet sends: no capability, no new privilege,
             // nothing writable but its data and its control socket's directory.
             confined: true,
+            sysctls: Default::default(),
         },
         image: ServiceImage::Build {
             labels: relay_labels,

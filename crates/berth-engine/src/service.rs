@@ -443,6 +443,7 @@ mod tests {
                 }],
                 binds: vec!["berth-relay-data:/data".into()],
                 confined: true,
+                sysctls: Default::default(),
             },
             image: ServiceImage::Build {
                 labels: HashMap::new(),
