@@ -413,7 +413,7 @@ async fn core() {
         median(connect_embedded)
     );
     println!(
-        "  system ssh (control master)         {:8.1} ms",
+        "  system ssh (resuming the live master) {:6.1} ms",
         median(connect_system)
     );
 

@@ -515,8 +515,11 @@ impl fmt::Display for Action {
                     );
                 }
                 if !spec.sysctls.is_empty() {
-                    let set: Vec<String> =
-                        spec.sysctls.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let set: Vec<String> = spec
+                        .sysctls
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
                     details.push(format!("sets {}", set.join(" ")));
                 }
                 if !details.is_empty() {

@@ -286,7 +286,7 @@ impl Session {
         }
         // Not `ssh -O check` (a process each time): a master that died since fails the first
         // request, which relaunches it like any lost master.
-        let master = openssh::Session::resume(ctl.into_boxed_path(), None);
+        let master = openssh::Session::resume_mux(ctl.into_boxed_path(), None);
         let recorded = std::fs::read_to_string(&pin_file).unwrap_or_default();
         if !self.pin_holds(recorded.trim()) {
             tracing::info!(session = %self.label, "the pinned host key changed: not reusing the live master");
@@ -377,7 +377,7 @@ impl Session {
             builder.ssh_auth_sock(&agent.path);
         }
         let master = builder
-            .connect(&self.opts.destination.host)
+            .connect_mux(&self.opts.destination.host)
             .await
             .map_err(|e| self.map_error(e, &cfg, &known_hosts, (&key_host, key_port)))?;
         self.record(&master).await;
@@ -392,12 +392,13 @@ impl Session {
         key_host: (&str, u16),
     ) -> SshError {
         let text = match &e {
-            openssh::Error::Connect(io) | openssh::Error::Master(io) => io.to_string(),
-            openssh::Error::Ssh(io) => {
+            // Launching the master is the one place ssh is run as a process.
+            openssh::Error::Connect(io) if io.kind() == std::io::ErrorKind::NotFound => {
                 return SshError::SystemSsh {
                     message: format!("cannot run ssh: {}", io_reason(io)),
                 };
             }
+            openssh::Error::Connect(io) | openssh::Error::Master(io) => io.to_string(),
             other => other.to_string(),
         };
         let tried = || {
