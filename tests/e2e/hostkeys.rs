@@ -1,7 +1,8 @@
 //! Host keys: an unknown key is refused without a terminal unless --accept-new; a changed key
 //! is always refused, naming both fingerprints; nothing is stored either way.
 
-use berth_testkit::{Berth, Sshd};
+use berth_testkit::docker::{AppGuard, ensure_busybox};
+use berth_testkit::{Berth, Netns, Sshd, git, http_get, unique};
 
 #[test]
 fn unknown_host_key_is_refused_without_accept_new() {
@@ -215,4 +216,126 @@ fn an_encrypted_key_s_passphrase_is_kept_in_the_secrets_store() {
         !secrets.contains("correct horse"),
         "server rm forgets the passphrase"
     );
+}
+
+/// A server only a jump host reaches, named in an ssh_config with `ProxyJump` and
+/// `HostKeyAlias`: its key is fetched through the jump and pinned under the alias ssh looks
+/// up, an app deploys through it, and a changed key behind the jump is refused. Berth runs in
+/// a network namespace of its own: the server's sshd (with Docker, on this machine's loopback)
+/// is out of its reach; the jump host's, on the namespace's link, is not.
+#[test]
+fn a_server_behind_a_jump_host_is_pinned_under_its_alias_and_deployed_through() {
+    ensure_busybox();
+    let ns = Netns::create();
+    let jump = Sshd::start_on(&ns.outer);
+    let behind = Sshd::start();
+    let mut b = Berth::new();
+    b.set_netns(&ns);
+    let dir = b.data.path().join("ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The jump host is trusted the way the user's own ssh trusts it.
+    let jump_known = dir.join("jump_known_hosts");
+    std::fs::write(
+        &jump_known,
+        format!("[{}]:{} {}\n", ns.outer, jump.port, jump.host_public_key),
+    )
+    .unwrap();
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host berth-jump\n  HostName {}\n  Port {}\n  User root\n  IdentityFile {}\n  \
+             IdentitiesOnly yes\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n\n\
+             Host behind\n  HostName 127.0.0.1\n  Port {}\n  User root\n  ProxyJump berth-jump\n  \
+             HostKeyAlias behind.internal\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+            ns.outer,
+            jump.port,
+            jump.user_key.display(),
+            jump_known.display(),
+            behind.port,
+            behind.user_key.display(),
+        ),
+    )
+    .unwrap();
+    b.set_env("BERTH_SSH_CONFIG", &config.display().to_string());
+
+    // Unknown: refused, showing the key of the server behind the jump (not the jump's).
+    let r = b.fails(&[
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        "behind",
+        "--transport",
+        "system",
+    ]);
+    assert!(
+        r.stderr.contains(&behind.host_fingerprint()),
+        "{}",
+        r.stderr
+    );
+    b.ok(&[
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        "behind",
+        "--transport",
+        "system",
+        "--accept-new",
+    ]);
+    let known = std::fs::read_to_string(b.data.path().join("known_hosts")).unwrap();
+    let key_part = behind
+        .host_public_key
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        known.contains(&format!("behind.internal {key_part}")),
+        "pinned under the alias ssh looks up: {known}"
+    );
+
+    let app = unique("jumped");
+    let _guard = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--server",
+        "prod",
+        "--git",
+        &repo.path_str(),
+        "--port",
+        "8080",
+        "--health-path",
+        "/healthz",
+    ]);
+    b.ok(&["deploy", &app]);
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["state"], "running", "{st:#}");
+    let endpoint = st["endpoint"].as_str().expect("endpoint");
+    assert_eq!(
+        http_get(endpoint, "/").map(|(s, body)| (s, body.trim().to_owned())),
+        Some((200, "hello v1".to_owned()))
+    );
+
+    // The server behind the jump comes back with another key: every command is refused,
+    // naming both keys; nothing is re-pinned.
+    let old_fp = behind.host_fingerprint();
+    let behind = behind.with_new_host_key();
+    let r = b.fails(&["deploy", &app]);
+    assert!(
+        r.stderr.contains(&behind.host_fingerprint()) && r.stderr.contains(&old_fp),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("host key of behind.internal"),
+        "{}",
+        r.stderr
+    );
+    let still = std::fs::read_to_string(b.data.path().join("known_hosts")).unwrap();
+    assert_eq!(still, known, "a changed key is never pinned");
 }

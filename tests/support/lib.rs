@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-pub use sshd::Sshd;
+pub use sshd::{Netns, Sshd};
 
 /// Runs a command and returns its stdout, panicking with its stderr if it failed.
 pub fn run(cmd: &mut Command) -> String {
@@ -68,6 +68,8 @@ pub fn berth_bin() -> PathBuf {
 /// A private Berth data dir (file secrets) and a way to run `berth` against it.
 pub struct Berth {
     pub data: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    netns: Option<String>,
 }
 
 /// What a finished `berth` run printed.
@@ -126,19 +128,39 @@ impl Berth {
                 .prefix(prefix)
                 .tempdir()
                 .expect("tempdir"),
+            env: Vec::new(),
+            netns: None,
         }
     }
 
     /// A `berth` command with this data dir, file secrets, no colour, no terminal.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(berth_bin());
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns.as_str()]).arg(berth_bin());
+                c
+            }
+            None => Command::new(berth_bin()),
+        };
         c.args(args)
             .env("BERTH_DATA_DIR", self.data.path())
             .env("BERTH_SECRETS", "file")
             .env("NO_COLOR", "1")
             .env_remove("BERTH_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         c
+    }
+
+    /// Runs every later command inside the network namespace `netns` (`ip netns exec`).
+    pub fn set_netns(&mut self, netns: &Netns) {
+        self.netns = Some(netns.name.clone());
+    }
+
+    /// Sets `key=value` for every later command.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

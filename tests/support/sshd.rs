@@ -10,6 +10,8 @@ use crate::{free_port, run};
 
 pub struct Sshd {
     child: Child,
+    /// The address it listens on.
+    pub addr: String,
     pub port: u16,
     pub dir: tempfile::TempDir,
     /// Private key authorised for every user (`root` and any other test user).
@@ -41,6 +43,11 @@ impl Sshd {
         Self::start_in(new_keys(), free_port(), "127.0.0.1")
     }
 
+    /// Starts sshd with a fresh host key on a free port of `addr`.
+    pub fn start_on(addr: &str) -> Sshd {
+        Self::start_in(new_keys(), free_port(), addr)
+    }
+
     /// Starts sshd listening on every address (containers reach it through their network's
     /// gateway: a git server for the relay).
     pub fn start_public() -> Sshd {
@@ -60,6 +67,15 @@ impl Sshd {
     /// (for changed-host-key tests). `self` must have been dropped or stopped first.
     pub fn start_with_new_host_key(port: u16) -> Sshd {
         Self::start_in(new_keys(), port, "127.0.0.1")
+    }
+
+    /// The same server (address, port, namespace) come back with a *different* host key, as
+    /// after a reinstall — or as an impostor would. Every session it served is dropped.
+    pub fn with_new_host_key(mut self) -> Sshd {
+        self.kill_sessions();
+        self.stop();
+        let addr = self.addr.clone();
+        Self::start_in(new_keys(), self.port, &addr)
     }
 
     fn start_in(dir: tempfile::TempDir, port: u16, listen: &str) -> Sshd {
@@ -95,6 +111,11 @@ impl Sshd {
             .to_owned();
         let sshd = Sshd {
             child,
+            addr: if listen == "0.0.0.0" {
+                "127.0.0.1".to_owned()
+            } else {
+                listen.to_owned()
+            },
             port,
             user_key: d.join("id_ed25519"),
             host_public_key,
@@ -107,12 +128,15 @@ impl Sshd {
     fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if std::net::TcpStream::connect((self.addr.as_str(), self.port)).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("sshd did not listen on 127.0.0.1:{} within 10s", self.port);
+        panic!(
+            "sshd did not listen on {}:{} within 10s",
+            self.addr, self.port
+        );
     }
 
     /// Simulates a server restart: kills sshd *and every session it serves* (as a reboot
@@ -147,13 +171,13 @@ impl Sshd {
             .to_owned()
     }
 
-    /// `root@127.0.0.1:PORT`.
+    /// `root@ADDR:PORT` (`127.0.0.1` unless it runs in another namespace).
     pub fn target(&self) -> String {
-        format!("root@127.0.0.1:{}", self.port)
+        self.target_for("root")
     }
 
     pub fn target_for(&self, user: &str) -> String {
-        format!("{user}@127.0.0.1:{}", self.port)
+        format!("{user}@{}:{}", self.addr, self.port)
     }
 
     /// Stops sshd now (also done on drop).
@@ -220,5 +244,73 @@ fn descendants(root: u32) -> Vec<u32> {
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A network namespace joined to this one by a veth pair: this side is `outer`, the
+/// namespace's side `inner`. From inside it, this namespace's loopback is out of reach: a
+/// client run there (see `Berth::set_netns`) reaches this side only at `outer`. Removed
+/// (with the pair) when dropped.
+pub struct Netns {
+    pub name: String,
+    veth: String,
+    pub outer: String,
+    pub inner: String,
+}
+
+impl Netns {
+    pub fn create() -> Netns {
+        let pid = std::process::id();
+        let name = format!("berth-test-{pid}");
+        let veth = format!("bt{pid}");
+        // Leftovers of an earlier run of this pid.
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let _ = Command::new("ip").args(["link", "del", &veth]).output();
+        let (b, c) = ((pid / 64) % 256, (pid % 64) * 4);
+        let outer = format!("10.211.{b}.{}", c + 1);
+        let inner = format!("10.211.{b}.{}", c + 2);
+        let peer = format!("{veth}n");
+        let ns = Netns {
+            name,
+            veth,
+            outer,
+            inner,
+        };
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("run ip");
+            assert!(
+                out.status.success(),
+                "ip {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&["netns", "add", &ns.name]);
+        ip(&[
+            "link", "add", &ns.veth, "type", "veth", "peer", "name", &peer,
+        ]);
+        ip(&["link", "set", &peer, "netns", &ns.name]);
+        ip(&["addr", "add", &format!("{}/30", ns.outer), "dev", &ns.veth]);
+        ip(&["link", "set", &ns.veth, "up"]);
+        let inside = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", ns.name.as_str(), "ip"];
+            all.extend_from_slice(args);
+            ip(&all);
+        };
+        inside(&["addr", "add", &format!("{}/30", ns.inner), "dev", &peer]);
+        inside(&["link", "set", &peer, "up"]);
+        inside(&["link", "set", "lo", "up"]);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .output();
     }
 }

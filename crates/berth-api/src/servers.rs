@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_engine::Host;
-use berth_engine::connect::{HostKeyVerdict, forget_host_key, pin_host_key, probe_host_key};
+use berth_engine::connect::{
+    HostKeyVerdict, forget_host_key, host_key_name, pin_host_key, probe_host_key,
+};
 use berth_model::{
     BaseImages, Server, ServerCheck, SshTarget, TransportKind, validate_server_name,
 };
@@ -340,14 +342,18 @@ impl Berth {
         }
         self.store.delete_server(name)?;
         if let Some(target) = &server.ssh {
-            let port = target.port_or_default();
-            let shared = self.store.servers()?.iter().any(|s| {
-                s.ssh
-                    .as_ref()
-                    .is_some_and(|t| t.host == target.host && t.port_or_default() == port)
-            });
+            let pinned_as = host_key_name(server.transport, target).await;
+            let mut shared = false;
+            for other in self.store.servers()? {
+                if let Some(t) = &other.ssh
+                    && host_key_name(other.transport, t).await == pinned_as
+                {
+                    shared = true;
+                    break;
+                }
+            }
             if !shared {
-                forget_host_key(&self.known_hosts_path(), &target.host, port)?;
+                forget_host_key(&self.known_hosts_path(), &pinned_as.0, pinned_as.1)?;
             }
             if server.identity.is_some()
                 && let Err(e) = self.secrets().delete(&passphrase_key(name))

@@ -138,17 +138,25 @@ pub async fn probe_host_key(
     known_hosts: &Path,
 ) -> Result<HostKeyCheck, EngineError> {
     let dest = destination(target);
+    let known = KnownHosts::new(known_hosts);
+    // The system ssh reaches the server as its config says (ProxyJump, HostKeyAlias) and
+    // looks its key up under the name it maps it to: the probe does the same.
     #[cfg(unix)]
-    let dest = if transport == TransportKind::System {
-        berth_ssh::hostkey::resolve_system(&dest).await?
+    let (host, port, key) = if transport == TransportKind::System {
+        berth_ssh::hostkey::fetch_system_host_key(&dest, PROBE_TIMEOUT, &known).await?
     } else {
-        dest
+        let port = dest.port_or_default();
+        let key = fetch_host_key(&dest.host, port, PROBE_TIMEOUT).await?;
+        (dest.host.clone(), port, key)
     };
     #[cfg(not(unix))]
-    let _ = transport;
-    let port = dest.port_or_default();
-    let key = fetch_host_key(&dest.host, port, PROBE_TIMEOUT).await?;
-    let verdict = match KnownHosts::new(known_hosts).check(&dest.host, port, &key)? {
+    let (host, port, key) = {
+        let _ = transport;
+        let port = dest.port_or_default();
+        let key = fetch_host_key(&dest.host, port, PROBE_TIMEOUT).await?;
+        (dest.host.clone(), port, key)
+    };
+    let verdict = match known.check(&host, port, &key)? {
         Verdict::Trusted => HostKeyVerdict::Trusted,
         Verdict::Unknown => HostKeyVerdict::Unknown,
         Verdict::Changed { pinned } => HostKeyVerdict::Changed {
@@ -156,7 +164,7 @@ pub async fn probe_host_key(
         },
     };
     Ok(HostKeyCheck {
-        host: dest.host.clone(),
+        host,
         port,
         algorithm: key.algorithm.clone(),
         fingerprint: key.fingerprint.clone(),
@@ -169,6 +177,20 @@ pub async fn probe_host_key(
 pub fn pin_host_key(known_hosts: &Path, check: &HostKeyCheck) -> Result<(), EngineError> {
     KnownHosts::new(known_hosts).pin(&check.host, check.port, &check.key)?;
     Ok(())
+}
+
+/// The `(host, port)` a server's key is pinned under: for the system transport the name ssh
+/// looks it up under (its `HostKeyAlias`, or the host name and port its config maps the target
+/// to; the target itself if ssh cannot say), else the target's host and port.
+pub async fn host_key_name(transport: TransportKind, target: &SshTarget) -> (String, u16) {
+    #[cfg(unix)]
+    if transport == TransportKind::System
+        && let Ok(name) = berth_ssh::hostkey::system_key_name(&destination(target)).await
+    {
+        return name;
+    }
+    let _ = transport;
+    (target.host.clone(), target.port_or_default())
 }
 
 /// Forgets every key pinned for `host:port`.

@@ -388,10 +388,25 @@ pub(crate) fn parse_ssh_g(output: &str) -> Result<SystemConfig, String> {
     Ok(cfg)
 }
 
+/// The ssh_config file the system transport uses instead of `~/.ssh/config`
+/// (`BERTH_SSH_CONFIG`, passed to ssh as `-F`): a project's own hosts, or a test's. OpenSSH
+/// hands it to a ProxyJump's ssh too.
 #[cfg(unix)]
-pub(crate) async fn system_config(dest: &Destination) -> Result<SystemConfig, SshError> {
+pub(crate) fn user_config() -> Option<PathBuf> {
+    std::env::var_os("BERTH_SSH_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `ssh [-F FILE] [OPTIONS] [-p PORT] [-l USER] -- HOST`, the way Berth names a destination to
+/// the system ssh (options before the destination: a host never reaches argv as an option).
+#[cfg(unix)]
+fn ssh_for(dest: &Destination, options: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("ssh");
-    cmd.arg("-G");
+    if let Some(config) = user_config() {
+        cmd.arg("-F").arg(config);
+    }
+    cmd.args(options);
     if let Some(port) = dest.port {
         cmd.arg("-p").arg(port.to_string());
     }
@@ -400,9 +415,17 @@ pub(crate) async fn system_config(dest: &Destination) -> Result<SystemConfig, Ss
     }
     cmd.arg("--").arg(&dest.host);
     cmd.stdin(std::process::Stdio::null());
-    let out = cmd.output().await.map_err(|e| SshError::SystemSsh {
-        message: format!("cannot run `ssh -G`: {}", io_reason(&e)),
-    })?;
+    cmd
+}
+
+#[cfg(unix)]
+pub(crate) async fn system_config(dest: &Destination) -> Result<SystemConfig, SshError> {
+    let out = ssh_for(dest, &["-G"])
+        .output()
+        .await
+        .map_err(|e| SshError::SystemSsh {
+            message: format!("cannot run `ssh -G`: {}", io_reason(&e)),
+        })?;
     if !out.status.success() {
         return Err(SshError::SystemSsh {
             message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
@@ -410,6 +433,19 @@ pub(crate) async fn system_config(dest: &Destination) -> Result<SystemConfig, Ss
     }
     parse_ssh_g(&String::from_utf8_lossy(&out.stdout))
         .map_err(|message| SshError::SystemSsh { message })
+}
+
+#[cfg(unix)]
+impl SystemConfig {
+    /// The name the system ssh looks the server's host key up under, as `(host, port)` for
+    /// [`KnownHosts`]: a `HostKeyAlias` verbatim (port 22 writes no port), else the
+    /// `HostName` and port.
+    pub(crate) fn key_name(&self) -> (String, u16) {
+        match &self.host_key_alias {
+            Some(alias) => (alias.clone(), 22),
+            None => (self.hostname.clone(), self.port),
+        }
+    }
 }
 
 /// The host name, port and user `~/.ssh/config` maps `dest` to (`ssh -G`).
@@ -421,6 +457,112 @@ pub async fn resolve_system(dest: &Destination) -> Result<Destination, SshError>
         host: cfg.hostname,
         port: Some(cfg.port),
     })
+}
+
+/// Where the system ssh keeps `dest`'s host key in a known_hosts file, `(host, port)`: the
+/// `HostKeyAlias` if the config sets one, else the host name and port it maps `dest` to.
+#[cfg(unix)]
+pub async fn system_key_name(dest: &Destination) -> Result<(String, u16), SshError> {
+    Ok(system_config(dest).await?.key_name())
+}
+
+/// The host key the server `dest` presents to the system ssh, with the name ssh looks it up
+/// under (see [`system_key_name`]). A server behind `ProxyJump`/`ProxyCommand` is reached
+/// the way ssh reaches it — through the jump, which ssh authenticates as the user's config
+/// says — and only the key is taken: nothing is authenticated on the server itself. A server
+/// with several host keys is asked for the kind `known_hosts` pins for it.
+#[cfg(unix)]
+pub async fn fetch_system_host_key(
+    dest: &Destination,
+    timeout: Duration,
+    known_hosts: &KnownHosts,
+) -> Result<(String, u16, HostKey), SshError> {
+    let cfg = system_config(dest).await?;
+    let (name, port) = cfg.key_name();
+    let prefer = known_hosts.pinned(&name, port)?;
+    if !cfg.proxied {
+        let key = fetch_host_key_preferring(&cfg.hostname, cfg.port, timeout, &prefer).await?;
+        return Ok((name, port, key));
+    }
+    let dir = tempfile::tempdir().map_err(|e| SshError::SystemSsh {
+        message: format!("cannot make a temporary directory: {}", io_reason(&e)),
+    })?;
+    let seen = dir.path().join("known_hosts");
+    let seen_opt = format!(
+        "UserKnownHostsFile={}",
+        crate::system::config_path(&seen).display()
+    );
+    let timeout_opt = format!("ConnectTimeout={}", timeout.as_secs().max(1));
+    let mut algorithms: Vec<&str> = prefer.iter().map(|k| k.algorithm.as_str()).collect();
+    algorithms.dedup();
+    let prefer_opt = format!("HostKeyAlgorithms=^{}", algorithms.join(","));
+    let mut options = vec![
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        &seen_opt,
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "HashKnownHosts=no",
+        "-o",
+        "UpdateHostKeys=no",
+        "-o",
+        &timeout_opt,
+        // Only the key: no way to log in is tried, no master is used or made.
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PasswordAuthentication=no",
+        "-o",
+        "KbdInteractiveAuthentication=no",
+        "-o",
+        "HostbasedAuthentication=no",
+        "-o",
+        "GSSAPIAuthentication=no",
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ControlPath=none",
+    ];
+    if !algorithms.is_empty() {
+        options.extend(["-o", prefer_opt.as_str()]);
+    }
+    let mut cmd = ssh_for(dest, &options);
+    cmd.arg("true").kill_on_drop(true);
+    let out = tokio::time::timeout(timeout * 2, cmd.output())
+        .await
+        .map_err(|_| SshError::Timeout {
+            addr: display_addr(&cfg.hostname, cfg.port),
+            after: timeout * 2,
+        })?
+        .map_err(|e| SshError::SystemSsh {
+            message: format!("cannot run ssh: {}", io_reason(&e)),
+        })?;
+    let written = std::fs::read_to_string(&seen).unwrap_or_default();
+    let key = written.lines().find_map(|line| {
+        let (_name, key) = line.trim().split_once(' ')?;
+        HostKey::from_openssh(key).ok()
+    });
+    match key {
+        Some(key) => Ok((name, port, key)),
+        None => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let addr = display_addr(&cfg.hostname, cfg.port);
+            Err(
+                crate::system::map_stderr(&stderr, &addr, timeout).unwrap_or_else(|_| {
+                    SshError::SystemSsh {
+                        message: format!(
+                            "no host key came back from {addr} through its proxy: {}",
+                            stderr.trim()
+                        ),
+                    }
+                }),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

@@ -232,10 +232,7 @@ impl Session {
         if cfg.proxied {
             return Ok("proxied".to_owned());
         }
-        let (key_host, key_port) = match &cfg.host_key_alias {
-            Some(alias) => (alias.clone(), 22),
-            None => (cfg.hostname.clone(), cfg.port),
-        };
+        let (key_host, key_port) = cfg.key_name();
         Ok(format!(
             "{key_host} {key_port} {}",
             self.pinned_now(&key_host, key_port)?
@@ -316,10 +313,7 @@ impl Session {
         let cfg = crate::hostkey::system_config(&self.opts.destination).await?;
         let known_hosts = KnownHosts::new(&self.opts.known_hosts);
         // With HostKeyAlias, ssh looks the alias up verbatim (no port).
-        let (key_host, key_port) = match &cfg.host_key_alias {
-            Some(alias) => (alias.clone(), 22),
-            None => (cfg.hostname.clone(), cfg.port),
-        };
+        let (key_host, key_port) = cfg.key_name();
         if cfg.proxied {
             // Only ssh can reach the server; its strict checking against the same file
             // decides, and its message is mapped below.
@@ -353,6 +347,9 @@ impl Session {
         }
 
         let mut builder = SessionBuilder::default();
+        if let Some(config) = crate::hostkey::user_config() {
+            builder.config_file(config);
+        }
         builder
             .known_hosts_check(Strictness::Strict)
             .user_known_hosts_file(config_path(&self.opts.known_hosts))
@@ -579,7 +576,7 @@ fn error_text(e: &openssh::Error) -> String {
 
 /// What ssh's stderr says, when it is one of the errors with its own variant.
 #[derive(Debug, PartialEq, Eq)]
-enum StderrKind {
+pub(crate) enum StderrKind {
     AuthFailed,
     HostKey {
         presented: Option<String>,
@@ -589,7 +586,7 @@ enum StderrKind {
 
 /// Maps ssh's stderr to an error: `Ok` when the text decides it alone, `Err(kind)` when the
 /// caller must add what it knows (who, which keys).
-fn map_stderr(
+pub(crate) fn map_stderr(
     text: &str,
     addr: &str,
     timeout: std::time::Duration,
@@ -792,7 +789,7 @@ impl Transport for SystemTransport {
 /// A path as an `-o Option=VALUE` of ssh needs it: ssh splits such a value on whitespace (a
 /// data dir under `~/Library/Application Support` would be two files) and expands `%` tokens,
 /// so the path is double-quoted with `\` and `"` escaped and `%` doubled.
-fn config_path(path: &Path) -> PathBuf {
+pub(crate) fn config_path(path: &Path) -> PathBuf {
     let text = path.to_string_lossy();
     let mut quoted = String::with_capacity(text.len() + 2);
     quoted.push('"');
