@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use berth_testkit::docker::{AppGuard, BUSYBOX, containers_of, ensure_busybox};
-use berth_testkit::{Berth, Sshd, free_port, git, run, unique};
+use berth_testkit::{Berth, LoginUser, Sshd, free_port, git, run, unique};
 
 fn assert_mentions(r: &berth_testkit::Run, needles: &[&str]) {
     for n in needles {
@@ -190,7 +190,7 @@ fn docker_not_running_or_not_permitted() {
     assert_mentions(&r, &["docker is not running"]);
 
     // A login user without access to the Docker socket.
-    let user = NoDockerUser::create();
+    let user = LoginUser::create(&[]);
     let r = b.fails(&[
         "server",
         "add",
@@ -211,30 +211,6 @@ fn docker_not_running_or_not_permitted() {
         b.ok(&["server", "ls", "--json"]).json(),
         serde_json::json!([])
     );
-}
-
-/// A system user that is not in the `docker` group; deleted on drop.
-struct NoDockerUser(String);
-
-impl NoDockerUser {
-    fn create() -> NoDockerUser {
-        let name = unique("berthnd").replace('-', "");
-        run(Command::new("useradd").args([
-            "--no-create-home",
-            "--shell",
-            "/bin/sh",
-            "--password",
-            "*",
-            &name,
-        ]));
-        NoDockerUser(name)
-    }
-}
-
-impl Drop for NoDockerUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.0).output();
-    }
 }
 
 #[test]

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use berth_model::Provider;
 use berth_testkit::docker::{AppGuard, CADDY, ensure_caddy, gateway, remove_relay};
-use berth_testkit::{Berth, Sshd, free_port, git, http_get, http_get_host, http_post, unique};
+use berth_testkit::{
+    Berth, LoginUser, Sshd, free_port, git, http_get, http_get_host, http_post, unique,
+};
 
 use crate::routing::ProxyGuard;
 
@@ -1146,4 +1148,80 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     b.ok(&["app", "rm", &ssh_app, "--purge"]);
     b.ok(&["app", "rm", &app, "--purge"]);
     b.ok(&["app", "rm", &local, "--purge"]);
+}
+
+/// A login user in the `docker` group, not root: deploys work; the relay's control socket
+/// belongs to the Docker socket's group, so the relay answers them too; Berth's own Caddy,
+/// whose admin socket only root may open, is refused before anything changes.
+#[test]
+fn a_docker_group_login_deploys_asks_the_relay_and_is_refused_berths_caddy() {
+    use std::os::unix::fs::MetadataExt;
+    let _guard = RelayGuard::take();
+    berth_testkit::docker::ensure_busybox();
+    let user = LoginUser::create(&["docker"]);
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    let key = sshd.user_key.display().to_string();
+    b.ok(&[
+        "server",
+        "add",
+        "prod",
+        "--ssh",
+        &sshd.target_for(&user.0),
+        "--identity",
+        &key,
+        "--transport",
+        "system",
+        "--accept-new",
+    ]);
+    let app = unique("grouped");
+    let _app = AppGuard(app.clone());
+    let repo = git::web_app("v1");
+    create_app(&b, &app, &repo);
+    b.ok(&["deploy", &app]);
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["state"], "running", "{st:#}");
+
+    let r = b.fails(&[
+        "server",
+        "proxy",
+        "install",
+        "prod",
+        "--image",
+        CADDY,
+        "--tls",
+        "off",
+        "--http-port",
+        &free_port().to_string(),
+        "--https-port",
+        &free_port().to_string(),
+    ]);
+    for needle in [user.0.as_str(), "not root", "--admin 127.0.0.1:2019"] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+    let proxy = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter", "name=^berth-proxy$"])
+        .output()
+        .unwrap();
+    assert!(proxy.stdout.is_empty(), "nothing was installed");
+
+    b.ok(&[
+        "server",
+        "relay",
+        "install",
+        "prod",
+        "--listen-port",
+        &free_port().to_string(),
+    ]);
+    let status = b
+        .ok(&["server", "relay", "status", "prod", "--json"])
+        .json();
+    assert_eq!(status["answering"], true, "{status:#}");
+    let docker_gid = std::fs::metadata("/var/run/docker.sock").unwrap().gid();
+    let control = std::fs::metadata("/run/berth-relay/control.sock").unwrap();
+    assert_eq!(
+        (control.gid(), control.mode() & 0o777),
+        (docker_gid, 0o660),
+        "the control socket is the Docker socket's group's"
+    );
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-pub use sshd::{Netns, Sshd};
+pub use sshd::{LoginUser, Netns, Sshd};
 
 /// Runs a command and returns its stdout, panicking with its stderr if it failed.
 pub fn run(cmd: &mut Command) -> String {

@@ -314,3 +314,26 @@ impl Drop for Netns {
             .output();
     }
 }
+
+/// A system user (no home, `/bin/sh`) in `groups`, for logins that are not root; the test
+/// sshd authorises every user's key. Deleted on drop.
+pub struct LoginUser(pub String);
+
+impl LoginUser {
+    pub fn create(groups: &[&str]) -> LoginUser {
+        let name = crate::unique("berthu").replace('-', "");
+        let mut cmd = Command::new("useradd");
+        cmd.args(["--no-create-home", "--shell", "/bin/sh", "--password", "*"]);
+        if !groups.is_empty() {
+            cmd.arg("--groups").arg(groups.join(","));
+        }
+        run(cmd.arg(&name));
+        LoginUser(name)
+    }
+}
+
+impl Drop for LoginUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.0).output();
+    }
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use berth_engine::observe::container_state;
 use berth_engine::relay::{
-    RelayService, check_relay_binary, install_relay, relay_arch, relay_control,
+    RelayService, check_relay_binary, docker_socket_group, install_relay, relay_arch, relay_control,
 };
 use berth_model::{RelayConfig, RelayStatus, Server};
 use berth_relay_proto::client::ControlClient;
@@ -182,6 +182,7 @@ impl Berth {
             body_limit: req.body_limit,
             rate_per_minute: req.rate_per_minute,
             docker: unattended_coming || self.needs_docker(&server.name)?,
+            control_group: docker_socket_group(&host, &server.docker_socket).await,
         };
         let image = install_relay(&host, &server, &want, &binary).await?;
         let client = relay_control(&host).await?;

@@ -216,6 +216,23 @@ impl Host {
         })
     }
 
+    /// Who Berth logs in to the server as: `(uid, name)`, if the server says (`id`).
+    pub async fn login(&self) -> Option<(u32, String)> {
+        let out = match self.transport.exec("id -u; id -un").await {
+            Ok(out) if out.success() => out,
+            Ok(_) => return None,
+            Err(e) => {
+                tracing::debug!("cannot ask the server who Berth logs in as: {e}");
+                return None;
+            }
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines().map(str::trim);
+        let uid = lines.next()?.parse().ok()?;
+        let name = lines.next().unwrap_or_default().to_owned();
+        Some((uid, name))
+    }
+
     /// Closes the session.
     pub async fn close(&self) {
         self.transport.close().await;

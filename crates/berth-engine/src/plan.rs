@@ -514,6 +514,9 @@ impl fmt::Display for Action {
                         "no capabilities, no new privileges, read-only root filesystem".to_owned(),
                     );
                 }
+                if !spec.groups.is_empty() {
+                    details.push(format!("in group {}", spec.groups.join(" ")));
+                }
                 if !spec.sysctls.is_empty() {
                     let set: Vec<String> = spec
                         .sysctls

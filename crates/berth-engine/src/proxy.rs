@@ -199,6 +199,7 @@ pub fn plan_managed_proxy(
             } else {
                 BTreeMap::new()
             },
+            groups: Vec::new(),
         },
         image: ServiceImage::Pull,
         files: vec![ServiceFile {
@@ -246,6 +247,13 @@ pub async fn install_proxy(
     apps: &[AppRoute],
     now: i64,
 ) -> Result<ProxyConfig, EngineError> {
+    refuse_unreachable_admin(
+        host,
+        server,
+        &AdminAddress::Unix(ADMIN_SOCKET.to_owned()),
+        true,
+    )
+    .await?;
     let mode = ProxyMode::Managed {
         image: want.image.clone(),
         http_port: want.http_port,
@@ -291,6 +299,53 @@ pub fn hands_over_queued_connections(kernel: &str) -> bool {
     }
 }
 
+/// Refuses, before anything changes, a Caddy whose admin socket the login user could never
+/// open. Caddy sets no mode on its unix admin socket: created by root it is root's alone
+/// (0755), so for a login user who is not root — one in the `docker` group — Berth's own
+/// Caddy (`managed`) is out of reach, and an adopted one only if its socket is writable for
+/// them. An admin API on the loopback is reached through the SSH session without file
+/// permissions. Where the server does not say who logs in, nothing is refused.
+async fn refuse_unreachable_admin(
+    host: &Host,
+    server: &Server,
+    admin: &AdminAddress,
+    managed: bool,
+) -> Result<(), EngineError> {
+    let AdminAddress::Unix(path) = admin else {
+        return Ok(());
+    };
+    let Some((uid, user)) = host.login().await.filter(|(uid, _)| *uid != 0) else {
+        return Ok(());
+    };
+    let server = &server.name;
+    let loopback = format!(
+        "run Caddy with its admin API on the server's loopback and adopt it: \
+         `berth server proxy install {server} --admin 127.0.0.1:2019`"
+    );
+    if managed {
+        return Err(EngineError::Invalid(format!(
+            "Berth logs in to {server} as {user} (uid {uid}), not root, and the Caddy Berth \
+             runs answers only root: Caddy creates its admin socket {path} for root alone. \
+             Add the server with a root login (`--ssh root@HOST`), or {loopback}"
+        )));
+    }
+    let quoted = path.replace('\'', "");
+    let writable = host
+        .transport()
+        .exec(&format!("[ ! -e '{quoted}' ] || [ -w '{quoted}' ]"))
+        .await
+        .map(|out| out.success())
+        .unwrap_or(true);
+    if writable {
+        return Ok(());
+    }
+    Err(EngineError::Invalid(format!(
+        "Berth logs in to {server} as {user} (uid {uid}), who may not open Caddy's admin socket \
+         {path}: give it to a group {user} is in (Caddy 2.8 and later: \
+         `admin unix/{path}|0660` and the socket's group), or {loopback}"
+    )))
+}
+
 /// The HTTP server of an adopted Caddy that gets Berth's routes: the one on `:443`, else on
 /// `:80`, else the first.
 pub fn pick_http_server(servers: &[HttpServer]) -> Option<String> {
@@ -333,6 +388,7 @@ pub async fn adopt_proxy(
     now: i64,
 ) -> Result<ProxyConfig, EngineError> {
     let address = AdminAddress::parse(admin).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    refuse_unreachable_admin(host, server, &address, false).await?;
     let admin = address.to_string();
     host.forget_caddy(&admin).await;
     let caddy = host.caddy(&admin).await?;

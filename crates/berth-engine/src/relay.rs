@@ -34,6 +34,27 @@ pub struct RelayService {
     /// Mount the host's Docker socket: only while an unattended webhook needs it (the relay
     /// deploys with it); without one, the relay cannot touch Docker at all.
     pub docker: bool,
+    /// The Docker socket's group on the server (numeric): the relay joins it and gives its
+    /// control socket to it, so a login user in the `docker` group may ask the relay too.
+    /// `None`: root alone may.
+    pub control_group: Option<u32>,
+}
+
+/// The group (numeric id) of the Docker socket `socket` on `host`, if the server says.
+pub async fn docker_socket_group(host: &Host, socket: &str) -> Option<u32> {
+    let quoted = socket.replace('\'', "");
+    match host
+        .transport()
+        .exec(&format!("stat -c %g '{quoted}'"))
+        .await
+    {
+        Ok(out) if out.success() => String::from_utf8_lossy(&out.stdout).trim().parse().ok(),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!("cannot read the Docker socket's group: {e}");
+            None
+        }
+    }
 }
 
 /// `x86_64` / `aarch64` from what Docker reports (`amd64`, `x86_64`, `arm64` …).
@@ -171,13 +192,19 @@ pub fn relay_install(
         spec: ServiceSpec {
             name: proto::CONTAINER.to_owned(),
             image,
-            cmd: vec![
-                "serve".into(),
-                "--body-limit".into(),
-                want.body_limit.to_string(),
-                "--rate-limit".into(),
-                want.rate_per_minute.to_string(),
-            ],
+            cmd: {
+                let mut cmd = vec![
+                    "serve".into(),
+                    "--body-limit".into(),
+                    want.body_limit.to_string(),
+                    "--rate-limit".into(),
+                    want.rate_per_minute.to_string(),
+                ];
+                if let Some(gid) = want.control_group {
+                    cmd.extend(["--control-group".into(), gid.to_string()]);
+                }
+                cmd
+            },
             env: vec![],
             labels: relay_labels.clone(),
             network: NETWORK.to_owned(),
@@ -191,6 +218,7 @@ pub fn relay_install(
             // nothing writable but its data and its control socket's directory.
             confined: true,
             sysctls: Default::default(),
+            groups: want.control_group.iter().map(u32::to_string).collect(),
         },
         image: ServiceImage::Build {
             labels: relay_labels,
@@ -288,6 +316,7 @@ mod tests {
             body_limit: 1 << 20,
             rate_per_minute: 120,
             docker: false,
+            control_group: None,
         };
         let attended = relay_install(&server, &want, b"\x7fELF").expect("install");
         assert!(attended.spec.confined);
@@ -309,6 +338,18 @@ mod tests {
                 .contains(&"/var/run/docker.sock:/var/run/docker.sock".to_owned()),
             "{:?}",
             unattended.spec.binds
+        );
+        // The Docker socket's group may ask the relay: its process joins it and names it.
+        want.control_group = Some(105);
+        let grouped = relay_install(&server, &want, b"\x7fELF").expect("install");
+        assert_eq!(grouped.spec.groups, ["105"]);
+        assert!(
+            grouped
+                .spec
+                .cmd
+                .ends_with(&["--control-group".to_owned(), "105".to_owned()]),
+            "{:?}",
+            grouped.spec.cmd
         );
     }
 }

@@ -444,6 +444,7 @@ mod tests {
                 binds: vec!["berth-relay-data:/data".into()],
                 confined: true,
                 sysctls: Default::default(),
+                groups: Vec::new(),
             },
             image: ServiceImage::Build {
                 labels: HashMap::new(),

@@ -108,9 +108,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         source,
     })?;
     #[cfg(unix)]
-    let control = bind_control(&settings.control).map_err(|source| StartError::Listen {
-        addr: settings.control.display().to_string(),
-        source,
+    let control = bind_control(&settings.control, settings.control_group).map_err(|source| {
+        StartError::Listen {
+            addr: settings.control.display().to_string(),
+            source,
+        }
     })?;
 
     let relay = Arc::new(Relay {
@@ -152,7 +154,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
 }
 
 #[cfg(unix)]
-fn bind_control(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+fn bind_control(
+    path: &std::path::Path,
+    group: Option<u32>,
+) -> std::io::Result<tokio::net::UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -162,9 +167,12 @@ fn bind_control(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListe
         _ => {}
     }
     let listener = tokio::net::UnixListener::bind(path)?;
-    // Owner and group only: on the host, root and (with a mounted Docker socket) whoever
-    // may use Docker anyway.
+    // Owner and group only: on the host, root and — given the Docker socket's group — whoever
+    // may use Docker anyway (the relay is a member of it: no capability needed).
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
     Ok(listener)
 }
 

@@ -6,12 +6,16 @@ use crate::proto;
 
 pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control PATH] [--data DIR]
                    [--body-limit BYTES] [--rate-limit PER_MINUTE] [--docker SOCKET]
-                   [--trusted-proxies LIST] [--max-connections N]
+                   [--trusted-proxies LIST] [--max-connections N] [--control-group GID]
        berth-relay healthcheck [ADDR]
        berth-relay version
 
   --listen      public address (BERTH_RELAY_LISTEN, default 0.0.0.0:9080)
   --control     control socket (BERTH_RELAY_CONTROL, default /run/berth-relay/control.sock)
+  --control-group
+                group (numeric) of the control socket, which is 0660: the Docker socket's, so a
+                login user who may use Docker may ask the relay (BERTH_RELAY_CONTROL_GROUP,
+                default: the relay's own)
   --data        data directory (BERTH_RELAY_DATA, default /data)
   --body-limit  largest webhook body in bytes (BERTH_RELAY_BODY_LIMIT, default 26214400: GitHub's 25 MB cap)
   --rate-limit  requests per minute per client address, 0 for none (BERTH_RELAY_RATE_LIMIT, default 120)
@@ -38,6 +42,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     /// Public connections served at once.
     pub max_connections: usize,
+    /// The control socket's group (numeric), else the process's.
+    pub control_group: Option<u32>,
 }
 
 impl Default for Settings {
@@ -51,6 +57,7 @@ impl Default for Settings {
             docker: PathBuf::from("/var/run/docker.sock"),
             trusted_proxies: vec!["berth-proxy".to_owned(), "gateway".to_owned()],
             max_connections: 512,
+            control_group: None,
         }
     }
 }
@@ -98,6 +105,14 @@ impl Settings {
                         .map(str::to_owned)
                         .collect()
                 }
+                "--control-group" => {
+                    s.control_group = Some(u32::try_from(number(&value)?).map_err(|_| {
+                        SettingsError::NotANumber {
+                            flag: flag.to_owned(),
+                            value: value.clone(),
+                        }
+                    })?)
+                }
                 "--max-connections" => {
                     s.max_connections = usize::try_from(number(&value)?)
                         .unwrap_or(usize::MAX)
@@ -116,6 +131,7 @@ impl Settings {
             ("--docker", "BERTH_RELAY_DOCKER"),
             ("--trusted-proxies", "BERTH_RELAY_TRUSTED_PROXIES"),
             ("--max-connections", "BERTH_RELAY_MAX_CONNECTIONS"),
+            ("--control-group", "BERTH_RELAY_CONTROL_GROUP"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 set(&mut s, flag, v)?;
@@ -161,6 +177,16 @@ mod tests {
         assert_eq!(s.rate_per_minute, 0);
         assert_eq!(s.body_limit, 5);
         assert_eq!(s.data, PathBuf::from("/tmp/r"));
+        assert_eq!(s.control_group, None);
+        let group = Settings::from_args(&["--control-group=105".into()], |_| None);
+        assert_eq!(group.map(|s| s.control_group), Ok(Some(105)));
+        assert_eq!(
+            Settings::from_args(&["--control-group".into(), "docker".into()], |_| None),
+            Err(SettingsError::NotANumber {
+                flag: "--control-group".into(),
+                value: "docker".into()
+            })
+        );
         assert_eq!(
             Settings::from_args(&["--bogus".into(), "1".into()], |_| None),
             Err(SettingsError::Unknown("--bogus".into()))
