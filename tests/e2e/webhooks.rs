@@ -510,6 +510,58 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
         metrics.contains("berth_relay_deploy_duration_seconds_count 4"),
         "{metrics}"
     );
+
+    // History rewritten (a force-push, or an old push of another line of history): a commit
+    // that does not descend from the serving one is refused, recorded with the reason, and v4
+    // keeps serving.
+    let rewritten = repo.rewrite_main(&v1, "v5-rewritten");
+    let (status, _) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "gh-rewritten",
+        "refs/heads/main",
+        &rewritten,
+    );
+    assert_eq!(status, 202);
+    b.run(&["watch", "--once"]);
+    assert_eq!(
+        serving(b, &app),
+        "hello v4",
+        "a rewritten history deploys nothing"
+    );
+    let refused = &deliveries(b, &app)[0];
+    assert_eq!(refused["status"], "failed", "{refused:#}");
+    let why = refused["result"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("does not descend from") && why.contains("--allow-force-push"),
+        "{refused:#}"
+    );
+    // Allowed for the app: a rewritten push deploys.
+    let shown = b
+        .ok(&[
+            "app",
+            "webhook",
+            "enable",
+            &app,
+            "--provider",
+            "github",
+            "--allow-force-push",
+        ])
+        .stdout;
+    assert!(shown.contains("force-pushes deploy"), "{shown}");
+    let forced = repo.rewrite_main(&v1, "v6-forced");
+    let (status, _) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "gh-forced",
+        "refs/heads/main",
+        &forced,
+    );
+    assert_eq!(status, 202);
+    b.ok(&["watch", "--once"]);
+    assert_eq!(serving(b, &app), "hello v6-forced");
     // Disabled: the URL is gone.
     b.ok(&["app", "webhook", "disable", &app]);
     let (status, _) = http_get_host(&caddy, "hooks.test", &path).unwrap();
@@ -805,6 +857,7 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     let app = unique("hooku");
     let _app_guard = AppGuard(app.clone());
     let repo = git::web_app("v1");
+    let v1 = repo.head();
     // The relay's container reaches this machine's git daemon through the network gateway.
     let daemon = git::GitDaemon::serve(&repo);
     let url = daemon.url(&gateway("berth"));
@@ -1058,6 +1111,59 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     assert_eq!(
         http_get_host(&caddy, &host, "/").unwrap().1.trim(),
         "hello v4"
+    );
+
+    // A force-push rewrites main from v1: the relay refuses the pushed commit (it does not
+    // descend from v4, which serves), records why, and v4 keeps serving…
+    let rewritten = repo.rewrite_main(&v1, "v5-rewritten");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "u-5",
+        "refs/heads/main",
+        &rewritten,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let refused = wait_finished(b, &app, answer["delivery"].as_i64().unwrap());
+    assert_eq!(refused["status"], "failed", "{refused:#}");
+    assert!(
+        refused["result"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not descend from"),
+        "{refused:#}"
+    );
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v4"
+    );
+    // …until the app's webhook lets force-pushes deploy.
+    b.ok(&[
+        "app",
+        "webhook",
+        "enable",
+        &app,
+        "--provider",
+        "github",
+        "--unattended",
+        "--allow-force-push",
+    ]);
+    let forced = repo.rewrite_main(&v1, "v6-forced");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "u-6",
+        "refs/heads/main",
+        &forced,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let done = wait_finished(b, &app, answer["delivery"].as_i64().unwrap());
+    assert_eq!(done["status"], "deployed", "{done:#}");
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v6-forced"
     );
 
     // Over SSH with the app's own deploy key: Berth makes it and shows its public half; the

@@ -119,6 +119,13 @@ impl Repo {
         )
     }
 
+    /// Rewrites `main` as a force-push would: back to `base`, then a new version of the
+    /// [`web_app`] on top — a commit that does not descend from what came after `base`.
+    pub fn rewrite_main(&self, base: &str, version: &str) -> String {
+        run(git(self.path()).args(["reset", "-q", "--hard", base]));
+        self.commit_version(version)
+    }
+
     /// Commits a new version of the [`web_app`] files.
     pub fn commit_version(&self, version: &str) -> String {
         let files = web_files(version);

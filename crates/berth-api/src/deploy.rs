@@ -168,6 +168,31 @@ impl Berth {
         observer: &DeployObserver,
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
+        self.deploy_ref(app, git_ref, observer, cancel, false).await
+    }
+
+    /// A deploy a push asked for: unless the app's webhook allows force-pushes, the commit
+    /// must descend from the one serving, or the deploy fails at `resolve` saying why (a
+    /// rewritten history, or an old push sent again).
+    pub(crate) async fn deploy_pushed(
+        &self,
+        app: &str,
+        git_ref: &str,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        self.deploy_ref(app, Some(git_ref), observer, cancel, true)
+            .await
+    }
+
+    async fn deploy_ref(
+        &self,
+        app: &str,
+        git_ref: Option<&str>,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+        pushed: bool,
+    ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
         let lock = self.lock_settled(&app, "a deploy").await?;
         let git_ref = git_ref.unwrap_or(&app.branch).to_owned();
@@ -177,9 +202,23 @@ impl Berth {
         let server = self.store.server(&app.server)?;
         let images = app.base_images.or(&server.base_images);
         let deployment = self.new_deployment(&app, DeploymentKind::Deploy, git_ref, None);
+        // Read under the app's lock: the serving commit cannot change before the check.
+        let descends_from = if pushed
+            && !self
+                .store
+                .webhook(&app.name)?
+                .is_some_and(|w| w.allow_force_push)
+        {
+            self.store
+                .active_deployment(&app.name)?
+                .and_then(|d| d.commit)
+        } else {
+            None
+        };
         let source = JobSource::Git {
             cache_dir: self.git_cache_dir(),
             images,
+            descends_from,
         };
         let result = self.run(app, deployment, source, observer, cancel).await;
         lock.release().await;

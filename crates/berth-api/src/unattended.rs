@@ -203,6 +203,7 @@ impl Berth {
             route,
             urls,
             notifiers,
+            allow_force_push: false,
         })
     }
 

@@ -303,7 +303,7 @@ impl Berth {
             })
         };
         let result = self
-            .deploy(&app, Some(&git_ref), &|_| {}, cancel.child_token())
+            .deploy_pushed(&app, &git_ref, &|_| {}, cancel.child_token())
             .await;
         heartbeat.abort();
         let duration_ms = started.elapsed().as_millis() as u64;

@@ -21,6 +21,8 @@ pub struct WebhookEnable {
     /// user to send it as.
     pub git_token: Option<Sensitive<String>>,
     pub git_user: Option<String>,
+    /// Pushes may deploy a commit that does not descend from the serving one.
+    pub allow_force_push: bool,
 }
 
 impl From<berth_model::view::WebhookEnableRequest> for WebhookEnable {
@@ -40,6 +42,7 @@ impl From<berth_model::view::WebhookEnableRequest> for WebhookEnable {
                 .filter(|t| !t.trim().is_empty())
                 .map(Sensitive::new),
             git_user: None,
+            allow_force_push: r.allow_force_push,
         }
     }
 }
@@ -86,7 +89,9 @@ impl Berth {
             WebhookMode::Unattended => {
                 let app = self.store.app(&w.app)?;
                 let server = self.store.server(&app.server)?;
-                Some(self.unattended_spec(&app, &server)?)
+                let mut spec = self.unattended_spec(&app, &server)?;
+                spec.allow_force_push = w.allow_force_push;
+                Some(spec)
             }
             WebhookMode::Attended => None,
         };
@@ -127,6 +132,7 @@ impl Berth {
             provider: w.provider,
             mode: w.mode,
             filter: w.filter.clone(),
+            allow_force_push: w.allow_force_push,
             uuid: w.uuid.clone(),
             url,
             loopback_url,
@@ -222,6 +228,7 @@ impl Berth {
             created_at: existing
                 .as_ref()
                 .map_or_else(|| self.now(), |w| w.created_at),
+            allow_force_push: req.allow_force_push,
         };
         if let Some(s) = &fresh_secret {
             secrets.set(&key, &Sensitive::new(s.clone()))?;

@@ -324,6 +324,20 @@ impl Repo {
         })
     }
 
+    /// Whether `ancestor` is `commit` or one of its ancestors (`git merge-base --is-ancestor`).
+    /// A name the repository does not know counts as no: the history cannot show it.
+    pub fn is_ancestor(&self, ancestor: &str, commit: &Commit) -> Result<bool, BuildError> {
+        check_sha(commit)?;
+        if ancestor.is_empty() || !ancestor.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let out = self
+            .git(["merge-base", "--is-ancestor", "--end-of-options"])
+            .args([ancestor, commit.sha.as_str()])
+            .output()?;
+        Ok(out.status.success())
+    }
+
     /// Local branch names (for a URL source: the remote's branches as of the last fetch).
     pub fn branches(&self) -> Result<Vec<String>, BuildError> {
         let out = self

@@ -296,6 +296,11 @@ pub enum WebhookCmd {
         /// GitLab deploy tokens need their own user name).
         #[arg(long, value_name = "USER", requires = "git_token")]
         git_user: Option<String>,
+        /// Let a push deploy a commit that does not descend from the one serving (history
+        /// rewritten by a force-push). Without it such a push is refused and recorded with the
+        /// reason; `berth deploy APP --ref COMMIT` still deploys anything by hand.
+        #[arg(long)]
+        allow_force_push: bool,
         #[arg(long)]
         json: bool,
     },

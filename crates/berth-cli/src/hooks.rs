@@ -132,6 +132,14 @@ fn print_webhook(w: &WebhookInfo) {
         "  tags        {}",
         w.filter.tags.as_deref().unwrap_or("not deployed")
     );
+    println!(
+        "  history     {}",
+        if w.allow_force_push {
+            "force-pushes deploy"
+        } else {
+            "a push must descend from the serving commit"
+        }
+    );
     if let Some(url) = &w.git_url {
         println!(
             "  source      {url} ({})",
@@ -244,6 +252,7 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
             unattended,
             git_token,
             git_user,
+            allow_force_push,
             json,
         } => {
             let git_token = match git_token {
@@ -279,6 +288,7 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
                         },
                         git_token: git_token.map(berth_api::Sensitive::new),
                         git_user,
+                        allow_force_push,
                     },
                 )
                 .await?;

@@ -65,6 +65,22 @@ pub enum EngineError {
     /// What the user asked for does not fit what the server has; nothing was changed.
     #[error("{0}")]
     Invalid(String),
+    /// A pushed commit that does not descend from the one serving: history was rewritten
+    /// (a force-push) or an old push came again. Not deployed unless the app's webhook allows
+    /// force-pushes.
+    #[error(
+        "commit {} does not descend from {}, the commit {app} serves now: a force-push, or an \
+         old push sent again — not deployed. Deploy it by hand (`berth deploy {app} --ref {}`), \
+         or let pushes rewrite history (`berth app webhook enable {app} … --allow-force-push`)",
+        short(commit),
+        short(serving),
+        short(commit)
+    )]
+    NotADescendant {
+        app: String,
+        commit: String,
+        serving: String,
+    },
     /// Not available on this platform.
     #[error("{0}")]
     Unsupported(String),
@@ -113,6 +129,7 @@ impl EngineError {
             EngineError::ContainerExited { .. } => "container-exited",
             EngineError::Unhealthy { .. } => "unhealthy",
             EngineError::Cancelled => "cancelled",
+            EngineError::NotADescendant { .. } => "not-a-descendant",
             EngineError::Invalid(_)
             | EngineError::ImageUnavailable { .. }
             | EngineError::ServiceDidNotStart { .. }
@@ -181,4 +198,9 @@ fn unhealthy_message(
         deadline_ms as f64 / 1000.0,
         tail(logs)
     )
+}
+
+/// The first 12 hex digits of a commit, as messages show it.
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }

@@ -59,6 +59,9 @@ pub enum JobSource {
         cache_dir: PathBuf,
         /// Base images for generated Dockerfiles (app's, then server's).
         images: BaseImages,
+        /// The commit serving now, which the one to build must descend from (a push deploy
+        /// without force-push allowed); the deploy fails at `resolve` if it does not.
+        descends_from: Option<String>,
     },
     /// Build a commit already fetched (the relay, which has no git and no clone).
     Snapshot {
@@ -187,9 +190,19 @@ fn resolve_blocking(
     git_ref: &str,
     cache_dir: &std::path::Path,
     images: &BaseImages,
+    descends_from: Option<&str>,
 ) -> Result<Resolved, EngineError> {
     let repo = berth_build::git::open(&app.git, cache_dir)?;
     let commit = repo.resolve(git_ref)?;
+    if let Some(serving) = descends_from
+        && !repo.is_ancestor(serving, &commit)?
+    {
+        return Err(EngineError::NotADescendant {
+            app: app.name.clone(),
+            commit: commit.sha.clone(),
+            serving: serving.to_owned(),
+        });
+    }
     let files = repo.list_files(&commit)?;
     let read = |path: &str| {
         repo.read_file(&commit, path)
@@ -448,12 +461,22 @@ async fn resolve(
     cancel: &CancellationToken,
 ) -> Result<(ImageSource, String, Option<Resolved>), EngineError> {
     match source {
-        JobSource::Git { cache_dir, images } => {
+        JobSource::Git {
+            cache_dir,
+            images,
+            descends_from,
+        } => {
             steps.enter(Step::Resolve, d);
             let app2 = app.clone();
             let git_ref = d.git_ref.clone();
             let task = tokio::task::spawn_blocking(move || {
-                resolve_blocking(&app2, &git_ref, &cache_dir, &images)
+                resolve_blocking(
+                    &app2,
+                    &git_ref,
+                    &cache_dir,
+                    &images,
+                    descends_from.as_deref(),
+                )
             });
             let resolved = cancellable(cancel, async {
                 task.await.map_err(|e| EngineError::Task(e.to_string()))?

@@ -96,6 +96,9 @@ pub struct Snapshot {
     pub files: Vec<File>,
     /// ssh only: the host key the server presented (OpenSSH public key line).
     pub host_key: Option<String>,
+    /// Asked with [`fetch_since`]: whether `since` is the commit or one of its ancestors
+    /// within the last [`COMMIT_SEARCH_DEPTH`] commits. `None` when not asked.
+    pub descends: Option<bool>,
 }
 
 /// One file of a [`Snapshot`].
@@ -135,16 +138,32 @@ pub async fn fetch(
     git_ref: &str,
     commit: Option<&str>,
 ) -> Result<Snapshot, GitError> {
+    fetch_since(source, git_ref, commit, None).await
+}
+
+/// [`fetch`], also telling whether the fetched commit descends from `since` (a full commit
+/// id: the one serving) — [`Snapshot::descends`]. The history is fetched
+/// [`COMMIT_SEARCH_DEPTH`] commits deep to look; further back counts as no.
+pub async fn fetch_since(
+    source: &Source,
+    git_ref: &str,
+    commit: Option<&str>,
+    since: Option<&str>,
+) -> Result<Snapshot, GitError> {
     let url = redact_url(&source.url);
     let started = std::time::Instant::now();
-    let result = tokio::time::timeout(FETCH_TIMEOUT, fetch_inner(source, &url, git_ref, commit))
-        .await
-        .unwrap_or_else(|_| {
-            Err(GitError::Timeout {
-                url: url.clone(),
-                seconds: FETCH_TIMEOUT.as_secs(),
-            })
-        });
+    let since = since.map(|s| s.trim().to_ascii_lowercase());
+    let result = tokio::time::timeout(
+        FETCH_TIMEOUT,
+        fetch_inner(source, &url, git_ref, commit, since),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(GitError::Timeout {
+            url: url.clone(),
+            seconds: FETCH_TIMEOUT.as_secs(),
+        })
+    });
     match &result {
         Ok(s) => tracing::info!(
             %url, git_ref, commit = %s.commit, files = s.files.len(),
@@ -160,6 +179,7 @@ async fn fetch_inner(
     url: &str,
     git_ref: &str,
     commit: Option<&str>,
+    since: Option<String>,
 ) -> Result<Snapshot, GitError> {
     let remote = Remote::parse(&source.url)?;
     let commit = commit.map(|c| c.trim().to_ascii_lowercase());
@@ -168,10 +188,16 @@ async fn fetch_inner(
     {
         return Err(GitError::InvalidCommit { commit: c.clone() });
     }
+    if let Some(s) = &since
+        && (s.len() != 40 || !s.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(GitError::InvalidCommit { commit: s.clone() });
+    }
     let job = Job {
         url: url.to_owned(),
         git_ref: git_ref.to_owned(),
         commit,
+        since,
     };
     match remote {
         Remote::Git { host, port, path } => {
@@ -232,6 +258,8 @@ pub(crate) struct Job {
     pub(crate) git_ref: String,
     /// Lowercase hex, 4 to 40 digits.
     pub(crate) commit: Option<String>,
+    /// 40 lowercase hex digits: report whether the commit descends from it.
+    pub(crate) since: Option<String>,
 }
 
 /// The ref to fetch and how deep, decided from the advertisement.
@@ -309,9 +337,16 @@ impl Job {
                 available,
             })?;
         let tip = found.target();
-        let depth = match &self.commit {
-            Some(c) if !tip.to_hex().starts_with(c.as_str()) => COMMIT_SEARCH_DEPTH,
-            _ => 1,
+        let behind_tip = self
+            .commit
+            .as_ref()
+            .is_some_and(|c| !tip.to_hex().starts_with(c.as_str()));
+        // Whether the commit descends from `since` takes its history.
+        let ancestry = self.since.as_ref().is_some_and(|s| *s != tip.to_hex());
+        let depth = if behind_tip || ancestry {
+            COMMIT_SEARCH_DEPTH
+        } else {
+            1
         };
         tracing::debug!(
             url = %self.url, git_ref = %self.git_ref, resolved = %found.name, %tip, depth,
@@ -385,6 +420,10 @@ impl Job {
             message,
         };
         let commit = tree::parse_commit(commit_data).map_err(|m| corrupt(m.to_owned()))?;
+        let descends = self
+            .since
+            .as_ref()
+            .map(|since| descends_from(&objects, wanted, since));
         let files = tree::files(&objects, commit.tree, MAX_FILES).map_err(|e| match e {
             tree::WalkError::TooManyFiles => GitError::TooManyFiles {
                 url: self.url.clone(),
@@ -398,8 +437,28 @@ impl Job {
             subject: commit.subject,
             files,
             host_key,
+            descends,
         })
     }
+}
+
+/// Whether `since` (full hex) is `commit` or one of its ancestors among the fetched commits
+/// (a shallow fetch ends where the pack's history does).
+fn descends_from(objects: &pack::Objects, commit: Oid, since: &str) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue = std::collections::VecDeque::from([commit]);
+    while let Some(oid) = queue.pop_front() {
+        if oid.to_hex() == since {
+            return true;
+        }
+        if !seen.insert(oid) {
+            continue;
+        }
+        if let Some((ObjectKind::Commit, data)) = objects.get(&oid) {
+            queue.extend(tree::commit_parents(data));
+        }
+    }
+    false
 }
 
 /// Whether a token for `url` would travel in clear over a network: an `http://` URL to

@@ -31,6 +31,19 @@ pub(crate) fn parse_commit(data: &[u8]) -> Result<Commit, String> {
     Ok(Commit { tree, subject })
 }
 
+/// The parents a commit names (none for a root commit).
+pub(crate) fn commit_parents(data: &[u8]) -> Vec<Oid> {
+    let headers = match find(data, b"\n\n") {
+        Some(i) => &data[..i],
+        None => data,
+    };
+    headers
+        .split(|b| *b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"parent "))
+        .filter_map(|hex| Oid::from_hex(std::str::from_utf8(hex).ok()?))
+        .collect()
+}
+
 /// The object an annotated tag points at.
 pub(crate) fn tag_target(data: &[u8]) -> Option<Oid> {
     data.split(|b| *b == b'\n')

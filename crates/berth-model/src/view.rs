@@ -197,6 +197,9 @@ pub struct WebhookEnableRequest {
     /// Unattended over https: the token to fetch with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_token: Option<String>,
+    /// Pushes may deploy a commit that does not descend from the serving one.
+    #[serde(default)]
+    pub allow_force_push: bool,
 }
 
 /// One line of the audit log, as it crosses to the UI (the store's `AuditEntry` serializes

@@ -286,6 +286,10 @@ pub struct Webhook {
     pub mode: WebhookMode,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Pushes may deploy a commit that does not descend from the serving one (history
+    /// rewritten by a force-push). Off: such a push is refused, and recorded with the reason.
+    #[serde(default)]
+    pub allow_force_push: bool,
 }
 
 /// `berth app webhook show`.
@@ -296,6 +300,9 @@ pub struct WebhookInfo {
     pub provider: Provider,
     pub mode: WebhookMode,
     pub filter: WebhookFilter,
+    /// Pushes may deploy a commit that does not descend from the serving one.
+    #[serde(default)]
+    pub allow_force_push: bool,
     /// The id in the URL.
     pub uuid: String,
     /// The public URL (through Caddy on the hooks domain) to paste into the git host.

@@ -108,6 +108,9 @@ pub struct UnattendedSpec {
     /// Where the app is live, first the primary (for notices).
     pub urls: Vec<String>,
     pub notifiers: Vec<NotifierSpec>,
+    /// A push may deploy a commit that does not descend from the serving one.
+    #[serde(default)]
+    pub allow_force_push: bool,
 }
 
 impl std::fmt::Debug for UnattendedSpec {
@@ -279,6 +282,7 @@ mod tests {
                 kind: berth_model::NotifierKind::Ntfy,
                 url: "https://ntfy.sh/topic-secret-value".into(),
             }],
+            allow_force_push: false,
         };
         let hook = HookSpec {
             uuid: "u".into(),

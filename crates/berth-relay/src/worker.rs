@@ -320,12 +320,52 @@ async fn deploy(
             },
         },
     };
-    let fetched = match berth_git::fetch(&source, &git_ref, d.commit.as_deref()).await {
+    let route = spec.route.as_ref().map(|r| RoutePlan {
+        admin: r.admin.clone(),
+        server: r.server.clone(),
+        id: r.id.clone(),
+        hosts: r.hosts.clone(),
+        via: if r.via_network {
+            UpstreamVia::Network
+        } else {
+            UpstreamVia::Loopback
+        },
+        drain_timeout_secs: r.drain_timeout_secs,
+    });
+    let previous = match serving_deployment(&h, &spec.app.name, route.as_ref()).await {
+        Ok(p) => p,
+        Err(e) => {
+            *host = None;
+            return fail("setup", e.to_string());
+        }
+    };
+    // Unless force-pushes may deploy, the pushed commit must descend from the serving one.
+    let since = match (&previous, spec.allow_force_push) {
+        (Some(p), false) => p.commit.clone(),
+        _ => None,
+    };
+    let fetched = match berth_git::fetch_since(
+        &source,
+        &git_ref,
+        d.commit.as_deref(),
+        since.as_deref(),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             return fail("resolve", format!("cannot fetch the source: {e}"));
         }
     };
+    if let (Some(serving), Some(false)) = (&since, fetched.descends) {
+        let refused = berth_engine::EngineError::NotADescendant {
+            app: spec.app.name.clone(),
+            commit: fetched.commit.clone(),
+            serving: serving.clone(),
+        };
+        tracing::warn!(app = %spec.app.name, commit = %fetched.commit, %serving, "push refused: not a descendant");
+        return fail("resolve", refused.to_string());
+    }
     if let (Some(seen), GitAuth::SshKey { host_key: None, .. }) =
         (&fetched.host_key, &spec.git_auth)
     {
@@ -348,25 +388,6 @@ async fn deploy(
                 data: f.data,
             })
             .collect(),
-    };
-    let route = spec.route.as_ref().map(|r| RoutePlan {
-        admin: r.admin.clone(),
-        server: r.server.clone(),
-        id: r.id.clone(),
-        hosts: r.hosts.clone(),
-        via: if r.via_network {
-            UpstreamVia::Network
-        } else {
-            UpstreamVia::Loopback
-        },
-        drain_timeout_secs: r.drain_timeout_secs,
-    });
-    let previous = match serving_deployment(&h, &spec.app.name, route.as_ref()).await {
-        Ok(p) => p,
-        Err(e) => {
-            *host = None;
-            return fail("setup", e.to_string());
-        }
     };
     let deployment = Deployment::start(
         berth_engine::new_deployment_id(),

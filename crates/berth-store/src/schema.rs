@@ -145,6 +145,11 @@ CREATE TABLE notifiers (
     created_at INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 4: a webhook may let pushes rewrite history (deploy commits that do not descend from
+    // the serving one).
+    r#"
+ALTER TABLE webhooks ADD COLUMN allow_force_push INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The schema version this binary writes.

@@ -7,7 +7,7 @@ use rusqlite::{Row, params};
 use crate::error::StoreError;
 use crate::{Store, bad_column};
 
-const COLUMNS: &str = "app, uuid, provider, branch, tags, mode, created_at";
+const COLUMNS: &str = "app, uuid, provider, branch, tags, mode, created_at, allow_force_push";
 
 fn webhook_from_row(r: &Row<'_>) -> rusqlite::Result<Webhook> {
     let provider: String = r.get(2)?;
@@ -22,6 +22,7 @@ fn webhook_from_row(r: &Row<'_>) -> rusqlite::Result<Webhook> {
         },
         mode: mode.parse().map_err(|e| bad_column(5, e))?,
         created_at: r.get(6)?,
+        allow_force_push: r.get(7)?,
     })
 }
 
@@ -30,9 +31,9 @@ impl Store {
     pub fn put_webhook(&self, w: &Webhook) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.prepare_cached(&format!(
-                "INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (app) DO UPDATE SET uuid = ?2, provider = ?3, branch = ?4,
-                 tags = ?5, mode = ?6, created_at = ?7"
+                 tags = ?5, mode = ?6, created_at = ?7, allow_force_push = ?8"
             ))?
             .execute(params![
                 w.app,
@@ -41,7 +42,8 @@ impl Store {
                 w.filter.branch,
                 w.filter.tags,
                 w.mode.as_str(),
-                w.created_at
+                w.created_at,
+                w.allow_force_push
             ])?;
             Ok(())
         })
@@ -165,9 +167,11 @@ mod tests {
             },
             mode: WebhookMode::Attended,
             created_at: 5,
+            allow_force_push: false,
         };
         store.put_webhook(&w).expect("put");
         w.provider = Provider::Gitlab;
+        w.allow_force_push = true;
         store.put_webhook(&w).expect("replace");
         assert_eq!(store.webhook("hello").expect("get"), Some(w.clone()));
         assert_eq!(store.webhooks().expect("all"), [w]);

@@ -1,6 +1,6 @@
 //! `git://` against `git daemon`.
 
-use berth_git::{Auth, GitError, Source, fetch};
+use berth_git::{Auth, GitError, Source, fetch, fetch_since};
 
 use crate::support::{Fixture, GitDaemon};
 use crate::{assert_first_commit, assert_second_commit};
@@ -158,4 +158,37 @@ async fn connection_refused_names_the_address() {
         err.to_string().contains(&format!("127.0.0.1:{port}")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn tells_whether_the_pushed_commit_descends_from_the_serving_one() {
+    let fixture = Fixture::new();
+    let daemon = GitDaemon::serve_dir(&fixture.srv());
+    let src = source(daemon.url_of("127.0.0.1", "repo.git"));
+    // main's tip (second) descends from first, and from itself.
+    for (since, expected) in [
+        (&fixture.first, true),
+        (&fixture.second, true),
+        (&fixture.side, false),
+    ] {
+        let snapshot = fetch_since(&src, "main", None, Some(since))
+            .await
+            .expect("fetch");
+        assert_eq!(snapshot.commit, fixture.second);
+        assert_eq!(snapshot.descends, Some(expected), "since {since}");
+    }
+    // The side branch forked at first: second is not in its history (a force-push to it).
+    let side = fetch_since(&src, "side", None, Some(&fixture.second))
+        .await
+        .expect("fetch side");
+    assert_eq!(side.descends, Some(false));
+    // Not asked: not said.
+    assert_eq!(
+        fetch(&src, "main", None).await.expect("fetch").descends,
+        None
+    );
+    let err = fetch_since(&src, "main", None, Some("abc"))
+        .await
+        .expect_err("a short since");
+    assert!(err.to_string().contains("abc"), "{err}");
 }

@@ -109,6 +109,7 @@ pub fn WebhookTab() -> impl IntoView {
     let branch = RwSignal::new(String::new());
     let tags = RwSignal::new(String::new());
     let unattended = RwSignal::new(false);
+    let allow_force_push = RwSignal::new(false);
     let git_token = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -185,6 +186,7 @@ pub fn WebhookTab() -> impl IntoView {
             unattended: unattended.get_untracked(),
             git_token: Some(git_token.get_untracked().trim().to_owned())
                 .filter(|t| !t.is_empty() && unattended.get_untracked()),
+            allow_force_push: allow_force_push.get_untracked(),
         };
         busy.set(true);
         spawn_local(async move {
@@ -320,6 +322,15 @@ pub fn WebhookTab() -> impl IntoView {
                         />
                         " Unattended: the server's relay deploys on its own"
                     </label>
+                    <label class="check" title="Off: a push whose commit does not descend from the one serving (history rewritten, or an old push sent again) is refused and listed with the reason; deploy such a commit by hand.">
+                        <input
+                            type="checkbox"
+                            data-testid="webhook-force-push"
+                            prop:checked=move || allow_force_push.get()
+                            on:change=move |ev| allow_force_push.set(event_target_checked(&ev))
+                        />
+                        " Force-pushes deploy"
+                    </label>
                     <Show when=move || unattended.get()>
                         <label class="field grow">
                             <span class="field-label">"Token (https sources)"</span>
@@ -369,6 +380,11 @@ pub fn WebhookTab() -> impl IntoView {
                     <span>
                         {format!("pushes to {}", w.filter.branch)}
                         {w.filter.tags.clone().map(|t| format!(", tags matching {t}"))}
+                        {if w.allow_force_push {
+                            ", force-pushes too"
+                        } else {
+                            " that descend from the serving commit"
+                        }}
                     </span>
                     <span class="muted">"Mode"</span>
                     <span data-testid="webhook-mode">
