@@ -627,6 +627,35 @@ fn relay_confinement() -> String {
     .to_owned()
 }
 
+/// The user and groups the relay's process really runs as (from /proc), `uid gid`, and its
+/// capabilities (effective, hex).
+fn relay_process() -> (String, String) {
+    let pid = berth_testkit::run(Command::new("docker").args([
+        "inspect",
+        "-f",
+        "{{.State.Pid}}",
+        "berth-relay",
+    ]));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (
+        format!("{} {}", field("Uid:"), field("Gid:")),
+        field("CapEff:"),
+    )
+}
+
+fn docker_gid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/var/run/docker.sock").unwrap().gid()
+}
+
 /// What is mounted into the relay container (`SRC:DST` each).
 fn relay_mounts() -> String {
     berth_testkit::run(Command::new("docker").args([
@@ -891,6 +920,11 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         "{}",
         relay_mounts()
     );
+    // It runs as a user of its own in the Docker socket's group, without any capability.
+    assert_eq!(
+        relay_process(),
+        (format!("65532 {}", docker_gid()), "0000000000000000".to_owned())
+    );
 
     // A local path cannot be fetched by the server: refused, nothing changed.
     let local = unique("hookl");
@@ -938,9 +972,14 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         (Some(1), Some(true)),
         "{st:#}"
     );
-    // The unattended hook needed the socket: the relay was reinstalled with it, still confined.
+    // The unattended hook needed the socket: the relay was reinstalled with it, still confined
+    // — as uid 0 now (Caddy's admin socket answers root alone), still without a capability.
     assert!(relay_mounts().contains("docker.sock"), "{}", relay_mounts());
     assert_eq!(relay_confinement(), confinement);
+    assert_eq!(
+        relay_process(),
+        (format!("0 {}", docker_gid()), "0000000000000000".to_owned())
+    );
     let (path, secret) = hook_of(&w);
 
     // No `berth watch`, no desktop: the relay fetches, builds, health-checks and switches.

@@ -18,7 +18,7 @@ pub use client::{DockerClient, EngineInfo};
 pub use container::{ContainerInfo, ContainerSpec, ImageInfo, LogLine, LogStream};
 pub use dial::{BoxStream, Dialer, IoStream};
 pub use error::DockerError;
-pub use proxy::{Publish, ServiceSpec};
+pub use proxy::{Publish, ServiceSpec, TaskEnd};
 
 /// Labels every object Berth creates carries, so a host's state can be read back from Docker.
 pub mod labels {

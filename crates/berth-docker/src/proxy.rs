@@ -1,6 +1,6 @@
 //! Long-running service containers Berth runs itself (the Caddy proxy): public ports, a
 //! command, named volumes and bind mounts, restart unless-stopped; plus pulling an image and
-//! putting a file into a container before it starts.
+//! putting a file into a container before it starts, and one-shot tasks run to their end.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,6 +10,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, UploadToContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -45,6 +46,12 @@ pub struct ServiceSpec {
     pub sysctls: BTreeMap<String, String>,
     /// Supplementary groups (numeric ids) of its process.
     pub groups: Vec<String>,
+    /// `UID[:GID]` its process runs as; `None`: the image's (root).
+    pub user: Option<String>,
+    /// Capabilities given back after `confined` dropped them all.
+    pub cap_add: Vec<String>,
+    /// A task that runs to its end ([`DockerClient::run_once`]): never restarted, no network.
+    pub one_shot: bool,
 }
 
 impl ServiceSpec {
@@ -70,13 +77,23 @@ impl ServiceSpec {
                     .map(|p| format!("{}/tcp", p.container_port))
                     .collect(),
             ),
+            user: self.user.clone(),
             host_config: Some(HostConfig {
                 restart_policy: Some(RestartPolicy {
-                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    name: Some(if self.one_shot {
+                        RestartPolicyNameEnum::NO
+                    } else {
+                        RestartPolicyNameEnum::UNLESS_STOPPED
+                    }),
                     maximum_retry_count: None,
                 }),
                 binds: Some(self.binds.clone()),
-                network_mode: Some(self.network.clone()),
+                network_mode: Some(if self.one_shot {
+                    "none".to_owned()
+                } else {
+                    self.network.clone()
+                }),
+                cap_add: (!self.cap_add.is_empty()).then(|| self.cap_add.clone()),
                 port_bindings: Some(bindings),
                 cap_drop: self.confined.then(|| vec!["ALL".to_owned()]),
                 security_opt: self
@@ -95,7 +112,7 @@ impl ServiceSpec {
                 }),
                 ..Default::default()
             }),
-            networking_config: Some(NetworkingConfig {
+            networking_config: (!self.one_shot).then(|| NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     self.network.clone(),
                     EndpointSettings::default(),
@@ -104,6 +121,13 @@ impl ServiceSpec {
             ..Default::default()
         }
     }
+}
+
+/// How a one-shot task ended: its exit status and last output lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskEnd {
+    pub status: i64,
+    pub output: Vec<String>,
 }
 
 impl DockerClient {
@@ -118,6 +142,34 @@ impl DockerClient {
             .await
             .map_err(|e| self.err(e))?;
         Ok(created.id)
+    }
+
+    /// Runs `spec` (a [`ServiceSpec::one_shot`] task) to its end and removes its container
+    /// (and one a cut-off earlier run left); its exit status and last output.
+    pub async fn run_once(&self, spec: &ServiceSpec) -> Result<TaskEnd, DockerError> {
+        let _ = self.remove_container(&spec.name, true).await;
+        self.create_service(spec).await?;
+        let ended = async {
+            self.start_container(&spec.name).await?;
+            let options = WaitContainerOptionsBuilder::default()
+                .condition("not-running")
+                .build();
+            let mut wait = Box::pin(self.docker.wait_container(&spec.name, Some(options)));
+            let status = match wait.next().await {
+                Some(Ok(r)) => r.status_code,
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                Some(Err(e)) => return Err(self.err(e)),
+                None => -1,
+            };
+            let output = self
+                .last_log_lines(&spec.name, 20)
+                .await
+                .unwrap_or_default();
+            Ok(TaskEnd { status, output })
+        }
+        .await;
+        let _ = self.remove_container(&spec.name, true).await;
+        ended
     }
 
     /// Pulls `image` from its registry.

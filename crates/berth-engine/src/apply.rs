@@ -140,6 +140,7 @@ impl Apply<'_> {
             | Action::ReplaceContainer { .. }
             | Action::SetAside { .. }
             | Action::CreateService(_)
+            | Action::RunOnce { .. }
             | Action::PutFile { .. }
             | Action::StartService { .. }
             | Action::LoadProxyConfig { .. }

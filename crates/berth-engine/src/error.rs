@@ -52,6 +52,13 @@ pub enum EngineError {
         #[source]
         source: DockerError,
     },
+    /// A one-shot task of an install exited with `status`.
+    #[error("could not {what} (it exited with status {status}){}", service_logs(.output))]
+    TaskFailed {
+        what: String,
+        status: i64,
+        output: Vec<String>,
+    },
     #[error("{what} did not answer on {at} ({error}){}{}", if *.exited { "; its container exited" } else { "" }, service_logs(.logs))]
     ServiceNotReady {
         what: String,
@@ -133,6 +140,7 @@ impl EngineError {
             EngineError::Invalid(_)
             | EngineError::ImageUnavailable { .. }
             | EngineError::ServiceDidNotStart { .. }
+            | EngineError::TaskFailed { .. }
             | EngineError::ServiceNotReady { .. } => "invalid",
             EngineError::Unsupported(_) => "unsupported",
             _ => "engine",

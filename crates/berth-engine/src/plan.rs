@@ -140,6 +140,11 @@ pub enum Action {
         aside: String,
     },
     CreateService(Box<berth_docker::ServiceSpec>),
+    /// Run a one-shot task to its end (`what` it does, in words); fails unless it exits 0.
+    RunOnce {
+        spec: Box<berth_docker::ServiceSpec>,
+        what: String,
+    },
     /// Put a file into a created container.
     PutFile {
         container: String,
@@ -210,6 +215,7 @@ impl Action {
             Action::ReplaceContainer { .. } => "replace-container",
             Action::SetAside { .. } => "set-aside",
             Action::CreateService(_) => "create-service",
+            Action::RunOnce { .. } => "run-once",
             Action::PutFile { .. } => "put-file",
             Action::StartService { .. } => "start-service",
             Action::WaitReady { .. } => "wait-ready",
@@ -495,6 +501,16 @@ impl fmt::Display for Action {
                 f,
                 "stop {container} and keep it as {aside} until its successor answers"
             ),
+            Action::RunOnce { spec, what } => {
+                write!(f, "{what} (once, from {}", spec.image)?;
+                if let Some(user) = &spec.user {
+                    write!(f, ", as {user}")?;
+                }
+                if !spec.cap_add.is_empty() {
+                    write!(f, ", with only {}", spec.cap_add.join(" "))?;
+                }
+                write!(f, ")")
+            }
             Action::CreateService(spec) => {
                 let publish: Vec<String> = spec
                     .publish
@@ -513,6 +529,9 @@ impl fmt::Display for Action {
                     details.push(
                         "no capabilities, no new privileges, read-only root filesystem".to_owned(),
                     );
+                }
+                if let Some(user) = &spec.user {
+                    details.push(format!("as {user}"));
                 }
                 if !spec.groups.is_empty() {
                     details.push(format!("in group {}", spec.groups.join(" ")));

@@ -200,8 +200,12 @@ pub fn plan_managed_proxy(
                 BTreeMap::new()
             },
             groups: Vec::new(),
+            user: None,
+            cap_add: Vec::new(),
+            one_shot: false,
         },
         image: ServiceImage::Pull,
+        prepare: Vec::new(),
         files: vec![ServiceFile {
             dir: CONFIG_DIR.to_owned(),
             name: CONFIG_FILE.to_owned(),

@@ -21,7 +21,8 @@ use crate::error::EngineError;
 use crate::host::Host;
 use crate::plan::Plan;
 use crate::service::{
-    Readiness, ServiceImage, ServiceInstall, ServiceOnHost, install_service, plan_service,
+    PrepareTask, Readiness, ServiceImage, ServiceInstall, ServiceOnHost, install_service,
+    plan_service,
 };
 
 /// How the relay should run.
@@ -187,6 +188,44 @@ pub fn relay_install(
         (labels::MANAGED.to_owned(), "true".to_owned()),
         (labels::ROLE.to_owned(), "relay".to_owned()),
     ]);
+    // Its user owns its data and socket directory; its group is the Docker socket's (when
+    // known), so it reaches Docker without a capability and a docker-group login reaches it.
+    let gid = want.control_group.unwrap_or(proto::RUN_AS_UID);
+    let uid = if want.docker { 0 } else { proto::RUN_AS_UID };
+    let prepare = PrepareTask {
+        what: format!(
+            "give the relay's data and socket directory to {}:{gid}",
+            proto::RUN_AS_UID
+        ),
+        spec: ServiceSpec {
+            name: format!("{}-prepare", proto::CONTAINER),
+            image: image.clone(),
+            cmd: vec![
+                "own".into(),
+                "--uid".into(),
+                proto::RUN_AS_UID.to_string(),
+                "--gid".into(),
+                gid.to_string(),
+                "/data".into(),
+                proto::CONTROL_DIR.into(),
+            ],
+            env: vec![],
+            labels: relay_labels.clone(),
+            network: NETWORK.to_owned(),
+            publish: vec![],
+            binds: vec![
+                format!("{}:/data", proto::DATA_VOLUME),
+                format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
+            ],
+            // Root with only the capabilities to change owners and modes, for one command.
+            confined: true,
+            sysctls: Default::default(),
+            groups: Vec::new(),
+            user: Some("0:0".to_owned()),
+            cap_add: vec!["CHOWN".into(), "FOWNER".into(), "DAC_READ_SEARCH".into()],
+            one_shot: true,
+        },
+    };
     Ok(ServiceInstall {
         what: "the relay".to_owned(),
         spec: ServiceSpec {
@@ -218,12 +257,16 @@ pub fn relay_install(
             // nothing writable but its data and its control socket's directory.
             confined: true,
             sysctls: Default::default(),
-            groups: want.control_group.iter().map(u32::to_string).collect(),
+            groups: Vec::new(),
+            user: Some(format!("{uid}:{gid}")),
+            cap_add: Vec::new(),
+            one_shot: false,
         },
         image: ServiceImage::Build {
             labels: relay_labels,
             context: image_context(binary)?,
         },
+        prepare: vec![prepare],
         files: vec![],
         ready: Readiness::Http {
             socket: proto::CONTROL_SOCKET.to_owned(),
@@ -339,10 +382,51 @@ mod tests {
             "{:?}",
             unattended.spec.binds
         );
-        // The Docker socket's group may ask the relay: its process joins it and names it.
+        // The Docker socket's group may ask the relay: its process runs in it and names it.
+        // With Docker (unattended) it runs as uid 0 — Caddy's admin socket answers root alone.
         want.control_group = Some(105);
         let grouped = relay_install(&server, &want, b"\x7fELF").expect("install");
-        assert_eq!(grouped.spec.groups, ["105"]);
+        assert_eq!(grouped.spec.user.as_deref(), Some("0:105"));
+        want.docker = false;
+        let attended = relay_install(&server, &want, b"\x7fELF").expect("install");
+        assert_eq!(attended.spec.user.as_deref(), Some("65532:105"));
+        assert_eq!(attended.spec.cap_add, Vec::<String>::new());
+        assert_eq!(
+            attended.prepare[0].spec.cmd[..5],
+            ["own", "--uid", "65532", "--gid", "105"]
+        );
+        let plan = plan_relay(
+            &server,
+            &want,
+            b"\x7fELF",
+            ServiceOnHost {
+                image_present: true,
+                container: true,
+                aside: false,
+            },
+        )
+        .expect("plan")
+        .to_string();
+        // The old relay is stopped before its files change hands, and kept until the new one
+        // answers.
+        let lines: Vec<&str> = plan
+            .lines()
+            .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "ensure", "stop", "give", "create", "start", "wait", "remove"
+            ],
+            "{plan}"
+        );
+        assert!(
+            plan.contains(
+                "give the relay's data and socket directory to 65532:105 (once, from berth/relay:"
+            ) && plan.contains("as 0:0, with only CHOWN FOWNER DAC_READ_SEARCH)")
+                && plan.contains("as 65532:105"),
+            "{plan}"
+        );
         assert!(
             grouped
                 .spec

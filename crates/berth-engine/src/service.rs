@@ -26,12 +26,22 @@ pub struct ServiceInstall {
     pub what: String,
     pub spec: ServiceSpec,
     pub image: ServiceImage,
+    /// One-shot tasks run before its container is created (the previous version is stopped
+    /// by then): preparing what it will own.
+    pub prepare: Vec<PrepareTask>,
     /// Files put into the container before it starts.
     pub files: Vec<ServiceFile>,
     /// How to know it is up.
     pub ready: Readiness,
     /// Said when the container does not start: `are ports 80 and 443 free on prod?`.
     pub start_hint: String,
+}
+
+/// A one-shot task of a [`ServiceInstall`]: what it does, in words, and its container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrepareTask {
+    pub what: String,
+    pub spec: ServiceSpec,
 }
 
 /// Where a service's image comes from, when the server does not have it yet.
@@ -141,6 +151,15 @@ pub fn plan_service(install: &ServiceInstall, on_host: ServiceOnHost) -> Plan {
             Action::SetAside {
                 container: spec.name.clone(),
                 aside: aside.clone(),
+            },
+        );
+    }
+    for task in &install.prepare {
+        push(
+            Step::Start,
+            Action::RunOnce {
+                spec: Box::new(task.spec.clone()),
+                what: task.what.clone(),
             },
         );
     }
@@ -287,6 +306,16 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
         }
         Action::CreateService(spec) => {
             docker.create_service(&spec).await?;
+        }
+        Action::RunOnce { spec, what } => {
+            let end = docker.run_once(&spec).await?;
+            if end.status != 0 {
+                return Err(EngineError::TaskFailed {
+                    what,
+                    status: end.status,
+                    output: end.output,
+                });
+            }
         }
         Action::PutFile {
             container,
@@ -445,11 +474,15 @@ mod tests {
                 confined: true,
                 sysctls: Default::default(),
                 groups: Vec::new(),
+                user: None,
+                cap_add: Vec::new(),
+                one_shot: false,
             },
             image: ServiceImage::Build {
                 labels: HashMap::new(),
                 context: vec![0; 2048],
             },
+            prepare: Vec::new(),
             files: vec![],
             ready: Readiness::Http {
                 socket: "/run/berth-relay/control.sock".into(),

@@ -14,6 +14,10 @@ pub const LISTEN_PORT: u16 = 9080;
 pub const CONTAINER: &str = "berth-relay";
 pub const IMAGE_REPO: &str = "berth/relay";
 pub const DATA_VOLUME: &str = "berth-relay-data";
+/// The user the relay runs as (it owns its data and its control socket's directory). With
+/// an unattended hook it runs as uid 0 in the same group instead: it must open the managed
+/// Caddy's admin socket, which Caddy creates for root alone.
+pub const RUN_AS_UID: u32 = 65532;
 
 /// One app's webhook, as Berth gives it to the relay. The secret travels only over the SSH
 /// session and is kept in the relay's 0600 secrets file, not in its database.

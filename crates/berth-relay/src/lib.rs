@@ -12,6 +12,8 @@ mod db;
 mod forwarded;
 mod locks;
 mod metrics;
+#[cfg(unix)]
+mod own;
 mod public;
 mod ratelimit;
 mod registry;
@@ -271,6 +273,13 @@ pub fn main() -> std::process::ExitCode {
     if args.first().map(String::as_str) == Some("healthcheck") {
         return healthcheck(&args[1..]);
     }
+    #[cfg(unix)]
+    if args.first().map(String::as_str) == Some("own") {
+        return own::run(&args[1..]);
+    }
+    // What the relay creates stays its own and its group's (see `own`).
+    #[cfg(unix)]
+    set_umask();
     let settings = match Settings::from_args(&args, |k| std::env::var(k).ok()) {
         Ok(s) => s,
         Err(e) => {
@@ -309,6 +318,16 @@ pub fn main() -> std::process::ExitCode {
         running.stop().await;
         std::process::ExitCode::SUCCESS
     })
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn set_umask() {
+    // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail and touches no
+    // memory. Called before any thread starts.
+    unsafe {
+        libc::umask(0o007);
+    }
 }
 
 async fn shutdown_signal() {

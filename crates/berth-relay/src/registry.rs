@@ -250,7 +250,9 @@ fn write_secrets(path: &Path, hooks: &HashMap<String, Arc<Hook>>) -> std::io::Re
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        // The relay and its group only: it runs as a non-root user, or (unattended) as uid 0
+        // in the same group, and reads what the other wrote.
+        options.mode(0o660);
     }
     let mut file = options.open(&tmp)?;
     file.write_all(&json)?;
@@ -290,7 +292,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            assert_eq!(mode & 0o777, 0o660);
         }
         let again = Registry::load(vec![summary(&spec("u2", "hello", ""))], &path).expect("load");
         assert_eq!(again.get("u2").expect("hook").secret(), b"rotated");

@@ -8,6 +8,7 @@ pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control P
                    [--body-limit BYTES] [--rate-limit PER_MINUTE] [--docker SOCKET]
                    [--trusted-proxies LIST] [--max-connections N] [--control-group GID]
        berth-relay healthcheck [ADDR]
+       berth-relay own --uid UID --gid GID PATH…  (as root, before serving: give PATHs to UID:GID)
        berth-relay version
 
   --listen      public address (BERTH_RELAY_LISTEN, default 0.0.0.0:9080)
