@@ -255,6 +255,12 @@ fn write_secrets(path: &Path, hooks: &HashMap<String, Arc<Hook>>) -> std::io::Re
         options.mode(0o660);
     }
     let mut file = options.open(&tmp)?;
+    // Whatever the umask: the group (see `own`) reads and writes it too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o660))?;
+    }
     file.write_all(&json)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -281,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn secrets_survive_a_restart_in_a_private_file() {
+    fn secrets_survive_a_restart_in_a_file_of_the_relay_and_its_group() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("secrets.json");
         let reg = Registry::load(vec![], &path).expect("load");
