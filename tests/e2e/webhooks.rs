@@ -923,7 +923,10 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     // It runs as a user of its own in the Docker socket's group, without any capability.
     assert_eq!(
         relay_process(),
-        (format!("65532 {}", docker_gid()), "0000000000000000".to_owned())
+        (
+            format!("65532 {}", docker_gid()),
+            "0000000000000000".to_owned()
+        )
     );
 
     // A local path cannot be fetched by the server: refused, nothing changed.
