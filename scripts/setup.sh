@@ -28,10 +28,18 @@ packages=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   # the wasm UI: Debian's Rust (std sources, so std builds for wasm32), wasm-ld
   rustc-web cargo-web rust-web-src lld
+  # the relay for the other server architecture (cross linker, static glibc) and qemu-user
+  # to run it in a test
+  qemu-user-static
   # desktop end-to-end tests: virtual display, WebKit's WebDriver, a session bus, screenshots,
   # a tray host so the tray icon shows up in them
   xvfb xauth webkit2gtk-driver dbus dbus-x11 xdotool imagemagick trayer
 )
+
+case "$(uname -m)" in
+  x86_64) packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+  aarch64) packages+=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+esac
 
 # wasm-opt comes from npm: use the machine's Node.js if it has one, else Debian's.
 command -v npm >/dev/null || packages+=(nodejs npm)
