@@ -44,8 +44,6 @@ pub struct ServiceSpec {
     /// Kernel settings of the container's own network namespace (`net.*`), e.g.
     /// `net.ipv4.tcp_migrate_req`.
     pub sysctls: BTreeMap<String, String>,
-    /// Supplementary groups (numeric ids) of its process.
-    pub groups: Vec<String>,
     /// `UID[:GID]` its process runs as; `None`: the image's (root).
     pub user: Option<String>,
     /// Capabilities given back after `confined` dropped them all.
@@ -103,7 +101,6 @@ impl ServiceSpec {
                 tmpfs: self.confined.then(|| {
                     HashMap::from([("/tmp".to_owned(), "rw,size=16m,mode=1777".to_owned())])
                 }),
-                group_add: (!self.groups.is_empty()).then(|| self.groups.clone()),
                 sysctls: (!self.sysctls.is_empty()).then(|| {
                     self.sysctls
                         .iter()

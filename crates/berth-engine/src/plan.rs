@@ -533,9 +533,6 @@ impl fmt::Display for Action {
                 if let Some(user) = &spec.user {
                     details.push(format!("as {user}"));
                 }
-                if !spec.groups.is_empty() {
-                    details.push(format!("in group {}", spec.groups.join(" ")));
-                }
                 if !spec.sysctls.is_empty() {
                     let set: Vec<String> = spec
                         .sysctls

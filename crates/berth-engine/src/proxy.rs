@@ -199,7 +199,6 @@ pub fn plan_managed_proxy(
             } else {
                 BTreeMap::new()
             },
-            groups: Vec::new(),
             user: None,
             cap_add: Vec::new(),
             one_shot: false,

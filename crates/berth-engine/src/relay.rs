@@ -220,7 +220,6 @@ pub fn relay_install(
             // Root with only the capabilities to change owners and modes, for one command.
             confined: true,
             sysctls: Default::default(),
-            groups: Vec::new(),
             user: Some("0:0".to_owned()),
             cap_add: vec!["CHOWN".into(), "FOWNER".into(), "DAC_READ_SEARCH".into()],
             one_shot: true,
@@ -257,7 +256,6 @@ pub fn relay_install(
             // nothing writable but its data and its control socket's directory.
             confined: true,
             sysctls: Default::default(),
-            groups: Vec::new(),
             user: Some(format!("{uid}:{gid}")),
             cap_add: Vec::new(),
             one_shot: false,

@@ -473,7 +473,6 @@ mod tests {
                 binds: vec!["berth-relay-data:/data".into()],
                 confined: true,
                 sysctls: Default::default(),
-                groups: Vec::new(),
                 user: None,
                 cap_add: Vec::new(),
                 one_shot: false,
