@@ -10,8 +10,8 @@ use std::sync::Arc;
 use berth_api::desktop::Desktop;
 use berth_api::{AddServer, ApiError, AuditEntry};
 use berth_model::view::{
-    AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest, RelayInstallRequest,
-    SecretsInfo, WebhookEnableRequest,
+    About, AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest,
+    RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
@@ -85,6 +85,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         webhook_disable,
         webhook_rotate_secret,
         webhook_deliveries,
+        about,
         secrets_info,
         use_file_secrets,
         audit_log,
@@ -362,6 +363,11 @@ async fn webhook_deliveries(d: Shell<'_>, app: String, limit: usize) -> Reply<Ve
 }
 
 // --- settings ---
+
+#[tauri::command]
+fn about() -> About {
+    berth_api::about()
+}
 
 #[tauri::command]
 async fn secrets_info(d: Shell<'_>) -> Reply<SecretsInfo> {

@@ -56,6 +56,19 @@ async fn launches_and_shares_the_data_dir_with_the_cli() {
         secrets.contains(&app.berth.data.path().display().to_string()),
         "{secrets}"
     );
+    // About names the same build as `berth --version`, and the relays it carries.
+    let version = app.berth.ok(&["--version"]).stdout;
+    let commit = version
+        .split("(commit ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no commit in {version:?}"));
+    let about = app.wait_for_text("[data-testid=about]", commit).await;
+    assert!(
+        about.contains(&format!("Berth {}", env!("CARGO_PKG_VERSION"))),
+        "{about}"
+    );
+    assert!(about.contains("x86_64 and aarch64 servers"), "{about}");
     app.screenshot("settings").await;
 
     app.quit().await;

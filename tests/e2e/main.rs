@@ -8,6 +8,7 @@
 mod bad_input;
 mod hostkeys;
 mod lifecycle;
+mod packages;
 mod relays;
 mod routing;
 mod transports;

@@ -19,12 +19,12 @@ use berth_testkit::{
 use crate::routing::ProxyGuard;
 
 /// The proxy lock (one Caddy and one relay per host), and the relay removed on both ends.
-struct RelayGuard {
+pub(crate) struct RelayGuard {
     _proxy: ProxyGuard,
 }
 
 impl RelayGuard {
-    fn take() -> RelayGuard {
+    pub(crate) fn take() -> RelayGuard {
         let proxy = ProxyGuard::take();
         remove_relay();
         RelayGuard { _proxy: proxy }

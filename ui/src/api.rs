@@ -7,8 +7,8 @@
 //! Tauri) becomes one with code `shell`.
 
 use berth_model::view::{
-    AddServerRequest, AuditEntry, HostKeyInfo, Overview, ProxyInstallRequest, RelayInstallRequest,
-    SecretsInfo, WebhookEnableRequest,
+    About, AddServerRequest, AuditEntry, HostKeyInfo, Overview, ProxyInstallRequest,
+    RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
@@ -287,6 +287,11 @@ pub async fn webhook_deliveries(app: &str, limit: usize) -> Result<Vec<Delivery>
 }
 
 // --- settings ---
+
+/// Which Berth this is: version, commit, platform, relay executables found.
+pub async fn about() -> Result<About, ErrorDto> {
+    call("about", none()).await
+}
 
 /// Where secrets are kept and whether that works here.
 pub async fn secrets_info() -> Result<SecretsInfo, ErrorDto> {

@@ -6,6 +6,7 @@
 //! are `berth-model` DTOs; errors are [`ApiError`], which carries a stable `code` for front
 //! ends.
 
+mod about;
 mod apps;
 mod config;
 mod deploy;
@@ -22,6 +23,7 @@ mod unattended;
 mod watch;
 mod webhooks;
 
+pub use about::{COMMIT, VERSION, VERSION_LINE, about};
 pub use berth_engine::observe::OutputLine;
 pub use berth_engine::{Clock, EngineError, SystemClock};
 pub use berth_secrets::Sensitive;

@@ -47,8 +47,14 @@ impl From<berth_model::view::RelayInstallRequest> for RelayInstall {
     }
 }
 
+/// Where an installed Berth keeps the relay executables, relative to the directory of `berth`
+/// and `berth-desktop`: beside them (a build tree, the Windows install dir), and under their
+/// parent in `lib/berth` (the `.deb`: `/usr/bin` → `/usr/lib/berth`) or `Resources` (the macOS
+/// app bundle: `Contents/MacOS` → `Contents/Resources`).
+const RELAY_DIRS_UNDER_PARENT: [&str; 2] = ["lib/berth", "Resources"];
+
 /// Finds the relay binary for `arch`: `BERTH_RELAY_BIN`, else `berth-relay-<arch>-linux` next
-/// to this executable (or in `../lib/berth/`, where packages put it).
+/// to this executable or in one of [`RELAY_DIRS_UNDER_PARENT`].
 pub(crate) fn relay_binary(arch: &str) -> Result<PathBuf, ApiError> {
     let name = format!("berth-relay-{arch}-linux");
     let mut candidates = Vec::new();
@@ -58,11 +64,17 @@ pub(crate) fn relay_binary(arch: &str) -> Result<PathBuf, ApiError> {
         && let Some(dir) = exe.parent()
     {
         candidates.push(dir.join(&name));
-        candidates.push(dir.join("../lib/berth").join(&name));
+        if let Some(parent) = dir.parent() {
+            candidates.extend(
+                RELAY_DIRS_UNDER_PARENT
+                    .iter()
+                    .map(|d| parent.join(d).join(&name)),
+            );
+        }
     }
     let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
         ApiError::Invalid(format!(
-            "the relay binary for {arch} servers is missing: looked for {} (build it with `scripts/build-relay.sh`, or point BERTH_RELAY_BIN at it)",
+            "the relay binary for {arch} servers is missing: looked for {} (reinstall Berth's package, build it with `scripts/build-relay.sh`, or point BERTH_RELAY_BIN at it)",
             candidates
                 .iter()
                 .map(|p| p.display().to_string())

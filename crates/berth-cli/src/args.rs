@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Berth: deploy git apps to your own Docker servers over SSH.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about, propagate_version = true)]
+#[command(name = "berth", version = berth_api::VERSION_LINE, about, propagate_version = true)]
 pub struct Cli {
     /// Where Berth keeps its state (SQLite, known_hosts). Default: the OS app-data dir.
     #[arg(long, global = true, env = "BERTH_DATA_DIR", value_name = "DIR")]

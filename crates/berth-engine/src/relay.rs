@@ -58,6 +58,9 @@ pub async fn docker_socket_group(host: &Host, socket: &str) -> Option<u32> {
     }
 }
 
+/// The server architectures Berth builds a relay for.
+pub const RELAY_ARCHES: [&str; 2] = ["x86_64", "aarch64"];
+
 /// `x86_64` / `aarch64` from what Docker reports (`amd64`, `x86_64`, `arm64` …).
 fn normalize_arch(arch: &str) -> Option<&'static str> {
     match arch {
@@ -72,8 +75,9 @@ pub async fn relay_arch(host: &Host) -> Result<&'static str, EngineError> {
     let engine = host.docker().info().await?;
     normalize_arch(&engine.arch).ok_or_else(|| {
         EngineError::Invalid(format!(
-            "Berth has no relay for {} servers (only x86_64 and aarch64)",
-            engine.arch
+            "Berth has no relay for {} servers (only {})",
+            engine.arch,
+            RELAY_ARCHES.join(" and ")
         ))
     })
 }

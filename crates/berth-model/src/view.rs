@@ -128,6 +128,19 @@ pub struct LogLine {
     pub stderr: bool,
 }
 
+/// Which Berth this is, for the window's About and `berth --version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct About {
+    /// The release, e.g. `0.1.0`.
+    pub version: String,
+    /// The commit it was built from (12 hex digits), or `unknown`.
+    pub commit: String,
+    /// Where it runs, e.g. `linux x86_64`.
+    pub platform: String,
+    /// The server architectures a relay executable was found for (`x86_64`, `aarch64`).
+    pub relay_arches: Vec<String>,
+}
+
 /// Where secrets go, for the settings screen and the keychain-unavailable message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretsInfo {

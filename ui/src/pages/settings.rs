@@ -1,7 +1,7 @@
 //! Settings: where Berth keeps its data and secrets (with the file fallback when no keychain
-//! is available) and the audit log of what was changed, by whom.
+//! is available), the audit log of what was changed, by whom, and About (which build this is).
 
-use berth_model::view::{AuditEntry, SecretsInfo};
+use berth_model::view::{About, AuditEntry, SecretsInfo};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -14,9 +14,11 @@ pub fn Settings() -> impl IntoView {
     let toasts = use_toasts();
     let secrets: Loaded<SecretsInfo> = RwSignal::new(None);
     let audit: Loaded<Vec<AuditEntry>> = RwSignal::new(None);
+    let about: Loaded<About> = RwSignal::new(None);
     let load = move || {
         fetch(secrets, api::secrets_info());
         fetch(audit, api::audit_log(30));
+        fetch(about, api::about());
     };
     load();
     let use_file = move |_| {
@@ -101,5 +103,40 @@ pub fn Settings() -> impl IntoView {
                 }
             }}
         </section>
+        <section>
+            <SectionTitle title="About" count=None />
+            {move || match about.get() {
+                None => view! { <Loading rows=1 /> }.into_any(),
+                Some(Err(e)) => view! { <ErrorState error=e retry=load /> }.into_any(),
+                Some(Ok(a)) => view! { <AboutCard about=a /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// The build: version, commit, platform, and the server architectures it can install a relay
+/// on.
+#[component]
+fn AboutCard(about: About) -> impl IntoView {
+    let relays = if about.relay_arches.is_empty() {
+        "None found: `berth server relay install` needs the berth-relay executables".to_owned()
+    } else {
+        format!("{} servers", about.relay_arches.join(" and "))
+    };
+    view! {
+        <div class="card wide" data-testid="about">
+            <div class="kv">
+                <span class="muted">"Version"</span>
+                <span class="strong" data-testid="about-version">
+                    {format!("Berth {}", about.version)}
+                </span>
+                <span class="muted">"Commit"</span>
+                <code data-testid="about-commit">{about.commit}</code>
+                <span class="muted">"Platform"</span>
+                <span>{about.platform}</span>
+                <span class="muted">"Relays"</span>
+                <span>{relays}</span>
+            </div>
+        </div>
     }
 }
