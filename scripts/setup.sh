@@ -24,6 +24,9 @@ packages=(
   docker.io openssh-server openssh-client busybox-static caddy
   # test and benchmark tools
   curl jq wrk hyperfine procps iproute2
+  # a clean Debian 12 for the package test (scripts/test-images.sh); dpkg-shlibdeps and strip
+  # for scripts/package.sh come with build-essential
+  debootstrap
   # desktop app: Tauri on WebKitGTK, the tray (appindicator)
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   # the wasm UI: Debian's Rust (std sources, so std builds for wasm32), wasm-ld

@@ -61,7 +61,9 @@ impl Forward {
         }
     }
 
-    /// Runs `f` too when dropped (after what was registered before).
+    /// Runs `f` too when dropped (after what was registered before). Used by the system
+    /// transport, which is Unix-only.
+    #[cfg(unix)]
     pub(crate) fn also_on_drop(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Forward {
         let first = self.on_drop.take();
         self.on_drop = Some(Box::new(move || {
