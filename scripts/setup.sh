@@ -27,6 +27,8 @@ packages=(
   # a clean Debian 12 for the package test (scripts/test-images.sh); dpkg-shlibdeps and strip
   # for scripts/package.sh come with build-essential
   debootstrap
+  # a real image registry for the image-app tests (the CNCF distribution registry)
+  docker-registry
   # desktop app: Tauri on WebKitGTK, the tray (appindicator)
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   # the wasm UI: Debian's Rust (std sources, so std builds for wasm32), wasm-ld

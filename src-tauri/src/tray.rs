@@ -122,10 +122,7 @@ pub fn recent_label(d: &Deployment, now_ms: i64) -> String {
             },
         ),
     };
-    let commit = d
-        .short_commit()
-        .map(|c| format!(" {c}"))
-        .unwrap_or_default();
+    let commit = d.version().map(|v| format!(" {v}")).unwrap_or_default();
     let when = berth_model::format::ago(now_ms, d.finished_at.unwrap_or(d.started_at));
     format!(
         "{mark} {}  {}{commit} · {status} · {when}",
@@ -151,6 +148,7 @@ mod tests {
             commit_message: None,
             runtime: None,
             image: None,
+            digest: None,
             container: None,
             source_deployment: None,
             started_at: 0,

@@ -33,12 +33,7 @@ fn deployed(prefix: &str) -> (Sshd, Berth, String, git::Repo, AppGuard) {
 }
 
 fn serving(b: &Berth, app: &str) -> String {
-    let st = b.ok(&["status", app, "--json"]).json();
-    assert_eq!(st["state"], "running", "{st:#}");
-    let addr = st["endpoint"].as_str().unwrap().to_owned();
-    http_get(&addr, "/")
-        .map(|(_, body)| body.trim().to_owned())
-        .unwrap_or_default()
+    b.serving(app)
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod hostkeys;
+mod images;
 mod lifecycle;
 mod packages;
 mod relays;

@@ -183,9 +183,7 @@ fn deployments(b: &Berth, app: &str) -> usize {
 }
 
 fn serving(b: &Berth, app: &str) -> String {
-    let st = b.ok(&["status", app, "--json"]).json();
-    let endpoint = st["endpoint"].as_str().unwrap().to_owned();
-    http_get(&endpoint, "/").unwrap().1.trim().to_owned()
+    b.serving(app)
 }
 
 /// An HTTP server on loopback that hands every request body it gets to the returned channel.

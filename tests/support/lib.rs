@@ -6,12 +6,14 @@
 
 pub mod docker;
 pub mod git;
+pub mod registry;
 pub mod sshd;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+pub use registry::Registry;
 pub use sshd::{LoginUser, Netns, Sshd};
 
 /// Runs a command and returns its stdout, panicking with its stderr if it failed.
@@ -214,6 +216,17 @@ impl Berth {
     }
 
     /// Runs `berth ARGS`, panicking unless it fails; returns its output.
+    /// What app `app`'s active container answers on `/`, through its published loopback port
+    /// (`status --json`'s endpoint); the app must be running.
+    pub fn serving(&self, app: &str) -> String {
+        let st = self.ok(&["status", app, "--json"]).json();
+        assert_eq!(st["state"], "running", "{st:#}");
+        let endpoint = st["endpoint"].as_str().unwrap_or_default().to_owned();
+        http_get(&endpoint, "/")
+            .map(|(_, body)| body.trim().to_owned())
+            .unwrap_or_default()
+    }
+
     pub fn fails(&self, args: &[&str]) -> Run {
         let r = self.run(args);
         assert_ne!(

@@ -11,20 +11,10 @@ impl Berth {
     /// into the cache) whose branch exists; nothing is stored otherwise.
     pub async fn app_create(&self, mut draft: AppDraft) -> Result<App, ApiError> {
         if draft.server.is_empty() {
-            let servers = self.store.servers()?;
-            match servers.as_slice() {
-                [only] => draft.server = only.name.clone(),
-                [] => {
-                    return Err(ApiError::Invalid(
-                        "no server yet: add one with `berth server add` (or `--local`)".to_owned(),
-                    ));
-                }
-                _ => {
-                    return Err(ApiError::Invalid(
-                        "several servers exist: say which one with --server".to_owned(),
-                    ));
-                }
-            }
+            draft.server = self.server_or_only("")?;
+        }
+        if draft.image.as_deref().is_some_and(|i| !i.trim().is_empty()) {
+            return self.app_create_from_image(draft).await;
         }
         // A local path is stored absolute: later commands may run from anywhere.
         if !looks_like_url(&draft.git) {
@@ -70,6 +60,40 @@ impl Berth {
                 "server {} git {} branch {}",
                 app.server, app.git, app.branch
             ),
+        );
+        Ok(app)
+    }
+
+    /// An image app: the image is pulled on the server first (an unknown image or tag, or a
+    /// registry that refuses, stores nothing), and the port and health path the user left out
+    /// are taken from it.
+    async fn app_create_from_image(&self, mut draft: AppDraft) -> Result<App, ApiError> {
+        // Check the fields before pulling anything.
+        let checked = draft.validate(self.now())?;
+        if self.store.apps()?.iter().any(|a| a.name == checked.name) {
+            return Err(berth_store::StoreError::AlreadyExists {
+                kind: "app",
+                name: checked.name.clone(),
+            }
+            .into());
+        }
+        let reference = checked.image.clone().unwrap_or_default();
+        let seen = self.image_inspect(&checked.server, &reference).await?;
+        if draft.port.is_none() {
+            draft.port = seen.port;
+        }
+        if draft.health_path.is_none() {
+            draft.health_path = seen.health_path;
+        }
+        let app = draft.validate(self.now())?;
+        self.store.insert_app(&app)?;
+        for (k, v) in &draft.env {
+            self.store.set_env(&app.name, k, Some(v), false)?;
+        }
+        self.audit(
+            "app.create",
+            &app.name,
+            &format!("server {} image {reference}", app.server),
         );
         Ok(app)
     }
@@ -144,6 +168,10 @@ impl Berth {
                 current.name, current.server, draft.server
             )));
         }
+        // An image app stays one unless the draft says otherwise (a form without the field).
+        if draft.git.trim().is_empty() && draft.image.is_none() {
+            draft.image = current.image.clone();
+        }
         if !looks_like_url(&draft.git) {
             let p = std::path::Path::new(&draft.git);
             if p.exists() {
@@ -169,7 +197,12 @@ impl Berth {
         if draft.drain_timeout_secs.is_none() {
             app.drain_timeout_secs = current.drain_timeout_secs;
         }
-        if app.git != current.git || app.branch != current.branch {
+        if let Some(image) = &app.image
+            && app.image != current.image
+        {
+            self.image_inspect(&app.server, image).await?;
+        }
+        if app.image.is_none() && (app.git != current.git || app.branch != current.branch) {
             let cache = self.git_cache_dir();
             let (source, branch) = (app.git.clone(), app.branch.clone());
             tokio::task::spawn_blocking(move || {

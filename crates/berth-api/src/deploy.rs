@@ -194,6 +194,11 @@ impl Berth {
         pushed: bool,
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
+        if let Some(image) = &app.image {
+            return self
+                .deploy_image(&app, image, git_ref, observer, cancel)
+                .await;
+        }
         let lock = self.lock_settled(&app, "a deploy").await?;
         let git_ref = git_ref.unwrap_or(&app.branch).to_owned();
         if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace) {
@@ -221,6 +226,31 @@ impl Berth {
             descends_from,
         };
         let result = self.run(app, deployment, source, observer, cancel).await;
+        lock.release().await;
+        result
+    }
+
+    /// An image app's deploy: pull `tag` (default: the app's own) on the server, pin the
+    /// digest it points to, and switch to it like a built image.
+    async fn deploy_image(
+        &self,
+        app: &App,
+        image: &str,
+        tag: Option<&str>,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        let image = berth_model::ImageRef::parse(image)?;
+        let tag = tag.unwrap_or(image.tag_or_latest()).to_owned();
+        berth_model::image::validate_tag(&tag).map_err(ApiError::Invalid)?;
+        let lock = self.lock_settled(app, "a deploy").await?;
+        let deployment = self.new_deployment(app, DeploymentKind::Deploy, tag.clone(), None);
+        let source = JobSource::Pull {
+            reference: image.with_tag(&tag),
+        };
+        let result = self
+            .run(app.clone(), deployment, source, observer, cancel)
+            .await;
         lock.release().await;
         result
     }
@@ -282,6 +312,7 @@ impl Berth {
         deployment.commit = target.commit.clone();
         deployment.commit_message = target.commit_message.clone();
         deployment.runtime = target.runtime.clone();
+        deployment.digest = target.digest.clone();
         let source = JobSource::Image {
             image,
             from_deployment: target.id.clone(),
@@ -314,6 +345,7 @@ impl Berth {
         deployment.commit = active.commit.clone();
         deployment.commit_message = active.commit_message.clone();
         deployment.runtime = active.runtime.clone();
+        deployment.digest = active.digest.clone();
         let source = JobSource::Image {
             image: active.image.clone().unwrap_or_default(),
             from_deployment: active.id.clone(),

@@ -144,3 +144,9 @@ impl From<berth_model::InvalidName> for ApiError {
         ApiError::Invalid(e.to_string())
     }
 }
+
+impl From<berth_model::InvalidImage> for ApiError {
+    fn from(e: berth_model::InvalidImage) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}

@@ -13,6 +13,7 @@ mod deploy;
 pub mod desktop;
 mod env;
 mod error;
+mod images;
 mod lock;
 mod notify;
 mod relay;

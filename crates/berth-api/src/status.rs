@@ -34,6 +34,9 @@ impl Berth {
             deployment_id: None,
             commit: None,
             image: None,
+            source_image: None,
+            tag: None,
+            digest: None,
             container: None,
             endpoint: None,
             container_status: None,
@@ -60,6 +63,13 @@ impl Berth {
                 status.deployment_id = Some(d.id.clone());
                 status.commit = d.commit.clone();
                 status.image = d.image.clone();
+                if let Some(image) = &app.image
+                    && let Ok(image) = berth_model::ImageRef::parse(image)
+                {
+                    status.source_image = Some(image.with_tag(&d.git_ref));
+                    status.tag = Some(d.git_ref.clone());
+                    status.digest = d.digest.clone();
+                }
                 status.container = d.container.clone();
                 status.deployed_at = d.finished_at;
                 let host = self.host(&server).await?;

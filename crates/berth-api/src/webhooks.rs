@@ -160,6 +160,12 @@ impl Berth {
         req: WebhookEnable,
     ) -> Result<WebhookInfo, ApiError> {
         let app = self.store.app(app)?;
+        if let Some(image) = &app.image {
+            return Err(ApiError::Invalid(format!(
+                "`{}` runs the image {image}: its webhook takes git pushes, and registry push events are not supported yet; deploy a new tag with `berth deploy {} --tag TAG`",
+                app.name, app.name
+            )));
+        }
         let server = self.store.server(&app.server)?;
         if server.relay.is_none() {
             return Err(ApiError::RelayNotInstalled {

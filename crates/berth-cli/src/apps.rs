@@ -6,7 +6,7 @@ use berth_model::size::format_memory;
 use crate::args::AppCmd;
 use crate::output::{Style, ago, table};
 use crate::{hooks, print_json};
-use berth_model::{AppDraft, BaseImages, EnvVar, Volume, parse_cpus, parse_memory};
+use berth_model::{App, AppDraft, BaseImages, EnvVar, Volume, parse_cpus, parse_memory};
 
 pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
     match cmd {
@@ -20,14 +20,15 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             for v in &a.volumes {
                 volumes.push(Volume::parse(v).map_err(anyhow::Error::msg)?);
             }
-            let draft = AppDraft {
+            let mut draft = AppDraft {
                 name: a.name.clone(),
                 server: a.server.clone().unwrap_or_default(),
-                git: a.git.clone(),
-                branch: Some(a.branch.clone()),
+                git: a.git.clone().unwrap_or_default(),
+                branch: a.branch.clone(),
+                image: a.image.clone(),
                 dockerfile: a.dockerfile.clone(),
-                port: Some(a.port),
-                health_path: Some(a.health_path.clone()),
+                port: a.port,
+                health_path: a.health_path.clone(),
                 health_deadline_ms: a.health_timeout.map(|s| s * 1000),
                 cpus: a
                     .cpus
@@ -50,6 +51,46 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 drain_timeout_secs: a.drain_timeout,
                 env,
             };
+            if let Some(image) = &a.image {
+                // Pull it first and say what it tells about running it.
+                if !a.json {
+                    eprintln!("pulling {image} on the server to read how it runs…");
+                }
+                let seen = berth.image_inspect(&draft.server, image).await?;
+                if !a.json {
+                    let digest = seen.digest.as_deref().unwrap_or("no registry digest");
+                    eprintln!("  {} is {digest} ({})", seen.reference, seen.platform);
+                    let from = |given: bool, source: Option<&str>, default: &str| match source {
+                        _ if given => "as given".to_owned(),
+                        Some(s) => format!("from {s}"),
+                        None => format!("the default: the image says nothing, {default}"),
+                    };
+                    eprintln!(
+                        "  port {} ({})",
+                        draft.port.or(seen.port).unwrap_or(App::DEFAULT_PORT),
+                        from(
+                            draft.port.is_some(),
+                            seen.port_from.as_deref(),
+                            "--port to change"
+                        )
+                    );
+                    eprintln!(
+                        "  health check GET {} ({})",
+                        draft
+                            .health_path
+                            .clone()
+                            .or_else(|| seen.health_path.clone())
+                            .unwrap_or_else(|| "/".to_owned()),
+                        from(
+                            draft.health_path.is_some(),
+                            seen.health_from.as_deref(),
+                            "--health-path to change"
+                        )
+                    );
+                }
+                draft.port = draft.port.or(seen.port);
+                draft.health_path = draft.health_path.clone().or(seen.health_path);
+            }
             let app = berth.app_create(draft).await?;
             if a.json {
                 return print_json(&app);
@@ -69,7 +110,9 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 return print_json(&apps);
             }
             if apps.is_empty() {
-                eprintln!("no apps yet: create one with `berth app create NAME --git PATH`");
+                eprintln!(
+                    "no apps yet: create one with `berth app create NAME --git PATH` (or `--image IMAGE`)"
+                );
                 return Ok(());
             }
             let rows = apps
@@ -82,7 +125,10 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     vec![
                         a.name.clone(),
                         a.server.clone(),
-                        format!("{}@{}", a.git, a.branch),
+                        match &a.image {
+                            Some(image) => image.clone(),
+                            None => format!("{}@{}", a.git, a.branch),
+                        },
                         last.as_ref()
                             .map(|d| format!("{} {}", d.status, ago(d.started_at)))
                             .unwrap_or_else(|| "never deployed".into()),
@@ -102,13 +148,18 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             }
             println!("{}", Style::new().bold(&a.name));
             println!("  server       {}", a.server);
-            println!("  git          {} (branch {})", a.git, a.branch);
-            println!(
-                "  build        {}",
-                a.dockerfile
-                    .clone()
-                    .unwrap_or_else(|| "Dockerfile, else runtime detection".into())
-            );
+            match &a.image {
+                Some(image) => println!("  image        {image}"),
+                None => {
+                    println!("  git          {} (branch {})", a.git, a.branch);
+                    println!(
+                        "  build        {}",
+                        a.dockerfile
+                            .clone()
+                            .unwrap_or_else(|| "Dockerfile, else runtime detection".into())
+                    );
+                }
+            }
             println!("  port         {}", a.port);
             println!(
                 "  health       GET {} (deadline {} s)",

@@ -36,8 +36,9 @@ pub enum Command {
     /// Build a commit and switch to it once healthy.
     Deploy {
         app: String,
-        /// Branch, tag or commit to deploy (default: the app's branch).
-        #[arg(long = "ref", value_name = "REF")]
+        /// Branch, tag or commit to deploy (default: the app's branch); for an image app, the
+        /// image tag to pull (default: the app's tag).
+        #[arg(long = "ref", visible_alias = "tag", value_name = "REF")]
         git_ref: Option<String>,
     },
     /// What is serving, where, and how the last deploy went.
@@ -374,7 +375,7 @@ pub enum DomainCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum AppCmd {
-    /// Create an app from a git repository.
+    /// Create an app from a git repository (--git) or an image in a registry (--image).
     Create(Box<AppCreate>),
     /// List apps.
     Ls {
@@ -405,19 +406,26 @@ pub struct AppCreate {
     #[arg(long)]
     pub server: Option<String>,
     /// Path to a git repository, or a URL git can clone.
-    #[arg(long, value_name = "PATH_OR_URL")]
-    pub git: String,
-    #[arg(long, default_value = "main")]
-    pub branch: String,
+    #[arg(long, value_name = "PATH_OR_URL", required_unless_present = "image")]
+    pub git: Option<String>,
+    /// Run this image instead of building git: `registry/repository:tag` (the tag is the one
+    /// `berth deploy` pulls by default). It is pulled on the server now; a port or health path
+    /// not given is read from it (label berth.port / berth.health-path, EXPOSE, HEALTHCHECK).
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["git", "branch", "dockerfile"])]
+    pub image: Option<String>,
+    /// Branch deployed by default (default: main).
+    #[arg(long)]
+    pub branch: Option<String>,
     /// Dockerfile path in the repository (default: Dockerfile, else runtime detection).
     #[arg(long, value_name = "PATH")]
     pub dockerfile: Option<String>,
-    /// Port the app listens on in the container.
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-    /// Path probed with GET after start; 2xx/3xx is healthy.
-    #[arg(long, default_value = "/", value_name = "PATH")]
-    pub health_path: String,
+    /// Port the app listens on in the container (default: 8080, or what the image says).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Path probed with GET after start; 2xx/3xx is healthy (default: /, or what the image
+    /// says).
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
     /// Seconds the new container has to become healthy.
     #[arg(long, value_name = "SECS")]
     pub health_timeout: Option<u64>,

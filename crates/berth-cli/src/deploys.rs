@@ -73,6 +73,15 @@ pub(crate) async fn status(berth: &Berth, app: &str, json: bool) -> anyhow::Resu
     if let Some(c) = &st.commit {
         println!("  commit      {}", &c[..c.len().min(12)]);
     }
+    if let Some(i) = &st.source_image {
+        println!(
+            "  image       {i}{}",
+            st.digest
+                .as_deref()
+                .map(|d| format!(" ({})", &d[..d.len().min(19)]))
+                .unwrap_or_default()
+        );
+    }
     if let Some(c) = &st.container {
         println!(
             "  container   {c}{}",
@@ -156,7 +165,7 @@ pub(crate) async fn deployments(
                 d.short_id().to_owned(),
                 d.kind.as_str().to_owned(),
                 d.status.as_str().to_owned(),
-                d.short_commit().unwrap_or("-").to_owned(),
+                d.version().unwrap_or_else(|| "-".to_owned()),
                 d.duration_ms()
                     .map(duration_ms)
                     .unwrap_or_else(|| "-".into()),
@@ -169,7 +178,7 @@ pub(crate) async fn deployments(
         })
         .collect::<Vec<_>>();
     table(
-        &["id", "kind", "status", "commit", "took", "started", "note"],
+        &["id", "kind", "status", "version", "took", "started", "note"],
         &rows,
     );
     Ok(())

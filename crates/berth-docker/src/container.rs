@@ -116,6 +116,42 @@ pub struct ImageInfo {
     pub labels: HashMap<String, String>,
 }
 
+/// What an image says about itself (`docker image inspect`), for running it as an app.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImageFacts {
+    pub id: String,
+    /// `repository@sha256:…` for every registry it was pulled from or pushed to.
+    pub repo_digests: Vec<String>,
+    /// TCP ports from `EXPOSE`, ascending.
+    pub exposed_tcp: Vec<u16>,
+    pub labels: HashMap<String, String>,
+    /// `linux/amd64`, `linux/arm64` …
+    pub platform: String,
+    /// The `HEALTHCHECK` command (`["CMD-SHELL", "curl -f http://localhost:8080/health"]`).
+    pub healthcheck: Vec<String>,
+}
+
+impl ImageFacts {
+    /// The digest this image has in `repository` (`sha256:…`), if it came from there.
+    pub fn digest_in(&self, repository: &str) -> Option<String> {
+        let wanted = docker_hub_short(repository);
+        self.repo_digests.iter().find_map(|rd| {
+            rd.split_once('@')
+                .filter(|(repo, _)| docker_hub_short(repo) == wanted)
+                .map(|(_, digest)| digest.to_owned())
+        })
+    }
+}
+
+/// A Docker Hub repository as Docker shows it: `docker.io/library/nginx` → `nginx`.
+fn docker_hub_short(repository: &str) -> &str {
+    let r = repository
+        .strip_prefix("docker.io/")
+        .or_else(|| repository.strip_prefix("index.docker.io/"))
+        .unwrap_or(repository);
+    r.strip_prefix("library/").unwrap_or(r)
+}
+
 /// Which output stream a log line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogStream {
@@ -369,6 +405,39 @@ impl DockerClient {
             .collect();
         list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         Ok(list)
+    }
+
+    /// What image `name` says about itself, or `None` if the server doesn't have it.
+    pub async fn image_facts(&self, name: &str) -> Result<Option<ImageFacts>, DockerError> {
+        let image = match self.docker.inspect_image(name).await {
+            Ok(i) => i,
+            Err(e) if is_status(&e, 404) => return Ok(None),
+            Err(e) => return Err(self.err(e)),
+        };
+        let config = image.config.unwrap_or_default();
+        let mut exposed_tcp: Vec<u16> = config
+            .exposed_ports
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|port| {
+                let (n, proto) = port.split_once('/').unwrap_or((port.as_str(), "tcp"));
+                (proto == "tcp").then(|| n.parse().ok()).flatten()
+            })
+            .collect();
+        exposed_tcp.sort_unstable();
+        exposed_tcp.dedup();
+        Ok(Some(ImageFacts {
+            id: image.id.unwrap_or_default(),
+            repo_digests: image.repo_digests.unwrap_or_default(),
+            exposed_tcp,
+            labels: config.labels.unwrap_or_default(),
+            platform: format!(
+                "{}/{}",
+                image.os.unwrap_or_default(),
+                image.architecture.unwrap_or_default()
+            ),
+            healthcheck: config.healthcheck.and_then(|h| h.test).unwrap_or_default(),
+        }))
     }
 
     /// The id of image `name`, or `None` if the server doesn't have it.

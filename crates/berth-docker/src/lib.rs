@@ -15,7 +15,7 @@ mod proxy;
 
 pub use build::{BuildLine, BuildOutcome};
 pub use client::{DockerClient, EngineInfo};
-pub use container::{ContainerInfo, ContainerSpec, ImageInfo, LogLine, LogStream};
+pub use container::{ContainerInfo, ContainerSpec, ImageFacts, ImageInfo, LogLine, LogStream};
 pub use dial::{BoxStream, Dialer, IoStream};
 pub use error::DockerError;
 pub use proxy::{Publish, ServiceSpec, TaskEnd};
@@ -26,6 +26,8 @@ pub mod labels {
     pub const APP: &str = "berth.app";
     pub const DEPLOYMENT: &str = "berth.deployment";
     pub const COMMIT: &str = "berth.commit";
+    /// An image app's image, pinned: `repository@sha256:…`.
+    pub const IMAGE: &str = "berth.image";
     /// What a non-app container is for (`proxy`).
     pub const ROLE: &str = "berth.role";
 }

@@ -77,6 +77,8 @@ impl Apply<'_> {
                 image,
                 from_deployment,
             } => self.check_image(image, from_deployment).await,
+            Action::Pull { reference } => self.pull(reference, d).await,
+            Action::Pin { reference, tag } => self.pin(reference, tag, d).await,
             Action::EnsureNetwork { network } => {
                 Ok(self.host.docker().ensure_network(&network).await?)
             }
@@ -189,6 +191,84 @@ impl Apply<'_> {
         cancellable(self.cancel, async {
             docker
                 .build_image(&tag, &dockerfile, &build_labels, context, on_line)
+                .await
+                .map_err(EngineError::from)
+        })
+        .await?;
+        self.created.image = Some(tag);
+        Ok(())
+    }
+
+    /// Pulls an image app's `repository:tag` on the server and records the digest it points to.
+    async fn pull(&mut self, reference: String, d: &mut Deployment) -> Result<(), EngineError> {
+        let docker = self.host.docker();
+        self.sink.event(DeployEvent::BuildLine {
+            line: format!("pulling {reference} on {}", self.host.name()),
+        });
+        cancellable(self.cancel, async {
+            docker
+                .pull_image(&reference)
+                .await
+                .map_err(|e| EngineError::Pull {
+                    reference: reference.clone(),
+                    server: self.host.name().to_owned(),
+                    message: e.to_string(),
+                })
+        })
+        .await?;
+        let image = berth_model::ImageRef::parse(&reference)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let facts = docker.image_facts(&reference).await?.ok_or_else(|| {
+            EngineError::Task(format!("{reference} was pulled but is not on the server"))
+        })?;
+        let digest = facts.digest_in(&image.repository).ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "{reference} has no digest from its registry (an image only built or tagged on the server cannot be pinned): push it to the registry and deploy from there"
+            ))
+        })?;
+        self.sink.event(DeployEvent::Info {
+            message: format!("{reference} is {digest} ({})", facts.platform),
+        });
+        d.digest = Some(digest);
+        self.sink.save(d);
+        Ok(())
+    }
+
+    /// Makes the pulled digest the deployment's image `tag`: a build of one `FROM` line with
+    /// Berth's labels, so the image is kept, pruned and rolled back to like a built one.
+    async fn pin(
+        &mut self,
+        reference: String,
+        tag: String,
+        d: &Deployment,
+    ) -> Result<(), EngineError> {
+        let Some(digest) = d.digest.clone() else {
+            return Err(EngineError::Task("pin without a pulled digest".into()));
+        };
+        let image = berth_model::ImageRef::parse(&reference)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let dockerfile = format!("FROM {}\n", image.pinned(&digest));
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+            .and_then(|()| tar.finish())
+            .map_err(|e| EngineError::Task(format!("packing the pin context: {e}")))?;
+        let context = tar
+            .into_inner()
+            .map_err(|e| EngineError::Task(format!("packing the pin context: {e}")))?;
+        let mut build_labels = deployment_labels(&self.app.name, &d.id, None);
+        build_labels.remove(labels::DEPLOYMENT);
+        build_labels.insert(labels::IMAGE.to_owned(), image.pinned(&digest));
+        let stream = futures_util::stream::once(async move {
+            Ok::<_, std::io::Error>(bytes::Bytes::from(context))
+        });
+        let docker = self.host.docker();
+        cancellable(self.cancel, async {
+            docker
+                .build_image(&tag, "Dockerfile", &build_labels, stream, |_| {})
                 .await
                 .map_err(EngineError::from)
         })

@@ -45,6 +45,14 @@ pub enum EngineError {
         #[source]
         source: DockerError,
     },
+    /// The server's Docker could not pull an image app's image (unknown image or tag, no
+    /// access, registry unreachable). Nothing was changed.
+    #[error("{server} could not pull {reference}: {message}")]
+    Pull {
+        reference: String,
+        server: String,
+        message: String,
+    },
     #[error("{container} did not start ({source}); {hint}")]
     ServiceDidNotStart {
         container: String,
@@ -137,6 +145,7 @@ impl EngineError {
             EngineError::Unhealthy { .. } => "unhealthy",
             EngineError::Cancelled => "cancelled",
             EngineError::NotADescendant { .. } => "not-a-descendant",
+            EngineError::Pull { .. } => "pull-failed",
             EngineError::Invalid(_)
             | EngineError::ImageUnavailable { .. }
             | EngineError::ServiceDidNotStart { .. }

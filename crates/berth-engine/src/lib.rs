@@ -16,6 +16,7 @@ mod error;
 mod fixtures;
 mod health;
 mod host;
+pub mod images;
 pub mod observe;
 mod outcome;
 pub mod plan;

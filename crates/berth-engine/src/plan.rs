@@ -18,6 +18,8 @@ pub enum ImageSource {
     },
     /// Reuse an image already on the server (rollback, restart).
     Existing { from_deployment: String },
+    /// Pull an image app's `repository:tag` on the server and pin the digest it points to.
+    Pull { reference: String },
 }
 
 /// The container a deployment creates, without env values.
@@ -69,6 +71,16 @@ pub enum Action {
     CheckImage {
         image: String,
         from_deployment: String,
+    },
+    /// Pull an image app's `repository:tag` on the server and record the digest it points to.
+    Pull {
+        reference: String,
+    },
+    /// Make the pulled digest the deployment's image `tag` (labelled like a built one, so
+    /// retention and rollback treat both alike).
+    Pin {
+        reference: String,
+        tag: String,
     },
     EnsureNetwork {
         network: String,
@@ -197,6 +209,8 @@ impl Action {
         match self {
             Action::Build { .. } => "build",
             Action::CheckImage { .. } => "check-image",
+            Action::Pull { .. } => "pull",
+            Action::Pin { .. } => "pin",
             Action::EnsureNetwork { .. } => "ensure-network",
             Action::Create(_) => "create",
             Action::Start { .. } => "start",
@@ -287,6 +301,21 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
                 from_deployment: from_deployment.clone(),
             },
         ),
+        ImageSource::Pull { reference } => {
+            push(
+                Step::Resolve,
+                Action::Pull {
+                    reference: reference.clone(),
+                },
+            );
+            push(
+                Step::Build,
+                Action::Pin {
+                    reference: reference.clone(),
+                    tag: input.image.clone(),
+                },
+            );
+        }
     }
     push(
         Step::Start,
@@ -413,6 +442,10 @@ impl fmt::Display for Action {
                 image,
                 from_deployment,
             } => write!(f, "reuse image {image} of deployment {from_deployment}"),
+            Action::Pull { reference } => write!(f, "pull {reference} and note its digest"),
+            Action::Pin { reference, tag } => {
+                write!(f, "pin the digest {reference} pointed to as {tag}")
+            }
             Action::EnsureNetwork { network } => write!(f, "ensure network {network}"),
             Action::Create(c) => {
                 write!(
@@ -643,6 +676,47 @@ mod tests {
             health-check GET /healthz on berth-hello-a1b2c3d4:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
             switch       make deployment a1b2c3d4 active
             cleanup      prune images of hello, keeping berth/hello:a1b2c3d4
+        "#]]
+        .assert_eq(&plan.to_string());
+    }
+
+    #[test]
+    fn an_image_app_pulls_its_tag_and_runs_the_pinned_digest() {
+        let app = AppDraft {
+            name: "web".into(),
+            server: "prod".into(),
+            image: Some("127.0.0.1:5000/acme/web:1.4.0".into()),
+            health_path: Some("/healthz".into()),
+            ..AppDraft::default()
+        }
+        .validate(0)
+        .unwrap();
+        let plan = plan_deploy(&PlanInput {
+            app: &app,
+            deployment_id: "c0ffee00",
+            source: ImageSource::Pull {
+                reference: "127.0.0.1:5000/acme/web:1.4.1".into(),
+            },
+            image: "berth/web:c0ffee00".into(),
+            container: "berth-web-c0ffee00".into(),
+            network: "berth",
+            env_keys: vec![],
+            previous: Some("berth-web-a1b2c3d4".into()),
+            leftovers: vec![],
+            keep_images: vec!["berth/web:a1b2c3d4".into()],
+            route: None,
+        });
+        expect![[r#"
+            resolve      pull 127.0.0.1:5000/acme/web:1.4.1 and note its digest
+            build        pin the digest 127.0.0.1:5000/acme/web:1.4.1 pointed to as berth/web:c0ffee00
+            start        ensure network berth
+            start        create berth-web-c0ffee00 from berth/web:c0ffee00 on berth, port 8080 published on 127.0.0.1
+            start        start berth-web-c0ffee00
+            health-check GET /healthz on berth-web-c0ffee00:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+            switch       make deployment c0ffee00 active
+            drain        stop berth-web-a1b2c3d4 (grace 10s)
+            drain        remove berth-web-a1b2c3d4
+            cleanup      prune images of web, keeping berth/web:c0ffee00 berth/web:a1b2c3d4
         "#]]
         .assert_eq(&plan.to_string());
     }

@@ -74,6 +74,8 @@ pub enum JobSource {
         image: String,
         from_deployment: String,
     },
+    /// Pull an image app's `repository:tag` on the server and run the digest it points to.
+    Pull { reference: String },
 }
 
 /// One deployment to run.
@@ -501,6 +503,17 @@ async fn resolve(
             image,
             from_deployment,
         } => Ok((ImageSource::Existing { from_deployment }, image, None)),
+        JobSource::Pull { reference } => {
+            steps.enter(Step::Resolve, d);
+            sink.event(DeployEvent::Info {
+                message: format!("image {reference}"),
+            });
+            Ok((
+                ImageSource::Pull { reference },
+                image_tag(&app.name, &d.id),
+                None,
+            ))
+        }
     }
 }
 

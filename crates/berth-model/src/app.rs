@@ -133,9 +133,14 @@ impl EnvVar {
 pub struct App {
     pub name: String,
     pub server: String,
-    /// A local path to a git repository or a URL git can clone.
+    /// A local path to a git repository or a URL git can clone; empty for an image app.
     pub git: String,
+    /// The branch deployed by default; empty for an image app.
     pub branch: String,
+    /// An image app's image (`registry/repository:tag`; the tag is the one deployed by
+    /// default). `None` for an app built from git.
+    #[serde(default)]
+    pub image: Option<String>,
     /// Dockerfile path inside the repository; `None` means `Dockerfile` if present, otherwise
     /// runtime detection.
     pub dockerfile: Option<String>,
@@ -173,6 +178,9 @@ pub struct AppDraft {
     pub server: String,
     pub git: String,
     pub branch: Option<String>,
+    /// An image to run instead of a git source to build (`registry/repository:tag`).
+    #[serde(default)]
+    pub image: Option<String>,
     pub dockerfile: Option<String>,
     pub port: Option<u16>,
     pub health_path: Option<String>,
@@ -195,6 +203,10 @@ pub enum InvalidApp {
     Name(#[from] InvalidName),
     #[error("git source is empty: give a path to a repository or a URL")]
     NoGit,
+    #[error("an app is built from git or runs an image, not both: give --git or --image")]
+    GitAndImage,
+    #[error(transparent)]
+    Image(#[from] crate::image::InvalidImage),
     #[error("health path `{0}` must start with `/`")]
     HealthPath(String),
     #[error("port must be between 1 and 65535")]
@@ -235,7 +247,16 @@ impl AppDraft {
     pub fn validate(&self, now: i64) -> Result<App, InvalidApp> {
         validate_app_name(&self.name)?;
         validate_server_name(&self.server)?;
-        if self.git.trim().is_empty() {
+        let image = match self.image.as_deref().map(str::trim) {
+            Some(image) if !image.is_empty() => {
+                if !self.git.trim().is_empty() {
+                    return Err(InvalidApp::GitAndImage);
+                }
+                Some(crate::image::ImageRef::parse(image)?.to_string())
+            }
+            _ => None,
+        };
+        if image.is_none() && self.git.trim().is_empty() {
             return Err(InvalidApp::NoGit);
         }
         if let Some(shown) = credentials_hidden(self.git.trim()) {
@@ -252,15 +273,16 @@ impl AppDraft {
         if port == 0 {
             return Err(InvalidApp::Port);
         }
-        let branch = self
-            .branch
-            .clone()
-            .unwrap_or_else(|| App::DEFAULT_BRANCH.to_owned());
-        if branch.is_empty()
+        let branch = match (&image, &self.branch) {
+            (Some(_), _) => String::new(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => App::DEFAULT_BRANCH.to_owned(),
+        };
+        let bad_branch = branch.is_empty()
             || branch.starts_with('-')
             || branch.contains("..")
-            || branch.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c))
-        {
+            || branch.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c));
+        if image.is_none() && bad_branch {
             return Err(InvalidApp::Branch(branch));
         }
         if let Some(df) = &self.dockerfile
@@ -280,7 +302,12 @@ impl AppDraft {
             server: self.server.clone(),
             git: self.git.trim().to_owned(),
             branch,
-            dockerfile: self.dockerfile.clone(),
+            dockerfile: if image.is_some() {
+                None
+            } else {
+                self.dockerfile.clone()
+            },
+            image,
             port,
             health,
             limits: Limits {
@@ -320,6 +347,38 @@ mod tests {
         assert_eq!(app.health.interval_ms, 200);
         assert_eq!(app.health.deadline_ms, 30_000);
         assert_eq!(app.created_at, 7);
+    }
+
+    #[test]
+    fn an_app_builds_git_or_runs_an_image() {
+        let image = AppDraft {
+            git: String::new(),
+            image: Some(" 127.0.0.1:5000/acme/web:1.0 ".into()),
+            dockerfile: Some("Dockerfile".into()),
+            ..draft()
+        }
+        .validate(0)
+        .unwrap();
+        assert_eq!(image.image.as_deref(), Some("127.0.0.1:5000/acme/web:1.0"));
+        assert_eq!((image.git.as_str(), image.branch.as_str()), ("", ""));
+        assert_eq!(image.dockerfile, None, "nothing is built");
+        let both = AppDraft {
+            image: Some("acme/web".into()),
+            ..draft()
+        };
+        assert_eq!(both.validate(0), Err(InvalidApp::GitAndImage));
+        let neither = AppDraft {
+            git: String::new(),
+            image: Some(" ".into()),
+            ..draft()
+        };
+        assert_eq!(neither.validate(0), Err(InvalidApp::NoGit));
+        let bad = AppDraft {
+            git: String::new(),
+            image: Some("https://ghcr.io/acme/web".into()),
+            ..draft()
+        };
+        assert!(matches!(bad.validate(0), Err(InvalidApp::Image(_))));
     }
 
     #[test]

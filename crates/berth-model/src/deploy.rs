@@ -178,6 +178,10 @@ pub struct Deployment {
     /// Detected runtime (`dockerfile`, `go`, `node`, …).
     pub runtime: Option<String>,
     pub image: Option<String>,
+    /// An image app's deployment: the digest the tag pointed to when it was pulled, which the
+    /// deployment (and a rollback to it) runs whatever the tag points to later.
+    #[serde(default)]
+    pub digest: Option<String>,
     pub container: Option<String>,
     /// For rollbacks: the deployment whose image was reused.
     pub source_deployment: Option<String>,
@@ -208,6 +212,7 @@ impl Deployment {
             commit_message: None,
             runtime: None,
             image: None,
+            digest: None,
             container: None,
             source_deployment: None,
             started_at,
@@ -226,6 +231,19 @@ impl Deployment {
     /// The first 7 characters of the commit, as git shows it.
     pub fn short_commit(&self) -> Option<&str> {
         self.commit.as_deref().map(|c| &c[..c.len().min(7)])
+    }
+
+    /// What it deployed, as people read it: the short commit, or for an image app the tag
+    /// and the start of its digest (`1.4.0@9f2c1a0b`).
+    pub fn version(&self) -> Option<String> {
+        match (&self.digest, self.short_commit()) {
+            (Some(digest), _) => {
+                let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+                Some(format!("{}@{}", self.git_ref, &hex[..hex.len().min(8)]))
+            }
+            (None, Some(commit)) => Some(commit.to_owned()),
+            (None, None) => None,
+        }
     }
 
     /// The id as people read and type it: its first 12 digits (any unique prefix is taken).

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod format;
+pub mod image;
 pub mod names;
 pub mod server;
 pub mod size;
@@ -22,6 +23,7 @@ pub use deploy::{
 };
 pub use domain::{Domain, DomainStatus, TlsStatus};
 pub use error::ErrorDto;
+pub use image::{ImageRef, InvalidImage};
 pub use names::{InvalidName, validate_app_name, validate_env_key, validate_server_name};
 pub use server::{
     ProxyConfig, ProxyMode, ProxyStatus, RelayConfig, Server, ServerCheck, SshTarget, TlsSetting,

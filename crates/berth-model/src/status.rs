@@ -58,7 +58,16 @@ pub struct AppStatus {
     /// The active deployment.
     pub deployment_id: Option<String>,
     pub commit: Option<String>,
+    /// The image the active container runs on the server (`berth/<app>:<deployment>`).
     pub image: Option<String>,
+    /// An image app's active deployment: the registry image and tag it was deployed from …
+    #[serde(default)]
+    pub source_image: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// … and the digest that tag pointed to then (what runs, whatever the tag says now).
+    #[serde(default)]
+    pub digest: Option<String>,
     pub container: Option<String>,
     /// `HOST:PORT` where the active container's port is published on the server's loopback.
     pub endpoint: Option<String>,

@@ -128,6 +128,23 @@ pub struct LogLine {
     pub stderr: bool,
 }
 
+/// What an image says about running it, read on a server after pulling it (`berth app create
+/// --image`, Quick Deploy): each inferred value with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInspection {
+    /// As given, `registry/repository:tag`.
+    pub reference: String,
+    /// The digest the tag points to now, `sha256:…`.
+    pub digest: Option<String>,
+    /// `linux/amd64` …
+    pub platform: String,
+    pub port: Option<u16>,
+    /// `EXPOSE`, `label berth.port`, `HEALTHCHECK` …
+    pub port_from: Option<String>,
+    pub health_path: Option<String>,
+    pub health_from: Option<String>,
+}
+
 /// Which Berth this is, for the window's About and `berth --version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct About {

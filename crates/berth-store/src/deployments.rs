@@ -7,7 +7,7 @@ use crate::error::{Fail, StoreError};
 use crate::{Store, bad_column, exists, require_app, sql_limit};
 
 const COLUMNS: &str = "id, app, kind, status, git_ref, commit_sha, commit_message, runtime, image, \
-                       container, source_deployment, started_at, finished_at, failed_step, error, steps";
+                       container, source_deployment, started_at, finished_at, failed_step, error, steps, digest";
 
 /// Newest first; deployments started in the same millisecond in the order they were recorded.
 const NEWEST_FIRST: &str = "ORDER BY started_at DESC, rowid DESC";
@@ -87,7 +87,7 @@ impl Store {
                 "UPDATE deployments SET kind = ?2, status = ?3, git_ref = ?4, commit_sha = ?5,
                  commit_message = ?6, runtime = ?7, image = ?8, container = ?9,
                  source_deployment = ?10, started_at = ?11, finished_at = ?12, failed_step = ?13,
-                 error = ?14, steps = ?15
+                 error = ?14, steps = ?15, digest = ?16
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -106,6 +106,7 @@ impl Store {
                 d.failed_step.map(Step::as_str),
                 d.error,
                 steps_json(&d.steps)?,
+                d.digest,
             ])?;
             Ok(())
         })
@@ -282,7 +283,7 @@ fn insert(tx: &Transaction<'_>, d: &Deployment) -> Result<(), Fail> {
     check_single_active(tx, &d.app, &d.id, d.status)?;
     let sql = format!(
         "INSERT INTO deployments ({COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
     );
     tx.prepare_cached(&sql)?.execute(params![
         d.id,
@@ -301,6 +302,7 @@ fn insert(tx: &Transaction<'_>, d: &Deployment) -> Result<(), Fail> {
         d.failed_step.map(Step::as_str),
         d.error,
         steps_json(&d.steps)?,
+        d.digest,
     ])?;
     Ok(())
 }
@@ -362,6 +364,7 @@ fn deployment_from_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
         commit_message: row.get(6)?,
         runtime: row.get(7)?,
         image: row.get(8)?,
+        digest: row.get(16)?,
         container: row.get(9)?,
         source_deployment: row.get(10)?,
         started_at: row.get(11)?,

@@ -150,6 +150,12 @@ CREATE TABLE notifiers (
     r#"
 ALTER TABLE webhooks ADD COLUMN allow_force_push INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 5: image apps — an app may run an image instead of building git; a deployment of one
+    // pins the digest it pulled.
+    r#"
+ALTER TABLE apps ADD COLUMN image TEXT;
+ALTER TABLE deployments ADD COLUMN digest TEXT;
+"#,
 ];
 
 /// The schema version this binary writes.

@@ -228,6 +228,9 @@ pub fn AppFormDialog(existing: Option<App>, on_done: Callback<Option<App>>) -> i
                     <span class="field-hint">"A repository on this computer, or a URL git can clone"</span>
                     {move || err(|e| &e.git).get().map(|e| view! { <span class="field-error">{e}</span> })}
                 </div>
+                <div class="span-2">
+                    {text_field("Image", "app-image", "registry.example.com/team/app:1.0", Some("Or run an image instead of building git: it is pulled on the server, and an empty port or health path is read from it"), f.image, err(|e| &e.image))}
+                </div>
                 {text_field("Branch", "app-branch", "main", None, f.branch, err(|e| &e.branch))}
                 {text_field("Dockerfile", "app-dockerfile", "auto-detect", Some("Empty: ./Dockerfile, or a detected runtime"), f.dockerfile, err(|e| &e.dockerfile))}
                 {text_field("Container port", "app-port", "8080", Some("The port the app listens on inside its container"), f.port, err(|e| &e.port))}
@@ -308,6 +311,7 @@ struct FormSignals {
     name: RwSignal<String>,
     server: RwSignal<String>,
     git: RwSignal<String>,
+    image: RwSignal<String>,
     branch: RwSignal<String>,
     dockerfile: RwSignal<String>,
     port: RwSignal<String>,
@@ -324,6 +328,7 @@ impl FormSignals {
             name: RwSignal::new(f.name),
             server: RwSignal::new(f.server),
             git: RwSignal::new(f.git),
+            image: RwSignal::new(f.image),
             branch: RwSignal::new(f.branch),
             dockerfile: RwSignal::new(f.dockerfile),
             port: RwSignal::new(f.port),
@@ -340,6 +345,7 @@ impl FormSignals {
             name: self.name.get_untracked(),
             server: self.server.get_untracked(),
             git: self.git.get_untracked(),
+            image: self.image.get_untracked(),
             branch: self.branch.get_untracked(),
             dockerfile: self.dockerfile.get_untracked(),
             port: self.port.get_untracked(),
@@ -360,6 +366,8 @@ pub struct AppForm {
     pub name: String,
     pub server: String,
     pub git: String,
+    /// An image to run instead of building git (`registry/repository:tag`).
+    pub image: String,
     pub branch: String,
     pub dockerfile: String,
     pub port: String,
@@ -379,6 +387,7 @@ impl AppForm {
             name: app.name.clone(),
             server: app.server.clone(),
             git: app.git.clone(),
+            image: app.image.clone().unwrap_or_default(),
             branch: app.branch.clone(),
             dockerfile: app.dockerfile.clone().unwrap_or_default(),
             port: app.port.to_string(),
@@ -406,6 +415,7 @@ pub struct AppFormErrors {
     pub name: Option<String>,
     pub server: Option<String>,
     pub git: Option<String>,
+    pub image: Option<String>,
     pub branch: Option<String>,
     pub dockerfile: Option<String>,
     pub port: Option<String>,
@@ -524,6 +534,7 @@ pub fn app_draft(form: &AppForm, existing: Option<&App>) -> Result<AppDraft, Box
         name,
         server,
         git: form.git.trim().to_owned(),
+        image: optional(&form.image),
         branch: optional(&form.branch),
         dockerfile: optional(&form.dockerfile),
         port,
@@ -537,8 +548,10 @@ pub fn app_draft(form: &AppForm, existing: Option<&App>) -> Result<AppDraft, Box
     if let Some(app) = existing {
         draft.base_images = app.base_images.clone();
     }
-    if draft.git.is_empty() {
-        errors.git = Some("give a path to a repository on this computer, or a URL".to_owned());
+    if draft.git.is_empty() && draft.image.is_none() {
+        errors.git = Some(
+            "give a path to a repository on this computer, or a URL (or an image below)".to_owned(),
+        );
     }
     // The model's own checks, for what is left (branch, Dockerfile, health path).
     if errors == AppFormErrors::default()
@@ -547,7 +560,8 @@ pub fn app_draft(form: &AppForm, existing: Option<&App>) -> Result<AppDraft, Box
         let message = Some(e.to_string());
         match e {
             InvalidApp::Name(_) => errors.name = message,
-            InvalidApp::NoGit => errors.git = message,
+            InvalidApp::NoGit | InvalidApp::GitAndImage => errors.git = message,
+            InvalidApp::Image(_) => errors.image = message,
             InvalidApp::HealthPath(_) => errors.health = message,
             InvalidApp::Port => errors.port = message,
             InvalidApp::Branch(_) => errors.branch = message,
@@ -667,6 +681,40 @@ mod tests {
             ..form()
         };
         assert!(app_draft(&f, None).unwrap_err().dockerfile.is_some());
+    }
+
+    #[test]
+    fn an_image_instead_of_git() {
+        let f = AppForm {
+            git: String::new(),
+            image: " 127.0.0.1:5000/acme/web:1.0 ".into(),
+            ..form()
+        };
+        let d = app_draft(&f, None).unwrap();
+        assert_eq!(d.image.as_deref(), Some("127.0.0.1:5000/acme/web:1.0"));
+        assert_eq!(d.port, None, "left to what the image says");
+        let both = AppForm {
+            image: "acme/web".into(),
+            ..form()
+        };
+        assert!(
+            app_draft(&both, None)
+                .unwrap_err()
+                .git
+                .unwrap()
+                .contains("not both")
+        );
+        let bad = AppForm {
+            image: "Acme/Web".into(),
+            ..f
+        };
+        assert!(
+            app_draft(&bad, None)
+                .unwrap_err()
+                .image
+                .unwrap()
+                .contains("lowercase")
+        );
     }
 
     #[test]

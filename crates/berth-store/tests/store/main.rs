@@ -56,6 +56,7 @@ fn app(name: &str, server: &str) -> App {
         server: server.into(),
         git: "https://example.com/me/hello.git".into(),
         branch: "main".into(),
+        image: None,
         dockerfile: Some("deploy/Dockerfile".into()),
         port: 3000,
         health: HealthCheck {
@@ -245,6 +246,19 @@ fn apps_round_trip_and_list_by_name() {
     store.insert_app(&minimal).unwrap();
     assert_eq!(store.app("hello").unwrap(), full);
     assert_eq!(store.app("api").unwrap(), minimal);
+    let image_app = App {
+        git: String::new(),
+        branch: String::new(),
+        image: Some("127.0.0.1:5000/acme/web:1.0".into()),
+        ..minimal_app("img", "prod")
+    };
+    store.insert_app(&image_app).unwrap();
+    assert_eq!(store.app("img").unwrap(), image_app);
+    let mut pulled = deployment("d-img", "img", 5);
+    pulled.digest = Some(format!("sha256:{}", "ab".repeat(32)));
+    store.insert_deployment(&pulled).unwrap();
+    assert_eq!(store.deployment("d-img").unwrap(), pulled);
+    store.delete_app("img").unwrap();
     assert_eq!(store.apps().unwrap(), vec![minimal.clone(), full.clone()]);
 
     let moved = App {

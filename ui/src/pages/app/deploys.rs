@@ -220,10 +220,11 @@ fn History() -> impl IntoView {
                 rollback_to
                     .get()
                     .map(|d| {
-                        let label = d
-                            .short_commit()
-                            .map(|c| format!("commit {c}"))
-                            .unwrap_or_else(|| format!("deployment {}", d.short_id()));
+                        let label = match (&d.digest, d.short_commit()) {
+                            (Some(_), _) => format!("{} (pinned by digest)", d.version().unwrap_or_default()),
+                            (None, Some(c)) => format!("commit {c}"),
+                            (None, None) => format!("deployment {}", d.short_id()),
+                        };
                         let id = d.id.clone();
                         view! {
                             <Confirm
@@ -276,7 +277,7 @@ fn history_row(
     };
     let when = format::ago(now, d.started_at);
     let took = d.duration_ms().map(format::duration);
-    let commit = d.short_commit().unwrap_or("").to_owned();
+    let commit = d.version().unwrap_or_default();
     let deployment = d.clone();
     let row_open = is_open.clone();
     let row_toggle = toggle.clone();

@@ -274,6 +274,19 @@ fn Header() -> impl IntoView {
                     </span>
                 }
             });
+            // An image app: the registry image and tag, the digest it runs on hover.
+            let image = st.source_image.clone().map(|i| {
+                view! {
+                    <span
+                        class="meta-item"
+                        data-testid="app-image"
+                        title=st.digest.clone().unwrap_or_default()
+                    >
+                        "Image "
+                        <code>{i}</code>
+                    </span>
+                }
+            });
             let urls = st
                 .urls
                 .iter()
@@ -301,6 +314,7 @@ fn Header() -> impl IntoView {
                 {urls}
                 {endpoint}
                 {commit}
+                {image}
             }
         })
     };

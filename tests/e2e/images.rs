@@ -1,0 +1,86 @@
+//! Image apps against a real registry on this machine (Debian's `docker-registry`): created
+//! from an image with the port and health check read from it, deployed by pulling on the
+//! server, another tag deployed, and a rollback that runs the digest a deployment pulled even
+//! after its tag was pushed again to point elsewhere.
+
+use berth_testkit::{Berth, Registry, docker};
+
+#[test]
+fn an_image_app_deploys_tags_and_rolls_back_by_digest() {
+    let registry = Registry::start();
+    let repo = format!("acme/{}", berth_testkit::unique("web"));
+    let v1 = registry.push_web(&repo, "1.0", "v1");
+    registry.push_web(&repo, "2.0", "v2");
+
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let app = berth_testkit::unique("img");
+
+    // Nothing given but the image: port and health check come from it, and the user sees so.
+    let created = b.ok(&["app", "create", &app, "--image", &v1]);
+    assert!(
+        created.stderr.contains("port 8080 (from EXPOSE)"),
+        "{}",
+        created.stderr
+    );
+    assert!(
+        created
+            .stderr
+            .contains("health check GET /healthz (from label berth.health-path)"),
+        "{}",
+        created.stderr
+    );
+    let shown = b.ok(&["app", "show", &app, "--json"]).json();
+    assert_eq!(shown["image"], v1.as_str());
+    assert_eq!(shown["health"]["path"], "/healthz");
+
+    b.ok(&["deploy", &app]);
+    assert_eq!(b.serving(&app), "v1");
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["tag"], "1.0");
+    assert_eq!(st["source_image"], v1.as_str());
+    let v1_digest = st["digest"].as_str().unwrap_or_default().to_owned();
+    assert!(v1_digest.starts_with("sha256:"), "{st:#}");
+
+    b.ok(&["deploy", &app, "--tag", "2.0"]);
+    assert_eq!(b.serving(&app), "v2");
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["tag"], "2.0");
+    assert_ne!(st["digest"], v1_digest.as_str());
+
+    // Tag 1.0 now points to other content: a rollback still runs what 1.0 was.
+    registry.push_web(&repo, "1.0", "v3");
+    b.ok(&["rollback", &app]);
+    assert_eq!(b.serving(&app), "v1", "the rollback ran the pinned digest");
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["digest"], v1_digest.as_str());
+    // A deploy of the tag takes what it points to now.
+    b.ok(&["deploy", &app]);
+    assert_eq!(b.serving(&app), "v3");
+
+    // A tag that does not exist: the deploy fails at resolve, v3 keeps serving.
+    let r = b.fails(&["deploy", &app, "--tag", "9.9"]);
+    assert!(
+        r.stderr.contains("could not pull") && r.stderr.contains(":9.9"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(b.serving(&app), "v3");
+    // An image that does not exist: no app is created.
+    let missing = format!("{}/acme/missing:1.0", registry.addr);
+    let r = b.fails(&["app", "create", "nothing", "--image", &missing]);
+    assert!(r.stderr.contains("could not pull"), "{}", r.stderr);
+    assert!(
+        b.fails(&["app", "show", "nothing"])
+            .stderr
+            .contains("nothing")
+    );
+    // A malformed reference is refused before anything is pulled.
+    let r = b.fails(&["app", "create", "bad", "--image", "Acme/Web"]);
+    assert!(r.stderr.contains("lowercase"), "{}", r.stderr);
+
+    b.ok(&["app", "rm", &app, "--purge"]);
+    assert!(docker::containers_of(&app).is_empty());
+    assert!(docker::images_of(&app).is_empty());
+    registry.remove_local(&repo);
+}
