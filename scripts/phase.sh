@@ -12,7 +12,8 @@ if [ "${1:-}" = "--report" ]; then
   total=0
   echo "timings:"
   while read -r name secs status; do
-    [ "$status" = "(in tests)" ] || total=$((total + secs))
+    # Parts of another phase, and phases run beside others, are not added again.
+    case "$status" in "("*) ;; *) total=$((total + secs)) ;; esac
     printf 'timing: %-22s %4dm%02ds  %s\n' "$name" $((secs / 60)) $((secs % 60)) "$status"
   done <"$BERTH_TIMINGS"
   printf 'timing: %-22s %4dm%02ds\n' "total" $((total / 60)) $((total % 60))
@@ -42,6 +43,8 @@ rc=$?
 if [ -n "${BERTH_TIMINGS:-}" ]; then
   status=ok
   [ "$rc" -eq 0 ] || status="failed ($rc)"
+  # A phase run in the background, beside the others (BERTH_PHASE_BESIDE=1).
+  [ -z "${BERTH_PHASE_BESIDE:-}" ] || status="(beside) $status"
   echo "$name $((SECONDS - started)) $status" >>"$BERTH_TIMINGS"
 fi
 exit "$rc"

@@ -25,9 +25,26 @@ scripts/test-images.sh debian >/dev/null 2>&1 &
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
 phase build-ui scripts/build-ui.sh
-phase build-relay scripts/build-relay.sh
+# The relay for the other server architecture (cross-compiled, std from source) builds in the
+# background, beside the native relay, the binaries and the tests: their fat-LTO and debug
+# links run on one core, and it fills the other.
+case "$(uname -m)" in x86_64) native=x86_64 cross=aarch64 ;; *) native=aarch64 cross=x86_64 ;; esac
+BERTH_PHASE_BESIDE=1 BERTH_RELAY_ARCHES=$cross scripts/phase.sh "build-relay-$cross" \
+  scripts/build-relay.sh >"${TMPDIR:-/tmp}/berth-relay-$cross.log" 2>&1 &
+cross_pid=$!
+phase "build-relay-$native" env BERTH_RELAY_ARCHES=$native scripts/build-relay.sh
 phase build-bins cargo build --bin berth --bin berth-desktop
 phase build-tests cargo test --workspace --no-run
+# What the run waited for it after the rest was built (`wait` only works in this shell).
+waited=$SECONDS
+wait "$cross_pid" && cross_rc=0 || cross_rc=$?
+[ -z "${BERTH_TIMINGS:-}" ] ||
+  echo "wait-relay-$cross $((SECONDS - waited)) ok" >>"$BERTH_TIMINGS"
+if [ "$cross_rc" -ne 0 ]; then
+  cat "${TMPDIR:-/tmp}/berth-relay-$cross.log" >&2
+  echo "test: the $cross relay did not build" >&2
+  exit 1
+fi
 # One run for every test binary (unit, each crate's own, tidy, e2e, desktop): one feature set,
 # nothing rebuilt. Its output is kept to time each kind of test binary.
 log=$(mktemp)
