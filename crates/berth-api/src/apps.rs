@@ -31,13 +31,7 @@ impl Berth {
         }
         let app = draft.validate(self.now())?;
         // Fail early on a duplicate or an unknown server, before touching git.
-        if self.store.apps()?.iter().any(|a| a.name == app.name) {
-            return Err(berth_store::StoreError::AlreadyExists {
-                kind: "app",
-                name: app.name.clone(),
-            }
-            .into());
-        }
+        self.refuse_taken_name(&app.name)?;
         self.store.server(&app.server)?;
         let cache = self.git_cache_dir();
         let source = app.git.clone();
@@ -49,18 +43,37 @@ impl Berth {
         })
         .await
         .map_err(|e| ApiError::Invalid(format!("checking the git source failed: {e}")))??;
+        let detail = format!(
+            "server {} git {} branch {}",
+            app.server, app.git, app.branch
+        );
+        self.store_new_app(app, &draft.env, &detail)
+    }
+
+    /// [`StoreError::AlreadyExists`](berth_store::StoreError) when an app is called `name`.
+    fn refuse_taken_name(&self, name: &str) -> Result<(), ApiError> {
+        if self.store.apps()?.iter().any(|a| a.name == name) {
+            return Err(berth_store::StoreError::AlreadyExists {
+                kind: "app",
+                name: name.to_owned(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Stores a checked new app with its plain env vars, and audits it.
+    fn store_new_app(
+        &self,
+        app: App,
+        env: &[(String, String)],
+        detail: &str,
+    ) -> Result<App, ApiError> {
         self.store.insert_app(&app)?;
-        for (k, v) in &draft.env {
+        for (k, v) in env {
             self.store.set_env(&app.name, k, Some(v), false)?;
         }
-        self.audit(
-            "app.create",
-            &app.name,
-            &format!(
-                "server {} git {} branch {}",
-                app.server, app.git, app.branch
-            ),
-        );
+        self.audit("app.create", &app.name, detail);
         Ok(app)
     }
 
@@ -70,13 +83,7 @@ impl Berth {
     async fn app_create_from_image(&self, mut draft: AppDraft) -> Result<App, ApiError> {
         // Check the fields before pulling anything.
         let checked = draft.validate(self.now())?;
-        if self.store.apps()?.iter().any(|a| a.name == checked.name) {
-            return Err(berth_store::StoreError::AlreadyExists {
-                kind: "app",
-                name: checked.name.clone(),
-            }
-            .into());
-        }
+        self.refuse_taken_name(&checked.name)?;
         let reference = checked.image.clone().unwrap_or_default();
         let seen = self.image_inspect(&checked.server, &reference).await?;
         if draft.port.is_none() {
@@ -86,16 +93,8 @@ impl Berth {
             draft.health_path = seen.health_path;
         }
         let app = draft.validate(self.now())?;
-        self.store.insert_app(&app)?;
-        for (k, v) in &draft.env {
-            self.store.set_env(&app.name, k, Some(v), false)?;
-        }
-        self.audit(
-            "app.create",
-            &app.name,
-            &format!("server {} image {reference}", app.server),
-        );
-        Ok(app)
+        let detail = format!("server {} image {reference}", app.server);
+        self.store_new_app(app, &draft.env, &detail)
     }
 
     pub(crate) fn git_cache_dir(&self) -> std::path::PathBuf {
