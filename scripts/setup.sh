@@ -27,8 +27,10 @@ packages=(
   # a clean Debian 12 for the package test (scripts/test-images.sh); dpkg-shlibdeps and strip
   # for scripts/package.sh come with build-essential
   debootstrap
-  # a real image registry for the image-app tests (the CNCF distribution registry)
+  # a real image registry for the image-app tests (the CNCF distribution registry), and
+  # htpasswd for its login
   docker-registry
+  apache2-utils
   # desktop app: Tauri on WebKitGTK, the tray (appindicator)
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   # the wasm UI: Debian's Rust (std sources, so std builds for wasm32), wasm-ld

@@ -84,3 +84,135 @@ fn an_image_app_deploys_tags_and_rolls_back_by_digest() {
     assert!(docker::images_of(&app).is_empty());
     registry.remove_local(&repo);
 }
+
+/// A registry that wants a login: kept in Berth's secrets, tried through the server's Docker,
+/// used for its tags and for pulls — and a refused one named as such, with nothing changed.
+#[test]
+fn registries_with_a_login_list_tags_and_pull() {
+    let registry = Registry::start_with_login("alice", "s3cret");
+    let repo = format!("acme/{}", berth_testkit::unique("priv"));
+    // 2.0 is built first: "newest first" is by build time, not by name.
+    registry.push_web(&repo, "2.0", "v2");
+    registry.push_web(&repo, "1.0", "v1");
+
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let add = |password: &str| {
+        b.ok_with_input(
+            &[
+                "registry",
+                "add",
+                "loc",
+                "--url",
+                &format!("http://{}/", registry.addr),
+                "--username",
+                "alice",
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+
+    // A wrong token: the test, the tags and a pull say the registry refused it.
+    add("wrong");
+    let r = b.fails(&["registry", "test", "loc"]);
+    assert!(
+        r.stderr.contains("401 Unauthorized") && r.stderr.contains("`alice`"),
+        "{}",
+        r.stderr
+    );
+    let r = b.fails(&["registry", "tags", "loc", &repo]);
+    assert!(
+        r.stderr
+            .contains("refused the login of `alice` (401 Unauthorized)"),
+        "{}",
+        r.stderr
+    );
+    let app = berth_testkit::unique("priv");
+    let r = b.fails(&[
+        "app",
+        "create",
+        &app,
+        "--image",
+        &format!("{repo}:1.0"),
+        "--registry",
+        "loc",
+    ]);
+    assert!(
+        r.stderr
+            .contains("refused the login of `alice` (401 Unauthorized)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        b.ok(&["app", "ls", "--json"])
+            .json()
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+
+    // The right one replaces it.
+    add("s3cret");
+    let listed = b.ok(&["registry", "ls", "--json"]).json();
+    assert_eq!(listed[0]["host"], registry.addr.as_str());
+    assert!(
+        !listed.to_string().contains("s3cret"),
+        "no password in the listing"
+    );
+    assert!(
+        b.ok(&["registry", "test", "loc"])
+            .stdout
+            .contains("ok here logged in")
+    );
+    let tags = b.ok(&["registry", "tags", "loc", &repo, "--json"]).json();
+    let names: Vec<_> = tags
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| t["tag"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["1.0", "2.0"], "newest build first: {tags:#}");
+    assert!(
+        tags[0]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+
+    // `--registry` names the host; pulls carry the login, and nothing is stored on the server.
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--image",
+        &format!("{repo}:1.0"),
+        "--registry",
+        "loc",
+    ]);
+    b.ok(&["deploy", &app]);
+    assert_eq!(b.serving(&app), "v1");
+    b.ok(&["deploy", &app, "--tag", "2.0"]);
+    assert_eq!(b.serving(&app), "v2");
+    let docker_config = std::env::var("HOME")
+        .map(|h| format!("{h}/.docker/config.json"))
+        .unwrap_or_default();
+    let stored = std::fs::read_to_string(docker_config).unwrap_or_default();
+    assert!(
+        !stored.contains(&registry.addr),
+        "no docker login on the server"
+    );
+    let r = b.fails(&["registry", "rm", "loc"]);
+    assert!(
+        r.stderr.contains(&format!("used by app {app}")),
+        "{}",
+        r.stderr
+    );
+
+    b.ok(&["app", "rm", &app, "--purge"]);
+    b.ok(&["registry", "rm", "loc"]);
+    assert!(
+        b.fails(&["registry", "test", "loc"])
+            .stderr
+            .contains("not found")
+    );
+    registry.remove_local(&repo);
+}

@@ -215,7 +215,6 @@ impl Berth {
         succeeded(args, self.run(args))
     }
 
-    /// Runs `berth ARGS`, panicking unless it fails; returns its output.
     /// What app `app`'s active container answers on `/`, through its published loopback port
     /// (`status --json`'s endpoint); the app must be running.
     pub fn serving(&self, app: &str) -> String {
@@ -227,6 +226,7 @@ impl Berth {
             .unwrap_or_default()
     }
 
+    /// Runs `berth ARGS`, panicking unless it fails; returns its output.
     pub fn fails(&self, args: &[&str]) -> Run {
         let r = self.run(args);
         assert_ne!(

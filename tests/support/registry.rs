@@ -11,25 +11,47 @@ use crate::{free_port, http_get, run};
 /// A running registry; stopped, with its storage, when dropped.
 pub struct Registry {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`: the registry host part of image references.
     pub addr: String,
+    /// Pushes log in with this (a docker CLI config of this registry's own).
+    login: bool,
 }
 
 impl Registry {
+    /// A registry anyone may push to and pull from.
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// A registry that wants `user`/`password` (htpasswd, bcrypt) for every request.
+    pub fn start_with_login(user: &str, password: &str) -> Registry {
+        Registry::start_with(Some((user, password)))
+    }
+
+    fn start_with(login: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("registry config");
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = login {
+            let htpasswd = dir.path().join("htpasswd");
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd (package apache2-utils: scripts/setup.sh)");
+            assert!(out.status.success(), "htpasswd failed");
+            std::fs::write(&htpasswd, &out.stdout).expect("htpasswd file");
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, yaml).expect("registry config");
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -39,9 +61,37 @@ impl Registry {
             .expect("docker-registry (package docker-registry: scripts/setup.sh)");
         let registry = Registry {
             child,
-            _dir: dir,
+            dir,
             addr,
+            login: login.is_some(),
         };
+        if let Some((user, password)) = login {
+            std::fs::create_dir(registry.docker_config()).expect("docker config dir");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while http_get(&registry.addr, "/v2/").is_none() {
+                assert!(Instant::now() < deadline, "the registry did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let mut child = registry
+                .docker()
+                .args(["login", "-u", user, "--password-stdin", &registry.addr])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("docker login");
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(password.as_bytes())
+                .expect("password");
+            assert!(
+                child.wait().expect("docker login").success(),
+                "docker login failed"
+            );
+            return registry;
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         while http_get(&registry.addr, "/v2/").map(|(s, _)| s) != Some(200) {
             assert!(Instant::now() < deadline, "the registry did not start");
@@ -72,9 +122,22 @@ impl Registry {
             .env("DOCKER_BUILDKIT", "0")
             .args(["build", "-q", "-t", &reference])
             .arg(dir.path()));
-        run(Command::new("docker").args(["push", "-q", &reference]));
+        run(self.docker().args(["push", "-q", &reference]));
         run(Command::new("docker").args(["rmi", &reference]));
         reference
+    }
+
+    fn docker_config(&self) -> std::path::PathBuf {
+        self.dir.path().join("docker-config")
+    }
+
+    /// The docker CLI, logged in to this registry when it wants a login.
+    fn docker(&self) -> Command {
+        let mut c = Command::new("docker");
+        if self.login {
+            c.env("DOCKER_CONFIG", self.docker_config());
+        }
+        c
     }
 
     /// Removes every image of `<addr>/<repository>` from this machine.

@@ -243,11 +243,11 @@ impl Berth {
         let image = berth_model::ImageRef::parse(image)?;
         let tag = tag.unwrap_or(image.tag_or_latest()).to_owned();
         berth_model::image::validate_tag(&tag).map_err(ApiError::Invalid)?;
+        let reference = image.with_tag(&tag);
+        let login = self.credentials_for_image(&reference)?;
         let lock = self.lock_settled(app, "a deploy").await?;
         let deployment = self.new_deployment(app, DeploymentKind::Deploy, tag.clone(), None);
-        let source = JobSource::Pull {
-            reference: image.with_tag(&tag),
-        };
+        let source = JobSource::Pull { reference, login };
         let result = self
             .run(app.clone(), deployment, source, observer, cancel)
             .await;

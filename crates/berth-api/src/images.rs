@@ -20,7 +20,8 @@ impl Berth {
         let reference = image.to_string();
         let server = self.store.server(&self.server_or_only(server)?)?;
         let host = self.host(&server).await?;
-        let facts = berth_engine::images::inspect_image(&host, &reference).await?;
+        let creds = self.credentials_for_image(&reference)?;
+        let facts = berth_engine::images::inspect_image(&host, &reference, creds.as_ref()).await?;
         let inferred = berth_engine::images::infer_run(&facts);
         let (port, port_from) = inferred
             .port

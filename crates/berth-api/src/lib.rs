@@ -16,6 +16,7 @@ mod error;
 mod images;
 mod lock;
 mod notify;
+mod registries;
 mod relay;
 mod routing;
 mod servers;

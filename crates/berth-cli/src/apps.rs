@@ -20,12 +20,16 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             for v in &a.volumes {
                 volumes.push(Volume::parse(v).map_err(anyhow::Error::msg)?);
             }
+            let image = match (&a.registry, &a.image) {
+                (Some(registry), Some(image)) => Some(berth.registry_reference(registry, image)?),
+                (_, image) => image.clone(),
+            };
             let mut draft = AppDraft {
                 name: a.name.clone(),
                 server: a.server.clone().unwrap_or_default(),
                 git: a.git.clone().unwrap_or_default(),
                 branch: a.branch.clone(),
-                image: a.image.clone(),
+                image: image.clone(),
                 dockerfile: a.dockerfile.clone(),
                 port: a.port,
                 health_path: a.health_path.clone(),
@@ -51,7 +55,7 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 drain_timeout_secs: a.drain_timeout,
                 env,
             };
-            if let Some(image) = &a.image {
+            if let Some(image) = &image {
                 // Pull it first and say what it tells about running it.
                 if !a.json {
                     eprintln!("pulling {image} on the server to read how it runs…");

@@ -83,6 +83,9 @@ pub enum Command {
     /// Environment variables.
     #[command(subcommand)]
     Env(EnvCmd),
+    /// Image registries Berth pulls from with a login (kept in the keychain).
+    #[command(subcommand)]
+    Registry(RegistryCmd),
     /// Domains an app answers to through its server's proxy.
     #[command(subcommand)]
     Domain(DomainCmd),
@@ -103,6 +106,47 @@ pub enum Command {
     Audit {
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCmd {
+    /// Add a registry's login (or replace it): the password or token is read from stdin or
+    /// asked for, and kept in the keychain.
+    Add {
+        name: String,
+        /// The registry: ghcr.io, registry.example.com:5000, https://… (scheme dropped).
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        username: String,
+        /// Read the password or token from stdin (else it is asked for on a terminal).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List registries.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a registry and its password (refused while an image app pulls from it).
+    Rm { name: String },
+    /// Log in through the server's Docker, as a pull there would: ok, or why not.
+    Test {
+        name: String,
+        /// Server to test from (may be left out when there is only one).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// A repository's tags, newest first (the registry's API, reached from the server).
+    Tags {
+        name: String,
+        /// `acme/web`, or an image reference on this registry.
+        repository: String,
+        #[arg(long)]
+        server: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -413,6 +457,11 @@ pub struct AppCreate {
     /// not given is read from it (label berth.port / berth.health-path, EXPOSE, HEALTHCHECK).
     #[arg(long, value_name = "IMAGE", conflicts_with_all = ["git", "branch", "dockerfile"])]
     pub image: Option<String>,
+    /// The registry the image is on (`berth registry add`): `--image acme/web:1.4` then
+    /// means that registry's acme/web. Without it, the registry added for the image's host
+    /// (if any) gives the login.
+    #[arg(long, value_name = "NAME", requires = "image")]
+    pub registry: Option<String>,
     /// Branch deployed by default (default: main).
     #[arg(long)]
     pub branch: Option<String>,

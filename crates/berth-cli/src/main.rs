@@ -7,6 +7,7 @@ mod domains;
 mod env;
 mod hooks;
 mod output;
+mod registries;
 mod secret_input;
 mod servers;
 
@@ -86,6 +87,9 @@ fn wants_json(cmd: &Command) -> bool {
         Command::App(AppCmd::Ls { json } | AppCmd::Show { json, .. }) => *json,
         Command::App(AppCmd::Create(a)) => a.json,
         Command::Env(EnvCmd::Ls { json, .. }) => *json,
+        Command::Registry(
+            args::RegistryCmd::Ls { json } | args::RegistryCmd::Tags { json, .. },
+        ) => *json,
         Command::Domain(DomainCmd::Ls { json, .. }) => *json,
         Command::Server(ServerCmd::Proxy(ProxyCmd::Status { json, .. })) => *json,
         Command::Server(ServerCmd::Proxy(ProxyCmd::Install(a))) => a.json,
@@ -177,6 +181,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         }
         Command::BuildLog { deployment } => deploys::build_log(berth, &deployment),
         Command::Env(cmd) => env::env(berth, cmd).await,
+        Command::Registry(cmd) => registries::registry(berth, cmd).await,
         Command::Domain(cmd) => domains::domain(berth, cmd).await,
         Command::Audit { limit, json } => deploys::audit(berth, limit, json),
     }

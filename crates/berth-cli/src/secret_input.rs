@@ -22,6 +22,19 @@ impl SecretInput {
         }
     }
 
+    /// All of stdin as the value of `what` (`--password-stdin`), less its last newline.
+    pub(crate) fn piped_only(what: &str) -> anyhow::Result<String> {
+        let mut all = String::new();
+        std::io::stdin()
+            .read_to_string(&mut all)
+            .with_context(|| format!("cannot read {what} from stdin"))?;
+        let value = all.trim_end_matches(['\n', '\r']);
+        if value.is_empty() {
+            bail!("{what} is empty: pipe it in (`echo \"$TOKEN\" | berth registry add …`)");
+        }
+        Ok(value.to_owned())
+    }
+
     /// The value of `what` (`API_TOKEN`, `the git token`): asked for on a terminal, else the
     /// next line of stdin (all of stdin, less its last newline, when only one value is read —
     /// a PEM key keeps its lines).

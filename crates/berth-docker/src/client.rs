@@ -21,7 +21,17 @@ const REQUEST_TIMEOUT_SECS: u64 = 300;
 pub struct DockerClient {
     pub(crate) docker: Docker,
     pub(crate) target: Arc<str>,
+    /// Sends a request bollard has no call for (`/auth`) through the same pool.
+    pub(crate) raw: RawSend,
 }
+
+type RawResponse =
+    Result<hyper::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>;
+pub(crate) type RawSend = Arc<
+    dyn Fn(bollard::BollardRequest) -> std::pin::Pin<Box<dyn Future<Output = RawResponse> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Facts about the engine, for `server check`.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +56,11 @@ impl DockerClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(8)
             .build(DialConnector(dialer));
+        let raw_http = http.clone();
+        let raw: RawSend = Arc::new(move |req: bollard::BollardRequest| {
+            let http = raw_http.clone();
+            Box::pin(async move { http.request(req).await })
+        });
         let docker = Docker::connect_with_custom_transport(
             move |req: bollard::BollardRequest| {
                 let http = http.clone();
@@ -65,7 +80,11 @@ impl DockerClient {
             .await
             .map_err(|e| DockerError::from_bollard(&target, e))?;
         tracing::debug!(target = %target, api = ?docker.client_version(), "docker connected");
-        Ok(DockerClient { docker, target })
+        Ok(DockerClient {
+            docker,
+            target,
+            raw,
+        })
     }
 
     pub(crate) fn err(&self, e: bollard::errors::Error) -> DockerError {

@@ -26,6 +26,9 @@ pub enum DockerError {
         /// The output of the failing step, last lines.
         output: Vec<String>,
     },
+    /// The registry refused the login (401), or Docker could not reach it to try.
+    #[error("{registry}: {message}")]
+    Login { registry: String, message: String },
     #[error("docker did not answer within {secs} s")]
     Timeout { secs: u64 },
     #[error("unexpected answer from docker: {0}")]

@@ -12,6 +12,7 @@ mod container;
 mod dial;
 mod error;
 mod proxy;
+mod registry;
 
 pub use build::{BuildLine, BuildOutcome};
 pub use client::{DockerClient, EngineInfo};
@@ -19,6 +20,7 @@ pub use container::{ContainerInfo, ContainerSpec, ImageFacts, ImageInfo, LogLine
 pub use dial::{BoxStream, Dialer, IoStream};
 pub use error::DockerError;
 pub use proxy::{Publish, ServiceSpec, TaskEnd};
+pub use registry::RegistryLogin;
 
 /// Labels every object Berth creates carries, so a host's state can be read back from Docker.
 pub mod labels {

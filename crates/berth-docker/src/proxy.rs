@@ -9,8 +9,7 @@ use bollard::models::{
     RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, UploadToContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -167,33 +166,6 @@ impl DockerClient {
         .await;
         let _ = self.remove_container(&spec.name, true).await;
         ended
-    }
-
-    /// Pulls `image` from its registry.
-    pub async fn pull_image(&self, image: &str) -> Result<(), DockerError> {
-        let (name, tag) = match image.rsplit_once(':') {
-            Some((n, t)) if !t.contains('/') => (n, t),
-            _ => (image, "latest"),
-        };
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(name)
-            .tag(tag)
-            .build();
-        let mut stream = self.docker.create_image(Some(options), None, None);
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(detail) = info.error_detail {
-                        return Err(DockerError::Api {
-                            status: 500,
-                            message: detail.message.unwrap_or_default(),
-                        });
-                    }
-                }
-                Err(e) => return Err(self.err(e)),
-            }
-        }
-        Ok(())
     }
 
     /// Writes one file (`dir/name`, mode `mode`) into a container, creating `dir`.

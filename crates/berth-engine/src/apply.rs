@@ -51,6 +51,8 @@ pub(crate) struct Apply<'a> {
     pub(crate) clock: &'a dyn Clock,
     /// The resolved source, taken by the build.
     pub(crate) resolved: Option<Resolved>,
+    /// The registry login a pull passes to Docker.
+    pub(crate) login: Option<crate::registry::RegistryCredentials>,
     pub(crate) created: Created,
     /// The new container's published port, once healthy.
     pub(crate) new_port: Option<u16>,
@@ -201,26 +203,15 @@ impl Apply<'_> {
 
     /// Pulls an image app's `repository:tag` on the server and records the digest it points to.
     async fn pull(&mut self, reference: String, d: &mut Deployment) -> Result<(), EngineError> {
-        let docker = self.host.docker();
         self.sink.event(DeployEvent::BuildLine {
             line: format!("pulling {reference} on {}", self.host.name()),
         });
-        cancellable(self.cancel, async {
-            docker
-                .pull_image(&reference)
-                .await
-                .map_err(|e| EngineError::Pull {
-                    reference: reference.clone(),
-                    server: self.host.name().to_owned(),
-                    message: e.to_string(),
-                })
+        let facts = cancellable(self.cancel, async {
+            crate::images::pull(self.host, &reference, self.login.as_ref()).await
         })
         .await?;
         let image = berth_model::ImageRef::parse(&reference)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let facts = docker.image_facts(&reference).await?.ok_or_else(|| {
-            EngineError::Task(format!("{reference} was pulled but is not on the server"))
-        })?;
         let digest = facts.digest_in(&image.repository).ok_or_else(|| {
             EngineError::Invalid(format!(
                 "{reference} has no digest from its registry (an image only built or tagged on the server cannot be pinned): push it to the registry and deploy from there"

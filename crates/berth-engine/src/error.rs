@@ -53,6 +53,17 @@ pub enum EngineError {
         server: String,
         message: String,
     },
+    /// The registry refused a login tried through the server's Docker, or could not be reached.
+    #[error("{server} could not log in to {registry} as `{username}`: {message}")]
+    RegistryLogin {
+        registry: String,
+        username: String,
+        server: String,
+        message: String,
+    },
+    /// The registry's v2 API (tags, manifests) refused or failed.
+    #[error(transparent)]
+    Registry(#[from] berth_registry::RegistryError),
     #[error("{container} did not start ({source}); {hint}")]
     ServiceDidNotStart {
         container: String,
@@ -146,6 +157,13 @@ impl EngineError {
             EngineError::Cancelled => "cancelled",
             EngineError::NotADescendant { .. } => "not-a-descendant",
             EngineError::Pull { .. } => "pull-failed",
+            EngineError::RegistryLogin { .. } => "registry-unauthorized",
+            EngineError::Registry(e) => match e {
+                berth_registry::RegistryError::Unauthorized { .. } => "registry-unauthorized",
+                berth_registry::RegistryError::NotFound { .. } => "not-found",
+                berth_registry::RegistryError::Unreachable { .. } => "registry-unreachable",
+                _ => "registry",
+            },
             EngineError::Invalid(_)
             | EngineError::ImageUnavailable { .. }
             | EngineError::ServiceDidNotStart { .. }

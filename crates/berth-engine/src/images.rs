@@ -3,7 +3,7 @@
 
 use crate::error::EngineError;
 use crate::host::Host;
-use crate::plan::Action;
+use crate::registry::RegistryCredentials;
 use berth_docker::ImageFacts;
 
 /// Labels an image can carry to tell Berth how to run it.
@@ -18,24 +18,81 @@ pub struct Inferred {
 }
 
 /// Pulls `reference` on the host (through its Docker API, like every pull) and reads the image.
-pub async fn inspect_image(host: &Host, reference: &str) -> Result<ImageFacts, EngineError> {
-    let pull = Action::PullImage {
-        image: reference.to_owned(),
+pub async fn inspect_image(
+    host: &Host,
+    reference: &str,
+    creds: Option<&RegistryCredentials>,
+) -> Result<ImageFacts, EngineError> {
+    pull(host, reference, creds).await
+}
+
+/// Pulls `reference` on the server with `creds` (passed per request, never stored there) and
+/// checks the image can run there: a refused login and an image built for another
+/// architecture are named as such.
+pub(crate) async fn pull(
+    host: &Host,
+    reference: &str,
+    creds: Option<&RegistryCredentials>,
+) -> Result<ImageFacts, EngineError> {
+    let docker = host.docker();
+    let failed = |message: String| EngineError::Pull {
+        reference: reference.to_owned(),
+        server: host.name().to_owned(),
+        message,
     };
-    crate::service::apply_host_action(host, pull)
+    let login = creds.map(RegistryCredentials::docker);
+    docker
+        .pull_image(reference, login.as_ref())
         .await
         .map_err(|e| match e {
-            EngineError::ImageUnavailable { source, .. } => EngineError::Pull {
-                reference: reference.to_owned(),
-                server: host.name().to_owned(),
-                message: source.to_string(),
-            },
-            other => other,
+            berth_docker::DockerError::NotFound { .. } => failed(format!(
+                "the registry has no such image or tag (list its tags with `berth registry tags`): {}",
+                e.to_string().trim_end_matches(" not found on the server")
+            )),
+            e => failed(pull_failure(&e.to_string(), creds)),
         })?;
-    host.docker()
+    let facts = docker
         .image_facts(reference)
         .await?
-        .ok_or_else(|| EngineError::Task(format!("{reference} was pulled but is not there")))
+        .ok_or_else(|| failed("it was pulled but is not on the server".to_owned()))?;
+    let arch = docker.info().await?.arch;
+    let server_platform = format!("linux/{}", docker_arch(&arch));
+    if !facts.platform.is_empty() && facts.platform != server_platform {
+        return Err(failed(format!(
+            "the image is built for {}, but the server runs {server_platform}: push an image for {server_platform} (docker buildx build --platform {server_platform})",
+            facts.platform
+        )));
+    }
+    Ok(facts)
+}
+
+/// Docker's `Architecture` (`x86_64`) as image platforms name it (`amd64`).
+fn docker_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "armv7l" => "arm",
+        other => other,
+    }
+}
+
+/// Docker's pull error, with a refused or missing login said plainly.
+fn pull_failure(message: &str, creds: Option<&RegistryCredentials>) -> String {
+    let lower = message.to_ascii_lowercase();
+    let denied = lower.contains("unauthorized")
+        || lower.contains("no basic auth credentials")
+        || lower.contains("authentication required")
+        || lower.contains("denied");
+    match (denied, creds) {
+        (true, Some(c)) => format!(
+            "the registry refused the login of `{}` (401 Unauthorized): check it with `berth registry test`",
+            c.username
+        ),
+        (true, None) => format!(
+            "the registry needs a login (401 Unauthorized): add one with `berth registry add` ({message})"
+        ),
+        _ => message.to_owned(),
+    }
 }
 
 /// How to run an image, from its labels (`berth.port`, `berth.health-path`), its one exposed

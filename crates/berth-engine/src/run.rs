@@ -75,7 +75,11 @@ pub enum JobSource {
         from_deployment: String,
     },
     /// Pull an image app's `repository:tag` on the server and run the digest it points to.
-    Pull { reference: String },
+    Pull {
+        reference: String,
+        /// The registry's login, passed to the server's Docker with the pull.
+        login: Option<crate::registry::RegistryCredentials>,
+    },
 }
 
 /// One deployment to run.
@@ -387,6 +391,10 @@ async fn execute(
         sink,
         cancel,
     } = inputs;
+    let login = match &source {
+        JobSource::Pull { login, .. } => login.clone(),
+        _ => None,
+    };
     let (image_source, image, resolved) = resolve(app, d, source, steps, sink, cancel).await?;
     d.image = Some(image.clone());
     let container = container_name(&app.name, &d.id);
@@ -424,6 +432,7 @@ async fn execute(
         cancel,
         clock: steps.clock,
         resolved,
+        login,
         created: Created::default(),
         new_port: None,
         previous_port: observed.previous_port,
@@ -503,7 +512,7 @@ async fn resolve(
             image,
             from_deployment,
         } => Ok((ImageSource::Existing { from_deployment }, image, None)),
-        JobSource::Pull { reference } => {
+        JobSource::Pull { reference, .. } => {
             steps.enter(Step::Resolve, d);
             sink.event(DeployEvent::Info {
                 message: format!("image {reference}"),

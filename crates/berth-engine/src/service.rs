@@ -278,7 +278,7 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
     match action {
         Action::PullImage { image } => {
             docker
-                .pull_image(&image)
+                .pull_image(&image, None)
                 .await
                 .map_err(|source| EngineError::ImageUnavailable { image, source })?;
         }

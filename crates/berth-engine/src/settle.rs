@@ -218,6 +218,7 @@ pub async fn settle(
         cancel: &cancel,
         clock,
         resolved: None,
+        login: None,
         created: Created::default(),
         new_port: None,
         previous_port: active_port,

@@ -4,6 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Docker Hub's registry host, for references that name none.
+pub const DOCKER_HUB: &str = "docker.io";
+
 /// A parsed image reference. `repository` includes the registry host when one was given
 /// (`127.0.0.1:5000/acme/web`, `ghcr.io/acme/web`, `nginx`), exactly as Docker's `RepoDigests`
 /// name it.
@@ -103,6 +106,28 @@ impl ImageRef {
         format!("{}:{tag}", self.repository)
     }
 
+    /// The registry host (`ghcr.io`, `127.0.0.1:5000`); Docker Hub's `docker.io` when the
+    /// reference names none.
+    pub fn registry_host(&self) -> &str {
+        self.split_host().0
+    }
+
+    /// The repository's name inside its registry (`acme/web`; `library/nginx` on Docker Hub),
+    /// as the registry's v2 API names it.
+    pub fn path(&self) -> String {
+        match self.split_host() {
+            (DOCKER_HUB, path) if !path.contains('/') => format!("library/{path}"),
+            (_, path) => path.to_owned(),
+        }
+    }
+
+    fn split_host(&self) -> (&str, &str) {
+        match self.repository.split_once('/') {
+            Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => (host, rest),
+            _ => (DOCKER_HUB, &self.repository),
+        }
+    }
+
     /// `repository@digest`: what a deployment pins.
     pub fn pinned(&self, digest: &str) -> String {
         format!("{}@{digest}", self.repository)
@@ -160,6 +185,20 @@ mod tests {
         let r = ImageRef::parse(&format!("ghcr.io/acme/web:v1@{digest}")).unwrap();
         assert_eq!(r.digest.as_deref(), Some(digest.as_str()));
         assert_eq!(r.pinned(&digest), format!("ghcr.io/acme/web@{digest}"));
+        assert_eq!(
+            (r.registry_host(), r.path().as_str()),
+            ("ghcr.io", "acme/web")
+        );
+        let hub = ImageRef::parse("nginx:1.27").unwrap();
+        assert_eq!(
+            (hub.registry_host(), hub.path().as_str()),
+            ("docker.io", "library/nginx")
+        );
+        let local = ImageRef::parse("127.0.0.1:5000/web").unwrap();
+        assert_eq!(
+            (local.registry_host(), local.path().as_str()),
+            ("127.0.0.1:5000", "web")
+        );
     }
 
     #[test]

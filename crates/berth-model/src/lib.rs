@@ -11,6 +11,7 @@ pub mod error;
 pub mod format;
 pub mod image;
 pub mod names;
+pub mod registry;
 pub mod server;
 pub mod size;
 pub mod status;
@@ -24,7 +25,10 @@ pub use deploy::{
 pub use domain::{Domain, DomainStatus, TlsStatus};
 pub use error::ErrorDto;
 pub use image::{ImageRef, InvalidImage};
-pub use names::{InvalidName, validate_app_name, validate_env_key, validate_server_name};
+pub use names::{
+    InvalidName, validate_app_name, validate_env_key, validate_registry_name, validate_server_name,
+};
+pub use registry::{ImageTag, InvalidRegistry, Registry, RegistryDraft};
 pub use server::{
     ProxyConfig, ProxyMode, ProxyStatus, RelayConfig, Server, ServerCheck, SshTarget, TlsSetting,
     TransportKind,

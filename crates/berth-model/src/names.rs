@@ -73,6 +73,11 @@ pub fn validate_server_name(name: &str) -> Result<(), InvalidName> {
     validate_slug("server", name)
 }
 
+/// Registry names (`ghcr`, `hub`) follow the same rule as app names.
+pub fn validate_registry_name(name: &str) -> Result<(), InvalidName> {
+    validate_slug("registry", name)
+}
+
 /// Environment variable keys: POSIX-ish `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn validate_env_key(key: &str) -> Result<(), InvalidName> {
     let mut chars = key.chars();

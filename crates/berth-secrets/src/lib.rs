@@ -182,6 +182,11 @@ pub fn git_token_key(app: &str) -> String {
     format!("git-token/{app}")
 }
 
+/// The key of a registry's password or token: `registry/<name>`.
+pub fn registry_key(name: &str) -> String {
+    format!("registry/{name}")
+}
+
 /// The key of an app's SSH deploy key (JSON: private and public half): `deploy-key/<app>`.
 pub fn deploy_key_key(app: &str) -> String {
     format!("deploy-key/{app}")

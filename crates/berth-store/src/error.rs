@@ -74,6 +74,7 @@ fn list_hint(kind: &str) -> &'static str {
     match kind {
         "app" => " (see `berth app ls`)",
         "server" => " (see `berth server ls`)",
+        "registry" => " (see `berth registry ls`)",
         _ => "",
     }
 }

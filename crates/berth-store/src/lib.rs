@@ -11,6 +11,7 @@ mod audit;
 mod deployments;
 mod domains;
 mod error;
+mod registries;
 mod schema;
 mod servers;
 mod webhooks;

@@ -156,6 +156,16 @@ ALTER TABLE webhooks ADD COLUMN allow_force_push INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE apps ADD COLUMN image TEXT;
 ALTER TABLE deployments ADD COLUMN digest TEXT;
 "#,
+    // 6: registries Berth pulls from with credentials (the password is in the keychain,
+    // `registry/<name>`); one per host, so an image names its registry.
+    r#"
+CREATE TABLE registries (
+    name       TEXT NOT NULL PRIMARY KEY,
+    host       TEXT NOT NULL UNIQUE,
+    username   TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this binary writes.
