@@ -216,3 +216,166 @@ fn registries_with_a_login_list_tags_and_pull() {
     );
     registry.remove_local(&repo);
 }
+
+/// Stages through a real Caddy: dev keeps its two newest tags side by side at their own
+/// subdomains (its own name follows the newest, the oldest is drained and removed); prod
+/// takes only what ran healthy in dev, by digest, and only with a yes.
+#[test]
+fn stages_run_tags_side_by_side_and_promote_by_digest() {
+    let _proxy = crate::routing::ProxyGuard::take();
+    berth_testkit::docker::ensure_caddy();
+    let registry = Registry::start();
+    let repo = format!("acme/{}", berth_testkit::unique("st"));
+    let first = registry.push_web(&repo, "dev-1", "v1");
+    registry.push_web(&repo, "dev-2", "v2");
+    registry.push_web(&repo, "dev-3", "v3");
+
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let http = berth_testkit::free_port();
+    let https = berth_testkit::free_port();
+    b.ok(&[
+        "server",
+        "proxy",
+        "install",
+        "here",
+        "--image",
+        berth_testkit::docker::CADDY,
+        "--tls",
+        "off",
+        "--http-port",
+        &http.to_string(),
+        "--https-port",
+        &https.to_string(),
+    ]);
+    b.ok(&["server", "set", "here", "--base-domain", "apps.test"]);
+    let app = berth_testkit::unique("st");
+    let through = |label: &str| {
+        berth_testkit::http_get_host(
+            &format!("127.0.0.1:{http}"),
+            &format!("{label}.apps.test"),
+            "/",
+        )
+        .map(|(s, body)| (s, body.trim().to_owned()))
+    };
+    b.ok(&["app", "create", &app, "--image", &first]);
+    let r = b.fails(&["app", "stage", "add", &app, "dev", "--tags", "dev/*"]);
+    assert!(r.stderr.contains("not a tag pattern"), "{}", r.stderr);
+    b.ok(&[
+        "app",
+        "stage",
+        "add",
+        &app,
+        "dev",
+        "--tags",
+        "dev-*",
+        "--auto-deploy",
+        "--max-instances",
+        "2",
+    ]);
+    b.ok(&[
+        "app",
+        "stage",
+        "add",
+        &app,
+        "prod",
+        "--tags",
+        "v*",
+        "--promote-from",
+        "dev",
+        "--confirm",
+        "--subdomain",
+        &app,
+    ]);
+
+    // No --stage: dev is the one stage that takes dev-* tags.
+    for tag in ["dev-1", "dev-2", "dev-3"] {
+        b.ok(&["deploy", &app, "--tag", tag]);
+    }
+    let dev = |tag: &str| format!("stage-dev-{app}-{tag}");
+    assert_eq!(
+        through(&format!("stage-dev-{app}")),
+        Some((200, "v3".into())),
+        "the stage follows the newest"
+    );
+    assert_eq!(through(&dev("dev-3")), Some((200, "v3".into())));
+    assert_eq!(
+        through(&dev("dev-2")),
+        Some((200, "v2".into())),
+        "the two newest side by side"
+    );
+    assert!(
+        docker::containers_of(&dev("dev-1")).is_empty(),
+        "the oldest was removed"
+    );
+    // A tag that is not there: nothing is left of the instance it would have been.
+    let r = b.fails(&["deploy", &app, "--tag", "dev-9"]);
+    assert!(r.stderr.contains("could not pull"), "{}", r.stderr);
+    assert!(b.fails(&["status", &dev("dev-9")]).stderr.contains("not found"));
+    assert_eq!(through(&format!("stage-dev-{app}")), Some((200, "v3".into())));
+    let st = b.ok(&["status", &app, "--json"]).json();
+    let tags: Vec<_> = st["stages"][0]["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["tag"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tags, ["dev-3", "dev-2"], "{st:#}");
+    assert_eq!(st["stages"][0]["instances"][0]["state"], "running");
+
+    // prod: a tag that never ran in dev, a tag prod's pattern does not take, no yes.
+    let r = b.fails(&["promote", &app, "--to", "prod", "--tag", "dev-9", "--yes"]);
+    assert!(
+        r.stderr.contains("never ran healthy in stage dev"),
+        "{}",
+        r.stderr
+    );
+    let r = b.fails(&["deploy", &app, "--stage", "prod", "--tag", "dev-3", "--yes"]);
+    assert!(
+        r.stderr.contains("does not match stage prod's tags `v*`"),
+        "{}",
+        r.stderr
+    );
+    let r = b.fails(&["promote", &app, "--to", "prod", "--tag", "dev-1"]);
+    assert!(
+        r.stderr.contains("deploys only with confirmation"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        through(&app).is_none_or(|(_, body)| body.is_empty()),
+        "nothing in prod yet"
+    );
+
+    // dev-1 was pushed again to other content: promotion runs what ran healthy in dev.
+    registry.push_web(&repo, "dev-1", "v9");
+    b.ok(&["promote", &app, "--to", "prod", "--tag", "dev-1", "--yes"]);
+    assert_eq!(
+        through(&app),
+        Some((200, "v1".into())),
+        "promoted by digest"
+    );
+    assert_eq!(
+        through(&dev("dev-3")),
+        Some((200, "v3".into())),
+        "dev untouched"
+    );
+
+    b.ok(&["app", "rm", &app, "--purge"]);
+    for label in [
+        dev("dev-2"),
+        dev("dev-3"),
+        format!("stage-prod-{app}-dev-1"),
+    ] {
+        assert!(
+            docker::containers_of(&label).is_empty(),
+            "{label} removed with its app"
+        );
+    }
+    assert!(
+        b.fails(&["status", &dev("dev-3")])
+            .stderr
+            .contains("not found")
+    );
+    registry.remove_local(&repo);
+}

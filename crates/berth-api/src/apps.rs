@@ -101,9 +101,17 @@ impl Berth {
         self.config.data_dir.join("git-cache")
     }
 
-    /// Every app, by name.
+    /// Every app, by name (a stage's instances are shown with their app, not here).
     pub fn apps(&self) -> Result<Vec<App>, ApiError> {
-        Ok(self.store.apps()?)
+        let mut apps = self.store.apps()?;
+        let mut instances = std::collections::HashSet::new();
+        for a in &apps {
+            for i in self.store.instances(&a.name)? {
+                instances.insert(i.instance);
+            }
+        }
+        apps.retain(|a| !instances.contains(&a.name));
+        Ok(apps)
     }
 
     pub fn app(&self, name: &str) -> Result<App, ApiError> {
@@ -114,6 +122,8 @@ impl Berth {
     /// `purge`, also its images and the named volumes it declared (their data is lost).
     pub async fn app_rm(&self, name: &str, purge: bool) -> Result<(), ApiError> {
         let app = self.store.app(name)?;
+        // A staged app's instances go first, each like an app of its own.
+        self.remove_instances(name).await?;
         let _lock = AppLock::acquire(self.data_dir(), name, "app rm")?;
         let server = self.store.server(&app.server)?;
         let host = self.host(&server).await?;

@@ -231,7 +231,8 @@ impl Berth {
     }
 
     /// An image app's deploy: pull `tag` (default: the app's own) on the server, pin the
-    /// digest it points to, and switch to it like a built image.
+    /// digest it points to, and switch to it like a built image. An app with stages deploys
+    /// the tag into the one stage that takes it.
     async fn deploy_image(
         &self,
         app: &App,
@@ -240,14 +241,35 @@ impl Berth {
         observer: &DeployObserver,
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
+        if !self.store.stages(&app.name)?.is_empty() {
+            return self
+                .deploy_stage(&app.name, None, tag, false, observer, cancel)
+                .await;
+        }
         let image = berth_model::ImageRef::parse(image)?;
         let tag = tag.unwrap_or(image.tag_or_latest()).to_owned();
         berth_model::image::validate_tag(&tag).map_err(ApiError::Invalid)?;
-        let reference = image.with_tag(&tag);
-        let login = self.credentials_for_image(&reference)?;
+        self.deploy_reference(app, &image.with_tag(&tag), &tag, observer, cancel)
+            .await
+    }
+
+    /// Pulls `reference` (`repo:tag`, or `repo@digest`) for image app `app` and switches to
+    /// the digest it pulled; the deployment is labelled `tag`.
+    pub(crate) async fn deploy_reference(
+        &self,
+        app: &App,
+        reference: &str,
+        tag: &str,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        let login = self.credentials_for_image(reference)?;
         let lock = self.lock_settled(app, "a deploy").await?;
-        let deployment = self.new_deployment(app, DeploymentKind::Deploy, tag.clone(), None);
-        let source = JobSource::Pull { reference, login };
+        let deployment = self.new_deployment(app, DeploymentKind::Deploy, tag.to_owned(), None);
+        let source = JobSource::Pull {
+            reference: reference.to_owned(),
+            login,
+        };
         let result = self
             .run(app.clone(), deployment, source, observer, cancel)
             .await;
@@ -488,7 +510,12 @@ impl Berth {
         observer: &DeployObserver,
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
-        let env = self.env_values(&app.name)?;
+        // A stage's instance runs with its app's environment.
+        let env_owner = match self.store.instance(&app.name)? {
+            Some(i) => i.app,
+            None => app.name.clone(),
+        };
+        let env = self.env_values(&env_owner)?;
         let server = self.store.server(&app.server)?;
         let previous = self.store.active_deployment(&app.name)?;
         let history = self.store.deployments(&app.name, 200)?;

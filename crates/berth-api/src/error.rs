@@ -62,6 +62,15 @@ pub enum ApiError {
         "app `{0}` has no webhook: enable one with `berth app webhook enable {0} --provider github|gitlab|gitea|generic`"
     )]
     WebhookNotEnabled(String),
+    /// A stage that deploys only with the user's yes was asked to deploy without one.
+    #[error(
+        "stage {stage} of app `{app}` deploys only with confirmation: {what} — confirm with --yes (or answer yes on a terminal)"
+    )]
+    NeedsConfirmation {
+        app: String,
+        stage: String,
+        what: String,
+    },
     #[error(transparent)]
     Relay(#[from] berth_relay_proto::client::ClientError),
     #[error("cannot use {}: {source}", path.display())]
@@ -116,6 +125,7 @@ impl ApiError {
             ApiError::ProxyNotInstalled { .. } => "proxy-not-installed",
             ApiError::RelayNotInstalled { .. } => "relay-not-installed",
             ApiError::WebhookNotEnabled(_) => "webhook-not-enabled",
+            ApiError::NeedsConfirmation { .. } => "needs-confirmation",
             ApiError::Relay(e) => match e {
                 berth_relay_proto::client::ClientError::Unreachable { .. } => "relay-unreachable",
                 berth_relay_proto::client::ClientError::Refused { .. } => "relay-refused",

@@ -20,6 +20,7 @@ mod registries;
 mod relay;
 mod routing;
 mod servers;
+mod stages;
 mod status;
 mod unattended;
 mod watch;

@@ -74,10 +74,14 @@ impl Berth {
     /// `<app>.<base-domain>` when none is), then the others by name.
     pub(crate) fn hosts_of(&self, app: &App, server: &Server) -> Result<Vec<String>, ApiError> {
         let stored = self.store.domains(&app.name)?;
-        let auto = server
-            .base_domain
-            .as_ref()
-            .map(|base| format!("{}.{base}", app.name));
+        // A stage's instance answers at the names its stage gave it, not <name>.<base>.
+        let auto = match self.store.instance(&app.name)? {
+            Some(_) => None,
+            None => server
+                .base_domain
+                .as_ref()
+                .map(|base| format!("{}.{base}", app.name)),
+        };
         let mut hosts = Vec::new();
         if let Some(primary) = stored.iter().find(|d| d.primary) {
             hosts.push(primary.name.clone());
@@ -112,7 +116,7 @@ impl Berth {
     }
 
     /// Makes Caddy's route of `app` match `hosts` (creating, updating or deleting it).
-    async fn sync_route(
+    pub(crate) async fn sync_route(
         &self,
         app: &App,
         server: &Server,

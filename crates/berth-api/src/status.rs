@@ -37,6 +37,7 @@ impl Berth {
             source_image: None,
             tag: None,
             digest: None,
+            stages: Vec::new(),
             container: None,
             endpoint: None,
             container_status: None,
@@ -53,8 +54,11 @@ impl Berth {
                 error: d.error.clone(),
             }),
         };
+        status.stages = self.stage_statuses(&app).await?;
         let server = self.store.server(&app.server)?;
-        if server.proxy.is_some() {
+        // A staged app answers through its stages' instances, not a route of its own.
+        let staged_only = !status.stages.is_empty() && active.is_none();
+        if server.proxy.is_some() && !staged_only {
             status.domains = self.domain_statuses(&app, &server).await?;
             status.urls = status.domains.iter().map(|d| d.url.clone()).collect();
         }

@@ -11,6 +11,7 @@ use berth_model::{App, AppDraft, BaseImages, EnvVar, Volume, parse_cpus, parse_m
 pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
     match cmd {
         AppCmd::Webhook(cmd) => hooks::webhook(berth, cmd).await,
+        AppCmd::Stage(cmd) => stage(berth, cmd).await,
         AppCmd::Create(a) => {
             let mut env = Vec::new();
             for pair in &a.env {
@@ -199,6 +200,93 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     ""
                 }
             );
+            Ok(())
+        }
+    }
+}
+
+async fn stage(berth: &Berth, cmd: crate::args::StageCmd) -> anyhow::Result<()> {
+    use crate::args::StageCmd;
+    match cmd {
+        StageCmd::Add {
+            app,
+            name,
+            tags,
+            auto_deploy,
+            max_instances,
+            promote_from,
+            confirm,
+            subdomain,
+        } => {
+            let s = berth.stage_add(&berth_model::StageDraft {
+                app,
+                name,
+                tags,
+                auto_deploy,
+                max_instances: Some(max_instances),
+                promote_from,
+                confirm,
+                subdomain,
+            })?;
+            eprintln!(
+                "stage {} of {}: tags {}, up to {} side by side{}{}{}",
+                s.name,
+                s.app,
+                s.tags,
+                s.max_instances,
+                if s.auto_deploy {
+                    ", deploys new tags on its own"
+                } else {
+                    ""
+                },
+                if s.confirm {
+                    ", only with confirmation"
+                } else {
+                    ""
+                },
+                s.promote_from
+                    .as_deref()
+                    .map(|f| format!(", promoted from {f}"))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        StageCmd::Ls { app, json } => {
+            let stages = berth.stages(&app)?;
+            if json {
+                return print_json(&stages);
+            }
+            if stages.is_empty() {
+                println!(
+                    "{app} has no stages; add one with `berth app stage add {app} NAME --tags PATTERN`"
+                );
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = stages
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        s.tags.clone(),
+                        s.max_instances.to_string(),
+                        if s.auto_deploy {
+                            "auto"
+                        } else if s.confirm {
+                            "confirm"
+                        } else {
+                            "by hand"
+                        }
+                        .to_owned(),
+                        s.promote_from.clone().unwrap_or_else(|| "-".to_owned()),
+                    ]
+                })
+                .collect();
+            table(&["STAGE", "TAGS", "MAX", "DEPLOYS", "PROMOTE FROM"], &rows);
+            Ok(())
+        }
+        StageCmd::Rm { app, name } => {
+            berth.stage_rm(&app, &name).await?;
+            eprintln!("stage {name} of {app} removed, with its instances");
             Ok(())
         }
     }

@@ -40,6 +40,26 @@ pub enum Command {
         /// image tag to pull (default: the app's tag).
         #[arg(long = "ref", visible_alias = "tag", value_name = "REF")]
         git_ref: Option<String>,
+        /// An image app's stage to deploy the tag into (default: the one stage whose
+        /// patterns take the tag).
+        #[arg(long)]
+        stage: Option<String>,
+        /// Confirm a deploy into a stage that asks for it (`--confirm`) without a prompt.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Deploy a tag that ran healthy in the stage another stage promotes from, by the digest
+    /// that ran (default: the newest such tag).
+    Promote {
+        app: String,
+        /// The stage to promote into.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        tag: Option<String>,
+        /// Confirm without a prompt.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// What is serving, where, and how the last deploy went.
     Status {
@@ -179,6 +199,10 @@ pub enum ServerCmd {
         /// Every app on the server answers to <app>.<base-domain> ("" clears it).
         #[arg(long, value_name = "DOMAIN")]
         base_domain: Option<String>,
+        /// Subdomains of image apps' stages: `{stage}` and `{app}` replaced, an instance adds
+        /// `-<tag>` (default stage-{stage}-{app}; "" puts it back).
+        #[arg(long, value_name = "PATTERN")]
+        stage_pattern: Option<String>,
         /// Default build-stage base image for generated Dockerfiles of apps on this server
         /// (an app's own --build-image wins). An empty value clears it.
         #[arg(long, value_name = "IMAGE")]
@@ -441,6 +465,45 @@ pub enum AppCmd {
     /// Deploy on `git push`: the app's webhook on its server's relay.
     #[command(subcommand)]
     Webhook(WebhookCmd),
+    /// An image app's stages (dev, rel, prod): which tags each takes, how many run side by
+    /// side, how tags get there.
+    #[command(subcommand)]
+    Stage(StageCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StageCmd {
+    /// Add a stage (or change the one with that name).
+    Add {
+        app: String,
+        name: String,
+        /// Tag patterns the stage takes: `dev-*`, `v*` (`*`, `?`; several separated by `,`).
+        #[arg(long)]
+        tags: String,
+        /// Deploy a new matching tag (webhook, polling) without asking.
+        #[arg(long)]
+        auto_deploy: bool,
+        /// Keep this many newest healthy tags running side by side, each at its own subdomain.
+        #[arg(long, default_value_t = 1)]
+        max_instances: u32,
+        /// Promotion takes only tags that ran healthy in this stage (`berth promote`).
+        #[arg(long, value_name = "STAGE")]
+        promote_from: Option<String>,
+        /// Never deploy without the user's yes.
+        #[arg(long)]
+        confirm: bool,
+        /// The stage's own name under the server's base domain instead of the pattern's.
+        #[arg(long, value_name = "LABEL")]
+        subdomain: Option<String>,
+    },
+    /// An app's stages.
+    Ls {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a stage and its instances (containers, routes, images).
+    Rm { app: String, name: String },
 }
 
 #[derive(Debug, Args)]

@@ -9,11 +9,74 @@ use tokio_util::sync::CancellationToken;
 use crate::output::{Style, ago, duration_ms, print_event, table, timestamp};
 use crate::{ctrl_c_token, print_json};
 
-/// `berth deploy APP [REF]`.
-pub(crate) async fn deploy(berth: &Berth, app: &str, git_ref: Option<&str>) -> anyhow::Result<()> {
-    let cancel = ctrl_c_token();
-    let d = berth.deploy(app, git_ref, &print_event, cancel).await?;
-    print_live(berth, app, &d).await
+/// `berth deploy APP [--ref REF | --tag TAG] [--stage S] [--yes]`.
+pub(crate) async fn deploy(
+    berth: &Berth,
+    app: &str,
+    git_ref: Option<&str>,
+    stage: Option<&str>,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let staged = stage.is_some() || !berth.stages(app)?.is_empty();
+    if !staged {
+        let d = berth
+            .deploy(app, git_ref, &print_event, ctrl_c_token())
+            .await?;
+        return print_live(berth, app, &d).await;
+    }
+    let mut confirmed = yes;
+    loop {
+        let result = berth
+            .deploy_stage(app, stage, git_ref, confirmed, &print_event, ctrl_c_token())
+            .await;
+        match result {
+            Err(berth_api::ApiError::NeedsConfirmation { stage, what, .. })
+                if !confirmed && ask(&format!("{what} to stage {stage} of {app}?"))? =>
+            {
+                confirmed = true;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(d) => return print_live(berth, &d.app, &d).await,
+        }
+    }
+}
+
+/// `berth promote APP --to STAGE [--tag T] [--yes]`.
+pub(crate) async fn promote(
+    berth: &Berth,
+    app: &str,
+    to: &str,
+    tag: Option<&str>,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let mut confirmed = yes;
+    loop {
+        let result = berth
+            .promote(app, to, tag, confirmed, &print_event, ctrl_c_token())
+            .await;
+        match result {
+            Err(berth_api::ApiError::NeedsConfirmation { what, .. })
+                if !confirmed && ask(&format!("{what} to {to} of {app}?"))? =>
+            {
+                confirmed = true;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(d) => return print_live(berth, &d.app, &d).await,
+        }
+    }
+}
+
+/// Asks a yes/no question on a terminal; `false` (no prompt) when stdin is not one.
+fn ask(question: &str) -> anyhow::Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 /// `berth rollback APP [--to ID]`.
@@ -101,6 +164,43 @@ pub(crate) async fn status(berth: &Berth, app: &str, json: bool) -> anyhow::Resu
             if d.primary { " (primary)" } else { "" },
             d.tls.detail
         );
+    }
+    for stage in &st.stages {
+        println!(
+            "  stage       {} (tags {}, up to {}{}{}{}){}",
+            s.bold(&stage.name),
+            stage.tags,
+            stage.max_instances,
+            if stage.auto_deploy {
+                ", auto-deploy"
+            } else {
+                ""
+            },
+            if stage.confirm { ", confirm" } else { "" },
+            stage
+                .promote_from
+                .as_deref()
+                .map(|f| format!(", from {f}"))
+                .unwrap_or_default(),
+            stage
+                .url
+                .as_deref()
+                .map(|u| format!("  {u}"))
+                .unwrap_or_default()
+        );
+        for i in &stage.instances {
+            println!(
+                "    {} {}  {}  {}{}",
+                i.tag,
+                i.digest
+                    .as_deref()
+                    .map(|d| &d[..d.len().min(19)])
+                    .unwrap_or("-"),
+                i.state,
+                i.app,
+                i.urls.first().map(|u| format!("  {u}")).unwrap_or_default()
+            );
+        }
     }
     if let Some(last) = &st.last_deploy
         && Some(&last.id) != st.deployment_id.as_ref()

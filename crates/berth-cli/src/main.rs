@@ -85,6 +85,7 @@ fn wants_json(cmd: &Command) -> bool {
         Command::Server(ServerCmd::Ls { json } | ServerCmd::Check { json, .. }) => *json,
         Command::Server(ServerCmd::Add(a)) => a.json,
         Command::App(AppCmd::Ls { json } | AppCmd::Show { json, .. }) => *json,
+        Command::App(AppCmd::Stage(args::StageCmd::Ls { json, .. })) => *json,
         Command::App(AppCmd::Create(a)) => a.json,
         Command::Env(EnvCmd::Ls { json, .. }) => *json,
         Command::Registry(
@@ -169,7 +170,15 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::App(cmd) => apps::app(berth, cmd).await,
         Command::Notify(cmd) => hooks::notify(berth, cmd).await,
         Command::Watch { server, once } => hooks::watch(berth.clone(), server, once).await,
-        Command::Deploy { app, git_ref } => deploys::deploy(berth, &app, git_ref.as_deref()).await,
+        Command::Deploy {
+            app,
+            git_ref,
+            stage,
+            yes,
+        } => deploys::deploy(berth, &app, git_ref.as_deref(), stage.as_deref(), yes).await,
+        Command::Promote { app, to, tag, yes } => {
+            deploys::promote(berth, &app, &to, tag.as_deref(), yes).await
+        }
         Command::Rollback { app, to } => deploys::rollback(berth, &app, to.as_deref()).await,
         Command::Restart { app } => deploys::restart(berth, &app).await,
         Command::Stop { app } => deploys::stop(berth, &app).await,

@@ -136,11 +136,22 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
         ServerCmd::Set {
             name,
             base_domain,
+            stage_pattern,
             build_image,
             run_image,
         } => {
-            if base_domain.is_none() && build_image.is_none() && run_image.is_none() {
-                anyhow::bail!("nothing to set: give --base-domain, --build-image or --run-image");
+            if base_domain.is_none()
+                && build_image.is_none()
+                && run_image.is_none()
+                && stage_pattern.is_none()
+            {
+                anyhow::bail!(
+                    "nothing to set: give --base-domain, --stage-pattern, --build-image or --run-image"
+                );
+            }
+            if let Some(pattern) = stage_pattern {
+                let p = berth.set_stage_pattern(&name, &pattern)?;
+                eprintln!("server {name}: stage subdomains {p}, an instance's {p}-<tag>");
             }
             if build_image.is_some() || run_image.is_some() {
                 let s = berth.server_set_base_images(&name, build_image, run_image)?;

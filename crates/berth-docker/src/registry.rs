@@ -49,8 +49,11 @@ impl DockerClient {
         image: &str,
         login: Option<&RegistryLogin>,
     ) -> Result<(), DockerError> {
-        let (name, tag) = match image.rsplit_once(':') {
-            Some((n, t)) if !t.contains('/') => (n, t),
+        // `repo@sha256:…` pulls that digest (as `tag`, like the docker CLI: an empty tag
+        // would pull every tag); `repo:tag` that tag; `repo` latest.
+        let (name, tag) = match (image.split_once('@'), image.rsplit_once(':')) {
+            (Some((n, digest)), _) => (n, digest),
+            (None, Some((n, t))) if !t.contains('/') => (n, t),
             _ => (image, "latest"),
         };
         let options = CreateImageOptionsBuilder::default()

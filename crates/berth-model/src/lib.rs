@@ -14,6 +14,7 @@ pub mod names;
 pub mod registry;
 pub mod server;
 pub mod size;
+pub mod stage;
 pub mod status;
 pub mod view;
 pub mod webhook;
@@ -34,6 +35,7 @@ pub use server::{
     TransportKind,
 };
 pub use size::{parse_cpus, parse_memory};
+pub use stage::{InstanceStatus, Stage, StageDraft, StageInstance, StageStatus};
 pub use status::{AppState, AppStatus};
 pub use webhook::{
     Delivery, DeliveryStatus, DeployNotice, Notifier, NotifierKind, Provider, RelayStatus, Verdict,

@@ -32,7 +32,7 @@ pub enum InvalidName {
 
 const MAX_NAME: usize = 40;
 
-fn validate_slug(kind: &'static str, name: &str) -> Result<(), InvalidName> {
+pub(crate) fn validate_slug(kind: &'static str, name: &str) -> Result<(), InvalidName> {
     if name.is_empty() {
         return Err(InvalidName::Empty { kind });
     }

@@ -68,6 +68,9 @@ pub struct AppStatus {
     /// … and the digest that tag pointed to then (what runs, whatever the tag says now).
     #[serde(default)]
     pub digest: Option<String>,
+    /// An image app's stages and the instances running in each (empty without stages).
+    #[serde(default)]
+    pub stages: Vec<crate::stage::StageStatus>,
     pub container: Option<String>,
     /// `HOST:PORT` where the active container's port is published on the server's loopback.
     pub endpoint: Option<String>,

@@ -71,6 +71,13 @@ impl Store {
                 .execute([name])?;
             tx.prepare_cached("DELETE FROM env_vars WHERE app = ?1")?
                 .execute([name])?;
+            for sql in [
+                "DELETE FROM stage_instances WHERE instance = ?1 OR app = ?1",
+                "DELETE FROM stage_healthy WHERE app = ?1",
+                "DELETE FROM stages WHERE app = ?1",
+            ] {
+                tx.prepare_cached(sql)?.execute([name])?;
+            }
             tx.prepare_cached("DELETE FROM apps WHERE name = ?1")?
                 .execute([name])?;
             Ok(())

@@ -14,6 +14,7 @@ mod error;
 mod registries;
 mod schema;
 mod servers;
+mod stages;
 mod webhooks;
 
 use std::path::{Path, PathBuf};

@@ -166,6 +166,44 @@ CREATE TABLE registries (
     created_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 7: stages of image apps, and their instances: each instance is an app record of its
+    // own (its deployments, container, route) running one tag of one stage.
+    r#"
+CREATE TABLE stages (
+    app           TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    tags          TEXT NOT NULL,
+    auto_deploy   INTEGER NOT NULL DEFAULT 0,
+    max_instances INTEGER NOT NULL DEFAULT 1,
+    promote_from  TEXT,
+    confirm       INTEGER NOT NULL DEFAULT 0,
+    subdomain     TEXT,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (app, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE stage_instances (
+    instance   TEXT NOT NULL PRIMARY KEY REFERENCES apps (name) ON DELETE CASCADE,
+    app        TEXT NOT NULL,
+    stage      TEXT NOT NULL,
+    tag        TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (app, stage, tag),
+    FOREIGN KEY (app, stage) REFERENCES stages (app, name)
+) STRICT, WITHOUT ROWID;
+
+-- Every tag (by digest) that ran healthy in a stage, kept after its instance is gone:
+-- promotion takes only these.
+CREATE TABLE stage_healthy (
+    app    TEXT NOT NULL,
+    stage  TEXT NOT NULL,
+    tag    TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (app, stage, tag, digest),
+    FOREIGN KEY (app, stage) REFERENCES stages (app, name) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this binary writes.

@@ -409,6 +409,7 @@ mod tests {
             source_image: None,
             tag: None,
             digest: None,
+            stages: Vec::new(),
             container: None,
             endpoint: None,
             container_status: None,
