@@ -217,12 +217,15 @@ fn registries_with_a_login_list_tags_and_pull() {
     registry.remove_local(&repo);
 }
 
-/// Stages through a real Caddy: dev keeps its two newest tags side by side at their own
-/// subdomains (its own name follows the newest, the oldest is drained and removed); prod
-/// takes only what ran healthy in dev, by digest, and only with a yes.
+/// Stages through a real Caddy and the relay: three image pushes to dev arrive by webhook
+/// (a generic `{"image"}`, a registry's notification) and dev keeps its two newest tags side
+/// by side at their own subdomains (its own name follows the newest; the oldest is drained
+/// and removed); a tag pushed without a webhook is found by polling; prod takes only what ran
+/// healthy in dev, by digest, and only with a yes — a push for it waits.
 #[test]
 fn stages_run_tags_side_by_side_and_promote_by_digest() {
-    let _proxy = crate::routing::ProxyGuard::take();
+    use berth_hooks::{Provider, fixtures};
+    let _relay = crate::webhooks::RelayGuard::take();
     berth_testkit::docker::ensure_caddy();
     let registry = Registry::start();
     let repo = format!("acme/{}", berth_testkit::unique("st"));
@@ -249,6 +252,15 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         &https.to_string(),
     ]);
     b.ok(&["server", "set", "here", "--base-domain", "apps.test"]);
+    let relay = format!("127.0.0.1:{}", berth_testkit::free_port());
+    b.ok(&[
+        "server",
+        "relay",
+        "install",
+        "here",
+        "--listen-port",
+        relay.rsplit(':').next().unwrap_or_default(),
+    ]);
     let app = berth_testkit::unique("st");
     let through = |label: &str| {
         berth_testkit::http_get_host(
@@ -287,11 +299,45 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         "--subdomain",
         &app,
     ]);
+    let hook = b
+        .ok(&[
+            "app",
+            "webhook",
+            "enable",
+            &app,
+            "--provider",
+            "generic",
+            "--json",
+        ])
+        .json();
+    let (path, secret) = crate::webhooks::hook_of(&hook);
+    let sent = std::cell::Cell::new(0);
+    let deliver = |body: Vec<u8>| {
+        sent.set(sent.get() + 1);
+        let id = format!("delivery-{}", sent.get());
+        let headers = fixtures::headers(Provider::Generic, "push", &id, secret.as_bytes(), &body);
+        let (status, answer) =
+            berth_testkit::http_post(&relay, "relay", &path, &headers, &body).unwrap();
+        (status, answer)
+    };
 
-    // No --stage: dev is the one stage that takes dev-* tags.
-    for tag in ["dev-1", "dev-2", "dev-3"] {
-        b.ok(&["deploy", &app, "--tag", tag]);
-    }
+    // Three pushes by webhook, deployed by `berth watch` in the order they came.
+    let host = registry.addr.clone();
+    assert_eq!(
+        deliver(fixtures::generic_image(&format!("{host}/{repo}:dev-1"))).0,
+        202
+    );
+    let digest = format!("sha256:{}", "0".repeat(64));
+    let (status, answer) = deliver(fixtures::registry_push(&host, &repo, "dev-2", &digest));
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        deliver(fixtures::generic_image(&format!("{host}/{repo}:dev-3"))).0,
+        202
+    );
+    let (status, answer) = deliver(fixtures::generic_image(&format!("{host}/{repo}:latest")));
+    assert!(status == 200 && answer.contains("matches none"), "{answer}");
+    let watched = b.ok(&["watch", "--once", "--poll", "0"]);
+    assert_eq!(watched.stdout.matches('✓').count(), 3, "{}", watched.stdout);
     let dev = |tag: &str| format!("stage-dev-{app}-{tag}");
     assert_eq!(
         through(&format!("stage-dev-{app}")),
@@ -308,11 +354,37 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         docker::containers_of(&dev("dev-1")).is_empty(),
         "the oldest was removed"
     );
+
+    // A tag pushed without a webhook: the first poll is the baseline, the next finds it.
+    b.ok(&["watch", "--once", "--poll", "1"]);
+    registry.push_web(&repo, "dev-4", "v4");
+    let polled = b.ok(&["watch", "--once", "--poll", "1"]);
+    assert!(
+        polled.stdout.contains("new tag dev-4 (polling)"),
+        "{}",
+        polled.stdout
+    );
+    assert_eq!(
+        through(&format!("stage-dev-{app}")),
+        Some((200, "v4".into()))
+    );
+    assert!(
+        docker::containers_of(&dev("dev-2")).is_empty(),
+        "dev-2 drained in turn"
+    );
+
     // A tag that is not there: nothing is left of the instance it would have been.
     let r = b.fails(&["deploy", &app, "--tag", "dev-9"]);
     assert!(r.stderr.contains("could not pull"), "{}", r.stderr);
-    assert!(b.fails(&["status", &dev("dev-9")]).stderr.contains("not found"));
-    assert_eq!(through(&format!("stage-dev-{app}")), Some((200, "v3".into())));
+    assert!(
+        b.fails(&["status", &dev("dev-9")])
+            .stderr
+            .contains("not found")
+    );
+    assert_eq!(
+        through(&format!("stage-dev-{app}")),
+        Some((200, "v4".into()))
+    );
     let st = b.ok(&["status", &app, "--json"]).json();
     let tags: Vec<_> = st["stages"][0]["instances"]
         .as_array()
@@ -320,10 +392,28 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         .flatten()
         .map(|i| i["tag"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(tags, ["dev-3", "dev-2"], "{st:#}");
+    assert_eq!(tags, ["dev-4", "dev-3"], "{st:#}");
     assert_eq!(st["stages"][0]["instances"][0]["state"], "running");
 
-    // prod: a tag that never ran in dev, a tag prod's pattern does not take, no yes.
+    // prod: a push waits for a yes; a tag that never ran in dev, one prod's pattern does not
+    // take, no yes — all refused.
+    registry.push_web(&repo, "v1", "release");
+    assert_eq!(
+        deliver(fixtures::generic_image(&format!("{host}/{repo}:v1"))).0,
+        202
+    );
+    let waited = b.ok(&["watch", "--once", "--poll", "0"]);
+    assert!(
+        waited
+            .stdout
+            .contains("has a new image: tag v1 for stage prod"),
+        "{}",
+        waited.stdout
+    );
+    assert!(
+        through(&app).is_none_or(|(_, body)| body.is_empty()),
+        "nothing in prod yet"
+    );
     let r = b.fails(&["promote", &app, "--to", "prod", "--tag", "dev-9", "--yes"]);
     assert!(
         r.stderr.contains("never ran healthy in stage dev"),
@@ -342,10 +432,6 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         "{}",
         r.stderr
     );
-    assert!(
-        through(&app).is_none_or(|(_, body)| body.is_empty()),
-        "nothing in prod yet"
-    );
 
     // dev-1 was pushed again to other content: promotion runs what ran healthy in dev.
     registry.push_web(&repo, "dev-1", "v9");
@@ -356,15 +442,15 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         "promoted by digest"
     );
     assert_eq!(
-        through(&dev("dev-3")),
-        Some((200, "v3".into())),
+        through(&dev("dev-4")),
+        Some((200, "v4".into())),
         "dev untouched"
     );
 
     b.ok(&["app", "rm", &app, "--purge"]);
     for label in [
-        dev("dev-2"),
         dev("dev-3"),
+        dev("dev-4"),
         format!("stage-prod-{app}-dev-1"),
     ] {
         assert!(
@@ -373,7 +459,7 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         );
     }
     assert!(
-        b.fails(&["status", &dev("dev-3")])
+        b.fails(&["status", &dev("dev-4")])
             .stderr
             .contains("not found")
     );

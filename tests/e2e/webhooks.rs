@@ -131,7 +131,7 @@ fn enable(b: &Berth, app: &str, provider: &str) -> (String, String) {
 }
 
 /// (path, secret) of `app webhook enable --json`'s answer.
-fn hook_of(w: &serde_json::Value) -> (String, String) {
+pub(crate) fn hook_of(w: &serde_json::Value) -> (String, String) {
     let url = w["url"].as_str().unwrap();
     let path = url[url.find("/hooks/").unwrap()..].to_owned();
     (path, w["secret"].as_str().unwrap().to_owned())

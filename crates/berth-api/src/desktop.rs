@@ -217,24 +217,42 @@ impl Desktop {
     /// looks again every `retry`. Runs until dropped.
     pub async fn watch_webhooks(self: Arc<Self>, retry: Duration) {
         let client = crate::watch::client_name("desktop");
-        loop {
-            let on = Arc::new(|e: crate::WatchEvent| match e {
-                crate::WatchEvent::Lost { server, error } => {
-                    tracing::warn!(%server, "webhook relay unreachable: {error}")
+        let relays = async {
+            loop {
+                let on = Arc::new(|e: crate::WatchEvent| match e {
+                    crate::WatchEvent::Lost { server, error } => {
+                        tracing::warn!(%server, "webhook relay unreachable: {error}")
+                    }
+                    other => tracing::info!("webhooks: {other:?}"),
+                });
+                let opts = crate::WatchOptions {
+                    server: None,
+                    once: false,
+                    client: client.clone(),
+                    poll: None,
+                };
+                match self.berth.watch(opts, CancellationToken::new(), on).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::debug!("not watching webhooks: {e}"),
                 }
-                other => tracing::info!("webhooks: {other:?}"),
-            });
-            let opts = crate::WatchOptions {
-                server: None,
-                once: false,
-                client: client.clone(),
-            };
-            match self.berth.watch(opts, CancellationToken::new(), on).await {
-                Ok(()) => return,
-                Err(e) => tracing::debug!("not watching webhooks: {e}"),
+                tokio::time::sleep(retry).await;
             }
-            tokio::time::sleep(retry).await;
-        }
+        };
+        // Registries are polled beside, at the interval in the settings (0: not at all).
+        let polling = async {
+            loop {
+                let every = self.berth.poll_interval();
+                if !every.is_zero() {
+                    self.berth
+                        .poll_images(&CancellationToken::new(), &|e| {
+                            tracing::info!("registry polling: {e:?}")
+                        })
+                        .await;
+                }
+                tokio::time::sleep(if every.is_zero() { retry } else { every }).await;
+            }
+        };
+        tokio::join!(relays, polling);
     }
 
     /// Cancels the job running on `app`; false if there is none.

@@ -16,6 +16,7 @@ mod error;
 mod images;
 mod lock;
 mod notify;
+mod poll;
 mod registries;
 mod relay;
 mod routing;

@@ -31,7 +31,7 @@ enum Pick {
 
 impl Berth {
     /// Adds a stage to an image app, or changes the one with that name.
-    pub fn stage_add(&self, draft: &StageDraft) -> Result<Stage, ApiError> {
+    pub async fn stage_add(&self, draft: &StageDraft) -> Result<Stage, ApiError> {
         let app = self.store.app(&draft.app)?;
         if app.image.is_none() {
             return Err(ApiError::Invalid(format!(
@@ -114,6 +114,7 @@ impl Berth {
             self.app_rm(&i.instance, true).await?;
         }
         self.store.remove_stage(app, stage)?;
+        self.refresh_image_hook(app).await?;
         self.audit("stage.rm", app, stage);
         Ok(())
     }

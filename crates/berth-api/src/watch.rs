@@ -55,6 +55,15 @@ pub enum WatchEvent {
         server: String,
         deployment: Box<berth_model::Deployment>,
     },
+    /// Polling found a new image tag of `app`, and deployed it (or announced it).
+    Polled {
+        app: String,
+        tag: String,
+        ok: bool,
+        result: String,
+    },
+    /// Polling `app`'s registry failed (tried again next time).
+    PollFailed { app: String, error: String },
 }
 
 /// `berth watch`.
@@ -66,6 +75,8 @@ pub struct WatchOptions {
     pub once: bool,
     /// Who claims: `berth watch on laptop (pid 42)`.
     pub client: String,
+    /// Poll image apps' registries this often for new tags (`None`: never).
+    pub poll: Option<Duration>,
 }
 
 /// `berth watch on <hostname> (pid N)`.
@@ -107,9 +118,10 @@ impl Berth {
                 .filter(|s| s.relay.is_some())
                 .collect(),
         };
-        if servers.is_empty() {
+        let polls = opts.poll.is_some() && self.apps()?.iter().any(|a| a.image.is_some());
+        if servers.is_empty() && !polls {
             return Err(ApiError::Invalid(
-                "no server has a webhook relay: install one with `berth server relay install SERVER`"
+                "no server has a webhook relay: install one with `berth server relay install SERVER` (image apps' registries are polled without one)"
                     .to_owned(),
             ));
         }
@@ -126,14 +138,29 @@ impl Berth {
                 self.process_deliveries(s, &client, &opts.client, &cancel, on.as_ref())
                     .await?;
             }
+            if opts.poll.is_some() {
+                self.poll_images(&cancel, on.as_ref()).await;
+            }
             return Ok(());
         }
-        futures_util::future::join_all(
+        let polling = async {
+            let Some(every) = opts.poll else {
+                return;
+            };
+            while !cancel.is_cancelled() {
+                self.poll_images(&cancel, on.as_ref()).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        };
+        let relays = futures_util::future::join_all(
             servers
                 .into_iter()
                 .map(|s| self.watch_server(s, &opts.client, &cancel, on.clone())),
-        )
-        .await;
+        );
+        tokio::join!(relays, polling);
         Ok(())
     }
 
@@ -280,11 +307,23 @@ impl Berth {
         on: &Observer,
     ) -> Result<Delivery, ApiError> {
         let app = d.app.clone().unwrap_or_default();
-        let git_ref = d
+        let mut git_ref = d
             .commit
             .clone()
             .or_else(|| d.git_ref.clone())
             .unwrap_or_default();
+        // An image push: its tag, deployed unless the stage taking it waits to be asked.
+        if let Some(reference) = d.git_ref.as_deref().filter(|r| !r.starts_with("refs/")) {
+            let tag = berth_model::ImageRef::parse(reference)
+                .map(|r| r.tag_or_latest().to_owned())
+                .unwrap_or_default();
+            if let Some(waiting) = self.waiting_stage(&app, &tag)? {
+                return self
+                    .report_waiting(server, client, client_name, d, &tag, &waiting, on)
+                    .await;
+            }
+            git_ref = tag;
+        }
         let started = Instant::now();
         let heartbeat = {
             let client = client.clone();
@@ -312,7 +351,8 @@ impl Berth {
                 Some(deployment.id.clone()),
                 deployment.commit.clone().or_else(|| d.commit.clone()),
                 Ended::Live {
-                    url: match self.status(&app).await {
+                    // A stage's instance is an app of its own: its URL.
+                    url: match self.status(&deployment.app).await {
                         Ok(s) => s.urls.first().cloned().or(s.endpoint),
                         Err(_) => None,
                     },
@@ -361,6 +401,71 @@ impl Berth {
         let report = outcome.report(client_name);
         let notice = outcome.notice();
         let recorded = client.report(d.id, &report).await?;
+        for (n, r) in self.notify_all(&notice).await {
+            if let Err(error) = r {
+                on(WatchEvent::NotifyFailed {
+                    notifier: format!("{} {}", n.kind, n.url),
+                    error,
+                });
+            }
+        }
+        on(WatchEvent::Finished {
+            server: server.name.clone(),
+            delivery: Box::new(recorded.clone()),
+            notice: Box::new(notice),
+        });
+        Ok(recorded)
+    }
+
+    /// The stage taking image tag `tag` of `app` when it deploys only on request (with the
+    /// command that does it); `None` when the push deploys now.
+    fn waiting_stage(&self, app: &str, tag: &str) -> Result<Option<String>, ApiError> {
+        let stages = self.store.stages(app)?;
+        let taking: Vec<_> = stages.iter().filter(|s| s.takes(tag)).collect();
+        if taking.iter().any(|s| s.auto_deploy) || taking.is_empty() {
+            return Ok(None);
+        }
+        let names: Vec<&str> = taking.iter().map(|s| s.name.as_str()).collect();
+        Ok(Some(format!(
+            "tag {tag} for stage {} (deploys on request): `berth deploy {app} --stage {} --tag {tag}`",
+            names.join(", "),
+            names[0]
+        )))
+    }
+
+    /// Reports an image push that waits for the user, and announces it.
+    #[allow(clippy::too_many_arguments)]
+    async fn report_waiting(
+        &self,
+        server: &Server,
+        client: &ControlClient,
+        client_name: &str,
+        d: &Delivery,
+        tag: &str,
+        waiting: &str,
+        on: &Observer,
+    ) -> Result<Delivery, ApiError> {
+        let app = d.app.clone().unwrap_or_default();
+        let report = berth_relay_proto::proto::DeployReport {
+            status: berth_model::DeliveryStatus::Done,
+            deployment: None,
+            duration_ms: 0,
+            result: format!("waiting: {waiting}"),
+            client: client_name.to_owned(),
+        };
+        let recorded = client.report(d.id, &report).await?;
+        let notice = DeployNotice {
+            app: app.clone(),
+            server: server.name.clone(),
+            status: "available".to_owned(),
+            deployment: None,
+            commit: None,
+            duration_ms: None,
+            url: None,
+            failed_step: None,
+            error: Some(waiting.to_owned()),
+            trigger: format!("image tag {tag} pushed"),
+        };
         for (n, r) in self.notify_all(&notice).await {
             if let Err(error) = r {
                 on(WatchEvent::NotifyFailed {

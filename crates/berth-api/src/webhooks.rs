@@ -160,10 +160,10 @@ impl Berth {
         req: WebhookEnable,
     ) -> Result<WebhookInfo, ApiError> {
         let app = self.store.app(app)?;
-        if let Some(image) = &app.image {
+        if app.image.is_some() && req.mode == WebhookMode::Unattended {
             return Err(ApiError::Invalid(format!(
-                "`{}` runs the image {image}: its webhook takes git pushes, and registry push events are not supported yet; deploy a new tag with `berth deploy {} --tag TAG`",
-                app.name, app.name
+                "`{}` runs an image: its webhook queues image pushes for `berth watch` or the desktop to deploy; unattended deploys of image apps (by the relay alone) are not supported yet",
+                app.name
             )));
         }
         let server = self.store.server(&app.server)?;
@@ -210,11 +210,22 @@ impl Berth {
                 Some(_) => {}
             }
         }
-        let branch = req.branch.unwrap_or_else(|| app.branch.clone());
-        validate_pattern("--branch", &branch)?;
         if let Some(t) = &req.tags {
             validate_pattern("--tags", t)?;
         }
+        let filter = match &app.image {
+            // An image app's hook takes pushes of its repository, with the tags its stages
+            // take (or `--tags`, or its own tag).
+            Some(_) => self.image_filter(&app, req.tags.clone())?,
+            None => {
+                let branch = req.branch.clone().unwrap_or_else(|| app.branch.clone());
+                validate_pattern("--branch", &branch)?;
+                WebhookFilter {
+                    branch,
+                    tags: req.tags.clone().filter(|t| !t.is_empty()),
+                }
+            }
+        };
         let existing = self.store.webhook(&app.name)?;
         let secrets = self.secrets();
         let key = webhook_key(&app.name);
@@ -226,10 +237,7 @@ impl Berth {
             app: app.name.clone(),
             uuid: existing.as_ref().map_or_else(new_uuid, |w| w.uuid.clone()),
             provider: req.provider,
-            filter: WebhookFilter {
-                branch,
-                tags: req.tags.filter(|t| !t.is_empty()),
-            },
+            filter,
             mode: req.mode,
             created_at: existing
                 .as_ref()
@@ -372,6 +380,48 @@ impl Berth {
             .await?
             .deliveries(Some(&app.name), limit)
             .await?)
+    }
+}
+
+impl Berth {
+    /// An image app's hook filter: its repository's path as `branch`; as `tags`, the patterns given,
+    /// else those of its stages (joined by `,`), else its own tag.
+    pub(crate) fn image_filter(
+        &self,
+        app: &berth_model::App,
+        tags: Option<String>,
+    ) -> Result<WebhookFilter, ApiError> {
+        let image = berth_model::ImageRef::parse(app.image.as_deref().unwrap_or_default())?;
+        let stages = self.store.stages(&app.name)?;
+        let tags = match tags.filter(|t| !t.is_empty()) {
+            Some(t) => t,
+            None if !stages.is_empty() => stages
+                .iter()
+                .flat_map(|s| s.tags.split(','))
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(","),
+            None => image.tag_or_latest().to_owned(),
+        };
+        // The repository's path (`acme/web`): pushes are matched without the registry host.
+        Ok(WebhookFilter {
+            branch: image.path(),
+            tags: Some(tags),
+        })
+    }
+
+    /// Gives the relay an image app's hook again after its stages changed (the tags it takes).
+    pub(crate) async fn refresh_image_hook(&self, app: &str) -> Result<(), ApiError> {
+        let Some(mut webhook) = self.store.webhook(app)? else {
+            return Ok(());
+        };
+        let app = self.store.app(app)?;
+        webhook.filter = self.image_filter(&app, None)?;
+        let server = self.store.server(&app.server)?;
+        let spec = self.hook_spec(&webhook)?;
+        self.relay_client(&server).await?.put_hook(&spec).await?;
+        self.store.put_webhook(&webhook)?;
+        Ok(())
     }
 }
 

@@ -218,16 +218,18 @@ async fn stage(berth: &Berth, cmd: crate::args::StageCmd) -> anyhow::Result<()> 
             confirm,
             subdomain,
         } => {
-            let s = berth.stage_add(&berth_model::StageDraft {
-                app,
-                name,
-                tags,
-                auto_deploy,
-                max_instances: Some(max_instances),
-                promote_from,
-                confirm,
-                subdomain,
-            })?;
+            let s = berth
+                .stage_add(&berth_model::StageDraft {
+                    app,
+                    name,
+                    tags,
+                    auto_deploy,
+                    max_instances: Some(max_instances),
+                    promote_from,
+                    confirm,
+                    subdomain,
+                })
+                .await?;
             eprintln!(
                 "stage {} of {}: tags {}, up to {} side by side{}{}{}",
                 s.name,

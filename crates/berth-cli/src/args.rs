@@ -121,6 +121,10 @@ pub enum Command {
         /// Deploy what is queued now, then exit.
         #[arg(long)]
         once: bool,
+        /// Poll image apps' registries for new tags every SECS (0: never; default 300, the
+        /// desktop's interval). An app's first poll is its baseline; with --once, one poll.
+        #[arg(long, value_name = "SECS")]
+        poll: Option<u64>,
     },
     /// Every mutating action, newest first.
     Audit {

@@ -466,6 +466,18 @@ fn print_watch(event: WatchEvent) {
         WatchEvent::NotifyFailed { notifier, error } => {
             eprintln!("{} notifier {notifier}: {error}", s.yellow("!"))
         }
+        WatchEvent::Polled {
+            app,
+            tag,
+            ok,
+            result,
+        } => println!(
+            "{} {app}: new tag {tag} (polling): {result}",
+            if ok { s.green("✓") } else { s.red("✗") }
+        ),
+        WatchEvent::PollFailed { app, error } => {
+            eprintln!("{} polling the registry of {app}: {error}", s.yellow("!"))
+        }
         WatchEvent::Unattended { server, deployment } => {
             let d = &deployment;
             let ok = d.status.was_healthy();
@@ -484,7 +496,13 @@ fn print_watch(event: WatchEvent) {
     }
 }
 
-pub async fn watch(berth: Arc<Berth>, server: Option<String>, once: bool) -> anyhow::Result<()> {
+pub async fn watch(
+    berth: Arc<Berth>,
+    server: Option<String>,
+    once: bool,
+    poll: Option<u64>,
+) -> anyhow::Result<()> {
+    let every = poll.map_or_else(|| berth.poll_interval(), std::time::Duration::from_secs);
     let cancel = CancellationToken::new();
     if !once {
         let c = cancel.clone();
@@ -502,6 +520,7 @@ pub async fn watch(berth: Arc<Berth>, server: Option<String>, once: bool) -> any
                 server,
                 once,
                 client: berth_api::client_name("berth watch"),
+                poll: (!every.is_zero()).then_some(every),
             },
             cancel,
             Arc::new(print_watch),

@@ -169,7 +169,9 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Server(cmd) => servers::server(berth, cmd).await,
         Command::App(cmd) => apps::app(berth, cmd).await,
         Command::Notify(cmd) => hooks::notify(berth, cmd).await,
-        Command::Watch { server, once } => hooks::watch(berth.clone(), server, once).await,
+        Command::Watch { server, once, poll } => {
+            hooks::watch(berth.clone(), server, once, poll).await
+        }
         Command::Deploy {
             app,
             git_ref,

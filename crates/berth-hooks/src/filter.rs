@@ -47,6 +47,48 @@ pub fn decide(push: &Push, filter: &WebhookFilter) -> Result<String, String> {
     Ok(reason)
 }
 
+/// Whether an image push deploys under an image app's hook, whose `filter.branch` is the
+/// app's image repository and `filter.tags` the tag patterns its stages take (`None`: any).
+///
+/// Repositories are compared without their registry host: a registry's notification names
+/// the host it was reached by, which need not be the one the server pulls from.
+pub fn decide_image(push: &crate::ImagePush, filter: &WebhookFilter) -> Result<String, String> {
+    if image_path(&push.repository) != image_path(&filter.branch) {
+        return Err(format!(
+            "image {} is not this app's ({})",
+            push.repository, filter.branch
+        ));
+    }
+    match &filter.tags {
+        None => Ok(format!("image {} pushed", push.reference())),
+        Some(patterns) => {
+            let taken = patterns
+                .split(',')
+                .map(str::trim)
+                .find(|p| crate::glob_match(p, &push.tag));
+            match taken {
+                Some(p) => Ok(format!(
+                    "image {} pushed (tag matches {p})",
+                    push.reference()
+                )),
+                None => Err(format!(
+                    "tag `{}` matches none of the app's tag patterns `{patterns}`",
+                    push.tag
+                )),
+            }
+        }
+    }
+}
+
+/// `registry.example.com:5000/acme/web` → `acme/web`; `docker.io/library/nginx` → `nginx`.
+fn image_path(repository: &str) -> &str {
+    let path = match repository.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
+        _ => repository,
+    };
+    path.strip_prefix("library/").unwrap_or(path)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Token {
     Char(char),

@@ -67,6 +67,53 @@ pub fn generic_push(git_ref: &str, commit: &str) -> Vec<u8> {
     to_bytes(&render(GENERIC_PUSH, git_ref, commit, ""))
 }
 
+/// A CNCF distribution registry's notification of a manifest push of `repository:tag`
+/// (`repository` without the host, which the envelope gives in `request.host`).
+pub fn registry_push(host: &str, repository: &str, tag: &str, digest: &str) -> Vec<u8> {
+    let body = serde_json::json!({"events": [
+        {"id": "e1", "action": "push", "target": {
+            "mediaType": "application/octet-stream", "repository": repository,
+            "digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111"}},
+        {"id": "e2", "action": "push", "target": {
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "repository": repository, "tag": tag, "digest": digest,
+            "url": format!("http://{host}/v2/{repository}/manifests/{digest}")},
+         "request": {"host": host, "method": "PUT"}, "actor": {"name": "ci"}}
+    ]});
+    to_bytes(&body)
+}
+
+/// GitHub's `package` event for a container tag published to ghcr.io.
+pub fn github_package(owner: &str, name: &str, tag: &str, digest: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "action": "published",
+        "package": {"name": name, "namespace": owner, "package_type": "CONTAINER",
+            "owner": {"login": owner},
+            "package_version": {"version": digest,
+                "container_metadata": {"tag": {"name": tag, "digest": digest}}},
+            "registry": {"url": "https://ghcr.io", "vendor": "github"}},
+        "sender": {"login": "octocat"}
+    });
+    to_bytes(&body)
+}
+
+/// Gitea's `package` event for a container tag pushed to `host`'s registry.
+pub fn gitea_package(host: &str, owner: &str, name: &str, version: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "action": "created",
+        "package": {"type": "container", "name": name, "version": version,
+            "owner": {"login": owner},
+            "html_url": format!("https://{host}/{owner}/-/packages/container/{name}/{version}")},
+        "sender": {"login": owner}
+    });
+    to_bytes(&body)
+}
+
+/// The generic provider's image body: `{"image": "registry/org/app:tag"}`.
+pub fn generic_image(reference: &str) -> Vec<u8> {
+    to_bytes(&serde_json::json!({ "image": reference }))
+}
+
 /// The headers `provider` sends with `body`: event, delivery id, signature or token,
 /// content type and user agent. `event` is `push`, `tag_push` or `ping` (GitHub and Gitea name a
 /// tag push `push`; GitLab calls them `Push Hook` and `Tag Push Hook`). Token providers send

@@ -20,13 +20,14 @@ mod error;
 mod filter;
 pub mod fixtures;
 mod headers;
+mod image;
 mod parse;
 mod text;
 mod verify;
 
 pub use berth_model::webhook::{Provider, WebhookFilter};
 pub use error::Rejection;
-pub use filter::{decide, glob_match, validate_pattern};
+pub use filter::{decide, decide_image, glob_match, validate_pattern};
 pub use headers::Headers;
 pub use parse::{body_digest, delivery_id, event_name, parse};
 pub use verify::{sign_gitea, sign_github, verify};
@@ -38,6 +39,9 @@ pub enum Event {
     Ping,
     /// Commits pushed to, or a ref created or deleted.
     Push(Push),
+    /// An image pushed to a registry (a registry's notification, a GitHub or Gitea package
+    /// event, a generic `{"image": …}`).
+    Image(ImagePush),
     /// Anything else (issues, stars, merge requests …), named as [`event_name`] names it.
     Other { event: String },
 }
@@ -58,6 +62,25 @@ pub struct Push {
     pub pusher: Option<String>,
     /// The repository's full name, e.g. `octo/hello`.
     pub repository: Option<String>,
+}
+
+/// An image push, reduced to what a deploy needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePush {
+    /// `registry/org/app` as the sender names it (the registry host when it gives one).
+    pub repository: String,
+    pub tag: String,
+    /// The manifest digest, when the sender gives it.
+    pub digest: Option<String>,
+    /// Who pushed, where the sender says.
+    pub pusher: Option<String>,
+}
+
+impl ImagePush {
+    /// `repository:tag`: what a delivery records and a deploy pulls.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
 }
 
 impl Push {

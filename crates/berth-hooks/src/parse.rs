@@ -42,6 +42,15 @@ pub fn parse(provider: Provider, headers: &dyn Headers, body: &[u8]) -> Result<E
             match event.as_str() {
                 "ping" if provider == Provider::Github => Ok(Event::Ping),
                 "push" => hub_push(headers, body).map(Event::Push),
+                "package" | "registry_package" => {
+                    let body = payload(headers, body)?;
+                    let image = if provider == Provider::Github {
+                        crate::image::github_package(&body)?
+                    } else {
+                        crate::image::gitea_package(&body)?
+                    };
+                    Ok(image.map_or(Event::Other { event }, Event::Image))
+                }
                 _ => Ok(Event::Other { event }),
             }
         }
@@ -148,7 +157,10 @@ fn required_event(
 // Body decoding
 
 /// The JSON in the body, decoded from a form's `payload` field when it was sent as a form.
-fn payload<'a>(headers: &dyn Headers, body: &'a [u8]) -> Result<Cow<'a, [u8]>, Rejection> {
+pub(crate) fn payload<'a>(
+    headers: &dyn Headers,
+    body: &'a [u8],
+) -> Result<Cow<'a, [u8]>, Rejection> {
     let content_type = headers.get("Content-Type").unwrap_or("");
     let media = content_type
         .split(';')
@@ -220,7 +232,10 @@ fn hex_value(digit: u8) -> u8 {
     }
 }
 
-fn json<T: DeserializeOwned>(headers: &dyn Headers, body: &[u8]) -> Result<T, Rejection> {
+pub(crate) fn json<T: DeserializeOwned>(
+    headers: &dyn Headers,
+    body: &[u8],
+) -> Result<T, Rejection> {
     let payload = payload(headers, body)?;
     if payload.trim_ascii().is_empty() {
         return Err(Rejection::body(
@@ -296,7 +311,7 @@ fn git_ref(field: &str, value: &str) -> Result<String, Rejection> {
     }
 }
 
-fn text(value: Option<&str>) -> Option<String> {
+pub(crate) fn text(value: Option<&str>) -> Option<String> {
     value.and_then(|v| clean_line(v, MAX_TEXT))
 }
 
@@ -479,6 +494,9 @@ const GENERIC_NEEDS_REF: &str = "generic body needs `ref`, `branch` or `tag`";
 fn generic(headers: &dyn Headers, body: &[u8]) -> Result<Event, Rejection> {
     if body.trim_ascii().is_empty() {
         return Err(Rejection::body(GENERIC_NEEDS_REF));
+    }
+    if let Some(event) = crate::image::generic_image(headers, body)? {
+        return Ok(event);
     }
     let b: GenericBody = json(headers, body)?;
     if b.ping == Some(true) {

@@ -557,3 +557,94 @@ fn hostile_inputs_never_panic() {
         }
     }
 }
+
+mod images {
+    use super::*;
+
+    const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn parsed(provider: Provider, event: &str, body: &[u8]) -> Event {
+        let headers = fixtures::headers(provider, event, "d-1", SECRET, body);
+        verify(provider, SECRET, &headers, body).expect("verified");
+        parse(provider, &headers, body).expect("parsed")
+    }
+
+    fn image(repository: &str, tag: &str, digest: Option<&str>, pusher: &str) -> Event {
+        Event::Image(ImagePush {
+            repository: repository.into(),
+            tag: tag.into(),
+            digest: digest.map(str::to_owned),
+            pusher: Some(pusher.into()),
+        })
+    }
+
+    #[test]
+    fn every_sender_of_image_pushes_is_read() {
+        let body = fixtures::registry_push("127.0.0.1:5000", "acme/web", "dev-4f2a", DIGEST);
+        assert_eq!(
+            parsed(Provider::Generic, "push", &body),
+            image("127.0.0.1:5000/acme/web", "dev-4f2a", Some(DIGEST), "ci")
+        );
+        let body = fixtures::github_package("Acme", "web", "1.4.1", DIGEST);
+        assert_eq!(
+            parsed(Provider::Github, "package", &body),
+            image("ghcr.io/acme/web", "1.4.1", Some(DIGEST), "octocat")
+        );
+        let body = fixtures::gitea_package("git.example.com", "acme", "web", "1.4.1");
+        assert_eq!(
+            parsed(Provider::Gitea, "package", &body),
+            image("git.example.com/acme/web", "1.4.1", None, "acme")
+        );
+        let body = fixtures::generic_image("registry.example.com/acme/web:2.0");
+        let Event::Image(push) = parsed(Provider::Generic, "push", &body) else {
+            panic!("not an image push");
+        };
+        assert_eq!(push.reference(), "registry.example.com/acme/web:2.0");
+    }
+
+    #[test]
+    fn image_events_that_are_not_tag_pushes_deploy_nothing() {
+        // Gitea records a digest-named version per manifest; only tags deploy.
+        let body = fixtures::gitea_package("git.example.com", "acme", "web", DIGEST);
+        assert!(matches!(
+            parsed(Provider::Gitea, "package", &body),
+            Event::Other { .. }
+        ));
+        let body =
+            br#"{"events":[{"action":"pull","target":{"repository":"acme/web","tag":"1"}}]}"#;
+        assert!(matches!(
+            parsed(Provider::Generic, "push", body),
+            Event::Other { .. }
+        ));
+        let bad = fixtures::generic_image("Not An Image");
+        let headers = fixtures::headers(Provider::Generic, "push", "d", SECRET, &bad);
+        let err = parse(Provider::Generic, &headers, &bad).unwrap_err();
+        assert!(err.to_string().contains("image reference"), "{err}");
+        // A git push through the generic provider is still one.
+        let git = fixtures::generic_push("refs/heads/main", SHA);
+        assert!(matches!(
+            parsed(Provider::Generic, "push", &git),
+            Event::Push(_)
+        ));
+    }
+
+    #[test]
+    fn image_pushes_deploy_the_apps_repository_and_stage_tags() {
+        let filter = WebhookFilter {
+            branch: "127.0.0.1:5000/acme/web".into(),
+            tags: Some("dev-*, v*".into()),
+        };
+        let push = |repository: &str, tag: &str| ImagePush {
+            repository: repository.into(),
+            tag: tag.into(),
+            digest: None,
+            pusher: None,
+        };
+        assert!(decide_image(&push("registry.local:5000/acme/web", "dev-1"), &filter).is_ok());
+        assert!(decide_image(&push("127.0.0.1:5000/acme/web", "v1.2"), &filter).is_ok());
+        let err = decide_image(&push("127.0.0.1:5000/acme/web", "latest"), &filter).unwrap_err();
+        assert!(err.contains("matches none"), "{err}");
+        let err = decide_image(&push("127.0.0.1:5000/acme/api", "dev-1"), &filter).unwrap_err();
+        assert!(err.contains("not this app's"), "{err}");
+    }
+}

@@ -440,6 +440,14 @@ impl DeployNotice {
             .duration_ms
             .map(|ms| format!(" in {}", crate::format::duration(ms)))
             .unwrap_or_default();
+        if self.status == "available" {
+            // A new image tag for a stage that deploys only when asked; `error` says how.
+            return format!(
+                "{} has a new image: {}",
+                self.app,
+                self.error.as_deref().unwrap_or("deploy it when ready")
+            );
+        }
         if self.status == "deployed" {
             let url = self
                 .url

@@ -99,6 +99,7 @@ fn request(
     notice: &DeployNotice,
 ) -> Result<Request<Full<Bytes>>, String> {
     let ok = notice.status == "deployed";
+    let available = notice.status == "available";
     // The request line carries only the path: the credentials stay out of it and of `Host`.
     let target: Uri = uri
         .path_and_query()
@@ -122,11 +123,26 @@ fn request(
                     format!(
                         "Berth: {} {}",
                         notice.app,
-                        if ok { "deployed" } else { "deploy failed" }
+                        if ok {
+                            "deployed"
+                        } else if available {
+                            "new image"
+                        } else {
+                            "deploy failed"
+                        }
                     ),
                 )
-                .header("Tags", if ok { "white_check_mark" } else { "x" })
-                .header("Priority", if ok { "default" } else { "high" })
+                .header(
+                    "Tags",
+                    if ok {
+                        "white_check_mark"
+                    } else if available {
+                        "package"
+                    } else {
+                        "x"
+                    },
+                )
+                .header("Priority", if ok || available { "default" } else { "high" })
                 .header(hyper::header::CONTENT_TYPE, "text/plain; charset=utf-8");
             if let Some(url) = notice.url.as_deref().filter(|_| ok) {
                 b = b.header("Click", url);
@@ -137,7 +153,13 @@ fn request(
             )
         }
         NotifierKind::Slack => {
-            let mark = if ok { ":white_check_mark:" } else { ":x:" };
+            let mark = if ok {
+                ":white_check_mark:"
+            } else if available {
+                ":package:"
+            } else {
+                ":x:"
+            };
             let text = format!(
                 "{mark} {} (on {}, {})",
                 notice.summary(),

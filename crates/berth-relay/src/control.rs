@@ -260,12 +260,12 @@ async fn route(
             let report: DeployReport = body(req).await?;
             if !matches!(
                 report.status,
-                DeliveryStatus::Deployed | DeliveryStatus::Failed
+                DeliveryStatus::Deployed | DeliveryStatus::Failed | DeliveryStatus::Done
             ) {
                 return Err(fail(
                     StatusCode::BAD_REQUEST,
                     "bad-request",
-                    "a result is `deployed` or `failed`",
+                    "a result is `deployed`, `failed` or `done` (handled without a deploy)",
                 ));
             }
             let now = crate::now_ms();
@@ -277,9 +277,11 @@ async fn route(
                 .await
                 .map_err(internal)?
                 .map_err(refused)?;
-            relay
-                .metrics
-                .deploy(d.app.as_deref().unwrap_or(""), status.as_str(), duration);
+            if status != DeliveryStatus::Done {
+                relay
+                    .metrics
+                    .deploy(d.app.as_deref().unwrap_or(""), status.as_str(), duration);
+            }
             tracing::info!(id, status = %status, "deploy result recorded");
             Ok(json(StatusCode::OK, &d))
         }

@@ -605,23 +605,30 @@ pub fn claim(
             .collect::<Result<_, _>>()
             .map_err(db("find running deploys"))?
     };
-    let candidates: Vec<(i64, String)> = {
+    let candidates: Vec<(i64, String, Option<String>)> = {
         let mut stmt = tx
             .prepare(
-                "SELECT id, app FROM deliveries WHERE app IS NOT NULL AND mode = ?2 AND
+                "SELECT id, app, git_ref FROM deliveries WHERE app IS NOT NULL AND mode = ?2 AND
                  (status = 'pending' OR (status = 'running' AND lease_until <= ?1))
                  ORDER BY id",
             )
             .map_err(db("find queued deliveries"))?;
-        stmt.query_map(params![now, mode.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db("find queued deliveries"))?
-            .collect::<Result<_, _>>()
-            .map_err(db("find queued deliveries"))?
+        stmt.query_map(params![now, mode.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(db("find queued deliveries"))?
+        .collect::<Result<_, _>>()
+        .map_err(db("find queued deliveries"))?
     };
-    let mut per_app: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
-    for (id, app) in candidates {
+    // A newer git push supersedes older ones of its app; an image push only an older push of
+    // the same image and tag (each tag may become an instance of its own).
+    let mut per_app: std::collections::BTreeMap<(String, String), Vec<i64>> = Default::default();
+    for (id, app, git_ref) in candidates {
         if !busy.contains(&app) {
-            per_app.entry(app).or_default().push(id);
+            let image = git_ref
+                .filter(|r| !r.starts_with("refs/"))
+                .unwrap_or_default();
+            per_app.entry((app, image)).or_default().push(id);
         }
     }
     let lease_until = now.saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX / 2));
@@ -651,6 +658,8 @@ pub fn claim(
         }
     }
     tx.commit().map_err(db("commit a claim"))?;
+    // In the order they arrived (image pushes of several tags are several claims).
+    claims.sort_by_key(|c| c.delivery.id);
     Ok(claims)
 }
 
@@ -703,6 +712,8 @@ pub fn report(
     owned_running(conn, id, &report.client)?;
     let status = match report.status {
         DeliveryStatus::Deployed => DeliveryStatus::Deployed,
+        // Handled without a deploy (an image tag for a stage that deploys on request).
+        DeliveryStatus::Done => DeliveryStatus::Done,
         _ => DeliveryStatus::Failed,
     };
     conn.execute(
@@ -897,6 +908,35 @@ mod tests {
             .expect("insert");
         assert_eq!(other.verdict, Verdict::Queued);
         assert_eq!(*db.last_delivery().borrow(), other.id);
+    }
+
+    #[tokio::test]
+    async fn image_pushes_of_different_tags_are_claimed_each_in_order() {
+        let (_dir, db) = temp_db();
+        for (id, reference) in [
+            ("a", "reg/acme/web:dev-2"),
+            ("b", "reg/acme/web:dev-1"),
+            ("c", "reg/acme/web:dev-2"),
+        ] {
+            let mut d = new("h1", "web", id, Verdict::Queued);
+            d.git_ref = Some(reference.into());
+            d.commit = None;
+            db.insert(d).await.expect("insert");
+        }
+        let claims = db
+            .run(|c| claim(c, "me", 60_000, 100, WebhookMode::Attended))
+            .await
+            .expect("run")
+            .expect("claim");
+        let got: Vec<_> = claims
+            .iter()
+            .map(|c| (c.delivery.id, c.superseded.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [(2, vec![]), (3, vec![1])],
+            "dev-1, then the newer dev-2 push"
+        );
     }
 
     #[tokio::test]

@@ -188,6 +188,22 @@ async fn hook(
             record.reason = format!("`{event}` events do not deploy; only pushes do");
             record.http_status = 200;
         }
+        Ok(Event::Image(push)) => {
+            record.git_ref = Some(push.reference());
+            record.message = push.digest.as_ref().map(|d| format!("digest {d}"));
+            match berth_hooks::decide_image(&push, &hook.filter) {
+                Ok(reason) => {
+                    record.verdict = Verdict::Queued;
+                    record.reason = reason;
+                    record.http_status = 202;
+                }
+                Err(reason) => {
+                    record.verdict = Verdict::Skipped;
+                    record.reason = reason;
+                    record.http_status = 200;
+                }
+            }
+        }
         Ok(Event::Push(push)) => {
             record.git_ref = Some(push.git_ref.clone());
             record.commit = push.commit.clone();
