@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 use berth_api::desktop::Desktop;
 use berth_api::{AddServer, ApiError, AuditEntry};
+use berth_model::view::ImageInspection;
 use berth_model::view::{
     About, AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest,
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
-    RelayStatus, Server, ServerCheck, WebhookInfo,
+    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
+    ProxyStatus, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
+    WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -85,6 +87,18 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         webhook_disable,
         webhook_rotate_secret,
         webhook_deliveries,
+        registries,
+        registry_add,
+        registry_rm,
+        registry_test,
+        registry_tags,
+        image_inspect,
+        app_tags,
+        stages,
+        stage_add,
+        stage_rm,
+        deploy_stage,
+        promote,
         about,
         secrets_info,
         use_file_secrets,
@@ -360,6 +374,87 @@ async fn webhook_rotate_secret(d: Shell<'_>, app: String) -> Reply<WebhookInfo> 
 #[tauri::command]
 async fn webhook_deliveries(d: Shell<'_>, app: String, limit: usize) -> Reply<Vec<Delivery>> {
     d.berth().webhook_deliveries(&app, limit).await.map_err(dto)
+}
+
+// --- image apps: registries, inspection, stages ---
+
+#[tauri::command]
+async fn registries(d: Shell<'_>) -> Reply<Vec<Registry>> {
+    blocking(&d, |d| d.berth().registries()).await
+}
+
+#[tauri::command]
+async fn registry_add(d: Shell<'_>, draft: RegistryDraft, password: String) -> Reply<Registry> {
+    blocking(&d, move |d| d.berth().registry_add(&draft, &password)).await
+}
+
+#[tauri::command]
+async fn registry_rm(d: Shell<'_>, name: String) -> Reply<()> {
+    blocking(&d, move |d| d.berth().registry_rm(&name)).await
+}
+
+#[tauri::command]
+async fn registry_test(d: Shell<'_>, name: String, server: String) -> Reply<String> {
+    d.berth().registry_test(&name, &server).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn registry_tags(
+    d: Shell<'_>,
+    name: String,
+    repository: String,
+    server: String,
+) -> Reply<Vec<ImageTag>> {
+    d.berth()
+        .registry_tags(&name, &repository, &server)
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn image_inspect(d: Shell<'_>, server: String, reference: String) -> Reply<ImageInspection> {
+    d.berth()
+        .image_inspect(&server, &reference)
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn app_tags(d: Shell<'_>, app: String) -> Reply<Vec<ImageTag>> {
+    d.berth().app_tags(&app).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn stages(d: Shell<'_>, app: String) -> Reply<Vec<Stage>> {
+    blocking(&d, move |d| d.berth().stages(&app)).await
+}
+
+#[tauri::command]
+async fn stage_add(d: Shell<'_>, draft: StageDraft) -> Reply<Stage> {
+    d.berth().stage_add(&draft).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn stage_rm(d: Shell<'_>, app: String, stage: String) -> Reply<()> {
+    d.berth().stage_rm(&app, &stage).await.map_err(dto)
+}
+
+/// Deploys `tag` into `stage` (a job; the window confirmed a `--confirm` stage first).
+#[tauri::command]
+async fn deploy_stage(d: Shell<'_>, app: String, stage: String, tag: String) -> Reply<()> {
+    blocking(&d, move |d| {
+        d.start_job(&app, JobKind::StageDeploy, Some(tag), Some(stage))
+    })
+    .await
+}
+
+/// Promotes `tag` (or the newest healthy one) into `to` (a job; confirmed in the window).
+#[tauri::command]
+async fn promote(d: Shell<'_>, app: String, to: String, tag: Option<String>) -> Reply<()> {
+    blocking(&d, move |d| {
+        d.start_job(&app, JobKind::Promote, tag, Some(to))
+    })
+    .await
 }
 
 // --- settings ---

@@ -75,6 +75,8 @@ pub fn notification_text(done: &JobDone) -> String {
             JobKind::Restart => "restarted",
             JobKind::Start => "started",
             JobKind::Stop => return format!("{app} stopped"),
+            JobKind::StageDeploy => "deployed to its stage",
+            JobKind::Promote => "promoted",
         };
         return match &done.url {
             Some(url) => format!("{app} {did} — live at {url} in {took}"),

@@ -10,8 +10,11 @@
 //! 4. The desktop app (`desktop.rs`): launch → first interactive screen, idle memory.
 //! 5. The webhook relay (`relay.rs`): executable size, idle and loaded memory, verified
 //!    accepts per second with their latency, and nothing answered lost (also after SIGKILL).
+//! 6. Image apps (`images.rs`): `berth deploy --tag` of a tag in a local registry against the
+//!    bare docker CLI steps (`docker pull`, `docker run`, poll health, remove the old
+//!    container), both pulling an image not on this machine, alternated round by round.
 //!
-//! `berth-bench [core|routing|desktop|relay]` runs one part; no argument runs all.
+//! `berth-bench [core|routing|desktop|relay|images]` runs one part; no argument runs all.
 //! Needs dockerd and sshd (`scripts/bench.sh` prepares both); the relay part needs only the
 //! relay's executable (`scripts/build-relay.sh`). Prints a table; exits non-zero
 //! only if something could not be measured, never because of a figure.
@@ -29,6 +32,7 @@ use berth_testkit::docker::{AppGuard, ensure_busybox};
 use berth_testkit::{Berth, Sshd, git, http_get, run, unique};
 
 mod desktop;
+mod images;
 mod relay;
 mod routing;
 
@@ -42,7 +46,7 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -204,24 +208,23 @@ fn forget_shared_masters() {
     }
 }
 
-/// The docker CLI steps a redeploy replaces, with the same health probing as Berth.
-fn bare_redeploy(repo: &git::Repo, app: &str, round: usize, previous: &mut Option<String>) -> f64 {
-    let t = Instant::now();
-    let lap = |what: &str, since: &mut Instant| {
-        if std::env::var_os("BENCH_TRACE").is_some() {
-            println!("    bare {what}: {:.0} ms", ms(since.elapsed()));
-        }
-        *since = Instant::now();
-    };
-    let mut since = Instant::now();
-    let tag = format!("berth-bench/{app}:{round}");
-    let script = format!(
-        "git -C '{}' archive --format=tar HEAD | DOCKER_BUILDKIT=0 docker build -q --label berth-bench.app={app} -t {tag} - >/dev/null",
-        repo.path_str()
-    );
-    run(Command::new("sh").args(["-c", &script]));
-    lap("build", &mut since);
-    let name = format!("{app}-bare-{round}");
+/// Prints how long one bare step took when `BENCH_TRACE` is set, and starts the next lap.
+pub(crate) fn lap(what: &str, since: &mut Instant) {
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        println!("    bare {what}: {:.0} ms", ms(since.elapsed()));
+    }
+    *since = Instant::now();
+}
+
+/// The docker CLI steps after the image is there: `docker run` of `image` as `name` on a
+/// loopback port, poll its health the way Berth probes it, remove the previous container.
+pub(crate) fn bare_switch(
+    app: &str,
+    name: String,
+    image: &str,
+    previous: &mut Option<String>,
+    since: &mut Instant,
+) {
     run(Command::new("docker").args([
         "run",
         "-d",
@@ -232,9 +235,9 @@ fn bare_redeploy(repo: &git::Repo, app: &str, round: usize, previous: &mut Optio
         &format!("berth-bench.app={app}"),
         "-p",
         "127.0.0.1::8080",
-        &tag,
+        image,
     ]));
-    lap("run", &mut since);
+    lap("run", since);
     let port = run(Command::new("docker").args(["port", &name, "8080/tcp"]));
     let addr = port
         .lines()
@@ -253,17 +256,40 @@ fn bare_redeploy(repo: &git::Repo, app: &str, round: usize, previous: &mut Optio
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    lap("port + health", &mut since);
+    lap("port + health", since);
     if let Some(old) = previous.replace(name) {
         run(Command::new("docker").args(["rm", "-f", &old]));
     }
-    lap("rm -f old", &mut since);
+    lap("rm -f old", since);
+}
+
+/// The docker CLI steps a redeploy replaces, with the same health probing as Berth.
+fn bare_redeploy(repo: &git::Repo, app: &str, round: usize, previous: &mut Option<String>) -> f64 {
+    let t = Instant::now();
+    let mut since = Instant::now();
+    let tag = format!("berth-bench/{app}:{round}");
+    let script = format!(
+        "git -C '{}' archive --format=tar HEAD | DOCKER_BUILDKIT=0 docker build -q --label berth-bench.app={app} -t {tag} - >/dev/null",
+        repo.path_str()
+    );
+    run(Command::new("sh").args(["-c", &script]));
+    lap("build", &mut since);
+    bare_switch(
+        app,
+        format!("{app}-bare-{round}"),
+        &tag,
+        previous,
+        &mut since,
+    );
     ms(t.elapsed())
 }
 
-fn berth_redeploy(b: &Berth, app: &str) -> f64 {
+/// `berth deploy APP EXTRA…`, timed from the command's start to its exit 0.
+pub(crate) fn berth_redeploy(b: &Berth, app: &str, extra: &[&str]) -> f64 {
     let t = Instant::now();
-    b.ok(&["deploy", app]);
+    let mut args = vec!["deploy", app];
+    args.extend_from_slice(extra);
+    b.ok(&args);
     ms(t.elapsed())
 }
 
@@ -284,6 +310,9 @@ async fn main() {
     }
     if which == "all" || which == "relay" {
         relay::run().await;
+    }
+    if which == "all" || which == "images" {
+        images::run();
     }
 }
 
@@ -501,13 +530,13 @@ async fn core() {
     let (mut sys_warm, mut sys_cold) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         bare.push(bare_redeploy(&repo, &app, round, &mut previous));
-        local_d.push(berth_redeploy(&b, &app));
-        ssh_d.push(berth_redeploy(&b, &app_ssh));
+        local_d.push(berth_redeploy(&b, &app, &[]));
+        ssh_d.push(berth_redeploy(&b, &app_ssh, &[]));
         // Warm: the master the previous command left is reused.
-        sys_warm.push(berth_redeploy(&b, &app_sys));
+        sys_warm.push(berth_redeploy(&b, &app_sys, &[]));
         // Cold: no live master (the first command after a while, or after a reboot).
         forget_shared_masters();
-        sys_cold.push(berth_redeploy(&b, &app_sys));
+        sys_cold.push(berth_redeploy(&b, &app_sys, &[]));
         if verbose {
             println!(
                 "  round {round}: bare {:.0} ms, berth local {:.0} ms, berth ssh {:.0} ms, system ssh warm {:.0} ms, cold {:.0} ms",

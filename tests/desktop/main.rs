@@ -11,6 +11,7 @@
 
 mod app_page;
 mod harness;
+mod images;
 mod scenario;
 mod screens;
 mod smoke;

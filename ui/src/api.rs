@@ -6,13 +6,15 @@
 //! A reply that is not an `ErrorDto` (the shell itself failed, or the page runs outside
 //! Tauri) becomes one with code `shell`.
 
+use berth_model::view::ImageInspection;
 use berth_model::view::{
     About, AddServerRequest, AuditEntry, HostKeyInfo, Overview, ProxyInstallRequest,
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ProxyStatus,
-    RelayStatus, Server, ServerCheck, WebhookInfo,
+    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
+    ProxyStatus, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
+    WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -287,6 +289,80 @@ pub async fn webhook_deliveries(app: &str, limit: usize) -> Result<Vec<Delivery>
 }
 
 // --- settings ---
+
+// --- image apps: registries, inspection, stages ---
+
+pub async fn registries() -> Result<Vec<Registry>, ErrorDto> {
+    call("registries", none()).await
+}
+
+pub async fn registry_add(draft: &RegistryDraft, password: &str) -> Result<Registry, ErrorDto> {
+    call(
+        "registry_add",
+        json!({ "draft": draft, "password": password }),
+    )
+    .await
+}
+
+pub async fn registry_rm(name: &str) -> Result<(), ErrorDto> {
+    call_unit("registry_rm", json!({ "name": name })).await
+}
+
+/// Logs in through `server`'s Docker (`""`: the only server); the server's name.
+pub async fn registry_test(name: &str, server: &str) -> Result<String, ErrorDto> {
+    call("registry_test", json!({ "name": name, "server": server })).await
+}
+
+pub async fn registry_tags(
+    name: &str,
+    repository: &str,
+    server: &str,
+) -> Result<Vec<ImageTag>, ErrorDto> {
+    call(
+        "registry_tags",
+        json!({ "name": name, "repository": repository, "server": server }),
+    )
+    .await
+}
+
+/// Pulls `reference` on `server` and reads how it runs (Quick Deploy).
+pub async fn image_inspect(server: &str, reference: &str) -> Result<ImageInspection, ErrorDto> {
+    call(
+        "image_inspect",
+        json!({ "server": server, "reference": reference }),
+    )
+    .await
+}
+
+pub async fn app_tags(app: &str) -> Result<Vec<ImageTag>, ErrorDto> {
+    call("app_tags", json!({ "app": app })).await
+}
+
+pub async fn stages(app: &str) -> Result<Vec<Stage>, ErrorDto> {
+    call("stages", json!({ "app": app })).await
+}
+
+pub async fn stage_add(draft: &StageDraft) -> Result<Stage, ErrorDto> {
+    call("stage_add", json!({ "draft": draft })).await
+}
+
+pub async fn stage_rm(app: &str, stage: &str) -> Result<(), ErrorDto> {
+    call_unit("stage_rm", json!({ "app": app, "stage": stage })).await
+}
+
+/// Starts deploying `tag` into `stage` (a job).
+pub async fn deploy_stage(app: &str, stage: &str, tag: &str) -> Result<(), ErrorDto> {
+    call_unit(
+        "deploy_stage",
+        json!({ "app": app, "stage": stage, "tag": tag }),
+    )
+    .await
+}
+
+/// Starts promoting `tag` (or the newest healthy one) into `to` (a job).
+pub async fn promote(app: &str, to: &str, tag: Option<&str>) -> Result<(), ErrorDto> {
+    call_unit("promote", json!({ "app": app, "to": to, "tag": tag })).await
+}
 
 /// Which Berth this is: version, commit, platform, relay executables found.
 pub async fn about() -> Result<About, ErrorDto> {

@@ -128,18 +128,47 @@ impl Desktop {
                 JobKind::Restart => b.restart(&app, &observer, token.clone()).await.map(Some),
                 JobKind::Start => b.start(&app, token.clone()).await.map(|()| None),
                 JobKind::Stop => b.stop(&app).await.map(|()| None),
+                // The window asked its own yes before starting these.
+                JobKind::StageDeploy => b
+                    .deploy_stage(
+                        &app,
+                        to.as_deref(),
+                        git_ref.as_deref(),
+                        true,
+                        &observer,
+                        token.clone(),
+                    )
+                    .await
+                    .map(Some),
+                JobKind::Promote => b
+                    .promote(
+                        &app,
+                        to.as_deref().unwrap_or_default(),
+                        git_ref.as_deref(),
+                        true,
+                        &observer,
+                        token.clone(),
+                    )
+                    .await
+                    .map(Some),
             };
             let duration_ms = started.elapsed().as_millis() as u64;
             let url = match &result {
-                Ok(_) => this.primary_url(&app).await,
+                // A stage's instance is an app of its own: its URL.
+                Ok(Some(d)) => this.primary_url(&d.app).await,
+                Ok(None) => this.primary_url(&app).await,
                 Err(_) => None,
             };
             let done = match result {
                 Ok(deployment) => JobDone {
-                    message: match (kind, &url) {
-                        (JobKind::Stop, _) => format!("{app} stopped"),
-                        (_, Some(u)) => format!("{app} is live at {u}"),
-                        (_, None) => format!("{app} is live"),
+                    message: {
+                        // A stage's instance is named for what went live.
+                        let live = deployment.as_ref().map_or(app.as_str(), |d| d.app.as_str());
+                        match (kind, &url) {
+                            (JobKind::Stop, _) => format!("{app} stopped"),
+                            (_, Some(u)) => format!("{live} is live at {u}"),
+                            (_, None) => format!("{live} is live"),
+                        }
                     },
                     app: app.clone(),
                     kind,

@@ -111,6 +111,28 @@ impl Berth {
         )
     }
 
+    /// The tags of an image app's repository, newest first, read through its server (with
+    /// the login of the registry added for its host, if any): what "Deploy new version" lists.
+    pub async fn app_tags(&self, app: &str) -> Result<Vec<ImageTag>, ApiError> {
+        let app = self.store.app(app)?;
+        let image = ImageRef::parse(app.image.as_deref().ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "app `{}` is built from git: it has no image tags",
+                app.name
+            ))
+        })?)?;
+        let creds = self.credentials_for_image(&image.repository)?;
+        let server = self.store.server(&app.server)?;
+        let host = self.host(&server).await?;
+        Ok(berth_engine::registry::tags(
+            &host,
+            image.registry_host(),
+            &image.path(),
+            creds.as_ref(),
+        )
+        .await?)
+    }
+
     /// `image` on registry `name`: `acme/web:1.4` becomes `ghcr.io/acme/web:1.4`; a reference
     /// that names another registry host is refused.
     pub fn registry_reference(&self, name: &str, image: &str) -> Result<String, ApiError> {

@@ -480,7 +480,12 @@ impl Berth {
                     tag: i.tag.clone(),
                     digest: st.digest,
                     state: st.state.as_str().to_owned(),
-                    urls: st.urls,
+                    // Without a proxy, where it answers on the server's loopback.
+                    urls: if st.urls.is_empty() {
+                        st.endpoint.iter().map(|e| format!("http://{e}")).collect()
+                    } else {
+                        st.urls
+                    },
                     deployed_at: st.deployed_at,
                 });
             }

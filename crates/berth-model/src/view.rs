@@ -80,6 +80,10 @@ pub enum JobKind {
     Restart,
     Start,
     Stop,
+    /// An image tag deployed into a stage (`git_ref` the tag, `to` the stage).
+    StageDeploy,
+    /// A tag promoted into a stage (`git_ref` the tag, `to` the stage).
+    Promote,
 }
 
 impl JobKind {
@@ -90,6 +94,8 @@ impl JobKind {
             JobKind::Restart => "restart",
             JobKind::Start => "start",
             JobKind::Stop => "stop",
+            JobKind::StageDeploy => "stage deploy",
+            JobKind::Promote => "promotion",
         }
     }
 }

@@ -106,6 +106,7 @@ pub fn Apps() -> impl IntoView {
         on_cleanup(move || timer.clear());
     }
 
+    let quick = RwSignal::new(false);
     let editing = RwSignal::new(None::<Editing>);
     let edit = Callback::new(move |name: String| {
         spawn_local(async move {
@@ -123,8 +124,16 @@ pub fn Apps() -> impl IntoView {
     });
 
     view! {
-        <PageHeader title="Apps" subtitle="Git repositories Berth builds and runs">
+        <PageHeader title="Apps" subtitle="Git repositories Berth builds and images it runs">
             <RefreshButton busy=busy.into() on_click=load />
+            <button
+                class="button"
+                data-testid="quick-deploy"
+                title="Run an image from a registry: Berth reads how it runs and fills the form"
+                on:click=move |_| quick.set(true)
+            >
+                "Quick Deploy"
+            </button>
             <button
                 class="button primary"
                 data-testid="new-app"
@@ -133,6 +142,12 @@ pub fn Apps() -> impl IntoView {
                 "New app"
             </button>
         </PageHeader>
+        <Show when=move || quick.get()>
+            <crate::pages::quick_deploy::QuickDeployDialog on_close=Callback::new(move |()| {
+                quick.set(false);
+                load();
+            }) />
+        </Show>
         {move || match data.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <ErrorState error=e retry=load /> }.into_any(),

@@ -6,6 +6,8 @@ pub mod app_form;
 pub mod apps;
 pub mod overview;
 pub mod proxy_install;
+pub mod quick_deploy;
+pub mod registries;
 pub mod server_add;
 pub mod servers;
 pub mod settings;

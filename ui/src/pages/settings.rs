@@ -1,5 +1,5 @@
 //! Settings: where Berth keeps its data and secrets (with the file fallback when no keychain
-//! is available), the audit log of what was changed, by whom, and About (which build this is).
+//! is available), the image registries it logs in to, the audit log of what was changed, by whom, and About (which build this is).
 
 use berth_model::view::{About, AuditEntry, SecretsInfo};
 use leptos::prelude::*;
@@ -71,6 +71,7 @@ pub fn Settings() -> impl IntoView {
                 }
             }}
         </section>
+        <crate::pages::registries::Registries />
         <section>
             <SectionTitle title="Audit log" count=None />
             {move || match audit.get() {

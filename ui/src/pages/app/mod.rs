@@ -1,6 +1,7 @@
-//! One app: its live state, where it runs and its actions in the header; below, five tabs —
+//! One app: its live state, where it runs and its actions in the header; below, six tabs —
 //! Deploys (the running deploy's steps and build log, and the history), Logs (the container's
-//! output, live), Environment, Domains and Webhook (deploy on `git push`, every delivery).
+//! output, live), Environment, Domains, Webhook (deploy on a push, every delivery) and Stages
+//! (an image app's stages and the instances running in each).
 //!
 //! The page keeps what a deploy shows (steps, build log, outcome) itself, so switching tabs
 //! loses nothing; each tab loads its own data when it opens.
@@ -10,6 +11,7 @@ mod deploys;
 mod domains;
 mod env;
 mod log_view;
+mod stages;
 mod webhook;
 
 use berth_model::view::{JobDone, JobKind, JobProgress};
@@ -35,15 +37,17 @@ enum Tab {
     Env,
     Domains,
     Webhook,
+    Stages,
 }
 
 impl Tab {
-    const ALL: [Tab; 5] = [
+    const ALL: [Tab; 6] = [
         Tab::Deploys,
         Tab::Logs,
         Tab::Env,
         Tab::Domains,
         Tab::Webhook,
+        Tab::Stages,
     ];
 
     fn id(self) -> &'static str {
@@ -53,6 +57,7 @@ impl Tab {
             Tab::Env => "env",
             Tab::Domains => "domains",
             Tab::Webhook => "webhook",
+            Tab::Stages => "stages",
         }
     }
 
@@ -63,6 +68,7 @@ impl Tab {
             Tab::Env => "Environment",
             Tab::Domains => "Domains",
             Tab::Webhook => "Webhook",
+            Tab::Stages => "Stages",
         }
     }
 }
@@ -125,6 +131,8 @@ impl AppCtx {
                 JobKind::Restart => api::restart(&app).await,
                 JobKind::Start => api::start(&app).await,
                 JobKind::Stop => api::stop(&app).await,
+                // Started from the Stages tab, with their tag and stage.
+                JobKind::StageDeploy | JobKind::Promote => Ok(()),
             };
             if let Err(e) = started {
                 this.job.try_set(None);
@@ -139,7 +147,14 @@ impl AppCtx {
 
 /// Jobs that run the deploy pipeline (and so have steps to show).
 fn shows_pipeline(kind: JobKind) -> bool {
-    matches!(kind, JobKind::Deploy | JobKind::Rollback | JobKind::Restart)
+    matches!(
+        kind,
+        JobKind::Deploy
+            | JobKind::Rollback
+            | JobKind::Restart
+            | JobKind::StageDeploy
+            | JobKind::Promote
+    )
 }
 
 fn use_app() -> AppCtx {
@@ -461,6 +476,8 @@ fn job_label(job: Job) -> &'static str {
         Job::Known(JobKind::Restart) => "Restarting",
         Job::Known(JobKind::Start) => "Starting",
         Job::Known(JobKind::Stop) => "Stopping",
+        Job::Known(JobKind::StageDeploy) => "Deploying to a stage",
+        Job::Known(JobKind::Promote) => "Promoting",
     }
 }
 
@@ -541,6 +558,7 @@ fn Tabs() -> impl IntoView {
                 Tab::Env => view! { <env::EnvTab /> }.into_any(),
                 Tab::Domains => view! { <domains::DomainsTab /> }.into_any(),
                 Tab::Webhook => view! { <webhook::WebhookTab /> }.into_any(),
+                Tab::Stages => view! { <stages::StagesTab /> }.into_any(),
             }}
         </div>
     }
