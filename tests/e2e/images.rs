@@ -153,6 +153,15 @@ fn registries_with_a_login_list_tags_and_pull() {
 
     // The right one replaces it.
     add("s3cret");
+    // An image built for another architecture is refused before anything is created.
+    let arm = registry.push_for_arch(&repo, "arm", "arm64");
+    let r = b.fails(&["app", "create", "armed", "--image", &arm]);
+    assert!(
+        r.stderr
+            .contains("built for linux/arm64, but the server runs linux/amd64"),
+        "{}",
+        r.stderr
+    );
     let listed = b.ok(&["registry", "ls", "--json"]).json();
     assert_eq!(listed[0]["host"], registry.addr.as_str());
     assert!(
@@ -171,7 +180,12 @@ fn registries_with_a_login_list_tags_and_pull() {
         .flatten()
         .map(|t| t["tag"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(names, ["1.0", "2.0"], "newest build first: {tags:#}");
+    assert_eq!(
+        names,
+        ["1.0", "2.0", "arm"],
+        "newest build first, undated last: {tags:#}"
+    );
+    assert_eq!(tags[2]["platforms"][0], "linux/arm64", "{tags:#}");
     assert!(
         tags[0]["digest"]
             .as_str()

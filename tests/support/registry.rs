@@ -14,8 +14,8 @@ pub struct Registry {
     dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`: the registry host part of image references.
     pub addr: String,
-    /// Pushes log in with this (a docker CLI config of this registry's own).
-    login: bool,
+    /// The login pushes use (a docker CLI config of this registry's own).
+    login: Option<(String, String)>,
 }
 
 impl Registry {
@@ -63,7 +63,7 @@ impl Registry {
             child,
             dir,
             addr,
-            login: login.is_some(),
+            login: login.map(|(u, p)| (u.to_owned(), p.to_owned())),
         };
         if let Some((user, password)) = login {
             std::fs::create_dir(registry.docker_config()).expect("docker config dir");
@@ -134,8 +134,98 @@ impl Registry {
     /// The docker CLI, logged in to this registry when it wants a login.
     fn docker(&self) -> Command {
         let mut c = Command::new("docker");
-        if self.login {
+        if self.login.is_some() {
             c.env("DOCKER_CONFIG", self.docker_config());
+        }
+        c
+    }
+
+    /// Pushes `<addr>/<repository>:<tag>` as an image built for `arch` (`arm64`) only — a
+    /// hand-made manifest, config and empty layer through the registry's API, since this
+    /// machine's Docker builds for its own architecture. Returns the reference.
+    pub fn push_for_arch(&self, repository: &str, tag: &str, arch: &str) -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layer = dir.path().join("layer.tar");
+        std::fs::write(&layer, [0u8; 1024]).expect("layer"); // an empty tar
+        let layer_digest = sha256_file(&layer);
+        let config = dir.path().join("config.json");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"architecture":"{arch}","os":"linux","config":{{"ExposedPorts":{{"8080/tcp":{{}}}}}},"rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+            ),
+        )
+        .expect("config");
+        let config_digest = sha256_file(&config);
+        for (file, digest) in [(&layer, &layer_digest), (&config, &config_digest)] {
+            let out = self
+                .curl()
+                .args(["-s", "-D", "-", "-o", "/dev/null", "-X", "POST"])
+                .arg(format!(
+                    "http://{}/v2/{repository}/blobs/uploads/",
+                    self.addr
+                ))
+                .output()
+                .expect("curl (scripts/setup.sh installs it)");
+            let headers = String::from_utf8_lossy(&out.stdout).into_owned();
+            let location = headers
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("location")
+                        .then(|| v.trim().to_owned())
+                })
+                .expect("an upload location");
+            let location = if location.starts_with("http") {
+                location
+            } else {
+                format!("http://{}{location}", self.addr)
+            };
+            let sep = if location.contains('?') { '&' } else { '?' };
+            run(self
+                .curl()
+                .args([
+                    "-sf",
+                    "-X",
+                    "PUT",
+                    "-H",
+                    "Content-Type: application/octet-stream",
+                ])
+                .arg("--data-binary")
+                .arg(format!("@{}", file.display()))
+                .arg(format!("{location}{sep}digest={digest}")));
+        }
+        let config_size = std::fs::metadata(&config).map(|m| m.len()).unwrap_or(0);
+        let manifest = dir.path().join("manifest.json");
+        std::fs::write(
+            &manifest,
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":1024}}]}}"#
+            ),
+        )
+        .expect("manifest");
+        run(self
+            .curl()
+            .args([
+                "-sf",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/vnd.oci.image.manifest.v1+json",
+            ])
+            .arg("--data-binary")
+            .arg(format!("@{}", manifest.display()))
+            .arg(format!(
+                "http://{}/v2/{repository}/manifests/{tag}",
+                self.addr
+            )));
+        format!("{}/{repository}:{tag}", self.addr)
+    }
+
+    fn curl(&self) -> Command {
+        let mut c = Command::new("curl");
+        if let Some((user, password)) = &self.login {
+            c.arg("-u").arg(format!("{user}:{password}"));
         }
         c
     }
@@ -152,6 +242,15 @@ impl Registry {
             let _ = Command::new("docker").args(["rmi", "-f", id]).output();
         }
     }
+}
+
+/// `sha256:<hex>` of a file's bytes.
+fn sha256_file(path: &std::path::Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    format!(
+        "sha256:{}",
+        out.split_whitespace().next().unwrap_or_default()
+    )
 }
 
 impl Drop for Registry {
