@@ -30,6 +30,18 @@ fn an_image_app_deploys_tags_and_rolls_back_by_digest() {
         "{}",
         created.stderr
     );
+    assert!(
+        created
+            .stderr
+            .contains("env GREETING=hello (from label berth.env.GREETING"),
+        "{}",
+        created.stderr
+    );
+    let env = b.ok(&["env", "ls", &app, "--json"]).json();
+    assert!(
+        env.to_string().contains("GREETING"),
+        "the image's env default: {env}"
+    );
     let shown = b.ok(&["app", "show", &app, "--json"]).json();
     assert_eq!(shown["image"], v1.as_str());
     assert_eq!(shown["health"]["path"], "/healthz");

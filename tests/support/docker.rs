@@ -139,17 +139,26 @@ pub fn containers_of(app: &str) -> Vec<String> {
 
 /// Tags of images of `app`.
 pub fn images_of(app: &str) -> Vec<String> {
-    let out = run(Command::new("docker").args([
-        "images",
-        "--filter",
-        &format!("label=berth.app={app}"),
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-    ]));
-    out.lines()
-        .map(str::to_owned)
-        .filter(|l| !l.is_empty())
-        .collect()
+    // Built images carry the app's label; an image app's pulled digests are tagged berth/<app>.
+    let mut list = Vec::new();
+    for filter in [
+        format!("label=berth.app={app}"),
+        format!("reference=berth/{app}"),
+    ] {
+        let out = run(Command::new("docker").args([
+            "images",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ]));
+        for l in out.lines().filter(|l| !l.is_empty()) {
+            if !list.iter().any(|known| known == l) {
+                list.push(l.to_owned());
+            }
+        }
+    }
+    list
 }
 
 /// Removes every container and image of `app`.
@@ -172,6 +181,10 @@ pub fn remove_app(app: &str) {
     ids.dedup();
     for id in ids {
         let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+    }
+    // An image app's pins: untag them (the pulled image is its registry test's to remove).
+    for tag in images_of(app) {
+        let _ = Command::new("docker").args(["rmi", &tag]).output();
     }
 }
 

@@ -114,7 +114,7 @@ impl Registry {
         std::fs::write(
             dir.path().join("Dockerfile"),
             format!(
-                "FROM {BUSYBOX}\nCOPY www /www\nEXPOSE 8080\nLABEL berth.health-path=/healthz berth.test=true\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+                "FROM {BUSYBOX}\nCOPY www /www\nEXPOSE 8080\nLABEL berth.health-path=/healthz berth.test=true berth.env.GREETING=hello\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
             ),
         )
         .expect("Dockerfile");

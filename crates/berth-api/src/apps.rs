@@ -92,6 +92,12 @@ impl Berth {
         if draft.health_path.is_none() {
             draft.health_path = seen.health_path;
         }
+        // The image's env defaults, unless given.
+        for (k, v) in seen.env {
+            if !draft.env.iter().any(|(given, _)| given == &k) {
+                draft.env.push((k, v));
+            }
+        }
         let app = draft.validate(self.now())?;
         let detail = format!("server {} image {reference}", app.server);
         self.store_new_app(app, &draft.env, &detail)

@@ -25,9 +25,11 @@ impl Berth {
         let inferred = berth_engine::images::infer_run(&facts);
         let (port, port_from) = inferred
             .port
+            .clone()
             .map_or((None, None), |(p, f)| (Some(p), Some(f)));
         let (health_path, health_from) = inferred
             .health_path
+            .clone()
             .map_or((None, None), |(p, f)| (Some(p), Some(f)));
         Ok(ImageInspection {
             digest: facts.digest_in(&image.repository),
@@ -37,6 +39,7 @@ impl Berth {
             port_from,
             health_path,
             health_from,
+            env: inferred.env,
         })
     }
 

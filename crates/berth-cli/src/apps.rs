@@ -92,6 +92,14 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                             "--health-path to change"
                         )
                     );
+                    for (k, v) in &seen.env {
+                        let given = draft.env.iter().any(|(g, _)| g == k);
+                        if !given {
+                            eprintln!(
+                                "  env {k}={v} (from label berth.env.{k}; `berth env set` to change)"
+                            );
+                        }
+                    }
                 }
                 draft.port = draft.port.or(seen.port);
                 draft.health_path = draft.health_path.clone().or(seen.health_path);

@@ -17,6 +17,7 @@ use futures_util::{Stream, StreamExt};
 
 use crate::client::DockerClient;
 use crate::error::DockerError;
+use crate::labels;
 
 /// Everything needed to create an app container.
 #[derive(Debug, Clone, PartialEq)]
@@ -405,6 +406,48 @@ impl DockerClient {
             .collect();
         list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         Ok(list)
+    }
+
+    /// The images of Berth app `app`: those labelled for it (built), and those tagged
+    /// `berth/<app>:…` (an image app's pulled digests, pinned by tag), newest first.
+    pub async fn app_images(&self, app: &str) -> Result<Vec<ImageInfo>, DockerError> {
+        let mut list = self
+            .images_with_labels(&[(labels::MANAGED, "true"), (labels::APP, app)])
+            .await?;
+        let filters = HashMap::from([("reference", vec![format!("berth/{app}")])]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        for i in self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(|e| self.err(e))?
+        {
+            // `reference=berth/web` also matches nothing else: a repository name is exact.
+            if !list.iter().any(|known| known.id == i.id) {
+                list.push(ImageInfo {
+                    id: i.id,
+                    tags: i.repo_tags,
+                    created: i.created,
+                    labels: i.labels,
+                });
+            }
+        }
+        list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    /// Tags image `source` (a name or `repo@digest`) as `repo:tag`.
+    pub async fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(source, Some(options))
+            .await
+            .map_err(|e| self.err(e))
     }
 
     /// What image `name` says about itself, or `None` if the server doesn't have it.

@@ -225,8 +225,9 @@ impl Apply<'_> {
         Ok(())
     }
 
-    /// Makes the pulled digest the deployment's image `tag`: a build of one `FROM` line with
-    /// Berth's labels, so the image is kept, pruned and rolled back to like a built one.
+    /// Makes the pulled digest the deployment's image `tag` (`berth/<app>:<deployment>`): a
+    /// tag of `repo@digest`, so the image is kept, pruned and rolled back to by that tag like
+    /// a built one (and a later pull of the tag that moves it leaves this one in place).
     async fn pin(
         &mut self,
         reference: String,
@@ -238,28 +239,13 @@ impl Apply<'_> {
         };
         let image = berth_model::ImageRef::parse(&reference)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let dockerfile = format!("FROM {}\n", image.pinned(&digest));
-        let mut tar = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_gnu();
-        header.set_size(dockerfile.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
-            .and_then(|()| tar.finish())
-            .map_err(|e| EngineError::Task(format!("packing the pin context: {e}")))?;
-        let context = tar
-            .into_inner()
-            .map_err(|e| EngineError::Task(format!("packing the pin context: {e}")))?;
-        let mut build_labels = deployment_labels(&self.app.name, &d.id, None);
-        build_labels.remove(labels::DEPLOYMENT);
-        build_labels.insert(labels::IMAGE.to_owned(), image.pinned(&digest));
-        let stream = futures_util::stream::once(async move {
-            Ok::<_, std::io::Error>(bytes::Bytes::from(context))
-        });
+        let (repo, name) = tag
+            .rsplit_once(':')
+            .ok_or_else(|| EngineError::Task(format!("`{tag}` is not repo:tag")))?;
         let docker = self.host.docker();
         cancellable(self.cancel, async {
             docker
-                .build_image(&tag, "Dockerfile", &build_labels, stream, |_| {})
+                .tag_image(&image.pinned(&digest), repo, name)
                 .await
                 .map_err(EngineError::from)
         })
@@ -504,12 +490,12 @@ pub(crate) fn warn(sink: &dyn DeploySink, message: String) {
     sink.event(DeployEvent::Info { message });
 }
 
-/// Removes this app's images except those in `keep` (tags) and those still used.
+/// Removes this app's images except those in `keep` (tags) and those still used. A pinned
+/// image (pulled, tagged `berth/<app>:…`) loses Berth's tags only: its registry tag is the
+/// server's to keep.
 async fn prune_images(host: &Host, app: &str, keep: &[String]) -> Result<(), EngineError> {
     let docker = host.docker();
-    let images = docker
-        .images_with_labels(&[(labels::MANAGED, "true"), (labels::APP, app)])
-        .await?;
+    let images = docker.app_images(app).await?;
     let keep_ids: Vec<String> = images
         .iter()
         .filter(|i| i.tags.iter().any(|t| keep.contains(t)))
@@ -519,8 +505,10 @@ async fn prune_images(host: &Host, app: &str, keep: &[String]) -> Result<(), Eng
         if keep_ids.contains(&image.id) {
             continue;
         }
-        let removed = docker.remove_image(&image.id, false).await?;
-        tracing::debug!(image = %image.id, removed, "pruned image");
+        for name in crate::removal::removable(app, &image) {
+            let removed = docker.remove_image(&name, false).await?;
+            tracing::debug!(image = %name, removed, "pruned image");
+        }
     }
     Ok(())
 }

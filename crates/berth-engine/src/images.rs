@@ -15,7 +15,12 @@ pub const HEALTH_PATH_LABEL: &str = "berth.health-path";
 pub struct Inferred {
     pub port: Option<(u16, String)>,
     pub health_path: Option<(String, String)>,
+    /// Env defaults from `berth.env.KEY=value` labels (keys that are valid env keys), by key.
+    pub env: Vec<(String, String)>,
 }
+
+/// Labels `berth.env.KEY=value` give an app created from the image its env defaults.
+pub const ENV_LABEL_PREFIX: &str = "berth.env.";
 
 /// Pulls `reference` on the host (through its Docker API, like every pull) and reads the image.
 pub async fn inspect_image(
@@ -128,7 +133,22 @@ pub fn infer_run(facts: &ImageFacts) -> Inferred {
         }
         _ => check_url.map(|(_, path)| (path, "HEALTHCHECK".to_owned())),
     };
-    Inferred { port, health_path }
+    let env = facts
+        .labels
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix(ENV_LABEL_PREFIX)?;
+            berth_model::validate_env_key(key).ok()?;
+            Some((key.to_owned(), v.clone()))
+        })
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    Inferred {
+        port,
+        health_path,
+        env,
+    }
 }
 
 /// The port and path of the first `http://localhost…` or `http://127.0.0.1…` URL in a

@@ -53,6 +53,49 @@ pub fn plan_app_removal(app: &App, on_host: &AppOnHost, purge: bool) -> Plan {
     Plan { actions }
 }
 
+/// What removing `image` of `app` means: its id when it is Berth's alone, else only its
+/// `berth/<app>:…` tags (a pulled image keeps the registry tag it came with).
+pub(crate) fn removable(app: &str, image: &berth_docker::ImageInfo) -> Vec<String> {
+    let prefix = format!("berth/{app}:");
+    let (ours, others): (Vec<&String>, Vec<&String>) = image
+        .tags
+        .iter()
+        .filter(|t| t.as_str() != "<none>:<none>")
+        .partition(|t| t.starts_with(&prefix));
+    if others.is_empty() {
+        vec![image.id.clone()]
+    } else {
+        ours.into_iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod removable_tests {
+    use super::*;
+
+    fn image(tags: &[&str]) -> berth_docker::ImageInfo {
+        berth_docker::ImageInfo {
+            id: "sha256:1".into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            created: 0,
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_pulled_image_loses_only_berths_tags() {
+        assert_eq!(removable("web", &image(&["berth/web:d1"])), ["sha256:1"]);
+        assert_eq!(removable("web", &image(&[])), ["sha256:1"]);
+        assert_eq!(
+            removable(
+                "web",
+                &image(&["reg/acme/web:1.0", "berth/web:d1", "berth/web:d2"])
+            ),
+            ["berth/web:d1", "berth/web:d2"]
+        );
+    }
+}
+
 /// Removes what the server holds of `app`: observes, plans, applies. A container or image that
 /// cannot be removed stops the removal with the reason; a volume that cannot is reported and
 /// skipped (another container may still use it).
@@ -62,10 +105,10 @@ pub async fn remove_app(host: &Host, app: &App, purge: bool) -> Result<(), Engin
     let on_host = AppOnHost {
         containers: docker.containers_with_labels(&app_labels).await?,
         images: docker
-            .images_with_labels(&app_labels)
+            .app_images(&app.name)
             .await?
-            .into_iter()
-            .map(|i| i.id)
+            .iter()
+            .flat_map(|i| removable(&app.name, i))
             .collect(),
     };
     let plan = plan_app_removal(app, &on_host, purge);

@@ -566,9 +566,7 @@ async fn observe(
     let keep_images = match history {
         Some(history) => kept_images(serving, history),
         None => {
-            let images = docker
-                .images_with_labels(&[(labels::MANAGED, "true"), (labels::APP, &app.name)])
-                .await?;
+            let images = docker.app_images(&app.name).await?;
             kept_images_on_host(
                 serving,
                 images

@@ -149,6 +149,9 @@ pub struct ImageInspection {
     pub port_from: Option<String>,
     pub health_path: Option<String>,
     pub health_from: Option<String>,
+    /// Env defaults from the image's `berth.env.KEY` labels.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
 }
 
 /// Which Berth this is, for the window's About and `berth --version`.

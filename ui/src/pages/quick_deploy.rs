@@ -100,6 +100,7 @@ pub fn QuickDeployDialog(on_close: Callback<()>) -> impl IntoView {
             image: Some(i.reference.clone()),
             port: parsed_port,
             health_path: (!health_value.is_empty()).then_some(health_value),
+            env: i.env.clone(),
             ..AppDraft::default()
         };
         busy.set(Some("Creating and deploying…"));
@@ -146,6 +147,13 @@ pub fn QuickDeployDialog(on_close: Callback<()>) -> impl IntoView {
                         <span data-testid="qd-health-from">
                             {format!("GET {} ({})", i.health_path.clone().unwrap_or_else(|| "/".into()), from(i.health_from.clone()))}
                         </span>
+                        {(!i.env.is_empty()).then(|| view! {
+                            <span class="muted">"Environment"</span>
+                            <span data-testid="qd-env">
+                                {i.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")}
+                                " (from the image's berth.env labels)"
+                            </span>
+                        })}
                     </div>
                 </div>
             }
