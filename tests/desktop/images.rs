@@ -19,6 +19,8 @@ async fn registries_quick_deploy_and_stages() {
     registry.push_web(&repo, "dev-2", "d2");
     let name = repo.rsplit('/').next().unwrap().to_owned();
     let _guard = AppGuard(name.clone());
+    // Its stage instances and the pulled images, whatever happens.
+    let _named = berth_testkit::docker::NamedGuard(name.clone());
     let app = DesktopApp::launch("images").await;
     app.berth.ok(&["server", "add", "local", "--local"]);
 

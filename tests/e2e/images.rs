@@ -9,6 +9,7 @@ use berth_testkit::{Berth, Registry, docker};
 fn an_image_app_deploys_tags_and_rolls_back_by_digest() {
     let registry = Registry::start();
     let repo = format!("acme/{}", berth_testkit::unique("web"));
+    let _pulled = docker::NamedGuard(repo.clone());
     let v1 = registry.push_web(&repo, "1.0", "v1");
     registry.push_web(&repo, "2.0", "v2");
 
@@ -255,6 +256,9 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
     berth_testkit::docker::ensure_caddy();
     let registry = Registry::start();
     let repo = format!("acme/{}", berth_testkit::unique("st"));
+    let app = berth_testkit::unique("st");
+    let _instances = docker::NamedGuard(app.clone());
+    let _pulled = docker::NamedGuard(repo.clone());
     let first = registry.push_web(&repo, "dev-1", "v1");
     registry.push_web(&repo, "dev-2", "v2");
     registry.push_web(&repo, "dev-3", "v3");
@@ -287,7 +291,6 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         "--listen-port",
         relay.rsplit(':').next().unwrap_or_default(),
     ]);
-    let app = berth_testkit::unique("st");
     let through = |label: &str| {
         berth_testkit::http_get_host(
             &format!("127.0.0.1:{http}"),

@@ -197,6 +197,35 @@ impl Drop for AppGuard {
     }
 }
 
+/// Removes, when dropped, every container whose name and every image whose `repo:tag`
+/// contains `.0` (a test's unique name): an image app's stage instances and the images pulled
+/// from a test registry, whatever the test's outcome.
+pub struct NamedGuard(pub String);
+
+impl Drop for NamedGuard {
+    fn drop(&mut self) {
+        let list = |args: &[&str]| {
+            Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        for c in list(&["ps", "-a", "--format", "{{.Names}}"])
+            .lines()
+            .filter(|n| n.contains(&self.0))
+        {
+            let _ = Command::new("docker").args(["rm", "-f", c]).output();
+        }
+        for i in list(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .lines()
+            .filter(|n| n.contains(&self.0))
+        {
+            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+        }
+    }
+}
+
 /// Removes the webhook relay: its container, data volume, control socket dir and images.
 pub fn remove_relay() {
     let _ = Command::new("docker")
