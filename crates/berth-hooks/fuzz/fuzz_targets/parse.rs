@@ -8,8 +8,8 @@
 #![no_main]
 
 use berth_hooks::{
-    Event, Provider, Push, WebhookFilter, decide, delivery_id, event_name, glob_match, parse,
-    validate_pattern, verify,
+    Event, ImagePush, Provider, Push, WebhookFilter, decide, decide_image, delivery_id, event_name,
+    glob_match, parse, validate_pattern, verify,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
     };
     match parse(provider, &headers, body) {
         Ok(Event::Push(push)) => check_push(&push, &filter),
+        Ok(Event::Image(image)) => check_image(&image, &filter),
         Ok(Event::Ping) => {}
         Ok(Event::Other { event }) => assert!(event.len() <= 64 && event.is_ascii()),
         Err(rejection) => check_rejection(&rejection.to_string(), rejection.status()),
@@ -84,6 +85,18 @@ fn split_request(data: &[u8]) -> (Vec<(String, String)>, &[u8]) {
 fn check_rejection(message: &str, status: u16) {
     assert!(matches!(status, 400 | 401 | 415), "{status}");
     assert!(message.chars().count() <= 400, "{message}");
+}
+
+/// An image push names a valid image reference, and deciding on it never panics.
+fn check_image(image: &ImagePush, filter: &WebhookFilter) {
+    let reference = image.reference();
+    let parsed = berth_model::ImageRef::parse(&reference)
+        .unwrap_or_else(|e| panic!("{reference:?} is not a reference: {e}"));
+    assert_eq!(parsed.tag.as_deref(), Some(image.tag.as_str()));
+    if let Some(pusher) = &image.pusher {
+        assert!(!pusher.is_empty() && pusher.chars().all(|c| !c.is_control()));
+    }
+    let _ = decide_image(image, filter);
 }
 
 fn check_push(push: &Push, filter: &WebhookFilter) {
