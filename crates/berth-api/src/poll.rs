@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use berth_model::{App, DeployNotice, ImageRef};
+use berth_model::{App, ImageRef};
 use tokio_util::sync::CancellationToken;
 
 use crate::Berth;
@@ -123,36 +123,23 @@ impl Berth {
         let own_tag = ImageRef::parse(app.image.as_deref().unwrap_or_default())
             .map(|i| i.tag_or_latest() == tag)
             .unwrap_or(false);
-        let deploy = match (stages.is_empty(), taking.iter().find(|s| s.auto_deploy)) {
-            (true, _) => own_tag,
-            (false, Some(_)) => true,
-            (false, None) => {
-                if let Some(stage) = taking.first() {
-                    let notice = DeployNotice {
-                        app: app.name.clone(),
-                        server: app.server.clone(),
-                        status: "available".to_owned(),
-                        deployment: None,
-                        commit: None,
-                        duration_ms: None,
-                        url: None,
-                        failed_step: None,
-                        error: Some(format!(
-                            "tag {tag} for stage {} (deploys on request): `berth deploy {} --stage {} --tag {tag}`",
-                            stage.name, app.name, stage.name
-                        )),
-                        trigger: format!("image tag {tag} found by polling"),
-                    };
-                    self.notify_all(&notice).await;
-                    on(WatchEvent::Polled {
-                        app: app.name.clone(),
-                        tag: tag.to_owned(),
-                        result: notice.summary(),
-                        ok: true,
-                    });
-                }
-                false
-            }
+        if let Ok(Some(waiting)) = self.waiting_stage(&app.name, tag) {
+            let trigger = format!("image tag {tag} found by polling");
+            let notice = crate::watch::available_notice(&app.name, &app.server, &waiting, trigger);
+            self.announce(&notice, on).await;
+            on(WatchEvent::Polled {
+                app: app.name.clone(),
+                tag: tag.to_owned(),
+                result: notice.summary(),
+                ok: true,
+            });
+            return;
+        }
+        // Without stages only the app's own tag (moved) deploys; with stages, an auto one's.
+        let deploy = if stages.is_empty() {
+            own_tag
+        } else {
+            taking.iter().any(|s| s.auto_deploy)
         };
         if !deploy {
             return;

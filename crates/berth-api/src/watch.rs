@@ -401,14 +401,7 @@ impl Berth {
         let report = outcome.report(client_name);
         let notice = outcome.notice();
         let recorded = client.report(d.id, &report).await?;
-        for (n, r) in self.notify_all(&notice).await {
-            if let Err(error) = r {
-                on(WatchEvent::NotifyFailed {
-                    notifier: format!("{} {}", n.kind, n.url),
-                    error,
-                });
-            }
-        }
+        self.announce(&notice, on).await;
         on(WatchEvent::Finished {
             server: server.name.clone(),
             delivery: Box::new(recorded.clone()),
@@ -419,7 +412,7 @@ impl Berth {
 
     /// The stage taking image tag `tag` of `app` when it deploys only on request (with the
     /// command that does it); `None` when the push deploys now.
-    fn waiting_stage(&self, app: &str, tag: &str) -> Result<Option<String>, ApiError> {
+    pub(crate) fn waiting_stage(&self, app: &str, tag: &str) -> Result<Option<String>, ApiError> {
         let stages = self.store.stages(app)?;
         let taking: Vec<_> = stages.iter().filter(|s| s.takes(tag)).collect();
         if taking.iter().any(|s| s.auto_deploy) || taking.is_empty() {
@@ -454,19 +447,28 @@ impl Berth {
             client: client_name.to_owned(),
         };
         let recorded = client.report(d.id, &report).await?;
-        let notice = DeployNotice {
-            app: app.clone(),
+        let notice = available_notice(
+            &app,
+            &server.name,
+            waiting,
+            format!("image tag {tag} pushed"),
+        );
+        self.announce(&notice, on).await;
+        on(WatchEvent::Finished {
             server: server.name.clone(),
-            status: "available".to_owned(),
-            deployment: None,
-            commit: None,
-            duration_ms: None,
-            url: None,
-            failed_step: None,
-            error: Some(waiting.to_owned()),
-            trigger: format!("image tag {tag} pushed"),
-        };
-        for (n, r) in self.notify_all(&notice).await {
+            delivery: Box::new(recorded.clone()),
+            notice: Box::new(notice),
+        });
+        Ok(recorded)
+    }
+
+    /// Sends `notice` to every notifier; a notifier that did not take it is reported.
+    pub(crate) async fn announce(
+        &self,
+        notice: &DeployNotice,
+        on: &(dyn Fn(WatchEvent) + Send + Sync),
+    ) {
+        for (n, r) in self.notify_all(notice).await {
             if let Err(error) = r {
                 on(WatchEvent::NotifyFailed {
                     notifier: format!("{} {}", n.kind, n.url),
@@ -474,11 +476,27 @@ impl Berth {
                 });
             }
         }
-        on(WatchEvent::Finished {
-            server: server.name.clone(),
-            delivery: Box::new(recorded.clone()),
-            notice: Box::new(notice),
-        });
-        Ok(recorded)
+    }
+}
+
+/// The notice of a new image tag waiting for the user (`waiting` says which stage and how to
+/// deploy it), from a webhook push or polling.
+pub(crate) fn available_notice(
+    app: &str,
+    server: &str,
+    waiting: &str,
+    trigger: String,
+) -> DeployNotice {
+    DeployNotice {
+        app: app.to_owned(),
+        server: server.to_owned(),
+        status: "available".to_owned(),
+        deployment: None,
+        commit: None,
+        duration_ms: None,
+        url: None,
+        failed_step: None,
+        error: Some(waiting.to_owned()),
+        trigger,
     }
 }

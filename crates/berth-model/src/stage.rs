@@ -137,25 +137,24 @@ impl Stage {
     pub fn subdomain_label(&self, pattern: &str) -> String {
         match &self.subdomain {
             Some(s) => s.clone(),
-            None => dns_label(
-                &pattern
-                    .replace("{stage}", &self.name)
-                    .replace("{app}", &self.app),
-                63,
-            ),
+            None => self.pattern_label(pattern),
         }
+    }
+
+    /// The server's pattern filled in for this stage, as a DNS label.
+    fn pattern_label(&self, pattern: &str) -> String {
+        dns_label(
+            &pattern
+                .replace("{stage}", &self.name)
+                .replace("{app}", &self.app),
+            63,
+        )
     }
 
     /// The label of the instance running `tag`: the stage's pattern label plus the tag,
     /// made DNS-safe (dots become dashes, lowercase) and cut to 63.
     pub fn instance_label(&self, pattern: &str, tag: &str) -> String {
-        let base = dns_label(
-            &pattern
-                .replace("{stage}", &self.name)
-                .replace("{app}", &self.app),
-            63,
-        );
-        dns_label(&format!("{base}-{tag}"), 63)
+        dns_label(&format!("{}-{tag}", self.pattern_label(pattern)), 63)
     }
 }
 
