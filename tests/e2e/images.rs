@@ -98,8 +98,8 @@ fn an_image_app_deploys_tags_and_rolls_back_by_digest() {
     registry.remove_local(&repo);
 }
 
-/// A registry that wants a login: kept in Berth's secrets, tried through the server's Docker,
-/// used for its tags and for pulls — and a refused one named as such, with nothing changed.
+/// A registry that wants a login, on the server's loopback, reached over a real SSH session:
+/// kept in Berth's secrets, tried through the server's Docker, used for its tags and for pulls — and a refused one named as such, with nothing changed.
 #[test]
 fn registries_with_a_login_list_tags_and_pull() {
     let registry = Registry::start_with_login("alice", "s3cret");
@@ -108,8 +108,11 @@ fn registries_with_a_login_list_tags_and_pull() {
     registry.push_web(&repo, "2.0", "v2");
     registry.push_web(&repo, "1.0", "v1");
 
+    // Over a real SSH session: the login test, the tag listing (the registry API reached from
+    // the server, here on its loopback) and the pulls all go through it.
+    let sshd = berth_testkit::Sshd::start();
     let b = Berth::new();
-    b.ok(&["server", "add", "here", "--local"]);
+    b.add_ssh_server("here", &sshd);
     let add = |password: &str| {
         b.ok_with_input(
             &[
