@@ -257,7 +257,10 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
     use berth_hooks::{Provider, fixtures};
     let _relay = crate::webhooks::RelayGuard::take();
     berth_testkit::docker::ensure_caddy();
-    let registry = Registry::start();
+    // With a login (the relay gets it for unattended pulls), reachable from the relay's
+    // container (it polls).
+    let password = "stage-registry-pw";
+    let registry = Registry::start_for_containers("ci", password);
     let repo = format!("acme/{}", berth_testkit::unique("st"));
     let app = berth_testkit::unique("st");
     let _instances = docker::NamedGuard(app.clone());
@@ -302,6 +305,19 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         )
         .map(|(s, body)| (s, body.trim().to_owned()))
     };
+    b.ok_with_input(
+        &[
+            "registry",
+            "add",
+            "ci",
+            "--url",
+            &registry.addr,
+            "--username",
+            "ci",
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    );
     b.ok(&["app", "create", &app, "--image", &first]);
     let r = b.fails(&["app", "stage", "add", &app, "dev", "--tags", "dev/*"]);
     assert!(r.stderr.contains("not a tag pattern"), "{}", r.stderr);
@@ -479,11 +495,99 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         "dev untouched"
     );
 
+    // Unattended: the relay deploys dev on its own (Berth closed), with the registry's login,
+    // and polls the registry itself; Berth catches up with what it did.
+    let polling = b.ok(&["registry", "poll", "2"]);
+    assert!(polling.stdout.contains("every 2 s"), "{}", polling.stdout);
+    let hook = b
+        .ok(&[
+            "app",
+            "webhook",
+            "enable",
+            &app,
+            "--provider",
+            "generic",
+            "--unattended",
+            "--json",
+        ])
+        .json();
+    assert_eq!(hook["mode"], "unattended", "{hook:#}");
+    let until = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        while !ok() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    until("the relay's first look at the registry", &|| {
+        relay_logs().contains("baseline taken")
+    });
+    registry.push_web(&repo, "dev-5", "v5");
+    let (status, answer) = deliver(fixtures::generic_image(&format!("{host}/{repo}:dev-5")));
+    assert!(
+        status == 202 && answer.contains("the relay takes it"),
+        "{answer}"
+    );
+    // Done when the relay has closed the delivery (the stage settled, the record kept).
+    let relay_deployed = |tag: &str| {
+        b.ok(&["app", "webhook", "deliveries", &app, "--json"])
+            .json()
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| {
+                d["git_ref"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with(&format!(":{tag}")))
+                    && d["status"] == "deployed"
+            })
+    };
+    until("the relay deploys dev-5", &|| relay_deployed("dev-5"));
+    assert_eq!(
+        through(&format!("stage-dev-{app}")),
+        Some((200, "v5".into()))
+    );
+    assert_eq!(through(&dev("dev-5")), Some((200, "v5".into())));
+    assert_eq!(through(&dev("dev-4")), Some((200, "v4".into())));
+    assert!(
+        docker::containers_of(&dev("dev-3")).is_empty(),
+        "the relay drained the oldest beyond 2"
+    );
+    // Pushed without a webhook: the relay's polling finds it.
+    registry.push_web(&repo, "dev-6", "v6");
+    until("the relay polls dev-6 and deploys it", &|| {
+        relay_deployed("dev-6")
+    });
+    assert_eq!(
+        through(&format!("stage-dev-{app}")),
+        Some((200, "v6".into()))
+    );
+    // Berth catches up: the relay's instances are in its records, healthy for promotion.
+    let st = b.ok(&["status", &app, "--json"]).json();
+    let tags: Vec<_> = st["stages"][0]["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["tag"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tags, ["dev-6", "dev-5"], "{st:#}");
+    assert!(
+        st["stages"][0]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains(&format!("stage-dev-{app}.apps.test"))),
+        "{st:#}"
+    );
+    b.ok(&["promote", &app, "--to", "prod", "--tag", "dev-6", "--yes"]);
+    assert_eq!(through(&app), Some((200, "v6".into())), "promoted");
+    let logs = relay_logs();
+    assert!(!logs.contains(password), "{logs}");
+
     b.ok(&["app", "rm", &app, "--purge"]);
     for label in [
-        dev("dev-3"),
-        dev("dev-4"),
+        dev("dev-5"),
+        dev("dev-6"),
         format!("stage-prod-{app}-dev-1"),
+        format!("stage-prod-{app}-dev-6"),
     ] {
         assert!(
             docker::containers_of(&label).is_empty(),
@@ -491,9 +595,22 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
         );
     }
     assert!(
-        b.fails(&["status", &dev("dev-4")])
+        b.fails(&["status", &dev("dev-6")])
             .stderr
             .contains("not found")
     );
     registry.remove_local(&repo);
+}
+
+/// The relay's log.
+fn relay_logs() -> String {
+    let out = std::process::Command::new("docker")
+        .args(["logs", "berth-relay"])
+        .output()
+        .expect("docker logs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

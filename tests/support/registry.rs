@@ -29,13 +29,29 @@ impl Registry {
         Registry::start_with(Some((user, password)))
     }
 
+    /// A registry that wants a login, listening on every address of this machine too: a
+    /// container (the relay's, polling) reaches it at the host's address on its network, while
+    /// image references keep naming `127.0.0.1:PORT`.
+    pub fn start_for_containers(user: &str, password: &str) -> Registry {
+        Registry::start_on(Some((user, password)), true)
+    }
+
     fn start_with(login: Option<(&str, &str)>) -> Registry {
+        Registry::start_on(login, false)
+    }
+
+    fn start_on(login: Option<(&str, &str)>, everywhere: bool) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
+        let listen = if everywhere {
+            format!(":{port}")
+        } else {
+            addr.clone()
+        };
         let config = dir.path().join("config.yml");
         let mut yaml = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {listen}\n",
             dir.path().join("data").display()
         );
         if let Some((user, password)) = login {

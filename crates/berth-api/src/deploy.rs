@@ -564,6 +564,11 @@ impl Berth {
             previous,
             history: Some(history),
             route,
+            // A stage's instance says so on its containers (the relay finds it by them).
+            labels: match self.store.instance(&app.name)? {
+                Some(i) => berth_engine::stages::instance_labels(&i.app, &i.stage, &i.tag),
+                None => Vec::new(),
+            },
         };
         match run_deploy(&host, job, &sink, cancel, self.clock.as_ref()).await {
             Ok(d) => {

@@ -1,4 +1,5 @@
-//! Polling registries for new image tags (attended: while `berth watch` or the desktop runs):
+//! Polling registries for new image tags (attended: while `berth watch` or the desktop runs;
+//! an app with an unattended webhook is polled by its server's relay instead):
 //! the fallback for registries that cannot call a webhook. Each image app's repository is
 //! listed through its server; a tag not seen before (or one that now points elsewhere) is
 //! handled like a webhook's image push — deployed into the stage that takes it when that
@@ -7,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use berth_model::{App, ImageRef};
+use berth_model::stage::TagDecision;
+use berth_model::{App, DeployNotice, ImageRef};
 use tokio_util::sync::CancellationToken;
 
 use crate::Berth;
@@ -35,10 +37,13 @@ impl Berth {
         Duration::from_secs(secs)
     }
 
-    /// Sets how often registries are polled while Berth watches (0 turns polling off).
-    pub fn set_poll_interval(&self, secs: u64) -> Result<(), ApiError> {
+    /// Sets how often registries are polled (0 turns polling off): while Berth watches, and by
+    /// the relays of apps with an unattended webhook, which get it now. What did not reach a
+    /// relay is returned as warnings.
+    pub async fn set_poll_interval(&self, secs: u64) -> Result<Vec<String>, ApiError> {
         self.store.set_setting(POLL_SETTING, &secs.to_string())?;
-        Ok(())
+        self.audit("registry.poll", "-", &format!("every {secs} s"));
+        Ok(self.webhook_resync_all().await)
     }
 
     /// Polls every image app's registry once; deploys or announces what is new.
@@ -57,6 +62,12 @@ impl Berth {
         for app in apps.into_iter().filter(|a| a.image.is_some()) {
             if cancel.is_cancelled() {
                 return;
+            }
+            // An app with an unattended webhook is polled by its server's relay.
+            if let Ok(Some(w)) = self.store.webhook(&app.name)
+                && w.mode == berth_model::WebhookMode::Unattended
+            {
+                continue;
             }
             if let Err(e) = self.poll_app(&app, cancel, on).await {
                 on(WatchEvent::PollFailed {
@@ -119,48 +130,38 @@ impl Berth {
         on: &(dyn Fn(WatchEvent) + Send + Sync),
     ) {
         let stages = self.store.stages(&app.name).unwrap_or_default();
-        let taking: Vec<_> = stages.iter().filter(|s| s.takes(tag)).collect();
         let own_tag = ImageRef::parse(app.image.as_deref().unwrap_or_default())
-            .map(|i| i.tag_or_latest() == tag)
-            .unwrap_or(false);
-        if let Ok(Some(waiting)) = self.waiting_stage(&app.name, tag) {
-            let trigger = format!("image tag {tag} found by polling");
-            let notice = crate::watch::available_notice(&app.name, &app.server, &waiting, trigger);
-            self.announce(&notice, on).await;
-            on(WatchEvent::Polled {
-                app: app.name.clone(),
-                tag: tag.to_owned(),
-                result: notice.summary(),
-                ok: true,
-            });
-            return;
-        }
-        // Without stages only the app's own tag (moved) deploys; with stages, an auto one's.
-        let deploy = if stages.is_empty() {
-            own_tag
-        } else {
-            taking.iter().any(|s| s.auto_deploy)
-        };
-        if !deploy {
-            return;
-        }
-        let stage = taking
-            .iter()
-            .find(|s| s.auto_deploy)
-            .map(|s| s.name.as_str());
-        let result = if stages.is_empty() {
-            self.deploy(&app.name, Some(tag), &|_| {}, cancel.child_token())
+            .map(|i| i.tag_or_latest().to_owned())
+            .unwrap_or_default();
+        let result = match berth_model::stage::decide_tag(&app.name, &stages, &own_tag, tag) {
+            TagDecision::Ignore => return,
+            TagDecision::Wait(waiting) => {
+                let trigger = format!("image tag {tag} found by polling");
+                let notice = DeployNotice::available(&app.name, &app.server, &waiting, trigger);
+                self.announce(&notice, on).await;
+                on(WatchEvent::Polled {
+                    app: app.name.clone(),
+                    tag: tag.to_owned(),
+                    result: notice.summary(),
+                    ok: true,
+                });
+                return;
+            }
+            TagDecision::Deploy(None) => {
+                self.deploy(&app.name, Some(tag), &|_| {}, cancel.child_token())
+                    .await
+            }
+            TagDecision::Deploy(Some(stage)) => {
+                self.deploy_stage(
+                    &app.name,
+                    Some(&stage),
+                    Some(tag),
+                    false,
+                    &|_| {},
+                    cancel.child_token(),
+                )
                 .await
-        } else {
-            self.deploy_stage(
-                &app.name,
-                stage,
-                Some(tag),
-                false,
-                &|_| {},
-                cancel.child_token(),
-            )
-            .await
+            }
         };
         on(WatchEvent::Polled {
             app: app.name.clone(),

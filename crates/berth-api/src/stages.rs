@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use crate::Berth;
 use crate::deploy::DeployObserver;
 use crate::error::ApiError;
-use crate::lock::AppLock;
 
 /// The settings key of a server's stage subdomain pattern.
 fn pattern_key(server: &str) -> String {
@@ -307,7 +306,24 @@ impl Berth {
         observer: &DeployObserver,
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
-        let _lock = AppLock::acquire(self.data_dir(), &parent.name, "a stage deploy")?;
+        // The parent's lock here and on the relay: its unattended deploys into the stages wait.
+        let held = self.lock_settled(parent, "a stage deploy").await?;
+        let result = self
+            .run_stage_locked(parent, stage, tag, pick, observer, cancel)
+            .await;
+        held.release().await;
+        result
+    }
+
+    async fn run_stage_locked(
+        &self,
+        parent: &App,
+        stage: &Stage,
+        tag: &str,
+        pick: Pick,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
         let image = ImageRef::parse(parent.image.as_deref().unwrap_or_default())?;
         let server = self.store.server(&parent.server)?;
         let pattern = self.stage_pattern(&server.name)?;
@@ -318,43 +334,10 @@ impl Berth {
             .find(|i| i.stage == stage.name && i.tag == tag);
         let (instance, created) = match existing {
             Some(i) => (self.store.app(&i.instance)?, false),
-            None => {
-                let name = stage.instance_label(DEFAULT_STAGE_PATTERN, tag);
-                if self.store.apps()?.iter().any(|a| a.name == name) {
-                    return Err(ApiError::Invalid(format!(
-                        "an app called `{name}` exists already: the instance of {tag} in stage {} needs that name",
-                        stage.name
-                    )));
-                }
-                let instance = App {
-                    name: name.clone(),
-                    image: Some(image.with_tag(tag)),
-                    created_at: self.now(),
-                    ..parent.clone()
-                };
-                self.store.insert_app(&instance)?;
-                self.store.insert_instance(&StageInstance {
-                    instance: name.clone(),
-                    app: parent.name.clone(),
-                    stage: stage.name.clone(),
-                    tag: tag.to_owned(),
-                    created_at: self.now(),
-                })?;
-                if let Some(base) = &server.base_domain {
-                    self.store.add_domain(&Domain {
-                        app: name.clone(),
-                        name: format!("{}.{base}", stage.instance_label(&pattern, tag)),
-                        primary: true,
-                        created_at: self.now(),
-                    })?;
-                }
-                self.audit(
-                    "stage.instance",
-                    &parent.name,
-                    &format!("{name}: {tag} in {}", stage.name),
-                );
-                (instance, true)
-            }
+            None => (
+                self.new_instance(parent, stage, tag, &image, &server, &pattern)?,
+                true,
+            ),
         };
         let reference = match &pick {
             Pick::Tag => image.with_tag(tag),
@@ -389,23 +372,68 @@ impl Berth {
         Ok(d)
     }
 
-    /// Moves the stage's own subdomain to `newest` (added to its route before it leaves the
-    /// previous holder's, so the name always answers).
-    async fn follow_newest(
+    /// Records a new instance of `stage` running `tag`: its app record (the parent's settings,
+    /// the tagged image), the stage link and its subdomain.
+    pub(crate) fn new_instance(
+        &self,
+        parent: &App,
+        stage: &Stage,
+        tag: &str,
+        image: &ImageRef,
+        server: &berth_model::Server,
+        pattern: &str,
+    ) -> Result<App, ApiError> {
+        let name = stage.instance_label(DEFAULT_STAGE_PATTERN, tag);
+        if self.store.apps()?.iter().any(|a| a.name == name) {
+            return Err(ApiError::Invalid(format!(
+                "an app called `{name}` exists already: the instance of {tag} in stage {} needs that name",
+                stage.name
+            )));
+        }
+        let instance = App {
+            name: name.clone(),
+            image: Some(image.with_tag(tag)),
+            created_at: self.now(),
+            ..parent.clone()
+        };
+        self.store.insert_app(&instance)?;
+        self.store.insert_instance(&StageInstance {
+            instance: name.clone(),
+            app: parent.name.clone(),
+            stage: stage.name.clone(),
+            tag: tag.to_owned(),
+            created_at: self.now(),
+        })?;
+        if let Some(base) = &server.base_domain {
+            self.store.add_domain(&Domain {
+                app: name.clone(),
+                name: format!("{}.{base}", stage.instance_label(pattern, tag)),
+                primary: true,
+                created_at: self.now(),
+            })?;
+        }
+        self.audit(
+            "stage.instance",
+            &parent.name,
+            &format!("{name}: {tag} in {}", stage.name),
+        );
+        Ok(instance)
+    }
+
+    /// Gives the stage's own name to `newest` in Berth's records, taking it from the sibling
+    /// that had it. `None` when `newest` had it already; else who had it (to re-route).
+    pub(crate) fn give_stage_name(
         &self,
         parent: &App,
         stage: &Stage,
         newest: &App,
-        server: &berth_model::Server,
+        base: &str,
         pattern: &str,
-    ) -> Result<(), ApiError> {
-        let Some(base) = &server.base_domain else {
-            return Ok(());
-        };
+    ) -> Result<Option<Option<String>>, ApiError> {
         let name = format!("{}.{base}", stage.subdomain_label(pattern));
         let holder = self.store.domain_owner(&name)?;
         if holder.as_deref() == Some(newest.name.as_str()) {
-            return Ok(());
+            return Ok(None);
         }
         if let Some(other) = &holder {
             let is_sibling = self
@@ -423,10 +451,29 @@ impl Berth {
         }
         self.store.add_domain(&Domain {
             app: newest.name.clone(),
-            name: name.clone(),
+            name,
             primary: false,
             created_at: self.now(),
         })?;
+        Ok(Some(holder))
+    }
+
+    /// Moves the stage's own subdomain to `newest` (added to its route before it leaves the
+    /// previous holder's, so the name always answers).
+    async fn follow_newest(
+        &self,
+        parent: &App,
+        stage: &Stage,
+        newest: &App,
+        server: &berth_model::Server,
+        pattern: &str,
+    ) -> Result<(), ApiError> {
+        let Some(base) = &server.base_domain else {
+            return Ok(());
+        };
+        let Some(holder) = self.give_stage_name(parent, stage, newest, base, pattern)? else {
+            return Ok(());
+        };
         let hosts = self.hosts_of(newest, server)?;
         self.sync_route(newest, server, hosts).await?;
         if let Some(other) = holder {

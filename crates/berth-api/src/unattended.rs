@@ -2,9 +2,11 @@
 //! (the app, its env with secrets, how to fetch its source, its route, the notifiers), and
 //! how the deployments the relay ran come back into Berth's history.
 
-use berth_model::{App, Deployment, DeploymentStatus, Server, WebhookMode};
+use berth_model::{App, DeploymentStatus, Server, WebhookMode};
 use berth_relay_proto::client::ControlClient;
-use berth_relay_proto::proto::{GitAuth, NotifierSpec, RelayDeployment, RouteSpec, UnattendedSpec};
+use berth_relay_proto::proto::{
+    GitAuth, ImageSpec, NotifierSpec, RegistryLogin, RelayDeployment, RouteSpec, UnattendedSpec,
+};
 use berth_secrets::{Sensitive, deploy_key_key, git_token_key, notifier_key};
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +130,16 @@ impl Berth {
         app: &App,
         server: &Server,
     ) -> Result<UnattendedSpec, ApiError> {
-        let kind = remote_kind(&app.git).ok_or_else(|| {
+        let image = match &app.image {
+            Some(reference) => Some(self.unattended_image(app, server, reference)?),
+            None => None,
+        };
+        let kind = match &image {
+            // Pulled, not fetched: no git source to reach.
+            Some(_) => Some(Remote::Git),
+            None => remote_kind(&app.git),
+        };
+        let kind = kind.ok_or_else(|| {
             ApiError::Invalid(format!(
                 "`{}` is a path on this machine; an unattended relay fetches the source itself: \
                  set the app's git source to a URL the server can reach (https://, ssh:// or git://)",
@@ -204,6 +215,31 @@ impl Berth {
             urls,
             notifiers,
             allow_force_push: false,
+            image,
+        })
+    }
+
+    /// An image app's part of its unattended spec: the registry login its pulls pass, its
+    /// stages and where their instances answer, how often the relay looks for new tags.
+    fn unattended_image(
+        &self,
+        app: &App,
+        server: &Server,
+        reference: &str,
+    ) -> Result<ImageSpec, ApiError> {
+        let login = self
+            .credentials_for_image(reference)?
+            .map(|c| RegistryLogin {
+                host: c.host,
+                username: c.username,
+                password: c.password,
+            });
+        Ok(ImageSpec {
+            login,
+            stages: self.store.stages(&app.name)?,
+            pattern: self.stage_pattern(&server.name)?,
+            base_domain: server.base_domain.clone(),
+            poll_secs: self.poll_interval().as_secs(),
         })
     }
 
@@ -266,7 +302,7 @@ impl Berth {
                 break;
             };
             for r in batch {
-                if self.record_relay_deployment(&r.deployment, &r.log)? {
+                if self.record_relay_deployment(&r)? {
                     fresh.push(r);
                 }
             }
@@ -311,12 +347,33 @@ impl Berth {
 
     /// Records one of the relay's deployments in one transaction; `false` when Berth already
     /// had it (or the app is gone). A healthy one becomes active only if no newer deployment
-    /// (a manual deploy since) is active.
-    fn record_relay_deployment(&self, d: &Deployment, log: &[String]) -> Result<bool, ApiError> {
+    /// (a manual deploy since) is active. A stage's instance the relay created joins Berth's
+    /// records (app, stage link, subdomain), takes the stage's name when it became active, and
+    /// the instances it removed leave them.
+    fn record_relay_deployment(&self, r: &RelayDeployment) -> Result<bool, ApiError> {
+        let d = &r.deployment;
+        if let Some(i) = &r.instance
+            && self.store.app(&d.app).is_err()
+        {
+            // A new instance that failed left nothing on the server: nothing to record.
+            if d.status != DeploymentStatus::Active {
+                return Ok(false);
+            }
+            let Ok(parent) = self.store.app(&i.app) else {
+                return Ok(false);
+            };
+            let Ok(stage) = self.store.stage(&i.app, &i.stage) else {
+                return Ok(false);
+            };
+            let server = self.store.server(&parent.server)?;
+            let image = berth_model::ImageRef::parse(parent.image.as_deref().unwrap_or_default())?;
+            let pattern = self.stage_pattern(&server.name)?;
+            self.new_instance(&parent, &stage, &i.tag, &image, &server, &pattern)?;
+        }
         if self.store.app(&d.app).is_err() {
             return Ok(false);
         }
-        let Some(activated) = self.store.record_finished_deployment(d, log)? else {
+        let Some(activated) = self.store.record_finished_deployment(d, &r.log)? else {
             return Ok(false);
         };
         let verdict = match (d.status, activated) {
@@ -328,6 +385,39 @@ impl Berth {
             &d.app,
             &format!("deployment {} by the relay: {verdict}", d.id),
         );
+        if let Some(i) = &r.instance
+            && d.status == DeploymentStatus::Active
+        {
+            if let Some(digest) = &d.digest {
+                self.store.record_healthy(
+                    &i.app,
+                    &i.stage,
+                    &i.tag,
+                    digest,
+                    d.finished_at.unwrap_or(d.started_at),
+                )?;
+            }
+            let parent = self.store.app(&i.app)?;
+            let server = self.store.server(&parent.server)?;
+            if let (Ok(stage), Some(base)) =
+                (self.store.stage(&i.app, &i.stage), &server.base_domain)
+            {
+                let newest = self.store.app(&d.app)?;
+                let pattern = self.stage_pattern(&server.name)?;
+                // The relay moved the name on the proxy already; the records follow.
+                self.give_stage_name(&parent, &stage, &newest, base, &pattern)?;
+            }
+            for gone in &r.removed {
+                if self.store.instance(gone)?.is_some() {
+                    self.store.delete_app(gone)?;
+                    self.audit(
+                        "stage.drain",
+                        &i.app,
+                        &format!("{gone} (beyond the max of {}, by the relay)", i.stage),
+                    );
+                }
+            }
+        }
         Ok(true)
     }
 }

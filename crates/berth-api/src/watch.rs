@@ -414,16 +414,12 @@ impl Berth {
     /// command that does it); `None` when the push deploys now.
     pub(crate) fn waiting_stage(&self, app: &str, tag: &str) -> Result<Option<String>, ApiError> {
         let stages = self.store.stages(app)?;
-        let taking: Vec<_> = stages.iter().filter(|s| s.takes(tag)).collect();
-        if taking.iter().any(|s| s.auto_deploy) || taking.is_empty() {
-            return Ok(None);
-        }
-        let names: Vec<&str> = taking.iter().map(|s| s.name.as_str()).collect();
-        Ok(Some(format!(
-            "tag {tag} for stage {} (deploys on request): `berth deploy {app} --stage {} --tag {tag}`",
-            names.join(", "),
-            names[0]
-        )))
+        Ok(
+            match berth_model::stage::decide_tag(app, &stages, "", tag) {
+                berth_model::stage::TagDecision::Wait(waiting) => Some(waiting),
+                _ => None,
+            },
+        )
     }
 
     /// Reports an image push that waits for the user, and announces it.
@@ -447,7 +443,7 @@ impl Berth {
             client: client_name.to_owned(),
         };
         let recorded = client.report(d.id, &report).await?;
-        let notice = available_notice(
+        let notice = DeployNotice::available(
             &app,
             &server.name,
             waiting,
@@ -476,27 +472,5 @@ impl Berth {
                 });
             }
         }
-    }
-}
-
-/// The notice of a new image tag waiting for the user (`waiting` says which stage and how to
-/// deploy it), from a webhook push or polling.
-pub(crate) fn available_notice(
-    app: &str,
-    server: &str,
-    waiting: &str,
-    trigger: String,
-) -> DeployNotice {
-    DeployNotice {
-        app: app.to_owned(),
-        server: server.to_owned(),
-        status: "available".to_owned(),
-        deployment: None,
-        commit: None,
-        duration_ms: None,
-        url: None,
-        failed_step: None,
-        error: Some(waiting.to_owned()),
-        trigger,
     }
 }

@@ -160,12 +160,6 @@ impl Berth {
         req: WebhookEnable,
     ) -> Result<WebhookInfo, ApiError> {
         let app = self.store.app(app)?;
-        if app.image.is_some() && req.mode == WebhookMode::Unattended {
-            return Err(ApiError::Invalid(format!(
-                "`{}` runs an image: its webhook queues image pushes for `berth watch` or the desktop to deploy; unattended deploys of image apps (by the relay alone) are not supported yet",
-                app.name
-            )));
-        }
         let server = self.store.server(&app.server)?;
         if server.relay.is_none() {
             return Err(ApiError::RelayNotInstalled {
@@ -177,7 +171,13 @@ impl Berth {
                 "--git-token is for unattended webhooks (the relay fetches the source); add --unattended".to_owned(),
             ));
         }
-        if req.mode == WebhookMode::Unattended {
+        if req.git_token.is_some() && app.image.is_some() {
+            return Err(ApiError::Invalid(format!(
+                "--git-token is for git sources; `{}` pulls an image (its registry's login comes from `berth registry add`)",
+                app.name
+            )));
+        }
+        if req.mode == WebhookMode::Unattended && app.image.is_none() {
             match crate::unattended::remote_kind(&app.git) {
                 None => {
                     return Err(ApiError::Invalid(format!(

@@ -164,6 +164,10 @@ pub enum RegistryCmd {
         #[arg(long)]
         server: Option<String>,
     },
+    /// How often registries are looked at for new tags of image apps — by `berth watch` and
+    /// the desktop, and by the relays of apps with an unattended webhook (0: never). Without
+    /// SECS, the current interval.
+    Poll { secs: Option<u64> },
     /// A repository's tags, newest first (the registry's API, reached from the server).
     Tags {
         name: String,

@@ -31,6 +31,10 @@ pub(crate) async fn registry(berth: &Berth, cmd: RegistryCmd) -> anyhow::Result<
                 SecretInput::new(1).read(&what)?
             };
             let r = berth.registry_add(&draft, &password)?;
+            // Relays that pull for unattended apps get the new login.
+            for warning in berth.webhook_resync_all().await {
+                eprintln!("warning: {warning}");
+            }
             println!(
                 "registry {} added: {} as {} (password in {}); check it with `berth registry test {}`",
                 style.bold(&r.name),
@@ -39,6 +43,20 @@ pub(crate) async fn registry(berth: &Berth, cmd: RegistryCmd) -> anyhow::Result<
                 berth.secrets_info().backend,
                 r.name
             );
+        }
+        RegistryCmd::Poll { secs } => {
+            if let Some(secs) = secs {
+                // Relays poll for their unattended apps: they learn the new interval.
+                for warning in berth.set_poll_interval(secs).await? {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            match berth.poll_interval().as_secs() {
+                0 => println!("registries are not polled (webhooks and `berth deploy` only)"),
+                secs => println!(
+                    "registries are polled every {secs} s (by `berth watch`, the desktop, and relays for unattended apps)"
+                ),
+            }
         }
         RegistryCmd::Ls { json } => {
             let list = berth.registries()?;

@@ -152,6 +152,10 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
             if let Some(pattern) = stage_pattern {
                 let p = berth.set_stage_pattern(&name, &pattern)?;
                 eprintln!("server {name}: stage subdomains {p}, an instance's {p}-<tag>");
+                // Relays that deploy stages on their own name instances with it.
+                for warning in berth.webhook_resync_all().await {
+                    eprintln!("warning: {warning}");
+                }
             }
             if build_image.is_some() || run_image.is_some() {
                 let s = berth.server_set_base_images(&name, build_image, run_image)?;

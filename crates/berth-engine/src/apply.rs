@@ -46,6 +46,8 @@ pub(crate) struct Apply<'a> {
     pub(crate) app: &'a App,
     /// Env values, secrets included (a created container gets them).
     pub(crate) env: &'a [(String, String)],
+    /// Labels the new container carries besides Berth's own.
+    pub(crate) labels: &'a [(String, String)],
     pub(crate) sink: &'a dyn DeploySink,
     pub(crate) cancel: &'a CancellationToken,
     pub(crate) clock: &'a dyn Clock,
@@ -269,7 +271,11 @@ impl Apply<'_> {
             name: c.name.clone(),
             image: c.image,
             env: self.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            labels: deployment_labels(&self.app.name, &d.id, d.commit.as_deref()),
+            labels: {
+                let mut l = deployment_labels(&self.app.name, &d.id, d.commit.as_deref());
+                l.extend(self.labels.iter().cloned());
+                l
+            },
             port: c.port,
             network: c.network,
             cpus: c.cpus,

@@ -30,6 +30,7 @@ pub mod routes;
 mod run;
 pub mod service;
 pub mod settle;
+pub mod stages;
 
 pub use connect::ConnectPaths;
 pub use error::EngineError;

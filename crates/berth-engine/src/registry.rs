@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use berth_model::ImageTag;
-use berth_registry::{BoxStream, Client, Connect, Login};
+pub use berth_registry::{BoxStream, Connect};
+use berth_registry::{Client, Login};
 use berth_ssh::{Forward, RemoteTarget, Transport};
 use tokio::sync::Mutex;
 
@@ -99,6 +100,18 @@ pub async fn tag(
     creds: Option<&RegistryCredentials>,
 ) -> Result<ImageTag, EngineError> {
     Ok(client(host, registry, creds).tag(repository, tag).await?)
+}
+
+/// The tags of `repository`, newest first, over streams `connect` opens (the relay's own,
+/// from its container).
+pub async fn tags_via(
+    connect: Arc<dyn Connect>,
+    registry: &str,
+    repository: &str,
+    creds: Option<&RegistryCredentials>,
+) -> Result<Vec<ImageTag>, EngineError> {
+    let client = Client::new(connect, registry, creds.map(RegistryCredentials::login));
+    Ok(client.tags_newest_first(repository).await?)
 }
 
 fn client(host: &Host, registry: &str, creds: Option<&RegistryCredentials>) -> Client {

@@ -98,6 +98,9 @@ pub struct DeployJob {
     pub history: Option<Vec<Deployment>>,
     /// The route through the server's proxy, when there is one.
     pub route: Option<RoutePlan>,
+    /// Labels the container carries besides Berth's own (a stage instance's, so any driver
+    /// finds the stage's instances on the host: [`crate::stages::instance_labels`]).
+    pub labels: Vec<(String, String)>,
 }
 
 /// A deployment that did not become active.
@@ -243,6 +246,7 @@ pub async fn run_deploy(
         previous,
         history,
         route,
+        labels,
     } = job;
     let mut d = deployment;
     sink.event(DeployEvent::Started {
@@ -266,6 +270,7 @@ pub async fn run_deploy(
             previous,
             history,
             route,
+            labels: &labels,
             sink,
             cancel: &cancel,
         },
@@ -369,6 +374,7 @@ struct Inputs<'a> {
     previous: Option<Deployment>,
     history: Option<Vec<Deployment>>,
     route: Option<RoutePlan>,
+    labels: &'a [(String, String)],
     sink: &'a dyn DeploySink,
     cancel: &'a CancellationToken,
 }
@@ -388,6 +394,7 @@ async fn execute(
         previous,
         history,
         route,
+        labels: inputs_labels,
         sink,
         cancel,
     } = inputs;
@@ -428,6 +435,7 @@ async fn execute(
         host,
         app,
         env,
+        labels: inputs_labels,
         sink,
         cancel,
         clock: steps.clock,

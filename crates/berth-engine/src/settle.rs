@@ -214,6 +214,7 @@ pub async fn settle(
         host,
         app: &app,
         env: &[],
+        labels: &[],
         sink,
         cancel: &cancel,
         clock,

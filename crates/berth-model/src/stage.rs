@@ -158,6 +158,44 @@ impl Stage {
     }
 }
 
+/// What a new tag of an image app (a webhook's push, polling) leads to — the same answer for
+/// `berth watch`, the desktop and the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagDecision {
+    /// Deploy it: into this stage (`None`: the app has no stages, it is the app's own tag).
+    Deploy(Option<String>),
+    /// A stage takes it but deploys only when asked: what to tell the user.
+    Wait(String),
+    /// Nothing takes it.
+    Ignore,
+}
+
+/// What a new `tag` of `app` leads to: an auto-deploy stage that takes it deploys it; stages
+/// that take it but wait for a yes announce it; without stages only the app's own tag
+/// (`own_tag`, one that moved) deploys.
+pub fn decide_tag(app: &str, stages: &[Stage], own_tag: &str, tag: &str) -> TagDecision {
+    if stages.is_empty() {
+        return if tag == own_tag {
+            TagDecision::Deploy(None)
+        } else {
+            TagDecision::Ignore
+        };
+    }
+    let taking: Vec<&Stage> = stages.iter().filter(|s| s.takes(tag)).collect();
+    if let Some(auto) = taking.iter().find(|s| s.auto_deploy) {
+        return TagDecision::Deploy(Some(auto.name.clone()));
+    }
+    let Some(first) = taking.first() else {
+        return TagDecision::Ignore;
+    };
+    let names: Vec<&str> = taking.iter().map(|s| s.name.as_str()).collect();
+    TagDecision::Wait(format!(
+        "tag {tag} for stage {} (deploys on request): `berth deploy {app} --stage {} --tag {tag}`",
+        names.join(", "),
+        first.name
+    ))
+}
+
 /// `*` any run of characters, `?` one character; everything else literal.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
@@ -250,6 +288,34 @@ mod tests {
         }
         .validate(0)
         .unwrap()
+    }
+
+    #[test]
+    fn a_new_tag_deploys_waits_or_is_ignored() {
+        let dev = Stage {
+            auto_deploy: true,
+            ..stage("dev", "dev-*")
+        };
+        let prod = stage("prod", "v*");
+        let stages = [dev, prod];
+        assert_eq!(
+            decide_tag("web", &stages, "1", "dev-2"),
+            TagDecision::Deploy(Some("dev".into()))
+        );
+        assert_eq!(
+            decide_tag("web", &stages, "1", "v2"),
+            TagDecision::Wait(
+                "tag v2 for stage prod (deploys on request): `berth deploy web --stage prod --tag v2`"
+                    .into()
+            )
+        );
+        assert_eq!(
+            decide_tag("web", &stages, "1", "latest"),
+            TagDecision::Ignore
+        );
+        // Without stages only the app's own tag (moved to a new image) deploys.
+        assert_eq!(decide_tag("web", &[], "1", "1"), TagDecision::Deploy(None));
+        assert_eq!(decide_tag("web", &[], "1", "2"), TagDecision::Ignore);
     }
 
     #[test]

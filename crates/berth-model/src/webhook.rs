@@ -429,6 +429,23 @@ pub struct DeployNotice {
 }
 
 impl DeployNotice {
+    /// A new image tag waits for the user (`waiting` says for which stage and how to deploy
+    /// it); `trigger` says how it was found.
+    pub fn available(app: &str, server: &str, waiting: &str, trigger: String) -> DeployNotice {
+        DeployNotice {
+            app: app.to_owned(),
+            server: server.to_owned(),
+            status: "available".to_owned(),
+            deployment: None,
+            commit: None,
+            duration_ms: None,
+            url: None,
+            failed_step: None,
+            error: Some(waiting.to_owned()),
+            trigger,
+        }
+    }
+
     /// One line: `hello deployed 1a2b3c4 in 4.2 s → https://hello.example.com`.
     pub fn summary(&self) -> String {
         let commit = self

@@ -115,6 +115,68 @@ pub struct UnattendedSpec {
     /// A push may deploy a commit that does not descend from the serving one.
     #[serde(default)]
     pub allow_force_push: bool,
+    /// An image app: pulled from its registry instead of built from `git_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSpec>,
+}
+
+/// What the relay needs to deploy an image app on its own: the registry login, its stages and
+/// where their instances answer, how often to look for new tags.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSpec {
+    /// The login pulls (and polling) pass, when the registry needs one.
+    pub login: Option<RegistryLogin>,
+    /// The app's stages (none: the app's own tag deploys).
+    pub stages: Vec<berth_model::Stage>,
+    /// The server's stage subdomain pattern (`stage-{stage}-{app}`).
+    pub pattern: String,
+    /// The server's base domain: instances answer under it.
+    pub base_domain: Option<String>,
+    /// Seconds between looks at the registry for new tags (0: never).
+    pub poll_secs: u64,
+}
+
+impl std::fmt::Debug for ImageSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageSpec")
+            .field("login", &self.login)
+            .field(
+                "stages",
+                &self.stages.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .field("pattern", &self.pattern)
+            .field("base_domain", &self.base_domain)
+            .field("poll_secs", &self.poll_secs)
+            .finish()
+    }
+}
+
+/// A registry login, kept in the relay's 0600 secrets file; the password is never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryLogin {
+    /// The registry host as image references name it (`ghcr.io`, `127.0.0.1:5000`).
+    pub host: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RegistryLogin {{ host: {:?}, username: {:?}, password: <redacted> }}",
+            self.host, self.username
+        )
+    }
+}
+
+/// The stage instance an unattended deployment ran as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// The image app.
+    pub app: String,
+    pub stage: String,
+    pub tag: String,
 }
 
 impl std::fmt::Debug for UnattendedSpec {
@@ -127,6 +189,7 @@ impl std::fmt::Debug for UnattendedSpec {
             .field("git_auth", &self.git_auth)
             .field("route", &self.route)
             .field("notifiers", &self.notifiers)
+            .field("image", &self.image)
             .finish()
     }
 }
@@ -142,6 +205,12 @@ pub struct RelayDeployment {
     pub deployment: berth_model::Deployment,
     /// The last lines of its build output.
     pub log: Vec<String>,
+    /// A stage's instance: which (the deployment's app is the instance's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceRecord>,
+    /// Instances of the stage it removed (beyond the stage's max).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 impl std::fmt::Debug for HookSpec {
@@ -287,6 +356,17 @@ mod tests {
                 url: "https://ntfy.sh/topic-secret-value".into(),
             }],
             allow_force_push: false,
+            image: Some(ImageSpec {
+                login: Some(RegistryLogin {
+                    host: "ghcr.io".into(),
+                    username: "me".into(),
+                    password: "registry-secret-value".into(),
+                }),
+                stages: Vec::new(),
+                pattern: "stage-{stage}-{app}".into(),
+                base_domain: None,
+                poll_secs: 300,
+            }),
         };
         let hook = HookSpec {
             uuid: "u".into(),

@@ -82,6 +82,15 @@ CREATE TABLE IF NOT EXISTS pushes_seen (
     delivery INTEGER NOT NULL,
     PRIMARY KEY (hook, digest)
 ) STRICT;
+
+-- What polling an unattended image app's registry saw last: tag -> digest. The first look is
+-- the baseline (a row with an empty tag marks it taken).
+CREATE TABLE IF NOT EXISTS poll_seen (
+    app    TEXT NOT NULL,
+    tag    TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (app, tag)
+) STRICT;
 "#;
 
 /// Unattended deployments kept per app for Berth to catch up on.
@@ -472,6 +481,12 @@ pub fn put_hook(conn: &Connection, h: &HookSummary) -> Result<(), DbError> {
 }
 
 pub fn delete_hook(conn: &Connection, uuid: &str) -> Result<bool, DbError> {
+    // What polling saw of its app goes with it (a new hook starts from a new baseline).
+    conn.execute(
+        "DELETE FROM poll_seen WHERE app IN (SELECT app FROM hooks WHERE uuid = ?1)",
+        [uuid],
+    )
+    .map_err(db("delete a hook"))?;
     let n = conn
         .execute("DELETE FROM hooks WHERE uuid = ?1", [uuid])
         .map_err(db("delete a hook"))?;
@@ -741,6 +756,50 @@ pub fn release_claims(conn: &Connection, client: &str) -> Result<usize, DbError>
         [client],
     )
     .map_err(db("release claims"))
+}
+
+// ---- registry polling ----
+
+/// What polling saw of `app`'s registry (tag → digest); `None` before the baseline.
+pub fn poll_seen(
+    conn: &Connection,
+    app: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, DbError> {
+    let mut stmt = conn
+        .prepare("SELECT tag, digest FROM poll_seen WHERE app = ?1")
+        .map_err(db("read what polling saw"))?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([app], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db("read what polling saw"))?
+        .collect::<Result<_, _>>()
+        .map_err(db("read what polling saw"))?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.into_iter().filter(|(t, _)| !t.is_empty()).collect(),
+    ))
+}
+
+/// Records tags polling saw (the baseline's marker with them).
+pub fn set_poll_seen(
+    conn: &Connection,
+    app: &str,
+    seen: &[(String, String)],
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO poll_seen (app, tag, digest) VALUES (?1, '', '')",
+        [app],
+    )
+    .map_err(db("record what polling saw"))?;
+    for (tag, digest) in seen {
+        conn.execute(
+            "INSERT OR REPLACE INTO poll_seen (app, tag, digest) VALUES (?1, ?2, ?3)",
+            params![app, tag, digest],
+        )
+        .map_err(db("record what polling saw"))?;
+    }
+    Ok(())
 }
 
 // ---- unattended deployments ----
@@ -1106,6 +1165,8 @@ mod tests {
                 1,
             ),
             log: vec!["built".into()],
+            instance: None,
+            removed: Vec::new(),
         };
         let first = db
             .run(move |c| put_deployment(c, &record("d1")))

@@ -10,10 +10,12 @@
 mod control;
 mod db;
 mod forwarded;
+mod images;
 mod locks;
 mod metrics;
 #[cfg(unix)]
 mod own;
+mod poll;
 mod public;
 mod ratelimit;
 mod registry;
@@ -145,6 +147,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         stopped.clone(),
     )));
     tasks.push(tokio::spawn(worker::run(relay.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(poll::run(relay.clone(), stopped.clone())));
     #[cfg(unix)]
     tasks.push(tokio::spawn(serve_control(control, relay, stopped)));
     Ok(Running {

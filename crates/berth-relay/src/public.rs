@@ -194,7 +194,12 @@ async fn hook(
             match berth_hooks::decide_image(&push, &hook.filter) {
                 Ok(reason) => {
                     record.verdict = Verdict::Queued;
-                    record.reason = reason;
+                    record.reason = match hook.mode {
+                        WebhookMode::Unattended => {
+                            format!("{reason}; unattended: the relay takes it")
+                        }
+                        WebhookMode::Attended => reason,
+                    };
                     record.http_status = 202;
                 }
                 Err(reason) => {

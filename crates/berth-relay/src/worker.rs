@@ -8,13 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_engine::{
-    DeployJob, DeployOutcome, DeploySink, Ended, Host, JobSource, NETWORK, RoutePlan, SystemClock,
-    UpstreamVia, run_deploy, serving_deployment,
+    DeployFailure, DeployJob, DeployOutcome, DeploySink, Ended, Host, JobSource, NETWORK,
+    RoutePlan, SystemClock, UpstreamVia, run_deploy, serving_deployment,
 };
-use berth_model::{DeployEvent, Deployment, DeploymentKind, WebhookMode};
+use berth_model::{
+    DeliveryStatus, DeployEvent, DeployNotice, Deployment, DeploymentKind, WebhookMode,
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::proto::{GitAuth, RelayDeployment, UnattendedSpec};
+use crate::proto::{DeployReport, GitAuth, InstanceRecord, RelayDeployment, UnattendedSpec};
 use crate::{Relay, db};
 
 /// Who holds the relay's own claims.
@@ -153,33 +155,83 @@ async fn wait_for_lock(relay: &Relay, app: &str) {
 
 /// How one unattended deploy ended: the deployment for Berth's history (with its last build
 /// lines), and live or why not.
-struct Outcome {
-    deployment: Option<Deployment>,
-    log: Vec<String>,
-    ended: Ended,
+pub(crate) struct Outcome {
+    pub(crate) deployment: Option<Deployment>,
+    pub(crate) log: Vec<String>,
+    pub(crate) ended: Ended,
+    /// Where it is live when not at the app's own URL (a stage's instance).
+    pub(crate) url: Option<String>,
+    /// The stage instance it ran as, and the instances it removed.
+    pub(crate) instance: Option<InstanceRecord>,
+    pub(crate) removed: Vec<String>,
+    /// Nothing was deployed, on purpose: an image tag that waits for the user, or one no
+    /// stage takes.
+    pub(crate) note: Option<Note>,
+}
+
+/// Why an image push deployed nothing.
+pub(crate) enum Note {
+    /// A stage takes it but deploys only when asked: announced.
+    Waiting(String),
+    /// Nothing takes it (the stages changed since it was queued).
+    Skipped(String),
 }
 
 impl Outcome {
-    fn failed(step: &str, error: String) -> Outcome {
+    pub(crate) fn new(ended: Ended) -> Outcome {
         Outcome {
             deployment: None,
             log: Vec::new(),
-            ended: Ended::Failed {
-                step: Some(step.to_owned()),
-                error,
-            },
+            ended,
+            url: None,
+            instance: None,
+            removed: Vec::new(),
+            note: None,
         }
+    }
+
+    pub(crate) fn failed(step: &str, error: String) -> Outcome {
+        Outcome::new(Ended::Failed {
+            step: Some(step.to_owned()),
+            error,
+        })
     }
 
     /// Not deployed at all (the hook changed after the push was queued): no step ran.
     fn failed_early(why: &str) -> Outcome {
+        Outcome::new(Ended::Failed {
+            step: None,
+            error: why.to_owned(),
+        })
+    }
+
+    pub(crate) fn noted(note: Note) -> Outcome {
         Outcome {
-            deployment: None,
-            log: Vec::new(),
-            ended: Ended::Failed {
-                step: None,
-                error: why.to_owned(),
+            note: Some(note),
+            ..Outcome::new(Ended::Live { url: None })
+        }
+    }
+
+    /// The engine's answer for a deployment.
+    pub(crate) fn of(result: Result<Deployment, Box<DeployFailure>>, log: Vec<String>) -> Outcome {
+        match result {
+            Ok(deployment) => Outcome {
+                deployment: Some(deployment),
+                log,
+                ..Outcome::new(Ended::Live { url: None })
             },
+            Err(f) => {
+                let mut deployment = f.deployment;
+                deployment.finished_at.get_or_insert(crate::now_ms());
+                Outcome {
+                    deployment: Some(deployment),
+                    log,
+                    ..Outcome::new(Ended::Failed {
+                        step: Some(f.step.map_or("setup", |s| s.as_str()).to_owned()),
+                        error: f.error.to_string(),
+                    })
+                }
+            }
         }
     }
 }
@@ -194,9 +246,15 @@ async fn finish(
     duration_ms: u64,
 ) {
     let app = d.app.clone().unwrap_or_default();
+    if let Some(note) = outcome.note {
+        return finish_noted(relay, spec, d, note).await;
+    }
     let ended = match outcome.ended {
         Ended::Live { .. } => Ended::Live {
-            url: spec.as_ref().and_then(|s| s.urls.first().cloned()),
+            url: outcome
+                .url
+                .clone()
+                .or_else(|| spec.as_ref().and_then(|s| s.urls.first().cloned())),
         },
         failed => failed,
     };
@@ -224,6 +282,8 @@ async fn finish(
             delivery: d.id,
             deployment,
             log: outcome.log,
+            instance: outcome.instance,
+            removed: outcome.removed,
         });
     let id = d.id;
     let now = crate::now_ms();
@@ -249,6 +309,45 @@ async fn finish(
 
     let Some(spec) = spec else { return };
     let notice = said.notice();
+    for n in &spec.notifiers {
+        if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
+            tracing::warn!(kind = %n.kind, "notification failed: {e}");
+        }
+    }
+}
+
+/// Closes an image push that deployed nothing on purpose; one that waits for the user is
+/// announced.
+async fn finish_noted(
+    relay: &Arc<Relay>,
+    spec: Option<Arc<UnattendedSpec>>,
+    d: &berth_model::Delivery,
+    note: Note,
+) {
+    let app = d.app.clone().unwrap_or_default();
+    let result = match &note {
+        Note::Waiting(why) => format!("waiting: {why}"),
+        Note::Skipped(why) => format!("skipped: {why}"),
+    };
+    let report = DeployReport {
+        status: DeliveryStatus::Done,
+        deployment: None,
+        duration_ms: 0,
+        result,
+        client: CLIENT.to_owned(),
+    };
+    let (id, now) = (d.id, crate::now_ms());
+    match relay.db.run(move |c| db::report(c, id, &report, now)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(id, "cannot record the result: {e}"),
+        Err(e) => tracing::warn!(id, "cannot record the result: {e}"),
+    }
+    tracing::info!(id, app = %app, "image push closed without a deploy");
+    let (Note::Waiting(why), Some(spec)) = (note, spec) else {
+        return;
+    };
+    let tag = d.git_ref.as_deref().unwrap_or_default();
+    let notice = DeployNotice::available(&app, &spec.server, &why, format!("image {tag} pushed"));
     for n in &spec.notifiers {
         if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
             tracing::warn!(kind = %n.kind, "notification failed: {e}");
@@ -302,6 +401,14 @@ async fn deploy(
         Ok(h) => h,
         Err(e) => return fail("setup", e),
     };
+    if let Some(image) = &spec.image {
+        let (outcome, docker_failed) = crate::images::deploy(&h, spec, image, d).await;
+        if docker_failed {
+            // The socket may have gone (Docker restarted): connect again next time.
+            *host = None;
+        }
+        return outcome;
+    }
     let git_ref = d.git_ref.clone().unwrap_or_else(|| spec.app.branch.clone());
     let source = berth_git::Source {
         url: spec.git_url.clone(),
@@ -411,33 +518,17 @@ async fn deploy(
         // The images on this host are the history the relay has.
         history: None,
         route,
+        labels: Vec::new(),
     };
     let sink = Sink::default();
     let result = run_deploy(&h, job, &sink, CancellationToken::new(), &SystemClock).await;
-    let log = sink.log();
-    match result {
-        Ok(deployment) => Outcome {
-            deployment: Some(deployment),
-            log,
-            ended: Ended::Live { url: None },
-        },
-        Err(f) => {
-            let mut deployment = f.deployment;
-            deployment.finished_at.get_or_insert(crate::now_ms());
-            if matches!(f.error, berth_engine::EngineError::Docker(_)) {
-                // The socket may have gone (Docker restarted): connect again next time.
-                *host = None;
-            }
-            Outcome {
-                ended: Ended::Failed {
-                    step: Some(f.step.map_or("setup", |s| s.as_str()).to_owned()),
-                    error: f.error.to_string(),
-                },
-                deployment: Some(deployment),
-                log,
-            }
-        }
+    if let Err(f) = &result
+        && matches!(f.error, berth_engine::EngineError::Docker(_))
+    {
+        // The socket may have gone (Docker restarted): connect again next time.
+        *host = None;
     }
+    Outcome::of(result, sink.log())
 }
 
 /// The Docker host the relay runs on, through the mounted socket.
@@ -466,12 +557,12 @@ async fn connect(
 
 /// Keeps the deployment's last build lines; the record itself comes back from the engine.
 #[derive(Default)]
-struct Sink {
+pub(crate) struct Sink {
     lines: Mutex<std::collections::VecDeque<String>>,
 }
 
 impl Sink {
-    fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.lines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
