@@ -89,6 +89,8 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         webhook_deliveries,
         registries,
         registry_add,
+        poll_interval,
+        set_poll_interval,
         registry_rm,
         registry_test,
         registry_tags,
@@ -385,7 +387,17 @@ async fn registries(d: Shell<'_>) -> Reply<Vec<Registry>> {
 
 #[tauri::command]
 async fn registry_add(d: Shell<'_>, draft: RegistryDraft, password: String) -> Reply<Registry> {
-    blocking(&d, move |d| d.berth().registry_add(&draft, &password)).await
+    d.berth().registry_add(&draft, &password).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn poll_interval(d: Shell<'_>) -> Reply<u64> {
+    Ok(d.berth().poll_interval().as_secs())
+}
+
+#[tauri::command]
+async fn set_poll_interval(d: Shell<'_>, secs: u64) -> Reply<Vec<String>> {
+    d.berth().set_poll_interval(secs).await.map_err(dto)
 }
 
 #[tauri::command]

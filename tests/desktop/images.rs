@@ -37,9 +37,16 @@ async fn registries_quick_deploy_and_stages() {
     app.click("[data-testid=registry-test]").await;
     app.wait_for_text("[data-testid=registry-test-result]", "local logged in")
         .await;
+    // How often registries are polled: set here, the CLI sees it.
+    app.fill("[data-testid=poll-secs]", "120").await;
+    app.click("[data-testid=poll-save]").await;
+    app.wait_for_text("body", "registries are polled every 120 s")
+        .await;
+    let shown = app.berth.ok(&["registry", "poll"]).stdout;
+    assert!(shown.contains("every 120 s"), "{shown}");
     app.click("[data-testid=registry-tags]").await;
     app.fill("[data-testid=tags-repository]", &repo).await;
-    app.click("[data-testid=tags-list]").await;
+    app.click_clear("[data-testid=tags-list]").await;
     app.wait_for("[data-testid=tag-row][data-tag=dev-2]").await;
     let shown = app.wait_for_text("[data-testid=tag-browser]", "1.0").await;
     let order: Vec<_> = ["dev-2", "dev-1", "1.0"]

@@ -304,6 +304,16 @@ pub async fn registry_add(draft: &RegistryDraft, password: &str) -> Result<Regis
     .await
 }
 
+/// How often registries are looked at for new tags, in seconds (0: never).
+pub async fn poll_interval() -> Result<u64, ErrorDto> {
+    call("poll_interval", none()).await
+}
+
+/// Sets it; what did not reach a relay (its unattended apps poll there).
+pub async fn set_poll_interval(secs: u64) -> Result<Vec<String>, ErrorDto> {
+    call("set_poll_interval", json!({ "secs": secs })).await
+}
+
 pub async fn registry_rm(name: &str) -> Result<(), ErrorDto> {
     call_unit("registry_rm", json!({ "name": name })).await
 }

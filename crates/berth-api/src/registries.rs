@@ -10,8 +10,9 @@ use crate::error::ApiError;
 
 impl Berth {
     /// Adds a registry, or replaces the login of the one with that name. The password is
-    /// stored in the secrets store (the keychain by default), never in the database.
-    pub fn registry_add(
+    /// stored in the secrets store (the keychain by default), never in the database; relays
+    /// that pull for unattended apps get the new login (one that cannot be reached is logged).
+    pub async fn registry_add(
         &self,
         draft: &RegistryDraft,
         password: &str,
@@ -44,6 +45,7 @@ impl Berth {
             &registry.name,
             &format!("{} as {}", registry.host, registry.username),
         );
+        self.webhook_resync_all().await;
         Ok(registry)
     }
 

@@ -30,11 +30,7 @@ pub(crate) async fn registry(berth: &Berth, cmd: RegistryCmd) -> anyhow::Result<
             } else {
                 SecretInput::new(1).read(&what)?
             };
-            let r = berth.registry_add(&draft, &password)?;
-            // Relays that pull for unattended apps get the new login.
-            for warning in berth.webhook_resync_all().await {
-                eprintln!("warning: {warning}");
-            }
+            let r = berth.registry_add(&draft, &password).await?;
             println!(
                 "registry {} added: {} as {} (password in {}); check it with `berth registry test {}`",
                 style.bold(&r.name),

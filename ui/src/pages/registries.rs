@@ -25,6 +25,37 @@ pub fn Registries() -> impl IntoView {
     let tested = RwSignal::new(Vec::<(String, Result<String, String>)>::new());
     let browsing = RwSignal::new(None::<String>);
 
+    // How often registries are polled for new tags (seconds, 0: never).
+    let poll = RwSignal::new(String::new());
+    spawn_local(async move {
+        if let Ok(secs) = api::poll_interval().await {
+            poll.try_set(secs.to_string());
+        }
+    });
+    let save_poll = move || {
+        let Ok(secs) = poll.get_untracked().trim().parse::<u64>() else {
+            toasts.error(&ErrorDto {
+                code: "invalid".into(),
+                message: "the polling interval is a number of seconds (0: never)".into(),
+            });
+            return;
+        };
+        spawn_local(async move {
+            match api::set_poll_interval(secs).await {
+                Ok(warnings) => {
+                    toasts.ok(match secs {
+                        0 => "registries are not polled".to_owned(),
+                        s => format!("registries are polled every {s} s"),
+                    });
+                    for w in warnings {
+                        toasts.info(w);
+                    }
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    };
+
     let load = move || {
         spawn_local(async move {
             match api::registries().await {
@@ -162,6 +193,23 @@ pub fn Registries() -> impl IntoView {
             </form>
             <div class="form-foot">
                 <span class="field-hint">"Saving a registry with an existing name replaces its login."</span>
+            </div>
+            <form
+                class="env-form"
+                data-testid="poll-form"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    save_poll();
+                }
+            >
+                <label class="field">
+                    <span class="field-label">"Look for new tags every (seconds)"</span>
+                    <input data-testid="poll-secs" inputmode="numeric" prop:value=move || poll.get() on:input=move |ev| poll.set(event_target_value(&ev)) />
+                </label>
+                <button class="button" type="submit" data-testid="poll-save">"Save"</button>
+            </form>
+            <div class="form-foot">
+                <span class="field-hint">"For registries that cannot call a webhook: the desktop and berth watch look this often, and so does the server's relay for apps with an unattended webhook. 0 turns polling off."</span>
             </div>
             <DialogError error=error />
             {move || browsing.get().map(|r| view! { <TagBrowser registry=r on_close=Callback::new(move |()| browsing.set(None)) /> })}
