@@ -577,6 +577,30 @@ fn stages_run_tags_side_by_side_and_promote_by_digest() {
             .is_some_and(|u| u.contains(&format!("stage-dev-{app}.apps.test"))),
         "{st:#}"
     );
+    // prod waits for a yes, unattended too: the push is closed as waiting, nothing deployed.
+    registry.push_web(&repo, "v2", "release-2");
+    assert_eq!(
+        deliver(fixtures::generic_image(&format!("{host}/{repo}:v2"))).0,
+        202
+    );
+    until("the relay closes the v2 push as waiting", &|| {
+        b.ok(&["app", "webhook", "deliveries", &app, "--json"])
+            .json()
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| {
+                d["git_ref"].as_str().is_some_and(|r| r.ends_with(":v2"))
+                    && d["status"] == "done"
+                    && d["result"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("waiting: tag v2 for stage prod"))
+            })
+    });
+    assert!(
+        docker::containers_of(&format!("stage-prod-{app}-v2")).is_empty(),
+        "nothing deployed to prod"
+    );
     b.ok(&["promote", &app, "--to", "prod", "--tag", "dev-6", "--yes"]);
     assert_eq!(through(&app), Some((200, "v6".into())), "promoted");
     let logs = relay_logs();
