@@ -16,8 +16,8 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
-    ProxyStatus, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
-    WebhookInfo,
+    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, Registry,
+    RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -87,6 +87,11 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         webhook_disable,
         webhook_rotate_secret,
         webhook_deliveries,
+        notifiers,
+        notify_add,
+        notify_route,
+        notify_rm,
+        notify_test,
         registries,
         registry_add,
         poll_interval,
@@ -376,6 +381,50 @@ async fn webhook_rotate_secret(d: Shell<'_>, app: String) -> Reply<WebhookInfo> 
 #[tauri::command]
 async fn webhook_deliveries(d: Shell<'_>, app: String, limit: usize) -> Reply<Vec<Delivery>> {
     d.berth().webhook_deliveries(&app, limit).await.map_err(dto)
+}
+
+// --- notifiers ---
+
+#[tauri::command]
+async fn notifiers(d: Shell<'_>) -> Reply<Vec<Notifier>> {
+    blocking(&d, |d| d.berth().notifiers()).await
+}
+
+#[tauri::command]
+async fn notify_add(
+    d: Shell<'_>,
+    kind: NotifierKind,
+    url: String,
+    app: Option<String>,
+    events: Vec<NoticeEvent>,
+) -> Reply<NotifierSaved> {
+    d.berth()
+        .notify_add(kind, &url, app.as_deref(), &events)
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn notify_route(
+    d: Shell<'_>,
+    id: i64,
+    app: Option<String>,
+    events: Vec<NoticeEvent>,
+) -> Reply<NotifierSaved> {
+    d.berth()
+        .notify_route(id, app.as_deref(), &events)
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn notify_rm(d: Shell<'_>, id: i64) -> Reply<Vec<String>> {
+    d.berth().notify_rm(id).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn notify_test(d: Shell<'_>, id: Option<i64>) -> Reply<Vec<NotifierTested>> {
+    Ok(d.berth().notify_test(id).await)
 }
 
 // --- image apps: registries, inspection, stages ---

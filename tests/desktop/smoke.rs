@@ -71,6 +71,48 @@ async fn launches_and_shares_the_data_dir_with_the_cli() {
     assert!(about.contains("x86_64 and aarch64 servers"), "{about}");
     app.screenshot("settings").await;
 
+    // Settings → Notifications: a webhook notifier added for deploys, tested (the endpoint
+    // hears it), routed to alerts too, removed — the CLI sees each step.
+    let (port, heard) = berth_testkit::notification_sink_on("127.0.0.1");
+    app.wait_for("[data-testid=empty-notifiers]").await;
+    app.select("[data-testid=notifier-kind]", "webhook").await;
+    app.fill(
+        "[data-testid=notifier-url]",
+        &format!("http://127.0.0.1:{port}/hook"),
+    )
+    .await;
+    app.click("[data-testid=notifier-event-deploy]").await;
+    app.click("[data-testid=notifier-add]").await;
+    app.wait_for_text("[data-testid=notifier-routing]", "every app · deploy")
+        .await;
+    app.click_clear("[data-testid=notifier-test]").await;
+    app.wait_for_text("[data-testid=notifier-test-result]", "test notice taken")
+        .await;
+    let body = heard
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the test notice");
+    assert!(body.contains("berth notify test (desktop)"), "{body}");
+    app.click("[data-testid=notifier-route]").await;
+    app.click("[data-testid=notifier-route-event-alert]").await;
+    // The window paints a moment after the page changed.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.screenshot("notifications").await;
+    app.click("[data-testid=notifier-route-save]").await;
+    app.wait_for_text(
+        "[data-testid=notifier-routing]",
+        "every app · deploy, alert",
+    )
+    .await;
+    let listed = app.berth.ok(&["notify", "ls", "--json"]).json();
+    assert_eq!(listed[0]["events"], serde_json::json!(["deploy", "alert"]));
+    app.click_clear("[data-testid=notifier-rm]").await;
+    app.click("[data-testid=confirm-ok]").await;
+    app.wait_for("[data-testid=empty-notifiers]").await;
+    assert_eq!(
+        app.berth.ok(&["notify", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
+
     app.quit().await;
 }
 

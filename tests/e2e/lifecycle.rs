@@ -40,6 +40,23 @@ fn serving(b: &Berth, app: &str) -> String {
 fn failing_health_check_keeps_the_old_version_serving() {
     let (_sshd, b, app, repo, _guard) = deployed("unhealthy");
     let before = containers_of(&app);
+    // Notifiers routed by app and kind: this app's deploys; another app's; new images only.
+    let other = berth_testkit::unique("other");
+    let _other_guard = AppGuard(other.clone());
+    b.ok(&["app", "create", &other, "--git", &repo.path_str()]);
+    let sink = |route: &[&str]| {
+        let (port, heard) = berth_testkit::notification_sink_on("127.0.0.1");
+        let mut args = vec!["notify", "add", "webhook", "-"];
+        args.extend_from_slice(route);
+        b.ok_with_input(&args, &format!("http://127.0.0.1:{port}/notice\n"));
+        heard
+    };
+    let mine = sink(&["--app", &app, "--events", "deploy"]);
+    let others = sink(&["--app", &other]);
+    let images = sink(&["--events", "image"]);
+    let listed = b.ok(&["notify", "ls"]).stdout;
+    assert!(listed.contains(&format!("{app} · deploy")), "{listed}");
+    assert!(listed.contains("every app · image"), "{listed}");
     // v2 no longer answers /healthz (404).
     repo.commit_version("v2");
     repo.remove("www/healthz", "drop healthz");
@@ -59,6 +76,34 @@ fn failing_health_check_keeps_the_old_version_serving() {
     assert_eq!(history[1]["status"], "active");
     let st = b.ok(&["status", &app, "--json"]).json();
     assert_eq!(st["last_deploy"]["status"], "failed");
+
+    // The CLI's deploy result reached the notifier routed to it, and only that one.
+    let notice = |heard: &std::sync::mpsc::Receiver<String>| {
+        let body = heard
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a notice");
+        serde_json::from_str::<serde_json::Value>(&body).expect("JSON notice")["notice"].clone()
+    };
+    let failed = notice(&mine);
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert_eq!(failed["failed_step"], "health-check", "{failed:#}");
+    assert_eq!(failed["trigger"], "deploy by cli", "{failed:#}");
+    // Routed anew to every kind, the image-only notifier hears a restart too.
+    let id = b.ok(&["notify", "ls", "--json"]).json()[2]["id"]
+        .as_i64()
+        .expect("id");
+    b.ok(&["notify", "route", &id.to_string(), "--all-events"]);
+    b.ok(&["restart", &app]);
+    for heard in [&mine, &images] {
+        let restarted = notice(heard);
+        assert_eq!(restarted["status"], "deployed", "{restarted:#}");
+        assert_eq!(restarted["trigger"], "restart by cli", "{restarted:#}");
+    }
+    assert!(
+        others.recv_timeout(Duration::from_millis(500)).is_err(),
+        "another app's notifier heard nothing"
+    );
+    assert!(mine.try_recv().is_err(), "one notice per result");
 }
 
 #[test]

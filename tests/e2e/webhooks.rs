@@ -5,7 +5,7 @@
 //! One `berth-relay` (and one `berth-proxy`) per Docker host: these tests hold the proxy lock
 //! and remove the relay (container, volume, socket dir, images) when they end.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use berth_model::Provider;
 use berth_testkit::docker::{AppGuard, CADDY, ensure_caddy, gateway, remove_relay};
 use berth_testkit::{
-    Berth, LoginUser, Sshd, free_port, git, http_get, http_get_host, http_post, unique,
+    Berth, LoginUser, Sshd, free_port, git, http_get, http_get_host, http_post,
+    notification_sink_on, unique,
 };
 
 use crate::routing::ProxyGuard;
@@ -189,35 +190,6 @@ fn serving(b: &Berth, app: &str) -> String {
 /// An HTTP server on loopback that hands every request body it gets to the returned channel.
 fn notification_sink() -> (u16, mpsc::Receiver<String>) {
     notification_sink_on("127.0.0.1")
-}
-
-/// The same on `addr` (`0.0.0.0`: containers reach it through their gateway).
-fn notification_sink_on(addr: &str) -> (u16, mpsc::Receiver<String>) {
-    let listener = std::net::TcpListener::bind((addr, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
-        }
-    });
-    (port, rx)
 }
 
 #[test]

@@ -13,8 +13,8 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
-    ProxyStatus, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
-    WebhookInfo,
+    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, Registry,
+    RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -289,6 +289,48 @@ pub async fn webhook_deliveries(app: &str, limit: usize) -> Result<Vec<Delivery>
 }
 
 // --- settings ---
+
+// --- notifiers ---
+
+pub async fn notifiers() -> Result<Vec<Notifier>, ErrorDto> {
+    call("notifiers", none()).await
+}
+
+/// Adds a notifier routed to `app` (`None`: every app) and `events` (empty: every kind).
+pub async fn notify_add(
+    kind: NotifierKind,
+    url: &str,
+    app: Option<&str>,
+    events: &[NoticeEvent],
+) -> Result<NotifierSaved, ErrorDto> {
+    call(
+        "notify_add",
+        json!({ "kind": kind, "url": url, "app": app, "events": events }),
+    )
+    .await
+}
+
+pub async fn notify_route(
+    id: i64,
+    app: Option<&str>,
+    events: &[NoticeEvent],
+) -> Result<NotifierSaved, ErrorDto> {
+    call(
+        "notify_route",
+        json!({ "id": id, "app": app, "events": events }),
+    )
+    .await
+}
+
+/// What did not reach a relay.
+pub async fn notify_rm(id: i64) -> Result<Vec<String>, ErrorDto> {
+    call("notify_rm", json!({ "id": id })).await
+}
+
+/// A test notice to every notifier (or `id`), whatever it is routed to.
+pub async fn notify_test(id: Option<i64>) -> Result<Vec<NotifierTested>, ErrorDto> {
+    call("notify_test", json!({ "id": id })).await
+}
 
 // --- image apps: registries, inspection, stages ---
 

@@ -155,6 +155,7 @@ impl Berth {
             .map(|e| berth_secrets::env_key(name, &e.key))
             .collect();
         self.store.delete_app(name)?;
+        self.forget_app_notifiers(name)?;
         for key in secret_keys {
             if let Err(e) = self.secrets().delete(&key) {
                 tracing::warn!("could not delete a secret of {name}: {e}");

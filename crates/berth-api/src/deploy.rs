@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 
 use berth_engine::{
-    DeployFailure, DeployJob, DeploySink, JobSource, SettleJob, Settled, run_deploy, settle,
-    start_app, stop_app,
+    DeployFailure, DeployJob, DeployOutcome, DeploySink, Ended, JobSource, SettleJob, Settled,
+    run_deploy, settle, start_app, stop_app,
 };
 use berth_model::{App, DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step};
 use berth_secrets::env_key;
@@ -17,6 +17,17 @@ use berth_relay_proto::client::{ClientError, ControlClient};
 use crate::Berth;
 use crate::error::ApiError;
 use crate::lock::AppLock;
+
+tokio::task_local! {
+    /// Set while a caller that announces deploy results itself (`berth watch`: the notice
+    /// names the webhook delivery) runs a deploy, so it is not announced twice.
+    static CALLER_ANNOUNCES: ();
+}
+
+/// Runs `fut` (a deploy) without the deploy path announcing its result: the caller does.
+pub(crate) async fn caller_announces<F: std::future::Future>(fut: F) -> F::Output {
+    CALLER_ANNOUNCES.scope((), fut).await
+}
 
 /// How long the app's lock on the server's relay holds without a renewal.
 const RELAY_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -502,7 +513,63 @@ impl Berth {
     }
 
     /// Shared by deploy, rollback and restart (the caller holds the app's lock).
+    /// Runs a deployment (see [`Berth::run_inner`]) and announces its result to the notifiers
+    /// routed to it — unless the caller announces it itself ([`caller_announces`]: `berth
+    /// watch`, with the webhook delivery as the trigger).
     async fn run(
+        &self,
+        app: App,
+        deployment: Deployment,
+        source: JobSource,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
+        let started = std::time::Instant::now();
+        let (name, server, kind) = (app.name.clone(), app.server.clone(), deployment.kind);
+        let result = self
+            .run_inner(app, deployment, source, observer, cancel)
+            .await;
+        if CALLER_ANNOUNCES.try_with(|_| ()).is_err() {
+            let ended = match &result {
+                Ok(_) => Ended::Live {
+                    url: self.app_url(&name),
+                },
+                Err(ApiError::DeployFailed { step, message, .. }) => Ended::Failed {
+                    step: Some(step.map_or("setup", Step::as_str).to_owned()),
+                    error: message.clone(),
+                },
+                // Cancelled by the user, or refused before anything ran: nothing to announce.
+                Err(_) => return result,
+            };
+            let outcome = DeployOutcome {
+                app: name,
+                server,
+                trigger: format!("{} by {}", kind.as_str(), self.config.actor),
+                duration_ms: started.elapsed().as_millis() as u64,
+                deployment: match &result {
+                    Ok(d) => Some(d.id.clone()),
+                    Err(ApiError::DeployFailed { deployment, .. }) => Some(deployment.clone()),
+                    Err(_) => None,
+                },
+                commit: result.as_ref().ok().and_then(|d| d.commit.clone()),
+                ended,
+                by: None,
+            };
+            self.notify_all(&outcome.notice()).await;
+        }
+        result
+    }
+
+    /// Where `app` answers first (its primary name through the proxy), if anywhere.
+    fn app_url(&self, app: &str) -> Option<String> {
+        let app = self.store.app(app).ok()?;
+        let server = self.store.server(&app.server).ok()?;
+        let proxy = server.proxy.as_ref()?;
+        let hosts = self.hosts_of(&app, &server).ok()?;
+        hosts.first().map(|h| proxy.url_for(h))
+    }
+
+    async fn run_inner(
         &self,
         app: App,
         deployment: Deployment,

@@ -197,10 +197,14 @@ impl Berth {
         };
         let mut notifiers = Vec::new();
         for n in self.store.notifiers()? {
+            if n.app.as_deref().is_some_and(|a| a != app.name) {
+                continue;
+            }
             if let Some(url) = self.secrets().get(&notifier_key(n.id))? {
                 notifiers.push(NotifierSpec {
                     kind: n.kind,
                     url: url.expose().clone(),
+                    events: n.events,
                 });
             }
         }

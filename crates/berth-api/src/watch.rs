@@ -341,9 +341,14 @@ impl Berth {
                 }
             })
         };
-        let result = self
-            .deploy_pushed(&app, &git_ref, &|_| {}, cancel.child_token())
-            .await;
+        // Announced below, with the delivery as its trigger.
+        let result = crate::deploy::caller_announces(self.deploy_pushed(
+            &app,
+            &git_ref,
+            &|_| {},
+            cancel.child_token(),
+        ))
+        .await;
         heartbeat.abort();
         let duration_ms = started.elapsed().as_millis() as u64;
         let (deployment, commit, ended) = match &result {

@@ -417,16 +417,39 @@ pub enum NotifyCmd {
         kind: String,
         #[arg(value_name = "-")]
         url: String,
+        /// Only this app's notices (a staged app's include its instances'); default: every app.
+        #[arg(long)]
+        app: Option<String>,
+        /// Only these kinds: deploy (every deploy, rollback, restart result), image (a new tag
+        /// waiting for a yes), alert; comma-separated. Default: every kind.
+        #[arg(long, value_name = "LIST")]
+        events: Option<String>,
     },
-    /// The notifiers (URLs shortened: they often carry a token).
+    /// Change which notices a notifier hears.
+    Route {
+        id: i64,
+        /// Only this app's notices.
+        #[arg(long, conflicts_with = "all_apps")]
+        app: Option<String>,
+        /// Every app's notices.
+        #[arg(long)]
+        all_apps: bool,
+        /// Only these kinds (deploy, image, alert; comma-separated).
+        #[arg(long, value_name = "LIST", conflicts_with = "all_events")]
+        events: Option<String>,
+        /// Every kind.
+        #[arg(long)]
+        all_events: bool,
+    },
+    /// The notifiers (URLs shortened: they often carry a token) and what each hears.
     Ls {
         #[arg(long)]
         json: bool,
     },
     /// Remove a notifier.
     Rm { id: i64 },
-    /// Send a test notice to every notifier.
-    Test,
+    /// Send a test notice to every notifier (or one), whatever it is routed to.
+    Test { id: Option<i64> },
 }
 
 #[derive(Debug, Subcommand)]

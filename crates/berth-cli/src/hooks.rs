@@ -340,7 +340,14 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
 
 pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
     match cmd {
-        NotifyCmd::Add { kind, url } => {
+        NotifyCmd::Add {
+            kind,
+            url,
+            app,
+            events,
+        } => {
+            let events = berth_model::NoticeEvent::parse_list(events.as_deref().unwrap_or(""))
+                .map_err(anyhow::Error::msg)?;
             // Its path or query is the token (a Slack webhook, an ntfy topic).
             if url != "-" {
                 return Err(crate::secret_input::on_argv(
@@ -349,9 +356,56 @@ pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
                 ));
             }
             let url = crate::secret_input::SecretInput::new(1).read("the notifier URL")?;
-            let n = berth.notify_add(kind.parse().map_err(anyhow::Error::msg)?, &url)?;
-            eprintln!("notifier {} added: {} {}", n.id, n.kind, n.url);
-            for w in berth.webhook_resync_all().await {
+            let saved = berth
+                .notify_add(
+                    kind.parse().map_err(anyhow::Error::msg)?,
+                    &url,
+                    app.as_deref(),
+                    &events,
+                )
+                .await?;
+            let n = saved.notifier;
+            eprintln!(
+                "notifier {} added: {} {} ({})",
+                n.id,
+                n.kind,
+                n.url,
+                n.routing()
+            );
+            for w in saved.warnings {
+                crate::output::resync_warning(Some(w));
+            }
+            Ok(())
+        }
+        NotifyCmd::Route {
+            id,
+            app,
+            all_apps,
+            events,
+            all_events,
+        } => {
+            let current = berth
+                .notifiers()?
+                .into_iter()
+                .find(|n| n.id == id)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("there is no notifier {id} (see `berth notify ls`)")
+                })?;
+            let app = match (app, all_apps) {
+                (Some(a), _) => Some(a),
+                (None, true) => None,
+                (None, false) => current.app,
+            };
+            let events = match (events, all_events) {
+                (Some(e), _) => {
+                    berth_model::NoticeEvent::parse_list(&e).map_err(anyhow::Error::msg)?
+                }
+                (None, true) => Vec::new(),
+                (None, false) => current.events,
+            };
+            let saved = berth.notify_route(id, app.as_deref(), &events).await?;
+            eprintln!("notifier {id} hears {}", saved.notifier.routing());
+            for w in saved.warnings {
                 crate::output::resync_warning(Some(w));
             }
             Ok(())
@@ -367,43 +421,42 @@ pub async fn notify(berth: &Berth, cmd: NotifyCmd) -> anyhow::Result<()> {
             }
             let rows: Vec<Vec<String>> = list
                 .iter()
-                .map(|n| vec![n.id.to_string(), n.kind.to_string(), n.url.clone()])
+                .map(|n| {
+                    vec![
+                        n.id.to_string(),
+                        n.kind.to_string(),
+                        n.url.clone(),
+                        n.routing(),
+                    ]
+                })
                 .collect();
-            table(&["ID", "KIND", "URL"], &rows);
+            table(&["ID", "KIND", "URL", "HEARS"], &rows);
             Ok(())
         }
         NotifyCmd::Rm { id } => {
-            berth.notify_rm(id)?;
+            let warnings = berth.notify_rm(id).await?;
             eprintln!("notifier {id} removed");
-            for w in berth.webhook_resync_all().await {
+            for w in warnings {
                 crate::output::resync_warning(Some(w));
             }
             Ok(())
         }
-        NotifyCmd::Test => {
-            let notice = berth_model::DeployNotice {
-                app: "berth-test".into(),
-                server: "-".into(),
-                status: "deployed".into(),
-                deployment: None,
-                commit: None,
-                duration_ms: None,
-                url: None,
-                failed_step: None,
-                error: None,
-                trigger: "berth notify test".into(),
-            };
-            let results = berth.notify_all(&notice).await;
+        NotifyCmd::Test { id } => {
+            let results = berth.notify_test(id).await;
+            if let (true, Some(id)) = (results.is_empty(), id) {
+                anyhow::bail!("there is no notifier {id} (see `berth notify ls`)");
+            }
             if results.is_empty() {
                 anyhow::bail!(
                     "no notifiers: add one with `berth notify add ntfy|slack|webhook URL`"
                 );
             }
             let mut failed = 0;
-            for (n, r) in results {
-                match r {
-                    Ok(()) => eprintln!("✓ {} {} {}", n.id, n.kind, n.url),
-                    Err(e) => {
+            for t in results {
+                let n = t.notifier;
+                match t.error {
+                    None => eprintln!("✓ {} {} {}", n.id, n.kind, n.url),
+                    Some(e) => {
                         failed += 1;
                         eprintln!("✗ {} {} {}: {e}", n.id, n.kind, n.url);
                     }

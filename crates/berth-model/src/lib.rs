@@ -38,6 +38,7 @@ pub use size::{parse_cpus, parse_memory};
 pub use stage::{InstanceStatus, Stage, StageDraft, StageInstance, StageStatus};
 pub use status::{AppState, AppStatus};
 pub use webhook::{
-    Delivery, DeliveryStatus, DeployNotice, Notifier, NotifierKind, Provider, RelayStatus, Verdict,
-    Webhook, WebhookFilter, WebhookInfo, WebhookMode,
+    Delivery, DeliveryStatus, DeployNotice, NoticeEvent, Notifier, NotifierKind, NotifierSaved,
+    NotifierTested, Provider, RelayStatus, Verdict, Webhook, WebhookFilter, WebhookInfo,
+    WebhookMode,
 };

@@ -407,6 +407,91 @@ pub struct Notifier {
     pub kind: NotifierKind,
     /// Shown with its path and query cut (they often carry a token).
     pub url: String,
+    /// Only this app's notices (a staged app's include its instances'); `None`: every app's.
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Only these kinds of notice; empty: every kind.
+    #[serde(default)]
+    pub events: Vec<NoticeEvent>,
+}
+
+impl Notifier {
+    /// Whether it hears `notice` about `app` (the app the notice is routed by: a stage
+    /// instance's parent).
+    pub fn hears(&self, app: &str, notice: &DeployNotice) -> bool {
+        self.app.as_deref().is_none_or(|a| a == app)
+            && (self.events.is_empty() || self.events.contains(&notice.event()))
+    }
+
+    /// `every app · every event`, `web · deploy, alert`.
+    pub fn routing(&self) -> String {
+        let events = if self.events.is_empty() {
+            "every event".to_owned()
+        } else {
+            self.events
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!("{} · {events}", self.app.as_deref().unwrap_or("every app"))
+    }
+}
+
+/// A notifier as saved, and what did not reach a relay (unattended apps' relays announce
+/// with the notifiers routed to them and get them again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifierSaved {
+    pub notifier: Notifier,
+    pub warnings: Vec<String>,
+}
+
+/// What a notifier said to a test notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifierTested {
+    pub notifier: Notifier,
+    /// Why it did not take it; `None`: it did.
+    pub error: Option<String>,
+}
+
+/// What a notice is about, for routing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeEvent {
+    /// A deploy's result: deploy, rollback, restart, promotion — from the CLI, the window, a
+    /// webhook or the relay.
+    Deploy,
+    /// A new image tag waiting for a yes.
+    Image,
+    /// Something went wrong after a deploy (the monitor, a server).
+    Alert,
+}
+
+impl NoticeEvent {
+    pub const ALL: [NoticeEvent; 3] = [NoticeEvent::Deploy, NoticeEvent::Image, NoticeEvent::Alert];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeEvent::Deploy => "deploy",
+            NoticeEvent::Image => "image",
+            NoticeEvent::Alert => "alert",
+        }
+    }
+
+    /// `deploy,alert` → the kinds; an unknown one is named.
+    pub fn parse_list(list: &str) -> Result<Vec<NoticeEvent>, String> {
+        let mut out = Vec::new();
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let e = NoticeEvent::ALL
+                .into_iter()
+                .find(|e| e.as_str() == part)
+                .ok_or_else(|| format!("`{part}` is not a notice event: deploy, image or alert"))?;
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// What a notifier is told about one deploy.
@@ -429,6 +514,15 @@ pub struct DeployNotice {
 }
 
 impl DeployNotice {
+    /// What it is about, for routing.
+    pub fn event(&self) -> NoticeEvent {
+        match self.status.as_str() {
+            "available" => NoticeEvent::Image,
+            "deployed" | "failed" => NoticeEvent::Deploy,
+            _ => NoticeEvent::Alert,
+        }
+    }
+
     /// A new image tag waits for the user (`waiting` says for which stage and how to deploy
     /// it); `trigger` says how it was found.
     pub fn available(app: &str, server: &str, waiting: &str, trigger: String) -> DeployNotice {

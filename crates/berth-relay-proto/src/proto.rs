@@ -85,6 +85,17 @@ pub struct RouteSpec {
 pub struct NotifierSpec {
     pub kind: berth_model::NotifierKind,
     pub url: String,
+    /// The kinds of notice it takes (empty: every kind); Berth gives only the notifiers
+    /// routed to the hook's app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<berth_model::NoticeEvent>,
+}
+
+impl NotifierSpec {
+    /// Whether it takes `notice`.
+    pub fn hears(&self, notice: &berth_model::DeployNotice) -> bool {
+        self.events.is_empty() || self.events.contains(&notice.event())
+    }
 }
 
 impl std::fmt::Debug for NotifierSpec {
@@ -354,6 +365,7 @@ mod tests {
             notifiers: vec![NotifierSpec {
                 kind: berth_model::NotifierKind::Ntfy,
                 url: "https://ntfy.sh/topic-secret-value".into(),
+                events: Vec::new(),
             }],
             allow_force_push: false,
             image: Some(ImageSpec {

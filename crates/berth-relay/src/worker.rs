@@ -309,7 +309,7 @@ async fn finish(
 
     let Some(spec) = spec else { return };
     let notice = said.notice();
-    for n in &spec.notifiers {
+    for n in spec.notifiers.iter().filter(|n| n.hears(&notice)) {
         if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
             tracing::warn!(kind = %n.kind, "notification failed: {e}");
         }
@@ -348,7 +348,7 @@ async fn finish_noted(
     };
     let tag = d.git_ref.as_deref().unwrap_or_default();
     let notice = DeployNotice::available(&app, &spec.server, &why, format!("image {tag} pushed"));
-    for n in &spec.notifiers {
+    for n in spec.notifiers.iter().filter(|n| n.hears(&notice)) {
         if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
             tracing::warn!(kind = %n.kind, "notification failed: {e}");
         }

@@ -204,6 +204,12 @@ CREATE TABLE stage_healthy (
     FOREIGN KEY (app, stage) REFERENCES stages (app, name) ON DELETE CASCADE
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 8: notifiers are routed: one app's notices only (NULL: every app's), some kinds only
+    // (comma-separated `deploy,image,alert`; empty: every kind).
+    r#"
+ALTER TABLE notifiers ADD COLUMN app TEXT;
+ALTER TABLE notifiers ADD COLUMN events TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// The schema version this binary writes.

@@ -1,7 +1,7 @@
 //! Webhooks (one per app; the secret is in the keychain) and notifiers (the URL is in the
 //! keychain; the store keeps a shortened form to show).
 
-use berth_model::{Notifier, NotifierKind, Webhook, WebhookFilter};
+use berth_model::{NoticeEvent, Notifier, NotifierKind, Webhook, WebhookFilter};
 use rusqlite::{Row, params};
 
 use crate::error::StoreError;
@@ -82,33 +82,54 @@ impl Store {
         })
     }
 
-    /// Adds a notifier; returns its id.
+    /// Adds a notifier, routed to `app` (`None`: every app) and `events` (empty: every kind);
+    /// returns its id.
     pub fn insert_notifier(
         &self,
         kind: NotifierKind,
         shown: &str,
+        app: Option<&str>,
+        events: &[NoticeEvent],
         now: i64,
     ) -> Result<i64, StoreError> {
         self.write(|tx| {
             tx.prepare_cached(
-                "INSERT INTO notifiers (kind, shown, created_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO notifiers (kind, shown, app, events, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![kind.as_str(), shown, now])?;
+            .execute(params![kind.as_str(), shown, app, events_text(events), now])?;
             Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// Routes a notifier anew; whether it exists.
+    pub fn route_notifier(
+        &self,
+        id: i64,
+        app: Option<&str>,
+        events: &[NoticeEvent],
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached("UPDATE notifiers SET app = ?2, events = ?3 WHERE id = ?1")?
+                .execute(params![id, app, events_text(events)])?
+                > 0)
         })
     }
 
     pub fn notifiers(&self) -> Result<Vec<Notifier>, StoreError> {
         self.read(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT id, kind, shown FROM notifiers ORDER BY id")?;
+            let mut stmt = conn
+                .prepare_cached("SELECT id, kind, shown, app, events FROM notifiers ORDER BY id")?;
             Ok(stmt
                 .query_map([], |r| {
                     let kind: String = r.get(1)?;
+                    let events: String = r.get(4)?;
                     Ok(Notifier {
                         id: r.get(0)?,
                         kind: kind.parse().map_err(|e| bad_column(1, e))?,
                         url: r.get(2)?,
+                        app: r.get(3)?,
+                        events: NoticeEvent::parse_list(&events).map_err(|e| bad_column(4, e))?,
                     })
                 })?
                 .collect::<Result<_, _>>()?)
@@ -124,6 +145,14 @@ impl Store {
                 > 0)
         })
     }
+}
+
+fn events_text(events: &[NoticeEvent]) -> String {
+    events
+        .iter()
+        .map(|e| e.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -179,9 +208,21 @@ mod tests {
         assert_eq!(store.webhook("hello").expect("get"), None);
 
         let id = store
-            .insert_notifier(NotifierKind::Ntfy, "https://ntfy.sh/…", 1)
+            .insert_notifier(NotifierKind::Ntfy, "https://ntfy.sh/…", None, &[], 1)
             .expect("notifier");
         assert_eq!(store.notifiers().expect("list")[0].id, id);
+        assert!(
+            store
+                .route_notifier(
+                    id,
+                    Some("hello"),
+                    &[NoticeEvent::Deploy, NoticeEvent::Alert]
+                )
+                .expect("route")
+        );
+        let n = &store.notifiers().expect("list")[0];
+        assert_eq!(n.app.as_deref(), Some("hello"));
+        assert_eq!(n.events, [NoticeEvent::Deploy, NoticeEvent::Alert]);
         assert!(store.delete_notifier(id).expect("delete"));
         assert!(store.notifiers().expect("list").is_empty());
     }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod app_form;
 pub mod apps;
+pub mod notifications;
 pub mod overview;
 pub mod proxy_install;
 pub mod quick_deploy;

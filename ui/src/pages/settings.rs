@@ -71,6 +71,7 @@ pub fn Settings() -> impl IntoView {
                 }
             }}
         </section>
+        <crate::pages::notifications::Notifications />
         <crate::pages::registries::Registries />
         <section>
             <SectionTitle title="Audit log" count=None />
