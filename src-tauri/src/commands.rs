@@ -16,8 +16,8 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
-    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, Registry,
-    RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
+    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, PruneReport,
+    Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -53,6 +53,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         host_key,
         server_add,
         server_rm,
+        server_prune,
         proxy_install,
         proxy_status,
         server_set_base_domain,
@@ -150,6 +151,11 @@ async fn server_add(d: Shell<'_>, req: AddServerRequest) -> Reply<ServerCheck> {
         .server_add(AddServer::from_request(&req).map_err(dto)?, &|_| false)
         .await
         .map_err(dto)
+}
+
+#[tauri::command]
+async fn server_prune(d: Shell<'_>, name: String, dry_run: bool) -> Reply<PruneReport> {
+    d.berth().server_prune(&name, dry_run).await.map_err(dto)
 }
 
 #[tauri::command]

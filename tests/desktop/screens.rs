@@ -127,6 +127,23 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
     app.wait_for_text(&format!("{card} [data-testid=server-proxy]"), "No proxy")
         .await;
     app.screenshot("servers-live").await;
+    // Reclaim disk: a dry run first, saying what stays and why.
+    app.click_clear(&format!("{card} [data-testid=server-reclaim]"))
+        .await;
+    app.wait_for_text(
+        &format!("{card} [data-testid=server-reclaim-preview]"),
+        "stay",
+    )
+    .await;
+    let total = app
+        .wait_for_text(&format!("{card} [data-testid=reclaim-total]"), "ree")
+        .await;
+    assert!(
+        total.contains("Would free") || total.contains("Nothing to free"),
+        "{total}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.screenshot("server-reclaim").await;
 
     // --- Apps: the form refuses a bad name in place, then creates the app.
     app.click("[data-testid=nav-apps]").await;

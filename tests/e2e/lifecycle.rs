@@ -247,6 +247,43 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
         sorted(berth_testkit::docker::images_of(&app)),
         sorted(images.clone())
     );
+    // `server prune` keeps every image a rollback can reach; a removed app's image stays for
+    // an hour (a deploy somewhere may be about to use it).
+    let gone = berth_testkit::unique("gone");
+    let _gone_guard = AppGuard(gone.clone());
+    let gone_repo = git::web_app("g1");
+    b.ok(&["app", "create", &gone, "--git", &gone_repo.path_str()]);
+    b.ok(&["deploy", &gone]);
+    b.ok(&["app", "rm", &gone]);
+    let left = berth_testkit::docker::images_of(&gone);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let dry = b
+        .ok(&["server", "prune", "here", "--dry-run", "--json"])
+        .json();
+    assert_eq!(dry["dry_run"], true);
+    let listed: Vec<&str> = dry["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["app"].as_str())
+        .collect();
+    assert!(
+        !listed.contains(&app.as_str()) && !listed.contains(&gone.as_str()),
+        "{dry:#}"
+    );
+    assert!(dry["kept"].as_u64().unwrap_or(0) >= 7, "{dry:#}");
+    let pruned = b.ok(&["server", "prune", "here"]);
+    assert!(pruned.stderr.contains("kept"), "{}", pruned.stderr);
+    assert_eq!(
+        sorted(berth_testkit::docker::images_of(&app)),
+        sorted(images.clone()),
+        "every rollback target stays"
+    );
+    assert_eq!(
+        berth_testkit::docker::images_of(&gone),
+        left,
+        "within the hour"
+    );
     let r = b.ok(&["rollback", &app]);
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
     assert_eq!(serving(&b, &app), "hello v6");

@@ -13,8 +13,8 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
-    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, Registry,
-    RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
+    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, PruneReport,
+    Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -98,6 +98,11 @@ pub async fn host_key(req: &AddServerRequest) -> Result<HostKeyInfo, ErrorDto> {
 /// Adds a server; a new host key is trusted only if it is `req.trusted_fingerprint`.
 pub async fn server_add(req: &AddServerRequest) -> Result<ServerCheck, ErrorDto> {
     call("server_add", json!({ "req": req })).await
+}
+
+/// Reclaims disk on `name` (with `dry_run`: says what it would).
+pub async fn server_prune(name: &str, dry_run: bool) -> Result<PruneReport, ErrorDto> {
+    call("server_prune", json!({ "name": name, "dryRun": dry_run })).await
 }
 
 pub async fn server_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {

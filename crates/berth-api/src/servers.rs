@@ -9,7 +9,7 @@ use berth_engine::connect::{
     HostKeyVerdict, forget_host_key, host_key_name, pin_host_key, probe_host_key,
 };
 use berth_model::{
-    BaseImages, Server, ServerCheck, SshTarget, TransportKind, validate_server_name,
+    BaseImages, PruneReport, Server, ServerCheck, SshTarget, TransportKind, validate_server_name,
 };
 use berth_secrets::{Sensitive, passphrase_key};
 
@@ -278,6 +278,45 @@ impl Berth {
         let server = self.store.server(name)?;
         let host = self.host(&server).await?;
         check_of(&server, &host).await
+    }
+
+    /// Reclaims disk on a server: Berth's images no rollback can reach (those of apps that
+    /// were removed, those beyond what retention keeps), dangling images and the build cache no
+    /// build uses. `dry_run` says what it would remove and removes nothing. The apps' images a
+    /// rollback can reach — by Berth's records and by what the server shows — always stay.
+    pub async fn server_prune(&self, name: &str, dry_run: bool) -> Result<PruneReport, ApiError> {
+        let server = self.store.server(name)?;
+        let host = self.host(&server).await?;
+        let mut keep = berth_engine::prune::PruneKeep::default();
+        for app in self
+            .store
+            .apps()?
+            .into_iter()
+            .filter(|a| a.server == server.name)
+        {
+            // What the relay deployed on its own counts too.
+            self.catch_up_unattended(&app.name).await;
+            let active = self.store.active_deployment(&app.name)?;
+            let history = self.store.deployments(&app.name, 200)?;
+            keep.images.extend(berth_engine::kept_images(
+                active.as_ref().and_then(|d| d.image.as_deref()),
+                &history,
+            ));
+            keep.apps.insert(app.name);
+        }
+        let report = berth_engine::prune::prune(&host, &keep, dry_run).await?;
+        if !dry_run {
+            self.audit(
+                "server.prune",
+                &server.name,
+                &format!(
+                    "{} image(s), {} freed",
+                    report.images.len(),
+                    berth_model::format::bytes(report.bytes())
+                ),
+            );
+        }
+        Ok(report)
     }
 
     /// Sets the server's default base images for generated Dockerfiles. `Some("")` clears a

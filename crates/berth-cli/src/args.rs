@@ -195,6 +195,17 @@ pub enum ServerCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Reclaim disk: Berth's images no rollback can reach (removed apps', those beyond what
+    /// retention keeps), dangling images and unused build cache. Never an image a rollback
+    /// needs, never one that is not Berth's.
+    Prune {
+        name: String,
+        /// Say what would go; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The server's Caddy proxy: domains, automatic TLS, zero-downtime switches.
     #[command(subcommand)]
     Proxy(ProxyCmd),

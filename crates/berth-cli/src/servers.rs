@@ -133,6 +133,45 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
             println!("  containers  {} running", c.containers_running);
             Ok(())
         }
+        ServerCmd::Prune {
+            name,
+            dry_run,
+            json,
+        } => {
+            let r = berth.server_prune(&name, dry_run).await?;
+            if json {
+                return print_json(&r);
+            }
+            let size = berth_model::format::bytes;
+            if !r.images.is_empty() {
+                let rows: Vec<Vec<String>> = r
+                    .images
+                    .iter()
+                    .map(|i| vec![i.image.clone(), size(i.bytes), i.why.clone()])
+                    .collect();
+                table(&["IMAGE", "SIZE", "WHY"], &rows);
+            }
+            if r.build_cache_bytes > 0 {
+                println!("build cache no build uses: {}", size(r.build_cache_bytes));
+            }
+            let verb = if r.dry_run { "would free" } else { "freed" };
+            let kept = match r.kept {
+                0 => String::new(),
+                n => format!(
+                    "; {n} kept (a rollback, a container or a deploy in progress needs them)"
+                ),
+            };
+            eprintln!(
+                "{} {name}: {} image(s), {verb} {}{kept}",
+                Style::new().green("✓"),
+                r.images.len(),
+                size(r.bytes()),
+            );
+            if r.dry_run && (r.bytes() > 0 || !r.images.is_empty()) {
+                eprintln!("  remove them with `berth server prune {name}`");
+            }
+            Ok(())
+        }
         ServerCmd::Set {
             name,
             base_domain,

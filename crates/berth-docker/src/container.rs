@@ -115,6 +115,8 @@ pub struct ImageInfo {
     /// Unix seconds.
     pub created: i64,
     pub labels: HashMap<String, String>,
+    /// Bytes on disk (shared layers counted in each image that has them).
+    pub size: i64,
 }
 
 /// What an image says about itself (`docker image inspect`), for running it as an app.
@@ -402,6 +404,7 @@ impl DockerClient {
                 tags: i.repo_tags,
                 created: i.created,
                 labels: i.labels,
+                size: i.size,
             })
             .collect();
         list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
@@ -431,6 +434,7 @@ impl DockerClient {
                     tags: i.repo_tags,
                     created: i.created,
                     labels: i.labels,
+                    size: i.size,
                 });
             }
         }

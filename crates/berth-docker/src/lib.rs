@@ -12,6 +12,7 @@ mod container;
 mod dial;
 mod error;
 mod proxy;
+mod prune;
 mod registry;
 
 pub use build::{BuildLine, BuildOutcome};

@@ -140,6 +140,7 @@ impl Apply<'_> {
             }
             Action::DeleteRoute { .. }
             | Action::PurgeImage { .. }
+            | Action::PruneBuildCache { .. }
             | Action::RemoveVolume { .. }
             | Action::PullImage { .. }
             | Action::BuildServiceImage { .. }

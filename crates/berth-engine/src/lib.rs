@@ -22,6 +22,7 @@ mod outcome;
 pub mod plan;
 pub mod power;
 pub mod proxy;
+pub mod prune;
 pub mod registry;
 pub mod relay;
 pub mod removal;

@@ -179,6 +179,10 @@ pub enum Action {
     PurgeImage {
         image: String,
     },
+    /// Remove the build cache no build uses (`bytes` of it, as observed).
+    PruneBuildCache {
+        bytes: u64,
+    },
     /// Remove a named volume and the data in it (purging an app).
     RemoveVolume {
         volume: String,
@@ -234,6 +238,7 @@ impl Action {
             Action::StartService { .. } => "start-service",
             Action::WaitReady { .. } => "wait-ready",
             Action::PurgeImage { .. } => "purge-image",
+            Action::PruneBuildCache { .. } => "prune-build-cache",
             Action::DeleteRoute { .. } => "delete-route",
             Action::RemoveVolume { .. } => "remove-volume",
             Action::LoadProxyConfig { .. } => "load-proxy-config",
@@ -592,6 +597,11 @@ impl fmt::Display for Action {
             ),
             Action::StartService { container, .. } => write!(f, "start {container}"),
             Action::PurgeImage { image } => write!(f, "remove image {image} (purge)"),
+            Action::PruneBuildCache { bytes } => write!(
+                f,
+                "remove the build cache no build uses ({})",
+                berth_model::format::bytes(*bytes)
+            ),
             Action::DeleteRoute { id, .. } => write!(f, "delete caddy route {id}"),
             Action::RemoveVolume { volume } => write!(f, "remove volume {volume} and its data"),
             Action::LoadProxyConfig { admin, routes, .. } => write!(

@@ -79,6 +79,7 @@ mod removable_tests {
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             created: 0,
             labels: Default::default(),
+            size: 0,
         }
     }
 

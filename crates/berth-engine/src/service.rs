@@ -365,6 +365,10 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
         Action::PurgeImage { image } => {
             docker.remove_image(&image, true).await?;
         }
+        Action::PruneBuildCache { .. } => {
+            let freed = docker.prune_build_cache().await?;
+            tracing::info!(freed, "build cache pruned");
+        }
         // Another container may still use it: say so and go on.
         Action::RemoveVolume { volume } => {
             if let Err(e) = docker.remove_volume(&volume).await {

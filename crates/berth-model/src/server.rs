@@ -364,3 +364,36 @@ pub struct ProxyStatus {
     pub routes: Vec<String>,
     pub error: Option<String>,
 }
+
+/// What `server prune` found (with `dry_run`) or removed on a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruneReport {
+    pub server: String,
+    pub dry_run: bool,
+    /// The images removed (or that would be), newest first.
+    pub images: Vec<PrunedImage>,
+    /// Build cache no build uses, removed (or that would be).
+    pub build_cache_bytes: u64,
+    /// What was kept because a rollback can reach it (or a container uses it).
+    pub kept: usize,
+}
+
+impl PruneReport {
+    /// Everything it frees (or would).
+    pub fn bytes(&self) -> u64 {
+        self.images.iter().map(|i| i.bytes).sum::<u64>() + self.build_cache_bytes
+    }
+}
+
+/// One image `server prune` removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunedImage {
+    /// Its tag, or its id when it has none.
+    pub image: String,
+    /// The Berth app it belonged to.
+    pub app: Option<String>,
+    /// Bytes it frees (0 when only a tag goes: a pulled image keeps its registry tag).
+    pub bytes: u64,
+    /// Why it may go: `app web was removed`, `beyond the 6 newest of web`, `dangling`.
+    pub why: String,
+}

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use berth_model::view::RelayInstallRequest;
-use berth_model::{ErrorDto, ProxyStatus, RelayStatus, Server, ServerCheck, TransportKind};
+use berth_model::{
+    ErrorDto, ProxyStatus, PruneReport, RelayStatus, Server, ServerCheck, TransportKind,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -128,6 +130,8 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
         None => view! { <Badge tone="busy" text="Checking…" /> }.into_any(),
     };
 
+    // Reclaiming disk: `Some(None)` while the dry run runs, then what it would free.
+    let reclaim = RwSignal::new(None::<Option<PruneReport>>);
     let removing = RwSignal::new(false);
     let purge = RwSignal::new(false);
     let remove = Callback::new(move |yes: bool| {
@@ -199,6 +203,7 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
             <ProxySection server=name.get_value() />
             <RelaySection server=name.get_value() installed=server.relay.is_some() />
             <BaseDomain server=name.get_value() initial=server.base_domain.clone() />
+            <Reclaim server=name.get_value() preview=reclaim />
             <div class="card-foot card-actions">
                 <button
                     class="button small"
@@ -207,6 +212,27 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                     on:click=move |_| run_check()
                 >
                     {move || if checking.get() { "Checking…" } else { "Check now" }}
+                </button>
+                <button
+                    class="button small"
+                    data-testid="server-reclaim"
+                    title="Berth's images no rollback can reach, dangling images, unused build cache"
+                    on:click=move |_| {
+                        reclaim.set(Some(None));
+                        spawn_local(async move {
+                            match api::server_prune(&name.get_value(), true).await {
+                                Ok(r) => {
+                                    reclaim.try_set(Some(Some(r)));
+                                }
+                                Err(e) => {
+                                    toasts.error(&e);
+                                    reclaim.try_set(None);
+                                }
+                            }
+                        });
+                    }
+                >
+                    "Reclaim disk…"
                 </button>
                 <span class="grow"></span>
                 <button
@@ -240,6 +266,112 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                 </label>
             </Confirm>
         </Show>
+    }
+}
+
+/// What reclaiming disk would free (a dry run), and the button that frees it.
+#[component]
+fn Reclaim(server: String, preview: RwSignal<Option<Option<PruneReport>>>) -> impl IntoView {
+    let toasts = use_toasts();
+    let server = StoredValue::new(server);
+    let running = RwSignal::new(false);
+    let prune = move || {
+        running.set(true);
+        spawn_local(async move {
+            match api::server_prune(&server.get_value(), false).await {
+                Ok(r) => {
+                    toasts.ok(format!(
+                        "{}: {} image(s) removed, {} freed",
+                        r.server,
+                        r.images.len(),
+                        format::bytes(r.bytes())
+                    ));
+                    preview.try_set(None);
+                }
+                Err(e) => toasts.error(&e),
+            }
+            running.try_set(false);
+        });
+    };
+    move || {
+        preview.get().map(|p| match p {
+            None => view! {
+                <div class="card-section" data-testid="server-reclaim-preview">
+                    <span class="muted">"Looking for what can go…"</span>
+                </div>
+            }
+            .into_any(),
+            Some(r) => {
+                let nothing = r.images.is_empty() && r.build_cache_bytes == 0;
+                let kept = r.kept;
+                let total = format::bytes(r.bytes());
+                let cache = r.build_cache_bytes;
+                view! {
+                    <div class="card-section" data-testid="server-reclaim-preview">
+                        <div class="card-section-title">"Reclaim disk"</div>
+                        <span class="small" data-testid="reclaim-total">
+                            {if nothing {
+                                "Nothing to free.".to_owned()
+                            } else {
+                                format!("Would free {total}.")
+                            }}
+                        </span>
+                        {(!nothing)
+                            .then(|| {
+                                view! {
+                                    <div class="list">
+                                        {r
+                                            .images
+                                            .into_iter()
+                                            .map(|i| {
+                                                view! {
+                                                    <div class="list-row" data-testid="reclaim-image">
+                                                        <code class="ellipsis">{i.image}</code>
+                                                        <span class="muted small grow">{i.why}</span>
+                                                        <span class="nowrap">{format::bytes(i.bytes)}</span>
+                                                    </div>
+                                                }
+                                            })
+                                            .collect_view()}
+                                        {(cache > 0)
+                                            .then(|| {
+                                                view! {
+                                                    <div class="list-row">
+                                                        <span class="grow">"Build cache no build uses"</span>
+                                                        <span class="nowrap">{format::bytes(cache)}</span>
+                                                    </div>
+                                                }
+                                            })}
+                                    </div>
+                                }
+                            })}
+                        <p class="field-hint">
+                            {if kept == 0 {
+                                "Images a rollback can reach, a container uses, or a deploy may be about to use always stay.".to_owned()
+                            } else {
+                                format!(
+                                    "{kept} image(s) stay: a rollback can reach them, a container uses them, or a deploy may be about to."
+                                )
+                            }}
+                        </p>
+                        <div class="card-foot">
+                            <button
+                                class="button small primary"
+                                data-testid="server-reclaim-go"
+                                disabled=move || nothing || running.get()
+                                on:click=move |_| prune()
+                            >
+                                {move || if running.get() { "Freeing…" } else { "Free it" }}
+                            </button>
+                            <button class="button small ghost" on:click=move |_| preview.set(None)>
+                                "Close"
+                            </button>
+                        </div>
+                    </div>
+                }
+                .into_any()
+            }
+        })
     }
 }
 
