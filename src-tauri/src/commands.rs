@@ -15,9 +15,10 @@ use berth_model::view::{
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
-    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, PruneReport,
-    Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
+    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
+    ImageTag, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus,
+    PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
+    WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -54,6 +55,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         server_add,
         server_rm,
         server_prune,
+        reconcile,
         proxy_install,
         proxy_status,
         server_set_base_domain,
@@ -156,6 +158,14 @@ async fn server_add(d: Shell<'_>, req: AddServerRequest) -> Reply<ServerCheck> {
 #[tauri::command]
 async fn server_prune(d: Shell<'_>, name: String, dry_run: bool) -> Reply<PruneReport> {
     d.berth().server_prune(&name, dry_run).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn reconcile(d: Shell<'_>, server: Option<String>, fix: bool) -> Reply<Vec<DriftReport>> {
+    d.berth()
+        .reconcile(server.as_deref(), fix)
+        .await
+        .map_err(dto)
 }
 
 #[tauri::command]

@@ -144,6 +144,14 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
     );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     app.screenshot("server-reclaim").await;
+    // Drift against Berth's records: none yet.
+    app.click_clear(&format!("{card} [data-testid=server-drift]"))
+        .await;
+    app.wait_for_text(
+        &format!("{card} [data-testid=drift-none]"),
+        "every app runs as Berth recorded it",
+    )
+    .await;
 
     // --- Apps: the form refuses a bad name in place, then creates the app.
     app.click("[data-testid=nav-apps]").await;

@@ -291,6 +291,25 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
     let r = b.ok(&["rollback", &app, "--to", &oldest_kept]);
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
     assert_eq!(serving(&b, &app), "hello v2");
+
+    // Behind Berth's back the serving container goes: `reconcile` reports it, `--fix` deploys
+    // the recorded image again (no rebuild), and then nothing drifts.
+    for c in containers_of(&app) {
+        berth_testkit::run(std::process::Command::new("docker").args(["rm", "-f", &c]));
+    }
+    let drifts = b.ok(&["reconcile", "--json"]).json();
+    assert_eq!(drifts[0]["app"], app.as_str(), "{drifts:#}");
+    assert_eq!(drifts[0]["kind"], "missing", "{drifts:#}");
+    let shown = b.ok(&["reconcile"]).stdout;
+    assert!(
+        shown.contains("--fix would: deploy the recorded image again"),
+        "{shown}"
+    );
+    let fixed = b.ok(&["reconcile", "--fix"]);
+    assert!(fixed.stdout.contains("✓ fixed"), "{}", fixed.stdout);
+    assert!(!fixed.stderr.contains("Step 1/"), "{}", fixed.stderr);
+    assert_eq!(serving(&b, &app), "hello v2");
+    assert_eq!(b.ok(&["reconcile", "--json"]).json(), serde_json::json!([]));
 }
 
 #[test]

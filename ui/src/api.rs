@@ -12,9 +12,10 @@ use berth_model::view::{
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, EnvVar, ErrorDto, ImageTag,
-    NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus, PruneReport,
-    Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft, WebhookInfo,
+    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
+    ImageTag, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus,
+    PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
+    WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +104,11 @@ pub async fn server_add(req: &AddServerRequest) -> Result<ServerCheck, ErrorDto>
 /// Reclaims disk on `name` (with `dry_run`: says what it would).
 pub async fn server_prune(name: &str, dry_run: bool) -> Result<PruneReport, ErrorDto> {
     call("server_prune", json!({ "name": name, "dryRun": dry_run })).await
+}
+
+/// Drift between Berth's records and `server` (every server when `None`); `fix` fixes it.
+pub async fn reconcile(server: Option<&str>, fix: bool) -> Result<Vec<DriftReport>, ErrorDto> {
+    call("reconcile", json!({ "server": server, "fix": fix })).await
 }
 
 pub async fn server_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {

@@ -17,6 +17,7 @@ mod images;
 mod lock;
 mod notify;
 mod poll;
+mod reconcile;
 mod registries;
 mod relay;
 mod routing;

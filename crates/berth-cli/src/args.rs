@@ -112,6 +112,19 @@ pub enum Command {
     /// Where deploy results from webhooks are announced (ntfy, Slack, any URL).
     #[command(subcommand)]
     Notify(NotifyCmd),
+    /// Compare what Berth recorded with what the servers run: a serving container gone or
+    /// stopped, containers no deployment owns, routes missing or stale, deploys left in
+    /// progress. With --fix, fix each the way a deploy would.
+    Reconcile {
+        /// Only this server (default: every server).
+        #[arg(long)]
+        server: Option<String>,
+        /// Fix what was found (a gone container is deployed again from its recorded image).
+        #[arg(long)]
+        fix: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Stay connected to the servers' relays and deploy each webhook delivery as it arrives
     /// (and the backlog first); one line per result. Ctrl-C stops.
     Watch {

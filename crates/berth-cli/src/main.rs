@@ -80,9 +80,12 @@ fn init_tracing(verbose: u8) {
 fn wants_json(cmd: &Command) -> bool {
     match cmd {
         Command::Status { json, .. }
+        | Command::Reconcile { json, .. }
         | Command::Deployments { json, .. }
         | Command::Audit { json, .. } => *json,
-        Command::Server(ServerCmd::Ls { json } | ServerCmd::Check { json, .. }) => *json,
+        Command::Server(
+            ServerCmd::Ls { json } | ServerCmd::Check { json, .. } | ServerCmd::Prune { json, .. },
+        ) => *json,
         Command::Server(ServerCmd::Add(a)) => a.json,
         Command::App(AppCmd::Ls { json } | AppCmd::Show { json, .. }) => *json,
         Command::App(AppCmd::Stage(args::StageCmd::Ls { json, .. })) => *json,
@@ -171,6 +174,9 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Notify(cmd) => hooks::notify(berth, cmd).await,
         Command::Watch { server, once, poll } => {
             hooks::watch(berth.clone(), server, once, poll).await
+        }
+        Command::Reconcile { server, fix, json } => {
+            servers::reconcile(berth, server.as_deref(), fix, json).await
         }
         Command::Deploy {
             app,

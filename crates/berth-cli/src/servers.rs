@@ -307,3 +307,51 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
         }
     }
 }
+
+/// `berth reconcile`: one line per drift, what `--fix` does (or did).
+pub async fn reconcile(
+    berth: &Berth,
+    server: Option<&str>,
+    fix: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let drifts = berth.reconcile(server, fix).await?;
+    if json {
+        return print_json(&drifts);
+    }
+    let style = Style::new();
+    if drifts.is_empty() {
+        eprintln!(
+            "{} no drift: every app runs as Berth recorded it",
+            style.green("✓")
+        );
+        return Ok(());
+    }
+    let mut failed = 0;
+    for d in &drifts {
+        let mark = match d.fixed {
+            Some(true) => style.green("✓ fixed"),
+            Some(false) => {
+                failed += 1;
+                style.red("✗ not fixed")
+            }
+            None => style.yellow("drift"),
+        };
+        println!("{mark}  {}/{}  {}: {}", d.server, d.app, d.kind, d.problem);
+        match (&d.fixed, &d.error) {
+            (Some(false), Some(e)) => println!("    {e}"),
+            (None, _) => println!("    --fix would: {}", d.fix),
+            _ => println!("    {}", d.fix),
+        }
+    }
+    if fix && failed > 0 {
+        anyhow::bail!("{failed} drift(s) could not be fixed");
+    }
+    if !fix {
+        eprintln!(
+            "{} drift(s); `berth reconcile --fix` fixes them",
+            drifts.len()
+        );
+    }
+    Ok(())
+}

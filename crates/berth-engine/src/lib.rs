@@ -23,6 +23,7 @@ pub mod plan;
 pub mod power;
 pub mod proxy;
 pub mod prune;
+pub mod reconcile;
 pub mod registry;
 pub mod relay;
 pub mod removal;

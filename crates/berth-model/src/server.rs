@@ -397,3 +397,21 @@ pub struct PrunedImage {
     /// Why it may go: `app web was removed`, `beyond the 6 newest of web`, `dangling`.
     pub why: String,
 }
+
+/// One drift `reconcile` found between Berth's records and a server, and what `--fix` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub server: String,
+    /// `-` for the server itself (unreachable).
+    pub app: String,
+    /// `missing`, `stopped`, `orphan`, `route-missing`, `route-stale`, `stuck-deploy`,
+    /// `unreachable`.
+    pub kind: String,
+    pub problem: String,
+    /// What `--fix` does (or did).
+    pub fix: String,
+    /// With `--fix`: whether it worked; `None` when not asked to fix.
+    pub fixed: Option<bool>,
+    /// Why the fix did not work.
+    pub error: Option<String>,
+}

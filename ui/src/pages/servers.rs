@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use berth_model::view::RelayInstallRequest;
 use berth_model::{
-    ErrorDto, ProxyStatus, PruneReport, RelayStatus, Server, ServerCheck, TransportKind,
+    DriftReport, ErrorDto, ProxyStatus, PruneReport, RelayStatus, Server, ServerCheck,
+    TransportKind,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -132,6 +133,8 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
 
     // Reclaiming disk: `Some(None)` while the dry run runs, then what it would free.
     let reclaim = RwSignal::new(None::<Option<PruneReport>>);
+    // Drift: `Some(None)` while it is looked for, then what was found.
+    let drift = RwSignal::new(None::<Option<Vec<DriftReport>>>);
     let removing = RwSignal::new(false);
     let purge = RwSignal::new(false);
     let remove = Callback::new(move |yes: bool| {
@@ -204,6 +207,7 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
             <RelaySection server=name.get_value() installed=server.relay.is_some() />
             <BaseDomain server=name.get_value() initial=server.base_domain.clone() />
             <Reclaim server=name.get_value() preview=reclaim />
+            <DriftSection server=name.get_value() found=drift />
             <div class="card-foot card-actions">
                 <button
                     class="button small"
@@ -233,6 +237,27 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                     }
                 >
                     "Reclaim disk…"
+                </button>
+                <button
+                    class="button small"
+                    data-testid="server-drift"
+                    title="Compare what Berth recorded with what the server runs"
+                    on:click=move |_| {
+                        drift.set(Some(None));
+                        spawn_local(async move {
+                            match api::reconcile(Some(&name.get_value()), false).await {
+                                Ok(d) => {
+                                    drift.try_set(Some(Some(d)));
+                                }
+                                Err(e) => {
+                                    toasts.error(&e);
+                                    drift.try_set(None);
+                                }
+                            }
+                        });
+                    }
+                >
+                    "Drift…"
                 </button>
                 <span class="grow"></span>
                 <button
@@ -266,6 +291,101 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                 </label>
             </Confirm>
         </Show>
+    }
+}
+
+/// What differs between Berth's records and the server, and the button that fixes it.
+#[component]
+fn DriftSection(
+    server: String,
+    found: RwSignal<Option<Option<Vec<DriftReport>>>>,
+) -> impl IntoView {
+    let toasts = use_toasts();
+    let server = StoredValue::new(server);
+    let fixing = RwSignal::new(false);
+    let fix = move || {
+        fixing.set(true);
+        spawn_local(async move {
+            match api::reconcile(Some(&server.get_value()), true).await {
+                Ok(done) => {
+                    let bad = done.iter().filter(|d| d.fixed == Some(false)).count();
+                    if bad == 0 {
+                        toasts.ok(format!(
+                            "{}: {} drift(s) fixed",
+                            server.get_value(),
+                            done.len()
+                        ));
+                        found.try_set(None);
+                    } else {
+                        toasts.error(&ErrorDto {
+                            code: "reconcile".into(),
+                            message: format!("{bad} drift(s) could not be fixed"),
+                        });
+                        found.try_set(Some(Some(done)));
+                    }
+                }
+                Err(e) => toasts.error(&e),
+            }
+            fixing.try_set(false);
+        });
+    };
+    move || {
+        found.get().map(|f| match f {
+            None => view! {
+                <div class="card-section" data-testid="server-drift-list">
+                    <span class="muted">"Comparing with Berth's records…"</span>
+                </div>
+            }
+            .into_any(),
+            Some(drifts) => {
+                let none = drifts.is_empty();
+                view! {
+                    <div class="card-section" data-testid="server-drift-list">
+                        <div class="card-section-title">"Drift"</div>
+                        {if none {
+                            view! { <span class="small" data-testid="drift-none">"None: every app runs as Berth recorded it."</span> }.into_any()
+                        } else {
+                            view! {
+                                <div class="list">
+                                    {drifts
+                                        .into_iter()
+                                        .map(|d| {
+                                            view! {
+                                                <div class="list-row" data-testid="drift-row" data-kind=d.kind.clone()>
+                                                    <span class="pill">{d.kind.clone()}</span>
+                                                    <span class="grow small">
+                                                        <span class="strong">{d.app.clone()}</span>
+                                                        {format!(": {}", d.problem)}
+                                                        <br />
+                                                        <span class="muted">{format!("Fix: {}", d.fix)}</span>
+                                                        {d.error.map(|e| view! { <br /><span class="danger-text">{e}</span> })}
+                                                    </span>
+                                                </div>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </div>
+                            }
+                            .into_any()
+                        }}
+                        <div class="card-foot">
+                            <button
+                                class="button small primary"
+                                data-testid="server-drift-fix"
+                                disabled=move || none || fixing.get()
+                                on:click=move |_| fix()
+                            >
+                                {move || if fixing.get() { "Fixing…" } else { "Fix all" }}
+                            </button>
+                            <button class="button small ghost" on:click=move |_| found.set(None)>
+                                "Close"
+                            </button>
+                        </div>
+                    </div>
+                }
+                .into_any()
+            }
+        })
     }
 }
 
