@@ -16,9 +16,9 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
-    ImageTag, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus,
-    PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
-    WebhookInfo,
+    ImageTag, ImportedApp, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
+    ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage,
+    StageDraft, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -56,6 +56,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         server_rm,
         server_prune,
         reconcile,
+        server_import,
         proxy_install,
         proxy_status,
         server_set_base_domain,
@@ -166,6 +167,11 @@ async fn reconcile(d: Shell<'_>, server: Option<String>, fix: bool) -> Reply<Vec
         .reconcile(server.as_deref(), fix)
         .await
         .map_err(dto)
+}
+
+#[tauri::command]
+async fn server_import(d: Shell<'_>, name: String) -> Reply<Vec<ImportedApp>> {
+    d.berth().server_import(&name).await.map_err(dto)
 }
 
 #[tauri::command]

@@ -233,6 +233,11 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
         .await;
     assert_fits(&app, "servers").await;
     app.screenshot("servers-small").await;
+    // Import apps from the server's labels: `hello` was never deployed, so it is not among them
+    // (whatever else runs on this machine's Docker is).
+    app.click_clear(&format!("{card} [data-testid=server-import]"))
+        .await;
+    wait_for_toast(&app, "imported from local").await;
 
     app.quit().await;
 }

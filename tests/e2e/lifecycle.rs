@@ -293,7 +293,12 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
     assert_eq!(serving(&b, &app), "hello v2");
 
     // Behind Berth's back the serving container goes: `reconcile` reports it, `--fix` deploys
-    // the recorded image again (no rebuild), and then nothing drifts.
+    // the recorded image again (no rebuild, with the env set since), and then nothing drifts.
+    b.ok(&["env", "set", &app, "MODE=prod"]);
+    b.ok_with_input(
+        &["env", "set", &app, "TOKEN=-", "--secret"],
+        "import-secret-value\n",
+    );
     for c in containers_of(&app) {
         berth_testkit::run(std::process::Command::new("docker").args(["rm", "-f", &c]));
     }
@@ -310,6 +315,36 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
     assert!(!fixed.stderr.contains("Step 1/"), "{}", fixed.stderr);
     assert_eq!(serving(&b, &app), "hello v2");
     assert_eq!(b.ok(&["reconcile", "--json"]).json(), serde_json::json!([]));
+
+    // A Berth with an empty data dir rebuilds its records of the app from the server alone;
+    // the secret's value is listed to be set again, never read back.
+    let fresh = Berth::new();
+    fresh.ok(&["server", "add", "here", "--local"]);
+    let imported = fresh.ok(&["server", "import", "here", "--json"]).json();
+    let mine = imported
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["app"] == app.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{app} imported: {imported:#}"));
+    assert!(mine["skipped"].is_null(), "{mine:#}");
+    assert_eq!(mine["missing_secrets"], serde_json::json!(["TOKEN"]));
+    let env = fresh.ok(&["env", "ls", &app]).stdout;
+    assert!(env.contains("MODE") && env.contains("prod"), "{env}");
+    assert!(!env.contains("import-secret-value"), "{env}");
+    let shown = fresh.ok(&["app", "show", &app]).stdout;
+    assert!(shown.contains("/healthz"), "{shown}");
+    assert_eq!(fresh.serving(&app), "hello v2");
+    let again = fresh.ok(&["server", "import", "here", "--json"]).json();
+    assert!(
+        again
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["app"] == app.as_str() && i["skipped"] == "already in Berth's records"),
+        "{again:#}"
+    );
 }
 
 #[test]

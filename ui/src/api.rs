@@ -13,9 +13,9 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
-    ImageTag, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, ProxyStatus,
-    PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage, StageDraft,
-    WebhookInfo,
+    ImageTag, ImportedApp, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
+    ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage,
+    StageDraft, WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -109,6 +109,11 @@ pub async fn server_prune(name: &str, dry_run: bool) -> Result<PruneReport, Erro
 /// Drift between Berth's records and `server` (every server when `None`); `fix` fixes it.
 pub async fn reconcile(server: Option<&str>, fix: bool) -> Result<Vec<DriftReport>, ErrorDto> {
     call("reconcile", json!({ "server": server, "fix": fix })).await
+}
+
+/// Rebuilds Berth's records of `name`'s apps from its containers' labels.
+pub async fn server_import(name: &str) -> Result<Vec<ImportedApp>, ErrorDto> {
+    call("server_import", json!({ "name": name })).await
 }
 
 pub async fn server_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {

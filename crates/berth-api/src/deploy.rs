@@ -7,7 +7,10 @@ use berth_engine::{
     DeployFailure, DeployJob, DeployOutcome, DeploySink, Ended, JobSource, SettleJob, Settled,
     run_deploy, settle, start_app, stop_app,
 };
-use berth_model::{App, DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step};
+use berth_model::{
+    App, DeployEvent, Deployment, DeploymentKind, DeploymentStatus, SpecDomain, SpecEnv, SpecLabel,
+    Step,
+};
 use berth_secrets::env_key;
 use berth_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -631,11 +634,7 @@ impl Berth {
             previous,
             history: Some(history),
             route,
-            // A stage's instance says so on its containers (the relay finds it by them).
-            labels: match self.store.instance(&app.name)? {
-                Some(i) => berth_engine::stages::instance_labels(&i.app, &i.stage, &i.tag),
-                None => Vec::new(),
-            },
+            labels: self.container_labels(&app)?,
         };
         match run_deploy(&host, job, &sink, cancel, self.clock.as_ref()).await {
             Ok(d) => {
@@ -686,6 +685,44 @@ impl Berth {
                 }
             }
         }
+    }
+
+    /// The labels a deployment's containers carry besides the engine's own: the app's spec
+    /// (so `server import` can rebuild these records from the server alone) and, for a stage's
+    /// instance, its stage and tag (the relay finds a stage's instances by them).
+    pub(crate) fn container_labels(&self, app: &App) -> Result<Vec<(String, String)>, ApiError> {
+        let spec = SpecLabel {
+            // A git URL with a token in it keeps the token out of the label.
+            app: App {
+                git: berth_git::redact_url(&app.git),
+                ..app.clone()
+            },
+            domains: self
+                .store
+                .domains(&app.name)?
+                .into_iter()
+                .map(|d| SpecDomain {
+                    name: d.name,
+                    primary: d.primary,
+                })
+                .collect(),
+            env: self
+                .store
+                .env(&app.name)?
+                .into_iter()
+                .map(|e| SpecEnv {
+                    key: e.key,
+                    secret: e.secret,
+                })
+                .collect(),
+        };
+        let mut labels = berth_engine::import::spec_labels(&spec);
+        if let Some(i) = self.store.instance(&app.name)? {
+            labels.extend(berth_engine::stages::instance_labels(
+                &i.app, &i.stage, &i.tag,
+            ));
+        }
+        Ok(labels)
     }
 
     /// Env values for a container, secrets resolved from the secrets store.

@@ -9,7 +9,8 @@ use berth_engine::connect::{
     HostKeyVerdict, forget_host_key, host_key_name, pin_host_key, probe_host_key,
 };
 use berth_model::{
-    BaseImages, PruneReport, Server, ServerCheck, SshTarget, TransportKind, validate_server_name,
+    BaseImages, ImportedApp, PruneReport, Server, ServerCheck, SshTarget, TransportKind,
+    validate_server_name,
 };
 use berth_secrets::{Sensitive, passphrase_key};
 
@@ -317,6 +318,114 @@ impl Berth {
             );
         }
         Ok(report)
+    }
+
+    /// Rebuilds Berth's records of `name`'s apps from the server alone: each app's serving
+    /// container carries its spec (settings, domains, env keys), so the app, its domains, its
+    /// plain env values (read from the container) and its serving deployment come back.
+    /// Secret values are never read back: they are listed to be set again. Apps Berth already
+    /// knows, stage instances and containers without a spec label are skipped, saying why.
+    pub async fn server_import(&self, name: &str) -> Result<Vec<ImportedApp>, ApiError> {
+        let server = self.store.server(name)?;
+        let host = self.host(&server).await?;
+        let mut out = Vec::new();
+        for found in berth_engine::import::serving_apps(&host).await? {
+            let skipped = |why: String| ImportedApp {
+                app: found.app.clone(),
+                deployment: found.deployment.clone(),
+                image: Some(found.image.clone()),
+                missing_secrets: Vec::new(),
+                skipped: Some(why),
+            };
+            if self.store.app(&found.app).is_ok() {
+                out.push(skipped("already in Berth's records".into()));
+                continue;
+            }
+            if found.stage_instance {
+                out.push(skipped(
+                    "a stage's instance: its stage is not on the server; deploy the stage again once its app is back".into(),
+                ));
+                continue;
+            }
+            let Some(spec) = found.spec.clone() else {
+                out.push(skipped(
+                    "its container carries no spec (deployed by an older Berth): deploy it once from the Berth that has it".into(),
+                ));
+                continue;
+            };
+            out.push(self.import_app(&server, &found, spec)?);
+        }
+        let imported = out.iter().filter(|i| i.skipped.is_none()).count();
+        if imported > 0 {
+            self.audit(
+                "server.import",
+                &server.name,
+                &format!("{imported} app(s) from the server's labels"),
+            );
+        }
+        Ok(out)
+    }
+
+    fn import_app(
+        &self,
+        server: &Server,
+        found: &berth_engine::import::FoundApp,
+        spec: berth_model::SpecLabel,
+    ) -> Result<ImportedApp, ApiError> {
+        let now = self.now();
+        // The server may have another name here than where it was deployed from.
+        let app = berth_model::App {
+            server: server.name.clone(),
+            created_at: now,
+            ..spec.app
+        };
+        self.store.insert_app(&app)?;
+        for d in spec.domains {
+            self.store.add_domain(&berth_model::Domain {
+                app: app.name.clone(),
+                name: d.name,
+                primary: d.primary,
+                created_at: now,
+            })?;
+        }
+        let mut missing_secrets = Vec::new();
+        for e in spec.env {
+            if e.secret {
+                self.store.set_env(&app.name, &e.key, None, true)?;
+                missing_secrets.push(e.key);
+            } else {
+                let value = found.env.get(&e.key).unwrap_or_default();
+                self.store.set_env(&app.name, &e.key, Some(value), false)?;
+            }
+        }
+        let deployment = found.deployment.clone().map(|id| berth_model::Deployment {
+            status: berth_model::DeploymentStatus::Active,
+            image: Some(found.image.clone()),
+            container: Some(found.container.clone()),
+            commit: found.commit.clone(),
+            finished_at: Some(now),
+            ..berth_model::Deployment::start(
+                id,
+                &app.name,
+                berth_model::DeploymentKind::Deploy,
+                "imported".to_owned(),
+                now,
+            )
+        });
+        if let Some(d) = &deployment {
+            self.store.record_finished_deployment(
+                d,
+                &["» imported from the server's container labels".to_owned()],
+            )?;
+        }
+        self.audit("app.import", &app.name, &format!("from {}", server.name));
+        Ok(ImportedApp {
+            app: app.name,
+            deployment: deployment.map(|d| d.id),
+            image: Some(found.image.clone()),
+            missing_secrets,
+            skipped: None,
+        })
     }
 
     /// Sets the server's default base images for generated Dockerfiles. `Some("")` clears a

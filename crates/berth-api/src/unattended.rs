@@ -220,6 +220,7 @@ impl Berth {
             notifiers,
             allow_force_push: false,
             image,
+            labels: self.container_labels(app)?,
         })
     }
 

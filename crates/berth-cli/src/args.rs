@@ -208,6 +208,14 @@ pub enum ServerCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild Berth's records of the server's apps from its containers' labels (after the data
+    /// dir was lost, or on a teammate's machine): apps, domains, plain env values, the serving
+    /// deployment. Secret values are listed to be set again, never guessed.
+    Import {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Reclaim disk: Berth's images no rollback can reach (removed apps', those beyond what
     /// retention keeps), dangling images and unused build cache. Never an image a rollback
     /// needs, never one that is not Berth's.

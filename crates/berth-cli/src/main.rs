@@ -84,7 +84,10 @@ fn wants_json(cmd: &Command) -> bool {
         | Command::Deployments { json, .. }
         | Command::Audit { json, .. } => *json,
         Command::Server(
-            ServerCmd::Ls { json } | ServerCmd::Check { json, .. } | ServerCmd::Prune { json, .. },
+            ServerCmd::Ls { json }
+            | ServerCmd::Check { json, .. }
+            | ServerCmd::Prune { json, .. }
+            | ServerCmd::Import { json, .. },
         ) => *json,
         Command::Server(ServerCmd::Add(a)) => a.json,
         Command::App(AppCmd::Ls { json } | AppCmd::Show { json, .. }) => *json,

@@ -133,6 +133,41 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
             println!("  containers  {} running", c.containers_running);
             Ok(())
         }
+        ServerCmd::Import { name, json } => {
+            let list = berth.server_import(&name).await?;
+            if json {
+                return print_json(&list);
+            }
+            let style = Style::new();
+            if list.is_empty() {
+                eprintln!("no Berth app runs on {name}");
+                return Ok(());
+            }
+            for i in &list {
+                match &i.skipped {
+                    Some(why) => println!("-  {}: skipped, {why}", i.app),
+                    None => {
+                        println!(
+                            "{}  {}: deployment {} ({})",
+                            style.green("✓"),
+                            i.app,
+                            i.deployment.as_deref().unwrap_or("-"),
+                            i.image.as_deref().unwrap_or("-")
+                        );
+                        if !i.missing_secrets.is_empty() {
+                            println!(
+                                "   secret values to set again: {} (`berth env set {} KEY=- --secret`)",
+                                i.missing_secrets.join(", "),
+                                i.app
+                            );
+                        }
+                    }
+                }
+            }
+            let n = list.iter().filter(|i| i.skipped.is_none()).count();
+            eprintln!("{n} app(s) imported from {name}");
+            Ok(())
+        }
         ServerCmd::Prune {
             name,
             dry_run,

@@ -105,6 +105,34 @@ pub struct ContainerInfo {
     pub addresses: HashMap<String, String>,
     /// When it was created (RFC 3339, as Docker reports it).
     pub created: String,
+    /// Its environment (secrets included: its `Debug` shows only the keys).
+    pub env: ContainerEnv,
+}
+
+/// A container's environment, `KEY=value`. Printed with its keys only: values may be secrets.
+#[derive(Clone, PartialEq, Default)]
+pub struct ContainerEnv(pub Vec<String>);
+
+impl ContainerEnv {
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == key).then_some(v)
+        })
+    }
+}
+
+impl std::fmt::Debug for ContainerEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|kv| kv.split('=').next().unwrap_or_default()),
+            )
+            .finish()
+    }
 }
 
 /// An image Berth built.
@@ -290,6 +318,7 @@ impl DockerClient {
             restart_count: r.restart_count.unwrap_or(0),
             addresses,
             created: r.created.map(|c| c.to_string()).unwrap_or_default(),
+            env: ContainerEnv(config.env.unwrap_or_default()),
         }))
     }
 

@@ -17,7 +17,9 @@ mod registry;
 
 pub use build::{BuildLine, BuildOutcome};
 pub use client::{DockerClient, EngineInfo};
-pub use container::{ContainerInfo, ContainerSpec, ImageFacts, ImageInfo, LogLine, LogStream};
+pub use container::{
+    ContainerEnv, ContainerInfo, ContainerSpec, ImageFacts, ImageInfo, LogLine, LogStream,
+};
 pub use dial::{BoxStream, Dialer, IoStream};
 pub use error::DockerError;
 pub use proxy::{Publish, ServiceSpec, TaskEnd};

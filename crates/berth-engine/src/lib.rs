@@ -17,6 +17,7 @@ mod fixtures;
 mod health;
 mod host;
 pub mod images;
+pub mod import;
 pub mod observe;
 mod outcome;
 pub mod plan;

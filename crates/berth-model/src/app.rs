@@ -445,3 +445,41 @@ mod tests {
         assert!(EnvVar::parse_pair("1=x").is_err());
     }
 }
+
+/// What every container of a deployment carries as its `berth.spec` label: the app's settings
+/// as Berth recorded them when it deployed — no secret value, no env value at all (those are in
+/// the container's environment; secret ones are never read back) — so the server alone can
+/// rebuild Berth's records (`server import`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpecLabel {
+    pub app: App,
+    /// Its domains, the primary one flagged.
+    pub domains: Vec<SpecDomain>,
+    /// Its env keys, secret ones flagged.
+    pub env: Vec<SpecEnv>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecDomain {
+    pub name: String,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecEnv {
+    pub key: String,
+    pub secret: bool,
+}
+
+/// What `server import` brought back of one app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedApp {
+    pub app: String,
+    /// The serving deployment recorded as active.
+    pub deployment: Option<String>,
+    pub image: Option<String>,
+    /// Secret env keys whose values must be set again (`berth env set APP KEY=- --secret`).
+    pub missing_secrets: Vec<String>,
+    /// Why it was not imported (already known, a stage instance, a label it lacks).
+    pub skipped: Option<String>,
+}

@@ -19,7 +19,10 @@ pub mod status;
 pub mod view;
 pub mod webhook;
 
-pub use app::{App, AppDraft, BaseImages, EnvVar, HealthCheck, Limits, Volume};
+pub use app::{
+    App, AppDraft, BaseImages, EnvVar, HealthCheck, ImportedApp, Limits, SpecDomain, SpecEnv,
+    SpecLabel, Volume,
+};
 pub use deploy::{
     DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step, StepOutcome, StepTiming,
 };

@@ -129,6 +129,10 @@ pub struct UnattendedSpec {
     /// An image app: pulled from its registry instead of built from `git_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageSpec>,
+    /// Labels its containers carry besides the engine's own (the app's spec, for `server
+    /// import`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
 }
 
 /// What the relay needs to deploy an image app on its own: the registry login, its stages and
@@ -379,6 +383,7 @@ mod tests {
                 base_domain: None,
                 poll_secs: 300,
             }),
+            labels: Vec::new(),
         };
         let hook = HookSpec {
             uuid: "u".into(),

@@ -56,7 +56,7 @@ pub(crate) async fn deploy(
                 reference: own.with_tag(&tag),
                 tag: &tag,
                 route,
-                labels: Vec::new(),
+                labels: spec.labels.clone(),
             };
             run(h, spec, image, job).await
         }

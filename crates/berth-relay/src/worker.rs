@@ -518,7 +518,7 @@ async fn deploy(
         // The images on this host are the history the relay has.
         history: None,
         route,
-        labels: Vec::new(),
+        labels: spec.labels.clone(),
     };
     let sink = Sink::default();
     let result = run_deploy(&h, job, &sink, CancellationToken::new(), &SystemClock).await;

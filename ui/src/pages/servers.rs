@@ -259,6 +259,41 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                 >
                     "Drift…"
                 </button>
+                <button
+                    class="button small"
+                    data-testid="server-import"
+                    title="Rebuild Berth's records of this server's apps from its containers' labels"
+                    on:click=move |_| {
+                        spawn_local(async move {
+                            match api::server_import(&name.get_value()).await {
+                                Ok(list) => {
+                                    let done: Vec<_> = list.iter().filter(|i| i.skipped.is_none()).collect();
+                                    toasts.ok(format!(
+                                        "{} app(s) imported from {}{}",
+                                        done.len(),
+                                        name.get_value(),
+                                        if list.len() > done.len() {
+                                            format!(", {} skipped (already known, or not importable)", list.len() - done.len())
+                                        } else {
+                                            String::new()
+                                        }
+                                    ));
+                                    for i in done.iter().filter(|i| !i.missing_secrets.is_empty()) {
+                                        toasts.info(format!(
+                                            "{}: set the secret values again — {}",
+                                            i.app,
+                                            i.missing_secrets.join(", ")
+                                        ));
+                                    }
+                                    on_changed.run(());
+                                }
+                                Err(e) => toasts.error(&e),
+                            }
+                        });
+                    }
+                >
+                    "Import apps"
+                </button>
                 <span class="grow"></span>
                 <button
                     class="button small ghost danger-text"
