@@ -16,9 +16,9 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
-    ImageTag, ImportedApp, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
-    ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage,
-    StageDraft, WebhookInfo,
+    ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved,
+    NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server,
+    ServerCheck, Stage, StageDraft, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -57,6 +57,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         server_prune,
         reconcile,
         server_import,
+        relay_metrics_token,
         proxy_install,
         proxy_status,
         server_set_base_domain,
@@ -172,6 +173,14 @@ async fn reconcile(d: Shell<'_>, server: Option<String>, fix: bool) -> Reply<Vec
 #[tauri::command]
 async fn server_import(d: Shell<'_>, name: String) -> Reply<Vec<ImportedApp>> {
     d.berth().server_import(&name).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn relay_metrics_token(d: Shell<'_>, server: String, rotate: bool) -> Reply<MetricsEndpoint> {
+    d.berth()
+        .relay_metrics_token(&server, rotate)
+        .await
+        .map_err(dto)
 }
 
 #[tauri::command]

@@ -128,6 +128,18 @@ async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
     app.wait_for_text("[data-testid=relay-facts]", "Relay answering")
         .await;
     app.screenshot("relay-installed").await;
+    // Its metrics for a Prometheus: the token shown is the one the CLI prints.
+    app.click_clear("[data-testid=relay-metrics-token]").await;
+    let shown = app
+        .wait_for_text("[data-testid=relay-metrics]", "Bearer token")
+        .await;
+    let cli = app
+        .berth
+        .ok(&["server", "relay", "metrics-token", "local", "--json"])
+        .json();
+    let token = cli["token"].as_str().unwrap_or_default();
+    assert_eq!(token.len(), 64, "{cli}");
+    assert!(shown.contains(token), "{shown}");
     app.berth.ok(&[
         "app",
         "create",

@@ -233,6 +233,61 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
     assert_eq!(notice["notice"]["app"], app.as_str());
     assert_eq!(notice["notice"]["status"], "deployed");
 
+    // The relay's metrics on the hooks domain, for a Prometheus: only once published, only
+    // with the bearer token, and a rotated token replaces the old one.
+    let metrics = |token: Option<&str>| {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("Authorization", a)])
+            .unwrap_or_default();
+        berth_testkit::http_get_with(&caddy, "hooks.test", "/metrics", &headers)
+            .map(|(status, _)| status)
+    };
+    assert_eq!(metrics(None), Some(404), "not published yet");
+    let published = b
+        .ok(&["server", "relay", "metrics-token", "prod", "--json"])
+        .json();
+    let token = published["token"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        published["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("//hooks.test") && u.ends_with("/metrics")),
+        "{published:#}"
+    );
+    let (status, text) = berth_testkit::http_get_with(
+        &caddy,
+        "hooks.test",
+        "/metrics",
+        &[("Authorization", &format!("Bearer {token}"))],
+    )
+    .unwrap_or_default();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("berth_relay_"), "{text}");
+    assert_eq!(metrics(None), Some(401));
+    assert_eq!(metrics(Some("not-the-token")), Some(401));
+    let rotated = b
+        .ok(&[
+            "server",
+            "relay",
+            "metrics-token",
+            "prod",
+            "--rotate",
+            "--json",
+        ])
+        .json();
+    assert_ne!(rotated["token"], published["token"]);
+    assert_eq!(
+        metrics(Some(&token)),
+        Some(401),
+        "the old token stops working"
+    );
+    assert_eq!(
+        metrics(rotated["token"].as_str()),
+        Some(200),
+        "the new one works"
+    );
+
     // Wrong branch: recorded as skipped with the reason; a forged signature: 401, recorded;
     // a body over the limit: 413. None of them deploys.
     let (status, answer) = push(

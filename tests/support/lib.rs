@@ -265,12 +265,26 @@ pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
 
 /// GET `http://ADDR/PATH` with the given `Host` header (a request through a proxy).
 pub fn http_get_host(addr: &str, host: &str, path: &str) -> Option<(u16, String)> {
+    http_get_with(addr, host, path, &[])
+}
+
+/// [`http_get_host`] with more request headers.
+pub fn http_get_with(
+    addr: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n{extra}\r\n"
     )
     .ok()?;
     let mut buf = String::new();

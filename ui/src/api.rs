@@ -13,9 +13,9 @@ use berth_model::view::{
 };
 use berth_model::{
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
-    ImageTag, ImportedApp, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
-    ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck, Stage,
-    StageDraft, WebhookInfo,
+    ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved,
+    NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server,
+    ServerCheck, Stage, StageDraft, WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -114,6 +114,15 @@ pub async fn reconcile(server: Option<&str>, fix: bool) -> Result<Vec<DriftRepor
 /// Rebuilds Berth's records of `name`'s apps from its containers' labels.
 pub async fn server_import(name: &str) -> Result<Vec<ImportedApp>, ErrorDto> {
     call("server_import", json!({ "name": name })).await
+}
+
+/// The URL and bearer token a Prometheus scrapes `server`'s relay with (`rotate`: a new one).
+pub async fn relay_metrics_token(server: &str, rotate: bool) -> Result<MetricsEndpoint, ErrorDto> {
+    call(
+        "relay_metrics_token",
+        json!({ "server": server, "rotate": rotate }),
+    )
+    .await
 }
 
 pub async fn server_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {

@@ -297,6 +297,52 @@ impl Berth {
         let server = self.store.server(server)?;
         Ok(self.relay_client(&server).await?.metrics().await?)
     }
+
+    /// The bearer token a scraper (Prometheus) gives `GET /metrics` on the relay's public side,
+    /// made and given to the relay on first use (`rotate`: a new one; the old one stops
+    /// working). Kept in the secrets store; the relay keeps only its SHA-256.
+    pub async fn relay_metrics_token(
+        &self,
+        server: &str,
+        rotate: bool,
+    ) -> Result<berth_model::MetricsEndpoint, ApiError> {
+        let server = self.store.server(server)?;
+        if server.relay.is_none() {
+            return Err(ApiError::RelayNotInstalled {
+                server: server.name.clone(),
+            });
+        }
+        let key = berth_secrets::metrics_token_key(&server.name);
+        let (token, fresh) = match self.secrets().get(&key)? {
+            Some(t) if !rotate => (t.expose().clone(), false),
+            _ => (
+                format!(
+                    "{:032x}{:032x}",
+                    rand::random::<u128>(),
+                    rand::random::<u128>()
+                ),
+                true,
+            ),
+        };
+        // Given again each time: a relay reinstalled on a new volume learns it back.
+        self.relay_client(&server)
+            .await?
+            .put_metrics_token(&token)
+            .await?;
+        if fresh {
+            self.secrets()
+                .set(&key, &berth_secrets::Sensitive::new(token.clone()))?;
+            self.audit(
+                "relay.metrics-token",
+                &server.name,
+                if rotate { "rotated" } else { "published" },
+            );
+        }
+        Ok(berth_model::MetricsEndpoint {
+            url: public_base(&server).map(|b| format!("{b}/metrics")),
+            token,
+        })
+    }
 }
 
 /// `https://hooks.example.com` when the server has a hooks domain and a proxy.

@@ -369,8 +369,18 @@ pub enum RelayCmd {
         #[arg(long)]
         json: bool,
     },
-    /// The relay's Prometheus metrics (served only over SSH).
+    /// The relay's Prometheus metrics, read over SSH.
     Metrics { name: String },
+    /// Publish the relay's metrics on its hooks domain (`/metrics`) for a Prometheus to scrape:
+    /// prints the URL and the bearer token it wants (made on first use).
+    MetricsToken {
+        name: String,
+        /// A new token; the old one stops working.
+        #[arg(long)]
+        rotate: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

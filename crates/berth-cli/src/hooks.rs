@@ -113,6 +113,39 @@ pub async fn relay(berth: &Berth, cmd: RelayCmd) -> anyhow::Result<()> {
             print!("{}", berth.relay_metrics(&name).await?);
             Ok(())
         }
+        RelayCmd::MetricsToken { name, rotate, json } => {
+            let m = berth.relay_metrics_token(&name, rotate).await?;
+            if json {
+                return print_json(&m);
+            }
+            match &m.url {
+                Some(url) => {
+                    println!("url    {url}");
+                    println!("token  {}", m.token);
+                    println!();
+                    println!("# prometheus.yml");
+                    println!("scrape_configs:");
+                    println!("  - job_name: berth-relay-{name}");
+                    println!("    metrics_path: /metrics");
+                    println!("    scheme: {}", url.split("://").next().unwrap_or("https"));
+                    println!("    authorization: {{ credentials: {} }}", m.token);
+                    println!(
+                        "    static_configs: [{{ targets: [\"{}\"] }}]",
+                        url.split("://")
+                            .nth(1)
+                            .and_then(|r| r.split('/').next())
+                            .unwrap_or_default()
+                    );
+                }
+                None => {
+                    println!("token  {}", m.token);
+                    eprintln!(
+                        "the relay on {name} has no hooks domain: give it one (`berth server relay install {name} --hooks-domain hooks.example.com`) to scrape it from outside; over SSH, `berth server relay metrics {name}`"
+                    );
+                }
+            }
+            Ok(())
+        }
     }
 }
 

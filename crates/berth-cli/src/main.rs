@@ -103,7 +103,8 @@ fn wants_json(cmd: &Command) -> bool {
         Command::Server(ServerCmd::Relay(
             args::RelayCmd::Install { json, .. }
             | args::RelayCmd::Status { json, .. }
-            | args::RelayCmd::Deliveries { json, .. },
+            | args::RelayCmd::Deliveries { json, .. }
+            | args::RelayCmd::MetricsToken { json, .. },
         )) => *json,
         Command::App(AppCmd::Webhook(
             args::WebhookCmd::Enable { json, .. }

@@ -34,8 +34,8 @@ pub use names::{
 };
 pub use registry::{ImageTag, InvalidRegistry, Registry, RegistryDraft};
 pub use server::{
-    DriftReport, ProxyConfig, ProxyMode, ProxyStatus, PruneReport, PrunedImage, RelayConfig,
-    Server, ServerCheck, SshTarget, TlsSetting, TransportKind,
+    DriftReport, MetricsEndpoint, ProxyConfig, ProxyMode, ProxyStatus, PruneReport, PrunedImage,
+    RelayConfig, Server, ServerCheck, SshTarget, TlsSetting, TransportKind,
 };
 pub use size::{parse_cpus, parse_memory};
 pub use stage::{InstanceStatus, Stage, StageDraft, StageInstance, StageStatus};

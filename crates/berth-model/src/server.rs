@@ -415,3 +415,21 @@ pub struct DriftReport {
     /// Why the fix did not work.
     pub error: Option<String>,
 }
+
+/// Where a scraper (Prometheus) reads a relay's metrics, and the bearer token it sends.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsEndpoint {
+    /// `https://hooks.example.com/metrics`; `None` without a hooks domain (the relay's
+    /// loopback port only).
+    pub url: Option<String>,
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsEndpoint")
+            .field("url", &self.url)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}

@@ -244,6 +244,21 @@ impl ControlClient {
         Ok(())
     }
 
+    /// Publishes `GET /metrics` on the public side behind `token` (empty: stops publishing).
+    pub async fn put_metrics_token(&self, token: &str) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(
+                Method::PUT,
+                "/v1/metrics-token",
+                Some(&crate::proto::MetricsToken {
+                    token: token.to_owned(),
+                }),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let (status, body) = self
             .send(Method::GET, "/metrics", None, REQUEST_TIMEOUT)

@@ -318,6 +318,19 @@ pub struct HookAnswer {
 }
 
 /// An error from the control API: `{code, message}`.
+/// `PUT /v1/metrics-token`: the bearer token `GET /metrics` wants on the public side (the relay
+/// keeps only its SHA-256); empty: metrics are no longer published there.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsToken {
+    pub token: String,
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken { token: <redacted> }")
+    }
+}
+
 /// Takes or renews an app's deploy lock on the server (`POST /v1/locks/<app>`), which the
 /// relay's own unattended deploys honour too. Refused with code `locked` (the message names
 /// the holder) while someone else's lease runs.

@@ -31,7 +31,7 @@ use crate::Relay;
 use crate::db::{self, Refusal};
 use crate::proto::{
     Changes, ClaimRequest, ControlError, DeployReport, HookSpec, HookSummary, LockRequest,
-    RelayInfo,
+    MetricsToken, RelayInfo,
 };
 use crate::public::json;
 
@@ -50,6 +50,18 @@ fn fail(
     message: impl Into<String>,
 ) -> (StatusCode, String, String) {
     (status, code.to_owned(), message.into())
+}
+
+/// The Prometheus text, on the control socket and (behind its token) the public side.
+pub(crate) async fn metrics(relay: &Arc<Relay>) -> Answer {
+    let pending = pending(relay).await?;
+    let body = relay.metrics.render(pending, relay.registry.count());
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Ok(r)
 }
 
 fn internal(e: impl std::fmt::Display) -> (StatusCode, String, String) {
@@ -98,15 +110,23 @@ async fn route(
 ) -> Answer {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
-        (&Method::GET, ["metrics"]) => {
-            let pending = pending(relay).await?;
-            let body = relay.metrics.render(pending, relay.registry.count());
-            let mut r = Response::new(Full::new(Bytes::from(body)));
-            r.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
-            );
-            Ok(r)
+        (&Method::GET, ["metrics"]) => metrics(relay).await,
+        (&Method::PUT, ["v1", "metrics-token"]) => {
+            let req: MetricsToken = body(req).await?;
+            let hash =
+                (!req.token.is_empty()).then(|| berth_hooks::body_digest(req.token.as_bytes()));
+            let stored = hash.clone();
+            relay
+                .db
+                .run(move |c| db::set_setting(c, crate::METRICS_TOKEN, stored.as_deref()))
+                .await
+                .map_err(internal)?
+                .map_err(internal)?;
+            *relay
+                .metrics_token
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = hash;
+            Ok(json(StatusCode::OK, &serde_json::json!({})))
         }
         (&Method::GET, ["v1", "info"]) => {
             let info = RelayInfo {

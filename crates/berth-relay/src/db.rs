@@ -83,6 +83,12 @@ CREATE TABLE IF NOT EXISTS pushes_seen (
     PRIMARY KEY (hook, digest)
 ) STRICT;
 
+-- The relay's own settings that Berth gives it (the SHA-256 of the metrics token: not the token).
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
 -- What polling an unattended image app's registry saw last: tag -> digest. The first look is
 -- the baseline (a row with an empty tag marks it taken).
 CREATE TABLE IF NOT EXISTS poll_seen (
@@ -756,6 +762,29 @@ pub fn release_claims(conn: &Connection, client: &str) -> Result<usize, DbError>
         [client],
     )
     .map_err(db("release claims"))
+}
+
+// ---- settings ----
+
+pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>, DbError> {
+    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(db("read a setting"))
+}
+
+/// Sets (or, with `None`, removes) a setting.
+pub fn set_setting(conn: &Connection, key: &str, value: Option<&str>) -> Result<(), DbError> {
+    match value {
+        Some(v) => conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+            params![key, v],
+        ),
+        None => conn.execute("DELETE FROM settings WHERE key = ?1", [key]),
+    }
+    .map_err(db("write a setting"))?;
+    Ok(())
 }
 
 // ---- registry polling ----

@@ -49,7 +49,13 @@ pub(crate) struct Relay {
     started_at: i64,
     /// Each app's deploy lock: Berth's deploys and the relay's own never interleave.
     locks: locks::AppLocks,
+    /// The SHA-256 (hex) of the bearer token `GET /metrics` wants on the public side; `None`:
+    /// metrics are not published there.
+    metrics_token: std::sync::RwLock<Option<String>>,
 }
+
+/// The settings key of the metrics token's hash.
+pub(crate) const METRICS_TOKEN: &str = "metrics-token-sha256";
 
 /// Why the relay could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +106,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .map_err(|e| data_err(std::io::Error::other(e)))??;
     let registry = registry::Registry::load(summaries, &settings.data.join("secrets.json"))
         .map_err(data_err)?;
+    let metrics_token = db
+        .run(|c| db::setting(c, METRICS_TOKEN))
+        .await
+        .map_err(|e| data_err(std::io::Error::other(e)))??;
 
     let public = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -127,6 +137,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         db,
         started_at: now_ms(),
         locks: locks::AppLocks::default(),
+        metrics_token: std::sync::RwLock::new(metrics_token),
         settings: settings.clone(),
     });
     tracing::info!(

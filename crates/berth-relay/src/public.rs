@@ -32,6 +32,7 @@ pub async fn handle(
     let path = req.uri().path().to_owned();
     let answer = match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/metrics") => public_metrics(&relay, &req).await,
         (&Method::GET, "/") => text(
             StatusCode::OK,
             "berth relay: POST /hooks/<id> with a signed webhook\n",
@@ -61,6 +62,47 @@ pub async fn handle(
         ),
     };
     Ok(answer)
+}
+
+/// `GET /metrics` for a scraper: the bearer token Berth set (`berth server relay metrics-token`),
+/// compared by its SHA-256 in constant time; 404 while none is set.
+async fn public_metrics(relay: &Arc<Relay>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(want) = relay
+        .metrics_token
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+    else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "metrics are not published here: `berth server relay metrics-token SERVER` publishes them\n",
+        );
+    };
+    let given = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| berth_hooks::body_digest(t.trim().as_bytes()));
+    let matches = given.is_some_and(|g| {
+        g.len() == want.len()
+            && g.bytes()
+                .zip(want.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !matches {
+        let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is needed\n");
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    match crate::control::metrics(relay).await {
+        Ok(r) => r,
+        Err((status, _, message)) => json(status, &answer(None, "rejected", &message)),
+    }
 }
 
 fn valid_uuid(s: &str) -> bool {

@@ -187,6 +187,11 @@ pub fn registry_key(name: &str) -> String {
     format!("registry/{name}")
 }
 
+/// The bearer token a server's relay wants for `GET /metrics` on its public side.
+pub fn metrics_token_key(server: &str) -> String {
+    format!("relay-metrics/{server}")
+}
+
 /// The key of an app's SSH deploy key (JSON: private and public half): `deploy-key/<app>`.
 pub fn deploy_key_key(app: &str) -> String {
     format!("deploy-key/{app}")

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use berth_model::view::RelayInstallRequest;
 use berth_model::{
-    DriftReport, ErrorDto, ProxyStatus, PruneReport, RelayStatus, Server, ServerCheck,
-    TransportKind,
+    DriftReport, ErrorDto, MetricsEndpoint, ProxyStatus, PruneReport, RelayStatus, Server,
+    ServerCheck, TransportKind,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -774,9 +774,57 @@ fn RelaySection(server: String, installed: bool) -> impl IntoView {
                 }.into_any(),
                 None => view! { <span class="muted small">"Looking at the relay…"</span> }.into_any(),
                 Some(Err(e)) => view! { <span class="small bad-text">{format!("Unknown: {}", e.message)}</span> }.into_any(),
-                Some(Ok(r)) => relay_facts(r).into_any(),
+                Some(Ok(r)) => view! { {relay_facts(r)} <ScrapeToken server=server.get_value() /> }.into_any(),
             }}
         </div>
+    }
+}
+
+/// The relay's metrics for a Prometheus: the URL and the bearer token, shown on request.
+#[component]
+fn ScrapeToken(server: String) -> impl IntoView {
+    let toasts = use_toasts();
+    let server = StoredValue::new(server);
+    let shown = RwSignal::new(None::<MetricsEndpoint>);
+    let fetch_token = move |rotate: bool| {
+        spawn_local(async move {
+            match api::relay_metrics_token(&server.get_value(), rotate).await {
+                Ok(m) => {
+                    if rotate {
+                        toasts.ok("A new metrics token: the old one no longer works");
+                    }
+                    shown.try_set(Some(m));
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    };
+    move || {
+        match shown.get() {
+        None => view! {
+            <div class="proxy-line">
+                <button class="button small ghost" data-testid="relay-metrics-token" on:click=move |_| fetch_token(false)>
+                    "Metrics for Prometheus…"
+                </button>
+            </div>
+        }
+        .into_any(),
+        Some(m) => view! {
+            <div class="kv small" data-testid="relay-metrics">
+                <span class="muted">"URL"</span>
+                <code>{m.url.clone().unwrap_or_else(|| "no hooks domain: over SSH only".to_owned())}</code>
+                <span class="muted">"Bearer token"</span>
+                <code style="word-break: break-all" data-testid="relay-metrics-value">{m.token.clone()}</code>
+            </div>
+            <div class="proxy-line">
+                <button class="button small ghost" data-testid="relay-metrics-rotate" on:click=move |_| fetch_token(true)>
+                    "New token"
+                </button>
+                <button class="button small ghost" on:click=move |_| shown.set(None)>"Hide"</button>
+            </div>
+        }
+        .into_any(),
+    }
     }
 }
 
