@@ -509,6 +509,13 @@ impl Berth {
                 tracing::debug!("no passphrase removed for {name}: {e}");
             }
         }
+        // Its relay's metrics token goes with it (a server added again publishes a new one).
+        if let Err(e) = self
+            .secrets()
+            .delete(&berth_secrets::metrics_token_key(name))
+        {
+            tracing::debug!("no metrics token removed for {name}: {e}");
+        }
         let cell = self.hosts.lock().await.remove(name);
         if let Some(host) = cell.as_ref().and_then(|c| c.get()) {
             host.close().await;
