@@ -91,6 +91,33 @@ impl DockerClient {
         DockerError::from_bollard(&self.target, e)
     }
 
+    /// Sends a request bollard has no call for (or whose answer changed shape across API
+    /// versions) and reads the whole answer: its status and body.
+    pub(crate) async fn send_raw(
+        &self,
+        request: bollard::BollardRequest,
+        timeout: Duration,
+    ) -> Result<(hyper::StatusCode, bytes::Bytes), DockerError> {
+        use http_body_util::BodyExt;
+        let response = tokio::time::timeout(timeout, (self.raw)(request))
+            .await
+            .map_err(|_| DockerError::Timeout {
+                secs: timeout.as_secs(),
+            })?
+            .map_err(|e| DockerError::Unreachable {
+                target: self.target.to_string(),
+                reason: e.to_string(),
+            })?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| DockerError::Protocol(e.to_string()))?
+            .to_bytes();
+        Ok((status, bytes))
+    }
+
     /// Where this client is connected, for messages.
     pub fn target(&self) -> &str {
         &self.target

@@ -147,6 +147,18 @@ pub struct ImageInfo {
     pub size: i64,
 }
 
+impl From<bollard::models::ImageSummary> for ImageInfo {
+    fn from(i: bollard::models::ImageSummary) -> ImageInfo {
+        ImageInfo {
+            id: i.id,
+            tags: i.repo_tags,
+            created: i.created,
+            labels: i.labels,
+            size: i.size,
+        }
+    }
+}
+
 /// What an image says about itself (`docker image inspect`), for running it as an app.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ImageFacts {
@@ -419,22 +431,26 @@ impl DockerClient {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>(),
         )]);
-        let options = ListImagesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
+        self.list_images(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        )
+        .await
+    }
+
+    /// The images `options` select, newest first.
+    pub(crate) async fn list_images(
+        &self,
+        options: bollard::query_parameters::ListImagesOptions,
+    ) -> Result<Vec<ImageInfo>, DockerError> {
         let mut list: Vec<ImageInfo> = self
             .docker
             .list_images(Some(options))
             .await
             .map_err(|e| self.err(e))?
             .into_iter()
-            .map(|i| ImageInfo {
-                id: i.id,
-                tags: i.repo_tags,
-                created: i.created,
-                labels: i.labels,
-                size: i.size,
-            })
+            .map(ImageInfo::from)
             .collect();
         list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         Ok(list)
@@ -458,13 +474,7 @@ impl DockerClient {
         {
             // `reference=berth/web` also matches nothing else: a repository name is exact.
             if !list.iter().any(|known| known.id == i.id) {
-                list.push(ImageInfo {
-                    id: i.id,
-                    tags: i.repo_tags,
-                    created: i.created,
-                    labels: i.labels,
-                    size: i.size,
-                });
+                list.push(ImageInfo::from(i));
             }
         }
         list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));

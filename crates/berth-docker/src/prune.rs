@@ -7,7 +7,6 @@ use std::collections::HashSet;
 
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use bytes::Bytes;
-use http_body_util::BodyExt;
 
 use crate::client::DockerClient;
 use crate::container::ImageInfo;
@@ -16,23 +15,8 @@ use crate::error::DockerError;
 impl DockerClient {
     /// Every top-level image (tagged or dangling), newest first.
     pub async fn all_images(&self) -> Result<Vec<ImageInfo>, DockerError> {
-        let options = ListImagesOptionsBuilder::default().build();
-        let mut list: Vec<ImageInfo> = self
-            .docker
-            .list_images(Some(options))
+        self.list_images(ListImagesOptionsBuilder::default().build())
             .await
-            .map_err(|e| self.err(e))?
-            .into_iter()
-            .map(|i| ImageInfo {
-                id: i.id,
-                tags: i.repo_tags,
-                created: i.created,
-                labels: i.labels,
-                size: i.size,
-            })
-            .collect();
-        list.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
-        Ok(list)
     }
 
     /// The ids of the images containers (running or not) were created from.
@@ -82,21 +66,9 @@ impl DockerClient {
             .uri(format!("http://docker/v{}{path}", self.api_version()))
             .body(bollard::body_full(Bytes::new()))
             .map_err(|e| DockerError::Protocol(e.to_string()))?;
-        let response =
-            tokio::time::timeout(std::time::Duration::from_secs(300), (self.raw)(request))
-                .await
-                .map_err(|_| DockerError::Timeout { secs: 300 })?
-                .map_err(|e| DockerError::Unreachable {
-                    target: self.target.to_string(),
-                    reason: e.to_string(),
-                })?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| DockerError::Protocol(e.to_string()))?
-            .to_bytes();
+        let (status, bytes) = self
+            .send_raw(request, std::time::Duration::from_secs(300))
+            .await?;
         if !status.is_success() {
             return Err(DockerError::Protocol(format!(
                 "{method} {path} answered {status}: {}",

@@ -7,7 +7,6 @@ use bollard::auth::DockerCredentials;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::BodyExt;
 
 use crate::client::DockerClient;
 use crate::error::DockerError;
@@ -90,21 +89,9 @@ impl DockerClient {
             .header("content-type", "application/json")
             .body(bollard::body_full(Bytes::from(body.to_string())))
             .map_err(|e| DockerError::Protocol(e.to_string()))?;
-        let response =
-            tokio::time::timeout(std::time::Duration::from_secs(60), (self.raw)(request))
-                .await
-                .map_err(|_| DockerError::Timeout { secs: 60 })?
-                .map_err(|e| DockerError::Unreachable {
-                    target: self.target.to_string(),
-                    reason: e.to_string(),
-                })?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| DockerError::Protocol(e.to_string()))?
-            .to_bytes();
+        let (status, bytes) = self
+            .send_raw(request, std::time::Duration::from_secs(60))
+            .await?;
         if status.is_success() {
             return Ok(());
         }

@@ -155,14 +155,7 @@ async fn run(h: &Host, spec: &UnattendedSpec, image: &ImageSpec, job: Job<'_>) -
         job.tag.to_owned(),
         crate::now_ms(),
     );
-    let login = image
-        .login
-        .as_ref()
-        .map(|l| berth_engine::registry::RegistryCredentials {
-            host: l.host.clone(),
-            username: l.username.clone(),
-            password: l.password.clone(),
-        });
+    let login = credentials(image);
     let job = DeployJob {
         app: job.app,
         deployment,
@@ -185,8 +178,22 @@ async fn run(h: &Host, spec: &UnattendedSpec, image: &ImageSpec, job: Job<'_>) -
     (Outcome::of(result, sink.log()), docker_failed)
 }
 
+/// The registry login Berth gave, as the engine takes it.
+pub(crate) fn credentials(
+    image: &ImageSpec,
+) -> Option<berth_engine::registry::RegistryCredentials> {
+    image
+        .login
+        .as_ref()
+        .map(|l| berth_engine::registry::RegistryCredentials {
+            host: l.host.clone(),
+            username: l.username.clone(),
+            password: l.password.clone(),
+        })
+}
+
 /// The app's own route, as Berth gave it.
-fn route_of(spec: &UnattendedSpec) -> Option<RoutePlan> {
+pub(crate) fn route_of(spec: &UnattendedSpec) -> Option<RoutePlan> {
     spec.route.as_ref().map(|r| RoutePlan {
         admin: r.admin.clone(),
         server: r.server.clone(),

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_engine::registry::{BoxStream, Connect, RegistryCredentials};
+use berth_engine::registry::{BoxStream, Connect};
 use berth_model::stage::{TagDecision, decide_tag};
 use berth_model::{ImageRef, Verdict, WebhookMode};
 
@@ -64,11 +64,7 @@ async fn poll(
 ) -> Result<(), String> {
     let own = ImageRef::parse(spec.app.image.as_deref().unwrap_or_default())
         .map_err(|e| e.to_string())?;
-    let creds = image.login.as_ref().map(|l| RegistryCredentials {
-        host: l.host.clone(),
-        username: l.username.clone(),
-        password: l.password.clone(),
-    });
+    let creds = crate::images::credentials(image);
     let tags = berth_engine::registry::tags_via(
         Arc::new(FromContainer),
         own.registry_host(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use berth_engine::{
     DeployFailure, DeployJob, DeployOutcome, DeploySink, Ended, Host, JobSource, NETWORK,
-    RoutePlan, SystemClock, UpstreamVia, run_deploy, serving_deployment,
+    SystemClock, run_deploy, serving_deployment,
 };
 use berth_model::{
     DeliveryStatus, DeployEvent, DeployNotice, Deployment, DeploymentKind, WebhookMode,
@@ -427,18 +427,7 @@ async fn deploy(
             },
         },
     };
-    let route = spec.route.as_ref().map(|r| RoutePlan {
-        admin: r.admin.clone(),
-        server: r.server.clone(),
-        id: r.id.clone(),
-        hosts: r.hosts.clone(),
-        via: if r.via_network {
-            UpstreamVia::Network
-        } else {
-            UpstreamVia::Loopback
-        },
-        drain_timeout_secs: r.drain_timeout_secs,
-    });
+    let route = crate::images::route_of(spec);
     let previous = match serving_deployment(&h, &spec.app.name, route.as_ref()).await {
         Ok(p) => p,
         Err(e) => {
