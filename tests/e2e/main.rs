@@ -9,6 +9,7 @@ mod bad_input;
 mod hostkeys;
 mod images;
 mod lifecycle;
+mod monitor;
 mod packages;
 mod relays;
 mod routing;

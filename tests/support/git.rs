@@ -119,6 +119,25 @@ impl Repo {
         )
     }
 
+    /// Commits a version of the [`web_app`] that serves until `/www/crash` exists in its
+    /// container, then exits (status 3) — and at once on every restart after that: healthy
+    /// at its deploy, a crash loop on demand (`docker exec C touch /www/crash`).
+    pub fn commit_fragile(&self, version: &str) -> String {
+        let dockerfile = format!(
+            "FROM {}\nCOPY www /www\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; if [ -e /www/crash ]; then echo crashing; exit 3; fi; httpd -f -p 8080 -h /www & while [ ! -e /www/crash ]; do sleep 1; done; echo crash; exit 3\"]\n",
+            crate::docker::BUSYBOX
+        );
+        let page = format!("fragile {version}\n");
+        self.commit(
+            &[
+                ("Dockerfile", &dockerfile),
+                ("www/index.html", &page),
+                ("www/healthz", "ok\n"),
+            ],
+            &format!("web app {version}, fragile"),
+        )
+    }
+
     /// Rewrites `main` as a force-push would: back to `base`, then a new version of the
     /// [`web_app`] on top — a commit that does not descend from what came after `base`.
     pub fn rewrite_main(&self, base: &str, version: &str) -> String {

@@ -156,6 +156,7 @@ impl Berth {
             .collect();
         self.store.delete_app(name)?;
         self.forget_app_notifiers(name)?;
+        self.monitor_sync(&app.server).await;
         for key in secret_keys {
             if let Err(e) = self.secrets().delete(&key) {
                 tracing::warn!("could not delete a secret of {name}: {e}");
@@ -213,6 +214,12 @@ impl Berth {
         if draft.drain_timeout_secs.is_none() {
             app.drain_timeout_secs = current.drain_timeout_secs;
         }
+        if draft.monitor_interval_secs.is_none() {
+            app.monitor.interval_secs = current.monitor.interval_secs;
+        }
+        if draft.unhealthy_after.is_none() {
+            app.monitor.unhealthy_after = current.monitor.unhealthy_after;
+        }
         if let Some(image) = &app.image
             && app.image != current.image
         {
@@ -236,6 +243,7 @@ impl Berth {
             &format!("git {} branch {}", app.git, app.branch),
         );
         self.webhook_resync(&app.name).await;
+        self.monitor_sync(&app.server).await;
         Ok(app)
     }
 

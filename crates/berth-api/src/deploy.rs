@@ -532,6 +532,10 @@ impl Berth {
         let result = self
             .run_inner(app, deployment, source, observer, cancel)
             .await;
+        if result.is_ok() {
+            // The relay watches what now serves (a first deploy, a new instance).
+            self.monitor_sync(&server).await;
+        }
         if CALLER_ANNOUNCES.try_with(|_| ()).is_err() {
             let ended = match &result {
                 Ok(_) => Ended::Live {

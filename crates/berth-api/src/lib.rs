@@ -15,6 +15,7 @@ mod env;
 mod error;
 mod images;
 mod lock;
+mod monitor;
 mod notify;
 mod poll;
 mod reconcile;

@@ -54,7 +54,7 @@ impl Berth {
         );
         Ok(NotifierSaved {
             notifier: n,
-            warnings: self.webhook_resync_all().await,
+            warnings: self.relays_resync_all().await,
         })
     }
 
@@ -81,7 +81,7 @@ impl Berth {
         self.audit("notify.route", &id.to_string(), &n.routing());
         Ok(NotifierSaved {
             notifier: n,
-            warnings: self.webhook_resync_all().await,
+            warnings: self.relays_resync_all().await,
         })
     }
 
@@ -92,7 +92,7 @@ impl Berth {
     /// Removes a notifier; what did not reach a relay that had it.
     pub async fn notify_rm(&self, id: i64) -> Result<Vec<String>, ApiError> {
         self.forget_notifier(id)?;
-        Ok(self.webhook_resync_all().await)
+        Ok(self.relays_resync_all().await)
     }
 
     fn forget_notifier(&self, id: i64) -> Result<(), ApiError> {
@@ -115,6 +115,14 @@ impl Berth {
     }
 
     /// The app a notice about `app` is routed by: a stage instance's parent, else itself.
+    /// Every relay gets its notifiers again (in unattended specs and the monitor's config);
+    /// what did not reach one.
+    async fn relays_resync_all(&self) -> Vec<String> {
+        let mut warnings = self.webhook_resync_all().await;
+        warnings.extend(self.monitor_sync_all().await);
+        warnings
+    }
+
     pub(crate) fn routed_app(&self, app: &str) -> String {
         match self.store.instance(app) {
             Ok(Some(i)) => i.app,

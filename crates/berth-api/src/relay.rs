@@ -99,26 +99,16 @@ impl Berth {
 
     /// Builds the relay image on the server, (re)starts the container `berth-relay`, routes the
     /// hooks domain to it through the server's Caddy, and gives it every webhook of the server's
-    /// apps. Running it again upgrades the relay; its deliveries (a named volume) are kept. The
-    /// host's Docker socket is mounted only while an app on the server has an unattended hook.
+    /// apps and the apps to monitor. Running it again upgrades the relay; its deliveries, stats
+    /// and events (a named volume) are kept. The host's Docker socket is mounted (the relay
+    /// samples, monitors and deploys unattended with it), and the host's `/` read-only (its
+    /// disks).
     pub async fn relay_install(
         &self,
         server: &str,
         req: RelayInstall,
     ) -> Result<RelayStatus, ApiError> {
-        self.install_relay(server, req, false).await
-    }
-
-    /// Whether an app on `server` has an unattended webhook (the relay deploys, with Docker).
-    fn needs_docker(&self, server: &str) -> Result<bool, ApiError> {
-        for w in self.store.webhooks()? {
-            if w.mode == berth_model::WebhookMode::Unattended
-                && self.store.app(&w.app)?.server == server
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        self.install_relay(server, req).await
     }
 
     /// Makes sure the relay can deploy (its Docker socket mounted) before an unattended hook
@@ -140,7 +130,7 @@ impl Berth {
             body_limit: config.body_limit,
             rate_per_minute: config.rate_per_minute,
         };
-        self.install_relay(&server.name, req, true).await?;
+        self.install_relay(&server.name, req).await?;
         Ok(())
     }
 
@@ -148,7 +138,6 @@ impl Berth {
         &self,
         server: &str,
         req: RelayInstall,
-        unattended_coming: bool,
     ) -> Result<RelayStatus, ApiError> {
         let mut server = self.store.server(server)?;
         if req.listen_port == 0 {
@@ -193,8 +182,13 @@ impl Berth {
             listen_port: req.listen_port,
             body_limit: req.body_limit,
             rate_per_minute: req.rate_per_minute,
-            docker: unattended_coming || self.needs_docker(&server.name)?,
+            // It samples and monitors every app (and deploys unattended ones) with Docker.
+            docker: true,
             control_group: docker_socket_group(&host, &server.docker_socket).await,
+            // Berth's own `BERTH_RELAY_LOG` is handed on (debugging a relay).
+            log: std::env::var("BERTH_RELAY_LOG")
+                .ok()
+                .filter(|l| !l.trim().is_empty()),
         };
         let image = install_relay(&host, &server, &want, &binary).await?;
         let client = relay_control(&host).await?;
@@ -220,6 +214,7 @@ impl Berth {
             }
         }
         self.store.update_server(&server)?;
+        client.put_monitor(&self.monitor_config(&server)?).await?;
         self.audit(
             "relay.install",
             &server.name,

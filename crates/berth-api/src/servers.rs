@@ -362,6 +362,7 @@ impl Berth {
                 &server.name,
                 &format!("{imported} app(s) from the server's labels"),
             );
+            self.monitor_sync(&server.name).await;
         }
         Ok(out)
     }
@@ -509,6 +510,9 @@ impl Berth {
                 tracing::debug!("no passphrase removed for {name}: {e}");
             }
         }
+        // Its alerts too.
+        self.store.forget_alerts(name)?;
+        let _ = self.store.delete_setting(&format!("unreachable:{name}"));
         // Its relay's metrics token goes with it (a server added again publishes a new one).
         if let Err(e) = self
             .secrets()

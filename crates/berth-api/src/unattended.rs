@@ -5,9 +5,9 @@
 use berth_model::{App, DeploymentStatus, Server, WebhookMode};
 use berth_relay_proto::client::ControlClient;
 use berth_relay_proto::proto::{
-    GitAuth, ImageSpec, NotifierSpec, RegistryLogin, RelayDeployment, RouteSpec, UnattendedSpec,
+    GitAuth, ImageSpec, RegistryLogin, RelayDeployment, RouteSpec, UnattendedSpec,
 };
-use berth_secrets::{Sensitive, deploy_key_key, git_token_key, notifier_key};
+use berth_secrets::{Sensitive, deploy_key_key, git_token_key};
 use serde::{Deserialize, Serialize};
 
 use crate::Berth;
@@ -195,19 +195,7 @@ impl Berth {
             (Some(p), Some(r)) => r.hosts.iter().map(|h| p.url_for(h)).collect(),
             _ => Vec::new(),
         };
-        let mut notifiers = Vec::new();
-        for n in self.store.notifiers()? {
-            if n.app.as_deref().is_some_and(|a| a != app.name) {
-                continue;
-            }
-            if let Some(url) = self.secrets().get(&notifier_key(n.id))? {
-                notifiers.push(NotifierSpec {
-                    kind: n.kind,
-                    url: url.expose().clone(),
-                    events: n.events,
-                });
-            }
-        }
+        let notifiers = self.notifier_specs(Some(&app.name))?;
         Ok(UnattendedSpec {
             server: server.name.clone(),
             app: app.clone(),

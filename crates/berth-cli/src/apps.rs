@@ -6,7 +6,7 @@ use berth_model::size::format_memory;
 use crate::args::AppCmd;
 use crate::output::{Style, ago, table};
 use crate::{hooks, print_json};
-use berth_model::{App, AppDraft, BaseImages, EnvVar, Volume, parse_cpus, parse_memory};
+use berth_model::{App, AppDraft, BaseImages, EnvVar, Monitor, Volume, parse_cpus, parse_memory};
 
 pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
     match cmd {
@@ -54,6 +54,13 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 },
                 stop_grace_secs: None,
                 drain_timeout_secs: a.drain_timeout,
+                monitor_interval_secs: a
+                    .monitor_interval
+                    .as_deref()
+                    .map(Monitor::parse_interval)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                unhealthy_after: a.unhealthy_after,
                 env,
             };
             if let Some(image) = &image {
@@ -190,11 +197,38 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     .map(format_memory)
                     .unwrap_or_else(|| "unlimited".into())
             );
+            println!("  monitor      {}", a.monitor.describe());
             for v in &a.volumes {
                 println!("  volume       {v}");
             }
             for e in berth.env_ls(&name)? {
                 println!("  env          {}", crate::env::env_line(&e));
+            }
+            Ok(())
+        }
+        AppCmd::Set {
+            app,
+            monitor_interval,
+            unhealthy_after,
+            json,
+        } => {
+            let interval = monitor_interval
+                .as_deref()
+                .map(Monitor::parse_interval)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            if interval.is_none() && unhealthy_after.is_none() {
+                anyhow::bail!("nothing to change: give --monitor-interval or --unhealthy-after");
+            }
+            let (a, warning) = berth
+                .app_set_monitor(&app, interval, unhealthy_after)
+                .await?;
+            if json {
+                return print_json(&a);
+            }
+            eprintln!("{}: monitor {}", a.name, a.monitor.describe());
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
             }
             Ok(())
         }

@@ -139,6 +139,27 @@ pub enum Command {
         #[arg(long, value_name = "SECS")]
         poll: Option<u64>,
     },
+    /// An app's CPU, memory, network, block I/O and restarts over time, as its server's
+    /// relay sampled them (every 10 s for a day, 5-minute averages for 30 days).
+    Stats {
+        app: String,
+        /// How far back: 1h (default), 24h, 7d, up to 30d.
+        #[arg(long, default_value = "1h")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the health monitor saw, newest first: unhealthy, restarted, crash loop,
+    /// recovered, disk full, server unreachable.
+    Alerts {
+        /// Only this app's.
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every mutating action, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -224,6 +245,16 @@ pub enum ServerCmd {
         /// Say what would go; remove nothing.
         #[arg(long)]
         dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The host's CPU, load, memory and disks over time (kept by its relay), and what
+    /// Docker's images, containers, volumes and build cache take.
+    Stats {
+        name: String,
+        /// How far back: 1h (default), 24h, 7d, up to 30d.
+        #[arg(long, default_value = "1h")]
+        since: String,
         #[arg(long)]
         json: bool,
     },
@@ -523,6 +554,19 @@ pub enum AppCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Change an app's settings (the monitor's now; they apply at once on a server with a
+    /// relay).
+    Set {
+        app: String,
+        /// How often the monitor probes the health path: 30s, 2m, or `off`.
+        #[arg(long, value_name = "INTERVAL")]
+        monitor_interval: Option<String>,
+        /// Failed probes in a row before the monitor restarts the container.
+        #[arg(long, value_name = "N")]
+        unhealthy_after: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// An app's settings.
     Show {
         name: String,
@@ -618,6 +662,13 @@ pub struct AppCreate {
     /// (default 30).
     #[arg(long, value_name = "SECS")]
     pub drain_timeout: Option<u32>,
+    /// How often the monitor probes the health path once deployed: 30s (default), 2m, or
+    /// `off`.
+    #[arg(long, value_name = "INTERVAL")]
+    pub monitor_interval: Option<String>,
+    /// Failed probes in a row before the monitor restarts the container (default 3).
+    #[arg(long, value_name = "N")]
+    pub unhealthy_after: Option<u32>,
     /// CPU limit, e.g. 0.5.
     #[arg(long)]
     pub cpus: Option<String>,

@@ -6,6 +6,7 @@ mod deploys;
 mod domains;
 mod env;
 mod hooks;
+mod monitor;
 mod output;
 mod registries;
 mod secret_input;
@@ -82,15 +83,20 @@ fn wants_json(cmd: &Command) -> bool {
         Command::Status { json, .. }
         | Command::Reconcile { json, .. }
         | Command::Deployments { json, .. }
-        | Command::Audit { json, .. } => *json,
+        | Command::Audit { json, .. }
+        | Command::Stats { json, .. }
+        | Command::Alerts { json, .. } => *json,
         Command::Server(
             ServerCmd::Ls { json }
             | ServerCmd::Check { json, .. }
             | ServerCmd::Prune { json, .. }
+            | ServerCmd::Stats { json, .. }
             | ServerCmd::Import { json, .. },
         ) => *json,
         Command::Server(ServerCmd::Add(a)) => a.json,
-        Command::App(AppCmd::Ls { json } | AppCmd::Show { json, .. }) => *json,
+        Command::App(
+            AppCmd::Ls { json } | AppCmd::Show { json, .. } | AppCmd::Set { json, .. },
+        ) => *json,
         Command::App(AppCmd::Stage(args::StageCmd::Ls { json, .. })) => *json,
         Command::App(AppCmd::Create(a)) => a.json,
         Command::Env(EnvCmd::Ls { json, .. }) => *json,
@@ -205,5 +211,9 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Registry(cmd) => registries::registry(berth, cmd).await,
         Command::Domain(cmd) => domains::domain(berth, cmd).await,
         Command::Audit { limit, json } => deploys::audit(berth, limit, json),
+        Command::Stats { app, since, json } => monitor::stats(berth, &app, &since, json).await,
+        Command::Alerts { app, limit, json } => {
+            monitor::alerts(berth, app.as_deref(), limit, json).await
+        }
     }
 }

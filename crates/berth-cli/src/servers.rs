@@ -168,6 +168,9 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
             eprintln!("{n} app(s) imported from {name}");
             Ok(())
         }
+        ServerCmd::Stats { name, since, json } => {
+            crate::monitor::server_stats(berth, &name, &since, json).await
+        }
         ServerCmd::Prune {
             name,
             dry_run,

@@ -14,6 +14,7 @@ mod error;
 mod proxy;
 mod prune;
 mod registry;
+mod stats;
 
 pub use build::{BuildLine, BuildOutcome};
 pub use client::{DockerClient, EngineInfo};
@@ -24,6 +25,7 @@ pub use dial::{BoxStream, Dialer, IoStream};
 pub use error::DockerError;
 pub use proxy::{Publish, ServiceSpec, TaskEnd};
 pub use registry::RegistryLogin;
+pub use stats::{DiskUsage, StatsReading};
 
 /// Labels every object Berth creates carries, so a host's state can be read back from Docker.
 pub mod labels {

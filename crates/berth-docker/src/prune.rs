@@ -60,15 +60,27 @@ impl DockerClient {
     }
 
     /// One request to the Engine API, its JSON answer (an error status is an error).
-    async fn raw_json(&self, method: &str, path: &str) -> Result<serde_json::Value, DockerError> {
+    pub(crate) async fn raw_json(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Result<serde_json::Value, DockerError> {
+        self.raw_json_within(method, path, std::time::Duration::from_secs(300))
+            .await
+    }
+
+    pub(crate) async fn raw_json_within(
+        &self,
+        method: &str,
+        path: &str,
+        timeout: std::time::Duration,
+    ) -> Result<serde_json::Value, DockerError> {
         let request = hyper::Request::builder()
             .method(method)
             .uri(format!("http://docker/v{}{path}", self.api_version()))
             .body(bollard::body_full(Bytes::new()))
             .map_err(|e| DockerError::Protocol(e.to_string()))?;
-        let (status, bytes) = self
-            .send_raw(request, std::time::Duration::from_secs(300))
-            .await?;
+        let (status, bytes) = self.send_raw(request, timeout).await?;
         if !status.is_success() {
             return Err(DockerError::Protocol(format!(
                 "{method} {path} answered {status}: {}",

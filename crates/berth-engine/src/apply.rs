@@ -141,6 +141,7 @@ impl Apply<'_> {
             Action::DeleteRoute { .. }
             | Action::PurgeImage { .. }
             | Action::PruneBuildCache { .. }
+            | Action::Restart { .. }
             | Action::RemoveVolume { .. }
             | Action::PullImage { .. }
             | Action::BuildServiceImage { .. }

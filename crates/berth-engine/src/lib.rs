@@ -18,6 +18,7 @@ mod health;
 mod host;
 pub mod images;
 pub mod import;
+pub mod monitor;
 pub mod observe;
 mod outcome;
 pub mod plan;

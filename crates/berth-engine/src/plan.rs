@@ -179,6 +179,12 @@ pub enum Action {
     PurgeImage {
         image: String,
     },
+    /// Restart a container in place (the monitor, for a hung app): SIGTERM, SIGKILL after
+    /// `grace_secs`, start again.
+    Restart {
+        container: String,
+        grace_secs: u32,
+    },
     /// Remove the build cache no build uses (`bytes` of it, as observed).
     PruneBuildCache {
         bytes: u64,
@@ -239,6 +245,7 @@ impl Action {
             Action::WaitReady { .. } => "wait-ready",
             Action::PurgeImage { .. } => "purge-image",
             Action::PruneBuildCache { .. } => "prune-build-cache",
+            Action::Restart { .. } => "restart",
             Action::DeleteRoute { .. } => "delete-route",
             Action::RemoveVolume { .. } => "remove-volume",
             Action::LoadProxyConfig { .. } => "load-proxy-config",
@@ -255,7 +262,7 @@ pub struct PlannedAction {
 }
 
 /// The whole plan of one deployment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub actions: Vec<PlannedAction>,
 }
@@ -602,6 +609,10 @@ impl fmt::Display for Action {
                 "remove the build cache no build uses ({})",
                 berth_model::format::bytes(*bytes)
             ),
+            Action::Restart {
+                container,
+                grace_secs,
+            } => write!(f, "restart {container} (grace {grace_secs}s)"),
             Action::DeleteRoute { id, .. } => write!(f, "delete caddy route {id}"),
             Action::RemoveVolume { volume } => write!(f, "remove volume {volume} and its data"),
             Action::LoadProxyConfig { admin, routes, .. } => write!(

@@ -75,7 +75,11 @@ pub async fn start_app(
     apply(host, plan, cancel).await
 }
 
-async fn apply(host: &Host, plan: Plan, cancel: &CancellationToken) -> Result<(), EngineError> {
+pub(crate) async fn apply(
+    host: &Host,
+    plan: Plan,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
     tracing::debug!("on {}:\n{plan}", host.name());
     for planned in plan.actions {
         match planned.action {

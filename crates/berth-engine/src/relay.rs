@@ -32,13 +32,16 @@ pub struct RelayService {
     pub listen_port: u16,
     pub body_limit: usize,
     pub rate_per_minute: u32,
-    /// Mount the host's Docker socket: only while an unattended webhook needs it (the relay
-    /// deploys with it); without one, the relay cannot touch Docker at all.
+    /// Mount the host's Docker socket (and the host's `/`, read-only): the relay samples,
+    /// monitors and deploys unattended with it. Without it the relay takes webhooks only and
+    /// cannot touch Docker at all.
     pub docker: bool,
     /// The Docker socket's group on the server (numeric): the relay joins it and gives its
     /// control socket to it, so a login user in the `docker` group may ask the relay too.
     /// `None`: root alone may.
     pub control_group: Option<u32>,
+    /// Its log filter (`BERTH_RELAY_LOG`, e.g. `debug`); `None`: `info`.
+    pub log: Option<String>,
 }
 
 /// The group (numeric id) of the Docker socket `socket` on `host`, if the server says.
@@ -164,6 +167,9 @@ fn image_context(binary: &[u8]) -> Result<Vec<u8>, EngineError> {
     tar.into_inner().map_err(io_err)
 }
 
+/// Where the relay sees the host's `/` (read-only).
+pub const HOST_ROOT: &str = "/host";
+
 /// What installing the relay out of `binary` on `server` means: its image (tagged with
 /// Berth's version and the binary's digest, so an upgrade is a new image) and its container.
 pub fn relay_install(
@@ -181,11 +187,13 @@ pub fn relay_install(
         format!("{}:/data", proto::DATA_VOLUME),
         format!("{dir}:{dir}", dir = proto::CONTROL_DIR),
     ];
-    // Unattended deploys: the host's Docker socket, and the directory of the managed Caddy's
-    // admin socket (present or not yet).
+    // Monitoring and unattended deploys: the host's Docker socket, the directory of the
+    // managed Caddy's admin socket (present or not yet), and the host's filesystem read-only
+    // (its disks' use; whoever has the Docker socket could read it anyway).
     if want.docker {
         binds.push(format!("{}:/var/run/docker.sock", server.docker_socket));
         binds.push(format!("{dir}:{dir}", dir = crate::proxy::ADMIN_DIR));
+        binds.push(format!("/:{HOST_ROOT}:ro"));
     }
     // The image and the container carry the same labels.
     let relay_labels = HashMap::from([
@@ -247,7 +255,11 @@ pub fn relay_install(
                 }
                 cmd
             },
-            env: vec![],
+            env: want
+                .log
+                .iter()
+                .map(|l| format!("BERTH_RELAY_LOG={l}"))
+                .collect(),
             labels: relay_labels.clone(),
             network: NETWORK.to_owned(),
             publish: vec![Publish {
@@ -354,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn the_relay_gets_docker_only_while_an_unattended_hook_needs_it() {
+    fn the_relay_gets_docker_and_the_host_read_only_only_when_asked() {
         let server = crate::fixtures::server();
         let mut want = RelayService {
             listen_port: 9080,
@@ -362,6 +374,7 @@ mod tests {
             rate_per_minute: 120,
             docker: false,
             control_group: None,
+            log: None,
         };
         let attended = relay_install(&server, &want, b"\x7fELF").expect("install");
         assert!(attended.spec.confined);
@@ -380,7 +393,8 @@ mod tests {
             unattended
                 .spec
                 .binds
-                .contains(&"/var/run/docker.sock:/var/run/docker.sock".to_owned()),
+                .contains(&"/var/run/docker.sock:/var/run/docker.sock".to_owned())
+                && unattended.spec.binds.contains(&"/:/host:ro".to_owned()),
             "{:?}",
             unattended.spec.binds
         );

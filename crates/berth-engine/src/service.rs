@@ -365,6 +365,10 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
         Action::PurgeImage { image } => {
             docker.remove_image(&image, true).await?;
         }
+        Action::Restart {
+            container,
+            grace_secs,
+        } => docker.restart_container(&container, grace_secs).await?,
         Action::PruneBuildCache { .. } => {
             let freed = docker.prune_build_cache().await?;
             tracing::info!(freed, "build cache pruned");

@@ -156,6 +156,9 @@ pub struct App {
     /// switched away from it, before it is stopped.
     #[serde(default = "default_drain")]
     pub drain_timeout_secs: u32,
+    /// How the monitor watches it once deployed (on by default).
+    #[serde(default)]
+    pub monitor: crate::Monitor,
     /// Unix milliseconds.
     pub created_at: i64,
 }
@@ -191,6 +194,12 @@ pub struct AppDraft {
     pub base_images: BaseImages,
     pub stop_grace_secs: Option<u32>,
     pub drain_timeout_secs: Option<u32>,
+    /// Seconds between the monitor's health probes (0: off).
+    #[serde(default)]
+    pub monitor_interval_secs: Option<u32>,
+    /// Failed probes in a row before the monitor restarts the container.
+    #[serde(default)]
+    pub unhealthy_after: Option<u32>,
     /// Plain `KEY=VALUE` pairs set at creation.
     pub env: Vec<(String, String)>,
 }
@@ -219,6 +228,8 @@ pub enum InvalidApp {
         "git source `{0}` carries credentials: give the URL without them, and the token with `berth app webhook enable … --git-token -` (kept in the secrets store, never in Berth's records or git's command line)"
     )]
     GitCredentials(String),
+    #[error("{0}")]
+    Monitor(String),
 }
 
 /// An `http(s)://user:token@host/…` URL shown without its credentials (`https://…@host/…`),
@@ -297,6 +308,19 @@ impl AppDraft {
         if let Some(d) = self.health_deadline_ms {
             health.deadline_ms = d;
         }
+        let mut monitor = crate::Monitor::default();
+        if let Some(i) = self.monitor_interval_secs {
+            if i > 24 * 3600 {
+                return Err(InvalidApp::Monitor(format!(
+                    "the monitor interval is {i} s; use at most a day"
+                )));
+            }
+            monitor.interval_secs = i;
+        }
+        if let Some(n) = self.unhealthy_after {
+            monitor.unhealthy_after =
+                crate::Monitor::check_unhealthy_after(n).map_err(InvalidApp::Monitor)?;
+        }
         Ok(App {
             name: self.name.clone(),
             server: self.server.clone(),
@@ -320,6 +344,7 @@ impl AppDraft {
             drain_timeout_secs: self
                 .drain_timeout_secs
                 .unwrap_or(App::DEFAULT_DRAIN_TIMEOUT_SECS),
+            monitor,
             created_at: now,
         })
     }

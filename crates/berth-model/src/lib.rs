@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod format;
 pub mod image;
+pub mod monitor;
 pub mod names;
 pub mod registry;
 pub mod server;
@@ -29,6 +30,10 @@ pub use deploy::{
 pub use domain::{Domain, DomainStatus, TlsStatus};
 pub use error::ErrorDto;
 pub use image::{ImageRef, InvalidImage};
+pub use monitor::{
+    Alert, AlertKind, AppStats, ContainerSample, DiskUse, DockerDisk, HostSample, Monitor,
+    ServerStats,
+};
 pub use names::{
     InvalidName, validate_app_name, validate_env_key, validate_registry_name, validate_server_name,
 };

@@ -551,6 +551,9 @@ impl DeployNotice {
             .duration_ms
             .map(|ms| format!(" in {}", crate::format::duration(ms)))
             .unwrap_or_default();
+        if let Some(kind) = crate::AlertKind::parse(&self.status) {
+            return kind.sentence(&self.app, self.error.as_deref().unwrap_or(""));
+        }
         if self.status == "available" {
             // A new image tag for a stage that deploys only when asked; `error` says how.
             return format!(

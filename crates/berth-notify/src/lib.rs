@@ -98,7 +98,9 @@ fn request(
     uri: &Uri,
     notice: &DeployNotice,
 ) -> Result<Request<Full<Bytes>>, String> {
-    let ok = notice.status == "deployed";
+    let alert = berth_model::AlertKind::parse(&notice.status);
+    // Good news: a deploy, a recovery.
+    let ok = notice.status == "deployed" || alert.is_some_and(berth_model::AlertKind::is_good);
     let available = notice.status == "available";
     // The request line carries only the path: the credentials stay out of it and of `Host`.
     let target: Uri = uri
@@ -123,12 +125,11 @@ fn request(
                     format!(
                         "Berth: {} {}",
                         notice.app,
-                        if ok {
-                            "deployed"
-                        } else if available {
-                            "new image"
-                        } else {
-                            "deploy failed"
+                        match alert {
+                            Some(kind) => kind.as_str(),
+                            None if ok => "deployed",
+                            None if available => "new image",
+                            None => "deploy failed",
                         }
                     ),
                 )
@@ -175,7 +176,7 @@ fn request(
         NotifierKind::Webhook => (
             builder.header(hyper::header::CONTENT_TYPE, "application/json"),
             serde_json::to_vec(&serde_json::json!({
-                "event": "deploy",
+                "event": notice.event().as_str(),
                 "summary": notice.summary(),
                 "notice": notice,
             }))

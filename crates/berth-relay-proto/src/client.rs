@@ -259,6 +259,58 @@ impl ControlClient {
         Ok(())
     }
 
+    /// Gives the relay the apps to watch and whom to tell (replacing what it had).
+    pub async fn put_monitor(
+        &self,
+        config: &crate::proto::MonitorConfig,
+    ) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(Method::PUT, "/v1/monitor", Some(config), REQUEST_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
+    /// An app's samples over the last `since_ms`.
+    pub async fn stats(
+        &self,
+        app: &str,
+        since_ms: i64,
+    ) -> Result<berth_model::AppStats, ClientError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/stats?app={app}&since_ms={since_ms}"),
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// The host's samples over the last `since_ms`, and (`docker`) what Docker's data takes.
+    pub async fn host_stats(
+        &self,
+        since_ms: i64,
+        docker: bool,
+    ) -> Result<berth_model::ServerStats, ClientError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/host-stats?since_ms={since_ms}&docker={docker}"),
+            None,
+            Duration::from_secs(120),
+        )
+        .await
+    }
+
+    /// The monitor's events after sequence number `after`, oldest first.
+    pub async fn alerts(&self, after: i64) -> Result<Vec<berth_model::Alert>, ClientError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/alerts?after={after}"),
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let (status, body) = self
             .send(Method::GET, "/metrics", None, REQUEST_TIMEOUT)

@@ -108,6 +108,35 @@ impl std::fmt::Debug for NotifierSpec {
     }
 }
 
+/// `PUT /v1/monitor`: the apps the relay watches on its server and whom it tells (replaces
+/// what it had). Notifier URLs may hold tokens: it is kept in the relay's 0600 data, never
+/// logged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitorConfig {
+    /// The server's name in Berth (for notices).
+    pub server: String,
+    pub apps: Vec<MonitoredApp>,
+    /// Who hears about the server itself (disk): the notifiers routed to every app.
+    pub notifiers: Vec<NotifierSpec>,
+}
+
+/// One app the relay's monitor watches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitoredApp {
+    pub app: String,
+    pub monitor: berth_model::Monitor,
+    pub port: u16,
+    pub health_path: String,
+    pub timeout_ms: u64,
+    pub stop_grace_secs: u32,
+    /// The notifiers routed to it.
+    pub notifiers: Vec<NotifierSpec>,
+}
+
+/// `GET /v1/stats?app=&since_ms=` and `GET /v1/host-stats?since_ms=` answer with the model's
+/// `AppStats` / `ServerStats`; `GET /v1/alerts?after=` with `[Alert]`, oldest first.
+pub const MAX_ALERTS: usize = 500;
+
 /// What an unattended deploy of one app needs: the app as Berth stores it, its env (secrets
 /// included), where its source is, its route and where results go.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

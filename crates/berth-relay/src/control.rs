@@ -14,6 +14,10 @@
 //! POST   /v1/deliveries/<id>/result   DeployReport → Delivery
 //! POST   /v1/locks/<app>              LockRequest → {}, or 409 `locked` naming the holder
 //! DELETE /v1/locks/<app>              LockRequest (its holder) → {"released": bool}
+//! PUT    /v1/monitor                  MonitorConfig (apps to watch, notifiers)
+//! GET    /v1/stats?app=&since_ms=     AppStats
+//! GET    /v1/host-stats?since_ms=&docker=   ServerStats
+//! GET    /v1/alerts?after=            [Alert], oldest first
 //! GET    /metrics                     Prometheus text
 //! ```
 
@@ -55,7 +59,8 @@ fn fail(
 /// The Prometheus text, on the control socket and (behind its token) the public side.
 pub(crate) async fn metrics(relay: &Arc<Relay>) -> Answer {
     let pending = pending(relay).await?;
-    let body = relay.metrics.render(pending, relay.registry.count());
+    let mut body = relay.metrics.render(pending, relay.registry.count());
+    crate::metrics::render_apps(&mut body, &relay.gauges());
     let mut r = Response::new(Full::new(Bytes::from(body)));
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -127,6 +132,80 @@ async fn route(
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = hash;
             Ok(json(StatusCode::OK, &serde_json::json!({})))
+        }
+        (&Method::PUT, ["v1", "monitor"]) => {
+            let config: crate::proto::MonitorConfig = body(req).await?;
+            crate::watch::save_config(&relay.settings.data, &config).map_err(internal)?;
+            tracing::info!(apps = config.apps.len(), "monitor config updated");
+            relay.set_monitor_config(config);
+            Ok(json(StatusCode::OK, &serde_json::json!({})))
+        }
+        (&Method::GET, ["v1", "stats"]) => {
+            let app = param(query, "app")
+                .filter(|a| berth_model::validate_app_name(a).is_ok())
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "bad-request", "give ?app=NAME"))?
+                .to_owned();
+            let since = since(query);
+            let (server, sample_ms) = (relay.monitor_config().server.clone(), sample_ms(relay));
+            let now = crate::now_ms();
+            let stats = relay
+                .stats
+                .with(move |c| {
+                    let (step, samples) =
+                        crate::stats::app_samples(c, &app, since, sample_ms, now)?;
+                    let alerts = crate::stats::alerts_since(c, &server, Some(&app), now - since)?;
+                    Ok(berth_model::AppStats {
+                        app,
+                        server,
+                        step_secs: u32::try_from(step / 1000).unwrap_or(u32::MAX),
+                        source: "relay".to_owned(),
+                        samples,
+                        alerts,
+                    })
+                })
+                .await
+                .map_err(internal)?;
+            Ok(json(StatusCode::OK, &stats))
+        }
+        (&Method::GET, ["v1", "host-stats"]) => {
+            let since = since(query);
+            let (server, sample_ms) = (relay.monitor_config().server.clone(), sample_ms(relay));
+            let now = crate::now_ms();
+            let want_docker = param(query, "docker") == Some("true");
+            let (step, samples) = relay
+                .stats
+                .with(move |c| crate::stats::host_samples(c, since, sample_ms, now))
+                .await
+                .map_err(internal)?;
+            let docker = if want_docker {
+                docker_disk(relay).await
+            } else {
+                None
+            };
+            Ok(json(
+                StatusCode::OK,
+                &berth_model::ServerStats {
+                    server,
+                    step_secs: u32::try_from(step / 1000).unwrap_or(u32::MAX),
+                    source: "relay".to_owned(),
+                    samples,
+                    docker,
+                },
+            ))
+        }
+        (&Method::GET, ["v1", "alerts"]) => {
+            let after: i64 = param(query, "after")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let server = relay.monitor_config().server.clone();
+            let list = relay
+                .stats
+                .with(move |c| {
+                    crate::stats::alerts_after(c, &server, after, crate::proto::MAX_ALERTS)
+                })
+                .await
+                .map_err(internal)?;
+            Ok(json(StatusCode::OK, &list))
         }
         (&Method::GET, ["v1", "info"]) => {
             let info = RelayInfo {
@@ -360,6 +439,44 @@ fn delivery_id(s: &str) -> Result<i64, (StatusCode, String, String)> {
             format!("`{s}` is not a delivery id"),
         )
     })
+}
+
+/// `since_ms=` of a stats request: 1 h by default, at most what is kept.
+fn since(query: &str) -> i64 {
+    param(query, "since_ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_600_000)
+        .clamp(60_000, crate::stats::COARSE_MS)
+}
+
+fn sample_ms(relay: &Relay) -> i64 {
+    i64::try_from(relay.settings.sample_every.max(1))
+        .unwrap_or(10)
+        .saturating_mul(1000)
+}
+
+/// What Docker's data takes, when the relay can ask Docker.
+async fn docker_disk(relay: &Relay) -> Option<berth_model::DockerDisk> {
+    if !relay.settings.docker.exists() {
+        return None;
+    }
+    let socket = relay.settings.docker.display().to_string();
+    let host = match berth_engine::Host::open_local("this server", &socket).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("cannot reach Docker for its disk use: {e}");
+            return None;
+        }
+    };
+    let d = berth_engine::monitor::docker_disk(&host).await;
+    host.close().await;
+    match d {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!("cannot read Docker's disk use: {e}");
+            None
+        }
+    }
 }
 
 fn param<'q>(query: &'q str, name: &str) -> Option<&'q str> {

@@ -10,6 +10,7 @@
 mod control;
 mod db;
 mod forwarded;
+mod hostinfo;
 mod images;
 mod locks;
 mod metrics;
@@ -20,6 +21,8 @@ mod public;
 mod ratelimit;
 mod registry;
 mod settings;
+mod stats;
+mod watch;
 mod worker;
 
 use std::net::SocketAddr;
@@ -52,6 +55,61 @@ pub(crate) struct Relay {
     /// The SHA-256 (hex) of the bearer token `GET /metrics` wants on the public side; `None`:
     /// metrics are not published there.
     metrics_token: std::sync::RwLock<Option<String>>,
+    /// The stats history and the monitor's events.
+    stats: stats::Stats,
+    /// What to watch and whom to tell, as Berth last said.
+    monitor: std::sync::RwLock<Arc<proto::MonitorConfig>>,
+    /// Each app's latest figures and health, for `/metrics`.
+    gauges: std::sync::Mutex<std::collections::BTreeMap<String, watch::Gauge>>,
+}
+
+impl Relay {
+    pub(crate) fn monitor_config(&self) -> Arc<proto::MonitorConfig> {
+        self.monitor
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_monitor_config(&self, config: proto::MonitorConfig) {
+        let apps: std::collections::HashSet<String> =
+            config.apps.iter().map(|a| a.app.clone()).collect();
+        self.gauges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|app, _| apps.contains(app));
+        *self
+            .monitor
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(config);
+    }
+
+    fn gauge<T>(&self, app: &str, f: impl FnOnce(&mut watch::Gauge) -> T) -> T {
+        let mut g = self
+            .gauges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(g.entry(app.to_owned()).or_default())
+    }
+
+    pub(crate) fn set_health(&self, app: &str, health: i8) {
+        self.gauge(app, |g| g.health = Some(health));
+    }
+
+    pub(crate) fn set_usage(&self, app: &str, cpu_pct: f64, mem_bytes: u64, restarts: u32) {
+        self.gauge(app, |g| {
+            g.cpu_pct = cpu_pct;
+            g.mem_bytes = mem_bytes;
+            g.restarts = restarts;
+        });
+    }
+
+    pub(crate) fn gauges(&self) -> std::collections::BTreeMap<String, watch::Gauge> {
+        self.gauges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// The settings key of the metrics token's hash.
@@ -67,6 +125,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Db(#[from] db::DbError),
+    #[error(transparent)]
+    Stats(#[from] stats::StatsError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -100,6 +160,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     };
     std::fs::create_dir_all(&settings.data).map_err(data_err)?;
     let db = db::Db::open(&settings.data.join("relay.db"))?;
+    let stats = stats::Stats::open(&settings.data.join("stats.db"))?;
+    let monitor = watch::load_config(&settings.data);
     let summaries = db
         .run(|c| db::hooks(c))
         .await
@@ -138,6 +200,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         started_at: now_ms(),
         locks: locks::AppLocks::default(),
         metrics_token: std::sync::RwLock::new(metrics_token),
+        stats,
+        monitor: std::sync::RwLock::new(Arc::new(monitor)),
+        gauges: Default::default(),
         settings: settings.clone(),
     });
     tracing::info!(
@@ -159,6 +224,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     )));
     tasks.push(tokio::spawn(worker::run(relay.clone(), stopped.clone())));
     tasks.push(tokio::spawn(poll::run(relay.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(watch::run(relay.clone(), stopped.clone())));
     #[cfg(unix)]
     tasks.push(tokio::spawn(serve_control(control, relay, stopped)));
     Ok(Running {

@@ -52,6 +52,16 @@ impl AppLocks {
         Ok(())
     }
 
+    /// Whether someone holds `app`'s lock now (the monitor leaves such an app alone: a deploy,
+    /// a stop or a start is under way).
+    pub(crate) fn held(&self, app: &str) -> bool {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.get(app).is_some_and(|l| l.until > Instant::now())
+    }
+
     /// Releases `app`'s lock if `owner` holds it; `false` when it did not.
     pub(crate) fn release(&self, app: &str, owner: &str) -> bool {
         let mut held = self

@@ -20,6 +20,8 @@ struct Inner {
     duration_count: u64,
     rate_limited: u64,
     too_large: u64,
+    /// Monitor events by app and kind.
+    events: BTreeMap<(String, String), u64>,
 }
 
 #[derive(Default)]
@@ -57,6 +59,14 @@ impl Metrics {
         m.duration_buckets[BUCKETS.len()] += 1;
         m.duration_sum += secs;
         m.duration_count += 1;
+    }
+
+    pub fn monitor_event(&self, app: &str, kind: &str) {
+        *self
+            .lock()
+            .events
+            .entry((app.to_owned(), kind.to_owned()))
+            .or_default() += 1;
     }
 
     pub fn rate_limited(&self) {
@@ -149,8 +159,61 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE berth_relay_hooks gauge");
         let _ = writeln!(out, "berth_relay_hooks {hooks}");
+        let _ = writeln!(
+            out,
+            "# HELP berth_relay_monitor_events_total Monitor events by app and kind (unhealthy, restarted, crash-loop, recovered, disk-full)."
+        );
+        let _ = writeln!(out, "# TYPE berth_relay_monitor_events_total counter");
+        for ((app, kind), n) in &m.events {
+            let _ = writeln!(
+                out,
+                "berth_relay_monitor_events_total{{app=\"{}\",kind=\"{}\"}} {n}",
+                escape(app),
+                escape(kind)
+            );
+        }
         out
     }
+}
+
+/// The apps' latest figures and health, appended to the text exposition.
+pub(crate) fn render_apps(out: &mut String, gauges: &BTreeMap<String, crate::watch::Gauge>) {
+    let mut family = |name: &str,
+                      help: &str,
+                      kind: &str,
+                      value: &dyn Fn(&crate::watch::Gauge) -> Option<String>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (app, g) in gauges {
+            if let Some(v) = value(g) {
+                let _ = writeln!(out, "{name}{{app=\"{}\"}} {v}", escape(app));
+            }
+        }
+    };
+    family(
+        "berth_app_cpu_percent",
+        "CPU use of the app's container at the last sample, in percent of one core.",
+        "gauge",
+        &|g| Some(format!("{:.2}", g.cpu_pct)),
+    );
+    family(
+        "berth_app_memory_bytes",
+        "Memory in use by the app's container at the last sample.",
+        "gauge",
+        &|g| Some(g.mem_bytes.to_string()),
+    );
+    family(
+        "berth_app_restarts",
+        "Restarts of the app's serving container (Docker's and the monitor's).",
+        "gauge",
+        &|g| Some(g.restarts.to_string()),
+    );
+    family(
+        "berth_app_healthy",
+        "The monitor's view: 1 healthy, 0 unhealthy, -1 stopped as a crash loop.",
+        "gauge",
+        &|g| g.health.map(|h| h.to_string()),
+    );
 }
 
 fn escape(label: &str) -> String {

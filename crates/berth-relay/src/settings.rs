@@ -7,6 +7,7 @@ use crate::proto;
 pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control PATH] [--data DIR]
                    [--body-limit BYTES] [--rate-limit PER_MINUTE] [--docker SOCKET]
                    [--trusted-proxies LIST] [--max-connections N] [--control-group GID]
+                   [--sample-every SECS] [--host-root DIR]
        berth-relay healthcheck [ADDR]
        berth-relay own --uid UID --gid GID PATH…  (as root, before serving: give PATHs to UID:GID)
        berth-relay version
@@ -28,7 +29,12 @@ pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control P
                 default berth-proxy,gateway)
   --max-connections
                 public connections served at once; more wait to be accepted
-                (BERTH_RELAY_MAX_CONNECTIONS, default 512)";
+                (BERTH_RELAY_MAX_CONNECTIONS, default 512)
+  --sample-every
+                seconds between stats samples of the apps and the host, 0 for none
+                (BERTH_RELAY_SAMPLE_EVERY, default 10)
+  --host-root   where the host's / is mounted (read-only), for its disks
+                (BERTH_RELAY_HOST_ROOT, default /host)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -45,6 +51,10 @@ pub struct Settings {
     pub max_connections: usize,
     /// The control socket's group (numeric), else the process's.
     pub control_group: Option<u32>,
+    /// Seconds between stats samples (0: none).
+    pub sample_every: u64,
+    /// Where the host's `/` is mounted (its filesystems' use is read there).
+    pub host_root: PathBuf,
 }
 
 impl Default for Settings {
@@ -59,6 +69,8 @@ impl Default for Settings {
             trusted_proxies: vec!["berth-proxy".to_owned(), "gateway".to_owned()],
             max_connections: 512,
             control_group: None,
+            sample_every: 10,
+            host_root: PathBuf::from("/host"),
         }
     }
 }
@@ -119,6 +131,8 @@ impl Settings {
                         .unwrap_or(usize::MAX)
                         .max(1)
                 }
+                "--sample-every" => s.sample_every = number(&value)?,
+                "--host-root" => s.host_root = PathBuf::from(value),
                 other => return Err(SettingsError::Unknown(other.to_owned())),
             }
             Ok(())
@@ -133,6 +147,8 @@ impl Settings {
             ("--trusted-proxies", "BERTH_RELAY_TRUSTED_PROXIES"),
             ("--max-connections", "BERTH_RELAY_MAX_CONNECTIONS"),
             ("--control-group", "BERTH_RELAY_CONTROL_GROUP"),
+            ("--sample-every", "BERTH_RELAY_SAMPLE_EVERY"),
+            ("--host-root", "BERTH_RELAY_HOST_ROOT"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 set(&mut s, flag, v)?;

@@ -11,7 +11,7 @@ use crate::{Store, bad_column, exists, require_app, u64_from_sql, u64_to_sql};
 const COLUMNS: &str = "name, server, git, branch, dockerfile, port, health_path, \
                        health_interval_ms, health_timeout_ms, health_deadline_ms, cpus, memory_bytes, \
                        volumes, base_build_image, base_run_image, stop_grace_secs, created_at, \
-                       drain_timeout_secs, image";
+                       drain_timeout_secs, image, monitor_interval_secs, unhealthy_after";
 
 impl Store {
     /// Adds an app. [`StoreError::AlreadyExists`] if the name is taken, [`StoreError::NotFound`]
@@ -191,14 +191,15 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
     let sql = if insert {
         format!(
             "INSERT INTO apps ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
         )
     } else {
         "UPDATE apps SET server = ?2, git = ?3, branch = ?4, dockerfile = ?5, port = ?6,
          health_path = ?7, health_interval_ms = ?8, health_timeout_ms = ?9,
          health_deadline_ms = ?10, cpus = ?11, memory_bytes = ?12, volumes = ?13,
          base_build_image = ?14, base_run_image = ?15, stop_grace_secs = ?16, created_at = ?17,
-         drain_timeout_secs = ?18, image = ?19
+         drain_timeout_secs = ?18, image = ?19, monitor_interval_secs = ?20,
+         unhealthy_after = ?21
          WHERE name = ?1"
             .to_owned()
     };
@@ -222,6 +223,8 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
         a.created_at,
         a.drain_timeout_secs,
         a.image,
+        a.monitor.interval_secs,
+        a.monitor.unhealthy_after,
     ])?;
     Ok(())
 }
@@ -263,5 +266,9 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
         created_at: row.get(16)?,
         drain_timeout_secs: row.get(17)?,
         image: row.get(18)?,
+        monitor: berth_model::Monitor {
+            interval_secs: row.get(19)?,
+            unhealthy_after: row.get(20)?,
+        },
     })
 }

@@ -79,4 +79,13 @@ impl Store {
             Ok(())
         })
     }
+
+    /// Forgets a setting (absent afterwards, as if never set).
+    pub fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM settings WHERE key = ?1")?
+                .execute([key])?;
+            Ok(())
+        })
+    }
 }

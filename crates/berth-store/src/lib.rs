@@ -6,6 +6,7 @@
 //! failing. Time is always passed in (unix milliseconds), never read here. Secret env values
 //! never reach this crate: a secret env var is stored as its key and a flag.
 
+mod alerts;
 mod apps;
 mod audit;
 mod deployments;

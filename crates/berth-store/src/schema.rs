@@ -210,6 +210,22 @@ CREATE TABLE stage_healthy (
 ALTER TABLE notifiers ADD COLUMN app TEXT;
 ALTER TABLE notifiers ADD COLUMN events TEXT NOT NULL DEFAULT '';
 "#,
+    // 9: the health monitor's settings per app, and its events (the relays' and Berth's own)
+    // as Berth last fetched them.
+    r#"
+ALTER TABLE apps ADD COLUMN monitor_interval_secs INTEGER NOT NULL DEFAULT 30;
+ALTER TABLE apps ADD COLUMN unhealthy_after INTEGER NOT NULL DEFAULT 3;
+CREATE TABLE alerts (
+    server TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    at     INTEGER NOT NULL,
+    app    TEXT,
+    kind   TEXT NOT NULL,
+    why    TEXT NOT NULL,
+    PRIMARY KEY (server, seq)
+) STRICT;
+CREATE INDEX alerts_at ON alerts (at);
+"#,
 ];
 
 /// The schema version this binary writes.

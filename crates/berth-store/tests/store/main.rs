@@ -79,6 +79,10 @@ fn app(name: &str, server: &str) -> App {
         },
         stop_grace_secs: 15,
         drain_timeout_secs: 20,
+        monitor: berth_model::Monitor {
+            interval_secs: 15,
+            unhealthy_after: 5,
+        },
         created_at: 1_700_000_000_500,
     }
 }

@@ -1,0 +1,230 @@
+//! After the deploy: what each server's relay watches (every app's monitor settings and the
+//! notifiers routed to it, given whenever they change), the stats it keeps (`berth stats`,
+//! `berth server stats`, the Metrics tab) and the events it recorded (`berth alerts`, the
+//! Overview, the tray), fetched over the SSH session into Berth's own records.
+
+use berth_model::{Alert, AlertKind, App, AppStats, Server, ServerStats};
+use berth_relay_proto::proto::{MonitorConfig, MonitoredApp, NotifierSpec};
+use berth_secrets::notifier_key;
+
+use crate::Berth;
+use crate::error::ApiError;
+
+impl Berth {
+    /// The notifiers that hear about `app` (`None`: about a server — those routed to every
+    /// app), with their URLs, for a relay.
+    pub(crate) fn notifier_specs(&self, app: Option<&str>) -> Result<Vec<NotifierSpec>, ApiError> {
+        let routed = app.map(|a| self.routed_app(a));
+        let mut out = Vec::new();
+        for n in self.store.notifiers()? {
+            let hears = match (&n.app, &routed) {
+                (None, _) => true,
+                (Some(only), Some(app)) => only == app,
+                (Some(_), None) => false,
+            };
+            if !hears {
+                continue;
+            }
+            if let Some(url) = self.secrets().get(&notifier_key(n.id))? {
+                out.push(NotifierSpec {
+                    kind: n.kind,
+                    url: url.expose().clone(),
+                    events: n.events,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// What `server`'s relay watches: every app on it, and whom to tell.
+    pub(crate) fn monitor_config(&self, server: &Server) -> Result<MonitorConfig, ApiError> {
+        let mut apps = Vec::new();
+        for app in self.store.apps()? {
+            if app.server != server.name {
+                continue;
+            }
+            apps.push(MonitoredApp {
+                notifiers: self.notifier_specs(Some(&app.name))?,
+                app: app.name.clone(),
+                monitor: app.monitor,
+                port: app.port,
+                health_path: app.health.path.clone(),
+                timeout_ms: app.health.timeout_ms,
+                stop_grace_secs: app.stop_grace_secs,
+            });
+        }
+        Ok(MonitorConfig {
+            server: server.name.clone(),
+            apps,
+            notifiers: self.notifier_specs(None)?,
+        })
+    }
+
+    /// Gives `server`'s relay (if it has one) what to watch now. A relay that cannot be
+    /// reached is reported, not fatal: the change itself is done.
+    pub async fn monitor_sync(&self, server: &str) -> Option<String> {
+        let pushed = async {
+            let server = self.store.server(server)?;
+            if server.relay.is_none() {
+                return Ok(());
+            }
+            let config = self.monitor_config(&server)?;
+            self.relay_client(&server)
+                .await?
+                .put_monitor(&config)
+                .await?;
+            Ok::<_, ApiError>(())
+        };
+        match pushed.await {
+            Ok(()) => None,
+            Err(e) => {
+                let warning = format!(
+                    "the relay on {server} still watches with the old settings ({e}); they reach it with the next change or `berth server relay install {server}`"
+                );
+                tracing::warn!("{warning}");
+                Some(warning)
+            }
+        }
+    }
+
+    /// Every server's relay gets what to watch again (the notifiers changed).
+    pub async fn monitor_sync_all(&self) -> Vec<String> {
+        let Ok(servers) = self.store.servers() else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        for s in servers.iter().filter(|s| s.relay.is_some()) {
+            warnings.extend(self.monitor_sync(&s.name).await);
+        }
+        warnings
+    }
+
+    /// `berth app set --monitor-interval --unhealthy-after`: the monitor's settings of `app`,
+    /// given to its server's relay at once. The answer's warning says when the relay did not
+    /// get them.
+    pub async fn app_set_monitor(
+        &self,
+        app: &str,
+        interval_secs: Option<u32>,
+        unhealthy_after: Option<u32>,
+    ) -> Result<(App, Option<String>), ApiError> {
+        let mut a = self.store.app(app)?;
+        if let Some(i) = interval_secs {
+            if i > 24 * 3600 {
+                return Err(ApiError::Invalid(format!(
+                    "the monitor interval is {i} s; use at most a day"
+                )));
+            }
+            a.monitor.interval_secs = i;
+        }
+        if let Some(n) = unhealthy_after {
+            a.monitor.unhealthy_after =
+                berth_model::Monitor::check_unhealthy_after(n).map_err(ApiError::Invalid)?;
+        }
+        self.store.update_app(&a)?;
+        self.audit("app.monitor", &a.name, &a.monitor.describe());
+        let warning = self.monitor_sync(&a.server).await;
+        Ok((a, warning))
+    }
+
+    /// `berth stats APP --since`: the app's samples from its server's relay.
+    pub async fn stats(&self, app: &str, since_ms: i64) -> Result<AppStats, ApiError> {
+        let a = self.store.app(app)?;
+        let server = self.store.server(&a.server)?;
+        if server.relay.is_none() {
+            return Err(ApiError::Invalid(format!(
+                "{} has no relay to keep stats while Berth is closed: install it with `berth server relay install {}` (the desktop samples servers without one while it is open)",
+                server.name, server.name
+            )));
+        }
+        let client = self.relay_client(&server).await?;
+        let mut stats = client.stats(app, since_ms).await?;
+        stats.server = server.name.clone();
+        for a in &mut stats.alerts {
+            a.server = server.name.clone();
+        }
+        Ok(stats)
+    }
+
+    /// `berth server stats NAME --since`: the host's samples, and what Docker's data takes.
+    pub async fn server_stats(&self, server: &str, since_ms: i64) -> Result<ServerStats, ApiError> {
+        let server = self.store.server(server)?;
+        if server.relay.is_none() {
+            return Err(ApiError::Invalid(format!(
+                "{} has no relay to keep stats: install it with `berth server relay install {}`",
+                server.name, server.name
+            )));
+        }
+        let client = self.relay_client(&server).await?;
+        let mut stats = client.host_stats(since_ms, true).await?;
+        stats.server = server.name.clone();
+        Ok(stats)
+    }
+
+    /// Fetches the monitor's new events from every reachable relay into Berth's records (a
+    /// server that cannot be reached is an event of its own, once until it answers again).
+    /// Returns the new ones, oldest first.
+    pub async fn alerts_sync(&self) -> Result<Vec<Alert>, ApiError> {
+        let mut new = Vec::new();
+        for server in self.store.servers()? {
+            if server.relay.is_none() {
+                continue;
+            }
+            let fetched = async {
+                let after = self.store.last_alert_seq(&server.name)?.max(0);
+                let client = self.relay_client(&server).await?;
+                let mut list = client.alerts(after).await?;
+                for a in &mut list {
+                    a.server = server.name.clone();
+                }
+                Ok::<_, ApiError>(list)
+            };
+            let key = format!("unreachable:{}", server.name);
+            match tokio::time::timeout(std::time::Duration::from_secs(15), fetched).await {
+                Ok(Ok(list)) => {
+                    new.extend(self.store.add_alerts(&list)?);
+                    self.store.delete_setting(&key)?;
+                }
+                Ok(Err(e)) => new.extend(self.unreachable(&server.name, &key, &e.to_string())?),
+                Err(_) => {
+                    new.extend(self.unreachable(&server.name, &key, "no answer within 15 s")?)
+                }
+            }
+        }
+        Ok(new)
+    }
+
+    /// Records (once, until it answers again) that `server` could not be reached.
+    fn unreachable(&self, server: &str, key: &str, why: &str) -> Result<Option<Alert>, ApiError> {
+        if self.store.setting(key)?.is_some() {
+            return Ok(None);
+        }
+        let now = self.now();
+        self.store.set_setting(key, &now.to_string())?;
+        // Berth's own events take negative sequence numbers: the relay's count up from 1.
+        let alert = Alert {
+            id: -now,
+            at: now,
+            server: server.to_owned(),
+            app: None,
+            kind: AlertKind::Unreachable,
+            why: why.to_owned(),
+        };
+        Ok(self.store.add_alerts(std::slice::from_ref(&alert))?.pop())
+    }
+
+    /// `berth alerts [--app]`: the monitor's events, newest first, after fetching new ones.
+    /// A relay that cannot be reached leaves what was fetched before (and says so as an
+    /// `unreachable` event).
+    pub async fn alerts(&self, app: Option<&str>, limit: usize) -> Result<Vec<Alert>, ApiError> {
+        if let Some(app) = app {
+            self.store.app(app)?;
+        }
+        for a in self.alerts_sync().await? {
+            if a.kind == AlertKind::Unreachable {
+                self.notify_all(&a.notice()).await;
+            }
+        }
+        Ok(self.store.alerts(app, limit)?)
+    }
+}

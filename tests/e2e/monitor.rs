@@ -1,0 +1,234 @@
+//! After the deploy, with the laptop closed: the relay samples every app and the host, its
+//! monitor restarts a hung app and stops a crash loop (alerting once), and Berth reads what it
+//! kept over the SSH session.
+
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use berth_testkit::docker::{AppGuard, ensure_busybox, gateway};
+use berth_testkit::{Berth, Sshd, free_port, git, notification_sink_on, unique};
+
+use crate::webhooks::RelayGuard;
+
+/// The app's one container (running or not).
+fn container_of(app: &str) -> String {
+    let names = berth_testkit::docker::containers_of(app);
+    assert_eq!(names.len(), 1, "{names:?}");
+    names[0].clone()
+}
+
+fn docker(args: &[&str]) -> String {
+    berth_testkit::run(Command::new("docker").args(args))
+        .trim()
+        .to_owned()
+}
+
+/// Waits for a notice whose JSON names `app` with `status`; the notices heard on the way.
+fn wait_notice(
+    heard: &mpsc::Receiver<String>,
+    app: &str,
+    status: &str,
+    within: Duration,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(body) = heard.recv_timeout(left) else {
+            break;
+        };
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let hit = v["notice"]["app"] == app && v["notice"]["status"] == status;
+        seen.push(v);
+        if hit {
+            return seen;
+        }
+    }
+    let logs = Command::new("docker")
+        .args(["logs", "--tail", "80", "berth-relay"])
+        .output()
+        .map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .unwrap_or_default();
+    panic!("no `{status}` notice for {app} within {within:?}; heard {seen:#?}\nrelay log:\n{logs}");
+}
+
+fn alert_kinds(b: &Berth, app: &str) -> Vec<String> {
+    let list = b.ok(&["alerts", "--app", app, "--json"]).json();
+    let mut kinds: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.reverse();
+    kinds
+}
+
+#[test]
+fn the_relay_samples_restarts_a_hung_app_and_stops_a_crash_loop() {
+    let _relay = RelayGuard::take();
+    ensure_busybox();
+    let sshd = Sshd::start();
+    let mut b = Berth::new();
+    b.set_env("BERTH_RELAY_LOG", "debug,hyper=info,bollard=info");
+    b.add_ssh_server("prod", &sshd);
+    b.ok(&[
+        "server",
+        "relay",
+        "install",
+        "prod",
+        "--listen-port",
+        &free_port().to_string(),
+    ]);
+    // Alerts go to a real HTTP endpoint (routed: alerts only).
+    let (sink, heard) = notification_sink_on("0.0.0.0");
+    b.ok_with_input(
+        &["notify", "add", "webhook", "-", "--events", "alert"],
+        &format!("http://{}:{sink}/alerts\n", gateway("berth")),
+    );
+
+    let hung = unique("hung");
+    let _hung_guard = AppGuard(hung.clone());
+    let repo = git::web_app("v1");
+    let create = |app: &str, repo: &git::Repo| {
+        b.ok(&[
+            "app",
+            "create",
+            app,
+            "--git",
+            &repo.path_str(),
+            "--health-path",
+            "/healthz",
+            "--monitor-interval",
+            "1s",
+            "--unhealthy-after",
+            "2",
+        ]);
+    };
+    create(&hung, &repo);
+    let shown = b.ok(&["app", "show", &hung]).stdout;
+    assert!(
+        shown.contains("every 1s, restart after 2 failed probes"),
+        "{shown}"
+    );
+    b.ok(&["deploy", &hung]);
+    let container = container_of(&hung);
+
+    // Its process hangs (SIGSTOP; PID 1 is Docker's init): Docker sees nothing wrong, the
+    // monitor does.
+    docker(&["exec", &container, "killall", "-STOP", "httpd"]);
+    let heard_first = wait_notice(&heard, &hung, "restarted", Duration::from_secs(60));
+    assert!(
+        heard_first
+            .iter()
+            .any(|n| n["notice"]["status"] == "unhealthy"
+                && n["notice"]["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("2 probes in a row")),
+        "{heard_first:#?}"
+    );
+    wait_notice(&heard, &hung, "recovered", Duration::from_secs(60));
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &container]),
+        "running"
+    );
+    assert_eq!(b.serving(&hung), "hello v1");
+    assert_eq!(
+        alert_kinds(&b, &hung),
+        ["unhealthy", "restarted", "recovered"]
+    );
+    let table = b.ok(&["alerts"]).stdout;
+    assert!(
+        table.contains(&hung) && table.contains("restarted"),
+        "{table}"
+    );
+
+    // Stats: samples with real memory figures, the restart counted; the host and Docker.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stats = loop {
+        let s = b.ok(&["stats", &hung, "--json"]).json();
+        let samples = s["samples"].as_array().cloned().unwrap_or_default();
+        if samples
+            .last()
+            .is_some_and(|x| x["mem_bytes"].as_u64() > Some(0) && x["restarts"].as_u64() >= Some(1))
+        {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no samples after a restart: {s:#}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert_eq!(stats["source"], "relay");
+    assert!(
+        stats["alerts"].as_array().is_some_and(|a| a.len() == 3),
+        "alerts in the window mark the charts: {stats:#}"
+    );
+    let text = b.ok(&["stats", &hung]).stdout;
+    assert!(
+        text.contains("MEMORY / LIMIT") && text.contains("iB / "),
+        "{text}"
+    );
+    let host = b
+        .ok(&["server", "stats", "prod", "--since", "24h", "--json"])
+        .json();
+    let last = host["samples"].as_array().and_then(|s| s.last()).cloned();
+    let last = last.unwrap_or_else(|| panic!("no host samples: {host:#}"));
+    assert!(last["mem_total"].as_u64() > Some(0), "{host:#}");
+    assert!(
+        last["disks"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|d| d["mount"] == "/" && d["total"].as_u64() > Some(0))),
+        "{host:#}"
+    );
+    assert!(host["docker"]["images"].as_u64() > Some(0), "{host:#}");
+
+    // A crash loop: stopped and alerted once, not restarted forever.
+    let crashy = unique("crashy");
+    let _crashy_guard = AppGuard(crashy.clone());
+    let fragile = git::Repo::new();
+    fragile.commit_fragile("v1");
+    create(&crashy, &fragile);
+    b.ok(&["deploy", &crashy]);
+    let container = container_of(&crashy);
+    docker(&["exec", &container, "touch", "/www/crash"]);
+    wait_notice(&heard, &crashy, "crash-loop", Duration::from_secs(60));
+    let stopped_at = docker(&["inspect", "-f", "{{.RestartCount}}", &container]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.RestartCount}}",
+            &container
+        ]),
+        format!("exited {stopped_at}")
+    );
+    let kinds = alert_kinds(&b, &crashy);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "crash-loop").count(),
+        1,
+        "{kinds:?}"
+    );
+    let st = b.ok(&["status", &crashy, "--json"]).json();
+    assert_ne!(st["state"], "running", "{st:#}");
+
+    // Prometheus sees the same.
+    let metrics = b.ok(&["server", "relay", "metrics", "prod"]).stdout;
+    for needle in [
+        format!("berth_app_healthy{{app=\"{crashy}\"}} -1"),
+        format!("berth_app_healthy{{app=\"{hung}\"}} 1"),
+        format!("berth_relay_monitor_events_total{{app=\"{crashy}\",kind=\"crash-loop\"}} 1"),
+        format!("berth_app_memory_bytes{{app=\"{hung}\"}}"),
+    ] {
+        assert!(metrics.contains(&needle), "{needle}\n{metrics}");
+    }
+}
