@@ -15,7 +15,7 @@ use berth_model::view::{
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
+    Alert, App, AppDraft, AppStats, ServerStats, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
     ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved,
     NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server,
     ServerCheck, Stage, StageDraft, WebhookInfo,
@@ -55,6 +55,10 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         server_add,
         server_rm,
         server_prune,
+        server_stats,
+        stats,
+        alerts,
+        app_set_monitor,
         reconcile,
         server_import,
         relay_metrics_token,
@@ -160,6 +164,34 @@ async fn server_add(d: Shell<'_>, req: AddServerRequest) -> Reply<ServerCheck> {
 #[tauri::command]
 async fn server_prune(d: Shell<'_>, name: String, dry_run: bool) -> Reply<PruneReport> {
     d.berth().server_prune(&name, dry_run).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn server_stats(d: Shell<'_>, name: String, since_ms: i64) -> Reply<ServerStats> {
+    d.berth().server_stats(&name, since_ms).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn stats(d: Shell<'_>, app: String, since_ms: i64) -> Reply<AppStats> {
+    d.berth().stats(&app, since_ms).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn alerts(d: Shell<'_>, app: Option<String>, limit: usize) -> Reply<Vec<Alert>> {
+    d.berth().alerts(app.as_deref(), limit).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn app_set_monitor(
+    d: Shell<'_>,
+    app: String,
+    interval_secs: Option<u32>,
+    unhealthy_after: Option<u32>,
+) -> Reply<(App, Option<String>)> {
+    d.berth()
+        .app_set_monitor(&app, interval_secs, unhealthy_after)
+        .await
+        .map_err(dto)
 }
 
 #[tauri::command]

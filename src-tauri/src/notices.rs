@@ -15,6 +15,7 @@ pub const JOB_PROGRESS: &str = "job-progress";
 pub const JOB_DONE: &str = "job-done";
 pub const LOG_LINE: &str = "log-line";
 pub const LOG_END: &str = "log-end";
+pub const ALERT: &str = "alert";
 
 pub fn forward(app: &AppHandle, notice: Notice) {
     match notice {
@@ -25,6 +26,10 @@ pub fn forward(app: &AppHandle, notice: Notice) {
             tray::refresh(app);
         }
         Notice::Log(line) => emit(app, LOG_LINE, &line),
+        Notice::Alert(alert) => {
+            emit(app, ALERT, &alert);
+            show(app, &alert.summary());
+        }
         Notice::LogEnd {
             stream,
             app: name,
@@ -48,7 +53,12 @@ fn emit<T: Serialize + Clone>(app: &AppHandle, event: &str, payload: &T) {
 }
 
 fn notify(app: &AppHandle, done: &JobDone) {
-    let text = notification_text(done);
+    show(app, &notification_text(done));
+}
+
+/// An OS notification from Berth.
+fn show(app: &AppHandle, text: &str) {
+    let text = shorten(text, 240);
     tracing::info!("notification: {text}");
     if let Err(e) = app
         .notification()

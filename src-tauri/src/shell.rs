@@ -18,6 +18,8 @@ use crate::{commands, footprint, notices, tray};
 
 /// How often the desktop looks again for a webhook relay to follow.
 const WEBHOOK_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the relays are asked for what their monitors saw.
+const ALERTS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often the records are read for deploys other processes finished.
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -84,7 +86,9 @@ pub fn run() {
             let desktop = app.state::<Arc<Desktop>>().inner().clone();
             tauri::async_runtime::spawn(desktop.clone().watch_other_processes(WATCH_EVERY));
             // Pushes to apps with an (attended) webhook deploy while the app runs.
-            tauri::async_runtime::spawn(desktop.watch_webhooks(WEBHOOK_RETRY));
+            tauri::async_runtime::spawn(desktop.clone().watch_webhooks(WEBHOOK_RETRY));
+            // What the relays' monitors saw reaches the tray and the Overview.
+            tauri::async_runtime::spawn(desktop.watch_alerts(ALERTS_EVERY));
             // What starting up touched once goes back to the OS (see `footprint`).
             log_trim(footprint::trim_after(footprint::AFTER_START));
             Ok(())

@@ -182,6 +182,53 @@ async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
     wait_announced(&app, &format!("{name} deployed"), 30).await;
     let history = app.berth.ok(&["deployments", &name, "--json"]).json();
     assert_eq!(history.as_array().unwrap().len(), 1);
+
+    // The Metrics tab: the relay's samples of the running app, charted; the monitor's
+    // settings changed in place are the CLI's too.
+    app.click_clear("[data-testid=tab-metrics]").await;
+    let memory = app
+        .wait_for_text("[data-testid=metrics-memory]", "iB")
+        .await;
+    assert!(!memory.starts_with("0 B"), "{memory}");
+    app.wait_for("[data-testid=chart-cpu] canvas").await;
+    app.wait_for("[data-testid=chart-memory] canvas").await;
+    // Hovering shows the values nearest the pointer.
+    app.client
+        .execute(
+            "const c = document.querySelector('[data-testid=chart-memory] canvas'); \
+             const r = c.getBoundingClientRect(); \
+             c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 12, clientY: r.top + 40, bubbles: true}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let tip = app
+        .wait_for_text("[data-testid=chart-memory] .chart-tip", "Memory")
+        .await;
+    assert!(tip.contains("iB"), "{tip}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.screenshot("app-metrics").await;
+    app.fill("[data-testid=monitor-interval]", "15s").await;
+    app.fill("[data-testid=monitor-after]", "4").await;
+    app.click_clear("[data-testid=monitor-save]").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let shown = app.berth.ok(&["app", "show", &name]).stdout;
+        if shown.contains("every 15s, restart after 4 failed probes") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{shown}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // The server's card: the host over the last hour, its disks and Docker's disk use.
+    app.click("[data-testid=nav-servers]").await;
+    app.wait_for_text("[data-testid=server-disk]", "Disk /").await;
+    app.wait_for_text("[data-testid=server-docker-disk]", "reclaimable")
+        .await;
+    app.wait_for("[data-testid=chart-host] canvas").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.screenshot("server-host").await;
     app.quit().await;
 }
 

@@ -12,6 +12,7 @@ use berth_model::view::{
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
+    Alert, AppStats, ServerStats,
     App, AppDraft, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
     ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved,
     NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server,
@@ -104,6 +105,34 @@ pub async fn server_add(req: &AddServerRequest) -> Result<ServerCheck, ErrorDto>
 /// Reclaims disk on `name` (with `dry_run`: says what it would).
 pub async fn server_prune(name: &str, dry_run: bool) -> Result<PruneReport, ErrorDto> {
     call("server_prune", json!({ "name": name, "dryRun": dry_run })).await
+}
+
+/// `server`'s host samples over the last `since_ms`, and Docker's disk use.
+pub async fn server_stats(name: &str, since_ms: i64) -> Result<ServerStats, ErrorDto> {
+    call("server_stats", json!({ "name": name, "sinceMs": since_ms })).await
+}
+
+/// `app`'s samples over the last `since_ms`, with the alerts in that window.
+pub async fn stats(app: &str, since_ms: i64) -> Result<AppStats, ErrorDto> {
+    call("stats", json!({ "app": app, "sinceMs": since_ms })).await
+}
+
+/// The monitor's events, newest first (fetched from the relays first).
+pub async fn alerts(app: Option<&str>, limit: usize) -> Result<Vec<Alert>, ErrorDto> {
+    call("alerts", json!({ "app": app, "limit": limit })).await
+}
+
+/// The monitor's settings of `app`; the warning says when its relay did not get them.
+pub async fn app_set_monitor(
+    app: &str,
+    interval_secs: Option<u32>,
+    unhealthy_after: Option<u32>,
+) -> Result<(App, Option<String>), ErrorDto> {
+    call(
+        "app_set_monitor",
+        json!({ "app": app, "intervalSecs": interval_secs, "unhealthyAfter": unhealthy_after }),
+    )
+    .await
 }
 
 /// Drift between Berth's records and `server` (every server when `None`); `fix` fixes it.

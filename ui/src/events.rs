@@ -17,6 +17,7 @@ pub const JOB_PROGRESS: &str = "job-progress";
 pub const JOB_DONE: &str = "job-done";
 pub const LOG_LINE: &str = "log-line";
 pub const LOG_END: &str = "log-end";
+pub const ALERT: &str = "alert";
 
 #[wasm_bindgen]
 extern "C" {
@@ -36,6 +37,11 @@ pub fn on_job_done(f: impl Fn(JobDone) + 'static) {
 }
 
 /// Lines of every followed log; filter on `stream`.
+/// The monitor saw something (fetched from a relay by the shell).
+pub fn on_alert(f: impl Fn(berth_model::Alert) + 'static) {
+    listen(ALERT, f)
+}
+
 pub fn on_log_line(f: impl Fn(LogLine) + 'static) {
     listen(LOG_LINE, f)
 }

@@ -5,6 +5,7 @@
 pub mod ansi;
 pub mod api;
 pub mod app;
+pub mod chart;
 pub mod events;
 pub mod format;
 pub mod loglines;

@@ -323,6 +323,7 @@ impl Berth {
             apps: summaries,
             servers,
             recent: self.store.recent_deployments(10)?,
+            alerts: self.store.alerts(None, 5)?,
         })
     }
 }

@@ -24,6 +24,8 @@ pub enum Notice {
     Progress(JobProgress),
     Done(Box<JobDone>),
     Log(LogLine),
+    /// The monitor saw something (a relay's event, or a server Berth cannot reach).
+    Alert(berth_model::Alert),
     /// A followed log ended (the container stopped, or it failed).
     LogEnd {
         stream: String,
@@ -282,6 +284,23 @@ impl Desktop {
             }
         };
         tokio::join!(relays, polling);
+    }
+
+    /// Fetches the monitor's new events from every relay every `every` and announces each
+    /// (the tray, the Overview) — what happened while the laptop was closed first, oldest
+    /// first. Runs until dropped.
+    pub async fn watch_alerts(self: Arc<Self>, every: Duration) {
+        loop {
+            match self.berth.alerts_sync().await {
+                Ok(new) => {
+                    for a in new {
+                        (self.notify)(Notice::Alert(a));
+                    }
+                }
+                Err(e) => tracing::debug!("cannot fetch alerts: {e}"),
+            }
+            tokio::time::sleep(every).await;
+        }
     }
 
     /// Cancels the job running on `app`; false if there is none.

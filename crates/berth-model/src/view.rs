@@ -15,6 +15,9 @@ pub struct Overview {
     pub servers: Vec<ServerSummary>,
     /// The latest deployments across apps, newest first.
     pub recent: Vec<Deployment>,
+    /// The monitor's latest events (as last fetched from the relays), newest first.
+    #[serde(default)]
+    pub alerts: Vec<crate::Alert>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

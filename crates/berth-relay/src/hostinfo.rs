@@ -116,10 +116,16 @@ fn statvfs(path: &str) -> Option<(u64, u64)> {
     let st = unsafe { st.assume_init() };
     // The field types differ across platforms (u32 on some): widen them all.
     #[allow(clippy::unnecessary_cast)]
-    let (frsize, blocks, bfree) = (st.f_frsize as u64, st.f_blocks as u64, st.f_bfree as u64);
-    let total = blocks * frsize;
-    let free = bfree * frsize;
-    Some((total.saturating_sub(free), total))
+    let (frsize, blocks, bfree, bavail) = (
+        st.f_frsize as u64,
+        st.f_blocks as u64,
+        st.f_bfree as u64,
+        st.f_bavail as u64,
+    );
+    // Like df: used, and used + what users may still write (the blocks reserved for root
+    // are not room an app can fill).
+    let used = blocks.saturating_sub(bfree) * frsize;
+    Some((used, used + bavail * frsize))
 }
 
 #[cfg(not(unix))]

@@ -94,7 +94,8 @@ pub(crate) async fn run(relay: Arc<Relay>, mut stopped: tokio::sync::watch::Rece
         next_probe: HashMap::new(),
         readings: HashMap::new(),
         restarted: HashMap::new(),
-        cpu: None,
+        // The first sample's CPU share is over the time since the relay started.
+        cpu: hostinfo::parse_cpu(&std::fs::read_to_string("/proc/stat").unwrap_or_default()),
         disks_alerted: HashSet::new(),
         next_sample: 0,
         next_rollup: 0,

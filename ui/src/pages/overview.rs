@@ -52,6 +52,7 @@ pub fn Overview() -> impl IntoView {
     };
     load();
     events::on_job_done(move |_| load());
+    events::on_alert(move |_| load());
     events::on_job_progress(move |p| {
         if matches!(p.event, DeployEvent::Started { .. }) {
             load();
@@ -96,6 +97,7 @@ fn OverviewBody(data: OverviewDto, now: i64) -> impl IntoView {
         apps,
         servers,
         recent,
+        alerts,
     } = data;
     let no_servers = servers.is_empty();
     let app_count = (!apps.is_empty()).then_some(apps.len());
@@ -178,7 +180,45 @@ fn OverviewBody(data: OverviewDto, now: i64) -> impl IntoView {
     } else {
         view! { {apps_block} {servers_block} }.into_any()
     };
+    // What the monitors saw lately comes first: it may need the user.
+    let alerts_block = (!alerts.is_empty()).then(|| {
+        view! {
+            <section>
+                <SectionTitle title="Alerts" count=None />
+                <ul class="alert-list" data-testid="overview-alerts">
+                    {alerts
+                        .into_iter()
+                        .map(|a| {
+                            let target = a.app.clone();
+                            view! {
+                                <li class=if a.kind.is_good() { "alert good" } else { "alert bad" }>
+                                    <span class="muted small">{format::ago(now, a.at)}</span>
+                                    " "
+                                    {match target {
+                                        Some(app) => {
+                                            let summary = a.summary();
+                                            view! {
+                                                <button
+                                                    class="link"
+                                                    on:click=move |_| nav.go(Page::App(app.clone()))
+                                                >
+                                                    {summary}
+                                                </button>
+                                            }
+                                                .into_any()
+                                        }
+                                        None => view! { <span>{a.summary()}</span> }.into_any(),
+                                    }}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+        }
+    });
     view! {
+        {alerts_block}
         {sections}
         {(!recent.is_empty())
             .then(|| {

@@ -23,6 +23,8 @@ use crate::{api, format};
 
 /// How often a shown card checks its server again.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
+/// How often a card reads its host's samples again.
+const HOST_EVERY: Duration = Duration::from_secs(60);
 
 #[component]
 pub fn Servers() -> impl IntoView {
@@ -203,6 +205,7 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
                 }
                 None => view! { <div class="facts-skeleton skeleton"></div> }.into_any(),
             }}
+            {server.relay.is_some().then(|| view! { <HostSection server=name.get_value() /> })}
             <ProxySection server=name.get_value() />
             <RelaySection server=name.get_value() installed=server.relay.is_some() />
             <BaseDomain server=name.get_value() initial=server.base_domain.clone() />
@@ -597,6 +600,126 @@ fn CheckFacts(check: ServerCheck) -> impl IntoView {
 }
 
 /// The server's Caddy: installed (mode, TLS, ports, health, routes) or an offer to install one.
+/// The host over the last hour as its relay sampled it: CPU and memory, each disk, and what
+/// Docker's data takes (refreshed with the card).
+#[component]
+fn HostSection(server: String) -> impl IntoView {
+    use crate::chart::{Chart, Series, Span, Unit};
+    let stats = RwSignal::new(None::<Result<berth_model::ServerStats, ErrorDto>>);
+    let name = StoredValue::new(server);
+    let load = move || {
+        spawn_local(async move {
+            let answer = api::server_stats(&name.get_value(), 3_600_000).await;
+            stats.try_set(Some(answer));
+        });
+    };
+    load();
+    if let Ok(timer) = set_interval_with_handle(load, HOST_EVERY) {
+        on_cleanup(move || timer.clear());
+    }
+    let ok = Memo::new(move |_| stats.with(|s| s.as_ref().and_then(|s| s.as_ref().ok()).cloned()));
+    let span = Signal::derive(move || {
+        let to = crate::widgets::now_ms();
+        Span {
+            from: to - 3_600_000,
+            to,
+        }
+    });
+    let series = Signal::derive(move || {
+        ok.with(|s| {
+            let Some(s) = s else { return Vec::new() };
+            vec![
+                Series {
+                    label: "CPU".to_owned(),
+                    color: "--accent",
+                    points: s.samples.iter().map(|x| (x.at, x.cpu_pct)).collect(),
+                },
+                Series {
+                    label: "Memory".to_owned(),
+                    color: "--ok",
+                    points: s
+                        .samples
+                        .iter()
+                        .filter(|x| x.mem_total > 0)
+                        .map(|x| (x.at, x.mem_used as f64 * 100.0 / x.mem_total as f64))
+                        .collect(),
+                },
+            ]
+        })
+    });
+    let no_marks = Signal::derive(Vec::new);
+    let fmt = berth_model::format::bytes;
+    view! {
+        <div class="card-section" data-testid="server-host">
+            {move || match stats.get() {
+                None => view! { <div class="facts-skeleton skeleton"></div> }.into_any(),
+                Some(Err(e)) => view! { <div class="muted small">{e.message}</div> }.into_any(),
+                Some(Ok(s)) => {
+                    let last = s.samples.last().cloned();
+                    let disks = last
+                        .as_ref()
+                        .map(|l| {
+                            l.disks
+                                .iter()
+                                .map(|d| {
+                                    let pct = d.percent();
+                                    let full = pct >= 90.0;
+                                    view! {
+                                        <div class="small" data-testid="server-disk">
+                                            <div class="disk-row">
+                                                <span>{format!("Disk {}", d.mount)}</span>
+                                                <span class="muted">
+                                                    {format!("{} of {} ({pct:.0} %)", fmt(d.used), fmt(d.total))}
+                                                </span>
+                                            </div>
+                                            <div class="disk-bar" class:full=full>
+                                                <span style=format!("width: {pct:.0}%")></span>
+                                            </div>
+                                        </div>
+                                    }
+                                })
+                                .collect_view()
+                        });
+                    let load = last.as_ref().map(|l| {
+                        format!(
+                            "Load {:.2} {:.2} {:.2} · memory {} of {}",
+                            l.load1,
+                            l.load5,
+                            l.load15,
+                            fmt(l.mem_used),
+                            fmt(l.mem_total)
+                        )
+                    });
+                    let docker = s.docker.map(|d| {
+                        format!(
+                            "Docker: images {}, containers {}, volumes {}, build cache {} — {} reclaimable",
+                            fmt(d.images),
+                            fmt(d.containers),
+                            fmt(d.volumes),
+                            fmt(d.build_cache),
+                            fmt(d.reclaimable)
+                        )
+                    });
+                    view! {
+                        <Chart
+                            title="Host (last hour, %)"
+                            unit=Unit::Percent
+                            span
+                            series
+                            marks=no_marks
+                            testid="chart-host"
+                        />
+                        {load.map(|l| view! { <div class="muted small">{l}</div> })}
+                        {disks}
+                        {docker.map(|d| view! { <div class="muted small" data-testid="server-docker-disk">{d}</div> })}
+                    }
+                        .into_any()
+                }
+            }}
+        </div>
+    }
+}
+
 #[component]
 fn ProxySection(server: String) -> impl IntoView {
     let server = StoredValue::new(server);

@@ -1,4 +1,4 @@
-//! One app: its live state, where it runs and its actions in the header; below, six tabs —
+//! One app: its live state, where it runs and its actions in the header; below, seven tabs —
 //! Deploys (the running deploy's steps and build log, and the history), Logs (the container's
 //! output, live), Environment, Domains, Webhook (deploy on a push, every delivery) and Stages
 //! (an image app's stages and the instances running in each).
@@ -11,6 +11,7 @@ mod deploys;
 mod domains;
 mod env;
 mod log_view;
+mod metrics;
 mod stages;
 mod webhook;
 
@@ -34,6 +35,7 @@ use log_view::LogFeed;
 enum Tab {
     Deploys,
     Logs,
+    Metrics,
     Env,
     Domains,
     Webhook,
@@ -41,9 +43,10 @@ enum Tab {
 }
 
 impl Tab {
-    const ALL: [Tab; 6] = [
+    const ALL: [Tab; 7] = [
         Tab::Deploys,
         Tab::Logs,
+        Tab::Metrics,
         Tab::Env,
         Tab::Domains,
         Tab::Webhook,
@@ -54,6 +57,7 @@ impl Tab {
         match self {
             Tab::Deploys => "deploys",
             Tab::Logs => "logs",
+            Tab::Metrics => "metrics",
             Tab::Env => "env",
             Tab::Domains => "domains",
             Tab::Webhook => "webhook",
@@ -65,6 +69,7 @@ impl Tab {
         match self {
             Tab::Deploys => "Deploys",
             Tab::Logs => "Logs",
+            Tab::Metrics => "Metrics",
             Tab::Env => "Environment",
             Tab::Domains => "Domains",
             Tab::Webhook => "Webhook",
@@ -555,6 +560,7 @@ fn Tabs() -> impl IntoView {
             {move || match ctx.tab.get() {
                 Tab::Deploys => view! { <deploys::DeploysTab /> }.into_any(),
                 Tab::Logs => view! { <container_log::ContainerLog /> }.into_any(),
+                Tab::Metrics => view! { <metrics::MetricsTab /> }.into_any(),
                 Tab::Env => view! { <env::EnvTab /> }.into_any(),
                 Tab::Domains => view! { <domains::DomainsTab /> }.into_any(),
                 Tab::Webhook => view! { <webhook::WebhookTab /> }.into_any(),
