@@ -18,7 +18,7 @@ case "$part" in
   *) cargo build --release -q --bin berth --bin berth-bench ;;
 esac
 case "$part" in
-  all|relay) scripts/build-relay.sh ;;
+  all|relay|monitor) scripts/build-relay.sh ;;
 esac
 BERTH_BIN="$PWD/target/release/berth" BERTH_DESKTOP_BIN="$PWD/target/release/berth-desktop" \
   BERTH_RELAY_EXE="${CARGO_TARGET_DIR:-$PWD/target}/$(uname -m)-unknown-linux-gnu/relay/berth-relay" \

@@ -15,10 +15,10 @@ use berth_model::view::{
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    Alert, App, AppDraft, AppStats, ServerStats, AppStatus, Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto,
-    ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved,
-    NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server,
-    ServerCheck, Stage, StageDraft, WebhookInfo,
+    Alert, App, AppDraft, AppStats, AppStatus, Delivery, Deployment, DomainStatus, DriftReport,
+    EnvVar, ErrorDto, ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind,
+    NotifierSaved, NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus,
+    Server, ServerCheck, ServerStats, Stage, StageDraft, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 

@@ -14,7 +14,12 @@
 //!    bare docker CLI steps (`docker pull`, `docker run`, poll health, remove the old
 //!    container), both pulling an image not on this machine, alternated round by round.
 //!
-//! `berth-bench [core|routing|desktop|relay|images]` runs one part; no argument runs all.
+//! 7. After the deploy (`monitor.rs`): the stats history's size after 30 days of 20 apps, the
+//!    relay's memory and CPU while it watches 20 apps, and 20 servers checked at once, cold
+//!    and warm.
+//!
+//! `berth-bench [core|routing|desktop|relay|images|monitor]` runs one part; no argument runs
+//! all.
 //! Needs dockerd and sshd (`scripts/bench.sh` prepares both); the relay part needs only the
 //! relay's executable (`scripts/build-relay.sh`). Prints a table; exits non-zero
 //! only if something could not be measured, never because of a figure.
@@ -33,6 +38,7 @@ use berth_testkit::{Berth, Sshd, git, http_get, run, unique};
 
 mod desktop;
 mod images;
+mod monitor;
 mod relay;
 mod routing;
 
@@ -313,6 +319,12 @@ async fn main() {
     }
     if which == "all" || which == "images" {
         images::run();
+    }
+    if which == "all" || which == "monitor" {
+        monitor::run_all().await;
+    }
+    if which == "fleet" {
+        monitor::fleet().await;
     }
 }
 

@@ -62,7 +62,7 @@ fn connection_counts() -> Vec<usize> {
 }
 
 /// `BERTH_RELAY_EXE`, else what `scripts/build-relay.sh` builds, under the workspace's target dir.
-fn relay_exe() -> PathBuf {
+pub(crate) fn relay_exe() -> PathBuf {
     if let Some(p) = std::env::var_os("BERTH_RELAY_EXE") {
         return PathBuf::from(p);
     }
@@ -76,7 +76,7 @@ fn relay_exe() -> PathBuf {
 }
 
 /// A running `berth-relay serve`, killed (SIGKILL) when dropped.
-struct RelayProcess {
+pub(crate) struct RelayProcess {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
@@ -84,6 +84,11 @@ struct RelayProcess {
 
 impl RelayProcess {
     fn start(exe: &Path, dir: &Path) -> RelayProcess {
+        Self::start_with(exe, dir, &[])
+    }
+
+    /// Started with `extra` flags besides the bench's own.
+    pub(crate) fn start_with(exe: &Path, dir: &Path, extra: &[&str]) -> RelayProcess {
         let addr: SocketAddr = format!("127.0.0.1:{}", berth_testkit::free_port())
             .parse()
             .unwrap();
@@ -102,6 +107,7 @@ impl RelayProcess {
             .arg("--data")
             .arg(dir.join("data"))
             .args(["--rate-limit", "0"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -110,18 +116,18 @@ impl RelayProcess {
         RelayProcess { child, addr, log }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// SIGKILL, then reap.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// Waits until the control API answers (and the public port accepts).
-    async fn ready(&mut self, client: &ControlClient) -> RelayInfo {
+    pub(crate) async fn ready(&mut self, client: &ControlClient) -> RelayInfo {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -152,7 +158,7 @@ impl Drop for RelayProcess {
 }
 
 /// VmRSS of `pid`, in MB.
-fn rss_mb(pid: u32) -> f64 {
+pub(crate) fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
@@ -163,7 +169,7 @@ fn rss_mb(pid: u32) -> f64 {
 }
 
 /// utime + stime (seconds) from a `/proc/.../stat` file.
-fn cpu_seconds(stat: &Path) -> f64 {
+pub(crate) fn cpu_seconds(stat: &Path) -> f64 {
     let Ok(text) = std::fs::read_to_string(stat) else {
         return 0.0;
     };

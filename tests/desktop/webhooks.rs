@@ -223,7 +223,8 @@ async fn a_push_deploys_while_the_app_is_open_and_every_delivery_is_listed() {
 
     // The server's card: the host over the last hour, its disks and Docker's disk use.
     app.click("[data-testid=nav-servers]").await;
-    app.wait_for_text("[data-testid=server-disk]", "Disk /").await;
+    app.wait_for_text("[data-testid=server-disk]", "Disk /")
+        .await;
     app.wait_for_text("[data-testid=server-docker-disk]", "reclaimable")
         .await;
     app.wait_for("[data-testid=chart-host] canvas").await;

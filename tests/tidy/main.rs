@@ -486,7 +486,7 @@ fn the_ui_listens_to_the_events_the_shell_emits() {
         names
     };
     let shell = consts("src-tauri/src/notices.rs");
-    assert_eq!(shell.len(), 4, "{shell:?}");
+    assert_eq!(shell.len(), 5, "{shell:?}");
     assert_eq!(shell, consts("ui/src/events.rs"));
 }
 

@@ -136,7 +136,10 @@ fn draw(
         .y_label_formatter(&|y| unit.format(*y))
         .draw()
         .map_err(|e| e.to_string())?;
-    for m in marks.iter().filter(|m| m.at >= span.from && m.at <= span.to) {
+    for m in marks
+        .iter()
+        .filter(|m| m.at >= span.from && m.at <= span.to)
+    {
         let color = if m.bad {
             css_color("--bad", RGBColor(194, 38, 31))
         } else {
@@ -229,10 +232,7 @@ pub fn Chart(
         let lines: Vec<String> = series.with_untracked(|all| {
             all.iter()
                 .filter_map(|se| {
-                    let p = se
-                        .points
-                        .iter()
-                        .min_by_key(|p| (p.0 - at).abs())?;
+                    let p = se.points.iter().min_by_key(|p| (p.0 - at).abs())?;
                     Some(format!("{} {}", se.label, unit.format(p.1)))
                 })
                 .collect()

@@ -281,6 +281,23 @@ impl Berth {
         check_of(&server, &host).await
     }
 
+    /// Every server checked at once (the fleet view, `berth server check` without a name):
+    /// each connects over its own session (or reuses it) in parallel; one that cannot be
+    /// reached does not hold up the others.
+    pub async fn server_check_all(
+        &self,
+    ) -> Result<Vec<(String, Result<ServerCheck, ApiError>)>, ApiError> {
+        let servers = self.store.servers()?;
+        let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+        let checks = servers.iter().map(|server| async move {
+            let host = self.host(server).await?;
+            let facts = host.recent_facts().await?;
+            Ok(check_from(server, &host, facts))
+        });
+        let results = futures_util::future::join_all(checks).await;
+        Ok(names.into_iter().zip(results).collect())
+    }
+
     /// Reclaims disk on a server: Berth's images no rollback can reach (those of apps that
     /// were removed, those beyond what retention keeps), dangling images and the build cache no
     /// build uses. `dry_run` says what it would remove and removes nothing. The apps' images a
@@ -538,8 +555,11 @@ impl Berth {
 }
 
 async fn check_of(server: &Server, host: &Host) -> Result<ServerCheck, ApiError> {
-    let facts = host.facts().await?;
-    Ok(ServerCheck {
+    Ok(check_from(server, host, host.facts().await?))
+}
+
+fn check_from(server: &Server, host: &Host, facts: berth_engine::HostFacts) -> ServerCheck {
+    ServerCheck {
         server: server.name.clone(),
         transport: server.transport,
         address: server.address(),
@@ -555,7 +575,7 @@ async fn check_of(server: &Server, host: &Host) -> Result<ServerCheck, ApiError>
         latency_ms: facts.ping_ms,
         connect_ms: host.connect_ms,
         containers_running: facts.engine.containers_running,
-    })
+    }
 }
 
 fn absolute(p: &std::path::Path) -> Result<PathBuf, ApiError> {

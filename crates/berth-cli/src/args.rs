@@ -223,9 +223,10 @@ pub enum ServerCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Docker version, API version, latency, free memory and disk.
+    /// Docker version, API version, latency, free memory and disk. Without a name, every
+    /// server at once (a table).
     Check {
-        name: String,
+        name: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -108,7 +108,50 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
             );
             Ok(())
         }
-        ServerCmd::Check { name, json } => {
+        ServerCmd::Check { name: None, json } => {
+            let all = berth.server_check_all().await?;
+            if json {
+                let v: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|(name, r)| match r {
+                        Ok(c) => serde_json::json!({ "server": name, "check": c }),
+                        Err(e) => serde_json::json!({ "server": name, "error": e.to_dto() }),
+                    })
+                    .collect();
+                return print_json(&v);
+            }
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|(name, r)| match r {
+                    Ok(c) => vec![
+                        name.clone(),
+                        "connected".to_owned(),
+                        c.docker_version.clone(),
+                        format!("{} running", c.containers_running),
+                        format!("{:.1} ms", c.latency_ms),
+                    ],
+                    Err(e) => vec![
+                        name.clone(),
+                        "unreachable".to_owned(),
+                        "-".to_owned(),
+                        "-".to_owned(),
+                        e.to_string(),
+                    ],
+                })
+                .collect();
+            table(
+                &["SERVER", "STATE", "DOCKER", "CONTAINERS", "LATENCY"],
+                &rows,
+            );
+            if all.iter().any(|(_, r)| r.is_err()) {
+                anyhow::bail!("some servers could not be reached");
+            }
+            Ok(())
+        }
+        ServerCmd::Check {
+            name: Some(name),
+            json,
+        } => {
             let c = berth.server_check(&name).await?;
             if json {
                 return print_json(&c);

@@ -26,7 +26,12 @@ pub struct Host {
     /// Set when Berth runs on the host itself, inside a container on this Docker network
     /// (the relay): health checks then reach containers by their address on it.
     probe_network: Option<String>,
+    /// The last facts read, and when (a fleet refresh re-pings within [`FACTS_FRESH`]).
+    facts: std::sync::Mutex<Option<(std::time::Instant, HostFacts)>>,
 }
+
+/// How long read facts (engine, memory, disk) stay good for a fleet refresh.
+pub const FACTS_FRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct ForwardDialer {
     forward: Arc<Forward>,
@@ -123,6 +128,7 @@ impl Host {
             _docker_forward: forward,
             connect_ms: started.elapsed().as_secs_f64() * 1000.0,
             probe_network: None,
+            facts: std::sync::Mutex::new(None),
         })
     }
 
@@ -185,35 +191,86 @@ impl Host {
         self.caddies.lock().await.remove(admin);
     }
 
-    /// Engine version, resources, free memory and disk, and the `/_ping` round trip.
+    /// Engine version, resources, free memory and disk, and the `/_ping` round trip — all
+    /// read now (the engine, memory and disk at once, beside the pings).
     pub async fn facts(&self) -> Result<HostFacts, EngineError> {
-        // Warm the connection so the ping measures the tunnel, not its first channel.
-        self.docker.ping().await?;
-        let mut samples = Vec::new();
-        for _ in 0..5 {
-            samples.push(self.docker.ping().await?.as_secs_f64() * 1000.0);
+        self.read_facts(true).await
+    }
+
+    /// The facts; `system`: also free memory and disk (a command on the server, which costs
+    /// the server a session: a fleet refresh goes without).
+    async fn read_facts(&self, system: bool) -> Result<HostFacts, EngineError> {
+        let pings = async {
+            // Warm the connection so the ping measures the tunnel, not its first channel.
+            self.docker.ping().await?;
+            self.median_ping(3).await
+        };
+        // Docker's data root is where its disk use goes: as the last facts said, else the
+        // default (or `/` when that is not there) — read beside the engine, not after it.
+        let root = match self.facts.lock() {
+            Ok(f) => f.as_ref().map(|(_, f)| f.engine.root_dir.clone()),
+            Err(_) => None,
         }
-        samples.sort_by(f64::total_cmp);
-        let engine = self.docker.info().await?;
+        .unwrap_or_else(|| "/var/lib/docker".to_owned());
         let script = format!(
-            "grep MemAvailable /proc/meminfo; df -Pk '{}' 2>/dev/null | tail -n 1",
-            engine.root_dir.replace('\'', "")
+            "grep MemAvailable /proc/meminfo; d='{}'; [ -d \"$d\" ] || d=/; df -Pk \"$d\" 2>/dev/null | tail -n 1",
+            root.replace('\'', "")
         );
-        let (mem, disk) = match self.transport.exec(&script).await {
-            Ok(out) => parse_mem_disk(&String::from_utf8_lossy(&out.stdout)),
-            Err(e) => {
-                tracing::debug!("could not read free memory/disk: {e}");
-                (None, None)
+        let mem_disk = async {
+            if !system {
+                return (None, None);
+            }
+            match self.transport.exec(&script).await {
+                Ok(out) => parse_mem_disk(&String::from_utf8_lossy(&out.stdout)),
+                Err(e) => {
+                    tracing::debug!("could not read free memory/disk: {e}");
+                    (None, None)
+                }
             }
         };
-        Ok(HostFacts {
+        let (ping_ms, engine, (mem, disk)) = tokio::join!(pings, self.docker.info(), mem_disk);
+        let engine = engine?;
+        let facts = HostFacts {
             api_version: self.docker.api_version(),
             engine,
-            ping_ms: samples[samples.len() / 2],
+            ping_ms: ping_ms?,
             mem_available_bytes: mem,
             disk_free_bytes: disk.map(|(free, _)| free),
             disk_total_bytes: disk.map(|(_, total)| total),
-        })
+        };
+        if let Ok(mut f) = self.facts.lock() {
+            *f = Some((std::time::Instant::now(), facts.clone()));
+        }
+        Ok(facts)
+    }
+
+    /// Like [`Host::facts`], but facts read within [`FACTS_FRESH`] are reused and only the
+    /// round trip is measured again (a fleet view refreshing every server); read anew, they
+    /// leave free memory and disk out unless a full read left them.
+    pub async fn recent_facts(&self) -> Result<HostFacts, EngineError> {
+        let cached = self
+            .facts
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .filter(|(at, _)| at.elapsed() < FACTS_FRESH);
+        match cached {
+            Some((_, mut facts)) => {
+                facts.ping_ms = self.median_ping(3).await?;
+                Ok(facts)
+            }
+            None => self.read_facts(false).await,
+        }
+    }
+
+    /// The median of `n` `/_ping` round trips, in ms.
+    async fn median_ping(&self, n: usize) -> Result<f64, EngineError> {
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n.max(1) {
+            samples.push(self.docker.ping().await?.as_secs_f64() * 1000.0);
+        }
+        samples.sort_by(f64::total_cmp);
+        Ok(samples[samples.len() / 2])
     }
 
     /// Who Berth logs in to the server as: `(uid, name)`, if the server says (`id`).

@@ -21,7 +21,7 @@ mod public;
 mod ratelimit;
 mod registry;
 mod settings;
-mod stats;
+pub(crate) mod stats;
 mod watch;
 mod worker;
 
@@ -34,6 +34,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 pub use berth_relay_proto::{client, proto};
 pub use settings::{Settings, SettingsError};
+pub use stats::{StatsError, simulate_history as simulate_stats_history};
 
 /// Unix milliseconds now, from the one clock every driver uses.
 pub(crate) fn now_ms() -> i64 {

@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS samples (
     blk_read  INTEGER NOT NULL,
     blk_write INTEGER NOT NULL,
     restarts  INTEGER NOT NULL,
-    PRIMARY KEY (app, tier, at)
+    -- Time first: rolling up and pruning are range scans; one app's window reads every app's
+    -- rows of it (a few hundred thousand at most).
+    PRIMARY KEY (tier, at, app)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS host_samples (
@@ -106,6 +108,78 @@ impl Stats {
             )))
         })
     }
+}
+
+/// For `scripts/bench.sh`: `days` of samples of `apps` apps every `sample_secs`, written into a
+/// fresh stats file at `path` as the relay writes them (one transaction per turn, rolled up and
+/// pruned every minute); the file's size afterwards, its WAL included, in bytes.
+pub fn simulate_history(
+    path: &Path,
+    apps: usize,
+    days: u32,
+    sample_secs: u32,
+) -> Result<u64, StatsError> {
+    let stats = Stats::open(path)?;
+    let mut c = stats
+        .conn
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let step = i64::from(sample_secs.max(1)) * 1000;
+    let end = 1_800_000_000_000_i64;
+    let mut t = end - i64::from(days) * 86_400_000;
+    let names: Vec<String> = (0..apps).map(|i| format!("app-{i:02}")).collect();
+    let mut next_rollup = t;
+    let mut n: u64 = 0;
+    while t < end {
+        let samples: Vec<(String, ContainerSample)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let wave = ((t / step + i as i64) % 97) as f64;
+                (
+                    a.clone(),
+                    ContainerSample {
+                        at: t,
+                        cpu_pct: wave / 10.0,
+                        mem_bytes: (40 << 20) + (wave as u64) * 4096,
+                        mem_limit: 512 << 20,
+                        net_rx: n * 1500,
+                        net_tx: n * 900,
+                        blk_read: n * 64,
+                        blk_write: n * 128,
+                        restarts: 0,
+                    },
+                )
+            })
+            .collect();
+        let host = HostSample {
+            at: t,
+            cpu_pct: 12.5,
+            load1: 0.4,
+            load5: 0.3,
+            load15: 0.2,
+            mem_used: 3 << 30,
+            mem_total: 8 << 30,
+            disks: vec![DiskUse {
+                mount: "/".into(),
+                used: 40 << 30,
+                total: 100 << 30,
+            }],
+        };
+        record(&mut c, &samples, Some(&host))?;
+        if t >= next_rollup {
+            rollup(&mut c, t)?;
+            next_rollup = t + 60_000;
+        }
+        t += step;
+        n += 1;
+    }
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    drop(c);
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    Ok(size(path) + size(Path::new(&wal)))
 }
 
 /// Records one turn's samples.

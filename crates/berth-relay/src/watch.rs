@@ -38,6 +38,18 @@ pub(crate) struct Gauge {
     pub health: Option<i8>,
 }
 
+/// What the engine's monitor needs of an app Berth listed.
+fn watched_of(app: &MonitoredApp) -> Watched {
+    Watched {
+        app: app.app.clone(),
+        monitor: app.monitor,
+        port: app.port,
+        health_path: app.health_path.clone(),
+        timeout_ms: app.timeout_ms,
+        stop_grace_secs: app.stop_grace_secs,
+    }
+}
+
 /// Loads the config Berth last gave (none yet: nothing to watch).
 pub(crate) fn load_config(data: &Path) -> MonitorConfig {
     match std::fs::read(data.join(CONFIG_FILE)) {
@@ -145,6 +157,8 @@ impl Loop {
             self.next_sample = now + sample_ms;
             self.sample(&host, &seen, &config, now).await;
         }
+        // Probe every due app at once (each may wait for its timeout), then judge in turn.
+        let mut targets: Vec<(&MonitoredApp, &Seen, Watched)> = Vec::new();
         for app in due {
             self.next_probe.insert(
                 app.app.clone(),
@@ -157,7 +171,25 @@ impl Loop {
             if self.relay.locks.held(&app.app) {
                 continue;
             }
-            self.watch(&host, app, s, &config).await;
+            targets.push((app, s, watched_of(app)));
+        }
+        let probed: Vec<(&Seen, &Watched)> = targets
+            .iter()
+            .filter(|(app, s, _)| {
+                let state = self.states.get(&app.app);
+                !state.is_some_and(|st| st.container == s.container && st.stopped)
+            })
+            .map(|(_, s, w)| (*s, w))
+            .collect();
+        let results = monitor::probe_all(&host, &probed, NETWORK).await;
+        let mut probes: HashMap<String, Result<u16, String>> = probed
+            .iter()
+            .map(|(s, _)| s.container.clone())
+            .zip(results)
+            .collect();
+        for (app, s, watched) in &targets {
+            let probe = probes.remove(&s.container);
+            self.watch(&host, app, s, watched, probe, &config).await;
         }
         self.maybe_rollup(now).await;
     }
@@ -188,22 +220,11 @@ impl Loop {
         host: &Host,
         app: &MonitoredApp,
         seen: &Seen,
+        watched: &Watched,
+        probe: Option<Result<u16, String>>,
         config: &MonitorConfig,
     ) {
-        let watched = Watched {
-            app: app.app.clone(),
-            monitor: app.monitor,
-            port: app.port,
-            health_path: app.health_path.clone(),
-            timeout_ms: app.timeout_ms,
-            stop_grace_secs: app.stop_grace_secs,
-        };
         let state = self.states.entry(app.app.clone()).or_default();
-        let probe = if state.container == seen.container && state.stopped {
-            None
-        } else {
-            Some(monitor::probe(host, seen, &watched, NETWORK).await)
-        };
         match &probe {
             Some(Err(why)) => {
                 tracing::info!(app = %app.app, container = %seen.container, "health probe failed: {why}")
@@ -214,7 +235,7 @@ impl Loop {
             None => {}
         }
         let now = crate::now_ms();
-        let verdict = monitor::judge(state, &watched, seen, probe, now);
+        let verdict = monitor::judge(state, watched, seen, probe, now);
         let health = if state.stopped {
             -1
         } else if state.unhealthy {
@@ -251,11 +272,11 @@ impl Loop {
     ) {
         let mut apps = Vec::new();
         let mut live = HashSet::new();
-        for (app, s) in seen {
-            if !s.running {
-                continue;
-            }
-            let c = match monitor::counters(host, &s.id).await {
+        let running: Vec<(&String, &Seen)> = seen.iter().filter(|(_, s)| s.running).collect();
+        let ids: Vec<&str> = running.iter().map(|(_, s)| s.id.as_str()).collect();
+        let readings = monitor::counters_all(host, &ids).await;
+        for ((app, s), reading) in running.into_iter().zip(readings) {
+            let c = match reading {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::debug!(%app, "no stats: {e}");

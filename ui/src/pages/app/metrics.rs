@@ -58,12 +58,19 @@ pub fn MetricsTab() -> impl IntoView {
         });
     };
     load();
-    if let Ok(timer) = set_interval_with_handle(load, std::time::Duration::from_millis(u64::from(REFRESH_MS))) {
+    if let Ok(timer) = set_interval_with_handle(
+        load,
+        std::time::Duration::from_millis(u64::from(REFRESH_MS)),
+    ) {
         on_cleanup(move || timer.clear());
     }
     let span = Signal::derive(move || {
         let to = stats
-            .with(|s| s.as_ref().and_then(|s| s.as_ref().ok()).and_then(|s| s.samples.last().map(|x| x.at)))
+            .with(|s| {
+                s.as_ref()
+                    .and_then(|s| s.as_ref().ok())
+                    .and_then(|s| s.samples.last().map(|x| x.at))
+            })
             .unwrap_or_else(now_ms)
             .max(now_ms());
         Span {
@@ -89,7 +96,11 @@ pub fn MetricsTab() -> impl IntoView {
                 .map(|s| Series {
                     label: "Memory".to_owned(),
                     color: "--ok",
-                    points: s.samples.iter().map(|x| (x.at, x.mem_bytes as f64)).collect(),
+                    points: s
+                        .samples
+                        .iter()
+                        .map(|x| (x.at, x.mem_bytes as f64))
+                        .collect(),
                 })
                 .collect()
         })
@@ -116,7 +127,8 @@ pub fn MetricsTab() -> impl IntoView {
             })
             .collect_view()
     };
-    let body = move || match stats.get() {
+    let body = move || {
+        match stats.get() {
         None => view! { <Loading rows=2 /> }.into_any(),
         Some(Err(e)) => {
             view! {
@@ -186,6 +198,7 @@ pub fn MetricsTab() -> impl IntoView {
             }
                 .into_any()
         }
+    }
     };
     view! {
         <div class="metrics">
@@ -244,7 +257,8 @@ fn MonitorSettings() -> impl IntoView {
         spawn_local(async move {
             match api::app_set_monitor(&name, Some(i), Some(n)).await {
                 Ok((a, warning)) => {
-                    ctx.toasts.ok(format!("{}: monitor {}", a.name, a.monitor.describe()));
+                    ctx.toasts
+                        .ok(format!("{}: monitor {}", a.name, a.monitor.describe()));
                     if let Some(w) = warning {
                         ctx.toasts.info(w);
                     }
