@@ -88,7 +88,9 @@ pub fn run() {
             // Pushes to apps with an (attended) webhook deploy while the app runs.
             tauri::async_runtime::spawn(desktop.clone().watch_webhooks(WEBHOOK_RETRY));
             // What the relays' monitors saw reaches the tray and the Overview.
-            tauri::async_runtime::spawn(desktop.watch_alerts(ALERTS_EVERY));
+            tauri::async_runtime::spawn(desktop.clone().watch_alerts(ALERTS_EVERY));
+            // Servers without a relay get their apps sampled while the window or tray runs.
+            tauri::async_runtime::spawn(desktop.watch_stats());
             // What starting up touched once goes back to the OS (see `footprint`).
             log_trim(footprint::trim_after(footprint::AFTER_START));
             Ok(())

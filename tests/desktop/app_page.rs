@@ -144,6 +144,13 @@ async fn deploy_watch_configure_and_roll_back() {
     app.screenshot("app-logs").await;
     app.fill("[data-testid=log-search]", "").await;
 
+    // No relay on this server: the running desktop samples the app itself.
+    app.click("[data-testid=tab-metrics]").await;
+    let memory = wait_long(&app, "[data-testid=metrics-memory]", "iB").await;
+    assert!(!memory.starts_with("0 B"), "{memory}");
+    app.wait_for_text("[data-testid=metrics-source]", "taken by this app")
+        .await;
+
     // A secret variable: refused with a bad key, then saved, masked, revealed, hidden.
     app.click("[data-testid=tab-env]").await;
     app.wait_for("[data-testid=empty-env]").await;

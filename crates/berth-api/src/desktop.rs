@@ -303,6 +303,22 @@ impl Desktop {
         }
     }
 
+    /// Samples the apps of servers without a relay every
+    /// [`DESKTOP_SAMPLE_EVERY_MS`](crate::monitor::DESKTOP_SAMPLE_EVERY_MS) while the desktop
+    /// runs (a relay samples its own server around the clock). Runs until dropped.
+    pub async fn watch_stats(self: Arc<Self>) {
+        let every = Duration::from_millis(
+            u64::try_from(crate::monitor::DESKTOP_SAMPLE_EVERY_MS).unwrap_or(10_000),
+        );
+        let mut previous = HashMap::new();
+        loop {
+            if let Err(e) = self.berth.sample_without_relay(&mut previous).await {
+                tracing::debug!("cannot sample servers without a relay: {e}");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
     /// Cancels the job running on `app`; false if there is none.
     pub fn cancel(&self, app: &str) -> bool {
         match lock(&self.jobs).get(app) {

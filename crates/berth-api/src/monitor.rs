@@ -3,12 +3,18 @@
 //! `berth server stats`, the Metrics tab) and the events it recorded (`berth alerts`, the
 //! Overview, the tray), fetched over the SSH session into Berth's own records.
 
-use berth_model::{Alert, AlertKind, App, AppStats, Server, ServerStats};
+use std::collections::HashMap;
+
+use berth_engine::monitor::{self, Counters};
+use berth_model::{Alert, AlertKind, App, AppStats, ContainerSample, Server, ServerStats};
 use berth_relay_proto::proto::{MonitorConfig, MonitoredApp, NotifierSpec};
 use berth_secrets::notifier_key;
 
 use crate::Berth;
 use crate::error::ApiError;
+
+/// How often the desktop samples servers without a relay (as often as a relay does).
+pub(crate) const DESKTOP_SAMPLE_EVERY_MS: i64 = 10_000;
 
 impl Berth {
     /// The notifiers that hear about `app` (`None`: about a server — those routed to every
@@ -127,15 +133,36 @@ impl Berth {
         Ok((a, warning))
     }
 
-    /// `berth stats APP --since`: the app's samples from its server's relay.
+    /// `berth stats APP --since`: the app's samples from its server's relay — or, on a server
+    /// without one, those the desktop took while it ran.
     pub async fn stats(&self, app: &str, since_ms: i64) -> Result<AppStats, ApiError> {
         let a = self.store.app(app)?;
         let server = self.store.server(&a.server)?;
         if server.relay.is_none() {
-            return Err(ApiError::Invalid(format!(
-                "{} has no relay to keep stats while Berth is closed: install it with `berth server relay install {}` (the desktop samples servers without one while it is open)",
-                server.name, server.name
-            )));
+            let now = self.now();
+            let (step, samples) =
+                self.store
+                    .samples(app, since_ms, DESKTOP_SAMPLE_EVERY_MS, now)?;
+            if samples.is_empty() {
+                return Err(ApiError::Invalid(format!(
+                    "no stats of {app}: {} has no relay to keep them while Berth is closed — install it with `berth server relay install {}`; without one, the desktop samples its apps while it is open",
+                    server.name, server.name
+                )));
+            }
+            let alerts = self
+                .store
+                .alerts(Some(app), 100)?
+                .into_iter()
+                .filter(|x| x.at >= now - since_ms)
+                .collect();
+            return Ok(AppStats {
+                app: app.to_owned(),
+                server: server.name.clone(),
+                step_secs: u32::try_from(step / 1000).unwrap_or(u32::MAX),
+                source: "desktop".to_owned(),
+                samples,
+                alerts,
+            });
         }
         let client = self.relay_client(&server).await?;
         let mut stats = client.stats(app, since_ms).await?;
@@ -144,6 +171,77 @@ impl Berth {
             a.server = server.name.clone();
         }
         Ok(stats)
+    }
+
+    /// One round of the desktop's own sampling, for servers without a relay (while the
+    /// desktop runs): one stats reading of every running app's container, recorded.
+    /// `previous` carries each container's last reading (for the CPU share since); the
+    /// number of samples taken.
+    pub(crate) async fn sample_without_relay(
+        &self,
+        previous: &mut HashMap<String, (i64, Counters)>,
+    ) -> Result<usize, ApiError> {
+        let apps = self.store.apps()?;
+        let mut live = std::collections::HashSet::new();
+        let mut taken = 0;
+        for server in self
+            .store
+            .servers()?
+            .into_iter()
+            .filter(|s| s.relay.is_none())
+        {
+            let mine: std::collections::HashSet<&str> = apps
+                .iter()
+                .filter(|a| a.server == server.name)
+                .map(|a| a.name.as_str())
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let round = async {
+                let host = self.host(&server).await?;
+                let seen = monitor::app_containers(&host).await?;
+                let running: Vec<(&String, &monitor::Seen)> = seen
+                    .iter()
+                    .filter(|(app, s)| s.running && mine.contains(app.as_str()))
+                    .collect();
+                let ids: Vec<&str> = running.iter().map(|(_, s)| s.id.as_str()).collect();
+                let readings = monitor::counters_all(&host, &ids).await;
+                let now = self.now();
+                let mut samples = Vec::new();
+                for ((app, s), reading) in running.into_iter().zip(readings) {
+                    let Ok(c) = reading else { continue };
+                    live.insert(s.id.clone());
+                    let cpu_pct = match previous.get(&s.id) {
+                        Some((at, prev)) => monitor::cpu_percent(prev, &c, now - at),
+                        None => 0.0,
+                    };
+                    previous.insert(s.id.clone(), (now, c));
+                    samples.push((
+                        app.clone(),
+                        ContainerSample {
+                            at: now,
+                            cpu_pct,
+                            mem_bytes: c.mem_bytes,
+                            mem_limit: c.mem_limit,
+                            net_rx: c.net_rx,
+                            net_tx: c.net_tx,
+                            blk_read: c.blk_read,
+                            blk_write: c.blk_write,
+                            restarts: u32::try_from(s.restart_count).unwrap_or(0),
+                        },
+                    ));
+                }
+                self.store.add_samples(&samples, now)?;
+                Ok::<_, ApiError>(samples.len())
+            };
+            match round.await {
+                Ok(n) => taken += n,
+                Err(e) => tracing::debug!(server = %server.name, "no samples this round: {e}"),
+            }
+        }
+        previous.retain(|id, _| live.contains(id));
+        Ok(taken)
     }
 
     /// `berth server stats NAME --since`: the host's samples, and what Docker's data takes.

@@ -308,6 +308,33 @@ pub struct ServerStats {
     pub docker: Option<DockerDisk>,
 }
 
+/// Every sample is kept this long…
+pub const FINE_MS: i64 = 24 * 3600 * 1000;
+/// …and 5-minute averages this long.
+pub const COARSE_MS: i64 = 30 * 24 * 3600 * 1000;
+pub const COARSE_STEP_MS: i64 = 5 * 60 * 1000;
+/// Points a window is averaged down to (a chart's width, not a table's).
+pub const POINTS: i64 = 360;
+
+/// The step (ms) a window of `since_ms` is read at — a whole number of the samples' own step
+/// (`sample_ms`, or the 5-minute averages' beyond a day) giving at most [`POINTS`] points —,
+/// and whether it reads the 5-minute averages.
+pub fn window_step(since_ms: i64, sample_ms: i64) -> (i64, bool) {
+    let coarse = since_ms > FINE_MS;
+    let base = if coarse {
+        COARSE_STEP_MS
+    } else {
+        sample_ms.max(1000)
+    };
+    let want = since_ms / POINTS;
+    let step = if want <= base {
+        base
+    } else {
+        (want + base - 1) / base * base
+    };
+    (step, coarse)
+}
+
 /// `--since 1h|24h|7d`: how far back, in milliseconds (at most 30 days: what is kept).
 pub fn parse_since(input: &str) -> Result<i64, String> {
     let secs = parse_span_secs(input).map_err(|e| format!("--since: {e}"))?;
@@ -340,6 +367,13 @@ mod tests {
             Monitor::default().describe(),
             "every 30s, restart after 3 failed probes"
         );
+    }
+
+    #[test]
+    fn windows_are_read_at_a_chart_sized_step() {
+        assert_eq!(window_step(3_600_000, 10_000), (10_000, false));
+        assert_eq!(window_step(FINE_MS, 10_000), (240_000, false));
+        assert_eq!(window_step(7 * FINE_MS, 10_000), (1_800_000, true));
     }
 
     #[test]

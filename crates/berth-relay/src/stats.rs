@@ -57,15 +57,11 @@ CREATE TABLE IF NOT EXISTS rollup (
 ) STRICT;
 "#;
 
-/// Every sample is kept this long…
-pub const FINE_MS: i64 = 24 * 3600 * 1000;
-/// …and 5-minute averages this long.
-pub const COARSE_MS: i64 = 30 * 24 * 3600 * 1000;
-pub const COARSE_STEP_MS: i64 = 5 * 60 * 1000;
+use berth_model::monitor::window_step as step_for;
+pub use berth_model::monitor::{COARSE_MS, COARSE_STEP_MS, FINE_MS};
+
 /// Monitor events kept.
 const KEEP_ALERTS: i64 = 5000;
-/// Points a window is averaged down to (a chart's width, not a table's).
-const POINTS: i64 = 360;
 
 #[derive(Debug, thiserror::Error)]
 #[error("the stats history: {0}")]
@@ -297,24 +293,6 @@ pub fn rollup(conn: &mut Connection, now: i64) -> Result<(), StatsError> {
     Ok(())
 }
 
-/// The step (ms) a window is read at, and whether it reads the 5-minute averages.
-pub fn step_for(since_ms: i64, sample_ms: i64) -> (i64, bool) {
-    let coarse = since_ms > FINE_MS;
-    let base = if coarse {
-        COARSE_STEP_MS
-    } else {
-        sample_ms.max(1000)
-    };
-    let want = since_ms / POINTS;
-    let step = if want <= base {
-        base
-    } else {
-        // A whole number of base steps.
-        (want + base - 1) / base * base
-    };
-    (step, coarse)
-}
-
 /// An app's samples over the last `since_ms`, averaged to at most ~360 points.
 pub fn app_samples(
     conn: &Connection,
@@ -479,13 +457,6 @@ mod tests {
                 total: 1 << 40,
             }],
         }
-    }
-
-    #[test]
-    fn windows_are_read_at_a_chart_sized_step() {
-        assert_eq!(step_for(3_600_000, 10_000), (10_000, false));
-        assert_eq!(step_for(FINE_MS, 10_000), (240_000, false));
-        assert_eq!(step_for(7 * FINE_MS, 10_000), (1_800_000, true));
     }
 
     #[test]

@@ -306,6 +306,9 @@ impl Loop {
             apps.push((app.clone(), sample));
         }
         self.readings.retain(|id, _| live.contains(id));
+        // A container that is gone (a deploy replaced it) takes its restart count with it.
+        let names: HashSet<&str> = seen.values().map(|s| s.container.as_str()).collect();
+        self.restarted.retain(|c, _| names.contains(c.as_str()));
         let host_sample = hostinfo::sample(&self.relay.settings.host_root, &mut self.cpu, now);
         self.disk_alerts(&host_sample, config).await;
         let r = self

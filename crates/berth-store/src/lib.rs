@@ -13,6 +13,7 @@ mod deployments;
 mod domains;
 mod error;
 mod registries;
+mod samples;
 mod schema;
 mod servers;
 mod stages;

@@ -226,6 +226,23 @@ CREATE TABLE alerts (
 ) STRICT;
 CREATE INDEX alerts_at ON alerts (at);
 "#,
+    // 10: apps' stats samples the desktop takes of servers without a relay, while it runs
+    // (kept a day).
+    r#"
+CREATE TABLE samples (
+    at        INTEGER NOT NULL,
+    app       TEXT NOT NULL,
+    cpu       REAL NOT NULL,
+    mem       INTEGER NOT NULL,
+    mem_limit INTEGER NOT NULL,
+    net_rx    INTEGER NOT NULL,
+    net_tx    INTEGER NOT NULL,
+    blk_read  INTEGER NOT NULL,
+    blk_write INTEGER NOT NULL,
+    restarts  INTEGER NOT NULL,
+    PRIMARY KEY (app, at)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this binary writes.

@@ -192,8 +192,16 @@ pub fn MetricsTab() -> impl IntoView {
                 <Chart title="CPU (% of one core)" unit=Unit::Percent span series=cpu marks=marked testid="chart-cpu" />
                 <Chart title="Memory" unit=Unit::Bytes span series=mem marks=marked testid="chart-memory" />
                 <ul class="alert-list" data-testid="metrics-alerts">{alerts}</ul>
-                <p class="muted small">
-                    {format!("One point per {} s, from {}'s relay.", s.step_secs, s.server)}
+                <p class="muted small" data-testid="metrics-source">
+                    {if s.source == "relay" {
+                        format!("One point per {} s, from {}'s relay.", s.step_secs, s.server)
+                    } else {
+                        format!(
+                            "One point per {} s, taken by this app while it runs: {} has no relay to keep stats around the clock.",
+                            s.step_secs,
+                            s.server
+                        )
+                    }}
                 </p>
             }
                 .into_any()
