@@ -131,6 +131,9 @@ async fn footprint() {
                 timeout_ms: 5000,
                 stop_grace_secs: 10,
                 notifiers: Vec::new(),
+                deadline_ms: 30_000,
+                stopped: false,
+                route: None,
             })
             .collect(),
         notifiers: Vec::new(),

@@ -1,6 +1,7 @@
 //! After the deploy, with the laptop closed: the relay samples every app and the host, its
-//! monitor restarts a hung app and stops a crash loop (alerting once), and Berth reads what it
-//! kept over the SSH session.
+//! monitor restarts a hung app and stops a crash loop (alerting once), its reconcile starts or
+//! re-creates a container stopped or removed behind Berth's back, and Berth reads what it kept
+//! over the SSH session.
 
 use std::process::Command;
 use std::sync::mpsc;
@@ -71,12 +72,14 @@ fn alert_kinds(b: &Berth, app: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_relay_samples_restarts_a_hung_app_and_stops_a_crash_loop() {
+fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift() {
     let _relay = RelayGuard::take();
     ensure_busybox();
     let sshd = Sshd::start();
     let mut b = Berth::new();
     b.set_env("BERTH_RELAY_LOG", "debug,hyper=info,bollard=info");
+    // The relay looks for drift every 2 s instead of every minute.
+    b.set_env("BERTH_RELAY_RECONCILE_EVERY", "2");
     b.add_ssh_server("prod", &sshd);
     b.ok(&[
         "server",
@@ -191,6 +194,35 @@ fn the_relay_samples_restarts_a_hung_app_and_stops_a_crash_loop() {
     );
     assert!(host["docker"]["images"].as_u64() > Some(0), "{host:#}");
 
+    // Drift behind Berth's back, put back by the relay on its own: a stopped container is
+    // started again…
+    docker(&["stop", &container]);
+    let heard_fix = wait_notice(&heard, &hung, "reconciled", Duration::from_secs(60));
+    let why = heard_fix.last().unwrap()["notice"]["error"].to_string();
+    assert!(
+        why.contains("not running") && why.contains("answered GET /healthz"),
+        "{why}"
+    );
+    assert_eq!(b.serving(&hung), "hello v1");
+    // …a removed one is created again as it ran (same name, env and labels), health-checked.
+    docker(&["rm", "-f", &container]);
+    let heard_fix = wait_notice(&heard, &hung, "reconciled", Duration::from_secs(60));
+    let why = heard_fix.last().unwrap()["notice"]["error"].to_string();
+    assert!(
+        why.contains("is gone") && why.contains("again from"),
+        "{why}"
+    );
+    assert_eq!(container_of(&hung), container);
+    assert_eq!(b.serving(&hung), "hello v1");
+    // What `berth stop` stopped stays stopped.
+    b.ok(&["stop", &hung]);
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &container]),
+        "exited"
+    );
+    b.ok(&["start", &hung]);
+
     // A crash loop: stopped and alerted once, not restarted forever.
     let crashy = unique("crashy");
     let _crashy_guard = AppGuard(crashy.clone());
@@ -228,6 +260,12 @@ fn the_relay_samples_restarts_a_hung_app_and_stops_a_crash_loop() {
         format!("berth_app_healthy{{app=\"{hung}\"}} 1"),
         format!("berth_relay_monitor_events_total{{app=\"{crashy}\",kind=\"crash-loop\"}} 1"),
         format!("berth_app_memory_bytes{{app=\"{hung}\"}}"),
+        format!("berth_relay_monitor_events_total{{app=\"{hung}\",kind=\"reconciled\"}} 2"),
+        // Deploys from the CLI are counted too, by trigger, with their durations.
+        format!(
+            "berth_relay_deploys_total{{app=\"{hung}\",status=\"deployed\",trigger=\"deploy\"}} 1"
+        ),
+        format!("berth_relay_deploy_duration_seconds_count{{app=\"{hung}\"}} 1"),
     ] {
         assert!(metrics.contains(&needle), "{needle}\n{metrics}");
     }

@@ -531,10 +531,14 @@ fn signed_pushes_from_github_gitlab_and_gitea_deploy_and_bad_ones_change_nothing
         )),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("berth_relay_deploy_duration_seconds_count 4"),
-        "{metrics}"
-    );
+    for line in [
+        format!("berth_relay_deploy_duration_seconds_count{{app=\"{app}\"}} 4"),
+        format!(
+            "berth_relay_deploys_total{{app=\"{app}\",status=\"deployed\",trigger=\"webhook\"}}"
+        ),
+    ] {
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
 
     // History rewritten (a force-push, or an old push of another line of history): a commit
     // that does not descend from the serving one is refused, recorded with the reason, and v4

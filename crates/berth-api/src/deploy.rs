@@ -8,8 +8,8 @@ use berth_engine::{
     run_deploy, settle, start_app, stop_app,
 };
 use berth_model::{
-    App, DeployEvent, Deployment, DeploymentKind, DeploymentStatus, SpecDomain, SpecEnv, SpecLabel,
-    Step,
+    App, DeployEvent, DeployNotice, Deployment, DeploymentKind, DeploymentStatus, SpecDomain,
+    SpecEnv, SpecLabel, Step,
 };
 use berth_secrets::env_key;
 use berth_store::Store;
@@ -562,9 +562,37 @@ impl Berth {
                 ended,
                 by: None,
             };
-            self.notify_all(&outcome.notice()).await;
+            let notice = outcome.notice();
+            self.record_deploy_on_relay(&notice, kind.as_str()).await;
+            self.notify_all(&notice).await;
         }
         result
+    }
+
+    /// Tells the server's relay (if it has one) about a deploy Berth ran, for its Prometheus
+    /// metrics; a relay that does not answer misses it (a log line, not a failure). Webhook
+    /// deploys are counted by the relay itself when their result is reported.
+    async fn record_deploy_on_relay(&self, notice: &DeployNotice, trigger: &str) {
+        let recorded = async {
+            let server = self.store.server(&notice.server)?;
+            if server.relay.is_none() {
+                return Ok(());
+            }
+            let record = berth_relay_proto::proto::DeployRecord {
+                app: notice.app.clone(),
+                status: notice.status.clone(),
+                trigger: trigger.to_owned(),
+                duration_ms: notice.duration_ms.unwrap_or(0),
+            };
+            self.relay_client(&server)
+                .await?
+                .record_deploy(&record)
+                .await?;
+            Ok::<_, ApiError>(())
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(app = %notice.app, "the relay did not hear of the deploy: {e}");
+        }
     }
 
     /// Where `app` answers first (its primary name through the proxy), if anywhere.
@@ -780,6 +808,8 @@ impl Berth {
             let (host, container) = self.active_container(&app).await?;
             stop_app(&host, &app, &container).await?;
             self.store.set_app_stopped(&app.name, true)?;
+            // Before the lock goes: the relay's reconcile must not start it again.
+            self.monitor_sync(&app.server).await;
             self.audit("app.stop", &app.name, &container);
             Ok(())
         }
@@ -796,6 +826,7 @@ impl Berth {
             let (host, container) = self.active_container(&app).await?;
             start_app(&host, &app, &container, &cancel).await?;
             self.store.set_app_stopped(&app.name, false)?;
+            self.monitor_sync(&app.server).await;
             let server = self.store.server(&app.server)?;
             self.repair_route(&host, &app, &server, &container).await?;
             self.audit("app.start", &app.name, &container);

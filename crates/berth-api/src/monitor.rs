@@ -57,6 +57,11 @@ impl Berth {
                 health_path: app.health.path.clone(),
                 timeout_ms: app.health.timeout_ms,
                 stop_grace_secs: app.stop_grace_secs,
+                deadline_ms: app.health.deadline_ms,
+                stopped: self.store.app_stopped(&app.name)?,
+                route: self
+                    .route_plan(&app, server)?
+                    .and_then(|r| crate::unattended::relay_route(r).ok()),
             });
         }
         Ok(MonitorConfig {

@@ -189,6 +189,10 @@ impl Berth {
             log: std::env::var("BERTH_RELAY_LOG")
                 .ok()
                 .filter(|l| !l.trim().is_empty()),
+            // And how often it reconciles (tests, impatient debugging).
+            reconcile_every: std::env::var("BERTH_RELAY_RECONCILE_EVERY")
+                .ok()
+                .and_then(|s| s.trim().parse().ok()),
         };
         let image = install_relay(&host, &server, &want, &binary).await?;
         let client = relay_control(&host).await?;

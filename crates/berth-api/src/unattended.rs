@@ -164,31 +164,16 @@ impl Berth {
             }
         };
         let route = match self.route_plan(app, server)? {
-            Some(r) => {
-                // The relay's container has the managed Caddy's socket directory mounted.
-                if !r
-                    .admin
-                    .starts_with(&format!("unix:{}/", berth_engine::proxy::ADMIN_DIR))
-                {
-                    return Err(ApiError::Invalid(format!(
-                        "the Caddy on {} is reached at {}, which the relay's container cannot \
-                         reach; unattended deploys need Berth's own proxy (`berth server proxy \
-                         install {}`) or an adopted Caddy with its admin socket in {}",
-                        server.name,
-                        r.admin,
-                        server.name,
-                        berth_engine::proxy::ADMIN_DIR
-                    )));
-                }
-                Some(RouteSpec {
-                    admin: r.admin,
-                    server: r.server,
-                    id: r.id,
-                    hosts: r.hosts,
-                    via_network: r.via == berth_engine::UpstreamVia::Network,
-                    drain_timeout_secs: r.drain_timeout_secs,
-                })
-            }
+            Some(r) => Some(relay_route(r).map_err(|admin| {
+                ApiError::Invalid(format!(
+                    "the Caddy on {} is reached at {admin}, which the relay's container cannot \
+                     reach; unattended deploys need Berth's own proxy (`berth server proxy \
+                     install {}`) or an adopted Caddy with its admin socket in {}",
+                    server.name,
+                    server.name,
+                    berth_engine::proxy::ADMIN_DIR
+                ))
+            })?),
             None => None,
         };
         let urls = match (&server.proxy, &route) {
@@ -413,6 +398,25 @@ impl Berth {
         }
         Ok(true)
     }
+}
+
+/// The route as the relay's container reaches it (it has the managed Caddy's socket directory
+/// mounted); `Err(admin)` for a Caddy it cannot reach.
+pub(crate) fn relay_route(r: berth_engine::RoutePlan) -> Result<RouteSpec, String> {
+    if !r
+        .admin
+        .starts_with(&format!("unix:{}/", berth_engine::proxy::ADMIN_DIR))
+    {
+        return Err(r.admin);
+    }
+    Ok(RouteSpec {
+        admin: r.admin,
+        server: r.server,
+        id: r.id,
+        hosts: r.hosts,
+        via_network: r.via == berth_engine::UpstreamVia::Network,
+        drain_timeout_secs: r.drain_timeout_secs,
+    })
 }
 
 #[cfg(test)]

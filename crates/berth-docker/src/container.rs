@@ -209,6 +209,11 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// A container's name as Docker reports it (`/web-3`), without the slash.
+fn plain_name(name: Option<String>) -> String {
+    name.unwrap_or_default().trim_start_matches('/').to_owned()
+}
+
 fn is_status(e: &B, code: u16) -> bool {
     matches!(e, B::DockerResponseServerError { status_code, .. } if *status_code == code)
 }
@@ -280,15 +285,25 @@ impl DockerClient {
             .map_err(|e| self.err(e))
     }
 
+    /// Docker's whole answer about a container; `None` when it does not exist.
+    async fn inspect_raw(
+        &self,
+        name: &str,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>, DockerError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if is_status(&e, 404) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
     /// Inspects a container; `None` when it does not exist.
     pub async fn inspect_container(
         &self,
         name: &str,
     ) -> Result<Option<ContainerInfo>, DockerError> {
-        let r = match self.docker.inspect_container(name, None).await {
-            Ok(r) => r,
-            Err(e) if is_status(&e, 404) => return Ok(None),
-            Err(e) => return Err(self.err(e)),
+        let Some(r) = self.inspect_raw(name).await? else {
+            return Ok(None);
         };
         let state = r.state.unwrap_or_default();
         let config = r.config.unwrap_or_default();
@@ -312,11 +327,7 @@ impl DockerClient {
             .collect();
         Ok(Some(ContainerInfo {
             id: r.id.unwrap_or_default(),
-            name: r
-                .name
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_owned(),
+            name: plain_name(r.name),
             image: config.image.unwrap_or_default(),
             status: state
                 .status
@@ -331,6 +342,47 @@ impl DockerClient {
             addresses,
             created: r.created.map(|c| c.to_string()).unwrap_or_default(),
             env: ContainerEnv(config.env.unwrap_or_default()),
+        }))
+    }
+
+    /// How `name` was created, as a spec that creates it again (its image, env, labels, port,
+    /// network, limits, volumes and stop grace); `None` when it does not exist. What Berth did
+    /// not set (an image's own labels and env) comes along and changes nothing.
+    pub async fn container_spec(&self, name: &str) -> Result<Option<ContainerSpec>, DockerError> {
+        let Some(r) = self.inspect_raw(name).await? else {
+            return Ok(None);
+        };
+        let config = r.config.unwrap_or_default();
+        let host = r.host_config.unwrap_or_default();
+        let port = config
+            .exposed_ports
+            .unwrap_or_default()
+            .iter()
+            .find_map(|p| p.strip_suffix("/tcp").and_then(|p| p.parse::<u16>().ok()))
+            .unwrap_or(0);
+        let volumes = host
+            .binds
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|b| Volume::parse(b).ok())
+            .collect();
+        Ok(Some(ContainerSpec {
+            name: plain_name(r.name),
+            image: config.image.unwrap_or_default(),
+            env: config.env.unwrap_or_default(),
+            labels: config.labels.unwrap_or_default(),
+            port,
+            network: host.network_mode.unwrap_or_default(),
+            cpus: host.nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9),
+            memory_bytes: host
+                .memory
+                .filter(|m| *m > 0)
+                .and_then(|m| u64::try_from(m).ok()),
+            volumes,
+            stop_grace_secs: config
+                .stop_timeout
+                .and_then(|t| u32::try_from(t).ok())
+                .unwrap_or(10),
         }))
     }
 

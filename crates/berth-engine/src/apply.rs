@@ -153,9 +153,8 @@ impl Apply<'_> {
             | Action::StartService { .. }
             | Action::LoadProxyConfig { .. }
             | Action::PutProxyRoute { .. }
-            | Action::WaitReady { .. } => {
-                crate::service::apply_host_action(self.host, action).await
-            }
+            | Action::WaitReady { .. }
+            | Action::Recreate(_) => crate::service::apply_host_action(self.host, action).await,
             Action::MarkInterrupted { .. } => {
                 d.status = DeploymentStatus::Interrupted;
                 d.error = Some(

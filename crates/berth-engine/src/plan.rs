@@ -211,6 +211,9 @@ pub enum Action {
         what: String,
         ready: crate::service::Readiness,
     },
+    /// Create an app's serving container again as it was created (the relay's reconcile, for
+    /// one removed behind Berth's back); not started.
+    Recreate(Box<crate::reconcile::Kept>),
 }
 
 impl Action {
@@ -250,6 +253,7 @@ impl Action {
             Action::RemoveVolume { .. } => "remove-volume",
             Action::LoadProxyConfig { .. } => "load-proxy-config",
             Action::PutProxyRoute { .. } => "put-proxy-route",
+            Action::Recreate(_) => "recreate",
         }
     }
 }
@@ -541,6 +545,11 @@ impl fmt::Display for Action {
             Action::ReplaceContainer { container } => write!(
                 f,
                 "remove the container {container} if there is one (its volumes stay)"
+            ),
+            Action::Recreate(kept) => write!(
+                f,
+                "create {} again from {} as deployment {} ran it",
+                kept.spec.name, kept.spec.image, kept.deployment
             ),
             Action::SetAside { container, aside } => write!(
                 f,

@@ -94,6 +94,8 @@ pub(crate) async fn apply(
                 health,
             } => {
                 wait_healthy(host, &container, port, &health, cancel).await?;
+                // Healthy: Docker restarts it from now on (a re-created one starts without).
+                host.docker().keep_running(&container).await?;
             }
             other => crate::service::apply_host_action(host, other).await?,
         }

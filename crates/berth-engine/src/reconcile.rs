@@ -7,11 +7,12 @@
 //! container or a route are actions the one applier runs, a serving container that is gone is
 //! brought back by a fresh deployment of the recorded image (health-gated, like a restart).
 
-use berth_docker::labels;
+use berth_docker::{ContainerSpec, labels};
+use berth_model::{HealthCheck, Step};
 
 use crate::error::EngineError;
 use crate::host::Host;
-use crate::plan::{Action, RoutePlan};
+use crate::plan::{Action, Plan, PlannedAction, RoutePlan};
 
 /// How long a container no deployment owns is left alone.
 pub const ORPHAN_GRACE_SECS: i64 = 600;
@@ -196,7 +197,8 @@ pub async fn observe_app(
         containers.push(ContainerSeen {
             name: info.name,
             deployment: info.labels.get(labels::DEPLOYMENT).cloned(),
-            running: info.running,
+            // Docker restarting it (its process exited) is Docker's to handle.
+            running: info.running || info.status == "restarting",
             age_secs: now - created,
             published_port: info.published_port,
         });
@@ -221,8 +223,145 @@ pub async fn apply_fix(host: &Host, action: Action) -> Result<(), EngineError> {
     crate::service::apply_host_action(host, action).await
 }
 
+/// What a relay keeps of an app's serving container to create it again if it goes: how Docker
+/// was asked to create it. Kept in memory only — its env holds the app's secrets — and printed
+/// without it.
+#[derive(Clone, PartialEq)]
+pub struct Kept {
+    pub deployment: String,
+    pub spec: ContainerSpec,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("deployment", &self.deployment)
+            .field("container", &self.spec.name)
+            .field("image", &self.spec.image)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps how `container` (an app's serving one) was created; `None` when it is gone or is not
+/// a deployment's.
+pub async fn keep(host: &Host, container: &str) -> Result<Option<Kept>, EngineError> {
+    let Some(spec) = host.docker().container_spec(container).await? else {
+        return Ok(None);
+    };
+    let Some(deployment) = spec.labels.get(labels::DEPLOYMENT).cloned() else {
+        return Ok(None);
+    };
+    Ok(Some(Kept { deployment, spec }))
+}
+
+/// Which of `seen`'s containers serves: the one running, or of several running (a deploy
+/// between start and switch) the one the route dials; `None` when that cannot be told.
+pub fn serving_of(seen: &AppSeen, port: u16, via_loopback: bool) -> Option<&str> {
+    let running: Vec<&ContainerSeen> = seen.containers.iter().filter(|c| c.running).collect();
+    match running.as_slice() {
+        [one] => Some(one.name.as_str()),
+        [] => None,
+        several => {
+            let dials = seen.route_upstream.as_deref()?;
+            several
+                .iter()
+                .find(|c| {
+                    let want = if via_loopback {
+                        c.published_port.map(|p| format!("127.0.0.1:{p}"))
+                    } else {
+                        Some(format!("{}:{port}", c.name))
+                    };
+                    want.as_deref() == Some(dials)
+                })
+                .map(|c| c.name.as_str())
+        }
+    }
+}
+
+/// The relay's own reconcile of one app, from what it kept of the serving container: the drifts
+/// of [`plan_reconcile`] it can fix without Berth and the plan that fixes them — a stopped
+/// container started, a removed one created again as it was, each health-checked and routed
+/// again; an orphan removed; a route put back. A deployment stuck in progress is Berth's record,
+/// not the relay's: it is left to `berth reconcile`.
+pub fn plan_relay_fix(
+    record: &AppRecord,
+    seen: &AppSeen,
+    kept: &Kept,
+    health: &HealthCheck,
+) -> (Vec<Drift>, Plan) {
+    let drifts: Vec<Drift> = plan_reconcile(record, seen)
+        .into_iter()
+        .filter(|d| !matches!(d.fix, Fix::Settle))
+        .collect();
+    let mut actions = Vec::new();
+    let container = &kept.spec.name;
+    let revive = |actions: &mut Vec<PlannedAction>, recreate: bool| {
+        if recreate {
+            actions.push(PlannedAction {
+                step: Step::Start,
+                action: Action::Recreate(Box::new(kept.clone())),
+            });
+        }
+        actions.push(PlannedAction {
+            step: Step::Start,
+            action: Action::Start {
+                container: container.clone(),
+            },
+        });
+        actions.push(PlannedAction {
+            step: Step::HealthCheck,
+            action: Action::HealthCheck {
+                container: container.clone(),
+                port: record.port,
+                health: health.clone(),
+            },
+        });
+        // A new container has a new published port: an adopted Caddy dials that.
+        if let Some(route) = &record.route {
+            actions.push(PlannedAction {
+                step: Step::Switch,
+                action: Action::Route {
+                    route: route.clone(),
+                    container: container.clone(),
+                    port: record.port,
+                },
+            });
+        }
+    };
+    // Orphans go last: the route leaves them first.
+    let mut cleanup = Vec::new();
+    for d in &drifts {
+        match (&d.fix, d.kind) {
+            (Fix::Redeploy, "missing") => revive(&mut actions, true),
+            (Fix::Redeploy, _) => revive(&mut actions, false),
+            (Fix::Apply(action @ Action::Route { .. }), _) => actions.push(PlannedAction {
+                step: Step::Switch,
+                action: action.clone(),
+            }),
+            (Fix::Apply(action), _) => cleanup.push(PlannedAction {
+                step: Step::Cleanup,
+                action: action.clone(),
+            }),
+            (Fix::Settle, _) => {}
+        }
+    }
+    actions.extend(cleanup);
+    (drifts, Plan { actions })
+}
+
+/// Runs the relay's reconcile plan by the one runner (stops at the first failure).
+pub async fn apply_relay_fix(host: &Host, plan: Plan) -> Result<(), EngineError> {
+    if plan.actions.is_empty() {
+        return Ok(());
+    }
+    tracing::info!("reconcile on {}:\n{plan}", host.name());
+    crate::power::apply(host, plan, &tokio_util::sync::CancellationToken::new()).await
+}
+
 #[cfg(test)]
 mod tests {
+    use expect_test::expect;
+
     use super::*;
     use crate::plan::UpstreamVia;
 
@@ -314,5 +453,111 @@ mod tests {
             route_upstream: None,
         };
         assert_eq!(plan_reconcile(&record(), &seen)[0].kind, "route-missing");
+    }
+
+    fn kept() -> Kept {
+        Kept {
+            deployment: "d2".into(),
+            spec: ContainerSpec {
+                name: "web-d2".into(),
+                image: "berth/web:d2".into(),
+                env: vec!["DATABASE_URL=postgres://secret@db/web".into()],
+                labels: Default::default(),
+                port: 8080,
+                network: "berth".into(),
+                cpus: None,
+                memory_bytes: Some(256 << 20),
+                volumes: Vec::new(),
+                stop_grace_secs: 10,
+            },
+        }
+    }
+
+    fn relay_fix(record: &AppRecord, seen: &AppSeen) -> String {
+        let (drifts, plan) = plan_relay_fix(record, seen, &kept(), &HealthCheck::default());
+        format!("{}\n{plan}", lines(&drifts).join("\n"))
+    }
+
+    #[test]
+    fn the_relay_brings_back_what_went_and_leaves_what_the_user_stopped() {
+        // Removed behind Berth's back: created again as it ran, checked, routed.
+        let gone = AppSeen {
+            containers: Vec::new(),
+            route_upstream: Some("web-d2:8080".into()),
+        };
+        expect![[r#"
+            missing: the container web-d2 of active deployment d2 is gone → deploy the recorded image again (health-checked)
+            start        create web-d2 again from berth/web:d2 as deployment d2 ran it
+            start        start web-d2
+            health-check GET / on web-d2:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+            switch       route web.example.com to web-d2:8080 (caddy route berth-app-web)
+        "#]].assert_eq(&relay_fix(&record(), &gone));
+        // Stopped behind Berth's back: started again.
+        let stopped = AppSeen {
+            containers: vec![container("web-d2", "d2", false, 9999)],
+            route_upstream: Some("web-d2:8080".into()),
+        };
+        expect![[r#"
+            stopped: the container web-d2 of active deployment d2 is not running, and it was not stopped with `berth stop` → deploy the recorded image again (health-checked)
+            start        start web-d2
+            health-check GET / on web-d2:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+            switch       route web.example.com to web-d2:8080 (caddy route berth-app-web)
+        "#]].assert_eq(&relay_fix(&record(), &stopped));
+        // Stopped with `berth stop`: as asked.
+        let mut r = record();
+        r.stopped = true;
+        assert!(
+            plan_relay_fix(&r, &stopped, &kept(), &HealthCheck::default())
+                .1
+                .actions
+                .is_empty()
+        );
+        // An orphan and a stale route.
+        let orphan = AppSeen {
+            containers: vec![
+                container("web-d2", "d2", true, 9999),
+                container("web-d1", "d1", false, 9999),
+            ],
+            route_upstream: Some("web-d1:8080".into()),
+        };
+        expect![[r#"
+            orphan: container web-d1 (deployment d1) belongs to no active deployment → remove the container web-d1 if there is one (its volumes stay)
+            route-stale: the route dials web-d1:8080, not the serving container (web-d2:8080) → route web.example.com to web-d2:8080 (caddy route berth-app-web)
+            switch       route web.example.com to web-d2:8080 (caddy route berth-app-web)
+            cleanup      remove the container web-d1 if there is one (its volumes stay)
+        "#]].assert_eq(&relay_fix(&record(), &orphan));
+        // A stuck deployment is Berth's record: nothing for the relay.
+        let mut r = record();
+        r.stuck = vec!["d3".into()];
+        assert!(
+            plan_relay_fix(&r, &gone, &kept(), &HealthCheck::default())
+                .0
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_kept_container_is_printed_without_its_env() {
+        let shown = format!("{:?}", kept());
+        assert!(
+            shown.contains("web-d2") && !shown.contains("secret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn what_serves_is_the_one_running_or_the_one_routed() {
+        let mut seen = AppSeen {
+            containers: vec![
+                container("web-d2", "d2", true, 9999),
+                container("web-d1", "d1", false, 9999),
+            ],
+            route_upstream: None,
+        };
+        assert_eq!(serving_of(&seen, 8080, false), Some("web-d2"));
+        seen.containers[1].running = true;
+        assert_eq!(serving_of(&seen, 8080, false), None);
+        seen.route_upstream = Some("web-d1:8080".into());
+        assert_eq!(serving_of(&seen, 8080, false), Some("web-d1"));
     }
 }

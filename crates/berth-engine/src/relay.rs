@@ -42,6 +42,8 @@ pub struct RelayService {
     pub control_group: Option<u32>,
     /// Its log filter (`BERTH_RELAY_LOG`, e.g. `debug`); `None`: `info`.
     pub log: Option<String>,
+    /// Seconds between its reconciles (`BERTH_RELAY_RECONCILE_EVERY`); `None`: its default.
+    pub reconcile_every: Option<u64>,
 }
 
 /// The group (numeric id) of the Docker socket `socket` on `host`, if the server says.
@@ -259,6 +261,10 @@ pub fn relay_install(
                 .log
                 .iter()
                 .map(|l| format!("BERTH_RELAY_LOG={l}"))
+                .chain(
+                    want.reconcile_every
+                        .map(|s| format!("BERTH_RELAY_RECONCILE_EVERY={s}")),
+                )
                 .collect(),
             labels: relay_labels.clone(),
             network: NETWORK.to_owned(),
@@ -375,6 +381,7 @@ mod tests {
             docker: false,
             control_group: None,
             log: None,
+            reconcile_every: None,
         };
         let attended = relay_install(&server, &want, b"\x7fELF").expect("install");
         assert!(attended.spec.confined);

@@ -369,6 +369,9 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
             container,
             grace_secs,
         } => docker.restart_container(&container, grace_secs).await?,
+        Action::Recreate(kept) => {
+            docker.create_container(&kept.spec).await?;
+        }
         Action::PruneBuildCache { .. } => {
             let freed = docker.prune_build_cache().await?;
             tracing::info!(freed, "build cache pruned");

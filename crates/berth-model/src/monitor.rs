@@ -130,16 +130,23 @@ pub enum AlertKind {
     DiskFull,
     /// Berth could not reach the server.
     Unreachable,
+    /// The relay found it drifted from what was deployed (its container stopped or removed
+    /// behind Berth's back, a route gone) and put it back.
+    Reconciled,
+    /// The relay found it drifted and could not put it back.
+    Drifted,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 6] = [
+    pub const ALL: [AlertKind; 8] = [
         AlertKind::Unhealthy,
         AlertKind::Restarted,
         AlertKind::CrashLoop,
         AlertKind::Recovered,
         AlertKind::DiskFull,
         AlertKind::Unreachable,
+        AlertKind::Reconciled,
+        AlertKind::Drifted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +157,8 @@ impl AlertKind {
             AlertKind::Recovered => "recovered",
             AlertKind::DiskFull => "disk-full",
             AlertKind::Unreachable => "unreachable",
+            AlertKind::Reconciled => "reconciled",
+            AlertKind::Drifted => "drifted",
         }
     }
 
@@ -166,13 +175,15 @@ impl AlertKind {
             AlertKind::Recovered => "recovered",
             AlertKind::DiskFull => "is running out of disk",
             AlertKind::Unreachable => "is unreachable",
+            AlertKind::Reconciled => "was put back as deployed",
+            AlertKind::Drifted => "drifted and could not be put back",
         };
         format!("{subject} {what}: {why}")
     }
 
     /// Good news (shown and sent without alarm).
     pub fn is_good(self) -> bool {
-        self == AlertKind::Recovered
+        matches!(self, AlertKind::Recovered | AlertKind::Reconciled)
     }
 }
 
@@ -216,7 +227,11 @@ impl Alert {
             url: None,
             failed_step: None,
             error: Some(self.why.clone()),
-            trigger: "the monitor".to_owned(),
+            trigger: match self.kind {
+                AlertKind::Reconciled | AlertKind::Drifted => "the relay's reconcile",
+                _ => "the monitor",
+            }
+            .to_owned(),
         }
     }
 }

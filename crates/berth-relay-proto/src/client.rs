@@ -259,6 +259,17 @@ impl ControlClient {
         Ok(())
     }
 
+    /// Tells the relay about a deploy Berth ran on its server (counted in its metrics).
+    pub async fn record_deploy(
+        &self,
+        record: &crate::proto::DeployRecord,
+    ) -> Result<(), ClientError> {
+        let _: serde_json::Value = self
+            .call(Method::POST, "/v1/deploys", Some(record), REQUEST_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
     /// Gives the relay the apps to watch and whom to tell (replacing what it had).
     pub async fn put_monitor(
         &self,

@@ -131,6 +131,19 @@ pub struct MonitoredApp {
     pub stop_grace_secs: u32,
     /// The notifiers routed to it.
     pub notifiers: Vec<NotifierSpec>,
+    /// How long a started container has to answer its health path (the relay's reconcile).
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+    /// The user stopped it (`berth stop`): not running is what they asked for.
+    #[serde(default)]
+    pub stopped: bool,
+    /// Its route, when the relay can reach the proxy's admin socket (to put it back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteSpec>,
+}
+
+fn default_deadline_ms() -> u64 {
+    berth_model::HealthCheck::default().deadline_ms
 }
 
 /// `GET /v1/stats?app=&since_ms=` and `GET /v1/host-stats?since_ms=` answer with the model's
@@ -336,6 +349,18 @@ pub struct DeployReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     pub last_delivery: i64,
+}
+
+/// `POST /v1/deploys`: a deploy Berth ran on the relay's server (from the CLI or the desktop:
+/// a deploy, rollback, restart, or a webhook's), for the relay's Prometheus metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRecord {
+    pub app: String,
+    /// `deployed` or `failed`.
+    pub status: String,
+    /// `deploy`, `rollback`, `restart`, `webhook` (the relay's own: `unattended`).
+    pub trigger: String,
+    pub duration_ms: u64,
 }
 
 /// What the public endpoint answers, as JSON, so a provider's delivery log shows why.

@@ -15,6 +15,7 @@
 //! POST   /v1/locks/<app>              LockRequest → {}, or 409 `locked` naming the holder
 //! DELETE /v1/locks/<app>              LockRequest (its holder) → {"released": bool}
 //! PUT    /v1/monitor                  MonitorConfig (apps to watch, notifiers)
+//! POST   /v1/deploys                  DeployRecord (a deploy Berth ran, for /metrics)
 //! GET    /v1/stats?app=&since_ms=     AppStats
 //! GET    /v1/host-stats?since_ms=&docker=   ServerStats
 //! GET    /v1/alerts?after=            [Alert], oldest first
@@ -138,6 +139,24 @@ async fn route(
             crate::watch::save_config(&relay.settings.data, &config).map_err(internal)?;
             tracing::info!(apps = config.apps.len(), "monitor config updated");
             relay.set_monitor_config(config);
+            Ok(json(StatusCode::OK, &serde_json::json!({})))
+        }
+        (&Method::POST, ["v1", "deploys"]) => {
+            let r: crate::proto::DeployRecord = body(req).await?;
+            if berth_model::validate_app_name(&r.app).is_err()
+                || !matches!(r.status.as_str(), "deployed" | "failed")
+                || r.trigger.is_empty()
+                || r.trigger.len() > 32
+            {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "bad-deploy",
+                    format!("not a deploy Berth ran: {r:?}"),
+                ));
+            }
+            relay
+                .metrics
+                .deploy(&r.app, &r.status, &r.trigger, r.duration_ms);
             Ok(json(StatusCode::OK, &serde_json::json!({})))
         }
         (&Method::GET, ["v1", "stats"]) => {
@@ -377,9 +396,12 @@ async fn route(
                 .map_err(internal)?
                 .map_err(refused)?;
             if status != DeliveryStatus::Done {
-                relay
-                    .metrics
-                    .deploy(d.app.as_deref().unwrap_or(""), status.as_str(), duration);
+                relay.metrics.deploy(
+                    d.app.as_deref().unwrap_or(""),
+                    status.as_str(),
+                    "webhook",
+                    duration,
+                );
             }
             tracing::info!(id, status = %status, "deploy result recorded");
             Ok(json(StatusCode::OK, &d))

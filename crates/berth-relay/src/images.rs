@@ -194,14 +194,19 @@ pub(crate) fn credentials(
 
 /// The app's own route, as Berth gave it.
 pub(crate) fn route_of(spec: &UnattendedSpec) -> Option<RoutePlan> {
-    spec.route.as_ref().map(|r| RoutePlan {
+    spec.route.as_ref().map(route_plan)
+}
+
+/// A route as Berth gave it, as the engine switches it.
+pub(crate) fn route_plan(r: &crate::proto::RouteSpec) -> RoutePlan {
+    RoutePlan {
         admin: r.admin.clone(),
         server: r.server.clone(),
         id: r.id.clone(),
         hosts: r.hosts.clone(),
         via: via(r.via_network),
         drain_timeout_secs: r.drain_timeout_secs,
-    })
+    }
 }
 
 fn via(network: bool) -> UpstreamVia {

@@ -1,5 +1,7 @@
-//! Prometheus metrics, served on the control socket: deliveries by provider, app and verdict,
-//! deploys by app and status, and a histogram of deploy durations.
+//! Prometheus metrics, served on the control socket (and, with a token, on the hooks domain):
+//! deliveries by provider, app and verdict, deploys by app, status and trigger (the relay's own
+//! and those Berth reports) with a histogram of their durations per app, monitor events and the
+//! apps' gauges.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -10,14 +12,21 @@ use berth_model::{Provider, Verdict};
 /// Upper bounds (seconds) of the deploy-duration buckets.
 const BUCKETS: [f64; 10] = [1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
+/// Deploy durations of one app.
+#[derive(Default)]
+struct Histogram {
+    /// Per bucket (and +Inf last): count of durations ≤ bound.
+    buckets: [u64; BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
 #[derive(Default)]
 struct Inner {
     deliveries: BTreeMap<(String, String, String), u64>,
-    deploys: BTreeMap<(String, String), u64>,
-    /// Per bucket (and +Inf last): count of durations ≤ bound.
-    duration_buckets: [u64; BUCKETS.len() + 1],
-    duration_sum: f64,
-    duration_count: u64,
+    /// By app, status and trigger.
+    deploys: BTreeMap<(String, String, String), u64>,
+    durations: BTreeMap<String, Histogram>,
     rate_limited: u64,
     too_large: u64,
     /// Monitor events by app and kind.
@@ -45,20 +54,21 @@ impl Metrics {
         *self.lock().deliveries.entry(key).or_default() += 1;
     }
 
-    pub fn deploy(&self, app: &str, status: &str, duration_ms: u64) {
+    pub fn deploy(&self, app: &str, status: &str, trigger: &str, duration_ms: u64) {
         let mut m = self.lock();
         *m.deploys
-            .entry((app.to_owned(), status.to_owned()))
+            .entry((app.to_owned(), status.to_owned(), trigger.to_owned()))
             .or_default() += 1;
         let secs = duration_ms as f64 / 1000.0;
+        let h = m.durations.entry(app.to_owned()).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
-                m.duration_buckets[i] += 1;
+                h.buckets[i] += 1;
             }
         }
-        m.duration_buckets[BUCKETS.len()] += 1;
-        m.duration_sum += secs;
-        m.duration_count += 1;
+        h.buckets[BUCKETS.len()] += 1;
+        h.sum += secs;
+        h.count += 1;
     }
 
     pub fn monitor_event(&self, app: &str, kind: &str) {
@@ -97,44 +107,48 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP berth_relay_deploys_total Deploys of webhook deliveries by app and status."
+            "# HELP berth_relay_deploys_total Deploys on this server by app, status and trigger (deploy, rollback, restart, webhook, unattended), since the relay started."
         );
         let _ = writeln!(out, "# TYPE berth_relay_deploys_total counter");
-        for ((app, status), n) in &m.deploys {
+        for ((app, status, trigger), n) in &m.deploys {
             let _ = writeln!(
                 out,
-                "berth_relay_deploys_total{{app=\"{}\",status=\"{}\"}} {n}",
+                "berth_relay_deploys_total{{app=\"{}\",status=\"{}\",trigger=\"{}\"}} {n}",
                 escape(app),
-                escape(status)
+                escape(status),
+                escape(trigger)
             );
         }
         let _ = writeln!(
             out,
-            "# HELP berth_relay_deploy_duration_seconds How long webhook deploys took."
+            "# HELP berth_relay_deploy_duration_seconds How long deploys on this server took, by app."
         );
         let _ = writeln!(out, "# TYPE berth_relay_deploy_duration_seconds histogram");
-        for (i, bound) in BUCKETS.iter().enumerate() {
+        for (app, h) in &m.durations {
+            let app = escape(app);
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "berth_relay_deploy_duration_seconds_bucket{{app=\"{app}\",le=\"{bound}\"}} {}",
+                    h.buckets[i]
+                );
+            }
             let _ = writeln!(
                 out,
-                "berth_relay_deploy_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                m.duration_buckets[i]
+                "berth_relay_deploy_duration_seconds_bucket{{app=\"{app}\",le=\"+Inf\"}} {}",
+                h.buckets[BUCKETS.len()]
+            );
+            let _ = writeln!(
+                out,
+                "berth_relay_deploy_duration_seconds_sum{{app=\"{app}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "berth_relay_deploy_duration_seconds_count{{app=\"{app}\"}} {}",
+                h.count
             );
         }
-        let _ = writeln!(
-            out,
-            "berth_relay_deploy_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-            m.duration_buckets[BUCKETS.len()]
-        );
-        let _ = writeln!(
-            out,
-            "berth_relay_deploy_duration_seconds_sum {}",
-            m.duration_sum
-        );
-        let _ = writeln!(
-            out,
-            "berth_relay_deploy_duration_seconds_count {}",
-            m.duration_count
-        );
         let _ = writeln!(
             out,
             "# HELP berth_relay_rate_limited_total Requests answered 429."
@@ -161,7 +175,7 @@ impl Metrics {
         let _ = writeln!(out, "berth_relay_hooks {hooks}");
         let _ = writeln!(
             out,
-            "# HELP berth_relay_monitor_events_total Monitor events by app and kind (unhealthy, restarted, crash-loop, recovered, disk-full)."
+            "# HELP berth_relay_monitor_events_total Monitor events by app and kind (unhealthy, restarted, crash-loop, recovered, reconciled, drifted, disk-full)."
         );
         let _ = writeln!(out, "# TYPE berth_relay_monitor_events_total counter");
         for ((app, kind), n) in &m.events {
@@ -233,7 +247,9 @@ mod tests {
         m.delivery(Some(Provider::Github), Some("hello"), Verdict::Queued);
         m.delivery(Some(Provider::Github), Some("hello"), Verdict::Queued);
         m.delivery(None, None, Verdict::Rejected);
-        m.deploy("hello", "deployed", 4200);
+        m.deploy("hello", "deployed", "webhook", 4200);
+        m.deploy("hello", "failed", "rollback", 700);
+        m.deploy("other", "deployed", "unattended", 90_000);
         let text = m.render(0, 1);
         assert!(text.contains(
             "berth_relay_deliveries_total{provider=\"github\",app=\"hello\",verdict=\"queued\"} 2"
@@ -241,9 +257,16 @@ mod tests {
         assert!(text.contains(
             "berth_relay_deliveries_total{provider=\"unknown\",app=\"\",verdict=\"rejected\"} 1"
         ));
-        assert!(text.contains("berth_relay_deploys_total{app=\"hello\",status=\"deployed\"} 1"));
-        assert!(text.contains("berth_relay_deploy_duration_seconds_bucket{le=\"2.5\"} 0"));
-        assert!(text.contains("berth_relay_deploy_duration_seconds_bucket{le=\"5\"} 1"));
-        assert!(text.contains("berth_relay_deploy_duration_seconds_count 1"));
+        for line in [
+            "berth_relay_deploys_total{app=\"hello\",status=\"deployed\",trigger=\"webhook\"} 1",
+            "berth_relay_deploys_total{app=\"hello\",status=\"failed\",trigger=\"rollback\"} 1",
+            "berth_relay_deploy_duration_seconds_bucket{app=\"hello\",le=\"1\"} 1",
+            "berth_relay_deploy_duration_seconds_bucket{app=\"hello\",le=\"5\"} 2",
+            "berth_relay_deploy_duration_seconds_count{app=\"hello\"} 2",
+            "berth_relay_deploy_duration_seconds_bucket{app=\"other\",le=\"60\"} 0",
+            "berth_relay_deploy_duration_seconds_bucket{app=\"other\",le=\"120\"} 1",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
     }
 }

@@ -34,7 +34,11 @@ pub const USAGE: &str = "usage: berth-relay [serve] [--listen ADDR] [--control P
                 seconds between stats samples of the apps and the host, 0 for none
                 (BERTH_RELAY_SAMPLE_EVERY, default 10)
   --host-root   where the host's / is mounted (read-only), for its disks
-                (BERTH_RELAY_HOST_ROOT, default /host)";
+                (BERTH_RELAY_HOST_ROOT, default /host)
+  --reconcile-every
+                seconds between looks for apps drifted from what was deployed (a container
+                stopped or removed behind Berth's back, a route gone), put back when seen twice
+                in a row; 0 for none (BERTH_RELAY_RECONCILE_EVERY, default 60)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -55,6 +59,8 @@ pub struct Settings {
     pub sample_every: u64,
     /// Where the host's `/` is mounted (its filesystems' use is read there).
     pub host_root: PathBuf,
+    /// Seconds between reconciles (0: none).
+    pub reconcile_every: u64,
 }
 
 impl Default for Settings {
@@ -71,6 +77,7 @@ impl Default for Settings {
             control_group: None,
             sample_every: 10,
             host_root: PathBuf::from("/host"),
+            reconcile_every: 60,
         }
     }
 }
@@ -133,6 +140,7 @@ impl Settings {
                 }
                 "--sample-every" => s.sample_every = number(&value)?,
                 "--host-root" => s.host_root = PathBuf::from(value),
+                "--reconcile-every" => s.reconcile_every = number(&value)?,
                 other => return Err(SettingsError::Unknown(other.to_owned())),
             }
             Ok(())
@@ -149,6 +157,7 @@ impl Settings {
             ("--control-group", "BERTH_RELAY_CONTROL_GROUP"),
             ("--sample-every", "BERTH_RELAY_SAMPLE_EVERY"),
             ("--host-root", "BERTH_RELAY_HOST_ROOT"),
+            ("--reconcile-every", "BERTH_RELAY_RECONCILE_EVERY"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 set(&mut s, flag, v)?;

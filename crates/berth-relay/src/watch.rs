@@ -1,8 +1,12 @@
 //! Watching the server while nobody's laptop is open: every `--sample-every` seconds a stats
 //! sample of each app's container (Docker's stats, one reading each) and of the host; on each
 //! app's own interval a health probe through the `berth` network, judged by the engine's
-//! monitor (restart a hung app with back-off, stop a crash loop, note a recovery). Every event
-//! is recorded for Berth (`GET /v1/alerts`) and sent to the notifiers routed to it.
+//! monitor (restart a hung app with back-off, stop a crash loop, note a recovery); every
+//! `--reconcile-every` seconds a look for apps drifted from what was deployed (the engine's
+//! reconcile: a serving container stopped or removed behind Berth's back is started or created
+//! again as it ran, health-checked and routed; an orphan removed; a route put back), fixed when
+//! seen twice in a row. Every event is recorded for Berth (`GET /v1/alerts`) and sent to the
+//! notifiers routed to it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -10,8 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_engine::monitor::{self, Counters, Seen, WatchState, Watched};
+use berth_engine::reconcile::{self, AppRecord, Kept};
 use berth_engine::{Host, NETWORK};
-use berth_model::{Alert, AlertKind, ContainerSample, HostSample};
+use berth_model::{Alert, AlertKind, ContainerSample, HealthCheck, HostSample};
 
 use crate::proto::{MonitorConfig, MonitoredApp, NotifierSpec};
 use crate::{Relay, hostinfo, stats};
@@ -24,6 +29,8 @@ const DISK_ALERT_PCT: f64 = 90.0;
 const DISK_CLEAR_PCT: f64 = 85.0;
 /// How often samples are rolled up and pruned.
 const ROLLUP: i64 = 60_000;
+/// After a failed fix the app's drift is left alone this long (then tried again).
+const FIX_BACKOFF_MS: i64 = 30 * 60_000;
 
 /// The file Berth's monitor config is kept in (notifier URLs: 0600 like the secrets).
 pub(crate) const CONFIG_FILE: &str = "monitor.json";
@@ -95,6 +102,13 @@ struct Loop {
     disks_alerted: HashSet<String>,
     next_sample: i64,
     next_rollup: i64,
+    /// Per app: how its serving container was created (in memory only: its env has secrets).
+    kept: HashMap<String, Kept>,
+    /// Per app: the drifts the last reconcile saw (fixed when seen again).
+    drifts: HashMap<String, Vec<&'static str>>,
+    /// Per app: no fix is tried before this (unix ms) after one failed.
+    fix_after: HashMap<String, i64>,
+    next_reconcile: i64,
 }
 
 /// Runs until `stopped`.
@@ -111,6 +125,10 @@ pub(crate) async fn run(relay: Arc<Relay>, mut stopped: tokio::sync::watch::Rece
         disks_alerted: HashSet::new(),
         next_sample: 0,
         next_rollup: 0,
+        kept: HashMap::new(),
+        drifts: HashMap::new(),
+        fix_after: HashMap::new(),
+        next_reconcile: 0,
     };
     loop {
         l.turn().await;
@@ -135,7 +153,11 @@ impl Loop {
             .filter(|a| a.monitor.enabled())
             .filter(|a| self.next_probe.get(&a.app).is_none_or(|t| now >= *t))
             .collect();
-        if !sample_due && due.is_empty() {
+        let reconcile_ms = i64::try_from(self.relay.settings.reconcile_every)
+            .unwrap_or(0)
+            .saturating_mul(1000);
+        let reconcile_due = reconcile_ms > 0 && now >= self.next_reconcile;
+        if !sample_due && due.is_empty() && !reconcile_due {
             self.maybe_rollup(now).await;
             return;
         }
@@ -191,7 +213,111 @@ impl Loop {
             let probe = probes.remove(&s.container);
             self.watch(&host, app, s, watched, probe, &config).await;
         }
+        if reconcile_due {
+            self.next_reconcile = now + reconcile_ms;
+            self.reconcile(&host, &config, now).await;
+        }
         self.maybe_rollup(now).await;
+    }
+
+    /// One look at every app for drift; what was seen on the last look too is fixed.
+    async fn reconcile(&mut self, host: &Host, config: &MonitorConfig, now: i64) {
+        let listed: HashSet<&str> = config.apps.iter().map(|a| a.app.as_str()).collect();
+        self.kept.retain(|a, _| listed.contains(a.as_str()));
+        self.drifts.retain(|a, _| listed.contains(a.as_str()));
+        for app in &config.apps {
+            // A deploy, stop or start under way, or a crash loop the monitor stopped: as meant.
+            if self.relay.locks.held(&app.app)
+                || self.states.get(&app.app).is_some_and(|s| s.stopped)
+            {
+                self.drifts.remove(&app.app);
+                continue;
+            }
+            if self.fix_after.get(&app.app).is_some_and(|t| now < *t) {
+                continue;
+            }
+            let route = app.route.as_ref().map(crate::images::route_plan);
+            let seen = match reconcile::observe_app(host, &app.app, route.as_ref()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(app = %app.app, "cannot look for drift: {e}");
+                    continue;
+                }
+            };
+            // What serves now is what comes back if it goes.
+            let loopback = app.route.as_ref().is_some_and(|r| !r.via_network);
+            if let Some(name) = reconcile::serving_of(&seen, app.port, loopback)
+                && self.kept.get(&app.app).is_none_or(|k| k.spec.name != name)
+            {
+                match reconcile::keep(host, name).await {
+                    Ok(Some(k)) => {
+                        self.kept.insert(app.app.clone(), k);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(app = %app.app, "cannot inspect {name}: {e}"),
+                }
+            }
+            let Some(kept) = self.kept.get(&app.app) else {
+                // Never seen serving since the relay started: nothing to put back.
+                continue;
+            };
+            let record = AppRecord {
+                app: app.app.clone(),
+                active: Some((kept.deployment.clone(), kept.spec.name.clone())),
+                stopped: app.stopped,
+                stuck: Vec::new(),
+                route,
+                port: app.port,
+            };
+            let health = HealthCheck {
+                path: app.health_path.clone(),
+                timeout_ms: app.timeout_ms,
+                deadline_ms: app.deadline_ms,
+                ..HealthCheck::default()
+            };
+            let (drifts, plan) = reconcile::plan_relay_fix(&record, &seen, kept, &health);
+            let kinds: Vec<&'static str> = drifts.iter().map(|d| d.kind).collect();
+            let before = self.drifts.insert(app.app.clone(), kinds.clone());
+            if drifts.is_empty() {
+                continue;
+            }
+            if before.as_ref() != Some(&kinds) {
+                tracing::info!(app = %app.app, ?kinds, "drift seen; put back if it is still there at the next look");
+                continue;
+            }
+            // Seen twice in a row: not a change in flight.
+            self.drifts.remove(&app.app);
+            let found: Vec<String> = drifts.iter().map(|d| d.problem.clone()).collect();
+            let fixes: Vec<String> = plan
+                .actions
+                .iter()
+                .map(|a| match &a.action {
+                    berth_engine::plan::Action::HealthCheck { health, .. } => {
+                        format!("it answered GET {}", health.path)
+                    }
+                    other => other.to_string(),
+                })
+                .collect();
+            let (kind, why) = match reconcile::apply_relay_fix(host, plan).await {
+                Ok(()) => (
+                    AlertKind::Reconciled,
+                    format!("{}; done: {}", found.join("; "), fixes.join("; ")),
+                ),
+                Err(e) => {
+                    self.fix_after.insert(app.app.clone(), now + FIX_BACKOFF_MS);
+                    (
+                        AlertKind::Drifted,
+                        format!(
+                            "{}; putting it back failed ({e}); tried again in {} min, or `berth reconcile --fix`",
+                            found.join("; "),
+                            FIX_BACKOFF_MS / 60_000
+                        ),
+                    )
+                }
+            };
+            self.alert(Some(&app.app), kind, why, &app.notifiers, config)
+                .await;
+        }
     }
 
     async fn host(&mut self) -> Option<Arc<Host>> {

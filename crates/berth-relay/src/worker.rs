@@ -304,7 +304,9 @@ async fn finish(
         Err(e) => tracing::warn!(id, "cannot record the result: {e}"),
     }
     let status = if ok { "deployed" } else { "failed" };
-    relay.metrics.deploy(&app, status, duration_ms);
+    relay
+        .metrics
+        .deploy(&app, status, "unattended", duration_ms);
     tracing::info!(id, app = %app, status, duration_ms, "unattended deploy finished");
 
     let Some(spec) = spec else { return };
