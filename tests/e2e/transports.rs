@@ -2,7 +2,7 @@
 //! app, deploy, status, logs, env, redeploy, rollback, stop/start/restart, remove.
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_testkit::docker::{AppGuard, containers_of, ensure_busybox, images_of};
@@ -179,11 +179,63 @@ fn scenario(b: &Berth, server_args: &[&str]) {
     assert_eq!(history[0]["status"], "active");
     assert_eq!(history[1]["status"], "superseded");
 
+    // A one-off command in the serving container: its output as it comes (stdout and stderr
+    // apart), the app's env, and its exit code as Berth's.
+    let r = b.ok(&[
+        "exec",
+        &app,
+        "--",
+        "sh",
+        "-c",
+        "echo \"token=$API_TOKEN\"; echo oops >&2",
+    ]);
+    assert_eq!(r.stdout.trim(), "token=s3cr3t-value");
+    assert!(r.stderr.contains("oops"), "{}", r.stderr);
+    let r = b.run(&["exec", &app, "--", "sh", "-c", "exit 3"]);
+    assert_eq!(r.code, Some(3), "{}", r.stderr);
+    let r = b.fails(&["exec", &app]);
+    assert!(r.stderr.contains("COMMAND"), "{}", r.stderr);
+    // The same in a fresh container made like the serving one, removed afterwards.
+    let serving_host = b
+        .ok(&["exec", &app, "--", "hostname"])
+        .stdout
+        .trim()
+        .to_owned();
+    let r = b.run(&[
+        "run",
+        &app,
+        "--",
+        "sh",
+        "-c",
+        "echo \"token=$API_TOKEN\"; hostname; test -x /bin/busybox && echo image; exit 4",
+    ]);
+    assert_eq!(r.code, Some(4), "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"token=s3cr3t-value"), "{}", r.stdout);
+    assert_ne!(lines.get(1), Some(&serving_host.as_str()), "{}", r.stdout);
+    assert_eq!(lines.get(2), Some(&"image"), "{}", r.stdout);
+    let left = run(Command::new("docker").args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=berth.run-of={app}"),
+    ]));
+    assert!(
+        left.trim().is_empty(),
+        "the task's container is removed: {left}"
+    );
+
     // Stop, start, restart.
     b.ok(&["stop", &app]);
     let st = b.ok(&["status", &app, "--json"]).json();
     assert_eq!(st["state"], "stopped");
     assert!(st["endpoint"].is_null());
+    let r = b.fails(&["exec", &app, "--", "true"]);
+    assert!(
+        r.stderr.contains("is not running") && r.stderr.contains("berth start"),
+        "{}",
+        r.stderr
+    );
     b.ok(&["start", &app]);
     assert_eq!(body(&endpoint(b, &app), "/"), "hello v1");
     let before = containers_of(&app);

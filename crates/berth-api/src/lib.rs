@@ -30,6 +30,7 @@ mod watch;
 mod webhooks;
 
 pub use about::{COMMIT, VERSION, VERSION_LINE, about};
+pub use berth_engine::exec::OutputStream;
 pub use berth_engine::observe::OutputLine;
 pub use berth_engine::{Clock, EngineError, SystemClock};
 pub use berth_secrets::Sensitive;

@@ -139,4 +139,54 @@ impl Berth {
             }
         }
     }
+
+    /// `berth exec APP -- CMD…`: runs `cmd` in the app's serving container, handing its output
+    /// to `on_output` as it comes; the command's exit code.
+    pub async fn exec(
+        &self,
+        app: &str,
+        cmd: &[String],
+        on_output: &mut (dyn FnMut(berth_engine::exec::OutputStream, &[u8]) + Send),
+    ) -> Result<i64, ApiError> {
+        if cmd.first().is_none_or(|c| c.trim().is_empty()) {
+            return Err(ApiError::Invalid(format!(
+                "no command to run in {app}: `berth exec {app} -- COMMAND [ARGS…]`"
+            )));
+        }
+        let a = self.store.app(app)?;
+        let (host, container) = self.active_container(&a).await?;
+        match berth_engine::exec::exec(&host, &container, cmd, on_output).await {
+            Err(berth_engine::EngineError::NotRunning { .. }) => Err(ApiError::Invalid(format!(
+                "{app} is not running ({container} is stopped): `berth start {app}` first"
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    /// `berth run APP -- CMD…`: runs `cmd` in a fresh container made like the app's serving one
+    /// (its image, env, network, limits and volumes; no port), removed afterwards; the
+    /// command's exit code (130 when `cancel` fired).
+    pub async fn run_task(
+        &self,
+        app: &str,
+        cmd: &[String],
+        on_output: &mut (dyn FnMut(berth_engine::exec::OutputStream, &[u8]) + Send),
+        cancel: CancellationToken,
+    ) -> Result<i64, ApiError> {
+        if cmd.first().is_none_or(|c| c.trim().is_empty()) {
+            return Err(ApiError::Invalid(format!(
+                "no command to run: `berth run {app} -- COMMAND [ARGS…]`"
+            )));
+        }
+        let a = self.store.app(app)?;
+        let (host, container) = self.active_container(&a).await?;
+        let code =
+            berth_engine::exec::run(&host, &container, &a.name, cmd, on_output, &cancel).await?;
+        self.audit(
+            "app.run",
+            &a.name,
+            &format!("{} → exit {code}", cmd.join(" ")),
+        );
+        Ok(code)
+    }
 }

@@ -77,6 +77,23 @@ pub enum Command {
         #[arg(long, short)]
         follow: bool,
     },
+    /// Run a command in the app's serving container; exits with the command's exit code.
+    #[command(after_help = "Example: berth exec web -- rails db:migrate")]
+    Exec {
+        app: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        cmd: Vec<String>,
+    },
+    /// Run a command in a fresh container made like the app's serving one (its image, env,
+    /// network, limits and volumes; no port), removed afterwards; exits with its exit code.
+    #[command(after_help = "Example: berth run web -- bin/cleanup --dry-run")]
+    Run {
+        app: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        cmd: Vec<String>,
+    },
     /// Deployment history, newest first.
     Deployments {
         app: String,

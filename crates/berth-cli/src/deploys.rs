@@ -242,6 +242,45 @@ pub(crate) async fn logs(
     Ok(())
 }
 
+/// `berth exec APP -- CMD…` (in the serving container) and `berth run APP -- CMD…` (in a fresh
+/// one, `fresh`): the command's output as it comes (stdout to stdout, stderr to stderr), and
+/// its exit code as Berth's.
+pub(crate) async fn exec(
+    berth: &Berth,
+    app: &str,
+    cmd: &[String],
+    fresh: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    let mut write = |stream: berth_api::OutputStream, bytes: &[u8]| {
+        let _ = match stream {
+            berth_api::OutputStream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
+            berth_api::OutputStream::Stderr => {
+                let mut err = std::io::stderr().lock();
+                err.write_all(bytes).and_then(|()| err.flush())
+            }
+        };
+    };
+    let code = if fresh {
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                c.cancel();
+            }
+        });
+        berth.run_task(app, cmd, &mut write, cancel).await?
+    } else {
+        berth.exec(app, cmd, &mut write).await?
+    };
+    // Exit codes are 0–255; a signal's death (-1 unknown) is a failure all the same.
+    Ok(std::process::ExitCode::from(
+        u8::try_from(code).unwrap_or(1),
+    ))
+}
+
 /// `berth deployments APP [--json]`.
 pub(crate) async fn deployments(
     berth: &Berth,

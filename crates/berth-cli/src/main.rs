@@ -172,9 +172,14 @@ pub(crate) fn ctrl_c_token() -> CancellationToken {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let berth = Arc::new(open(&cli)?);
-    let result = dispatch(&berth, cli.command).await;
+    let result = match cli.command {
+        // Its exit code is the command's.
+        Command::Exec { app, cmd } => deploys::exec(&berth, &app, &cmd, false).await,
+        Command::Run { app, cmd } => deploys::exec(&berth, &app, &cmd, true).await,
+        other => dispatch(&berth, other).await.map(|()| ExitCode::SUCCESS),
+    };
     berth.close().await;
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
 
 async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
@@ -203,6 +208,8 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Start { app } => deploys::start(berth, &app).await,
         Command::Status { app, json } => deploys::status(berth, &app, json).await,
         Command::Logs { app, tail, follow } => deploys::logs(berth, &app, tail, follow).await,
+        Command::Exec { app, cmd } => deploys::exec(berth, &app, &cmd, false).await.map(|_| ()),
+        Command::Run { app, cmd } => deploys::exec(berth, &app, &cmd, true).await.map(|_| ()),
         Command::Deployments { app, limit, json } => {
             deploys::deployments(berth, &app, limit, json).await
         }

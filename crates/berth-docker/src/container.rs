@@ -46,7 +46,7 @@ impl ContainerSpec {
     /// The create request for the engine: init process, limits, loopback-only ephemeral port.
     /// The restart policy starts as `no`, so a crash during the health check keeps its exit
     /// code and output; [`DockerClient::keep_running`] turns on `unless-stopped` once healthy.
-    fn to_body(&self) -> ContainerCreateBody {
+    pub(crate) fn to_body(&self) -> ContainerCreateBody {
         let port_key = self.port_key();
         let host_config = HostConfig {
             init: Some(true),

@@ -18,6 +18,8 @@ pub enum DockerError {
     Api { status: u16, message: String },
     #[error("{what} not found on the server")]
     NotFound { what: String },
+    #[error("the container {container} is not running ({message})")]
+    ContainerNotRunning { container: String, message: String },
     #[error("{}", build_message(.message, .step.as_deref(), .output))]
     Build {
         message: String,

@@ -11,6 +11,7 @@ mod client;
 mod container;
 mod dial;
 mod error;
+mod exec;
 mod proxy;
 mod prune;
 mod registry;

@@ -18,6 +18,8 @@ pub enum EngineError {
     Proxy(#[from] berth_proxy::ProxyError),
     #[error(transparent)]
     Relay(#[from] ClientError),
+    #[error("the container {container} is not running")]
+    NotRunning { container: String },
     #[error("{}", exited_message(.container, *.exit_code, *.oom_killed, .logs))]
     ContainerExited {
         container: String,

@@ -12,6 +12,7 @@
 mod apply;
 pub mod connect;
 mod error;
+pub mod exec;
 #[cfg(test)]
 mod fixtures;
 mod health;
