@@ -104,6 +104,47 @@ fn failing_health_check_keeps_the_old_version_serving() {
         "another app's notifier heard nothing"
     );
     assert!(mine.try_recv().is_err(), "one notice per result");
+
+    // A release command runs before the switch, in a new container from the new image with
+    // the app's env: failing fails the deploy, with its output, and v1 serves on…
+    b.ok(&[
+        "app",
+        "set",
+        &app,
+        "--release-command",
+        "echo \"migrating as $(id -u)\"; exit 7",
+    ]);
+    let shown = b.ok(&["app", "show", &app]).stdout;
+    assert!(shown.contains("release      echo"), "{shown}");
+    repo.commit_version("v3");
+    let r = b.fails(&["deploy", &app]);
+    assert!(
+        r.stderr.contains("release command") && r.stderr.contains("status 7"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("migrating as 0"), "{}", r.stderr);
+    assert_eq!(serving(&b, &app), "hello v1");
+    // …succeeding, the new version goes live, and nothing of the release is left.
+    b.ok(&[
+        "app",
+        "set",
+        &app,
+        "--release-command",
+        "test -f /www/index.html && echo migrated",
+    ]);
+    let r = b.ok(&["deploy", &app]);
+    assert!(r.stderr.contains("migrated"), "{}", r.stderr);
+    assert_eq!(serving(&b, &app), "hello v3");
+    let left = berth_testkit::run(std::process::Command::new("docker").args([
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=berth.run-of={app}"),
+    ]));
+    assert!(left.trim().is_empty(), "{left}");
+    let bad = b.fails(&["app", "set", &app, "--release-command", "a\nb"]);
+    assert!(bad.stderr.contains("one line"), "{}", bad.stderr);
 }
 
 #[test]

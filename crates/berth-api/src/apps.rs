@@ -214,6 +214,9 @@ impl Berth {
         if draft.drain_timeout_secs.is_none() {
             app.drain_timeout_secs = current.drain_timeout_secs;
         }
+        if draft.release_command.is_none() {
+            app.release_command = current.release_command.clone();
+        }
         if draft.monitor_interval_secs.is_none() {
             app.monitor.interval_secs = current.monitor.interval_secs;
         }

@@ -138,6 +138,21 @@ impl Berth {
         Ok((a, warning))
     }
 
+    /// `berth app set --release-command`: the command run before each switch (empty: none),
+    /// from the next deploy.
+    pub fn app_set_release_command(&self, app: &str, cmd: &str) -> Result<App, ApiError> {
+        let mut a = self.store.app(app)?;
+        a.release_command =
+            App::check_release_command(Some(cmd)).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        self.store.update_app(&a)?;
+        self.audit(
+            "app.release-command",
+            &a.name,
+            a.release_command.as_deref().unwrap_or("(none)"),
+        );
+        Ok(a)
+    }
+
     /// `berth stats APP --since`: the app's samples from its server's relay — or, on a server
     /// without one, those the desktop took while it ran.
     pub async fn stats(&self, app: &str, since_ms: i64) -> Result<AppStats, ApiError> {

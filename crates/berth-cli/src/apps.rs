@@ -61,6 +61,7 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
                 unhealthy_after: a.unhealthy_after,
+                release_command: a.release_command.clone(),
                 env,
             };
             if let Some(image) = &image {
@@ -198,6 +199,9 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "unlimited".into())
             );
             println!("  monitor      {}", a.monitor.describe());
+            if let Some(cmd) = &a.release_command {
+                println!("  release      {cmd}");
+            }
             for v in &a.volumes {
                 println!("  volume       {v}");
             }
@@ -210,6 +214,7 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             app,
             monitor_interval,
             unhealthy_after,
+            release_command,
             json,
         } => {
             let interval = monitor_interval
@@ -217,16 +222,35 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 .map(Monitor::parse_interval)
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            if interval.is_none() && unhealthy_after.is_none() {
-                anyhow::bail!("nothing to change: give --monitor-interval or --unhealthy-after");
+            if interval.is_none() && unhealthy_after.is_none() && release_command.is_none() {
+                anyhow::bail!(
+                    "nothing to change: give --monitor-interval, --unhealthy-after or --release-command"
+                );
             }
-            let (a, warning) = berth
-                .app_set_monitor(&app, interval, unhealthy_after)
-                .await?;
+            let mut a = berth.app(&app)?;
+            if let Some(cmd) = &release_command {
+                a = berth.app_set_release_command(&app, cmd)?;
+                if !json {
+                    match &a.release_command {
+                        Some(cmd) => {
+                            eprintln!("{}: release command `{cmd}` from the next deploy", a.name)
+                        }
+                        None => eprintln!("{}: no release command", a.name),
+                    }
+                }
+            }
+            let mut warning = None;
+            if interval.is_some() || unhealthy_after.is_some() {
+                (a, warning) = berth
+                    .app_set_monitor(&app, interval, unhealthy_after)
+                    .await?;
+                if !json {
+                    eprintln!("{}: monitor {}", a.name, a.monitor.describe());
+                }
+            }
             if json {
                 return print_json(&a);
             }
-            eprintln!("{}: monitor {}", a.name, a.monitor.describe());
             if let Some(w) = warning {
                 eprintln!("warning: {w}");
             }

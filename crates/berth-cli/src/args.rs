@@ -572,8 +572,8 @@ pub enum AppCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Change an app's settings (the monitor's now; they apply at once on a server with a
-    /// relay).
+    /// Change an app's settings: the monitor's (at once, on a server with a relay) and the
+    /// release command (from the next deploy).
     Set {
         app: String,
         /// How often the monitor probes the health path: 30s, 2m, or `off`.
@@ -582,6 +582,10 @@ pub enum AppCmd {
         /// Failed probes in a row before the monitor restarts the container.
         #[arg(long, value_name = "N")]
         unhealthy_after: Option<u32>,
+        /// A shell command run before each switch in a new container from the new image
+        /// (e.g. `bin/migrate`); failing fails the deploy. `''` removes it.
+        #[arg(long, value_name = "COMMAND")]
+        release_command: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -687,6 +691,10 @@ pub struct AppCreate {
     /// Failed probes in a row before the monitor restarts the container (default 3).
     #[arg(long, value_name = "N")]
     pub unhealthy_after: Option<u32>,
+    /// A shell command run before each switch in a new container from the new image (its
+    /// env, network and volumes), e.g. `bin/migrate`; failing fails the deploy.
+    #[arg(long, value_name = "COMMAND")]
+    pub release_command: Option<String>,
     /// CPU limit, e.g. 0.5.
     #[arg(long)]
     pub cpus: Option<String>,

@@ -86,6 +86,12 @@ impl Apply<'_> {
             Action::EnsureNetwork { network } => {
                 Ok(self.host.docker().ensure_network(&network).await?)
             }
+            Action::Release {
+                container,
+                image,
+                network,
+                command,
+            } => self.release(container, image, network, command).await,
             Action::Create(c) => self.create(c, d).await,
             Action::Start { container } => {
                 Ok(self.host.docker().start_container(&container).await?)
@@ -287,6 +293,73 @@ impl Apply<'_> {
         self.host.docker().create_container(&spec).await?;
         self.created.container = Some(c.name);
         Ok(())
+    }
+
+    /// The release command, in its own container from the new image; its output goes to the
+    /// deploy log as it comes.
+    async fn release(
+        &mut self,
+        container: String,
+        image: String,
+        network: String,
+        command: String,
+    ) -> Result<(), EngineError> {
+        let docker = self.host.docker();
+        let spec = crate::exec::task_spec(
+            ContainerSpec {
+                name: container.clone(),
+                image,
+                env: self.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                labels: Default::default(),
+                port: self.app.port,
+                network,
+                cpus: self.app.limits.cpus,
+                memory_bytes: self.app.limits.memory_bytes,
+                volumes: self.app.volumes.clone(),
+                stop_grace_secs: self.app.stop_grace_secs,
+            },
+            &self.app.name,
+            container.clone(),
+        );
+        // A release container a killed deploy left behind.
+        docker.remove_container(&container, true).await?;
+        self.sink.event(DeployEvent::Info {
+            message: format!("release: running `{command}`"),
+        });
+        let sink = self.sink;
+        let mut tail: std::collections::VecDeque<String> = Default::default();
+        let mut partial = String::new();
+        let mut on_output = |_stream, bytes: &[u8]| {
+            partial.push_str(&String::from_utf8_lossy(bytes));
+            while let Some(nl) = partial.find('\n') {
+                let line: String = partial.drain(..=nl).collect();
+                let line = line.trim_end().to_owned();
+                sink.event(DeployEvent::BuildLine { line: line.clone() });
+                tail.push_back(line);
+                if tail.len() > 20 {
+                    tail.pop_front();
+                }
+            }
+        };
+        let cmd = ["sh".to_owned(), "-c".to_owned(), command.clone()];
+        let ran = cancellable(self.cancel, async {
+            Ok(docker.run_task(&spec, &cmd, &mut on_output).await?)
+        })
+        .await;
+        if let Err(e) = docker.remove_container(&container, true).await {
+            warn(self.sink, format!("could not remove {container}: {e}"));
+        }
+        if !partial.trim().is_empty() {
+            tail.push_back(partial.trim_end().to_owned());
+        }
+        match ran? {
+            0 => Ok(()),
+            status => Err(EngineError::TaskFailed {
+                what: format!("run the release command `{command}`"),
+                status,
+                output: tail.into(),
+            }),
+        }
     }
 
     async fn health_check(

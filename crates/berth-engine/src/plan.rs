@@ -85,6 +85,14 @@ pub enum Action {
     EnsureNetwork {
         network: String,
     },
+    /// Run the app's release command in a new container from the new image (its env, network
+    /// and volumes), removed after; anything but exit 0 fails the deploy before the switch.
+    Release {
+        container: String,
+        image: String,
+        network: String,
+        command: String,
+    },
     Create(ContainerPlan),
     Start {
         container: String,
@@ -225,6 +233,7 @@ impl Action {
             Action::Pull { .. } => "pull",
             Action::Pin { .. } => "pin",
             Action::EnsureNetwork { .. } => "ensure-network",
+            Action::Release { .. } => "release",
             Action::Create(_) => "create",
             Action::Start { .. } => "start",
             Action::HealthCheck { .. } => "health-check",
@@ -340,6 +349,19 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
         },
     );
     let app = input.app;
+    // A new image only: a rollback or a restart runs what already ran its release.
+    let new_image = !matches!(input.source, ImageSource::Existing { .. });
+    if let Some(command) = app.release_command.as_ref().filter(|_| new_image) {
+        push(
+            Step::Start,
+            Action::Release {
+                container: format!("{}-release", input.container),
+                image: input.image.clone(),
+                network: input.network.to_owned(),
+                command: command.clone(),
+            },
+        );
+    }
     push(
         Step::Start,
         Action::Create(ContainerPlan {
@@ -484,6 +506,15 @@ impl fmt::Display for Action {
                 }
                 Ok(())
             }
+            Action::Release {
+                container,
+                image,
+                command,
+                ..
+            } => write!(
+                f,
+                "run `{command}` in {container} from {image}, then remove it"
+            ),
             Action::Start { container } => write!(f, "start {container}"),
             Action::HealthCheck {
                 container,
@@ -834,6 +865,56 @@ mod tests {
             build        reuse image berth/hello:a1b2c3d4 of deployment a1b2c3d4
         "#]]
         .assert_eq(&format!("{}\n", plan.to_string().lines().next().unwrap()));
+    }
+
+    #[test]
+    fn a_release_command_runs_from_the_new_image_before_anything_is_created() {
+        let mut app = app();
+        app.release_command = Some("bin/migrate".into());
+        let input = PlanInput {
+            app: &app,
+            deployment_id: "c0ffee00",
+            source: ImageSource::Build {
+                commit: "a1b2c3d4".into(),
+                runtime: "dockerfile".into(),
+                dockerfile: "Dockerfile".into(),
+            },
+            image: "berth/hello:a1b2c3d4".into(),
+            container: "berth-hello-c0ffee00".into(),
+            network: "berth",
+            env_keys: vec![],
+            previous: Some("berth-hello-e5f6a7b8".into()),
+            leftovers: vec![],
+            keep_images: vec![],
+            route: None,
+        };
+        let plan = plan_deploy(&input);
+        let rollback = plan_deploy(&PlanInput {
+            source: ImageSource::Existing {
+                from_deployment: "a1b2c3d4".into(),
+            },
+            ..input.clone()
+        });
+        assert!(
+            !rollback
+                .actions
+                .iter()
+                .any(|a| matches!(a.action, Action::Release { .. })),
+            "a rollback or restart does not run it again"
+        );
+        expect![[r#"
+            build        build commit a1b2c3d (dockerfile, Dockerfile) as berth/hello:a1b2c3d4
+            start        ensure network berth
+            start        run `bin/migrate` in berth-hello-c0ffee00-release from berth/hello:a1b2c3d4, then remove it
+            start        create berth-hello-c0ffee00 from berth/hello:a1b2c3d4 on berth, port 8080 published on 127.0.0.1, cpus 0.5, memory 256m, volumes data:/data
+        "#]].assert_eq(
+            &plan
+                .to_string()
+                .lines()
+                .take(4)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+        );
     }
 
     #[test]

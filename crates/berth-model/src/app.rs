@@ -159,6 +159,10 @@ pub struct App {
     /// How the monitor watches it once deployed (on by default).
     #[serde(default)]
     pub monitor: crate::Monitor,
+    /// A shell command run before each switch in a new container from the new image (its env,
+    /// network and volumes): a migration. Failing fails the deploy; the old version serves on.
+    #[serde(default)]
+    pub release_command: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
 }
@@ -200,6 +204,9 @@ pub struct AppDraft {
     /// Failed probes in a row before the monitor restarts the container.
     #[serde(default)]
     pub unhealthy_after: Option<u32>,
+    /// Run before each switch (see [`App::release_command`]).
+    #[serde(default)]
+    pub release_command: Option<String>,
     /// Plain `KEY=VALUE` pairs set at creation.
     pub env: Vec<(String, String)>,
 }
@@ -230,6 +237,8 @@ pub enum InvalidApp {
     GitCredentials(String),
     #[error("{0}")]
     Monitor(String),
+    #[error("{0}")]
+    ReleaseCommand(String),
 }
 
 /// An `http(s)://user:token@host/…` URL shown without its credentials (`https://…@host/…`),
@@ -345,8 +354,35 @@ impl AppDraft {
                 .drain_timeout_secs
                 .unwrap_or(App::DEFAULT_DRAIN_TIMEOUT_SECS),
             monitor,
+            release_command: App::check_release_command(self.release_command.as_deref())?,
             created_at: now,
         })
+    }
+}
+
+impl App {
+    /// The longest release command taken.
+    pub const MAX_RELEASE_COMMAND: usize = 2000;
+
+    /// A release command as kept: trimmed, `None` when empty; one that is too long or spans
+    /// lines is refused.
+    pub fn check_release_command(cmd: Option<&str>) -> Result<Option<String>, InvalidApp> {
+        let Some(cmd) = cmd.map(str::trim).filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        if cmd.len() > App::MAX_RELEASE_COMMAND {
+            return Err(InvalidApp::ReleaseCommand(format!(
+                "the release command is {} characters; keep it under {} (put a longer one in a script in the image)",
+                cmd.len(),
+                App::MAX_RELEASE_COMMAND
+            )));
+        }
+        if cmd.contains(['\n', '\r', '\0']) {
+            return Err(InvalidApp::ReleaseCommand(
+                "the release command must be one line (chain steps with `&&`, or put them in a script in the image)".to_owned(),
+            ));
+        }
+        Ok(Some(cmd.to_owned()))
     }
 }
 

@@ -11,7 +11,8 @@ use crate::{Store, bad_column, exists, require_app, u64_from_sql, u64_to_sql};
 const COLUMNS: &str = "name, server, git, branch, dockerfile, port, health_path, \
                        health_interval_ms, health_timeout_ms, health_deadline_ms, cpus, memory_bytes, \
                        volumes, base_build_image, base_run_image, stop_grace_secs, created_at, \
-                       drain_timeout_secs, image, monitor_interval_secs, unhealthy_after";
+                       drain_timeout_secs, image, monitor_interval_secs, unhealthy_after, \
+                       release_command";
 
 impl Store {
     /// Adds an app. [`StoreError::AlreadyExists`] if the name is taken, [`StoreError::NotFound`]
@@ -191,7 +192,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
     let sql = if insert {
         format!(
             "INSERT INTO apps ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
         )
     } else {
         "UPDATE apps SET server = ?2, git = ?3, branch = ?4, dockerfile = ?5, port = ?6,
@@ -199,7 +200,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
          health_deadline_ms = ?10, cpus = ?11, memory_bytes = ?12, volumes = ?13,
          base_build_image = ?14, base_run_image = ?15, stop_grace_secs = ?16, created_at = ?17,
          drain_timeout_secs = ?18, image = ?19, monitor_interval_secs = ?20,
-         unhealthy_after = ?21
+         unhealthy_after = ?21, release_command = ?22
          WHERE name = ?1"
             .to_owned()
     };
@@ -225,6 +226,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
         a.image,
         a.monitor.interval_secs,
         a.monitor.unhealthy_after,
+        a.release_command,
     ])?;
     Ok(())
 }
@@ -270,5 +272,6 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
             interval_secs: row.get(19)?,
             unhealthy_after: row.get(20)?,
         },
+        release_command: row.get(21)?,
     })
 }

@@ -243,6 +243,10 @@ CREATE TABLE samples (
     PRIMARY KEY (app, at)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 11: a release command per app (a migration run before each switch).
+    r#"
+ALTER TABLE apps ADD COLUMN release_command TEXT;
+"#,
 ];
 
 /// The schema version this binary writes.

@@ -235,6 +235,9 @@ pub fn AppFormDialog(existing: Option<App>, on_done: Callback<Option<App>>) -> i
                 {text_field("Dockerfile", "app-dockerfile", "auto-detect", Some("Empty: ./Dockerfile, or a detected runtime"), f.dockerfile, err(|e| &e.dockerfile))}
                 {text_field("Container port", "app-port", "8080", Some("The port the app listens on inside its container"), f.port, err(|e| &e.port))}
                 {text_field("Health check path", "app-health", "/", Some("Must answer 2xx or 3xx before traffic switches"), f.health, err(|e| &e.health))}
+                <div class="span-2">
+                    {text_field("Release command", "app-release", "none", Some("Run before each switch in a new container from the new image, e.g. bin/migrate; if it fails, the deploy fails and the old version serves on"), f.release_command, err(|e| &e.release_command))}
+                </div>
                 {text_field("CPUs", "app-cpus", "no limit", Some("For example 0.5 or 2"), f.cpus, err(|e| &e.cpus))}
                 {text_field("Memory", "app-memory", "no limit", Some("For example 256m or 1g"), f.memory, err(|e| &e.memory))}
                 <div class="span-2">
@@ -320,6 +323,7 @@ struct FormSignals {
     memory: RwSignal<String>,
     volumes: RwSignal<String>,
     env: RwSignal<String>,
+    release_command: RwSignal<String>,
 }
 
 impl FormSignals {
@@ -337,6 +341,7 @@ impl FormSignals {
             memory: RwSignal::new(f.memory),
             volumes: RwSignal::new(f.volumes),
             env: RwSignal::new(f.env),
+            release_command: RwSignal::new(f.release_command),
         }
     }
 
@@ -354,6 +359,7 @@ impl FormSignals {
             memory: self.memory.get_untracked(),
             volumes: self.volumes.get_untracked(),
             env: self.env.get_untracked(),
+            release_command: self.release_command.get_untracked(),
         }
     }
 }
@@ -378,6 +384,8 @@ pub struct AppForm {
     pub volumes: String,
     /// `KEY=VALUE`, one per line (creating only).
     pub env: String,
+    /// A shell command run before each switch (empty: none).
+    pub release_command: String,
 }
 
 impl AppForm {
@@ -405,6 +413,7 @@ impl AppForm {
                 .collect::<Vec<_>>()
                 .join("\n"),
             env: String::new(),
+            release_command: app.release_command.clone().unwrap_or_default(),
         }
     }
 }
@@ -424,6 +433,7 @@ pub struct AppFormErrors {
     pub memory: Option<String>,
     pub volumes: Option<String>,
     pub env: Option<String>,
+    pub release_command: Option<String>,
     pub other: Option<String>,
 }
 
@@ -543,6 +553,12 @@ pub fn app_draft(form: &AppForm, existing: Option<&App>) -> Result<AppDraft, Box
         memory_bytes,
         volumes: volumes.unwrap_or_default(),
         env: env.unwrap_or_default(),
+        // Editing, an empty field removes it; creating, it is simply not set.
+        release_command: if existing.is_some() {
+            Some(form.release_command.trim().to_owned())
+        } else {
+            optional(&form.release_command)
+        },
         ..AppDraft::default()
     };
     if let Some(app) = existing {
@@ -566,6 +582,7 @@ pub fn app_draft(form: &AppForm, existing: Option<&App>) -> Result<AppDraft, Box
             InvalidApp::Port => errors.port = message,
             InvalidApp::Branch(_) => errors.branch = message,
             InvalidApp::Dockerfile(_) => errors.dockerfile = message,
+            InvalidApp::ReleaseCommand(_) => errors.release_command = message,
             _ => errors.other = message,
         }
     }
@@ -738,6 +755,27 @@ mod tests {
             parse_env("URL=https://x/?a=b").unwrap(),
             [("URL".to_owned(), "https://x/?a=b".to_owned())]
         );
+    }
+
+    #[test]
+    fn the_release_command_is_shown_changed_and_cleared() {
+        let mut app = app_draft(&form(), None).unwrap().validate(0).unwrap();
+        assert_eq!(app.release_command, None);
+        app.release_command = Some("bin/migrate".into());
+        let f = AppForm::from_app(&app);
+        assert_eq!(f.release_command, "bin/migrate");
+        let cleared = AppForm {
+            release_command: "  ".into(),
+            ..f.clone()
+        };
+        let d = app_draft(&cleared, Some(&app)).unwrap();
+        assert_eq!(d.validate(0).unwrap().release_command, None);
+        let two_lines = AppForm {
+            release_command: "a\nb".into(),
+            ..f
+        };
+        let e = app_draft(&two_lines, Some(&app)).unwrap_err();
+        assert!(e.release_command.is_some_and(|m| m.contains("one line")));
     }
 
     #[test]

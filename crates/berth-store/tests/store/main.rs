@@ -83,6 +83,7 @@ fn app(name: &str, server: &str) -> App {
             interval_secs: 15,
             unhealthy_after: 5,
         },
+        release_command: Some("bin/migrate && echo done".into()),
         created_at: 1_700_000_000_500,
     }
 }
