@@ -195,6 +195,28 @@ fn scenario(b: &Berth, server_args: &[&str]) {
     assert_eq!(r.code, Some(3), "{}", r.stderr);
     let r = b.fails(&["exec", &app]);
     assert!(r.stderr.contains("COMMAND"), "{}", r.stderr);
+    // In a terminal (-it): typed into, sized like the user's (asked once it has been typed
+    // into: the size follows the start), its exit code as Berth's.
+    let r = b.in_terminal(
+        &[
+            "exec",
+            &app,
+            "-it",
+            "--",
+            "sh",
+            "-c",
+            "tty; read x; stty size; echo \"got:$x\"; exit 5",
+        ],
+        40,
+        100,
+        "hello\n",
+    );
+    assert_eq!(r.code, Some(5), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("/dev/pts/"), "{}", r.stdout);
+    assert!(r.stdout.contains("40 100"), "{}", r.stdout);
+    assert!(r.stdout.contains("got:hello"), "{}", r.stdout);
+    let r = b.fails(&["exec", &app, "-it", "--", "sh"]);
+    assert!(r.stderr.contains("needs a terminal"), "{}", r.stderr);
     // The same in a fresh container made like the serving one, removed afterwards.
     let serving_host = b
         .ok(&["exec", &app, "--", "hostname"])

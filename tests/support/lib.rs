@@ -155,6 +155,43 @@ impl Berth {
         c
     }
 
+    /// Runs `berth ARGS` in a terminal of `rows`×`cols` (util-linux `script`), typing `input`;
+    /// what the terminal showed and the exit code.
+    pub fn in_terminal(&self, args: &[&str], rows: u16, cols: u16, input: &str) -> Run {
+        use std::io::Write;
+        let inner = self.cmd(args);
+        let quote =
+            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+        let mut line = format!(
+            "stty rows {rows} cols {cols}; exec {}",
+            quote(inner.get_program())
+        );
+        for a in inner.get_args() {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        let mut c = Command::new("script");
+        c.args(["-qec", &line, "/dev/null"])
+            .env_remove("BERTH_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        let mut child = c.spawn().expect("script (util-linux) runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // Typed once the command has had a moment to start; kept open until it ends.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        stdin.write_all(input.as_bytes()).expect("typed");
+        let out = child.wait_with_output().expect("script ends");
+        drop(stdin);
+        Run::from(out)
+    }
+
     /// Runs every later command inside the network namespace `netns` (`ip netns exec`).
     pub fn set_netns(&mut self, netns: &Netns) {
         self.netns = Some(netns.name.clone());

@@ -41,6 +41,7 @@ pub use error::ApiError;
 pub use relay::RelayInstall;
 pub use routing::ProxyInstall;
 pub use servers::{AddServer, HostKeyPrompt};
+pub use status::Terminal;
 pub use watch::{WatchEvent, WatchOptions, client_name};
 pub use webhooks::WebhookEnable;
 

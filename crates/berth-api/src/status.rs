@@ -140,12 +140,14 @@ impl Berth {
         }
     }
 
-    /// `berth exec APP -- CMD…`: runs `cmd` in the app's serving container, handing its output
-    /// to `on_output` as it comes; the command's exit code.
+    /// `berth exec APP [-it] -- CMD…`: runs `cmd` in the app's serving container (with `tty`,
+    /// in a terminal the user types into), handing its output to `on_output` as it comes; the
+    /// command's exit code.
     pub async fn exec(
         &self,
         app: &str,
         cmd: &[String],
+        tty: Option<Terminal>,
         on_output: &mut (dyn FnMut(berth_engine::exec::OutputStream, &[u8]) + Send),
     ) -> Result<i64, ApiError> {
         if cmd.first().is_none_or(|c| c.trim().is_empty()) {
@@ -155,7 +157,13 @@ impl Berth {
         }
         let a = self.store.app(app)?;
         let (host, container) = self.active_container(&a).await?;
-        match berth_engine::exec::exec(&host, &container, cmd, on_output).await {
+        let ran = match tty {
+            Some(Terminal { input, sizes }) => {
+                berth_engine::exec::exec_tty(&host, &container, cmd, input, sizes, on_output).await
+            }
+            None => berth_engine::exec::exec(&host, &container, cmd, on_output).await,
+        };
+        match ran {
             Err(berth_engine::EngineError::NotRunning { .. }) => Err(ApiError::Invalid(format!(
                 "{app} is not running ({container} is stopped): `berth start {app}` first"
             ))),
@@ -189,4 +197,11 @@ impl Berth {
         );
         Ok(code)
     }
+}
+
+/// The user's terminal, for `berth exec -it`: what they type, and each new size (rows, cols),
+/// the first at once.
+pub struct Terminal {
+    pub input: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    pub sizes: tokio::sync::mpsc::Receiver<(u16, u16)>,
 }

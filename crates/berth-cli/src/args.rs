@@ -78,9 +78,17 @@ pub enum Command {
         follow: bool,
     },
     /// Run a command in the app's serving container; exits with the command's exit code.
-    #[command(after_help = "Example: berth exec web -- rails db:migrate")]
+    #[command(
+        after_help = "Examples:\n  berth exec web -- rails db:migrate\n  berth exec web -it -- sh"
+    )]
     Exec {
         app: String,
+        /// Keep stdin open and type into the command (with -t: `-it`).
+        #[arg(short, long)]
+        interactive: bool,
+        /// Give the command a terminal (resized with yours).
+        #[arg(short, long)]
+        tty: bool,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         cmd: Vec<String>,

@@ -273,12 +273,123 @@ pub(crate) async fn exec(
         });
         berth.run_task(app, cmd, &mut write, cancel).await?
     } else {
-        berth.exec(app, cmd, &mut write).await?
+        berth.exec(app, cmd, None, &mut write).await?
     };
     // Exit codes are 0–255; a signal's death (-1 unknown) is a failure all the same.
     Ok(std::process::ExitCode::from(
         u8::try_from(code).unwrap_or(1),
     ))
+}
+
+/// `berth exec APP -it -- CMD…`: the command in a terminal — this one, in raw mode, typed into
+/// and resized with it — and its exit code as Berth's.
+#[cfg(unix)]
+pub(crate) async fn exec_tty(
+    berth: &Berth,
+    app: &str,
+    cmd: &[String],
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::{IsTerminal, Read};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "-it needs a terminal, and stdin is not one: run it from a terminal, or drop -it to run `{}` without one",
+            cmd.join(" ")
+        );
+    }
+    let (typed, input) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    let (resized, sizes) = tokio::sync::mpsc::channel::<(u16, u16)>(8);
+    if let Some(size) = terminal_size() {
+        let _ = resized.try_send(size);
+    }
+    // Each size change (SIGWINCH) is passed on.
+    if let Ok(mut winch) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+    {
+        tokio::spawn(async move {
+            while winch.recv().await.is_some() {
+                if let Some(size) = terminal_size()
+                    && resized.send(size).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+    let raw = RawMode::enter()?;
+    // Keystrokes are read on a thread of their own (a blocked read of stdin must not hold up
+    // the runtime when the command ends).
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || typed.blocking_send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut write = |_stream: berth_api::OutputStream, bytes: &[u8]| {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes).and_then(|()| out.flush());
+    };
+    let terminal = berth_api::Terminal { input, sizes };
+    let code = berth.exec(app, cmd, Some(terminal), &mut write).await;
+    drop(raw);
+    Ok(std::process::ExitCode::from(
+        u8::try_from(code?).unwrap_or(1),
+    ))
+}
+
+/// Without a Unix terminal to put in raw mode, `-it` is not offered.
+#[cfg(not(unix))]
+pub(crate) async fn exec_tty(
+    _berth: &Berth,
+    _app: &str,
+    cmd: &[String],
+) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!(
+        "-it is not available on this system yet: drop -it to run `{}` without a terminal",
+        cmd.join(" ")
+    )
+}
+
+/// The terminal's size (rows, columns), if stdout is one.
+#[cfg(unix)]
+fn terminal_size() -> Option<(u16, u16)> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .filter(|w| w.ws_row > 0 && w.ws_col > 0)
+        .map(|w| (w.ws_row, w.ws_col))
+}
+
+/// The terminal in raw mode (keys go through as typed, nothing echoed locally) until dropped.
+#[cfg(unix)]
+struct RawMode {
+    saved: rustix::termios::Termios,
+}
+
+#[cfg(unix)]
+impl RawMode {
+    fn enter() -> anyhow::Result<RawMode> {
+        use rustix::termios::{OptionalActions, tcgetattr, tcsetattr};
+        let saved = tcgetattr(std::io::stdin())
+            .map_err(|e| anyhow::anyhow!("cannot read the terminal's settings: {e}"))?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        tcsetattr(std::io::stdin(), OptionalActions::Now, &raw)
+            .map_err(|e| anyhow::anyhow!("cannot put the terminal in raw mode: {e}"))?;
+        Ok(RawMode { saved })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
+    }
 }
 
 /// `berth deployments APP [--json]`.

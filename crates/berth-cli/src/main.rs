@@ -174,7 +174,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let berth = Arc::new(open(&cli)?);
     let result = match cli.command {
         // Its exit code is the command's.
-        Command::Exec { app, cmd } => deploys::exec(&berth, &app, &cmd, false).await,
+        Command::Exec {
+            app,
+            cmd,
+            interactive,
+            tty,
+        } if interactive || tty => deploys::exec_tty(&berth, &app, &cmd).await,
+        Command::Exec { app, cmd, .. } => deploys::exec(&berth, &app, &cmd, false).await,
         Command::Run { app, cmd } => deploys::exec(&berth, &app, &cmd, true).await,
         other => dispatch(&berth, other).await.map(|()| ExitCode::SUCCESS),
     };
@@ -208,7 +214,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Start { app } => deploys::start(berth, &app).await,
         Command::Status { app, json } => deploys::status(berth, &app, json).await,
         Command::Logs { app, tail, follow } => deploys::logs(berth, &app, tail, follow).await,
-        Command::Exec { app, cmd } => deploys::exec(berth, &app, &cmd, false).await.map(|_| ()),
+        Command::Exec { app, cmd, .. } => deploys::exec(berth, &app, &cmd, false).await.map(|_| ()),
         Command::Run { app, cmd } => deploys::exec(berth, &app, &cmd, true).await.map(|_| ()),
         Command::Deployments { app, limit, json } => {
             deploys::deployments(berth, &app, limit, json).await

@@ -33,62 +33,20 @@ impl DockerClient {
         env: &[String],
         on_output: &mut (dyn FnMut(LogStream, &[u8]) + Send),
     ) -> Result<i64, DockerError> {
-        let created = self
-            .docker
-            .create_exec(
-                name,
-                CreateExecOptions {
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(cmd.to_vec()),
-                    env: (!env.is_empty()).then(|| env.to_vec()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| match e {
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409,
-                    message,
-                } => DockerError::ContainerNotRunning {
-                    container: name.to_owned(),
-                    message,
-                },
-                other => self.err(other),
-            })?;
-        let started = self
-            .docker
-            .start_exec(
-                &created.id,
-                Some(StartExecOptions {
-                    detach: false,
-                    tty: false,
-                    output_capacity: None,
-                }),
-            )
-            .await
-            .map_err(|e| self.err(e))?;
+        let options = CreateExecOptions {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(cmd.to_vec()),
+            env: (!env.is_empty()).then(|| env.to_vec()),
+            ..Default::default()
+        };
+        let (id, started) = self.start_exec(name, options).await?;
         if let StartExecResults::Attached { mut output, .. } = started {
             while let Some(chunk) = output.next().await {
                 hand_on(chunk.map_err(|e| self.err(e))?, on_output);
             }
         }
-        let inspected = self
-            .docker
-            .inspect_exec(&created.id)
-            .await
-            .map_err(|e| self.err(e))?;
-        // Still running after its output closed: it closed its own stdout; wait for it.
-        let mut state = inspected;
-        while state.running == Some(true) {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            state = self
-                .docker
-                .inspect_exec(&created.id)
-                .await
-                .map_err(|e| self.err(e))?;
-        }
-        Ok(state.exit_code.unwrap_or(-1))
+        self.exit_code(&id).await
     }
 
     /// Creates `spec`'s container with `cmd` as its command (after the image's entrypoint, as
@@ -134,5 +92,138 @@ impl DockerClient {
             Some(Err(e)) => return Err(self.err(e)),
             None => -1,
         })
+    }
+
+    /// Runs `cmd` in the running container `name` with a TTY: each chunk from `input` is typed
+    /// into it, each `(rows, cols)` from `sizes` resizes it (send the first at once), and its
+    /// output (one stream, as a terminal shows it) goes to `on_output`. Returns the command's
+    /// exit code once its output ends.
+    pub async fn exec_tty(
+        &self,
+        name: &str,
+        cmd: &[String],
+        mut input: tokio::sync::mpsc::Receiver<Vec<u8>>,
+        mut sizes: tokio::sync::mpsc::Receiver<(u16, u16)>,
+        on_output: &mut (dyn FnMut(LogStream, &[u8]) + Send),
+    ) -> Result<i64, DockerError> {
+        use tokio::io::AsyncWriteExt;
+        let options = CreateExecOptions {
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(true),
+            cmd: Some(cmd.to_vec()),
+            ..Default::default()
+        };
+        let (id, started) = self.start_exec(name, options).await?;
+        let StartExecResults::Attached {
+            mut output,
+            input: mut stdin,
+        } = started
+        else {
+            return Err(DockerError::Api {
+                status: 0,
+                message: "the exec did not attach".to_owned(),
+            });
+        };
+        // The first size at once, before any output is waited for (Docker 1.41 cannot take it
+        // at the start; a program that asks at its very first instant may still see 0×0).
+        if let Ok(first) = sizes.try_recv() {
+            self.resize_exec(&id, first).await;
+        }
+        let mut typing = true;
+        let mut resizing = true;
+        loop {
+            tokio::select! {
+                chunk = output.next() => match chunk {
+                    Some(chunk) => hand_on(chunk.map_err(|e| self.err(e))?, on_output),
+                    None => break,
+                },
+                typed = input.recv(), if typing => match typed {
+                    Some(bytes) => {
+                        if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err() {
+                            typing = false;
+                        }
+                    }
+                    None => {
+                        typing = false;
+                        let _ = stdin.shutdown().await;
+                    }
+                },
+                size = sizes.recv(), if resizing => match size {
+                    Some(size) => self.resize_exec(&id, size).await,
+                    None => resizing = false,
+                },
+            }
+        }
+        self.exit_code(&id).await
+    }
+
+    /// The exit code of exec `id` (still running after its output closed — it closed its own
+    /// stdout —: waited for).
+    async fn exit_code(&self, id: &str) -> Result<i64, DockerError> {
+        loop {
+            let state = self
+                .docker
+                .inspect_exec(id)
+                .await
+                .map_err(|e| self.err(e))?;
+            if state.running != Some(true) {
+                return Ok(state.exit_code.unwrap_or(-1));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates an exec in `name` and starts it attached (a TTY when `options` asks for one).
+    async fn start_exec(
+        &self,
+        name: &str,
+        options: CreateExecOptions<String>,
+    ) -> Result<(String, StartExecResults), DockerError> {
+        let tty = options.tty.unwrap_or(false);
+        let created = self
+            .docker
+            .create_exec(name, options)
+            .await
+            .map_err(|e| self.exec_error(name, e))?;
+        let started = self
+            .docker
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok((created.id, started))
+    }
+
+    /// Resizes exec `id`'s TTY to `(rows, cols)`; a failure only logs (the session goes on).
+    async fn resize_exec(&self, id: &str, (rows, cols): (u16, u16)) {
+        let options = bollard::query_parameters::ResizeExecOptionsBuilder::default()
+            .h(i32::from(rows))
+            .w(i32::from(cols))
+            .build();
+        if let Err(e) = self.docker.resize_exec(id, options).await {
+            tracing::debug!("could not resize the exec's TTY: {e}");
+        }
+    }
+
+    /// An exec that could not be created: a stopped container says so.
+    fn exec_error(&self, name: &str, e: bollard::errors::Error) -> DockerError {
+        match e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                message,
+            } => DockerError::ContainerNotRunning {
+                container: name.to_owned(),
+                message,
+            },
+            other => self.err(other),
+        }
     }
 }

@@ -57,6 +57,32 @@ pub async fn exec(
     }
 }
 
+/// Runs `cmd` in `container` with a TTY: `input` is typed into it, each `(rows, cols)` of
+/// `sizes` resizes it, its output (a terminal's one stream) goes to `on_output`; the command's
+/// exit code.
+pub async fn exec_tty(
+    host: &Host,
+    container: &str,
+    cmd: &[String],
+    input: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    sizes: tokio::sync::mpsc::Receiver<(u16, u16)>,
+    on_output: &mut (dyn FnMut(OutputStream, &[u8]) + Send),
+) -> Result<i64, EngineError> {
+    let mut on_output = relay_output(on_output);
+    match host
+        .docker()
+        .exec_tty(container, cmd, input, sizes, &mut on_output)
+        .await
+    {
+        Err(berth_docker::DockerError::ContainerNotRunning { .. }) => {
+            Err(EngineError::NotRunning {
+                container: container.to_owned(),
+            })
+        }
+        other => Ok(other?),
+    }
+}
+
 /// What a `berth run` container is made from: the serving container's spec under a new name,
 /// labelled as a task of `app` (not as the app: the monitor and reconcile leave it alone).
 pub fn task_spec(serving: ContainerSpec, app: &str, name: String) -> ContainerSpec {
