@@ -44,6 +44,11 @@ pub fn run() {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
+    // Tauri's runtime, with the stack Berth's deploys need; it lives as long as the process.
+    match berth_api::runtime(None) {
+        Ok(runtime) => tauri::async_runtime::set(Box::leak(Box::new(runtime)).handle().clone()),
+        Err(e) => tracing::warn!("cannot start Berth's async runtime, using Tauri's: {e}"),
+    }
 
     let handle = Arc::new(OnceLock::new());
     let desktop = open(handle.clone());

@@ -275,7 +275,12 @@ impl DesktopApp {
             )
             .env("NO_AT_BRIDGE", "1")
             // The app's log (its notifications among it) goes to driver.log: `app_log`.
-            .env("BERTH_LOG", "info,tao=warn,wry=warn")
+            // (`BERTH_TEST_APP_LOG` overrides the filter, e.g. `debug,tao=warn,wry=warn`.)
+            .env(
+                "BERTH_LOG",
+                std::env::var("BERTH_TEST_APP_LOG")
+                    .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+            )
             .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())

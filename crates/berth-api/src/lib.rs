@@ -32,7 +32,7 @@ mod webhooks;
 pub use about::{COMMIT, VERSION, VERSION_LINE, about};
 pub use berth_engine::exec::OutputStream;
 pub use berth_engine::observe::OutputLine;
-pub use berth_engine::{Clock, EngineError, SystemClock};
+pub use berth_engine::{Clock, EngineError, SystemClock, runtime};
 pub use berth_secrets::Sensitive;
 pub use berth_store::AuditEntry;
 pub use config::{Config, SecretsChoice, default_data_dir};

@@ -38,6 +38,26 @@ pub mod settle;
 pub mod stages;
 
 pub use connect::ConnectPaths;
+
+/// The stack each async worker thread gets in Berth's programs (the CLI, the relay, the
+/// desktop). A deploy's futures nest deep (a watcher polls a delivery that polls a deploy that
+/// polls the plan's runner), and in a debug build their frames outgrow tokio's 2 MiB default:
+/// the desktop died of it with a bare SIGSEGV (WebKit's signal handlers hide Rust's
+/// stack-overflow message). Only the pages a thread touches are ever resident.
+pub const WORKER_STACK_BYTES: usize = 8 << 20;
+
+/// The multi-threaded async runtime Berth's programs run on: `workers` threads (`None`: one
+/// per core) with [`WORKER_STACK_BYTES`] of stack each.
+pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder
+        .thread_stack_size(WORKER_STACK_BYTES)
+        .enable_all()
+        .build()
+}
 pub use error::EngineError;
 pub use health::{HealthReport, probe_http};
 pub use host::{Host, HostFacts};

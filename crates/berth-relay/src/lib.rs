@@ -375,11 +375,7 @@ pub fn main() -> std::process::ExitCode {
         )
         .with_ansi(false)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match berth_engine::runtime(Some(2)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("berth-relay: cannot start the runtime: {e}");
