@@ -4,10 +4,13 @@
 #
 #   scripts/test-images.sh debian    # a minimal Debian 12 (debootstrap --variant=minbase),
 #                                    # imported as berth-test/debian:bookworm-<recipe hash>
+#   scripts/test-images.sh postgres  # Debian's PostgreSQL on it, with the official image's
+#                                    # env contract: berth-test/postgres:15-<recipe hash>
 #
-# Images are tagged by a hash of their recipe (this script, the mirror), so a changed recipe
-# builds a new one and an unchanged one is reused. Concurrent calls wait for each other. The
-# test run starts this in the background while it compiles (.ci/run); the tests call it too.
+# Several names build (and print) each in turn. Images are tagged by a hash of their recipe
+# (the function that builds it, its files, the mirror, the image it is built on), so a changed
+# recipe builds a new one and an unchanged one is reused. Concurrent calls wait for each other.
+# The test run starts this in the background while it compiles (.ci/run); the tests call it too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { printf '\033[1mtest-images:\033[0m %s\n' "$*" >&2; }
@@ -25,10 +28,8 @@ mirror() {
 debian() {
   local mirror hash tag
   mirror=$(mirror)
-  hash=$( (cat "$here/test-images.sh"; echo "$mirror") | sha256sum | cut -c1-12)
+  hash=$( (declare -f debian; echo "$mirror") | sha256sum | cut -c1-12)
   tag="berth-test/debian:bookworm-$hash"
-  exec 9>/tmp/berth-test-images.lock
-  flock 9
   if ! docker image inspect "$tag" >/dev/null 2>&1; then
     command -v debootstrap >/dev/null || { log "debootstrap missing: run scripts/setup.sh"; exit 1; }
     dir=$(mktemp -d /tmp/berth-debootstrap.XXXXXX)
@@ -48,7 +49,49 @@ debian() {
   echo "$tag"
 }
 
-case "${1:-}" in
-  debian) debian ;;
-  *) echo "usage: $0 debian" >&2; exit 2 ;;
-esac
+# Debian's PostgreSQL 15 behind an entrypoint that takes the official image's env.
+postgres() {
+  local base hash tag dir
+  base=$(debian)
+  hash=$( (declare -f postgres; cat "$here/test-images/postgres-entrypoint.sh"; echo "$base") |
+    sha256sum | cut -c1-12)
+  tag="berth-test/postgres:15-$hash"
+  if ! docker image inspect "$tag" >/dev/null 2>&1; then
+    dir=$(mktemp -d /tmp/berth-test-postgres.XXXXXX)
+    cp "$here/test-images/postgres-entrypoint.sh" "$dir/docker-entrypoint.sh"
+    cat >"$dir/Dockerfile" <<DOCKERFILE
+FROM $base
+# Without the package's own cluster, JIT (LLVM), docs and translations: a third of the size.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-15 \
+    && pg_dropcluster 15 main \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/lib/*/libLLVM* /usr/lib/*/libz3* \
+      /usr/lib/postgresql/15/lib/bitcode /usr/lib/postgresql/15/lib/llvmjit* \
+      /usr/share/doc /usr/share/man /usr/share/locale
+ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 PGDATA=/var/lib/postgresql/data
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+EXPOSE 5432
+STOPSIGNAL SIGINT
+LABEL berth.test=true
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["postgres"]
+DOCKERFILE
+    log "building $tag (apt-get install postgresql-15)"
+    DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$dir" >"$dir.log" 2>&1 ||
+      { tail -n 20 "$dir.log" >&2; rm -rf "$dir" "$dir.log"; exit 1; }
+    rm -rf "$dir" "$dir.log"
+    log "built $tag"
+  fi
+  echo "$tag"
+}
+
+[ $# -gt 0 ] || { echo "usage: $0 debian|postgres ..." >&2; exit 2; }
+exec 9>/tmp/berth-test-images.lock
+flock 9
+for name in "$@"; do
+  case "$name" in
+    debian) debian ;;
+    postgres) postgres ;;
+    *) echo "usage: $0 debian|postgres ..." >&2; exit 2 ;;
+  esac
+done

@@ -19,9 +19,10 @@ check() { phase "$@" || failed+=("$1"); }
 
 phase setup scripts/setup.sh
 phase services scripts/services.sh
-# The clean Debian 12 the package test installs into (debootstrap, once per machine): built
-# in the background while the code compiles; the test waits for it (or builds it) itself.
-scripts/test-images.sh debian >/dev/null 2>&1 &
+# The clean Debian 12 the package test installs into and the PostgreSQL the service tests run
+# (debootstrap and Debian's packages, once per machine): built in the background while the
+# code compiles; the tests wait for them (or build them) themselves.
+scripts/test-images.sh debian postgres >/dev/null 2>&1 &
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
 phase build-ui scripts/build-ui.sh

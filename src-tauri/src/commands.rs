@@ -18,7 +18,8 @@ use berth_model::{
     Alert, App, AppDraft, AppStats, AppStatus, Delivery, Deployment, DomainStatus, DriftReport,
     EnvVar, ErrorDto, ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind,
     NotifierSaved, NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus,
-    Server, ServerCheck, ServerStats, Stage, StageDraft, WebhookInfo,
+    Server, ServerCheck, ServerStats, ServiceDraft, ServiceInfo, ServiceLink, Stage, StageDraft,
+    WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -70,6 +71,12 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         app_create,
         app_update,
         app_rm,
+        services,
+        service,
+        service_create,
+        service_link,
+        service_unlink,
+        service_rm,
         app_status,
         deploy,
         rollback,
@@ -274,6 +281,52 @@ async fn app_update(d: Shell<'_>, draft: AppDraft) -> Reply<App> {
 #[tauri::command]
 async fn app_rm(d: Shell<'_>, name: String, purge: bool) -> Reply<()> {
     d.berth().app_rm(&name, purge).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn services(d: Shell<'_>) -> Reply<Vec<ServiceInfo>> {
+    blocking(&d, |d| d.berth().services()).await
+}
+
+#[tauri::command]
+async fn service(d: Shell<'_>, name: String) -> Reply<ServiceInfo> {
+    blocking(&d, move |d| d.berth().service(&name)).await
+}
+
+#[tauri::command]
+async fn service_create(d: Shell<'_>, draft: ServiceDraft) -> Reply<App> {
+    d.berth().service_create(draft).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn service_link(
+    d: Shell<'_>,
+    service: String,
+    app: String,
+    var: Option<String>,
+) -> Reply<ServiceLink> {
+    blocking(&d, move |d| {
+        d.berth().service_link(&service, &app, var.as_deref())
+    })
+    .await
+}
+
+#[tauri::command]
+async fn service_unlink(
+    d: Shell<'_>,
+    service: String,
+    app: String,
+    var: Option<String>,
+) -> Reply<Vec<ServiceLink>> {
+    blocking(&d, move |d| {
+        d.berth().service_unlink(&service, &app, var.as_deref())
+    })
+    .await
+}
+
+#[tauri::command]
+async fn service_rm(d: Shell<'_>, name: String, purge: bool) -> Reply<()> {
+    d.berth().service_rm(&name, purge).await.map_err(dto)
 }
 
 #[tauri::command]

@@ -134,6 +134,7 @@ async fn footprint() {
                 deadline_ms: 30_000,
                 stopped: false,
                 route: None,
+                service: None,
             })
             .collect(),
         notifiers: Vec::new(),

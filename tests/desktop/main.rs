@@ -14,5 +14,6 @@ mod harness;
 mod images;
 mod scenario;
 mod screens;
+mod services;
 mod smoke;
 mod webhooks;

@@ -13,5 +13,6 @@ mod monitor;
 mod packages;
 mod relays;
 mod routing;
+mod services;
 mod transports;
 mod webhooks;

@@ -197,6 +197,25 @@ impl Drop for AppGuard {
     }
 }
 
+/// Removes a named volume when dropped (a service's data), whatever the test's outcome.
+pub struct VolumeGuard(pub String);
+
+impl Drop for VolumeGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.0])
+            .output();
+    }
+}
+
+/// Whether a named volume exists.
+pub fn volume_exists(name: &str) -> bool {
+    Command::new("docker")
+        .args(["volume", "inspect", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Removes, when dropped, every container whose name and every image whose `repo:tag`
 /// contains `.0` (a test's unique name): an image app's stage instances and the images pulled
 /// from a test registry, whatever the test's outcome.

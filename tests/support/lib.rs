@@ -33,6 +33,15 @@ pub fn run(cmd: &mut Command) -> String {
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A test image built from Debian's packages by `scripts/test-images.sh NAME` (`postgres`),
+/// once per machine (keyed by its recipe); its tag.
+pub fn test_image(name: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    run(Command::new(root.join("scripts/test-images.sh")).arg(name))
+        .trim()
+        .to_owned()
+}
+
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()

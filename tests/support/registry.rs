@@ -143,6 +143,17 @@ impl Registry {
         reference
     }
 
+    /// Pushes the local image `image` as `<addr>/<repository>:<tag>` and untags that reference
+    /// here again (the image itself stays: the next test reuses it), so Berth pulls it.
+    /// Returns the reference.
+    pub fn push_local(&self, image: &str, repository: &str, tag: &str) -> String {
+        let reference = format!("{}/{repository}:{tag}", self.addr);
+        run(Command::new("docker").args(["tag", image, &reference]));
+        run(self.docker().args(["push", "-q", &reference]));
+        run(Command::new("docker").args(["rmi", &reference]));
+        reference
+    }
+
     fn docker_config(&self) -> std::path::PathBuf {
         self.dir.path().join("docker-config")
     }

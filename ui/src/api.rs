@@ -15,7 +15,8 @@ use berth_model::{
     Alert, App, AppDraft, AppStats, AppStatus, Delivery, Deployment, DomainStatus, DriftReport,
     EnvVar, ErrorDto, ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind,
     NotifierSaved, NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus,
-    Server, ServerCheck, ServerStats, Stage, StageDraft, WebhookInfo,
+    Server, ServerCheck, ServerStats, ServiceDraft, ServiceInfo, ServiceLink, Stage, StageDraft,
+    WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -197,6 +198,49 @@ pub async fn app_update(draft: &AppDraft) -> Result<App, ErrorDto> {
 
 pub async fn app_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {
     call_unit("app_rm", json!({ "name": name, "purge": purge })).await
+}
+
+// --- services ---
+
+pub async fn services() -> Result<Vec<ServiceInfo>, ErrorDto> {
+    call("services", none()).await
+}
+
+pub async fn service(name: &str) -> Result<ServiceInfo, ErrorDto> {
+    call("service", json!({ "name": name })).await
+}
+
+/// Stores a new service (its image pulled on the server first); start it with [`deploy`].
+pub async fn service_create(draft: &ServiceDraft) -> Result<App, ErrorDto> {
+    call("service_create", json!({ "draft": draft })).await
+}
+
+pub async fn service_link(
+    service: &str,
+    app: &str,
+    var: Option<&str>,
+) -> Result<ServiceLink, ErrorDto> {
+    call(
+        "service_link",
+        json!({ "service": service, "app": app, "var": var }),
+    )
+    .await
+}
+
+pub async fn service_unlink(
+    service: &str,
+    app: &str,
+    var: Option<&str>,
+) -> Result<Vec<ServiceLink>, ErrorDto> {
+    call(
+        "service_unlink",
+        json!({ "service": service, "app": app, "var": var }),
+    )
+    .await
+}
+
+pub async fn service_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {
+    call_unit("service_rm", json!({ "name": name, "purge": purge })).await
 }
 
 /// The live state of an app (asks its server).

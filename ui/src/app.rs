@@ -19,6 +19,9 @@ pub enum Page {
     Apps,
     /// One app's page.
     App(String),
+    Services,
+    /// One service's page (the app page with a service's tabs).
+    Service(String),
     Settings,
 }
 
@@ -27,6 +30,7 @@ impl Page {
     fn section(&self) -> Page {
         match self {
             Page::App(_) => Page::Apps,
+            Page::Service(_) => Page::Services,
             other => other.clone(),
         }
     }
@@ -92,6 +96,10 @@ pub fn App() -> impl IntoView {
                     Page::Servers => view! { <pages::servers::Servers /> }.into_any(),
                     Page::Apps => view! { <pages::apps::Apps /> }.into_any(),
                     Page::App(name) => view! { <pages::app::AppPage name /> }.into_any(),
+                    Page::Services => view! { <pages::services::Services /> }.into_any(),
+                    Page::Service(name) => {
+                        view! { <pages::app::AppPage name service=true /> }.into_any()
+                    }
                     Page::Settings => view! { <pages::settings::Settings /> }.into_any(),
                 }}
             </main>
@@ -108,7 +116,7 @@ enum Shortcut {
 }
 
 /// The window's shortcuts, with Ctrl (Cmd on macOS): 1 Overview, 2 Servers, 3 Apps,
-/// `,` Settings, W closes the window (Berth stays in the tray).
+/// 4 Services, `,` Settings, W closes the window (Berth stays in the tray).
 fn shortcut(key: &str, ctrl_or_cmd: bool, alt: bool) -> Option<Shortcut> {
     if !ctrl_or_cmd || alt {
         return None;
@@ -117,6 +125,7 @@ fn shortcut(key: &str, ctrl_or_cmd: bool, alt: bool) -> Option<Shortcut> {
         "1" => Shortcut::Go(Page::Overview),
         "2" => Shortcut::Go(Page::Servers),
         "3" => Shortcut::Go(Page::Apps),
+        "4" => Shortcut::Go(Page::Services),
         "," => Shortcut::Go(Page::Settings),
         "w" | "W" => Shortcut::HideWindow,
         _ => return None,
@@ -172,6 +181,7 @@ fn Sidebar() -> impl IntoView {
             {item(Page::Overview, "Overview", Icon::Overview)}
             {item(Page::Servers, "Servers", Icon::Server)}
             {item(Page::Apps, "Apps", Icon::App)}
+            {item(Page::Services, "Services", Icon::Database)}
             <div class="sidebar-spacer"></div>
             {item(Page::Settings, "Settings", Icon::Settings)}
         </nav>

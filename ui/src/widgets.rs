@@ -21,6 +21,7 @@ pub enum Icon {
     Overview,
     Server,
     App,
+    Database,
     Settings,
     Refresh,
     External,
@@ -32,6 +33,9 @@ impl Icon {
             Icon::Overview => "M4 4h7v7H4zM13 4h7v4h-7zM13 10h7v10h-7zM4 13h7v7H4z",
             Icon::Server => "M4 4h16v6H4zM4 14h16v6H4zM8 7h.01M8 17h.01",
             Icon::App => "M12 3l8 4.5v9L12 21l-8-4.5v-9zM12 12l8-4.5M12 12v9M12 12L4 7.5",
+            Icon::Database => {
+                "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3"
+            }
             Icon::Settings => "M4 7h10M18 7h2M4 17h2M10 17h10M16 5v4M8 15v4",
             Icon::Refresh => "M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7",
             Icon::External => "M14 4h6v6M20 4l-9 9M18 14v6H4V6h6",

@@ -51,7 +51,7 @@ impl Berth {
     }
 
     /// [`StoreError::AlreadyExists`](berth_store::StoreError) when an app is called `name`.
-    fn refuse_taken_name(&self, name: &str) -> Result<(), ApiError> {
+    pub(crate) fn refuse_taken_name(&self, name: &str) -> Result<(), ApiError> {
         if self.store.apps()?.iter().any(|a| a.name == name) {
             return Err(berth_store::StoreError::AlreadyExists {
                 kind: "app",
@@ -63,7 +63,7 @@ impl Berth {
     }
 
     /// Stores a checked new app with its plain env vars, and audits it.
-    fn store_new_app(
+    pub(crate) fn store_new_app(
         &self,
         app: App,
         env: &[(String, String)],
@@ -306,6 +306,7 @@ impl Berth {
                     finished_at: d.finished_at,
                     error: d.error,
                 }),
+                service: app.service,
             });
         }
         let servers = servers

@@ -149,6 +149,12 @@ impl From<berth_model::app::InvalidApp> for ApiError {
     }
 }
 
+impl From<berth_model::InvalidService> for ApiError {
+    fn from(e: berth_model::InvalidService) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
 impl From<berth_model::InvalidName> for ApiError {
     fn from(e: berth_model::InvalidName) -> Self {
         ApiError::Invalid(e.to_string())

@@ -23,6 +23,7 @@ mod registries;
 mod relay;
 mod routing;
 mod servers;
+mod services;
 mod stages;
 mod status;
 mod unattended;

@@ -62,6 +62,7 @@ impl Berth {
                 route: self
                     .route_plan(&app, server)?
                     .and_then(|r| crate::unattended::relay_route(r).ok()),
+                service: app.service,
             });
         }
         Ok(MonitorConfig {

@@ -91,7 +91,7 @@ impl Berth {
                             }
                             Err(e) => Err(e),
                         },
-                        Fix::Apply(action) => apply_fix(&host, action).await.map_err(Into::into),
+                        Fix::Apply(action) => apply_fix(&host, *action).await.map_err(Into::into),
                     };
                     report.fixed = Some(done.is_ok());
                     report.error = done.err().map(|e| e.to_string());

@@ -359,6 +359,12 @@ impl Berth {
         primary: bool,
     ) -> Result<Vec<DomainStatus>, ApiError> {
         let app = self.store.app(app)?;
+        if app.service.is_some() {
+            return Err(ApiError::Invalid(format!(
+                "`{}` is a service: it is reached by its name from the apps on its server, never through the proxy (`--publish 127.0.0.1:PORT` puts it on the server's loopback)",
+                app.name
+            )));
+        }
         let _lock = self.lock_settled(&app, "a domain change").await?;
         let name = valid_domain(domain)?;
         let server = self.store.server(&app.server)?;

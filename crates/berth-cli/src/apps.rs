@@ -8,6 +8,14 @@ use crate::output::{Style, ago, table};
 use crate::{hooks, print_json};
 use berth_model::{App, AppDraft, BaseImages, EnvVar, Monitor, Volume, parse_cpus, parse_memory};
 
+/// A `--cpus` or `--memory` value, parsed when given.
+pub(crate) fn limit<T>(
+    given: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> anyhow::Result<Option<T>> {
+    given.map(parse).transpose().map_err(anyhow::Error::msg)
+}
+
 pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
     match cmd {
         AppCmd::Webhook(cmd) => hooks::webhook(berth, cmd).await,
@@ -35,18 +43,8 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 port: a.port,
                 health_path: a.health_path.clone(),
                 health_deadline_ms: a.health_timeout.map(|s| s * 1000),
-                cpus: a
-                    .cpus
-                    .as_deref()
-                    .map(parse_cpus)
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?,
-                memory_bytes: a
-                    .memory
-                    .as_deref()
-                    .map(parse_memory)
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?,
+                cpus: limit(a.cpus.as_deref(), parse_cpus)?,
+                memory_bytes: limit(a.memory.as_deref(), parse_memory)?,
                 volumes,
                 base_images: BaseImages {
                     build: a.build_image.clone(),
@@ -126,7 +124,12 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             Ok(())
         }
         AppCmd::Ls { json } => {
-            let apps = berth.apps()?;
+            // Services are listed by `berth service ls`.
+            let apps: Vec<App> = berth
+                .apps()?
+                .into_iter()
+                .filter(|a| a.service.is_none())
+                .collect();
             if json {
                 return print_json(&apps);
             }

@@ -33,6 +33,10 @@ pub enum Command {
     /// Create, list, show and remove apps.
     #[command(subcommand)]
     App(AppCmd),
+    /// Databases, caches and other images beside the apps: create, link to apps, stop, start,
+    /// remove.
+    #[command(subcommand)]
+    Service(ServiceCmd),
     /// Build a commit and switch to it once healthy.
     Deploy {
         app: String,
@@ -192,6 +196,105 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCmd {
+    /// Create a service and start it: a named volume for its data, credentials generated into
+    /// the keychain, reachable by its name from the apps on its server only (never published
+    /// unless --publish), ready when its kind's own probe passes.
+    #[command(
+        // `--version` is the image's tag here, not Berth's.
+        disable_version_flag = true,
+        after_help = "Examples:\n  berth service create db --kind postgres --version 16 --memory 512m\n  berth service create cache --kind redis\n  berth service create search --image getmeili/meilisearch:v1.8 --port 7700"
+    )]
+    Create(Box<ServiceCreate>),
+    /// List services, with the apps linked to each.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A service: kind, image, where apps reach it, links, credentials' keys, what serves.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an app the service's connection string as a secret variable (from its next deploy
+    /// or restart).
+    Link {
+        service: String,
+        #[arg(long)]
+        app: String,
+        /// The variable's name (default: DATABASE_URL for databases, REDIS_URL for Redis).
+        #[arg(long = "as", value_name = "VAR")]
+        var: Option<String>,
+    },
+    /// Take a link away (and the app's variable with it).
+    Unlink {
+        service: String,
+        #[arg(long)]
+        app: String,
+        #[arg(long = "as", value_name = "VAR")]
+        var: Option<String>,
+    },
+    /// Stop the service (it stays stopped until start or restart).
+    Stop { name: String },
+    /// Start it again and wait until it is ready.
+    Start { name: String },
+    /// Replace its container with a fresh one (same image, current env): stopped first, so
+    /// its data has one owner; the old one starts again if the new one is not ready.
+    Restart { name: String },
+    /// Its output.
+    Logs {
+        name: String,
+        #[arg(long, short = 'n', default_value_t = 100)]
+        tail: usize,
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Remove the service (refused while apps are linked to it). Its data volume stays unless
+    /// --purge.
+    Rm {
+        name: String,
+        /// Also remove its data volume and images: its data is gone.
+        #[arg(long)]
+        purge: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServiceCreate {
+    pub name: String,
+    /// The server (may be left out when there is only one).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// postgres, mysql, mariadb or redis (left out with --image: any other image).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// The kind's image tag (default: postgres 16, mysql 8.4, mariadb 11, redis 7).
+    #[arg(long, value_name = "TAG")]
+    pub version: Option<String>,
+    /// The image to run instead of the kind's official one (a mirror, or any image).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The port an --image service listens on (default: the image's EXPOSE).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Memory limit (512m, 1g).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// CPU limit (0.5, 2).
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Publish it on the server's loopback: 127.0.0.1:PORT (reach it through an SSH tunnel).
+    #[arg(long, value_name = "127.0.0.1:PORT")]
+    pub publish: Option<String>,
+    /// Store it without starting it.
+    #[arg(long)]
+    pub no_start: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -752,4 +855,18 @@ pub enum EnvCmd {
     },
     /// Print one variable's value, a secret one included (the window's "show").
     Get { app: String, key: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    /// Every subcommand's arguments fit together (clap checks names, ids and flags only when
+    /// a command is parsed: this parses them all).
+    #[test]
+    fn every_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

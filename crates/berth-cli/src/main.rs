@@ -11,6 +11,7 @@ mod output;
 mod registries;
 mod secret_input;
 mod servers;
+mod services;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -115,6 +116,10 @@ fn wants_json(cmd: &Command) -> bool {
             | args::WebhookCmd::RotateSecret { json, .. },
         )) => *json,
         Command::Notify(args::NotifyCmd::Ls { json }) => *json,
+        Command::Service(args::ServiceCmd::Ls { json } | args::ServiceCmd::Show { json, .. }) => {
+            *json
+        }
+        Command::Service(args::ServiceCmd::Create(a)) => a.json,
         _ => false,
     }
 }
@@ -188,6 +193,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Server(cmd) => servers::server(berth, cmd).await,
         Command::App(cmd) => apps::app(berth, cmd).await,
+        Command::Service(cmd) => services::service(berth, cmd).await,
         Command::Notify(cmd) => hooks::notify(berth, cmd).await,
         Command::Watch { server, once, poll } => {
             hooks::watch(berth.clone(), server, once, poll).await

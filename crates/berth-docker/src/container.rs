@@ -36,6 +36,24 @@ pub struct ContainerSpec {
     pub volumes: Vec<Volume>,
     /// Seconds between SIGTERM and SIGKILL when the container is stopped.
     pub stop_grace_secs: u32,
+    /// The command instead of the image's (`None`: the image's).
+    pub cmd: Option<Vec<String>>,
+    /// A name other containers on its network reach it by (a service's own name).
+    pub alias: Option<String>,
+    /// Where its port is published on the server.
+    pub publish: PortPublish,
+}
+
+/// Where a container's port is published on the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PortPublish {
+    /// On `127.0.0.1` at a port Docker picks: Berth's health checks and routes reach it.
+    #[default]
+    Loopback,
+    /// On `127.0.0.1` at this port (a service published on purpose).
+    LoopbackAt(u16),
+    /// Nowhere: only its network reaches it.
+    Private,
 }
 
 impl ContainerSpec {
@@ -59,18 +77,25 @@ impl ContainerSpec {
             binds: (!self.volumes.is_empty())
                 .then(|| self.volumes.iter().map(Volume::to_string).collect()),
             network_mode: Some(self.network.clone()),
-            port_bindings: Some(HashMap::from([(
-                port_key.clone(),
-                Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".to_owned()),
-                    host_port: Some(String::new()),
-                }]),
-            )])),
+            port_bindings: match self.publish {
+                PortPublish::Private => None,
+                PortPublish::Loopback | PortPublish::LoopbackAt(_) => Some(HashMap::from([(
+                    port_key.clone(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".to_owned()),
+                        host_port: Some(match self.publish {
+                            PortPublish::LoopbackAt(p) => p.to_string(),
+                            _ => String::new(),
+                        }),
+                    }]),
+                )])),
+            },
             ..Default::default()
         };
         ContainerCreateBody {
             image: Some(self.image.clone()),
             env: Some(self.env.clone()),
+            cmd: self.cmd.clone(),
             labels: Some(self.labels.clone()),
             exposed_ports: Some(vec![port_key]),
             stop_timeout: Some(i64::from(self.stop_grace_secs)),
@@ -78,7 +103,10 @@ impl ContainerSpec {
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     self.network.clone(),
-                    EndpointSettings::default(),
+                    EndpointSettings {
+                        aliases: self.alias.clone().map(|a| vec![a]),
+                        ..Default::default()
+                    },
                 )])),
             }),
             ..Default::default()
@@ -366,13 +394,39 @@ impl DockerClient {
             .iter()
             .filter_map(|b| Volume::parse(b).ok())
             .collect();
+        let network = host.network_mode.clone().unwrap_or_default();
+        // Docker adds the container's short id to its aliases: only another one is ours.
+        let short_id =
+            r.id.as_deref()
+                .unwrap_or_default()
+                .get(..12)
+                .unwrap_or_default();
+        let alias = r
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(&network))
+            .and_then(|e| e.aliases)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|a| a != short_id);
+        let publish = match host.port_bindings.as_ref() {
+            None => PortPublish::Private,
+            Some(b) if b.is_empty() => PortPublish::Private,
+            Some(b) => b
+                .values()
+                .flatten()
+                .flatten()
+                .find_map(|p| p.host_port.as_deref()?.parse::<u16>().ok())
+                .filter(|p| *p > 0)
+                .map_or(PortPublish::Loopback, PortPublish::LoopbackAt),
+        };
         Ok(Some(ContainerSpec {
             name: plain_name(r.name),
             image: config.image.unwrap_or_default(),
             env: config.env.unwrap_or_default(),
             labels: config.labels.unwrap_or_default(),
             port,
-            network: host.network_mode.unwrap_or_default(),
+            network,
             cpus: host.nano_cpus.filter(|n| *n > 0).map(|n| n as f64 / 1e9),
             memory_bytes: host
                 .memory
@@ -383,6 +437,9 @@ impl DockerClient {
                 .stop_timeout
                 .and_then(|t| u32::try_from(t).ok())
                 .unwrap_or(10),
+            cmd: config.cmd,
+            alias,
+            publish,
         }))
     }
 
@@ -647,6 +704,9 @@ mod tests {
             memory_bytes: Some(256 << 20),
             volumes: vec![Volume::parse("data:/data").unwrap()],
             stop_grace_secs: 10,
+            cmd: None,
+            alias: None,
+            publish: PortPublish::Loopback,
         };
         let body = spec.to_body();
         let hc = body.host_config.unwrap();
@@ -665,5 +725,39 @@ mod tests {
             Some("127.0.0.1")
         );
         assert_eq!(body.stop_timeout, Some(10));
+    }
+
+    #[test]
+    fn a_private_service_has_no_published_port_and_answers_to_its_name() {
+        let spec = ContainerSpec {
+            name: "berth-db-1a2b3c4d".into(),
+            image: "postgres:16".into(),
+            env: vec![],
+            labels: HashMap::new(),
+            port: 5432,
+            network: "berth".into(),
+            cpus: None,
+            memory_bytes: None,
+            volumes: vec![],
+            stop_grace_secs: 30,
+            cmd: Some(vec!["postgres".into()]),
+            alias: Some("db".into()),
+            publish: PortPublish::Private,
+        };
+        let body = spec.clone().to_body();
+        assert_eq!(body.host_config.unwrap().port_bindings, None);
+        assert_eq!(body.cmd, Some(vec!["postgres".to_owned()]));
+        let endpoint = &body.networking_config.unwrap().endpoints_config.unwrap()["berth"];
+        assert_eq!(endpoint.aliases, Some(vec!["db".to_owned()]));
+        let published = ContainerSpec {
+            publish: PortPublish::LoopbackAt(15432),
+            ..spec
+        }
+        .to_body();
+        let binding = &published.host_config.unwrap().port_bindings.unwrap()["5432/tcp"];
+        assert_eq!(
+            binding.as_ref().unwrap()[0].host_port.as_deref(),
+            Some("15432")
+        );
     }
 }

@@ -21,6 +21,7 @@ pub use build::{BuildLine, BuildOutcome};
 pub use client::{DockerClient, EngineInfo};
 pub use container::{
     ContainerEnv, ContainerInfo, ContainerSpec, ImageFacts, ImageInfo, LogLine, LogStream,
+    PortPublish,
 };
 pub use dial::{BoxStream, Dialer, IoStream};
 pub use error::DockerError;

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use berth_docker::{ContainerSpec, labels};
+use berth_docker::{ContainerSpec, PortPublish, labels};
 use berth_model::{App, DeployEvent, Deployment, DeploymentStatus, HealthCheck};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::EngineError;
-use crate::health::{HealthReport, wait_healthy};
+use crate::health::{HealthReport, wait_healthy, wait_probe};
 use crate::host::Host;
-use crate::plan::{Action, ContainerPlan, RoutePlan, UpstreamVia};
+use crate::plan::{Action, ContainerPlan, Published, RoutePlan, UpstreamVia};
 use crate::run::{Clock, DeploySink, Resolved};
 
 /// What a run created on the host, removed again when it fails: a failed deployment leaves
@@ -19,6 +19,9 @@ use crate::run::{Clock, DeploySink, Resolved};
 pub(crate) struct Created {
     pub(crate) container: Option<String>,
     pub(crate) image: Option<String>,
+    /// A service's serving container this run stopped before starting its successor: started
+    /// again when the run fails.
+    pub(crate) stopped_previous: Option<String>,
 }
 
 impl Created {
@@ -28,6 +31,14 @@ impl Created {
             && let Err(e) = docker.remove_container(name, true).await
         {
             warn(sink, format!("could not remove {name}: {e}"));
+        }
+        if let Some(prev) = &self.stopped_previous {
+            match docker.start_container(prev).await {
+                Ok(()) => sink.event(DeployEvent::Info {
+                    message: format!("{prev} started again: it serves as before"),
+                }),
+                Err(e) => warn(sink, format!("could not start {prev} again: {e}")),
+            }
         }
         // By tag, without force: an image another tag or container still uses stays.
         if let Some(tag) = &self.image
@@ -92,7 +103,27 @@ impl Apply<'_> {
                 network,
                 command,
             } => self.release(container, image, network, command).await,
+            Action::StopPrevious {
+                container,
+                grace_secs,
+            } => {
+                self.host
+                    .docker()
+                    .stop_container(&container, grace_secs)
+                    .await?;
+                self.created.stopped_previous = Some(container);
+                Ok(())
+            }
             Action::Create(c) => self.create(c, d).await,
+            Action::Probe {
+                container,
+                command,
+                interval_ms,
+                deadline_ms,
+            } => {
+                self.probe(container, command, interval_ms, deadline_ms)
+                    .await
+            }
             Action::Start { container } => {
                 Ok(self.host.docker().start_container(&container).await?)
             }
@@ -289,6 +320,13 @@ impl Apply<'_> {
             memory_bytes: c.memory_bytes,
             volumes: c.volumes,
             stop_grace_secs: c.stop_grace_secs,
+            cmd: c.cmd,
+            alias: c.alias,
+            publish: match c.published {
+                Published::Loopback => PortPublish::Loopback,
+                Published::LoopbackAt(port) => PortPublish::LoopbackAt(port),
+                Published::Private => PortPublish::Private,
+            },
         };
         self.host.docker().create_container(&spec).await?;
         self.created.container = Some(c.name);
@@ -317,6 +355,9 @@ impl Apply<'_> {
                 memory_bytes: self.app.limits.memory_bytes,
                 volumes: self.app.volumes.clone(),
                 stop_grace_secs: self.app.stop_grace_secs,
+                cmd: None,
+                alias: None,
+                publish: PortPublish::Private,
             },
             &self.app.name,
             container.clone(),
@@ -377,6 +418,37 @@ impl Apply<'_> {
                 "healthy: GET {} answered {} after {} probe(s) in {} ms; published on 127.0.0.1:{}",
                 health.path, report.status, report.probes, report.elapsed_ms, report.host_port
             ),
+        });
+        Ok(())
+    }
+
+    /// A service's readiness ([`wait_probe`]); then it is kept running.
+    async fn probe(
+        &mut self,
+        container: String,
+        command: Option<Vec<String>>,
+        interval_ms: u64,
+        deadline_ms: u64,
+    ) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
+        let probes = wait_probe(
+            self.host,
+            &container,
+            command.as_deref(),
+            interval_ms,
+            deadline_ms,
+            self.cancel,
+        )
+        .await?;
+        self.host.docker().keep_running(&container).await?;
+        self.sink.event(DeployEvent::Info {
+            message: match &command {
+                Some(_) => format!(
+                    "ready: its probe passed after {probes} try(s) in {} ms",
+                    started.elapsed().as_millis()
+                ),
+                None => "running (the image has no probe Berth knows)".to_owned(),
+            },
         });
         Ok(())
     }

@@ -88,6 +88,13 @@ pub enum EngineError {
         exited: bool,
         logs: Vec<String>,
     },
+    /// A service's new container did not become ready: its probe kept failing, or it exited.
+    #[error("{container} did not become ready: {why}")]
+    NotReady {
+        container: String,
+        why: String,
+        logs: Vec<String>,
+    },
     #[error("cancelled")]
     Cancelled,
     /// What the user asked for does not fit what the server has; nothing was changed.
@@ -170,7 +177,8 @@ impl EngineError {
             | EngineError::ImageUnavailable { .. }
             | EngineError::ServiceDidNotStart { .. }
             | EngineError::TaskFailed { .. }
-            | EngineError::ServiceNotReady { .. } => "invalid",
+            | EngineError::ServiceNotReady { .. }
+            | EngineError::NotReady { .. } => "invalid",
             EngineError::Unsupported(_) => "unsupported",
             _ => "engine",
         }
@@ -180,7 +188,9 @@ impl EngineError {
     /// or never answered its health check): for the deploy log, never for the message.
     pub fn app_output(&self) -> &[String] {
         match self {
-            EngineError::ContainerExited { logs, .. } | EngineError::Unhealthy { logs, .. } => logs,
+            EngineError::ContainerExited { logs, .. }
+            | EngineError::Unhealthy { logs, .. }
+            | EngineError::NotReady { logs, .. } => logs,
             _ => &[],
         }
     }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use berth_docker::{ContainerSpec, LogStream, labels};
+use berth_docker::{ContainerSpec, LogStream, PortPublish, labels};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::EngineError;
@@ -93,6 +93,9 @@ pub fn task_spec(serving: ContainerSpec, app: &str, name: String) -> ContainerSp
             (labels::ROLE.to_owned(), "run".to_owned()),
             (RUN_OF.to_owned(), app.to_owned()),
         ]),
+        // Not reached by the app's name nor at its published port: those stay the app's.
+        alias: None,
+        publish: PortPublish::Private,
         ..serving
     }
 }
@@ -152,6 +155,9 @@ mod tests {
             memory_bytes: None,
             volumes: Vec::new(),
             stop_grace_secs: 10,
+            cmd: None,
+            alias: Some("web".into()),
+            publish: PortPublish::LoopbackAt(8080),
         };
         let task = task_spec(serving.clone(), "web", "web-run-1".into());
         assert_eq!(task.name, "web-run-1");

@@ -204,6 +204,82 @@ pub(crate) async fn wait_healthy(
     }
 }
 
+/// Waits until a service is ready: `command` run inside `container` exits 0 (or, without a
+/// command, the container still runs two seconds in). Fails at once when the container stops,
+/// and at the deadline with the probe's last word — both with the container's last output.
+/// Returns how many probes ran.
+pub(crate) async fn wait_probe(
+    host: &Host,
+    container: &str,
+    command: Option<&[String]>,
+    interval_ms: u64,
+    deadline_ms: u64,
+    cancel: &CancellationToken,
+) -> Result<u32, EngineError> {
+    let docker = host.docker();
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(deadline_ms);
+    let interval = Duration::from_millis(interval_ms.max(100));
+    let logs = || async {
+        docker
+            .last_log_lines(container, 20)
+            .await
+            .unwrap_or_default()
+    };
+    let mut probes = 0u32;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        let info = docker.inspect_container(container).await?;
+        if !info.as_ref().is_some_and(|i| i.running) {
+            return Err(EngineError::NotReady {
+                container: container.to_owned(),
+                why: match info.and_then(|i| i.exit_code) {
+                    Some(code) => format!("it exited with status {code}"),
+                    None => "it is not running".to_owned(),
+                },
+                logs: logs().await,
+            });
+        }
+        let Some(cmd) = command else {
+            if started.elapsed() >= Duration::from_secs(2) {
+                return Ok(0);
+            }
+            tokio::time::sleep(interval).await;
+            continue;
+        };
+        probes += 1;
+        let mut output = Vec::new();
+        let status = docker
+            .exec(container, cmd, &[], &mut |_, bytes: &[u8]| {
+                if output.len() < 4096 {
+                    output.extend_from_slice(bytes);
+                }
+            })
+            .await;
+        let last = match status {
+            Ok(0) => return Ok(probes),
+            Ok(code) => match String::from_utf8_lossy(&output).trim() {
+                "" => format!("the probe exited {code}"),
+                out => format!("the probe exited {code}: {out}"),
+            },
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return Err(EngineError::NotReady {
+                container: container.to_owned(),
+                why: format!(
+                    "its probe still failed after {} s ({last})",
+                    deadline_ms / 1000
+                ),
+                logs: logs().await,
+            });
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,22 @@ pub struct ContainerPlan {
     pub volumes: Vec<Volume>,
     pub env_keys: Vec<String>,
     pub stop_grace_secs: u32,
+    /// The command instead of the image's (a service kind's).
+    pub cmd: Option<Vec<String>>,
+    /// The name it answers to on its network (a service's own name).
+    pub alias: Option<String>,
+    pub published: Published,
+}
+
+/// Where a new container's port is published on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// `127.0.0.1` at a port Docker picks (apps: health checks and routes reach it there).
+    Loopback,
+    /// `127.0.0.1` at this port (a service published on purpose).
+    LoopbackAt(u16),
+    /// Not at all: only its network reaches it (a service).
+    Private,
 }
 
 /// How the proxy reaches an app container.
@@ -93,6 +109,12 @@ pub enum Action {
         network: String,
         command: String,
     },
+    /// Stop a service's serving container before its successor starts (one container owns
+    /// the data at a time); started again if the deploy fails.
+    StopPrevious {
+        container: String,
+        grace_secs: u32,
+    },
     Create(ContainerPlan),
     Start {
         container: String,
@@ -101,6 +123,14 @@ pub enum Action {
         container: String,
         port: u16,
         health: HealthCheck,
+    },
+    /// Run a service's readiness probe inside it until it exits 0 (`None`: the container
+    /// only has to keep running a moment), then keep it running.
+    Probe {
+        container: String,
+        command: Option<Vec<String>>,
+        interval_ms: u64,
+        deadline_ms: u64,
     },
     /// Point the app's route at the new container (in place, by `@id`).
     Route {
@@ -234,9 +264,11 @@ impl Action {
             Action::Pin { .. } => "pin",
             Action::EnsureNetwork { .. } => "ensure-network",
             Action::Release { .. } => "release",
+            Action::StopPrevious { .. } => "stop-previous",
             Action::Create(_) => "create",
             Action::Start { .. } => "start",
             Action::HealthCheck { .. } => "health-check",
+            Action::Probe { .. } => "probe",
             Action::Route { .. } => "route",
             Action::Activate { .. } => "activate",
             Action::DrainRequests { .. } => "drain",
@@ -362,6 +394,17 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             },
         );
     }
+    // A service's data belongs to one container at a time: the old one stops first.
+    let service = app.service;
+    if let (Some(_), Some(prev)) = (service, &input.previous) {
+        push(
+            Step::Start,
+            Action::StopPrevious {
+                container: prev.clone(),
+                grace_secs: app.stop_grace_secs,
+            },
+        );
+    }
     push(
         Step::Start,
         Action::Create(ContainerPlan {
@@ -374,6 +417,13 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             volumes: app.volumes.clone(),
             env_keys: input.env_keys.clone(),
             stop_grace_secs: app.stop_grace_secs,
+            cmd: service.and_then(|k| k.command()),
+            alias: service.map(|_| app.name.clone()),
+            published: match (service, app.publish) {
+                (None, _) => Published::Loopback,
+                (Some(_), Some(port)) => Published::LoopbackAt(port),
+                (Some(_), None) => Published::Private,
+            },
         }),
     );
     push(
@@ -382,14 +432,7 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             container: input.container.clone(),
         },
     );
-    push(
-        Step::HealthCheck,
-        Action::HealthCheck {
-            container: input.container.clone(),
-            port: app.port,
-            health: app.health.clone(),
-        },
-    );
+    push(Step::HealthCheck, readiness(app, &input.container));
     if let Some(route) = &input.route {
         push(
             Step::Switch,
@@ -417,13 +460,15 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
                 },
             );
         }
-        push(
-            Step::Drain,
-            Action::Stop {
-                container: prev.clone(),
-                grace_secs: app.stop_grace_secs,
-            },
-        );
+        if service.is_none() {
+            push(
+                Step::Drain,
+                Action::Stop {
+                    container: prev.clone(),
+                    grace_secs: app.stop_grace_secs,
+                },
+            );
+        }
         push(
             Step::Drain,
             Action::Remove {
@@ -453,6 +498,24 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
         },
     );
     Plan { actions }
+}
+
+/// How `container` of `app` shows it is up: an app answers its health path over HTTP; a
+/// service passes its kind's probe inside its container.
+pub fn readiness(app: &App, container: &str) -> Action {
+    match app.service {
+        Some(kind) => Action::Probe {
+            container: container.to_owned(),
+            command: kind.probe(),
+            interval_ms: app.health.interval_ms,
+            deadline_ms: app.health.deadline_ms,
+        },
+        None => Action::HealthCheck {
+            container: container.to_owned(),
+            port: app.port,
+            health: app.health.clone(),
+        },
+    }
 }
 
 fn secs(ms: u64) -> String {
@@ -486,11 +549,20 @@ impl fmt::Display for Action {
             }
             Action::EnsureNetwork { network } => write!(f, "ensure network {network}"),
             Action::Create(c) => {
-                write!(
-                    f,
-                    "create {} from {} on {}, port {} published on 127.0.0.1",
-                    c.name, c.image, c.network, c.port
-                )?;
+                write!(f, "create {} from {} on {}", c.name, c.image, c.network)?;
+                if let Some(alias) = &c.alias {
+                    write!(f, " as {alias}")?;
+                }
+                match c.published {
+                    Published::Loopback => write!(f, ", port {} published on 127.0.0.1", c.port)?,
+                    Published::LoopbackAt(at) => {
+                        write!(f, ", port {} published on 127.0.0.1:{at}", c.port)?
+                    }
+                    Published::Private => write!(f, ", port {} not published", c.port)?,
+                }
+                if let Some(cmd) = &c.cmd {
+                    write!(f, ", command `{}`", cmd.join(" "))?;
+                }
                 if let Some(cpus) = c.cpus {
                     write!(f, ", cpus {cpus}")?;
                 }
@@ -515,7 +587,29 @@ impl fmt::Display for Action {
                 f,
                 "run `{command}` in {container} from {image}, then remove it"
             ),
+            Action::StopPrevious {
+                container,
+                grace_secs,
+            } => write!(
+                f,
+                "stop {container} (grace {grace_secs}s; started again if this deploy fails)"
+            ),
             Action::Start { container } => write!(f, "start {container}"),
+            Action::Probe {
+                container,
+                command,
+                interval_ms,
+                deadline_ms,
+            } => match command {
+                Some(cmd) => write!(
+                    f,
+                    "run `{}` in {container} every {} until it exits 0 (deadline {})",
+                    cmd.last().map_or("", String::as_str),
+                    secs(*interval_ms),
+                    secs(*deadline_ms)
+                ),
+                None => write!(f, "check {container} keeps running"),
+            },
             Action::HealthCheck {
                 container,
                 port,
@@ -865,6 +959,61 @@ mod tests {
             build        reuse image berth/hello:a1b2c3d4 of deployment a1b2c3d4
         "#]]
         .assert_eq(&format!("{}\n", plan.to_string().lines().next().unwrap()));
+    }
+
+    #[test]
+    fn a_service_stops_its_old_container_first_and_is_probed_inside_not_routed() {
+        let db = berth_model::ServiceDraft {
+            name: "db".into(),
+            server: "prod".into(),
+            kind: "postgres".into(),
+            ..Default::default()
+        }
+        .validate(0)
+        .unwrap();
+        let input = PlanInput {
+            app: &db,
+            deployment_id: "c0ffee00",
+            source: ImageSource::Pull {
+                reference: "postgres:16".into(),
+            },
+            image: "postgres@sha256:abc".into(),
+            container: "berth-db-c0ffee00".into(),
+            network: "berth",
+            env_keys: vec!["POSTGRES_DB".into(), "POSTGRES_PASSWORD".into()],
+            previous: Some("berth-db-e5f6a7b8".into()),
+            leftovers: vec![],
+            keep_images: vec![],
+            route: None,
+        };
+        expect![[r#"
+            resolve      pull postgres:16 and note its digest
+            build        pin the digest postgres:16 pointed to as postgres@sha256:abc
+            start        ensure network berth
+            start        stop berth-db-e5f6a7b8 (grace 30s; started again if this deploy fails)
+            start        create berth-db-c0ffee00 from postgres@sha256:abc on berth as db, port 5432 not published, env POSTGRES_DB POSTGRES_PASSWORD, volumes berth-db-data:/var/lib/postgresql/data
+            start        start berth-db-c0ffee00
+            health-check run `pg_isready -q -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"` in berth-db-c0ffee00 every 500ms until it exits 0 (deadline 120s)
+            switch       make deployment c0ffee00 active
+            drain        remove berth-db-e5f6a7b8
+            cleanup      prune images of db, keeping postgres@sha256:abc
+        "#]]
+        .assert_eq(&plan_deploy(&input).to_string());
+        let published = berth_model::App {
+            publish: Some(15432),
+            ..db.clone()
+        };
+        let plan = plan_deploy(&PlanInput {
+            app: &published,
+            previous: None,
+            ..input.clone()
+        })
+        .to_string();
+        assert!(
+            plan.contains("port 5432 published on 127.0.0.1:15432"),
+            "{plan}"
+        );
+        assert!(!plan.contains("stop "), "nothing to stop: {plan}");
     }
 
     #[test]

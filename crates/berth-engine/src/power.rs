@@ -6,7 +6,7 @@ use berth_model::{App, Step};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::EngineError;
-use crate::health::wait_healthy;
+use crate::health::{wait_healthy, wait_probe};
 use crate::host::Host;
 use crate::observe::{ContainerState, container_state};
 use crate::plan::{Action, Plan, PlannedAction};
@@ -40,11 +40,7 @@ pub fn plan_start(app: &App, container: &str, state: &ContainerState) -> Plan {
     }
     actions.push(PlannedAction {
         step: Step::HealthCheck,
-        action: Action::HealthCheck {
-            container: container.to_owned(),
-            port: app.port,
-            health: app.health.clone(),
-        },
+        action: crate::plan::readiness(app, container),
     });
     Plan { actions }
 }
@@ -95,6 +91,23 @@ pub(crate) async fn apply(
             } => {
                 wait_healthy(host, &container, port, &health, cancel).await?;
                 // Healthy: Docker restarts it from now on (a re-created one starts without).
+                host.docker().keep_running(&container).await?;
+            }
+            Action::Probe {
+                container,
+                command,
+                interval_ms,
+                deadline_ms,
+            } => {
+                wait_probe(
+                    host,
+                    &container,
+                    command.as_deref(),
+                    interval_ms,
+                    deadline_ms,
+                    cancel,
+                )
+                .await?;
                 host.docker().keep_running(&container).await?;
             }
             other => crate::service::apply_host_action(host, other).await?,

@@ -60,7 +60,7 @@ pub enum Fix {
     /// Settle the deployments a dead process left in progress.
     Settle,
     /// Run this action (remove a container, put a route back).
-    Apply(Action),
+    Apply(Box<Action>),
 }
 
 /// A drift and its fix.
@@ -144,20 +144,20 @@ pub fn plan_reconcile(record: &AppRecord, seen: &AppSeen) -> Vec<Drift> {
                         .as_deref()
                         .map_or("no deployment".to_owned(), |d| format!("deployment {d}"))
                 ),
-                Fix::Apply(Action::ReplaceContainer {
+                Fix::Apply(Box::new(Action::ReplaceContainer {
                     container: c.name.clone(),
-                }),
+                })),
             ));
         }
     }
     // The route: only when the serving container runs (a redeploy routes it anyway).
     if let (Some(route), Some(c)) = (&record.route, serving.filter(|c| c.running)) {
         let want = crate::apply::upstream(route.via, &c.name, record.port, c.published_port);
-        let put = Fix::Apply(Action::Route {
+        let put = Fix::Apply(Box::new(Action::Route {
             route: route.clone(),
             container: c.name.clone(),
             port: record.port,
-        });
+        }));
         match (&seen.route_upstream, want) {
             (None, _) => drifts.push(drift(
                 "route-missing",
@@ -278,6 +278,17 @@ pub fn serving_of(seen: &AppSeen, port: u16, via_loopback: bool) -> Option<&str>
     }
 }
 
+/// How a container the relay put back shows it is up: an app's health path, or a service's
+/// probe (its kind's command run inside it; `None`: it keeps running).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    Http(HealthCheck),
+    Probe {
+        command: Option<Vec<String>>,
+        deadline_ms: u64,
+    },
+}
+
 /// The relay's own reconcile of one app, from what it kept of the serving container: the drifts
 /// of [`plan_reconcile`] it can fix without Berth and the plan that fixes them — a stopped
 /// container started, a removed one created again as it was, each health-checked and routed
@@ -287,7 +298,7 @@ pub fn plan_relay_fix(
     record: &AppRecord,
     seen: &AppSeen,
     kept: &Kept,
-    health: &HealthCheck,
+    ready: &Readiness,
 ) -> (Vec<Drift>, Plan) {
     let drifts: Vec<Drift> = plan_reconcile(record, seen)
         .into_iter()
@@ -310,10 +321,21 @@ pub fn plan_relay_fix(
         });
         actions.push(PlannedAction {
             step: Step::HealthCheck,
-            action: Action::HealthCheck {
-                container: container.clone(),
-                port: record.port,
-                health: health.clone(),
+            action: match ready {
+                Readiness::Http(health) => Action::HealthCheck {
+                    container: container.clone(),
+                    port: record.port,
+                    health: health.clone(),
+                },
+                Readiness::Probe {
+                    command,
+                    deadline_ms,
+                } => Action::Probe {
+                    container: container.clone(),
+                    command: command.clone(),
+                    interval_ms: 500,
+                    deadline_ms: *deadline_ms,
+                },
             },
         });
         // A new container has a new published port: an adopted Caddy dials that.
@@ -334,13 +356,15 @@ pub fn plan_relay_fix(
         match (&d.fix, d.kind) {
             (Fix::Redeploy, "missing") => revive(&mut actions, true),
             (Fix::Redeploy, _) => revive(&mut actions, false),
-            (Fix::Apply(action @ Action::Route { .. }), _) => actions.push(PlannedAction {
-                step: Step::Switch,
-                action: action.clone(),
-            }),
+            (Fix::Apply(action), _) if matches!(**action, Action::Route { .. }) => {
+                actions.push(PlannedAction {
+                    step: Step::Switch,
+                    action: (**action).clone(),
+                })
+            }
             (Fix::Apply(action), _) => cleanup.push(PlannedAction {
                 step: Step::Cleanup,
-                action: action.clone(),
+                action: (**action).clone(),
             }),
             (Fix::Settle, _) => {}
         }
@@ -469,12 +493,20 @@ mod tests {
                 memory_bytes: Some(256 << 20),
                 volumes: Vec::new(),
                 stop_grace_secs: 10,
+                cmd: None,
+                alias: None,
+                publish: berth_docker::PortPublish::Loopback,
             },
         }
     }
 
     fn relay_fix(record: &AppRecord, seen: &AppSeen) -> String {
-        let (drifts, plan) = plan_relay_fix(record, seen, &kept(), &HealthCheck::default());
+        let (drifts, plan) = plan_relay_fix(
+            record,
+            seen,
+            &kept(),
+            &Readiness::Http(HealthCheck::default()),
+        );
         format!("{}\n{plan}", lines(&drifts).join("\n"))
     }
 
@@ -507,10 +539,15 @@ mod tests {
         let mut r = record();
         r.stopped = true;
         assert!(
-            plan_relay_fix(&r, &stopped, &kept(), &HealthCheck::default())
-                .1
-                .actions
-                .is_empty()
+            plan_relay_fix(
+                &r,
+                &stopped,
+                &kept(),
+                &Readiness::Http(HealthCheck::default())
+            )
+            .1
+            .actions
+            .is_empty()
         );
         // An orphan and a stale route.
         let orphan = AppSeen {
@@ -530,7 +567,7 @@ mod tests {
         let mut r = record();
         r.stuck = vec!["d3".into()];
         assert!(
-            plan_relay_fix(&r, &gone, &kept(), &HealthCheck::default())
+            plan_relay_fix(&r, &gone, &kept(), &Readiness::Http(HealthCheck::default()))
                 .0
                 .is_empty()
         );

@@ -163,6 +163,14 @@ pub struct App {
     /// network and volumes): a migration. Failing fails the deploy; the old version serves on.
     #[serde(default)]
     pub release_command: Option<String>,
+    /// A service's kind (`None`: a web app). A service is replaced by stopping the old
+    /// container first, probed inside its container, never routed, reachable by its name on
+    /// the server's `berth` network.
+    #[serde(default)]
+    pub service: Option<crate::ServiceKind>,
+    /// A service published on the server's `127.0.0.1` at this port (`None`: not published).
+    #[serde(default)]
+    pub publish: Option<u16>,
     /// Unix milliseconds.
     pub created_at: i64,
 }
@@ -355,6 +363,8 @@ impl AppDraft {
                 .unwrap_or(App::DEFAULT_DRAIN_TIMEOUT_SECS),
             monitor,
             release_command: App::check_release_command(self.release_command.as_deref())?,
+            service: None,
+            publish: None,
             created_at: now,
         })
     }

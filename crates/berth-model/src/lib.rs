@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod names;
 pub mod registry;
 pub mod server;
+pub mod service;
 pub mod size;
 pub mod stage;
 pub mod status;
@@ -41,6 +42,10 @@ pub use registry::{ImageTag, InvalidRegistry, Registry, RegistryDraft};
 pub use server::{
     DriftReport, MetricsEndpoint, ProxyConfig, ProxyMode, ProxyStatus, PruneReport, PrunedImage,
     RelayConfig, Server, ServerCheck, SshTarget, TlsSetting, TransportKind,
+};
+pub use service::{
+    InvalidService, SERVICE_READY_DEADLINE_MS, ServiceDraft, ServiceInfo, ServiceKind, ServiceLink,
+    data_volume,
 };
 pub use size::{parse_cpus, parse_memory};
 pub use stage::{InstanceStatus, Stage, StageDraft, StageInstance, StageStatus};

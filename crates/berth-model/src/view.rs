@@ -32,6 +32,9 @@ pub struct AppSummary {
     /// The primary URL through the server's proxy, when there is one.
     pub url: Option<String>,
     pub last_deploy: Option<LastDeploy>,
+    /// A service's kind (the Services page lists these; the Apps page the others).
+    #[serde(default)]
+    pub service: Option<crate::ServiceKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -140,6 +140,10 @@ pub struct MonitoredApp {
     /// Its route, when the relay can reach the proxy's admin socket (to put it back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteSpec>,
+    /// A service's kind: the relay puts its container back checked by the kind's probe, not
+    /// over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<berth_model::ServiceKind>,
 }
 
 fn default_deadline_ms() -> u64 {

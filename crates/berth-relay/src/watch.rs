@@ -269,13 +269,19 @@ impl Loop {
                 route,
                 port: app.port,
             };
-            let health = HealthCheck {
-                path: app.health_path.clone(),
-                timeout_ms: app.timeout_ms,
-                deadline_ms: app.deadline_ms,
-                ..HealthCheck::default()
+            let ready = match app.service {
+                Some(kind) => reconcile::Readiness::Probe {
+                    command: kind.probe(),
+                    deadline_ms: app.deadline_ms,
+                },
+                None => reconcile::Readiness::Http(HealthCheck {
+                    path: app.health_path.clone(),
+                    timeout_ms: app.timeout_ms,
+                    deadline_ms: app.deadline_ms,
+                    ..HealthCheck::default()
+                }),
             };
-            let (drifts, plan) = reconcile::plan_relay_fix(&record, &seen, kept, &health);
+            let (drifts, plan) = reconcile::plan_relay_fix(&record, &seen, kept, &ready);
             let kinds: Vec<&'static str> = drifts.iter().map(|d| d.kind).collect();
             let before = self.drifts.insert(app.app.clone(), kinds.clone());
             if drifts.is_empty() {

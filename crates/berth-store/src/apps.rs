@@ -1,7 +1,8 @@
 //! Apps, their desired running state and their env vars (secret values excluded).
 
 use berth_model::{
-    App, BaseImages, EnvVar, HealthCheck, Limits, Volume, validate_app_name, validate_env_key,
+    App, BaseImages, EnvVar, HealthCheck, Limits, ServiceKind, Volume, validate_app_name,
+    validate_env_key,
 };
 use rusqlite::{Row, Transaction, params};
 
@@ -12,7 +13,7 @@ const COLUMNS: &str = "name, server, git, branch, dockerfile, port, health_path,
                        health_interval_ms, health_timeout_ms, health_deadline_ms, cpus, memory_bytes, \
                        volumes, base_build_image, base_run_image, stop_grace_secs, created_at, \
                        drain_timeout_secs, image, monitor_interval_secs, unhealthy_after, \
-                       release_command";
+                       release_command, service, publish_port";
 
 impl Store {
     /// Adds an app. [`StoreError::AlreadyExists`] if the name is taken, [`StoreError::NotFound`]
@@ -192,7 +193,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
     let sql = if insert {
         format!(
             "INSERT INTO apps ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
         )
     } else {
         "UPDATE apps SET server = ?2, git = ?3, branch = ?4, dockerfile = ?5, port = ?6,
@@ -200,7 +201,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
          health_deadline_ms = ?10, cpus = ?11, memory_bytes = ?12, volumes = ?13,
          base_build_image = ?14, base_run_image = ?15, stop_grace_secs = ?16, created_at = ?17,
          drain_timeout_secs = ?18, image = ?19, monitor_interval_secs = ?20,
-         unhealthy_after = ?21, release_command = ?22
+         unhealthy_after = ?21, release_command = ?22, service = ?23, publish_port = ?24
          WHERE name = ?1"
             .to_owned()
     };
@@ -227,6 +228,8 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
         a.monitor.interval_secs,
         a.monitor.unhealthy_after,
         a.release_command,
+        a.service.map(|k| k.as_str()),
+        a.publish,
     ])?;
     Ok(())
 }
@@ -273,5 +276,12 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
             unhealthy_after: row.get(20)?,
         },
         release_command: row.get(21)?,
+        service: match row.get::<_, Option<String>>(22)? {
+            Some(kind) => Some(
+                ServiceKind::parse(&kind).map_err(|e| bad_column(22, format!("service: {e}")))?,
+            ),
+            None => None,
+        },
+        publish: row.get(23)?,
     })
 }

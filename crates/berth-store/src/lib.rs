@@ -16,6 +16,7 @@ mod registries;
 mod samples;
 mod schema;
 mod servers;
+mod services;
 mod stages;
 mod webhooks;
 

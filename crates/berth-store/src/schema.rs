@@ -247,6 +247,19 @@ CREATE TABLE samples (
     r#"
 ALTER TABLE apps ADD COLUMN release_command TEXT;
 "#,
+    // 12: services (an app with a kind; published on the server's loopback only if asked) and
+    // the apps linked to them (each gets the connection string as a secret variable).
+    r#"
+ALTER TABLE apps ADD COLUMN service TEXT;
+ALTER TABLE apps ADD COLUMN publish_port INTEGER;
+CREATE TABLE service_links (
+    service TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    app     TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    var     TEXT NOT NULL,
+    PRIMARY KEY (service, app, var)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX service_links_app ON service_links (app);
+"#,
 ];
 
 /// The schema version this binary writes.

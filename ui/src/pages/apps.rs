@@ -58,7 +58,11 @@ pub fn Apps() -> impl IntoView {
         busy.set(true);
         // Not `fetch`: this runs from events too, where the toasts cannot be looked up.
         spawn_local(async move {
-            let answer = api::overview().await;
+            // Services have a page of their own.
+            let answer = api::overview().await.map(|mut o| {
+                o.apps.retain(|a| a.service.is_none());
+                o
+            });
             if let Err(e) = &answer {
                 toasts.error(e);
             }
@@ -410,6 +414,7 @@ mod tests {
             commit_message: Some("first".into()),
             url: Some("https://hello.example.com".into()),
             last_deploy: None,
+            service: None,
         }
     }
 

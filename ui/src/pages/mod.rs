@@ -11,4 +11,5 @@ pub mod quick_deploy;
 pub mod registries;
 pub mod server_add;
 pub mod servers;
+pub mod services;
 pub mod settings;

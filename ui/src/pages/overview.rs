@@ -237,6 +237,7 @@ fn OverviewBody(data: OverviewDto, now: i64) -> impl IntoView {
 fn app_row(a: AppSummary, now: i64) -> impl IntoView {
     let nav = use_nav();
     let name = a.name.clone();
+    let service = a.service.is_some();
     let last = match a.last_deploy {
         Some(d) => {
             let commit = d.commit.as_deref().map(format::short_commit).unwrap_or("");
@@ -258,7 +259,14 @@ fn app_row(a: AppSummary, now: i64) -> impl IntoView {
     view! {
         <div class="row" data-testid="app-row">
             <span>
-                <button class="link strong" on:click=move |_| nav.go(Page::App(name.clone()))>
+                <button
+                    class="link strong"
+                    on:click=move |_| {
+                        nav.go(
+                            if service { Page::Service(name.clone()) } else { Page::App(name.clone()) },
+                        )
+                    }
+                >
                     {a.name.clone()}
                 </button>
                 {a.commit_message.map(|m| view! { <div class="muted small ellipsis">{m}</div> })}

@@ -84,6 +84,8 @@ fn app(name: &str, server: &str) -> App {
             unhealthy_after: 5,
         },
         release_command: Some("bin/migrate && echo done".into()),
+        service: None,
+        publish: None,
         created_at: 1_700_000_000_500,
     }
 }

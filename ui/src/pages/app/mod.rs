@@ -6,6 +6,7 @@
 //! The page keeps what a deploy shows (steps, build log, outcome) itself, so switching tabs
 //! loses nothing; each tab loads its own data when it opens.
 
+mod connect;
 mod container_log;
 mod deploys;
 mod domains;
@@ -34,6 +35,8 @@ use log_view::LogFeed;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Deploys,
+    /// A service's: where apps reach it, and the apps linked to it.
+    Connect,
     Logs,
     Metrics,
     Env,
@@ -53,8 +56,18 @@ impl Tab {
         Tab::Stages,
     ];
 
+    /// A service's tabs: no domains, webhook or stages; how to connect instead.
+    const SERVICE: [Tab; 5] = [
+        Tab::Connect,
+        Tab::Deploys,
+        Tab::Logs,
+        Tab::Metrics,
+        Tab::Env,
+    ];
+
     fn id(self) -> &'static str {
         match self {
+            Tab::Connect => "connect",
             Tab::Deploys => "deploys",
             Tab::Logs => "logs",
             Tab::Metrics => "metrics",
@@ -67,6 +80,7 @@ impl Tab {
 
     fn label(self) -> &'static str {
         match self {
+            Tab::Connect => "Connect",
             Tab::Deploys => "Deploys",
             Tab::Logs => "Logs",
             Tab::Metrics => "Metrics",
@@ -91,6 +105,8 @@ enum Job {
 #[derive(Clone, Copy)]
 struct AppCtx {
     name: StoredValue<String>,
+    /// A service (its own tabs and words) rather than an app.
+    service: bool,
     status: RwSignal<Option<AppStatus>>,
     job: RwSignal<Option<Job>>,
     /// The last deploy's steps: shown from its start until the next one.
@@ -105,6 +121,14 @@ struct AppCtx {
 impl AppCtx {
     fn name(&self) -> String {
         self.name.get_value()
+    }
+
+    fn tabs(&self) -> &'static [Tab] {
+        if self.service {
+            &Tab::SERVICE
+        } else {
+            &Tab::ALL
+        }
     }
 
     fn busy(&self) -> bool {
@@ -167,16 +191,17 @@ fn use_app() -> AppCtx {
 }
 
 #[component]
-pub fn AppPage(name: String) -> impl IntoView {
+pub fn AppPage(name: String, #[prop(optional)] service: bool) -> impl IntoView {
     let toasts = use_toasts();
     let ctx = AppCtx {
         name: StoredValue::new(name.clone()),
+        service,
         status: RwSignal::new(None),
         job: RwSignal::new(None),
         pipeline: RwSignal::new(None),
         build_log: LogFeed::new(),
         outcome: RwSignal::new(None),
-        tab: RwSignal::new(Tab::Deploys),
+        tab: RwSignal::new(if service { Tab::Connect } else { Tab::Deploys }),
         toasts,
     };
     provide_context(ctx);
@@ -371,10 +396,12 @@ fn Header() -> impl IntoView {
                     on:click=move |_| ctx.run(JobKind::Deploy, None)
                 >
                     {move || {
-                        if ctx.job.get() == Some(Job::Known(JobKind::Deploy)) {
-                            "Deploying…"
-                        } else {
-                            "Deploy"
+                        match (ctx.job.get() == Some(Job::Known(JobKind::Deploy)), ctx.service) {
+                            (true, false) => "Deploying…",
+                            (false, false) => "Deploy",
+                            (true, true) => "Starting…",
+                            (false, true) if deployed() => "Pull and restart",
+                            (false, true) => "Start",
                         }
                     }}
                 </button>
@@ -434,15 +461,21 @@ fn Header() -> impl IntoView {
                     }
                     _ => ().into_any(),
                 }}
-                <button class="button ghost" data-testid="edit-app" on:click=open_edit>
-                    "Edit"
-                </button>
+                <Show when=move || !ctx.service>
+                    <button class="button ghost" data-testid="edit-app" on:click=open_edit>
+                        "Edit"
+                    </button>
+                </Show>
             </div>
         </header>
         <Show when=move || confirm_stop.get()>
             <Confirm
                 title=format!("Stop {}?", ctx.name())
-                body="The app stops serving until you start it again (also across server reboots)."
+                body=if ctx.service {
+                    "The apps linked to it lose their connection until you start it again (also across server reboots)."
+                } else {
+                    "The app stops serving until you start it again (also across server reboots)."
+                }
                 confirm="Stop"
                 danger=true
                 on_answer=Callback::new(move |yes| {
@@ -502,12 +535,13 @@ fn reload_status(ctx: AppCtx) {
 #[component]
 fn Tabs() -> impl IntoView {
     let ctx = use_app();
+    let tabs = ctx.tabs();
     let on_key = move |ev: web_sys::KeyboardEvent| {
-        let i = Tab::ALL
+        let i = tabs
             .iter()
             .position(|t| *t == ctx.tab.get_untracked())
             .unwrap_or(0);
-        let n = Tab::ALL.len();
+        let n = tabs.len();
         let next = match ev.key().as_str() {
             "ArrowRight" => (i + 1) % n,
             "ArrowLeft" => (i + n - 1) % n,
@@ -516,13 +550,14 @@ fn Tabs() -> impl IntoView {
             _ => return,
         };
         ev.prevent_default();
-        ctx.tab.set(Tab::ALL[next]);
-        focus_tab(Tab::ALL[next]);
+        ctx.tab.set(tabs[next]);
+        focus_tab(tabs[next]);
     };
     view! {
         <div class="tabs" role="tablist" aria-label="App sections" on:keydown=on_key>
-            {Tab::ALL
-                .into_iter()
+            {tabs
+                .iter()
+                .copied()
                 .map(|t| {
                     let selected = move || ctx.tab.get() == t;
                     view! {
@@ -559,6 +594,7 @@ fn Tabs() -> impl IntoView {
         >
             {move || match ctx.tab.get() {
                 Tab::Deploys => view! { <deploys::DeploysTab /> }.into_any(),
+                Tab::Connect => view! { <connect::ConnectTab /> }.into_any(),
                 Tab::Logs => view! { <container_log::ContainerLog /> }.into_any(),
                 Tab::Metrics => view! { <metrics::MetricsTab /> }.into_any(),
                 Tab::Env => view! { <env::EnvTab /> }.into_any(),

@@ -1,0 +1,194 @@
+//! Services against a real PostgreSQL (Debian's, built once per machine by
+//! `scripts/test-images.sh postgres` with the official image's env contract, pushed to a real
+//! registry on this machine so Berth pulls it as it would `postgres:16`): created with
+//! generated credentials, private to the server's network, linked to an app that writes a row
+//! through the connection string it was given, restarted with its data kept, and removed.
+
+use std::process::Command;
+
+use berth_testkit::docker::{self, AppGuard, NamedGuard, VolumeGuard};
+use berth_testkit::{Berth, Registry, git, run, unique};
+
+fn inspect(container: &str, format: &str) -> String {
+    run(Command::new("docker").args(["inspect", "-f", format, container]))
+        .trim()
+        .to_owned()
+}
+
+/// The running containers of `app`.
+fn running(app: &str) -> Vec<String> {
+    run(Command::new("docker").args([
+        "ps",
+        "--filter",
+        &format!("label=berth.app={app}"),
+        "--format",
+        "{{.Names}}",
+    ]))
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+#[test]
+fn a_postgres_service_keeps_its_data_and_an_app_linked_to_it_writes_through_its_url() {
+    let pg = berth_testkit::test_image("postgres");
+    let registry = Registry::start();
+    let repo = format!("berth-test/{}", unique("pg"));
+    let _pulled = NamedGuard(repo.clone());
+    let pg_ref = registry.push_local(&pg, &repo, "15");
+    docker::ensure_busybox();
+
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let db = unique("pg");
+    let web = unique("pgweb");
+    let _guards = (
+        AppGuard(db.clone()),
+        AppGuard(web.clone()),
+        VolumeGuard(berth_model::data_volume(&db)),
+    );
+
+    // A kind that does not exist: said so, nothing stored.
+    let r = b.fails(&["service", "create", &db, "--kind", "mongo"]);
+    assert!(
+        r.stderr.contains("no service kind `mongo`") && r.stderr.contains("--image"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        b.ok(&["service", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
+
+    let created = b.ok(&[
+        "service", "create", &db, "--kind", "postgres", "--image", &pg_ref, "--memory", "256m",
+    ]);
+    assert!(
+        created.stderr.contains("ready: its probe passed")
+            && created.stderr.contains(&format!("reach it at {db}:5432")),
+        "{}",
+        created.stderr
+    );
+    let serving = running(&db);
+    assert_eq!(serving.len(), 1, "{serving:?}");
+    let container = &serving[0];
+    // Private: on the berth network under its own name, no port on the server, its data in a
+    // named volume, its password nowhere in the container's command.
+    let bindings = inspect(container, "{{json .HostConfig.PortBindings}}");
+    assert!(matches!(bindings.as_str(), "null" | "{}"), "{bindings}");
+    assert!(
+        inspect(
+            container,
+            "{{json .NetworkSettings.Networks.berth.Aliases}}"
+        )
+        .contains(&format!("\"{db}\"")),
+        "reachable by its name"
+    );
+    assert!(
+        inspect(container, "{{range .Mounts}}{{.Name}} {{end}}")
+            .contains(&berth_model::data_volume(&db))
+    );
+    assert_eq!(inspect(container, "{{.HostConfig.Memory}}"), "268435456");
+    let shown = b.ok(&["service", "show", &db, "--json"]).json();
+    assert_eq!(shown["service"]["service"], "postgres");
+    let env = shown["env"].as_array().cloned().unwrap_or_default();
+    let password = env
+        .iter()
+        .find(|e| e["key"] == "POSTGRES_PASSWORD")
+        .unwrap_or_else(|| panic!("{shown:#}"));
+    assert_eq!(password["secret"], true);
+    assert_eq!(
+        password["value"],
+        serde_json::Value::Null,
+        "kept in the keychain"
+    );
+
+    // An app that writes a row at start, through the connection string the link gives it.
+    let user = berth_model::ServiceKind::db_name(&db);
+    let app_repo = git::Repo::new();
+    app_repo.commit(
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM {pg}\nCOPY --from={busybox} /bin/busybox /bin/busybox\nENTRYPOINT []\nCMD [\"sh\", \"-c\", \"psql \\\"$DATABASE_URL\\\" -v ON_ERROR_STOP=1 -c \\\"CREATE TABLE IF NOT EXISTS notes (body text); INSERT INTO notes VALUES ('written by the app')\\\" && mkdir -p /tmp/www && echo ok > /tmp/www/healthz && exec busybox httpd -f -p 8080 -h /tmp/www\"]\n",
+                busybox = docker::BUSYBOX
+            ),
+        )],
+        "an app that writes to its database",
+    );
+    b.ok(&[
+        "app",
+        "create",
+        &web,
+        "--git",
+        &app_repo.path_str(),
+        "--health-path",
+        "/healthz",
+    ]);
+    let linked = b.ok(&["service", "link", &db, "--app", &web]);
+    assert!(linked.stderr.contains("DATABASE_URL"), "{}", linked.stderr);
+    let url = b.ok(&["env", "ls", &web, "--json"]).json();
+    assert!(
+        url.to_string().contains("DATABASE_URL"),
+        "the app has the variable, secret: {url}"
+    );
+    b.ok(&["deploy", &web]);
+    let rows = |b: &Berth| {
+        b.ok(&[
+            "exec",
+            &db,
+            "--",
+            "sh",
+            "-c",
+            "psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tAc 'SELECT body FROM notes'",
+        ])
+        .stdout
+    };
+    assert_eq!(rows(&b).trim(), "written by the app");
+    assert!(
+        b.ok(&["exec", &db, "--", "sh", "-c", "echo \"$POSTGRES_USER\""])
+            .stdout
+            .contains(&user)
+    );
+
+    // A restart: the old container stops before the new one starts on the same data.
+    let restarted = b.ok(&["service", "restart", &db]);
+    assert!(restarted.stderr.contains("ready"), "{}", restarted.stderr);
+    let now = running(&db);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(&now[0], container, "a new container");
+    assert_eq!(rows(&b).trim(), "written by the app", "the data stayed");
+
+    // Not while linked; and never behind the proxy.
+    let r = b.fails(&["service", "rm", &db]);
+    assert!(
+        r.stderr.contains(&format!("linked to {web}")) && r.stderr.contains("unlink"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(running(&db).len(), 1, "nothing removed");
+    let r = b.fails(&["domain", "add", &db, "db.example.test"]);
+    assert!(r.stderr.contains("is a service"), "{}", r.stderr);
+    let listed = b.ok(&["service", "ls", "--json"]).json();
+    assert_eq!(listed[0]["links"][0]["app"], web.as_str(), "{listed:#}");
+    let apps = b.ok(&["app", "ls", "--json"]).json();
+    assert_eq!(
+        apps.as_array().map(Vec::len),
+        Some(1),
+        "services are not apps in the list: {apps}"
+    );
+
+    b.ok(&["service", "unlink", &db, "--app", &web]);
+    assert!(
+        !b.ok(&["env", "ls", &web, "--json"])
+            .stdout
+            .contains("DATABASE_URL")
+    );
+    b.ok(&["app", "rm", &web]);
+    b.ok(&["service", "rm", &db, "--purge"]);
+    assert!(running(&db).is_empty());
+    assert!(
+        !docker::volume_exists(&berth_model::data_volume(&db)),
+        "--purge removed its data"
+    );
+}
