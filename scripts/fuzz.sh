@@ -47,7 +47,8 @@ for run in "${runs[@]}"; do
     crate="${run%%/*}"
     target="${run#*/}"
     fuzz_dir="$root/crates/$crate/fuzz"
-    export CARGO_TARGET_DIR="$fuzz_dir/target"
+    # One target dir for every fuzz crate: libFuzzer and the shared dependencies build once.
+    export CARGO_TARGET_DIR="${BERTH_FUZZ_TARGET_DIR:-$root/target/fuzz}"
     mkdir -p "$CARGO_TARGET_DIR"
     cd "$fuzz_dir"
     mkdir -p "corpus/$target"
@@ -59,7 +60,7 @@ for run in "${runs[@]}"; do
     if [ -f "dict/$target.dict" ]; then
         options+=(-dict="dict/$target.dict")
     fi
-    log="$CARGO_TARGET_DIR/fuzz-$target.log"
+    log="$CARGO_TARGET_DIR/fuzz-$crate-$target.log"
     started=$SECONDS
     if "${cargo[@]}" fuzz run --sanitizer "$sanitizer" --debug-assertions "$target" \
         "${inputs[@]}" -- "${options[@]}" >"$log" 2>&1; then

@@ -6,6 +6,8 @@
 #                                    # imported as berth-test/debian:bookworm-<recipe hash>
 #   scripts/test-images.sh postgres  # Debian's PostgreSQL on it, with the official image's
 #                                    # env contract: berth-test/postgres:15-<recipe hash>
+#   scripts/test-images.sh redis     # Debian's Redis on it, the official image's entrypoint
+#                                    # contract: berth-test/redis:7-<recipe hash>
 #
 # Several names build (and print) each in turn. Images are tagged by a hash of their recipe
 # (the function that builds it, its files, the mirror, the image it is built on), so a changed
@@ -49,17 +51,29 @@ debian() {
   echo "$tag"
 }
 
+# Builds `$tag` from the Dockerfile and files in `$dir` (removed after), once: an image with that
+# tag is reused.
+build() {
+  local tag=$1 dir=$2 what=$3
+  if ! docker image inspect "$tag" >/dev/null 2>&1; then
+    log "building $tag ($what)"
+    DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$dir" >"$dir.log" 2>&1 ||
+      { tail -n 20 "$dir.log" >&2; rm -rf "$dir" "$dir.log"; exit 1; }
+    log "built $tag"
+  fi
+  rm -rf "$dir" "$dir.log"
+  echo "$tag"
+}
+
 # Debian's PostgreSQL 15 behind an entrypoint that takes the official image's env.
 postgres() {
-  local base hash tag dir
+  local base hash dir
   base=$(debian)
   hash=$( (declare -f postgres; cat "$here/test-images/postgres-entrypoint.sh"; echo "$base") |
     sha256sum | cut -c1-12)
-  tag="berth-test/postgres:15-$hash"
-  if ! docker image inspect "$tag" >/dev/null 2>&1; then
-    dir=$(mktemp -d /tmp/berth-test-postgres.XXXXXX)
-    cp "$here/test-images/postgres-entrypoint.sh" "$dir/docker-entrypoint.sh"
-    cat >"$dir/Dockerfile" <<DOCKERFILE
+  dir=$(mktemp -d /tmp/berth-test-postgres.XXXXXX)
+  cp "$here/test-images/postgres-entrypoint.sh" "$dir/docker-entrypoint.sh"
+  cat >"$dir/Dockerfile" <<DOCKERFILE
 FROM $base
 # Without the package's own cluster, JIT (LLVM), docs and translations: a third of the size.
 RUN apt-get update && apt-get install -y --no-install-recommends postgresql-15 \
@@ -76,22 +90,39 @@ LABEL berth.test=true
 ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["postgres"]
 DOCKERFILE
-    log "building $tag (apt-get install postgresql-15)"
-    DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$dir" >"$dir.log" 2>&1 ||
-      { tail -n 20 "$dir.log" >&2; rm -rf "$dir" "$dir.log"; exit 1; }
-    rm -rf "$dir" "$dir.log"
-    log "built $tag"
-  fi
-  echo "$tag"
+  build "berth-test/postgres:15-$hash" "$dir" "apt-get install postgresql-15"
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 debian|postgres ..." >&2; exit 2; }
+# Debian's Redis 7 behind an entrypoint like the official image's.
+redis() {
+  local base hash dir
+  base=$(debian)
+  hash=$( (declare -f redis; cat "$here/test-images/redis-entrypoint.sh"; echo "$base") |
+    sha256sum | cut -c1-12)
+  dir=$(mktemp -d /tmp/berth-test-redis.XXXXXX)
+  cp "$here/test-images/redis-entrypoint.sh" "$dir/docker-entrypoint.sh"
+  cat >"$dir/Dockerfile" <<DOCKERFILE
+FROM $base
+RUN apt-get update && apt-get install -y --no-install-recommends redis-server \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc /usr/share/man
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+WORKDIR /data
+EXPOSE 6379
+LABEL berth.test=true
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["redis-server", "--protected-mode", "no"]
+DOCKERFILE
+  build "berth-test/redis:7-$hash" "$dir" "apt-get install redis-server"
+}
+
+[ $# -gt 0 ] || { echo "usage: $0 debian|postgres|redis ..." >&2; exit 2; }
 exec 9>/tmp/berth-test-images.lock
 flock 9
 for name in "$@"; do
   case "$name" in
     debian) debian ;;
     postgres) postgres ;;
-    *) echo "usage: $0 debian|postgres ..." >&2; exit 2 ;;
+    redis) redis ;;
+    *) echo "usage: $0 debian|postgres|redis ..." >&2; exit 2 ;;
   esac
 done

@@ -192,3 +192,65 @@ fn a_postgres_service_keeps_its_data_and_an_app_linked_to_it_writes_through_its_
         "--purge removed its data"
     );
 }
+
+#[test]
+fn a_redis_service_wants_its_password_and_a_linked_app_s_url_reaches_it() {
+    let image = berth_testkit::test_image("redis");
+    let registry = Registry::start();
+    let repo = format!("berth-test/{}", unique("redis"));
+    let _pulled = NamedGuard(repo.clone());
+    let reference = registry.push_local(&image, &repo, "7");
+
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let cache = unique("cache");
+    let web = unique("cacheweb");
+    let _guards = (
+        AppGuard(cache.clone()),
+        AppGuard(web.clone()),
+        VolumeGuard(berth_model::data_volume(&cache)),
+    );
+    let created = b.ok(&[
+        "service", "create", &cache, "--kind", "redis", "--image", &reference,
+    ]);
+    assert!(created.stderr.contains("REDIS_URL"), "{}", created.stderr);
+    let container = running(&cache).pop().unwrap_or_default();
+    let password = b.ok(&["env", "get", &cache, "REDIS_PASSWORD"]).stdout;
+    let password = password.trim();
+    assert_eq!(password.len(), 32);
+    // The password reaches redis-server through the entrypoint's shell, not its command line.
+    let cmd = inspect(&container, "{{json .Config.Cmd}}");
+    assert!(!cmd.contains(password), "{cmd}");
+    let noauth = b.run(&["exec", &cache, "--", "redis-cli", "SET", "k", "v"]);
+    assert!(noauth.stdout.contains("NOAUTH"), "{}", noauth.stdout);
+
+    // The app's REDIS_URL, used from the berth network (the service's own container is on it).
+    b.ok(&[
+        "app", "create", &web, "--image", &reference, "--port", "6379",
+    ]);
+    b.ok(&["service", "link", &cache, "--app", &web]);
+    let url = b.ok(&["env", "get", &web, "REDIS_URL"]).stdout;
+    let url = url.trim();
+    assert_eq!(url, format!("redis://default:{password}@{cache}:6379/0"));
+    b.ok(&[
+        "exec",
+        &cache,
+        "--",
+        "redis-cli",
+        "-u",
+        url,
+        "SET",
+        "k",
+        "v",
+    ]);
+    let got = b.ok(&["exec", &cache, "--", "redis-cli", "-u", url, "GET", "k"]);
+    assert_eq!(got.stdout.trim(), "v");
+    // Its data is in the volume (append-only file on): a restart keeps it.
+    b.ok(&["service", "restart", &cache]);
+    let got = b.ok(&["exec", &cache, "--", "redis-cli", "-u", url, "GET", "k"]);
+    assert_eq!(got.stdout.trim(), "v");
+
+    b.ok(&["service", "unlink", &cache, "--app", &web]);
+    b.ok(&["app", "rm", &web]);
+    b.ok(&["service", "rm", &cache, "--purge"]);
+}

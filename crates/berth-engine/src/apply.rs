@@ -107,11 +107,16 @@ impl Apply<'_> {
                 container,
                 grace_secs,
             } => {
-                self.host
-                    .docker()
-                    .stop_container(&container, grace_secs)
-                    .await?;
-                self.created.stopped_previous = Some(container);
+                let docker = self.host.docker();
+                // Started again on failure only if it ran (a stopped service stays stopped).
+                let ran = docker
+                    .inspect_container(&container)
+                    .await?
+                    .is_some_and(|i| i.running);
+                docker.stop_container(&container, grace_secs).await?;
+                if ran {
+                    self.created.stopped_previous = Some(container);
+                }
                 Ok(())
             }
             Action::Create(c) => self.create(c, d).await,

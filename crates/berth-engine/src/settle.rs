@@ -127,6 +127,17 @@ pub fn plan_settle(input: &SettleInput<'_>) -> Plan {
             },
         );
     }
+    // A service's deploy stops the serving container before it starts the new one: cut off
+    // in between, the one that served starts again (once the other is gone: one owner).
+    if let (Some(_), Some((active, false))) = (app.service, &input.active_container) {
+        push(
+            Step::Start,
+            Action::Start {
+                container: active.clone(),
+            },
+        );
+        push(Step::HealthCheck, crate::plan::readiness(app, active));
+    }
     // A deploy built its own image; a rollback or restart reused another deployment's.
     if d.kind == DeploymentKind::Deploy
         && let Some(image) = &d.image
@@ -347,6 +358,24 @@ mod tests {
             cleanup      remove image berth/hello:bbbb2222
         "#]]
         .assert_eq(&plan.to_string());
+    }
+
+    #[test]
+    fn a_service_cut_off_between_stopping_the_old_and_starting_the_new_gets_the_old_back() {
+        let app = App {
+            service: Some(berth_model::ServiceKind::Redis),
+            ..app()
+        };
+        let d = interrupted(DeploymentKind::Restart);
+        let mut cut_off = input(&app, &d, None, None, true);
+        cut_off.active_container = Some(("berth-hello-aaaa1111".into(), false));
+        expect![[r#"
+            cleanup      record deployment bbbb2222 as interrupted
+            cleanup      remove berth-hello-bbbb2222
+            start        start berth-hello-aaaa1111
+            health-check run `redis-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG` in berth-hello-aaaa1111 every 200ms until it exits 0 (deadline 30s)
+        "#]]
+        .assert_eq(&plan_settle(&cut_off).to_string());
     }
 
     #[test]

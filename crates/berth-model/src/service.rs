@@ -227,7 +227,10 @@ impl ServiceKind {
                 get("MARIADB_PASSWORD")?,
                 get("MARIADB_DATABASE")?
             ),
-            ServiceKind::Redis => format!("redis://:{}@{host}:{port}/0", get("REDIS_PASSWORD")?),
+            // The `default` user named: redis-cli 7.0 sends an empty one as a user name.
+            ServiceKind::Redis => {
+                format!("redis://default:{}@{host}:{port}/0", get("REDIS_PASSWORD")?)
+            }
             ServiceKind::Image => return None,
         })
     }
@@ -498,7 +501,7 @@ mod tests {
         );
         assert_eq!(
             ServiceKind::Redis.url("cache", 6379, &env).as_deref(),
-            Some("redis://:s3cr3t@cache:6379/0")
+            Some("redis://default:s3cr3t@cache:6379/0")
         );
         assert_eq!(ServiceKind::Mysql.url("db", 3306, &env), None);
         assert_eq!(ServiceKind::db_name("shop-db"), "shop_db");
