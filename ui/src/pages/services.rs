@@ -282,12 +282,7 @@ fn NewServiceDialog(on_done: Callback<Option<String>>) -> impl IntoView {
                     .collect_view()}
             </div>
             <Field label="Name" hint="Apps on its server reach it by this name">
-                <input
-                    data-testid="service-name"
-                    placeholder="db"
-                    prop:value=move || name.get()
-                    on:input=move |ev| name.set(event_target_value(&ev))
-                />
+                <TextInput testid="service-name" value=name placeholder="db" />
             </Field>
             <Field label="Server">
                 <select
@@ -323,46 +318,42 @@ fn NewServiceDialog(on_done: Callback<Option<String>>) -> impl IntoView {
                 label="Image"
                 hint="Instead of the official one: a mirror, or any image for the kind `image`"
             >
-                <input
-                    data-testid="service-image"
-                    placeholder="registry.example.com/acme/db:16"
-                    prop:value=move || image.get()
-                    on:input=move |ev| image.set(event_target_value(&ev))
-                />
+                <TextInput testid="service-image" value=image placeholder="registry.example.com/acme/db:16" />
             </Field>
             <Show when=is_image>
                 <Field label="Port" hint="Left empty: the image's EXPOSE">
-                    <input
-                        data-testid="service-port"
-                        prop:value=move || port.get()
-                        on:input=move |ev| port.set(event_target_value(&ev))
-                    />
+                    <TextInput testid="service-port" value=port />
                 </Field>
             </Show>
             <div class="field-row">
                 <Field label="Memory" hint="512m, 1g">
-                    <input
-                        data-testid="service-memory"
-                        prop:value=move || memory.get()
-                        on:input=move |ev| memory.set(event_target_value(&ev))
-                    />
+                    <TextInput testid="service-memory" value=memory />
                 </Field>
                 <Field label="CPUs" hint="0.5, 2">
-                    <input
-                        data-testid="service-cpus"
-                        prop:value=move || cpus.get()
-                        on:input=move |ev| cpus.set(event_target_value(&ev))
-                    />
+                    <TextInput testid="service-cpus" value=cpus />
                 </Field>
             </div>
             <Field label="Publish" hint="127.0.0.1:PORT on the server (left empty: not published)">
-                <input
-                    data-testid="service-publish"
-                    prop:value=move || publish.get()
-                    on:input=move |ev| publish.set(event_target_value(&ev))
-                />
+                <TextInput testid="service-publish" value=publish />
             </Field>
             <DialogError error=error />
         </Modal>
+    }
+}
+
+/// A text field of the form, bound to `value`.
+#[component]
+fn TextInput(
+    testid: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] placeholder: &'static str,
+) -> impl IntoView {
+    view! {
+        <input
+            data-testid=testid
+            placeholder=placeholder
+            prop:value=move || value.get()
+            on:input=move |ev| value.set(event_target_value(&ev))
+        />
     }
 }
