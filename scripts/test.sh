@@ -2,7 +2,8 @@
 # Runs every Berth test on this machine: installs what is missing, starts dockerd, builds the
 # `berth` binary, the webhook relay (static), the desktop UI (wasm) and the desktop app, runs
 # unit, end-to-end and desktop tests (the e2e harness starts its own sshd; the desktop tests
-# their own Xvfb), then fuzzes the webhook parsers briefly. Prints how long each phase took.
+# their own Xvfb) with fmt and clippy beside them, then fuzzes the webhook parsers briefly.
+# Prints how long each phase took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,11 +31,13 @@ phase build-ui scripts/build-ui.sh
 # background, beside the native relay, the binaries and the tests: their fat-LTO and debug
 # links run on one core, and it fills the other.
 case "$(uname -m)" in x86_64) native=x86_64 cross=aarch64 ;; *) native=aarch64 cross=x86_64 ;; esac
-# The tests only check that one is static and answers (under qemu): it is built with thin LTO
-# and parallel codegen here, half the CPU of the shipped profile (fat LTO, one codegen unit),
-# which the native relay — the one the package test installs — keeps.
+# The relays the tests install are the shipped code built for compile time, not size: no LTO,
+# parallel codegen, opt-level 1 (the shipped profile — fat LTO, one codegen unit, size-optimized
+# — doubles the native build on the critical path and gains the tests nothing). They run on
+# servers the tests start, statically linked, like the shipped ones.
+export CARGO_PROFILE_RELAY_LTO=off CARGO_PROFILE_RELAY_CODEGEN_UNITS=16
+export CARGO_PROFILE_RELAY_OPT_LEVEL=1
 BERTH_PHASE_BESIDE=1 BERTH_RELAY_ARCHES=$cross \
-  CARGO_PROFILE_RELAY_LTO=thin CARGO_PROFILE_RELAY_CODEGEN_UNITS=16 \
   scripts/phase.sh "build-relay-$cross" \
   scripts/build-relay.sh >"${TMPDIR:-/tmp}/berth-relay-$cross.log" 2>&1 &
 cross_pid=$!
@@ -51,6 +54,13 @@ if [ "$cross_rc" -ne 0 ]; then
   echo "test: the $cross relay did not build" >&2
   exit 1
 fi
+# The lints beside the tests (which mostly wait on Docker, sshd and WebKit): their own check
+# builds fill the idle core, in their own target dir (a running `cargo test` holds the lock on
+# its own). fmt first, it takes a second.
+BERTH_PHASE_BESIDE=1 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/lint" scripts/phase.sh lint bash -c \
+  'cargo fmt --all -- --check && cargo clippy --workspace --all-targets --color never -- -D warnings' \
+  >"${TMPDIR:-/tmp}/berth-lint.log" 2>&1 &
+lint_pid=$!
 # One run for every test binary (unit, each crate's own, tidy, e2e, desktop): one feature set,
 # nothing rebuilt. Its output is kept to time each kind of test binary.
 log=$(mktemp)
@@ -58,6 +68,10 @@ check tests bash -o pipefail -c 'cargo test --workspace --no-fail-fast -- --test
   _ "${BERTH_TEST_THREADS:-2}" "$log"
 [ -n "${BERTH_TIMINGS:-}" ] && scripts/phase.sh --split-tests "$log" >>"$BERTH_TIMINGS"
 rm -f "$log"
+if ! wait "$lint_pid"; then
+  cat "${TMPDIR:-/tmp}/berth-lint.log" >&2
+  failed+=(lint)
+fi
 # The webhook parsers and signature checks under libFuzzer, briefly.
 # Without AddressSanitizer here: the fuzzed crates forbid unsafe code, so what a fuzzer finds is a
 # panic, an overflow (debug assertions stay on) or a hang — and the build is half as long, the

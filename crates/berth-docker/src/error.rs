@@ -53,6 +53,21 @@ fn build_message(message: &str, step: Option<&str>, output: &[String]) -> String
 }
 
 impl DockerError {
+    /// Whether a build failed because a cached layer it reused was removed while it ran (the
+    /// classic builder's cache is made of images, which another app's cleanup may delete):
+    /// the same build again finds the cache as it is now.
+    pub fn is_build_cache_race(&self) -> bool {
+        match self {
+            DockerError::Build { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                m.contains("failed to get digest")
+                    || (m.contains("no such image") && m.contains("sha256:"))
+                    || m.contains("failed to get layer")
+            }
+            _ => false,
+        }
+    }
+
     /// Classifies a bollard error for calls to the engine at `target`.
     pub(crate) fn from_bollard(target: &str, err: bollard::errors::Error) -> DockerError {
         use bollard::errors::Error as B;
@@ -124,11 +139,18 @@ mod tests {
 
     #[test]
     fn build_errors_show_the_failing_step() {
+        let race = DockerError::Build {
+            message: "failed to get digest sha256:23bf: open /var/lib/docker/image/overlay2/imagedb/content/sha256/23bf: no such file or directory".into(),
+            step: Some("Step 4/4 : LABEL berth.app=web".into()),
+            output: vec![],
+        };
+        assert!(race.is_build_cache_race());
         let e = DockerError::Build {
             message: "The command '/bin/sh -c false' returned a non-zero code: 1".into(),
             step: Some("Step 2/3 : RUN false".into()),
             output: vec!["oops".into()],
         };
+        assert!(!e.is_build_cache_race());
         assert_eq!(
             e.to_string(),
             "the Dockerfile failed at `Step 2/3 : RUN false`: The command '/bin/sh -c false' returned a non-zero code: 1\noutput of the failing step:\n  oops"

@@ -217,31 +217,56 @@ impl Apply<'_> {
         dockerfile: String,
         d: &Deployment,
     ) -> Result<(), EngineError> {
-        let Some(r) = self.resolved.take() else {
+        let Some(mut r) = self.resolved.take() else {
             return Err(EngineError::Task("build without a resolved source".into()));
         };
-        // Starting the stream runs git (reading .dockerignore): keep it off the runtime.
-        let context = tokio::task::spawn_blocking(move || r.context())
-            .await
-            .map_err(|e| EngineError::Task(e.to_string()))??;
         // Only labels that stay the same for a commit, so a redeploy hits the build cache; the
         // tag names the deployment.
         let mut build_labels = deployment_labels(&self.app.name, &d.id, d.commit.as_deref());
         build_labels.remove(labels::DEPLOYMENT);
         let sink = self.sink;
-        let on_line = |line: &str| {
-            sink.event(DeployEvent::BuildLine {
-                line: line.to_owned(),
-            })
-        };
         let docker = self.host.docker();
-        cancellable(self.cancel, async {
-            docker
-                .build_image(&tag, &dockerfile, &build_labels, context, on_line)
-                .await
-                .map_err(EngineError::from)
-        })
-        .await?;
+        let mut again = true;
+        loop {
+            // Starting the stream runs git (reading .dockerignore): keep it off the runtime.
+            let (back, context) = tokio::task::spawn_blocking(move || {
+                let context = r.context();
+                (r, context)
+            })
+            .await
+            .map_err(|e| EngineError::Task(e.to_string()))?;
+            r = back;
+            let context = context?;
+            let on_line = |line: &str| {
+                sink.event(DeployEvent::BuildLine {
+                    line: line.to_owned(),
+                })
+            };
+            let built = cancellable(self.cancel, async {
+                docker
+                    .build_image(&tag, &dockerfile, &build_labels, context, on_line)
+                    .await
+                    .map_err(EngineError::from)
+            })
+            .await;
+            match built {
+                // Docker's classic builder shares cached layers between apps: when another
+                // deploy on this server removes its old images while this build reuses one of
+                // their layers, the step fails though nothing is wrong with this app. Once more
+                // finds the cache as it now is.
+                Err(EngineError::Docker(e)) if again && e.is_build_cache_race() => {
+                    again = false;
+                    tracing::warn!("a cached layer was removed during the build: {e}");
+                    sink.event(DeployEvent::BuildLine {
+                        line: "a cached layer was removed by a concurrent cleanup on the server; \
+                               building again"
+                            .to_owned(),
+                    });
+                }
+                Err(e) => return Err(e),
+                Ok(_) => break,
+            }
+        }
         self.created.image = Some(tag);
         Ok(())
     }
