@@ -9,6 +9,15 @@ use std::process::Command;
 use berth_testkit::docker::{self, AppGuard, NamedGuard, VolumeGuard};
 use berth_testkit::{Berth, Registry, git, run, unique};
 
+/// Removes a directory (a backup target's, written as root by Docker) when dropped.
+struct DirGuard(String);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn inspect(container: &str, format: &str) -> String {
     run(Command::new("docker").args(["inspect", "-f", format, container]))
         .trim()
@@ -158,6 +167,102 @@ fn a_postgres_service_keeps_its_data_and_an_app_linked_to_it_writes_through_its_
     assert_eq!(now.len(), 1, "{now:?}");
     assert_ne!(&now[0], container, "a new container");
     assert_eq!(rows(&b).trim(), "written by the app", "the data stayed");
+
+    // Backups. A target that cannot be written is refused when it is added.
+    let r = b.fails(&["backup", "target", "add", "nope", "local:/proc/berth-nope"]);
+    assert!(r.stderr.contains("cannot be written"), "{}", r.stderr);
+    assert_eq!(
+        b.ok(&["backup", "target", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
+    // A directory on the server (through its Docker engine), and one on this machine.
+    let dir = format!("/tmp/{}", unique("backups"));
+    let _dir = DirGuard(dir.clone());
+    let _holder = NamedGuard(dir.trim_start_matches("/tmp/").to_owned());
+    b.ok(&[
+        "backup",
+        "target",
+        "add",
+        "srv",
+        &format!("ssh://here{dir}"),
+    ]);
+    let laptop = tempfile::tempdir().expect("tempdir");
+    let laptop_dir = laptop.path().to_string_lossy().into_owned();
+    b.ok(&[
+        "backup",
+        "target",
+        "add",
+        "lap",
+        &format!("local:{laptop_dir}"),
+    ]);
+
+    let first = b
+        .ok(&["backup", "create", &db, "--to", "srv", "--json"])
+        .json();
+    assert_eq!(first["backup"]["result"], "ok", "{first:#}");
+    let drop_table = |b: &Berth| {
+        b.ok(&[
+            "exec",
+            &db,
+            "--",
+            "sh",
+            "-c",
+            "psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -c 'DROP TABLE notes'",
+        ]);
+    };
+    drop_table(&b);
+    // Restoring over the service wants a yes; without one, nothing changes.
+    let r = b.fails(&["backup", "restore", &db, "latest", "--from", "srv"]);
+    assert!(
+        r.stderr.contains(&format!("overwrites the data of {db}")) && r.stderr.contains("--yes"),
+        "{}",
+        r.stderr
+    );
+    let r = b.fails(&[
+        "exec",
+        &db,
+        "--",
+        "sh",
+        "-c",
+        "psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tAc 'SELECT body FROM notes'",
+    ]);
+    assert!(
+        r.stderr.contains("does not exist"),
+        "still dropped: {}",
+        r.stderr
+    );
+    b.ok(&["backup", "restore", &db, "latest", "--from", "srv", "--yes"]);
+    assert_eq!(rows(&b).trim(), "written by the app", "the row is back");
+
+    // Retention keeps the newest N good ones; verify restores into a throwaway copy.
+    let second = b
+        .ok(&[
+            "backup", "create", &db, "--to", "srv", "--keep", "1", "--json",
+        ])
+        .json();
+    assert_eq!(second["removed"][0], first["backup"]["id"], "{second:#}");
+    let listed = b.ok(&["backup", "ls", &db, "--in", "srv", "--json"]).json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed:#}");
+    assert_eq!(listed[0]["id"], second["backup"]["id"]);
+    let verified = b
+        .ok(&["backup", "verify", &db, "latest", "--from", "srv", "--json"])
+        .json();
+    assert_eq!(verified["found"], "1 tables", "{verified:#}");
+    // A damaged file is caught before anything is restored.
+    let file = format!(
+        "{dir}/{db}/{}",
+        second["backup"]["file"].as_str().unwrap_or_default()
+    );
+    std::fs::write(&file, b"not a backup").expect("damage the backup");
+    let r = b.fails(&["backup", "verify", &db, "latest", "--from", "srv"]);
+    assert!(r.stderr.contains("is damaged"), "{}", r.stderr);
+    let r = b.fails(&["backup", "restore", &db, "latest", "--from", "srv", "--yes"]);
+    assert!(r.stderr.contains("nothing was restored"), "{}", r.stderr);
+    assert_eq!(rows(&b).trim(), "written by the app");
+    // On this machine: the same, listed there.
+    b.ok(&["backup", "create", &db, "--to", "lap"]);
+    let listed = b.ok(&["backup", "ls", &db, "--in", "lap", "--json"]).json();
+    assert_eq!(listed[0]["result"], "ok", "{listed:#}");
 
     // Not while linked; and never behind the proxy.
     let r = b.fails(&["service", "rm", &db]);

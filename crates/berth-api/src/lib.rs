@@ -8,6 +8,7 @@
 
 mod about;
 mod apps;
+mod backups;
 mod config;
 mod deploy;
 pub mod desktop;
@@ -31,6 +32,8 @@ mod watch;
 mod webhooks;
 
 pub use about::{COMMIT, VERSION, VERSION_LINE, about};
+pub use backups::Confirm;
+pub use berth_engine::backup::Verified;
 pub use berth_engine::exec::OutputStream;
 pub use berth_engine::observe::OutputLine;
 pub use berth_engine::{Clock, EngineError, SystemClock, runtime};

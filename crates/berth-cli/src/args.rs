@@ -37,6 +37,10 @@ pub enum Command {
     /// remove.
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// Back up a service (its kind's own method, compressed and checksummed), list, restore
+    /// and verify backups, and manage where they are kept.
+    #[command(subcommand)]
+    Backup(BackupCmd),
     /// Build a commit and switch to it once healthy.
     Deploy {
         app: String,
@@ -196,6 +200,80 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Back up a service now: PostgreSQL with pg_dump (custom format), MySQL/MariaDB with
+    /// mysqldump, Redis its RDB and append-only files (saved, copied while paused).
+    #[command(
+        after_help = "Examples:\n  berth backup create db\n  berth backup create db --to offsite --keep 7"
+    )]
+    Create {
+        service: String,
+        /// The target to keep it in (default: the service's own server, /var/lib/berth/backups).
+        #[arg(long, value_name = "TARGET")]
+        to: Option<String>,
+        /// Then remove the good backups beyond the N newest (never the newest good one).
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a service's backups, newest first: when, size, how long, result.
+    Ls {
+        service: String,
+        /// The target to list (default: the service's own server).
+        #[arg(long = "in", value_name = "TARGET")]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a backup's data back (checksum proven first): into the service itself, which asks
+    /// for confirmation (or --yes), or into another service of the same kind (--into).
+    Restore {
+        service: String,
+        /// A backup id (or a unique start of one), or `latest`.
+        backup: String,
+        #[arg(long = "from", value_name = "TARGET")]
+        target: Option<String>,
+        /// Another service of the same kind to restore into (a copy to look at).
+        #[arg(long, value_name = "SERVICE")]
+        into: Option<String>,
+        /// Overwrite without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Restore a backup into a throwaway container of the same image, check what it holds,
+    /// and remove it: proof that it restores. The service is not touched.
+    Verify {
+        service: String,
+        /// A backup id (or a unique start of one), or `latest`.
+        backup: String,
+        #[arg(long = "from", value_name = "TARGET")]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where backups are kept.
+    #[command(subcommand)]
+    Target(BackupTargetCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupTargetCmd {
+    /// Add a place to keep backups; it is written to and read back first.
+    #[command(
+        after_help = "Locations:\n  local                  Berth's data directory on this machine (backups/)\n  local:/DIR             a directory on this machine\n  ssh://SERVER/DIR       a directory on one of your Berth servers (ssh://SERVER alone: /var/lib/berth/backups)\n\nExamples:\n  berth backup target add offsite ssh://backup-box/srv/backups\n  berth backup target add laptop local"
+    )]
+    Add { name: String, location: String },
+    /// List the targets.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a target (the backups in it stay where they are).
+    Rm { name: String },
 }
 
 #[derive(Debug, Subcommand)]

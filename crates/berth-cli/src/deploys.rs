@@ -67,7 +67,7 @@ pub(crate) async fn promote(
 }
 
 /// Asks a yes/no question on a terminal; `false` (no prompt) when stdin is not one.
-fn ask(question: &str) -> anyhow::Result<bool> {
+pub(crate) fn ask(question: &str) -> anyhow::Result<bool> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         return Ok(false);

@@ -2,6 +2,7 @@
 
 mod apps;
 mod args;
+mod backups;
 mod deploys;
 mod domains;
 mod env;
@@ -120,6 +121,12 @@ fn wants_json(cmd: &Command) -> bool {
             *json
         }
         Command::Service(args::ServiceCmd::Create(a)) => a.json,
+        Command::Backup(
+            args::BackupCmd::Create { json, .. }
+            | args::BackupCmd::Ls { json, .. }
+            | args::BackupCmd::Verify { json, .. }
+            | args::BackupCmd::Target(args::BackupTargetCmd::Ls { json }),
+        ) => *json,
         _ => false,
     }
 }
@@ -194,6 +201,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Server(cmd) => servers::server(berth, cmd).await,
         Command::App(cmd) => apps::app(berth, cmd).await,
         Command::Service(cmd) => services::service(berth, cmd).await,
+        Command::Backup(cmd) => backups::backup(berth, cmd).await,
         Command::Notify(cmd) => hooks::notify(berth, cmd).await,
         Command::Watch { server, once, poll } => {
             hooks::watch(berth.clone(), server, once, poll).await

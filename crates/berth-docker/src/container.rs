@@ -242,7 +242,7 @@ fn plain_name(name: Option<String>) -> String {
     name.unwrap_or_default().trim_start_matches('/').to_owned()
 }
 
-fn is_status(e: &B, code: u16) -> bool {
+pub(crate) fn is_status(e: &B, code: u16) -> bool {
     matches!(e, B::DockerResponseServerError { status_code, .. } if *status_code == code)
 }
 
@@ -303,6 +303,19 @@ impl DockerClient {
     }
 
     /// Renames a container (a service set aside while its successor starts).
+    /// Removes `name` (running or not) with its anonymous volumes (a throwaway container's
+    /// data); a missing one is fine.
+    pub async fn remove_container_with_volumes(&self, name: &str) -> Result<(), DockerError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(name, Some(options)).await {
+            Err(e) if !is_status(&e, 404) && !is_status(&e, 409) => Err(self.err(e)),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<(), DockerError> {
         let options = bollard::query_parameters::RenameContainerOptionsBuilder::default()
             .name(new_name)

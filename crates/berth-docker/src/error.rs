@@ -35,6 +35,9 @@ pub enum DockerError {
     Timeout { secs: u64 },
     #[error("unexpected answer from docker: {0}")]
     Protocol(String),
+    /// A stream to or from a container broke off.
+    #[error("copying {what} failed: {reason}")]
+    Transfer { what: String, reason: String },
 }
 
 fn build_message(message: &str, step: Option<&str>, output: &[String]) -> String {
@@ -53,6 +56,41 @@ fn build_message(message: &str, step: Option<&str>, output: &[String]) -> String
 }
 
 impl DockerError {
+    /// This error inside an I/O error (what a stream carries).
+    pub(crate) fn into_io(self) -> std::io::Error {
+        std::io::Error::other(self)
+    }
+
+    /// An I/O error of a transfer of `what`: the Docker error it carries, or what broke.
+    pub fn from_io(what: &str, e: std::io::Error) -> DockerError {
+        if e.get_ref().is_some_and(|inner| inner.is::<DockerError>()) {
+            if let Some(inner) = e.into_inner() {
+                match inner.downcast::<DockerError>() {
+                    Ok(docker) => return *docker,
+                    Err(other) => {
+                        return DockerError::Transfer {
+                            what: what.to_owned(),
+                            reason: other.to_string(),
+                        };
+                    }
+                }
+            }
+            return DockerError::Transfer {
+                what: what.to_owned(),
+                reason: "the stream broke".to_owned(),
+            };
+        }
+        let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "the stream ended early".to_owned()
+        } else {
+            e.to_string()
+        };
+        DockerError::Transfer {
+            what: what.to_owned(),
+            reason,
+        }
+    }
+
     /// Whether a build failed because a cached layer it reused was removed while it ran (the
     /// classic builder's cache is made of images, which another app's cleanup may delete):
     /// the same build again finds the cache as it is now.

@@ -161,7 +161,7 @@ impl DockerClient {
 
     /// The exit code of exec `id` (still running after its output closed — it closed its own
     /// stdout —: waited for).
-    async fn exit_code(&self, id: &str) -> Result<i64, DockerError> {
+    pub(crate) async fn exit_code(&self, id: &str) -> Result<i64, DockerError> {
         loop {
             let state = self
                 .docker
@@ -176,7 +176,7 @@ impl DockerClient {
     }
 
     /// Creates an exec in `name` and starts it attached (a TTY when `options` asks for one).
-    async fn start_exec(
+    pub(crate) async fn start_exec(
         &self,
         name: &str,
         options: CreateExecOptions<String>,

@@ -6,6 +6,7 @@
 //! of opening one per call. The API version is negotiated with the server (Debian 12's dockerd
 //! speaks 1.41).
 
+mod archive;
 mod build;
 mod client;
 mod container;
@@ -17,6 +18,7 @@ mod prune;
 mod registry;
 mod stats;
 
+pub use archive::ByteStream;
 pub use build::{BuildLine, BuildOutcome};
 pub use client::{DockerClient, EngineInfo};
 pub use container::{

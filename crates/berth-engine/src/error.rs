@@ -18,6 +18,9 @@ pub enum EngineError {
     Proxy(#[from] berth_proxy::ProxyError),
     #[error(transparent)]
     Relay(#[from] ClientError),
+    /// A backup, restore or verification failed; the message says where and why.
+    #[error("{0}")]
+    Backup(String),
     #[error("the container {container} is not running")]
     NotRunning { container: String },
     #[error("{}", exited_message(.container, *.exit_code, *.oom_killed, .logs))]

@@ -10,6 +10,7 @@
 //! the image it built); one retention rule ([`kept_images`]) decides which images stay.
 
 mod apply;
+pub mod backup;
 pub mod connect;
 mod error;
 pub mod exec;

@@ -5,6 +5,7 @@
 //! status snapshots and the `{code, message}` error that crosses every front-end boundary.
 
 pub mod app;
+pub mod backup;
 pub mod deploy;
 pub mod domain;
 pub mod error;
@@ -25,6 +26,7 @@ pub use app::{
     App, AppDraft, BaseImages, EnvVar, HealthCheck, ImportedApp, Limits, SpecDomain, SpecEnv,
     SpecLabel, Volume,
 };
+pub use backup::{BackupMethod, BackupRecord, BackupResult, BackupTarget, InvalidTarget, Location};
 pub use deploy::{
     DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step, StepOutcome, StepTiming,
 };

@@ -9,6 +9,7 @@
 mod alerts;
 mod apps;
 mod audit;
+mod backups;
 mod deployments;
 mod domains;
 mod error;

@@ -260,6 +260,14 @@ CREATE TABLE service_links (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX service_links_app ON service_links (app);
 "#,
+    // 13: named places backups are kept (the backups themselves live there, each with its
+    // record).
+    r#"
+CREATE TABLE backup_targets (
+    name     TEXT PRIMARY KEY,
+    location TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this binary writes.

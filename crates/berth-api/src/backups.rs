@@ -1,0 +1,281 @@
+//! Backups of services: taken by the kind's own method, kept in a target (a directory on one of
+//! the servers — by default the service's own —, or on this machine), restored and verified.
+
+use std::path::PathBuf;
+
+use berth_engine::backup::{Store as BackupStore, Subject, Verified};
+use berth_model::{
+    App, BackupMethod, BackupRecord, BackupTarget, Location, ServiceKind, validate_app_name,
+};
+
+use crate::Berth;
+use crate::error::ApiError;
+use crate::lock::AppLock;
+
+/// What the target of a backup command is: a named one, or the service's server.
+pub struct Resolved {
+    pub target: String,
+    pub location: Location,
+    store: BackupStore,
+}
+
+/// What `backup restore` must be told before it overwrites a service's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// The user said yes (`--yes`, or answered the question).
+    Yes,
+    /// Nobody confirmed: refuse, saying what would be overwritten.
+    No,
+}
+
+impl Berth {
+    /// Where `local` targets keep backups by default: beside Berth's data.
+    fn local_backups(&self) -> PathBuf {
+        self.data_dir().join("backups")
+    }
+
+    /// Where backups on their way to a server wait (compressed) on this machine.
+    fn spool_dir(&self) -> PathBuf {
+        self.data_dir().join("spool")
+    }
+
+    /// Parses and checks a new target — writes a small file into it and reads it back, so a
+    /// target that cannot be written is refused now, not at 3 in the morning — and keeps it.
+    pub async fn backup_target_add(
+        &self,
+        name: &str,
+        location: &str,
+    ) -> Result<BackupTarget, ApiError> {
+        validate_app_name(name).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let default = self.local_backups();
+        let location = Location::parse(location, &default.to_string_lossy())
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        if self.store.backup_target(name).is_ok() {
+            return Err(ApiError::Invalid(format!(
+                "backup target `{name}` exists: remove it first (`berth backup target rm {name}`)"
+            )));
+        }
+        let store = self.open_store(&location).await?;
+        store.check().await.map_err(|e| {
+            ApiError::Invalid(format!(
+                "backup target `{name}` ({location}) cannot be written: {e}"
+            ))
+        })?;
+        let target = BackupTarget {
+            name: name.to_owned(),
+            location,
+        };
+        self.store.add_backup_target(&target)?;
+        self.audit("backup-target-add", name, &target.location.to_string());
+        Ok(target)
+    }
+
+    /// Every backup target.
+    pub fn backup_targets(&self) -> Result<Vec<BackupTarget>, ApiError> {
+        Ok(self.store.backup_targets()?)
+    }
+
+    /// Forgets a target; the backups in it stay where they are.
+    pub fn backup_target_rm(&self, name: &str) -> Result<(), ApiError> {
+        if !self.store.remove_backup_target(name)? {
+            return Err(ApiError::Invalid(format!(
+                "there is no backup target `{name}` (`berth backup target ls`)"
+            )));
+        }
+        self.audit("backup-target-rm", name, "");
+        Ok(())
+    }
+
+    async fn open_store(&self, location: &Location) -> Result<BackupStore, ApiError> {
+        let host = match location {
+            Location::Server { server, .. } => {
+                let server = self.store.server(server)?;
+                Some(self.host(&server).await?)
+            }
+            Location::Local { .. } => None,
+        };
+        Ok(BackupStore::new(location, host)?)
+    }
+
+    /// The target `to` names, or the service's own server's backup directory.
+    pub async fn backup_target_for(
+        &self,
+        service: &App,
+        to: Option<&str>,
+    ) -> Result<Resolved, ApiError> {
+        let (target, location) = match to {
+            Some(name) => {
+                let t = self.store.backup_target(name)?;
+                (t.name, t.location)
+            }
+            None => (
+                format!("{} (the service's server)", service.server),
+                Location::Server {
+                    server: service.server.clone(),
+                    path: berth_model::backup::SERVER_BACKUP_DIR.to_owned(),
+                },
+            ),
+        };
+        let store = self.open_store(&location).await?;
+        Ok(Resolved {
+            target,
+            location,
+            store,
+        })
+    }
+
+    /// A service that can be backed up, and its method.
+    fn backup_subject(&self, name: &str) -> Result<(App, ServiceKind, BackupMethod), ApiError> {
+        let app = self.store.app(name)?;
+        let Some(kind) = app.service else {
+            return Err(ApiError::Invalid(format!(
+                "{name} is an app, not a service: backups are of services (`berth service ls`)"
+            )));
+        };
+        let method = BackupMethod::of(kind).ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "{name} runs a plain image: Berth knows no way to back it up consistently yet (its kind is `image`)"
+            ))
+        })?;
+        Ok((app, kind, method))
+    }
+
+    /// Takes a backup of `service` now into `to` (default: its server's backup directory);
+    /// with `keep`, then removes what is beyond the `keep` newest good ones. The record says
+    /// how it went — a failed backup is an error, and is kept in the history as failed.
+    pub async fn backup_create(
+        &self,
+        service: &str,
+        to: Option<&str>,
+        keep: Option<usize>,
+    ) -> Result<(BackupRecord, Vec<String>), ApiError> {
+        let (app, kind, method) = self.backup_subject(service)?;
+        let resolved = self.backup_target_for(&app, to).await?;
+        let (host, container) = self.active_container(&app).await?;
+        let _lock = AppLock::acquire(self.data_dir(), service, "a backup")?;
+        let subject = Subject {
+            service,
+            kind,
+            container: &container,
+            method,
+        };
+        let record = berth_engine::backup::create(
+            &host,
+            &subject,
+            &resolved.store,
+            &self.spool_dir(),
+            "manual",
+            self.now(),
+        )
+        .await?;
+        self.audit(
+            "backup",
+            service,
+            &format!(
+                "{} to {} ({:?})",
+                record.id, resolved.location, record.result
+            ),
+        );
+        if let berth_model::BackupResult::Failed { error } = &record.result {
+            return Err(ApiError::Invalid(format!(
+                "the backup of {service} failed (recorded as {}): {error}",
+                record.id
+            )));
+        }
+        let removed = match keep {
+            Some(keep) => {
+                berth_engine::backup::apply_retention(&resolved.store, service, keep).await?
+            }
+            None => Vec::new(),
+        };
+        Ok((record, removed))
+    }
+
+    /// The backups of `service` in `to` (default: its server's), newest first.
+    pub async fn backups(
+        &self,
+        service: &str,
+        to: Option<&str>,
+    ) -> Result<Vec<BackupRecord>, ApiError> {
+        let (app, _, _) = self.backup_subject(service)?;
+        let resolved = self.backup_target_for(&app, to).await?;
+        Ok(resolved.store.records(service).await?)
+    }
+
+    /// Restores backup `id` (`latest`: the newest good one) of `service` into `into` (default:
+    /// the service itself, which needs `confirm`). The checksum is proven first; a damaged
+    /// backup changes nothing.
+    pub async fn backup_restore(
+        &self,
+        service: &str,
+        id: &str,
+        from: Option<&str>,
+        into: Option<&str>,
+        confirm: Confirm,
+    ) -> Result<BackupRecord, ApiError> {
+        let (app, kind, method) = self.backup_subject(service)?;
+        let resolved = self.backup_target_for(&app, from).await?;
+        let record = berth_engine::backup::find(&resolved.store, service, id).await?;
+        let into_name = into.unwrap_or(service);
+        let (into_app, into_kind, _) = self.backup_subject(into_name)?;
+        if into_kind != kind {
+            return Err(ApiError::Invalid(format!(
+                "{into_name} is a {into_kind} service; backup {} is of {kind} {service}",
+                record.id
+            )));
+        }
+        if confirm == Confirm::No {
+            return Err(ApiError::Invalid(format!(
+                "restoring backup {} (taken {}) overwrites the data of {into_name} ({into_kind} on {}): pass --yes to go ahead",
+                record.id,
+                berth_model::format::ago(self.now(), record.started_at),
+                into_app.server
+            )));
+        }
+        let (host, container) = self.active_container(&into_app).await?;
+        let _lock = AppLock::acquire(self.data_dir(), into_name, "a restore")?;
+        berth_engine::backup::restore(
+            &host,
+            &container,
+            &method,
+            &resolved.store,
+            &record,
+            &self.spool_dir(),
+        )
+        .await?;
+        self.audit(
+            "restore",
+            into_name,
+            &format!(
+                "backup {} of {service} from {}",
+                record.id, resolved.location
+            ),
+        );
+        Ok(record)
+    }
+
+    /// Restores backup `id` of `service` into a throwaway container of the same image and
+    /// runs the kind's check there; the service is not touched.
+    pub async fn backup_verify(
+        &self,
+        service: &str,
+        id: &str,
+        from: Option<&str>,
+    ) -> Result<Verified, ApiError> {
+        let (app, kind, method) = self.backup_subject(service)?;
+        let resolved = self.backup_target_for(&app, from).await?;
+        let record = berth_engine::backup::find(&resolved.store, service, id).await?;
+        let (host, container) = self.active_container(&app).await?;
+        let verified = berth_engine::backup::verify(
+            &host,
+            &container,
+            kind,
+            &method,
+            &resolved.store,
+            &record,
+            &self.spool_dir(),
+        )
+        .await?;
+        Ok(verified)
+    }
+}

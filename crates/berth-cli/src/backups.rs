@@ -1,0 +1,188 @@
+//! `berth backup …`: backups of services, and where they are kept.
+
+use berth_api::{Berth, Confirm};
+use berth_model::format::{bytes, duration};
+use berth_model::{BackupRecord, BackupResult};
+
+use crate::args::{BackupCmd, BackupTargetCmd};
+use crate::output::{Style, table};
+use crate::print_json;
+
+fn result(r: &BackupRecord) -> String {
+    match &r.result {
+        BackupResult::Ok => "ok".to_owned(),
+        BackupResult::Failed { error } => {
+            let first = error.lines().next().unwrap_or_default();
+            format!("failed: {first}")
+        }
+    }
+}
+
+pub(crate) async fn backup(berth: &Berth, cmd: BackupCmd) -> anyhow::Result<()> {
+    let s = Style::new();
+    match cmd {
+        BackupCmd::Create {
+            service,
+            to,
+            keep,
+            json,
+        } => {
+            if !json {
+                eprintln!("backing up {service}…");
+            }
+            let (record, removed) = berth.backup_create(&service, to.as_deref(), keep).await?;
+            if json {
+                return print_json(&serde_json::json!({
+                    "backup": record,
+                    "removed": removed,
+                }));
+            }
+            eprintln!(
+                "{} backup {} of {service}: {} ({} before compression) in {}, sha256 {}",
+                s.green("✓"),
+                record.id,
+                bytes(record.stored_bytes),
+                bytes(record.raw_bytes),
+                duration(record.duration_ms),
+                &record.sha256[..12.min(record.sha256.len())]
+            );
+            if !removed.is_empty() {
+                eprintln!("removed beyond --keep: {}", removed.join(", "));
+            }
+            Ok(())
+        }
+        BackupCmd::Ls {
+            service,
+            target,
+            json,
+        } => {
+            let records = berth.backups(&service, target.as_deref()).await?;
+            if json {
+                return print_json(&records);
+            }
+            if records.is_empty() {
+                eprintln!("no backups of {service} there yet: `berth backup create {service}`");
+                return Ok(());
+            }
+            let rows = records
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.clone(),
+                        berth_model::format::ago(now_ms(), r.started_at),
+                        if r.is_good() {
+                            bytes(r.stored_bytes)
+                        } else {
+                            "-".to_owned()
+                        },
+                        duration(r.duration_ms),
+                        r.trigger.clone(),
+                        result(r),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["ID", "TAKEN", "SIZE", "TOOK", "BY", "RESULT"], &rows);
+            Ok(())
+        }
+        BackupCmd::Restore {
+            service,
+            backup,
+            target,
+            into,
+            yes,
+        } => {
+            let into_name = into.clone().unwrap_or_else(|| service.clone());
+            let confirm = if yes
+                || crate::deploys::ask(&format!(
+                    "Overwrite the data of {into_name} with backup {backup} of {service}?"
+                ))? {
+                Confirm::Yes
+            } else {
+                Confirm::No
+            };
+            eprintln!("restoring {backup} of {service} into {into_name}…");
+            let record = berth
+                .backup_restore(
+                    &service,
+                    &backup,
+                    target.as_deref(),
+                    into.as_deref(),
+                    confirm,
+                )
+                .await?;
+            eprintln!(
+                "{} {into_name} holds backup {} of {service} again (checksum proven before it was restored)",
+                s.green("✓"),
+                record.id
+            );
+            Ok(())
+        }
+        BackupCmd::Verify {
+            service,
+            backup,
+            target,
+            json,
+        } => {
+            if !json {
+                eprintln!("restoring {backup} of {service} into a throwaway container…");
+            }
+            let verified = berth
+                .backup_verify(&service, &backup, target.as_deref())
+                .await?;
+            if json {
+                return print_json(&verified);
+            }
+            eprintln!(
+                "{} backup {} of {service} restores: checksum ok, {} ({})",
+                s.green("✓"),
+                verified.id,
+                if verified.found.is_empty() {
+                    "restored".to_owned()
+                } else {
+                    verified.found.clone()
+                },
+                duration(verified.duration_ms)
+            );
+            Ok(())
+        }
+        BackupCmd::Target(BackupTargetCmd::Add { name, location }) => {
+            let target = berth.backup_target_add(&name, &location).await?;
+            eprintln!(
+                "{} backup target {name}: {} (written and read back)",
+                s.green("✓"),
+                target.location
+            );
+            Ok(())
+        }
+        BackupCmd::Target(BackupTargetCmd::Ls { json }) => {
+            let targets = berth.backup_targets()?;
+            if json {
+                return print_json(&targets);
+            }
+            if targets.is_empty() {
+                eprintln!(
+                    "no backup targets: backups go to each service's own server (/var/lib/berth/backups); add another with `berth backup target add NAME ssh://SERVER/DIR`"
+                );
+                return Ok(());
+            }
+            let rows = targets
+                .iter()
+                .map(|t| vec![t.name.clone(), t.location.to_string()])
+                .collect::<Vec<_>>();
+            table(&["NAME", "LOCATION"], &rows);
+            Ok(())
+        }
+        BackupCmd::Target(BackupTargetCmd::Rm { name }) => {
+            berth.backup_target_rm(&name)?;
+            eprintln!("backup target {name} forgotten (its backups stay where they are)");
+            Ok(())
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,892 @@
+//! Backups: a service's data copied out by its kind's own method (a dump streamed from a
+//! command in its container, or its files copied while it is paused), compressed with zstd and
+//! checksummed on the way, kept in a target with a JSON record beside it; restored by the
+//! reverse path after the checksum is proven; verified by restoring into a throwaway container
+//! of the same image.
+//!
+//! Nothing is held whole in memory: the stream goes through the compressor into a spool file
+//! (the target's own directory for a local target), and from there to the target.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use berth_docker::{LogStream, labels};
+use berth_model::{
+    BackupMethod, BackupRecord, BackupResult, Location, ServiceKind, backup::beyond_retention,
+};
+use futures_util::StreamExt;
+use sha2::Digest;
+use tokio::io::AsyncRead;
+
+use crate::error::EngineError;
+use crate::host::Host;
+
+/// zstd's level for backups: fast (hundreds of MB/s per core) and a good ratio on dumps.
+const ZSTD_LEVEL: i32 = 3;
+/// The empty image holder containers are made from (nothing to pull, nothing runs).
+const HOLDER_IMAGE: &str = "berth/backup-holder:1";
+/// How much of a failing command's stderr a record keeps.
+const STDERR_KEPT: usize = 4096;
+
+fn failed(message: impl Into<String>) -> EngineError {
+    EngineError::Backup(message.into())
+}
+
+fn io_failed(what: &str, e: io::Error) -> EngineError {
+    failed(format!("{what}: {e}"))
+}
+
+/// A writer that hashes and counts what goes through it.
+struct Hashing<W> {
+    inner: W,
+    hash: sha2::Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The compressing, hashing spool a backup is written into.
+struct Spool {
+    path: PathBuf,
+    encoder: zstd::stream::write::Encoder<'static, Hashing<io::BufWriter<std::fs::File>>>,
+    raw: u64,
+}
+
+impl Spool {
+    fn create(path: PathBuf) -> Result<Spool, EngineError> {
+        let file = std::fs::File::create(&path)
+            .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))?;
+        let hashing = Hashing {
+            inner: io::BufWriter::with_capacity(256 * 1024, file),
+            hash: sha2::Sha256::new(),
+            bytes: 0,
+        };
+        let encoder = zstd::stream::write::Encoder::new(hashing, ZSTD_LEVEL)
+            .map_err(|e| io_failed("zstd", e))?;
+        Ok(Spool {
+            path,
+            encoder,
+            raw: 0,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.raw += bytes.len() as u64;
+        self.encoder.write_all(bytes)
+    }
+
+    /// Ends the stream: the stored size and its SHA-256.
+    fn finish(self) -> Result<(PathBuf, u64, u64, String), EngineError> {
+        let mut hashing = self
+            .encoder
+            .finish()
+            .map_err(|e| io_failed("compressing the backup", e))?;
+        hashing
+            .flush()
+            .map_err(|e| io_failed("writing the backup", e))?;
+        let sha = hex(&hashing.hash.finalize());
+        Ok((self.path, self.raw, hashing.bytes, sha))
+    }
+}
+
+/// Where backups of one target are kept, as the engine reaches it.
+pub enum Store {
+    /// A directory on this machine.
+    Local(PathBuf),
+    /// A directory on a server, reached through its Docker engine (a holder container with
+    /// the directory mounted; files are copied in and out through the archive API).
+    Server { host: Arc<Host>, path: String },
+}
+
+impl Store {
+    /// The store for `location`; `server_host` must be the host of a server location.
+    pub fn new(location: &Location, server_host: Option<Arc<Host>>) -> Result<Store, EngineError> {
+        match (location, server_host) {
+            (Location::Local { path }, _) => Ok(Store::Local(PathBuf::from(path))),
+            (Location::Server { path, .. }, Some(host)) => Ok(Store::Server {
+                host,
+                path: path.clone(),
+            }),
+            (Location::Server { server, .. }, None) => Err(failed(format!(
+                "the target's server {server} is not connected"
+            ))),
+        }
+    }
+
+    /// The holder container for a server directory, made (with its empty image) on first use.
+    async fn holder(host: &Host, path: &str) -> Result<String, EngineError> {
+        // Named after the directory (readable in `docker ps -a`), unique by its whole path.
+        let digest = sha2::Sha256::digest(path.as_bytes());
+        let last: String = path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take(40)
+            .collect();
+        let name = format!("berth-backups-{last}-{}", &hex(&digest)[..8]);
+        let docker = host.docker();
+        if docker.image_id(HOLDER_IMAGE).await?.is_none() {
+            docker
+                .import_empty_image(HOLDER_IMAGE, &["backups"])
+                .await?;
+        }
+        let labels = HashMap::from([
+            (labels::MANAGED.to_owned(), "true".to_owned()),
+            (labels::ROLE.to_owned(), "backups".to_owned()),
+        ]);
+        docker
+            .create_holder(
+                &name,
+                HOLDER_IMAGE,
+                &[(path.to_owned(), "/backups".into())],
+                &labels,
+            )
+            .await?;
+        Ok(name)
+    }
+
+    /// Checks the target can be written: a small file written and read back.
+    pub async fn check(&self) -> Result<(), EngineError> {
+        let probe = b"berth backup target check\n";
+        self.put_bytes(".berth-check", probe).await?;
+        let back = self.get_bytes(".berth-check").await?;
+        if back != probe {
+            return Err(failed(
+                "the target gave back something else than was written",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn put_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), EngineError> {
+        match self {
+            Store::Local(dir) => {
+                let path = dir.join(name);
+                if let Some(parent) = path.parent() {
+                    tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                        io_failed(&format!("cannot create {}", parent.display()), e)
+                    })?;
+                }
+                let partial = path.with_extension("partial");
+                tokio::fs::write(&partial, bytes)
+                    .await
+                    .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))?;
+                tokio::fs::rename(&partial, &path)
+                    .await
+                    .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))
+            }
+            Store::Server { host, path } => {
+                let holder = Store::holder(host, path).await?;
+                host.docker()
+                    .upload_file(
+                        &holder,
+                        "/backups",
+                        name,
+                        bytes.len() as u64,
+                        io::Cursor::new(bytes.to_vec()),
+                    )
+                    .await
+                    .map_err(|e| {
+                        failed(format!(
+                            "cannot write {name} in {path} on {}: {e}",
+                            host.name()
+                        ))
+                    })
+            }
+        }
+    }
+
+    async fn get_bytes(&self, name: &str) -> Result<Vec<u8>, EngineError> {
+        use tokio::io::AsyncReadExt;
+        let (_, mut reader) = self.get(name).await?;
+        let mut out = Vec::new();
+        reader
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| io_failed(name, e))?;
+        Ok(out)
+    }
+
+    /// Copies the spooled file at `spool` to `name` (a local target's spool already is in
+    /// its directory: renamed).
+    async fn put_file(&self, spool: &Path, name: &str) -> Result<(), EngineError> {
+        match self {
+            Store::Local(dir) => {
+                let path = dir.join(name);
+                tokio::fs::rename(spool, &path)
+                    .await
+                    .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))
+            }
+            Store::Server { host, path } => {
+                let holder = Store::holder(host, path).await?;
+                let file = tokio::fs::File::open(spool)
+                    .await
+                    .map_err(|e| io_failed("the spooled backup", e))?;
+                let size = file
+                    .metadata()
+                    .await
+                    .map_err(|e| io_failed("the spooled backup", e))?
+                    .len();
+                let put = host
+                    .docker()
+                    .upload_file(&holder, "/backups", name, size, file)
+                    .await;
+                let _ = tokio::fs::remove_file(spool).await;
+                put.map_err(|e| {
+                    failed(format!(
+                        "cannot write {name} in {path} on {}: {e}",
+                        host.name()
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The file `name`: its size and a reader of it.
+    pub async fn get(
+        &self,
+        name: &str,
+    ) -> Result<(u64, Box<dyn AsyncRead + Send + Unpin>), EngineError> {
+        match self {
+            Store::Local(dir) => {
+                let path = dir.join(name);
+                let file = tokio::fs::File::open(&path)
+                    .await
+                    .map_err(|e| io_failed(&format!("cannot read {}", path.display()), e))?;
+                let size = file
+                    .metadata()
+                    .await
+                    .map_err(|e| io_failed(&format!("cannot read {}", path.display()), e))?
+                    .len();
+                Ok((size, Box::new(file)))
+            }
+            Store::Server { host, path } => {
+                let holder = Store::holder(host, path).await?;
+                let (size, reader) = host
+                    .docker()
+                    .download_file(&holder, &format!("/backups/{name}"))
+                    .await
+                    .map_err(|e| {
+                        failed(format!(
+                            "cannot read {name} in {path} on {}: {e}",
+                            host.name()
+                        ))
+                    })?;
+                Ok((size, Box::new(reader)))
+            }
+        }
+    }
+
+    /// The records of `service`'s backups, newest first.
+    pub async fn records(&self, service: &str) -> Result<Vec<BackupRecord>, EngineError> {
+        let mut out = Vec::new();
+        match self {
+            Store::Local(dir) => {
+                let dir = dir.join(service).join("records");
+                let mut entries = match tokio::fs::read_dir(&dir).await {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+                    Err(e) => return Err(io_failed(&format!("cannot read {}", dir.display()), e)),
+                };
+                while let Some(entry) = entries
+                    .next_entry()
+                    .await
+                    .map_err(|e| io_failed(&format!("cannot read {}", dir.display()), e))?
+                {
+                    let path = entry.path();
+                    if path.extension().is_some_and(|e| e == "json")
+                        && let Ok(text) = tokio::fs::read(&path).await
+                    {
+                        match serde_json::from_slice::<BackupRecord>(&text) {
+                            Ok(r) => out.push(r),
+                            Err(e) => tracing::warn!("skipping {}: {e}", path.display()),
+                        }
+                    }
+                }
+            }
+            Store::Server { host, path } => {
+                let holder = Store::holder(host, path).await?;
+                let tar = host
+                    .docker()
+                    .download(&holder, &format!("/backups/{service}/records"));
+                out = read_records(tar).await.map_err(|e| {
+                    failed(format!(
+                        "cannot list {path}/{service} on {}: {e}",
+                        host.name()
+                    ))
+                })?;
+            }
+        }
+        out.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(out)
+    }
+
+    /// Removes a backup's file and record.
+    async fn remove(&self, record: &BackupRecord) -> Result<(), EngineError> {
+        let file = format!("{}/{}", record.service, record.file);
+        let json = format!("{}/records/{}.json", record.service, record.id);
+        match self {
+            Store::Local(dir) => {
+                for name in [&json, &file] {
+                    match tokio::fs::remove_file(dir.join(name)).await {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io_failed(&format!("cannot remove {name}"), e)),
+                    }
+                }
+                Ok(())
+            }
+            Store::Server { host, path } => {
+                let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+                let command = format!(
+                    "rm -f {} {}",
+                    quote(&format!("{path}/{json}")),
+                    quote(&format!("{path}/{file}"))
+                );
+                let out = host.transport().exec(&command).await?;
+                if !out.success() {
+                    return Err(failed(format!(
+                        "cannot remove backup {} on {}: {}",
+                        record.id,
+                        host.name(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A spool file for a backup going to `name`: in the target's directory for a local
+    /// target (renamed into place at the end), in `spool_dir` otherwise.
+    async fn spool_path(&self, name: &str, spool_dir: &Path) -> Result<PathBuf, EngineError> {
+        let dir = match self {
+            Store::Local(dir) => dir.join(name).parent().map(Path::to_path_buf),
+            Store::Server { .. } => Some(spool_dir.to_path_buf()),
+        }
+        .unwrap_or_else(|| spool_dir.to_path_buf());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_failed(&format!("cannot create {}", dir.display()), e))?;
+        let file = name.rsplit('/').next().unwrap_or(name);
+        Ok(dir.join(format!(".{file}.partial")))
+    }
+}
+
+/// The JSON records in a tar stream of a `records` directory (a missing directory: none).
+async fn read_records(tar: berth_docker::ByteStream) -> Result<Vec<BackupRecord>, String> {
+    use tokio::io::AsyncReadExt;
+    let mut reader = tokio_util::io::StreamReader::new(tar);
+    let mut out = Vec::new();
+    loop {
+        let mut header = [0u8; 512];
+        match reader.read_exact(&mut header).await {
+            Ok(_) => {}
+            Err(e) => {
+                let e = berth_docker::DockerError::from_io("records", e);
+                return match e {
+                    berth_docker::DockerError::NotFound { .. } => Ok(out),
+                    berth_docker::DockerError::Transfer { .. } if out.is_empty() => Ok(out),
+                    other => Err(other.to_string()),
+                };
+            }
+        }
+        if header.iter().all(|b| *b == 0) {
+            return Ok(out);
+        }
+        let parsed = tar::Header::from_byte_slice(&header);
+        let size = parsed.entry_size().map_err(|e| e.to_string())?;
+        let padded = size.div_ceil(512) * 512;
+        let is_json = parsed.entry_type().is_file()
+            && parsed
+                .path()
+                .is_ok_and(|p| p.extension().is_some_and(|e| e == "json"));
+        if is_json && size < 1024 * 1024 {
+            let mut body = vec![0u8; padded as usize];
+            reader
+                .read_exact(&mut body)
+                .await
+                .map_err(|e| e.to_string())?;
+            body.truncate(size as usize);
+            match serde_json::from_slice::<BackupRecord>(&body) {
+                Ok(r) => out.push(r),
+                Err(e) => tracing::warn!("skipping a backup record: {e}"),
+            }
+        } else {
+            let mut skip = (&mut reader).take(padded);
+            tokio::io::copy(&mut skip, &mut tokio::io::sink())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+}
+
+/// What a backup is of, and how it is taken.
+pub struct Subject<'a> {
+    pub service: &'a str,
+    pub kind: ServiceKind,
+    /// The service's serving container.
+    pub container: &'a str,
+    pub method: BackupMethod,
+}
+
+/// Takes a backup of `subject` on `host` into `store`: the record, good or failed (a failed one
+/// is kept too, so the history shows it; its partial file is removed). `spool_dir` is a
+/// directory on this machine for the stream on its way to a remote target.
+pub async fn create(
+    host: &Host,
+    subject: &Subject<'_>,
+    store: &Store,
+    spool_dir: &Path,
+    trigger: &str,
+    now_ms: i64,
+) -> Result<BackupRecord, EngineError> {
+    let started = Instant::now();
+    let id = BackupRecord::new_id(now_ms, rand::random::<u32>());
+    let format = subject.method.format().to_owned();
+    let file = format!("{id}.{format}.zst");
+    let name = format!("{}/{file}", subject.service);
+    let spool_path = store.spool_path(&name, spool_dir).await?;
+    let mut record = BackupRecord {
+        id: id.clone(),
+        service: subject.service.to_owned(),
+        server: host.name().to_owned(),
+        kind: subject.kind,
+        format,
+        file,
+        started_at: now_ms,
+        duration_ms: 0,
+        raw_bytes: 0,
+        stored_bytes: 0,
+        sha256: String::new(),
+        result: BackupResult::Ok,
+        trigger: trigger.to_owned(),
+    };
+    let taken = take(host, subject, spool_path.clone()).await;
+    let taken = match taken {
+        Ok(spool) => match store.put_file(&spool.0, &name).await {
+            Ok(()) => Ok(spool),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match taken {
+        Ok((_, raw, stored, sha)) => {
+            record.raw_bytes = raw;
+            record.stored_bytes = stored;
+            record.sha256 = sha;
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&spool_path).await;
+            record.result = BackupResult::Failed {
+                error: e.to_string(),
+            };
+        }
+    }
+    let json = serde_json::to_vec_pretty(&record)
+        .map_err(|e| failed(format!("the backup record: {e}")))?;
+    store
+        .put_bytes(&format!("{}/records/{id}.json", subject.service), &json)
+        .await?;
+    Ok(record)
+}
+
+/// Streams the data out of the container into a spool at `path`.
+async fn take(
+    host: &Host,
+    subject: &Subject<'_>,
+    path: PathBuf,
+) -> Result<(PathBuf, u64, u64, String), EngineError> {
+    let docker = host.docker();
+    let mut spool = Spool::create(path)?;
+    match &subject.method {
+        BackupMethod::Dump { dump, .. } => {
+            let mut stderr = Vec::new();
+            let code = {
+                let mut on_output = |stream: LogStream, bytes: &[u8]| -> io::Result<()> {
+                    match stream {
+                        LogStream::Stdout => spool.write(bytes),
+                        LogStream::Stderr => {
+                            keep_tail(&mut stderr, bytes);
+                            Ok(())
+                        }
+                    }
+                };
+                docker
+                    .exec_piped(subject.container, dump, None, &mut on_output)
+                    .await
+            };
+            let code = match code {
+                Err(berth_docker::DockerError::ContainerNotRunning { .. }) => {
+                    return Err(failed(format!(
+                        "{} is not running: start it to back it up (`berth service start {}`)",
+                        subject.service, subject.service
+                    )));
+                }
+                other => other?,
+            };
+            if code != 0 {
+                return Err(failed(format!(
+                    "the dump command exited with {code}: {}",
+                    String::from_utf8_lossy(&stderr).trim()
+                )));
+            }
+        }
+        BackupMethod::Files { path, flush } => {
+            if let Some(flush) = flush {
+                let mut out = Vec::new();
+                let mut on_output = |_: LogStream, bytes: &[u8]| -> io::Result<()> {
+                    keep_tail(&mut out, bytes);
+                    Ok(())
+                };
+                let code = docker
+                    .exec_piped(subject.container, flush, None, &mut on_output)
+                    .await?;
+                if code != 0 {
+                    return Err(failed(format!(
+                        "writing {}'s data to disk failed ({code}): {}",
+                        subject.service,
+                        String::from_utf8_lossy(&out).trim()
+                    )));
+                }
+            }
+            docker.pause(subject.container, true).await?;
+            let copied = async {
+                let mut tar = docker.download(subject.container, path);
+                while let Some(chunk) = tar.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        EngineError::from(berth_docker::DockerError::from_io(path, e))
+                    })?;
+                    spool
+                        .write(&chunk)
+                        .map_err(|e| io_failed("writing the backup", e))?;
+                }
+                Ok::<_, EngineError>(())
+            }
+            .await;
+            // Unpaused whatever happened.
+            let unpaused = docker.pause(subject.container, false).await;
+            copied?;
+            unpaused?;
+        }
+    }
+    spool.finish()
+}
+
+fn keep_tail(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(bytes);
+    if buf.len() > STDERR_KEPT {
+        let cut = buf.len() - STDERR_KEPT;
+        buf.drain(..cut);
+    }
+}
+
+/// Downloads `record`'s file into `spool_dir` and proves its checksum: the path of the
+/// verified copy (compressed). A file that does not match its record is refused.
+async fn fetch_verified(
+    store: &Store,
+    record: &BackupRecord,
+    spool_dir: &Path,
+) -> Result<PathBuf, EngineError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !record.is_good() {
+        return Err(failed(format!(
+            "backup {} failed when it was taken; it cannot be restored",
+            record.id
+        )));
+    }
+    let (_, mut reader) = store
+        .get(&format!("{}/{}", record.service, record.file))
+        .await?;
+    tokio::fs::create_dir_all(spool_dir)
+        .await
+        .map_err(|e| io_failed(&format!("cannot create {}", spool_dir.display()), e))?;
+    let path = spool_dir.join(format!(".restore-{}.zst", record.id));
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))?;
+    let mut hash = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| io_failed("reading the backup", e))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        size += n as u64;
+        file.write_all(&buf[..n])
+            .await
+            .map_err(|e| io_failed("spooling the backup", e))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| io_failed("spooling the backup", e))?;
+    let sha = hex(&hash.finalize());
+    if sha != record.sha256 || size != record.stored_bytes {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(failed(format!(
+            "backup {} is damaged: its file has {size} bytes with SHA-256 {sha}, its record says {} bytes with {} — nothing was restored",
+            record.id, record.stored_bytes, record.sha256
+        )));
+    }
+    Ok(path)
+}
+
+/// A reader of the decompressed contents of the verified spool at `path` (decompressed on a
+/// blocking thread, handed over through a small pipe).
+fn decompressed(path: PathBuf) -> impl AsyncRead + Send + Unpin + 'static {
+    let (reader, writer) = tokio::io::duplex(256 * 1024);
+    tokio::task::spawn_blocking(move || {
+        let mut writer = tokio_util::io::SyncIoBridge::new(writer);
+        let copied = std::fs::File::open(&path).and_then(|file| {
+            let mut decoder = zstd::stream::read::Decoder::new(file)?;
+            io::copy(&mut decoder, &mut writer)?;
+            writer.shutdown()
+        });
+        if let Err(e) = copied {
+            tracing::warn!("decompressing {}: {e}", path.display());
+        }
+    });
+    reader
+}
+
+/// Puts `record`'s data back into `container` (the service's serving one, or a throwaway one):
+/// a dump is fed to the kind's restore command; files are copied back with the container
+/// stopped, then it is started again. The checksum is proven first: a damaged backup changes
+/// nothing.
+pub async fn restore(
+    host: &Host,
+    container: &str,
+    method: &BackupMethod,
+    store: &Store,
+    record: &BackupRecord,
+    spool_dir: &Path,
+) -> Result<(), EngineError> {
+    let spool = fetch_verified(store, record, spool_dir).await?;
+    let done = restore_spool(host, container, method, &spool).await;
+    let _ = tokio::fs::remove_file(&spool).await;
+    done
+}
+
+async fn restore_spool(
+    host: &Host,
+    container: &str,
+    method: &BackupMethod,
+    spool: &Path,
+) -> Result<(), EngineError> {
+    let docker = host.docker();
+    match method {
+        BackupMethod::Dump { restore, .. } => {
+            let mut output = Vec::new();
+            let mut on_output = |_: LogStream, bytes: &[u8]| -> io::Result<()> {
+                keep_tail(&mut output, bytes);
+                Ok(())
+            };
+            let input: Box<dyn AsyncRead + Send + Unpin> =
+                Box::new(decompressed(spool.to_path_buf()));
+            let code = docker
+                .exec_piped(container, restore, Some(input), &mut on_output)
+                .await?;
+            if code != 0 {
+                return Err(failed(format!(
+                    "the restore command exited with {code}: {}",
+                    String::from_utf8_lossy(&output).trim()
+                )));
+            }
+        }
+        BackupMethod::Files { path, .. } => {
+            let parent = Path::new(path)
+                .parent()
+                .and_then(Path::to_str)
+                .unwrap_or("/")
+                .to_owned();
+            docker.stop_container(container, 30).await?;
+            let reader = decompressed(spool.to_path_buf());
+            let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+            let copied = docker
+                .upload_tar(container, &parent, Box::pin(stream))
+                .await;
+            // Started again whatever happened: the old data if the copy failed early.
+            let started = docker.start_container(container).await;
+            copied?;
+            started?;
+        }
+    }
+    Ok(())
+}
+
+/// The records of `service` in `store`, and which of them retention at `keep` removes; those
+/// are removed.
+pub async fn apply_retention(
+    store: &Store,
+    service: &str,
+    keep: usize,
+) -> Result<Vec<String>, EngineError> {
+    let records = store.records(service).await?;
+    let gone = beyond_retention(&records, keep);
+    for id in &gone {
+        if let Some(record) = records.iter().find(|r| &r.id == id) {
+            store.remove(record).await?;
+        }
+    }
+    Ok(gone)
+}
+
+/// One record of `service` in `store` by id (or a unique prefix of it; `latest`: the newest
+/// good one).
+pub async fn find(store: &Store, service: &str, id: &str) -> Result<BackupRecord, EngineError> {
+    let records = store.records(service).await?;
+    if id == "latest" {
+        return records
+            .into_iter()
+            .find(BackupRecord::is_good)
+            .ok_or_else(|| failed(format!("{service} has no good backup in this target")));
+    }
+    let mut matching = records.into_iter().filter(|r| r.id.starts_with(id));
+    match (matching.next(), matching.next()) {
+        (Some(r), None) => Ok(r),
+        (Some(_), Some(_)) => Err(failed(format!(
+            "`{id}` matches more than one backup of {service}: give more of its id"
+        ))),
+        (None, _) => Err(failed(format!(
+            "{service} has no backup `{id}` in this target (`berth backup ls {service}`)"
+        ))),
+    }
+}
+
+/// What `berth backup verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verified {
+    pub id: String,
+    /// What the kind's check said about the restored data (`3 tables`, `12 keys`).
+    pub found: String,
+    pub duration_ms: u64,
+}
+
+/// A command printing what restored data holds, for each kind that has one.
+fn check_command(kind: ServiceKind) -> Option<Vec<String>> {
+    let script = match kind {
+        ServiceKind::Postgres => {
+            "PGPASSWORD=\"$POSTGRES_PASSWORD\" psql -tA -h 127.0.0.1 -U \"$POSTGRES_USER\" \
+             -d \"$POSTGRES_DB\" -c \"select count(*) || ' tables' from pg_catalog.pg_tables \
+             where schemaname not in ('pg_catalog', 'information_schema')\""
+        }
+        ServiceKind::Mysql | ServiceKind::Mariadb => {
+            "MYSQL_PWD=\"${MYSQL_ROOT_PASSWORD:-$MARIADB_ROOT_PASSWORD}\" \
+             $(command -v mariadb || command -v mysql) -N -h 127.0.0.1 -uroot -e \
+             \"select concat(count(*), ' tables') from information_schema.tables where \
+             table_schema = '${MYSQL_DATABASE:-$MARIADB_DATABASE}'\""
+        }
+        ServiceKind::Redis => {
+            "echo \"$(redis-cli --no-auth-warning -a \"$REDIS_PASSWORD\" DBSIZE) keys\""
+        }
+        ServiceKind::Image => return None,
+    };
+    Some(vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()])
+}
+
+/// Restores `record` into a throwaway container made like the service's `serving` one (same
+/// image and env, its own empty data), runs the kind's check there and removes it: proof the
+/// backup restores, without touching the service.
+pub async fn verify(
+    host: &Host,
+    serving: &str,
+    subject_kind: ServiceKind,
+    method: &BackupMethod,
+    store: &Store,
+    record: &BackupRecord,
+    spool_dir: &Path,
+) -> Result<Verified, EngineError> {
+    let started = Instant::now();
+    let spool = fetch_verified(store, record, spool_dir).await?;
+    let docker = host.docker();
+    let Some(mut spec) = docker.container_spec(serving).await? else {
+        let _ = tokio::fs::remove_file(&spool).await;
+        return Err(failed(format!(
+            "{} has no container on {} to make a throwaway copy of: deploy it first",
+            record.service,
+            host.name()
+        )));
+    };
+    let name = format!(
+        "berth-verify-{}-{:06x}",
+        record.service,
+        rand::random::<u32>() & 0xff_ffff
+    );
+    spec.name = name.clone();
+    // Its own empty data (the image's anonymous volume), nothing published, no alias, not
+    // one of the app's containers.
+    spec.volumes.clear();
+    spec.alias = None;
+    spec.publish = berth_docker::PortPublish::Private;
+    spec.labels = HashMap::from([
+        (labels::MANAGED.to_owned(), "true".to_owned()),
+        (labels::ROLE.to_owned(), "backup-verify".to_owned()),
+    ]);
+    let probe = subject_kind.probe();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let run = async {
+        docker.create_container(&spec).await?;
+        docker.start_container(&name).await?;
+        crate::health::wait_probe(host, &name, probe.as_deref(), 500, 120_000, &cancel).await?;
+        restore_spool(host, &name, method, &spool).await?;
+        if matches!(method, BackupMethod::Files { .. }) {
+            crate::health::wait_probe(host, &name, probe.as_deref(), 500, 120_000, &cancel).await?;
+        }
+        let mut found = String::new();
+        if let Some(check) = check_command(subject_kind) {
+            let mut out = Vec::new();
+            let mut on_output = |stream: LogStream, bytes: &[u8]| -> io::Result<()> {
+                if stream == LogStream::Stdout {
+                    keep_tail(&mut out, bytes);
+                }
+                Ok(())
+            };
+            let code = docker
+                .exec_piped(&name, &check, None, &mut on_output)
+                .await?;
+            if code != 0 {
+                return Err(failed(format!(
+                    "the restored copy did not pass the check (exit {code})"
+                )));
+            }
+            found = String::from_utf8_lossy(&out).trim().to_owned();
+        }
+        Ok::<_, EngineError>(found)
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&spool).await;
+    if let Err(e) = docker.remove_container_with_volumes(&name).await {
+        tracing::warn!("could not remove the throwaway container {name}: {e}");
+    }
+    Ok(Verified {
+        id: record.id.clone(),
+        found: run?,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}

@@ -1,0 +1,98 @@
+//! Backup targets: named places backups are kept. The backups themselves are not here — each
+//! lives in its target with its record, so every machine (and the relay) sees the same history.
+
+use berth_model::{BackupTarget, Location};
+use rusqlite::params;
+
+use crate::Store;
+use crate::error::StoreError;
+
+impl Store {
+    /// Every backup target, by name.
+    pub fn backup_targets(&self) -> Result<Vec<BackupTarget>, StoreError> {
+        let rows: Vec<(String, String)> = self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT name, location FROM backup_targets ORDER BY name")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
+        rows.into_iter()
+            .map(|(name, location)| {
+                let location: Location = serde_json::from_str(&location).map_err(|e| {
+                    StoreError::Invalid(format!("backup target {name} is unreadable: {e}"))
+                })?;
+                Ok(BackupTarget { name, location })
+            })
+            .collect()
+    }
+
+    /// The backup target called `name`.
+    pub fn backup_target(&self, name: &str) -> Result<BackupTarget, StoreError> {
+        self.backup_targets()?
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "backup target",
+                name: name.to_owned(),
+            })
+    }
+
+    /// Adds a backup target; a name in use is refused.
+    pub fn add_backup_target(&self, target: &BackupTarget) -> Result<(), StoreError> {
+        let location = serde_json::to_string(&target.location)
+            .map_err(|e| StoreError::Invalid(format!("backup target: {e}")))?;
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO backup_targets (name, location) VALUES (?1, ?2)",
+                )?
+                .execute(params![target.name, location])?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists {
+                    kind: "backup target",
+                    name: target.name.clone(),
+                }
+                .into());
+            }
+            Ok(())
+        })
+    }
+
+    /// Forgets a backup target (its backups stay where they are); whether it existed.
+    pub fn remove_backup_target(&self, name: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM backup_targets WHERE name = ?1")?
+                .execute([name])?;
+            Ok(n > 0)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_kept_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("berth.db")).expect("store");
+        let t = BackupTarget {
+            name: "offsite".into(),
+            location: Location::Server {
+                server: "box".into(),
+                path: "/srv/backups".into(),
+            },
+        };
+        store.add_backup_target(&t).expect("add");
+        assert!(matches!(
+            store.add_backup_target(&t),
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        assert_eq!(store.backup_target("offsite").expect("get"), t);
+        assert!(store.remove_backup_target("offsite").expect("rm"));
+        assert!(store.backup_targets().expect("list").is_empty());
+    }
+}
