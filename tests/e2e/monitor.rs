@@ -7,8 +7,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use berth_testkit::docker::{AppGuard, ensure_busybox, gateway};
-use berth_testkit::{Berth, Sshd, free_port, git, notification_sink_on, unique};
+use berth_testkit::docker::{AppGuard, NamedGuard, VolumeGuard, ensure_busybox, gateway};
+use berth_testkit::{Berth, Registry, Sshd, free_port, git, notification_sink_on, unique};
 
 use crate::webhooks::RelayGuard;
 
@@ -95,6 +95,53 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
         &["notify", "add", "webhook", "-", "--events", "alert"],
         &format!("http://{}:{sink}/alerts\n", gateway("berth")),
     );
+
+    // A Redis backed up by the relay every minute into a directory of the server, keeping
+    // one: a backup taken by hand first is the one retention removes.
+    let image = berth_testkit::test_image("redis");
+    let registry = Registry::start();
+    let cache = unique("kept");
+    let _pulled = NamedGuard(cache.clone());
+    let reference = registry.push_local(&image, &format!("berth-test/{cache}"), "7");
+    let _cache_guards = (
+        AppGuard(cache.clone()),
+        VolumeGuard(berth_model::data_volume(&cache)),
+    );
+    b.ok(&[
+        "service", "create", &cache, "--kind", "redis", "--image", &reference,
+    ]);
+    let dir = format!("/tmp/{}", unique("scheduled"));
+    let _dir = crate::services::DirGuard(dir.clone());
+    let _holder = NamedGuard(dir.trim_start_matches("/tmp/").to_owned());
+    b.ok(&[
+        "backup",
+        "target",
+        "add",
+        "disk",
+        &format!("ssh://prod{dir}"),
+    ]);
+    let r = b.fails(&["backup", "schedule", &cache, "--cron", "0 25 * * *"]);
+    assert!(
+        r.stderr.contains("`25` is not a number from 0 to 23"),
+        "{}",
+        r.stderr
+    );
+    let by_hand = b
+        .ok(&["backup", "create", &cache, "--to", "disk", "--json"])
+        .json();
+    let scheduled = b.ok(&[
+        "backup",
+        "schedule",
+        &cache,
+        "--cron",
+        "* * * * *",
+        "--keep",
+        "1",
+        "--to",
+        "disk",
+    ]);
+    assert!(scheduled.stderr.contains("(next: "), "{}", scheduled.stderr);
+    let schedule_set = Instant::now();
 
     let hung = unique("hung");
     let _hung_guard = AppGuard(hung.clone());
@@ -269,4 +316,27 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
     ] {
         assert!(metrics.contains(&needle), "{needle}\n{metrics}");
     }
+
+    // The relay's scheduled backup, found where `berth backup ls` reads: the one by hand
+    // removed by retention (keep 1), the event in the service's alerts.
+    let listed = loop {
+        let listed = b
+            .ok(&["backup", "ls", &cache, "--in", "disk", "--json"])
+            .json();
+        let list = listed.as_array().cloned().unwrap_or_default();
+        if list.iter().any(|r| r["trigger"] == "schedule") {
+            break list;
+        }
+        assert!(
+            schedule_set.elapsed() < Duration::from_secs(150),
+            "no scheduled backup: {listed:#}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["result"], "ok", "{listed:#?}");
+    assert_ne!(listed[0]["id"], by_hand["backup"]["id"]);
+    assert!(alert_kinds(&b, &cache).contains(&"backed-up".to_owned()));
+    b.ok(&["backup", "unschedule", &cache]);
+    b.ok(&["service", "rm", &cache, "--purge"]);
 }

@@ -10,7 +10,7 @@ use berth_testkit::docker::{self, AppGuard, NamedGuard, VolumeGuard};
 use berth_testkit::{Berth, Registry, git, run, unique};
 
 /// Removes a directory (a backup target's, written as root by Docker) when dropped.
-struct DirGuard(String);
+pub(crate) struct DirGuard(pub String);
 
 impl Drop for DirGuard {
     fn drop(&mut self) {
@@ -354,6 +354,24 @@ fn a_redis_service_wants_its_password_and_a_linked_app_s_url_reaches_it() {
     b.ok(&["service", "restart", &cache]);
     let got = b.ok(&["exec", &cache, "--", "redis-cli", "-u", url, "GET", "k"]);
     assert_eq!(got.stdout.trim(), "v");
+
+    // A backup into the service's own server (its default target): saved, copied while
+    // paused; the key deleted; restored; and a throwaway copy holds it too.
+    let _dir = DirGuard(format!(
+        "{}/{cache}",
+        berth_model::backup::SERVER_BACKUP_DIR
+    ));
+    let _holder = NamedGuard("berth-backups-backups-".to_owned());
+    let taken = b.ok(&["backup", "create", &cache, "--json"]).json();
+    assert_eq!(taken["backup"]["format"], "tar", "{taken:#}");
+    b.ok(&["exec", &cache, "--", "redis-cli", "-u", url, "DEL", "k"]);
+    b.ok(&["backup", "restore", &cache, "latest", "--yes"]);
+    let got = b.ok(&["exec", &cache, "--", "redis-cli", "-u", url, "GET", "k"]);
+    assert_eq!(got.stdout.trim(), "v", "the key is back");
+    let verified = b
+        .ok(&["backup", "verify", &cache, "latest", "--json"])
+        .json();
+    assert_eq!(verified["found"], "1 keys", "{verified:#}");
 
     b.ok(&["service", "unlink", &cache, "--app", &web]);
     b.ok(&["app", "rm", &web]);

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use berth_engine::backup::{Store as BackupStore, Subject, Verified};
 use berth_model::{
-    App, BackupMethod, BackupRecord, BackupTarget, Location, ServiceKind, validate_app_name,
+    App, BackupMethod, BackupRecord, BackupSchedule, BackupTarget, Cron, Location, ServiceKind,
+    validate_app_name,
 };
 
 use crate::Berth;
@@ -184,7 +185,19 @@ impl Berth {
         }
         let removed = match keep {
             Some(keep) => {
-                berth_engine::backup::apply_retention(&resolved.store, service, keep).await?
+                // Removals run `rm` in the service's own image when the target is on its server.
+                let tool = match &resolved.location {
+                    Location::Server { server, .. } if *server == app.server => host
+                        .docker()
+                        .inspect_container(&container)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|c| c.image),
+                    _ => None,
+                };
+                let store = resolved.store.with_tool(tool);
+                berth_engine::backup::apply_retention(&store, service, keep).await?
             }
             None => Vec::new(),
         };
@@ -237,6 +250,7 @@ impl Berth {
         berth_engine::backup::restore(
             &host,
             &container,
+            kind,
             &method,
             &resolved.store,
             &record,
@@ -277,5 +291,89 @@ impl Berth {
         )
         .await?;
         Ok(verified)
+    }
+
+    /// The name and server directory of a scheduled backup's target: the relay of the
+    /// service's server writes only there.
+    pub(crate) fn schedule_target(
+        &self,
+        service: &App,
+        to: Option<&str>,
+    ) -> Result<(String, String), ApiError> {
+        let Some(name) = to else {
+            return Ok((
+                format!("{} (the service's server)", service.server),
+                berth_model::backup::SERVER_BACKUP_DIR.to_owned(),
+            ));
+        };
+        let target = self.store.backup_target(name)?;
+        match target.location {
+            Location::Server { server, path } if server == service.server => {
+                Ok((target.name, path))
+            }
+            other => Err(ApiError::Invalid(format!(
+                "target {name} is {other}: scheduled backups of {} are taken by the relay on {}, which writes only to a directory on {} (a target ssh://{}/DIR); take backups elsewhere with `berth backup create`",
+                service.name, service.server, service.server, service.server
+            ))),
+        }
+    }
+
+    /// Has `service` backed up by its server's relay whenever `cron` matches (UTC), keeping
+    /// the `keep` newest good backups in `to` (a directory on that server; default its
+    /// backup directory). A warning when the relay could not be told yet.
+    pub async fn backup_schedule(
+        &self,
+        service: &str,
+        cron: &str,
+        keep: u32,
+        to: Option<&str>,
+    ) -> Result<(BackupSchedule, Option<String>), ApiError> {
+        let (app, _, _) = self.backup_subject(service)?;
+        let cron = Cron::parse(cron).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        if keep == 0 {
+            return Err(ApiError::Invalid(
+                "--keep must be at least 1: retention never removes the newest good backup"
+                    .to_owned(),
+            ));
+        }
+        self.schedule_target(&app, to)?;
+        let server = self.store.server(&app.server)?;
+        if server.relay.is_none() {
+            return Err(ApiError::Invalid(format!(
+                "scheduled backups are taken by the relay on {0} (your machine may be asleep): install it first with `berth server relay install {0}`",
+                app.server
+            )));
+        }
+        let schedule = BackupSchedule {
+            service: service.to_owned(),
+            cron,
+            keep,
+            target: to.map(str::to_owned),
+        };
+        self.store.put_backup_schedule(&schedule)?;
+        self.audit(
+            "backup-schedule",
+            service,
+            &format!("{} keep {} to {}", schedule.cron, keep, to.unwrap_or("-")),
+        );
+        let warning = self.monitor_sync(&app.server).await;
+        Ok((schedule, warning))
+    }
+
+    /// Stops scheduled backups of `service` (its backups stay).
+    pub async fn backup_unschedule(&self, service: &str) -> Result<Option<String>, ApiError> {
+        let app = self.store.app(service)?;
+        if !self.store.remove_backup_schedule(service)? {
+            return Err(ApiError::Invalid(format!(
+                "{service} has no backup schedule (`berth backup schedules`)"
+            )));
+        }
+        self.audit("backup-unschedule", service, "");
+        Ok(self.monitor_sync(&app.server).await)
+    }
+
+    /// Every backup schedule.
+    pub fn backup_schedules(&self) -> Result<Vec<BackupSchedule>, ApiError> {
+        Ok(self.store.backup_schedules()?)
     }
 }

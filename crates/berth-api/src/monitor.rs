@@ -65,10 +65,32 @@ impl Berth {
                 service: app.service,
             });
         }
+        let mut backups = Vec::new();
+        for schedule in self.store.backup_schedules()? {
+            let Ok(service) = self.store.app(&schedule.service) else {
+                continue;
+            };
+            let Some(kind) = service.service else {
+                continue;
+            };
+            if service.server != server.name {
+                continue;
+            }
+            let (target, path) = self.schedule_target(&service, schedule.target.as_deref())?;
+            backups.push(berth_relay_proto::proto::ScheduledBackup {
+                service: schedule.service.clone(),
+                kind,
+                cron: schedule.cron.clone(),
+                keep: schedule.keep,
+                path,
+                target,
+            });
+        }
         Ok(MonitorConfig {
             server: server.name.clone(),
             apps,
             notifiers: self.notifier_specs(None)?,
+            backups,
         })
     }
 

@@ -255,6 +255,29 @@ pub enum BackupCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Have the server's relay back a service up on a schedule (the laptop can be closed),
+    /// keeping the newest N good backups. Times are UTC.
+    #[command(
+        after_help = "Examples:\n  berth backup schedule db --cron '0 3 * * *' --keep 7\n  berth backup schedule db --cron '@hourly' --keep 24 --to disk2"
+    )]
+    Schedule {
+        service: String,
+        /// minute hour day-of-month month day-of-week (UTC), or @hourly, @daily, @weekly.
+        #[arg(long)]
+        cron: String,
+        #[arg(long, default_value_t = 7)]
+        keep: u32,
+        /// A target on the service's server (default: its /var/lib/berth/backups).
+        #[arg(long, value_name = "TARGET")]
+        to: Option<String>,
+    },
+    /// Stop a service's scheduled backups (its backups stay).
+    Unschedule { service: String },
+    /// List the backup schedules, with when each runs next.
+    Schedules {
+        #[arg(long)]
+        json: bool,
+    },
     /// Where backups are kept.
     #[command(subcommand)]
     Target(BackupTargetCmd),

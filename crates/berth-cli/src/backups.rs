@@ -145,6 +145,65 @@ pub(crate) async fn backup(berth: &Berth, cmd: BackupCmd) -> anyhow::Result<()> 
             );
             Ok(())
         }
+        BackupCmd::Schedule {
+            service,
+            cron,
+            keep,
+            to,
+        } => {
+            let (schedule, warning) = berth
+                .backup_schedule(&service, &cron, keep, to.as_deref())
+                .await?;
+            eprintln!(
+                "{} {service} is backed up by its server's relay at `{}` (UTC), keeping {keep}{}",
+                s.green("✓"),
+                schedule.cron,
+                next_run(&schedule.cron)
+            );
+            if let Some(w) = warning {
+                eprintln!("{} {w}", s.yellow("!"));
+            }
+            Ok(())
+        }
+        BackupCmd::Unschedule { service } => {
+            let warning = berth.backup_unschedule(&service).await?;
+            eprintln!("{service} is no longer backed up on schedule (its backups stay)");
+            if let Some(w) = warning {
+                eprintln!("{} {w}", s.yellow("!"));
+            }
+            Ok(())
+        }
+        BackupCmd::Schedules { json } => {
+            let schedules = berth.backup_schedules()?;
+            if json {
+                return print_json(&schedules);
+            }
+            if schedules.is_empty() {
+                eprintln!(
+                    "no scheduled backups: `berth backup schedule SERVICE --cron '0 3 * * *' --keep 7`"
+                );
+                return Ok(());
+            }
+            let rows = schedules
+                .iter()
+                .map(|sc| {
+                    vec![
+                        sc.service.clone(),
+                        sc.cron.to_string(),
+                        sc.keep.to_string(),
+                        sc.target
+                            .clone()
+                            .unwrap_or_else(|| "(its server)".to_owned()),
+                        sc.cron
+                            .next_after(now_ms())
+                            .map(utc)
+                            .unwrap_or_else(|| "never".to_owned()),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["SERVICE", "CRON (UTC)", "KEEP", "TARGET", "NEXT"], &rows);
+            Ok(())
+        }
         BackupCmd::Target(BackupTargetCmd::Add { name, location }) => {
             let target = berth.backup_target_add(&name, &location).await?;
             eprintln!(
@@ -185,4 +244,19 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// `2026-12-08 03:00 UTC`.
+fn utc(ms: i64) -> String {
+    let t = berth_model::cron::Utc::of(ms);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year, t.month, t.day, t.hour, t.minute
+    )
+}
+
+fn next_run(cron: &berth_model::Cron) -> String {
+    cron.next_after(now_ms())
+        .map(|at| format!(" (next: {})", utc(at)))
+        .unwrap_or_default()
 }

@@ -125,6 +125,7 @@ fn wants_json(cmd: &Command) -> bool {
             args::BackupCmd::Create { json, .. }
             | args::BackupCmd::Ls { json, .. }
             | args::BackupCmd::Verify { json, .. }
+            | args::BackupCmd::Schedules { json }
             | args::BackupCmd::Target(args::BackupTargetCmd::Ls { json }),
         ) => *json,
         _ => false,

@@ -129,6 +129,62 @@ impl DockerClient {
         }
     }
 
+    /// Runs `cmd` (as the entrypoint, without a network) in a throwaway container `name` from
+    /// `image` with `binds` mounted, waits for it and removes it: its exit code and output
+    /// (stdout and stderr together, the last few KiB).
+    pub async fn run_tool(
+        &self,
+        name: &str,
+        image: &str,
+        binds: &[(String, String)],
+        cmd: &[String],
+    ) -> Result<(i64, String), DockerError> {
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(image.to_owned()),
+            entrypoint: Some(cmd.to_vec()),
+            cmd: Some(Vec::new()),
+            user: Some("0".to_owned()),
+            network_disabled: Some(true),
+            labels: Some(std::collections::HashMap::from([(
+                crate::labels::MANAGED.to_owned(),
+                "true".to_owned(),
+            )])),
+            host_config: Some(bollard::models::HostConfig {
+                binds: Some(binds.iter().map(|(s, t)| format!("{s}:{t}")).collect()),
+                network_mode: Some("none".to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
+            .name(name)
+            .build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| self.err(e))?;
+        let ran = async {
+            self.start_container(name).await?;
+            let wait = bollard::query_parameters::WaitContainerOptionsBuilder::default()
+                .condition("not-running")
+                .build();
+            let mut waited = Box::pin(self.docker.wait_container(name, Some(wait)));
+            let code = match waited.next().await {
+                Some(Ok(r)) => r.status_code,
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                Some(Err(e)) => return Err(self.err(e)),
+                None => -1,
+            };
+            let output = self.last_log_lines(name, 20).await.unwrap_or_default();
+            Ok((code, output.join("\n")))
+        }
+        .await;
+        if let Err(e) = self.remove_container(name, true).await {
+            tracing::warn!("could not remove the tool container {name}: {e}");
+        }
+        ran
+    }
+
     /// Writes the file `name` of `size` bytes, read from `body`, into directory `dir` of
     /// container `container` (which need not be running: a created container's volumes are
     /// mounted for the copy). `body` must give exactly `size` bytes.

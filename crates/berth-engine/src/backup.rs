@@ -112,8 +112,14 @@ pub enum Store {
     /// A directory on this machine.
     Local(PathBuf),
     /// A directory on a server, reached through its Docker engine (a holder container with
-    /// the directory mounted; files are copied in and out through the archive API).
-    Server { host: Arc<Host>, path: String },
+    /// the directory mounted; files are copied in and out through the archive API). Files are
+    /// removed by `rm` in a throwaway container of `tool`, an image on that server that has
+    /// one (the service's own); without one, by `rm` over the SSH session.
+    Server {
+        host: Arc<Host>,
+        path: String,
+        tool: Option<String>,
+    },
 }
 
 impl Store {
@@ -124,11 +130,21 @@ impl Store {
             (Location::Server { path, .. }, Some(host)) => Ok(Store::Server {
                 host,
                 path: path.clone(),
+                tool: None,
             }),
             (Location::Server { server, .. }, None) => Err(failed(format!(
                 "the target's server {server} is not connected"
             ))),
         }
+    }
+
+    /// Removals on a server go through a throwaway container of `image` (one on that server
+    /// with an `rm`).
+    pub fn with_tool(mut self, image: Option<String>) -> Store {
+        if let Store::Server { tool, .. } = &mut self {
+            *tool = image;
+        }
+        self
     }
 
     /// The holder container for a server directory, made (with its empty image) on first use.
@@ -195,7 +211,7 @@ impl Store {
                     .await
                     .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))
             }
-            Store::Server { host, path } => {
+            Store::Server { host, path, .. } => {
                 let holder = Store::holder(host, path).await?;
                 host.docker()
                     .upload_file(
@@ -237,7 +253,7 @@ impl Store {
                     .await
                     .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))
             }
-            Store::Server { host, path } => {
+            Store::Server { host, path, .. } => {
                 let holder = Store::holder(host, path).await?;
                 let file = tokio::fs::File::open(spool)
                     .await
@@ -280,7 +296,7 @@ impl Store {
                     .len();
                 Ok((size, Box::new(file)))
             }
-            Store::Server { host, path } => {
+            Store::Server { host, path, .. } => {
                 let holder = Store::holder(host, path).await?;
                 let (size, reader) = host
                     .docker()
@@ -324,7 +340,7 @@ impl Store {
                     }
                 }
             }
-            Store::Server { host, path } => {
+            Store::Server { host, path, .. } => {
                 let holder = Store::holder(host, path).await?;
                 let tar = host
                     .docker()
@@ -356,7 +372,32 @@ impl Store {
                 }
                 Ok(())
             }
-            Store::Server { host, path } => {
+            Store::Server {
+                host,
+                path,
+                tool: Some(image),
+            } => {
+                let name = format!("berth-backup-rm-{:08x}", rand::random::<u32>());
+                let cmd = vec![
+                    "rm".to_owned(),
+                    "-f".to_owned(),
+                    format!("/backups/{json}"),
+                    format!("/backups/{file}"),
+                ];
+                let (code, output) = host
+                    .docker()
+                    .run_tool(&name, image, &[(path.clone(), "/backups".to_owned())], &cmd)
+                    .await?;
+                if code != 0 {
+                    return Err(failed(format!(
+                        "cannot remove backup {} on {}: {output}",
+                        record.id,
+                        host.name()
+                    )));
+                }
+                Ok(())
+            }
+            Store::Server { host, path, .. } => {
                 let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
                 let command = format!(
                     "rm -f {} {}",
@@ -682,6 +723,7 @@ fn decompressed(path: PathBuf) -> impl AsyncRead + Send + Unpin + 'static {
 pub async fn restore(
     host: &Host,
     container: &str,
+    kind: ServiceKind,
     method: &BackupMethod,
     store: &Store,
     record: &BackupRecord,
@@ -690,7 +732,21 @@ pub async fn restore(
     let spool = fetch_verified(store, record, spool_dir).await?;
     let done = restore_spool(host, container, method, &spool).await;
     let _ = tokio::fs::remove_file(&spool).await;
-    done
+    done?;
+    if matches!(method, BackupMethod::Files { .. }) {
+        // Started again on the restored files: ready when its probe passes.
+        let cancel = tokio_util::sync::CancellationToken::new();
+        crate::health::wait_probe(
+            host,
+            container,
+            kind.probe().as_deref(),
+            500,
+            120_000,
+            &cancel,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn restore_spool(

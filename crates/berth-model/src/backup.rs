@@ -179,6 +179,16 @@ pub struct BackupTarget {
     pub location: Location,
 }
 
+/// When a service is backed up by its server's relay, and how many good backups are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSchedule {
+    pub service: String,
+    pub cron: crate::cron::Cron,
+    pub keep: u32,
+    /// The target's name; `None`: the service's own server's [`SERVER_BACKUP_DIR`].
+    pub target: Option<String>,
+}
+
 /// How a backup ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "result")]
@@ -220,32 +230,18 @@ impl BackupRecord {
     /// The id of a backup started at `ms` (Unix milliseconds), with `salt` to tell two of the
     /// same second apart.
     pub fn new_id(ms: i64, salt: u32) -> String {
-        let secs = ms.div_euclid(1000);
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (y, m, d) = civil(days);
+        let t = crate::cron::Utc::of(ms);
         format!(
-            "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{:06x}",
-            rem / 3600,
-            (rem / 60) % 60,
-            rem % 60,
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:06x}",
+            t.year,
+            t.month,
+            t.day,
+            t.hour,
+            t.minute,
+            t.second,
             salt & 0xff_ffff
         )
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Which backups retention removes: good ones beyond the `keep` newest, and failed ones older

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod backup;
+pub mod cron;
 pub mod deploy;
 pub mod domain;
 pub mod error;
@@ -26,7 +27,10 @@ pub use app::{
     App, AppDraft, BaseImages, EnvVar, HealthCheck, ImportedApp, Limits, SpecDomain, SpecEnv,
     SpecLabel, Volume,
 };
-pub use backup::{BackupMethod, BackupRecord, BackupResult, BackupTarget, InvalidTarget, Location};
+pub use backup::{
+    BackupMethod, BackupRecord, BackupResult, BackupSchedule, BackupTarget, InvalidTarget, Location,
+};
+pub use cron::{Cron, InvalidCron};
 pub use deploy::{
     DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step, StepOutcome, StepTiming,
 };

@@ -135,10 +135,14 @@ pub enum AlertKind {
     Reconciled,
     /// The relay found it drifted and could not put it back.
     Drifted,
+    /// A scheduled backup of it was taken (the record's id, size, target).
+    BackedUp,
+    /// A scheduled backup of it failed.
+    BackupFailed,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 8] = [
+    pub const ALL: [AlertKind; 10] = [
         AlertKind::Unhealthy,
         AlertKind::Restarted,
         AlertKind::CrashLoop,
@@ -147,6 +151,8 @@ impl AlertKind {
         AlertKind::Unreachable,
         AlertKind::Reconciled,
         AlertKind::Drifted,
+        AlertKind::BackedUp,
+        AlertKind::BackupFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -159,6 +165,8 @@ impl AlertKind {
             AlertKind::Unreachable => "unreachable",
             AlertKind::Reconciled => "reconciled",
             AlertKind::Drifted => "drifted",
+            AlertKind::BackedUp => "backed-up",
+            AlertKind::BackupFailed => "backup-failed",
         }
     }
 
@@ -177,13 +185,18 @@ impl AlertKind {
             AlertKind::Unreachable => "is unreachable",
             AlertKind::Reconciled => "was put back as deployed",
             AlertKind::Drifted => "drifted and could not be put back",
+            AlertKind::BackedUp => "was backed up",
+            AlertKind::BackupFailed => "could not be backed up",
         };
         format!("{subject} {what}: {why}")
     }
 
     /// Good news (shown and sent without alarm).
     pub fn is_good(self) -> bool {
-        matches!(self, AlertKind::Recovered | AlertKind::Reconciled)
+        matches!(
+            self,
+            AlertKind::Recovered | AlertKind::Reconciled | AlertKind::BackedUp
+        )
     }
 }
 
@@ -229,6 +242,7 @@ impl Alert {
             error: Some(self.why.clone()),
             trigger: match self.kind {
                 AlertKind::Reconciled | AlertKind::Drifted => "the relay's reconcile",
+                AlertKind::BackedUp | AlertKind::BackupFailed => "a scheduled backup",
                 _ => "the monitor",
             }
             .to_owned(),

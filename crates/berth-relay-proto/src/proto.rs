@@ -118,6 +118,24 @@ pub struct MonitorConfig {
     pub apps: Vec<MonitoredApp>,
     /// Who hears about the server itself (disk): the notifiers routed to every app.
     pub notifiers: Vec<NotifierSpec>,
+    /// The services the relay backs up on schedule.
+    #[serde(default)]
+    pub backups: Vec<ScheduledBackup>,
+}
+
+/// A service the relay backs up on schedule, into a directory on its server; results go to
+/// the service's notifiers (those of its [`MonitoredApp`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledBackup {
+    pub service: String,
+    pub kind: berth_model::ServiceKind,
+    pub cron: berth_model::Cron,
+    /// Good backups kept (never fewer than one).
+    pub keep: u32,
+    /// The directory on this server.
+    pub path: String,
+    /// The target's name, for notices.
+    pub target: String,
 }
 
 /// One app the relay's monitor watches.

@@ -7,6 +7,7 @@
 //! Like kamal-proxy: flags and `BERTH_RELAY_*` env vars, no config file, state restored from
 //! its data directory at boot, control over a unix socket.
 
+mod backups;
 mod control;
 mod db;
 mod forwarded;
@@ -226,6 +227,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     tasks.push(tokio::spawn(worker::run(relay.clone(), stopped.clone())));
     tasks.push(tokio::spawn(poll::run(relay.clone(), stopped.clone())));
     tasks.push(tokio::spawn(watch::run(relay.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(backups::run(relay.clone(), stopped.clone())));
     #[cfg(unix)]
     tasks.push(tokio::spawn(serve_control(control, relay, stopped)));
     Ok(Running {

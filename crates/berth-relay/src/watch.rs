@@ -89,6 +89,48 @@ pub(crate) fn save_config(data: &Path, config: &MonitorConfig) -> std::io::Resul
     std::fs::rename(tmp, path)
 }
 
+/// Records an event of this server (or of one app on it) and tells the notifiers that hear it.
+pub(crate) async fn raise(
+    relay: &Relay,
+    app: Option<&str>,
+    kind: AlertKind,
+    why: String,
+    notifiers: &[NotifierSpec],
+    server: &str,
+) {
+    let at = crate::now_ms();
+    tracing::warn!(app = app.unwrap_or("-"), %kind, %why, "monitor event");
+    relay
+        .metrics
+        .monitor_event(app.unwrap_or(""), kind.as_str());
+    let (a, w) = (app.map(str::to_owned), why.clone());
+    let id = match relay
+        .stats
+        .with(move |c| stats::add_alert(c, at, a.as_deref(), kind, &w))
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!("cannot record the event: {e}");
+            0
+        }
+    };
+    let alert = Alert {
+        id,
+        at,
+        server: server.to_owned(),
+        app: app.map(str::to_owned),
+        kind,
+        why,
+    };
+    let notice = alert.notice();
+    for n in notifiers.iter().filter(|n| n.hears(&notice)) {
+        if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
+            tracing::warn!(kind = %n.kind, "notification failed: {e}");
+        }
+    }
+}
+
 struct Loop {
     relay: Arc<Relay>,
     host: Option<Arc<Host>>,
@@ -479,38 +521,7 @@ impl Loop {
         notifiers: &[NotifierSpec],
         config: &MonitorConfig,
     ) {
-        let at = crate::now_ms();
-        tracing::warn!(app = app.unwrap_or("-"), %kind, %why, "monitor event");
-        self.relay
-            .metrics
-            .monitor_event(app.unwrap_or(""), kind.as_str());
-        let (a, w) = (app.map(str::to_owned), why.clone());
-        let id = match self
-            .relay
-            .stats
-            .with(move |c| stats::add_alert(c, at, a.as_deref(), kind, &w))
-            .await
-        {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::warn!("cannot record the event: {e}");
-                0
-            }
-        };
-        let alert = Alert {
-            id,
-            at,
-            server: config.server.clone(),
-            app: app.map(str::to_owned),
-            kind,
-            why,
-        };
-        let notice = alert.notice();
-        for n in notifiers.iter().filter(|n| n.hears(&notice)) {
-            if let Err(e) = berth_notify::send(n.kind, &n.url, &notice).await {
-                tracing::warn!(kind = %n.kind, "notification failed: {e}");
-            }
-        }
+        raise(&self.relay, app, kind, why, notifiers, &config.server).await;
     }
 
     async fn maybe_rollup(&mut self, now: i64) {

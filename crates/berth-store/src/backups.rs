@@ -1,7 +1,7 @@
 //! Backup targets: named places backups are kept. The backups themselves are not here — each
 //! lives in its target with its record, so every machine (and the relay) sees the same history.
 
-use berth_model::{BackupTarget, Location};
+use berth_model::{BackupSchedule, BackupTarget, Cron, Location};
 use rusqlite::params;
 
 use crate::Store;
@@ -66,6 +66,62 @@ impl Store {
             let n = tx
                 .prepare_cached("DELETE FROM backup_targets WHERE name = ?1")?
                 .execute([name])?;
+            Ok(n > 0)
+        })
+    }
+}
+
+impl Store {
+    /// Every backup schedule, by service.
+    pub fn backup_schedules(&self) -> Result<Vec<BackupSchedule>, StoreError> {
+        let rows: Vec<(String, String, i64, Option<String>)> = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT service, cron, keep, target FROM backup_schedules ORDER BY service",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
+        rows.into_iter()
+            .map(|(service, cron, keep, target)| {
+                let cron = Cron::parse(&cron).map_err(|e| {
+                    StoreError::Invalid(format!("the backup schedule of {service}: {e}"))
+                })?;
+                Ok(BackupSchedule {
+                    service,
+                    cron,
+                    keep: u32::try_from(keep).unwrap_or(1),
+                    target,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets (or replaces) a service's backup schedule.
+    pub fn put_backup_schedule(&self, s: &BackupSchedule) -> Result<(), StoreError> {
+        self.write(|tx| {
+            crate::require_app(tx, &s.service)?;
+            tx.prepare_cached(
+                "INSERT INTO backup_schedules (service, cron, keep, target) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (service) DO UPDATE SET cron = ?2, keep = ?3, target = ?4",
+            )?
+            .execute(params![
+                s.service,
+                s.cron.as_str(),
+                i64::from(s.keep),
+                s.target
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Removes a service's backup schedule; whether it had one.
+    pub fn remove_backup_schedule(&self, service: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM backup_schedules WHERE service = ?1")?
+                .execute([service])?;
             Ok(n > 0)
         })
     }

@@ -261,11 +261,17 @@ CREATE TABLE service_links (
 CREATE INDEX service_links_app ON service_links (app);
 "#,
     // 13: named places backups are kept (the backups themselves live there, each with its
-    // record).
+    // record), and when each service is backed up by its server's relay.
     r#"
 CREATE TABLE backup_targets (
     name     TEXT PRIMARY KEY,
     location TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE backup_schedules (
+    service TEXT PRIMARY KEY REFERENCES apps (name) ON DELETE CASCADE,
+    cron    TEXT NOT NULL,
+    keep    INTEGER NOT NULL,
+    target  TEXT
 ) STRICT, WITHOUT ROWID;
 "#,
 ];
