@@ -15,11 +15,11 @@ use berth_model::view::{
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    Alert, App, AppDraft, AppStats, AppStatus, Delivery, Deployment, DomainStatus, DriftReport,
-    EnvVar, ErrorDto, ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind,
-    NotifierSaved, NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus,
-    Server, ServerCheck, ServerStats, ServiceDraft, ServiceInfo, ServiceLink, Stage, StageDraft,
-    WebhookInfo,
+    Alert, App, AppDraft, AppStats, AppStatus, BackupRecord, BackupSchedule, BackupTarget,
+    Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto, ImageTag, ImportedApp,
+    MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
+    ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck,
+    ServerStats, ServiceDraft, ServiceInfo, ServiceLink, Stage, StageDraft, Verified, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -77,6 +77,14 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         service_link,
         service_unlink,
         service_rm,
+        backups,
+        backup_create,
+        backup_restore,
+        backup_verify,
+        backup_schedule,
+        backup_unschedule,
+        backup_schedules,
+        backup_targets,
         app_status,
         deploy,
         rollback,
@@ -327,6 +335,90 @@ async fn service_unlink(
 #[tauri::command]
 async fn service_rm(d: Shell<'_>, name: String, purge: bool) -> Reply<()> {
     d.berth().service_rm(&name, purge).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn backups(
+    d: Shell<'_>,
+    service: String,
+    target: Option<String>,
+) -> Reply<Vec<BackupRecord>> {
+    d.berth()
+        .backups(&service, target.as_deref())
+        .await
+        .map_err(dto)
+}
+
+/// The backup taken (and what retention removed: not shown in the window).
+#[tauri::command]
+async fn backup_create(
+    d: Shell<'_>,
+    service: String,
+    to: Option<String>,
+    keep: Option<usize>,
+) -> Reply<BackupRecord> {
+    d.berth()
+        .backup_create(&service, to.as_deref(), keep)
+        .await
+        .map(|(r, _)| r)
+        .map_err(dto)
+}
+
+/// The window asks first (naming what is overwritten); `yes` is its answer.
+#[tauri::command]
+async fn backup_restore(
+    d: Shell<'_>,
+    service: String,
+    id: String,
+    from: Option<String>,
+    yes: bool,
+) -> Reply<BackupRecord> {
+    d.berth()
+        .backup_restore(&service, &id, from.as_deref(), None, yes.into())
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn backup_verify(
+    d: Shell<'_>,
+    service: String,
+    id: String,
+    from: Option<String>,
+) -> Reply<Verified> {
+    d.berth()
+        .backup_verify(&service, &id, from.as_deref())
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn backup_schedule(
+    d: Shell<'_>,
+    service: String,
+    cron: String,
+    keep: u32,
+    to: Option<String>,
+) -> Reply<(BackupSchedule, Option<String>)> {
+    d.berth()
+        .backup_schedule(&service, &cron, keep, to.as_deref())
+        .await
+        .map_err(dto)
+}
+
+#[tauri::command]
+async fn backup_unschedule(d: Shell<'_>, service: String) -> Reply<Option<String>> {
+    d.berth().backup_unschedule(&service).await.map_err(dto)
+}
+
+#[tauri::command]
+async fn backup_schedules(d: Shell<'_>) -> Reply<Vec<BackupSchedule>> {
+    blocking(&d, |d| d.berth().backup_schedules()).await
+}
+
+#[tauri::command]
+async fn backup_targets(d: Shell<'_>) -> Reply<Vec<BackupTarget>> {
+    blocking(&d, |d| d.berth().backup_targets()).await
 }
 
 #[tauri::command]

@@ -1,6 +1,7 @@
 //! The Services page in a real window: a PostgreSQL (the test image, pulled from a real
 //! registry on this machine) created from the kind presets, started as a job, its Connect tab
-//! naming where apps reach it, an app linked from there; the CLI sees the same service and link.
+//! naming where apps reach it, an app linked from there, a backup taken, restored and verified
+//! from its Backups tab; the CLI sees the same service, link and backup.
 
 use berth_testkit::Registry;
 use berth_testkit::docker::{AppGuard, NamedGuard, VolumeGuard};
@@ -51,6 +52,35 @@ async fn a_postgres_is_created_from_its_preset_started_and_linked_in_the_window(
         .await;
     app.screenshot("service-connect").await;
 
+    // Backups: one now, restored after a confirmation that names what it overwrites, then
+    // verified in a throwaway copy; a schedule wants the server's relay, and says so.
+    let _backups = BackupDir(format!("{}/{db}", berth_model::backup::SERVER_BACKUP_DIR));
+    let _holder = NamedGuard("berth-backups-backups-".to_owned());
+    app.click("[data-testid=tab-backups]").await;
+    app.wait_for("[data-testid=no-backups]").await;
+    app.click("[data-testid=backup-now]").await;
+    app.wait_for_text("[data-testid=backup-row]", "manual")
+        .await;
+    app.click_clear("[data-testid=backup-restore]").await;
+    app.wait_for_text(
+        "[data-testid=confirm-dialog]",
+        &format!("The data of {db} is replaced"),
+    )
+    .await;
+    app.screenshot("service-backup-restore").await;
+    app.click("[data-testid=confirm-ok]").await;
+    app.wait_for_text("[data-testid=toast]", "holds backup")
+        .await;
+    app.click_clear("[data-testid=backup-verify]").await;
+    app.wait_for_text("[data-testid=toast]", "restores: checksum ok")
+        .await;
+    app.click_clear("[data-testid=backup-schedule-save]").await;
+    app.wait_for_text("[data-testid=toast]", "relay install")
+        .await;
+    app.screenshot("service-backups").await;
+    let backups = app.berth.ok(&["backup", "ls", &db, "--json"]).json();
+    assert_eq!(backups.as_array().map(Vec::len), Some(1), "{backups:#}");
+
     let listed = app.berth.ok(&["service", "ls", "--json"]).json();
     assert_eq!(listed[0]["service"]["name"], db.as_str(), "{listed:#}");
     assert_eq!(listed[0]["links"][0]["app"], web.as_str(), "{listed:#}");
@@ -66,4 +96,13 @@ async fn a_postgres_is_created_from_its_preset_started_and_linked_in_the_window(
     app.berth.ok(&["app", "rm", &web]);
     app.berth.ok(&["service", "rm", &db, "--purge"]);
     app.quit().await;
+}
+
+/// Removes a service's directory of backups (written as root by Docker) when dropped.
+struct BackupDir(String);
+
+impl Drop for BackupDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -12,11 +12,11 @@ use berth_model::view::{
     RelayInstallRequest, SecretsInfo, WebhookEnableRequest,
 };
 use berth_model::{
-    Alert, App, AppDraft, AppStats, AppStatus, Delivery, Deployment, DomainStatus, DriftReport,
-    EnvVar, ErrorDto, ImageTag, ImportedApp, MetricsEndpoint, NoticeEvent, Notifier, NotifierKind,
-    NotifierSaved, NotifierTested, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus,
-    Server, ServerCheck, ServerStats, ServiceDraft, ServiceInfo, ServiceLink, Stage, StageDraft,
-    WebhookInfo,
+    Alert, App, AppDraft, AppStats, AppStatus, BackupRecord, BackupSchedule, BackupTarget,
+    Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto, ImageTag, ImportedApp,
+    MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
+    ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck,
+    ServerStats, ServiceDraft, ServiceInfo, ServiceLink, Stage, StageDraft, Verified, WebhookInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -241,6 +241,72 @@ pub async fn service_unlink(
 
 pub async fn service_rm(name: &str, purge: bool) -> Result<(), ErrorDto> {
     call_unit("service_rm", json!({ "name": name, "purge": purge })).await
+}
+
+// --- backups ---
+
+/// A service's backups in `target` (default: its server's), newest first.
+pub async fn backups(service: &str, target: Option<&str>) -> Result<Vec<BackupRecord>, ErrorDto> {
+    call("backups", json!({ "service": service, "target": target })).await
+}
+
+pub async fn backup_create(service: &str, to: Option<&str>) -> Result<BackupRecord, ErrorDto> {
+    call(
+        "backup_create",
+        json!({ "service": service, "to": to, "keep": null }),
+    )
+    .await
+}
+
+/// Overwrites the service's data with backup `id` (asked in the window first).
+pub async fn backup_restore(
+    service: &str,
+    id: &str,
+    from: Option<&str>,
+) -> Result<BackupRecord, ErrorDto> {
+    call(
+        "backup_restore",
+        json!({ "service": service, "id": id, "from": from, "yes": true }),
+    )
+    .await
+}
+
+pub async fn backup_verify(
+    service: &str,
+    id: &str,
+    from: Option<&str>,
+) -> Result<Verified, ErrorDto> {
+    call(
+        "backup_verify",
+        json!({ "service": service, "id": id, "from": from }),
+    )
+    .await
+}
+
+/// The schedule set, and a warning when the relay could not be told yet.
+pub async fn backup_schedule(
+    service: &str,
+    cron: &str,
+    keep: u32,
+    to: Option<&str>,
+) -> Result<(BackupSchedule, Option<String>), ErrorDto> {
+    call(
+        "backup_schedule",
+        json!({ "service": service, "cron": cron, "keep": keep, "to": to }),
+    )
+    .await
+}
+
+pub async fn backup_unschedule(service: &str) -> Result<Option<String>, ErrorDto> {
+    call("backup_unschedule", json!({ "service": service })).await
+}
+
+pub async fn backup_schedules() -> Result<Vec<BackupSchedule>, ErrorDto> {
+    call("backup_schedules", none()).await
+}
+
+pub async fn backup_targets() -> Result<Vec<BackupTarget>, ErrorDto> {
+    call("backup_targets", none()).await
 }
 
 /// The live state of an app (asks its server).

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use berth_engine::backup::{Store as BackupStore, Subject, Verified};
+use berth_engine::backup::{Store as BackupStore, Subject};
 use berth_model::{
     App, BackupMethod, BackupRecord, BackupSchedule, BackupTarget, Cron, Location, ServiceKind,
-    validate_app_name,
+    Verified, validate_app_name,
 };
 
 use crate::Berth;
@@ -27,6 +27,13 @@ pub enum Confirm {
     Yes,
     /// Nobody confirmed: refuse, saying what would be overwritten.
     No,
+}
+
+impl From<bool> for Confirm {
+    /// A yes/no answer (a flag, a dialog's button).
+    fn from(yes: bool) -> Confirm {
+        if yes { Confirm::Yes } else { Confirm::No }
+    }
 }
 
 impl Berth {

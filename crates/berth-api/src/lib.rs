@@ -33,7 +33,6 @@ mod webhooks;
 
 pub use about::{COMMIT, VERSION, VERSION_LINE, about};
 pub use backups::Confirm;
-pub use berth_engine::backup::Verified;
 pub use berth_engine::exec::OutputStream;
 pub use berth_engine::observe::OutputLine;
 pub use berth_engine::{Clock, EngineError, SystemClock, runtime};

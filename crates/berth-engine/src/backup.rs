@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use berth_docker::{LogStream, labels};
 use berth_model::{
-    BackupMethod, BackupRecord, BackupResult, Location, ServiceKind, backup::beyond_retention,
+    BackupMethod, BackupRecord, BackupResult, Location, ServiceKind, Verified,
+    backup::beyond_retention,
 };
 use futures_util::StreamExt;
 use sha2::Digest;
@@ -833,15 +834,6 @@ pub async fn find(store: &Store, service: &str, id: &str) -> Result<BackupRecord
             "{service} has no backup `{id}` in this target (`berth backup ls {service}`)"
         ))),
     }
-}
-
-/// What `berth backup verify` found.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Verified {
-    pub id: String,
-    /// What the kind's check said about the restored data (`3 tables`, `12 keys`).
-    pub found: String,
-    pub duration_ms: u64,
 }
 
 /// A command printing what restored data holds, for each kind that has one.

@@ -189,6 +189,15 @@ pub struct BackupSchedule {
     pub target: Option<String>,
 }
 
+/// What `berth backup verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub id: String,
+    /// What the kind's check said about the restored data (`3 tables`, `12 keys`).
+    pub found: String,
+    pub duration_ms: u64,
+}
+
 /// How a backup ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "result")]

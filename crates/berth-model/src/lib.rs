@@ -28,7 +28,8 @@ pub use app::{
     SpecLabel, Volume,
 };
 pub use backup::{
-    BackupMethod, BackupRecord, BackupResult, BackupSchedule, BackupTarget, InvalidTarget, Location,
+    BackupMethod, BackupRecord, BackupResult, BackupSchedule, BackupTarget, InvalidTarget,
+    Location, Verified,
 };
 pub use cron::{Cron, InvalidCron};
 pub use deploy::{

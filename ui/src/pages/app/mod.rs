@@ -6,6 +6,7 @@
 //! The page keeps what a deploy shows (steps, build log, outcome) itself, so switching tabs
 //! loses nothing; each tab loads its own data when it opens.
 
+mod backups;
 mod connect;
 mod container_log;
 mod deploys;
@@ -37,6 +38,8 @@ enum Tab {
     Deploys,
     /// A service's: where apps reach it, and the apps linked to it.
     Connect,
+    /// A service's backups: now, history, restore, verify, schedule.
+    Backups,
     Logs,
     Metrics,
     Env,
@@ -57,8 +60,9 @@ impl Tab {
     ];
 
     /// A service's tabs: no domains, webhook or stages; how to connect instead.
-    const SERVICE: [Tab; 5] = [
+    const SERVICE: [Tab; 6] = [
         Tab::Connect,
+        Tab::Backups,
         Tab::Deploys,
         Tab::Logs,
         Tab::Metrics,
@@ -68,6 +72,7 @@ impl Tab {
     fn id(self) -> &'static str {
         match self {
             Tab::Connect => "connect",
+            Tab::Backups => "backups",
             Tab::Deploys => "deploys",
             Tab::Logs => "logs",
             Tab::Metrics => "metrics",
@@ -81,6 +86,7 @@ impl Tab {
     fn label(self) -> &'static str {
         match self {
             Tab::Connect => "Connect",
+            Tab::Backups => "Backups",
             Tab::Deploys => "Deploys",
             Tab::Logs => "Logs",
             Tab::Metrics => "Metrics",
@@ -595,6 +601,7 @@ fn Tabs() -> impl IntoView {
             {move || match ctx.tab.get() {
                 Tab::Deploys => view! { <deploys::DeploysTab /> }.into_any(),
                 Tab::Connect => view! { <connect::ConnectTab /> }.into_any(),
+                Tab::Backups => view! { <backups::BackupsTab /> }.into_any(),
                 Tab::Logs => view! { <container_log::ContainerLog /> }.into_any(),
                 Tab::Metrics => view! { <metrics::MetricsTab /> }.into_any(),
                 Tab::Env => view! { <env::EnvTab /> }.into_any(),
