@@ -8,6 +8,8 @@
 #                                    # env contract: berth-test/postgres:15-<recipe hash>
 #   scripts/test-images.sh redis     # Debian's Redis on it, the official image's entrypoint
 #                                    # contract: berth-test/redis:7-<recipe hash>
+#   scripts/test-images.sh mariadb   # Debian's MariaDB on it, the official image's env
+#                                    # contract: berth-test/mariadb:10.11-<recipe hash>
 #
 # Several names build (and print) each in turn. Images are tagged by a hash of their recipe
 # (the function that builds it, its files, the mirror, the image it is built on), so a changed
@@ -115,7 +117,30 @@ DOCKERFILE
   build "berth-test/redis:7-$hash" "$dir" "apt-get install redis-server"
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 debian|postgres|redis ..." >&2; exit 2; }
+# Debian's MariaDB 10.11 behind an entrypoint that takes the official image's env.
+mariadb() {
+  local base hash dir
+  base=$(debian)
+  hash=$( (declare -f mariadb; cat "$here/test-images/mariadb-entrypoint.sh"; echo "$base") |
+    sha256sum | cut -c1-12)
+  dir=$(mktemp -d /tmp/berth-test-mariadb.XXXXXX)
+  cp "$here/test-images/mariadb-entrypoint.sh" "$dir/docker-entrypoint.sh"
+  cat >"$dir/Dockerfile" <<DOCKERFILE
+FROM $base
+RUN apt-get update && apt-get install -y --no-install-recommends mariadb-server \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc /usr/share/man \
+      /var/lib/mysql/* /etc/mysql/mariadb.conf.d/50-server.cnf
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+VOLUME /var/lib/mysql
+EXPOSE 3306
+LABEL berth.test=true
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["mariadbd"]
+DOCKERFILE
+  build "berth-test/mariadb:10.11-$hash" "$dir" "apt-get install mariadb-server"
+}
+
+[ $# -gt 0 ] || { echo "usage: $0 debian|postgres|redis|mariadb ..." >&2; exit 2; }
 exec 9>/tmp/berth-test-images.lock
 flock 9
 for name in "$@"; do
@@ -123,6 +148,7 @@ for name in "$@"; do
     debian) debian ;;
     postgres) postgres ;;
     redis) redis ;;
-    *) echo "usage: $0 debian|postgres|redis ..." >&2; exit 2 ;;
+    mariadb) mariadb ;;
+    *) echo "usage: $0 debian|postgres|redis|mariadb ..." >&2; exit 2 ;;
   esac
 done

@@ -377,3 +377,68 @@ fn a_redis_service_wants_its_password_and_a_linked_app_s_url_reaches_it() {
     b.ok(&["app", "rm", &web]);
     b.ok(&["service", "rm", &cache, "--purge"]);
 }
+
+#[test]
+fn a_mariadb_service_is_dumped_restored_and_verified() {
+    let image = berth_testkit::test_image("mariadb");
+    let registry = Registry::start();
+    let repo = format!("berth-test/{}", unique("mariadb"));
+    let _pulled = NamedGuard(repo.clone());
+    let reference = registry.push_local(&image, &repo, "11");
+
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let db = unique("maria");
+    let _guards = (
+        AppGuard(db.clone()),
+        VolumeGuard(berth_model::data_volume(&db)),
+    );
+    let created = b.ok(&[
+        "service", "create", &db, "--kind", "mariadb", "--image", &reference,
+    ]);
+    assert!(
+        created.stderr.contains(&format!("reach it at {db}:3306")),
+        "{}",
+        created.stderr
+    );
+    let sql = |b: &Berth, statement: &str| {
+        b.run(&[
+            "exec",
+            &db,
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "MYSQL_PWD=\"$MARIADB_PASSWORD\" mariadb -N -h 127.0.0.1 -u\"$MARIADB_USER\" \"$MARIADB_DATABASE\" -e '{statement}'"
+            ),
+        ])
+    };
+    let r = sql(
+        &b,
+        "CREATE TABLE notes (body text); INSERT INTO notes VALUES (\"kept\")",
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+
+    let dir = format!("/tmp/{}", unique("mbackups"));
+    let _dir = DirGuard(dir.clone());
+    let _holder = NamedGuard(dir.trim_start_matches("/tmp/").to_owned());
+    b.ok(&[
+        "backup",
+        "target",
+        "add",
+        "srv",
+        &format!("ssh://here{dir}"),
+    ]);
+    let taken = b
+        .ok(&["backup", "create", &db, "--to", "srv", "--json"])
+        .json();
+    assert_eq!(taken["backup"]["format"], "sql", "{taken:#}");
+    sql(&b, "DROP TABLE notes");
+    b.ok(&["backup", "restore", &db, "latest", "--from", "srv", "--yes"]);
+    assert_eq!(sql(&b, "SELECT body FROM notes").stdout.trim(), "kept");
+    let verified = b
+        .ok(&["backup", "verify", &db, "latest", "--from", "srv", "--json"])
+        .json();
+    assert_eq!(verified["found"], "1 tables", "{verified:#}");
+    b.ok(&["service", "rm", &db, "--purge"]);
+}
