@@ -139,6 +139,7 @@ async fn footprint() {
             .collect(),
         notifiers: Vec::new(),
         backups: Vec::new(),
+        crons: Vec::new(),
     };
     client.put_monitor(&config).await.unwrap();
     // Let the first samples and probes settle, then measure a window.

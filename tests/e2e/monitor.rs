@@ -142,6 +142,34 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
     ]);
     assert!(scheduled.stderr.contains("(next: "), "{}", scheduled.stderr);
     let schedule_set = Instant::now();
+    // A cron job the relay runs every minute, in a fresh container made like the service's.
+    let r = b.fails(&[
+        "cron",
+        "add",
+        &cache,
+        "tick",
+        "--schedule",
+        "nope",
+        "--",
+        "true",
+    ]);
+    assert!(
+        r.stderr.contains("is not a cron expression"),
+        "{}",
+        r.stderr
+    );
+    b.ok(&[
+        "cron",
+        "add",
+        &cache,
+        "tick",
+        "--schedule",
+        "* * * * *",
+        "--",
+        "sh",
+        "-c",
+        "echo tick from cron",
+    ]);
 
     let hung = unique("hung");
     let _hung_guard = AppGuard(hung.clone());
@@ -337,6 +365,35 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
     assert_eq!(listed[0]["result"], "ok", "{listed:#?}");
     assert_ne!(listed[0]["id"], by_hand["backup"]["id"]);
     assert!(alert_kinds(&b, &cache).contains(&"backed-up".to_owned()));
+    // The cron job ran (at least once while the app was up), its output in the event.
+    loop {
+        let list = b.ok(&["alerts", "--app", &cache, "--json"]).json();
+        let ran = list
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .any(|a| {
+                a["kind"] == "cron-ran"
+                    && a["why"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("tick from cron")
+            });
+        if ran {
+            break;
+        }
+        assert!(
+            schedule_set.elapsed() < Duration::from_secs(200),
+            "the cron job never ran: {list:#}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    b.ok(&["cron", "rm", &cache, "tick"]);
+    assert_eq!(
+        b.ok(&["cron", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
     b.ok(&["backup", "unschedule", &cache]);
     b.ok(&["service", "rm", &cache, "--purge"]);
 }

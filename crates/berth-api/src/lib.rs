@@ -10,6 +10,7 @@ mod about;
 mod apps;
 mod backups;
 mod config;
+mod cron;
 mod deploy;
 pub mod desktop;
 mod env;

@@ -91,6 +91,16 @@ impl Berth {
             apps,
             notifiers: self.notifier_specs(None)?,
             backups,
+            crons: self
+                .store
+                .cron_jobs(None)?
+                .into_iter()
+                .filter(|j| {
+                    self.store
+                        .app(&j.app)
+                        .is_ok_and(|a| a.server == server.name)
+                })
+                .collect(),
         })
     }
 

@@ -41,6 +41,10 @@ pub enum Command {
     /// and verify backups, and manage where they are kept.
     #[command(subcommand)]
     Backup(BackupCmd),
+    /// Commands the server's relay runs on a schedule, each in a fresh container made like the
+    /// app's serving one.
+    #[command(subcommand)]
+    Cron(CronCmd),
     /// Build a commit and switch to it once healthy.
     Deploy {
         app: String,
@@ -281,6 +285,33 @@ pub enum BackupCmd {
     /// Where backups are kept.
     #[command(subcommand)]
     Target(BackupTargetCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CronCmd {
+    /// Run COMMAND whenever the schedule matches (UTC), by the app's server's relay, in a fresh
+    /// container made like the serving one (image, env, network, limits, volumes), removed
+    /// after; each run an event of the app (`berth alerts`) told to its notifiers.
+    #[command(
+        after_help = "Examples:\n  berth cron add web nightly --schedule '0 2 * * *' -- bin/cleanup\n  berth cron add web sweep --schedule '*/15 * * * *' -- sh -c 'rake sweep'"
+    )]
+    Add {
+        app: String,
+        name: String,
+        /// minute hour day-of-month month day-of-week (UTC), or @hourly, @daily, @weekly.
+        #[arg(long)]
+        schedule: String,
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// List cron jobs (of one app), with when each runs next.
+    Ls {
+        app: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a cron job.
+    Rm { app: String, name: String },
 }
 
 #[derive(Debug, Subcommand)]

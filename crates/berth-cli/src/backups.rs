@@ -1,10 +1,11 @@
-//! `berth backup …`: backups of services, and where they are kept.
+//! `berth backup …`: backups of services, and where they are kept; `berth cron …`: commands
+//! the relay runs on schedule.
 
 use berth_api::{Berth, Confirm};
 use berth_model::format::{bytes, duration};
 use berth_model::{BackupRecord, BackupResult};
 
-use crate::args::{BackupCmd, BackupTargetCmd};
+use crate::args::{BackupCmd, BackupTargetCmd, CronCmd};
 use crate::output::{Style, table};
 use crate::print_json;
 
@@ -259,4 +260,65 @@ fn next_run(cron: &berth_model::Cron) -> String {
     cron.next_after(now_ms())
         .map(|at| format!(" (next: {})", utc(at)))
         .unwrap_or_default()
+}
+
+pub(crate) async fn cron(berth: &Berth, cmd: CronCmd) -> anyhow::Result<()> {
+    let s = Style::new();
+    match cmd {
+        CronCmd::Add {
+            app,
+            name,
+            schedule,
+            command,
+        } => {
+            let (job, warning) = berth.cron_add(&app, &name, &schedule, &command).await?;
+            eprintln!(
+                "{} {app}'s `{name}` runs at `{}` (UTC) on its server's relay{}",
+                s.green("✓"),
+                job.schedule,
+                next_run(&job.schedule)
+            );
+            if let Some(w) = warning {
+                eprintln!("{} {w}", s.yellow("!"));
+            }
+            Ok(())
+        }
+        CronCmd::Ls { app, json } => {
+            let jobs = berth.cron_jobs(app.as_deref())?;
+            if json {
+                return print_json(&jobs);
+            }
+            if jobs.is_empty() {
+                eprintln!(
+                    "no cron jobs: `berth cron add APP NAME --schedule '0 2 * * *' -- COMMAND`"
+                );
+                return Ok(());
+            }
+            let rows = jobs
+                .iter()
+                .map(|j| {
+                    vec![
+                        j.app.clone(),
+                        j.name.clone(),
+                        j.schedule.to_string(),
+                        j.schedule
+                            .next_after(now_ms())
+                            .map(utc)
+                            .unwrap_or_else(|| "never".to_owned()),
+                        j.command.join(" "),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["APP", "NAME", "SCHEDULE (UTC)", "NEXT", "COMMAND"], &rows);
+            Ok(())
+        }
+        CronCmd::Rm { app, name } => {
+            let warning = berth.cron_rm(&app, &name).await?;
+            eprintln!("{app}'s cron job `{name}` removed");
+            if let Some(w) = warning {
+                eprintln!("{} {w}", s.yellow("!"));
+            }
+            Ok(())
+        }
+    }
 }

@@ -128,6 +128,7 @@ fn wants_json(cmd: &Command) -> bool {
             | args::BackupCmd::Schedules { json }
             | args::BackupCmd::Target(args::BackupTargetCmd::Ls { json }),
         ) => *json,
+        Command::Cron(args::CronCmd::Ls { json, .. }) => *json,
         _ => false,
     }
 }
@@ -203,6 +204,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::App(cmd) => apps::app(berth, cmd).await,
         Command::Service(cmd) => services::service(berth, cmd).await,
         Command::Backup(cmd) => backups::backup(berth, cmd).await,
+        Command::Cron(cmd) => backups::cron(berth, cmd).await,
         Command::Notify(cmd) => hooks::notify(berth, cmd).await,
         Command::Watch { server, once, poll } => {
             hooks::watch(berth.clone(), server, once, poll).await

@@ -186,6 +186,17 @@ impl std::fmt::Display for Cron {
     }
 }
 
+/// A command the relay runs on schedule in a fresh container made like an app's serving one
+/// (`berth cron add`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronJob {
+    pub app: String,
+    /// The job's name, unique per app (`nightly`).
+    pub name: String,
+    pub schedule: Cron,
+    pub command: Vec<String>,
+}
+
 /// A UTC time's calendar fields.
 pub struct Utc {
     pub year: i64,

@@ -31,7 +31,7 @@ pub use backup::{
     BackupMethod, BackupRecord, BackupResult, BackupSchedule, BackupTarget, InvalidTarget,
     Location, Verified,
 };
-pub use cron::{Cron, InvalidCron};
+pub use cron::{Cron, CronJob, InvalidCron};
 pub use deploy::{
     DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step, StepOutcome, StepTiming,
 };

@@ -139,10 +139,14 @@ pub enum AlertKind {
     BackedUp,
     /// A scheduled backup of it failed.
     BackupFailed,
+    /// One of its cron jobs ran and exited 0.
+    CronRan,
+    /// One of its cron jobs failed (a non-zero exit, or it could not start).
+    CronFailed,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 10] = [
+    pub const ALL: [AlertKind; 12] = [
         AlertKind::Unhealthy,
         AlertKind::Restarted,
         AlertKind::CrashLoop,
@@ -153,6 +157,8 @@ impl AlertKind {
         AlertKind::Drifted,
         AlertKind::BackedUp,
         AlertKind::BackupFailed,
+        AlertKind::CronRan,
+        AlertKind::CronFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -167,6 +173,8 @@ impl AlertKind {
             AlertKind::Drifted => "drifted",
             AlertKind::BackedUp => "backed-up",
             AlertKind::BackupFailed => "backup-failed",
+            AlertKind::CronRan => "cron-ran",
+            AlertKind::CronFailed => "cron-failed",
         }
     }
 
@@ -187,6 +195,8 @@ impl AlertKind {
             AlertKind::Drifted => "drifted and could not be put back",
             AlertKind::BackedUp => "was backed up",
             AlertKind::BackupFailed => "could not be backed up",
+            AlertKind::CronRan => "ran a cron job",
+            AlertKind::CronFailed => "had a cron job fail",
         };
         format!("{subject} {what}: {why}")
     }
@@ -195,7 +205,7 @@ impl AlertKind {
     pub fn is_good(self) -> bool {
         matches!(
             self,
-            AlertKind::Recovered | AlertKind::Reconciled | AlertKind::BackedUp
+            AlertKind::Recovered | AlertKind::Reconciled | AlertKind::BackedUp | AlertKind::CronRan
         )
     }
 }
@@ -243,6 +253,7 @@ impl Alert {
             trigger: match self.kind {
                 AlertKind::Reconciled | AlertKind::Drifted => "the relay's reconcile",
                 AlertKind::BackedUp | AlertKind::BackupFailed => "a scheduled backup",
+                AlertKind::CronRan | AlertKind::CronFailed => "a cron job",
                 _ => "the monitor",
             }
             .to_owned(),

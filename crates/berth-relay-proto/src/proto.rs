@@ -121,6 +121,9 @@ pub struct MonitorConfig {
     /// The services the relay backs up on schedule.
     #[serde(default)]
     pub backups: Vec<ScheduledBackup>,
+    /// The apps' cron jobs: each run in a fresh container made like the app's serving one.
+    #[serde(default)]
+    pub crons: Vec<berth_model::CronJob>,
 }
 
 /// A service the relay backs up on schedule, into a directory on its server; results go to

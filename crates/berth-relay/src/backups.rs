@@ -1,8 +1,10 @@
-//! Scheduled backups: each service Berth gave a schedule is backed up by its kind's method
-//! when its cron expression matches (UTC), into a directory on this server, through the same
-//! engine code `berth backup create` runs; then retention keeps the newest good ones. Each
-//! result is an event of the service (`berth alerts`), told to its notifiers. The laptop can
-//! be closed: the records sit beside the backups, where `berth backup ls` reads them.
+//! What runs on a schedule: each service Berth gave a backup schedule is backed up by its
+//! kind's method when its cron expression matches (UTC), into a directory on this server,
+//! through the same engine code `berth backup create` runs, then retention keeps the newest
+//! good ones; each cron job runs its command in a fresh container made like the app's serving
+//! one (`berth run`'s engine code). Each result is an event of the app (`berth alerts`), told to
+//! its notifiers. The laptop can be closed: backups' records sit beside them, where
+//! `berth backup ls` reads them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +42,20 @@ pub(crate) async fn run(relay: Arc<Relay>, mut stopped: tokio::sync::watch::Rece
             }
             let Some(h) = host.clone() else { continue };
             take(&relay, &h, schedule, &config).await;
+        }
+        for job in &config.crons {
+            let key = format!("cron:{}/{}", job.app, job.name);
+            if last.get(&key) == Some(&minute) || !job.schedule.matches(now) {
+                continue;
+            }
+            last.insert(key, minute);
+            if host.is_none() {
+                host = open(&relay).await;
+            }
+            let Some(h) = host.clone() else { continue };
+            // Each job on its own task: a long one does not hold back the others.
+            let (relay, config, job) = (relay.clone(), config.clone(), job.clone());
+            tokio::spawn(async move { cron(&relay, &h, &job, &config).await });
         }
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
@@ -132,4 +148,72 @@ async fn backup(relay: &Relay, host: &Arc<Host>, s: &ScheduledBackup) -> Result<
     };
     relay.locks.release(&s.service, OWNER);
     result
+}
+
+/// How much of a cron job's output its event keeps.
+const OUTPUT_KEPT: usize = 2000;
+
+/// One run of a cron job, and the event that tells how it went.
+async fn cron(relay: &Relay, host: &Arc<Host>, job: &berth_model::CronJob, config: &MonitorConfig) {
+    let notifiers = config
+        .apps
+        .iter()
+        .find(|a| a.app == job.app)
+        .map(|a| a.notifiers.clone())
+        .unwrap_or_default();
+    let started = std::time::Instant::now();
+    let mut output = Vec::new();
+    let ran = async {
+        let serving = berth_engine::observe::serving_deployment(host, &job.app, None)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|d| d.container)
+            .ok_or_else(|| format!("{} has no running container to run it like", job.app))?;
+        let mut on_output = |_: berth_engine::exec::OutputStream, bytes: &[u8]| {
+            output.extend_from_slice(bytes);
+            if output.len() > OUTPUT_KEPT {
+                let cut = output.len() - OUTPUT_KEPT;
+                output.drain(..cut);
+            }
+        };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        berth_engine::exec::run(
+            host,
+            &serving,
+            &job.app,
+            &job.command,
+            &mut on_output,
+            &cancel,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    let tail = String::from_utf8_lossy(&output).trim().to_owned();
+    let took = berth_model::format::duration(
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    );
+    let (kind, why) = match ran {
+        Ok(0) => (
+            AlertKind::CronRan,
+            format!("`{}` exited 0 in {took}{}", job.name, shown(&tail)),
+        ),
+        Ok(code) => (
+            AlertKind::CronFailed,
+            format!("`{}` exited {code} in {took}{}", job.name, shown(&tail)),
+        ),
+        Err(e) => (
+            AlertKind::CronFailed,
+            format!("`{}` did not run: {e}", job.name),
+        ),
+    };
+    crate::watch::raise(relay, Some(&job.app), kind, why, &notifiers, &config.server).await;
+}
+
+fn shown(output: &str) -> String {
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!("; output: {output}")
+    }
 }

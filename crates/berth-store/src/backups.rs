@@ -1,7 +1,7 @@
 //! Backup targets: named places backups are kept. The backups themselves are not here — each
 //! lives in its target with its record, so every machine (and the relay) sees the same history.
 
-use berth_model::{BackupSchedule, BackupTarget, Cron, Location};
+use berth_model::{BackupSchedule, BackupTarget, Cron, CronJob, Location};
 use rusqlite::params;
 
 use crate::Store;
@@ -122,6 +122,66 @@ impl Store {
             let n = tx
                 .prepare_cached("DELETE FROM backup_schedules WHERE service = ?1")?
                 .execute([service])?;
+            Ok(n > 0)
+        })
+    }
+}
+
+impl Store {
+    /// Every cron job (of `app`, or of all apps), by app and name.
+    pub fn cron_jobs(&self, app: Option<&str>) -> Result<Vec<CronJob>, StoreError> {
+        let rows: Vec<(String, String, String, String)> = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT app, name, schedule, command FROM cron_jobs
+                 WHERE ?1 IS NULL OR app = ?1 ORDER BY app, name",
+            )?;
+            let rows = stmt
+                .query_map([app], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
+        rows.into_iter()
+            .map(|(app, name, schedule, command)| {
+                let bad = |e: String| StoreError::Invalid(format!("cron job {app}/{name}: {e}"));
+                Ok(CronJob {
+                    schedule: Cron::parse(&schedule).map_err(|e| bad(e.to_string()))?,
+                    command: serde_json::from_str(&command).map_err(|e| bad(e.to_string()))?,
+                    app,
+                    name,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a cron job; a name the app already uses is refused.
+    pub fn add_cron_job(&self, job: &CronJob) -> Result<(), StoreError> {
+        let command = serde_json::to_string(&job.command)
+            .map_err(|e| StoreError::Invalid(format!("cron job: {e}")))?;
+        self.write(|tx| {
+            crate::require_app(tx, &job.app)?;
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO cron_jobs (app, name, schedule, command)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![job.app, job.name, job.schedule.as_str(), command])?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists {
+                    kind: "cron job",
+                    name: format!("{}/{}", job.app, job.name),
+                }
+                .into());
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes a cron job; whether it existed.
+    pub fn remove_cron_job(&self, app: &str, name: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM cron_jobs WHERE app = ?1 AND name = ?2")?
+                .execute([app, name])?;
             Ok(n > 0)
         })
     }

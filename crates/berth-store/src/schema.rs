@@ -261,7 +261,7 @@ CREATE TABLE service_links (
 CREATE INDEX service_links_app ON service_links (app);
 "#,
     // 13: named places backups are kept (the backups themselves live there, each with its
-    // record), and when each service is backed up by its server's relay.
+    // record), when each service is backed up by its server's relay, and apps' cron jobs.
     r#"
 CREATE TABLE backup_targets (
     name     TEXT PRIMARY KEY,
@@ -272,6 +272,13 @@ CREATE TABLE backup_schedules (
     cron    TEXT NOT NULL,
     keep    INTEGER NOT NULL,
     target  TEXT
+) STRICT, WITHOUT ROWID;
+CREATE TABLE cron_jobs (
+    app      TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+    name     TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    command  TEXT NOT NULL,
+    PRIMARY KEY (app, name)
 ) STRICT, WITHOUT ROWID;
 "#,
 ];
