@@ -7,7 +7,7 @@ use std::io;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::exec::CreateExecOptions;
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
@@ -44,6 +44,26 @@ fn file_header(name: &str, size: u64) -> Result<[u8; 512], DockerError> {
     let mut bytes = [0u8; 512];
     bytes.copy_from_slice(header.as_bytes());
     Ok(bytes)
+}
+
+/// A container of `image` without a network, with `binds` (`(source, target)`) mounted: the
+/// holders files are copied through, and the throwaway tools run on them.
+fn offline_body(
+    image: &str,
+    binds: &[(String, String)],
+    labels: std::collections::HashMap<String, String>,
+) -> bollard::models::ContainerCreateBody {
+    bollard::models::ContainerCreateBody {
+        image: Some(image.to_owned()),
+        labels: Some(labels),
+        network_disabled: Some(true),
+        host_config: Some(bollard::models::HostConfig {
+            binds: Some(binds.iter().map(|(s, t)| format!("{s}:{t}")).collect()),
+            network_mode: Some("none".to_owned()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// Zero bytes that pad a tar entry of `size` bytes to its 512-byte block.
@@ -108,16 +128,8 @@ impl DockerClient {
         labels: &std::collections::HashMap<String, String>,
     ) -> Result<(), DockerError> {
         let body = bollard::models::ContainerCreateBody {
-            image: Some(image.to_owned()),
             cmd: Some(vec!["/never-started".to_owned()]),
-            labels: Some(labels.clone()),
-            network_disabled: Some(true),
-            host_config: Some(bollard::models::HostConfig {
-                binds: Some(binds.iter().map(|(s, t)| format!("{s}:{t}")).collect()),
-                network_mode: Some("none".to_owned()),
-                ..Default::default()
-            }),
-            ..Default::default()
+            ..offline_body(image, binds, labels.clone())
         };
         let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
             .name(name)
@@ -139,22 +151,15 @@ impl DockerClient {
         binds: &[(String, String)],
         cmd: &[String],
     ) -> Result<(i64, String), DockerError> {
+        let labels = std::collections::HashMap::from([(
+            crate::labels::MANAGED.to_owned(),
+            "true".to_owned(),
+        )]);
         let body = bollard::models::ContainerCreateBody {
-            image: Some(image.to_owned()),
             entrypoint: Some(cmd.to_vec()),
             cmd: Some(Vec::new()),
             user: Some("0".to_owned()),
-            network_disabled: Some(true),
-            labels: Some(std::collections::HashMap::from([(
-                crate::labels::MANAGED.to_owned(),
-                "true".to_owned(),
-            )])),
-            host_config: Some(bollard::models::HostConfig {
-                binds: Some(binds.iter().map(|(s, t)| format!("{s}:{t}")).collect()),
-                network_mode: Some("none".to_owned()),
-                ..Default::default()
-            }),
-            ..Default::default()
+            ..offline_body(image, binds, labels)
         };
         let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
             .name(name)
@@ -202,13 +207,7 @@ impl DockerClient {
         let tar = futures_util::stream::once(async move { Ok::<_, io::Error>(header) })
             .chain(content)
             .chain(futures_util::stream::once(async move { Ok(tail) }));
-        let options = UploadToContainerOptionsBuilder::default().path(dir).build();
-        self.docker
-            .clone()
-            .with_timeout(TRANSFER_TIMEOUT)
-            .upload_to_container(container, Some(options), bollard::body_try_stream(tar))
-            .await
-            .map_err(|e| self.err(e))
+        self.upload_tar(container, dir, Box::pin(tar)).await
     }
 
     /// Writes a tar stream (as [`DockerClient::download`] gives) into directory `dir` of
@@ -293,17 +292,7 @@ impl DockerClient {
             cmd: Some(cmd.to_vec()),
             ..Default::default()
         };
-        let (id, started) = self.start_exec(name, options).await?;
-        let StartExecResults::Attached {
-            mut output,
-            input: mut stdin,
-        } = started
-        else {
-            return Err(DockerError::Api {
-                status: 0,
-                message: "the exec did not attach".to_owned(),
-            });
-        };
+        let (id, mut output, mut stdin) = self.start_attached(name, options).await?;
         let feed = async move {
             if let Some(mut input) = input {
                 let copied = tokio::io::copy(&mut input, &mut stdin).await;

@@ -115,17 +115,7 @@ impl DockerClient {
             cmd: Some(cmd.to_vec()),
             ..Default::default()
         };
-        let (id, started) = self.start_exec(name, options).await?;
-        let StartExecResults::Attached {
-            mut output,
-            input: mut stdin,
-        } = started
-        else {
-            return Err(DockerError::Api {
-                status: 0,
-                message: "the exec did not attach".to_owned(),
-            });
-        };
+        let (id, mut output, mut stdin) = self.start_attached(name, options).await?;
         // The first size at once, before any output is waited for (Docker 1.41 cannot take it
         // at the start; a program that asks at its very first instant may still see 0×0).
         if let Ok(first) = sizes.try_recv() {
@@ -200,6 +190,34 @@ impl DockerClient {
             .await
             .map_err(|e| self.err(e))?;
         Ok((created.id, started))
+    }
+
+    /// Starts an exec that attaches stdin: its id, its output and its input.
+    #[allow(clippy::type_complexity)]
+    pub(crate) async fn start_attached(
+        &self,
+        name: &str,
+        options: CreateExecOptions<String>,
+    ) -> Result<
+        (
+            String,
+            std::pin::Pin<
+                Box<
+                    dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>>
+                        + Send,
+                >,
+            >,
+            std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+        ),
+        DockerError,
+    > {
+        match self.start_exec(name, options).await? {
+            (id, StartExecResults::Attached { output, input }) => Ok((id, output, input)),
+            _ => Err(DockerError::Api {
+                status: 0,
+                message: "the exec did not attach".to_owned(),
+            }),
+        }
     }
 
     /// Resizes exec `id`'s TTY to `(rows, cols)`; a failure only logs (the session goes on).
