@@ -310,10 +310,14 @@ fn a_redis_service_wants_its_password_and_a_linked_app_s_url_reaches_it() {
     b.ok(&["server", "add", "here", "--local"]);
     let cache = unique("cache");
     let web = unique("cacheweb");
+    let plain = unique("plain");
+    let files = format!("{plain}-files");
     let _guards = (
         AppGuard(cache.clone()),
         AppGuard(web.clone()),
+        AppGuard(plain.clone()),
         VolumeGuard(berth_model::data_volume(&cache)),
+        VolumeGuard(files.clone()),
     );
     let created = b.ok(&[
         "service", "create", &cache, "--kind", "redis", "--image", &reference,
@@ -372,6 +376,55 @@ fn a_redis_service_wants_its_password_and_a_linked_app_s_url_reaches_it() {
         .ok(&["backup", "verify", &cache, "latest", "--json"])
         .json();
     assert_eq!(verified["found"], "1 keys", "{verified:#}");
+
+    // A plain image's volume (an app's likewise), as files: copied while it is paused, put
+    // back with what was written since removed, and unpacked into a copy that never starts.
+    b.ok(&[
+        "service",
+        "create",
+        &plain,
+        "--image",
+        &reference,
+        "--port",
+        "6379",
+        "--volume",
+        &format!("{files}:/srv/files"),
+    ]);
+    let _plain_backups = DirGuard(format!(
+        "{}/{plain}",
+        berth_model::backup::SERVER_BACKUP_DIR
+    ));
+    let sh = |b: &Berth, script: &str| b.ok(&["exec", &plain, "--", "sh", "-c", script]).stdout;
+    sh(
+        &b,
+        "echo kept > /srv/files/a.txt && mkdir /srv/files/sub && echo deep > /srv/files/sub/b",
+    );
+    let taken = b.ok(&["backup", "create", &plain, "--json"]).json();
+    assert_eq!(taken["backup"]["format"], "tar", "{taken:#}");
+    assert_eq!(taken["backup"]["kind"], "image", "{taken:#}");
+    sh(
+        &b,
+        "echo changed > /srv/files/a.txt && echo new > /srv/files/later.txt",
+    );
+    let refused = b.fails(&["backup", "restore", &plain, "latest"]);
+    assert!(
+        refused
+            .stderr
+            .contains("overwrites the files in /srv/files of"),
+        "{}",
+        refused.stderr
+    );
+    b.ok(&["backup", "restore", &plain, "latest", "--yes"]);
+    let listed = sh(&b, "cat /srv/files/a.txt /srv/files/sub/b; ls /srv/files");
+    assert_eq!(listed, "kept\ndeep\na.txt\nsub\n", "restored as it was");
+    let verified = b
+        .ok(&["backup", "verify", &plain, "latest", "--json"])
+        .json();
+    assert_eq!(verified["found"], "2 files, 10 B", "{verified:#}");
+    // Something without volumes has nothing to back up: said so.
+    let r = b.fails(&["backup", "create", &web]);
+    assert!(r.stderr.contains("has no volumes"), "{}", r.stderr);
+    b.ok(&["service", "rm", &plain, "--purge"]);
 
     b.ok(&["service", "unlink", &cache, "--app", &web]);
     b.ok(&["app", "rm", &web]);

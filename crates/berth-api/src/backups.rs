@@ -1,4 +1,5 @@
-//! Backups of services: taken by the kind's own method, kept in a target (a directory on one of
+//! Backups of services and of apps' volumes: taken by the kind's own method (or a copy of the
+//! volumes while the container is paused for a moment), kept in a target (a directory on one of
 //! the servers — by default the service's own —, or on this machine), restored and verified.
 
 use std::path::PathBuf;
@@ -33,6 +34,14 @@ impl From<bool> for Confirm {
     /// A yes/no answer (a flag, a dialog's button).
     fn from(yes: bool) -> Confirm {
         if yes { Confirm::Yes } else { Confirm::No }
+    }
+}
+
+/// `a postgres service`, `an app or plain-image service (its volumes)`.
+fn what_it_is(kind: ServiceKind) -> String {
+    match kind {
+        ServiceKind::Image => "an app or plain-image service (its volumes)".to_owned(),
+        kind => format!("a {kind} service"),
     }
 }
 
@@ -132,19 +141,21 @@ impl Berth {
         })
     }
 
-    /// A service that can be backed up, and its method.
-    fn backup_subject(&self, name: &str) -> Result<(App, ServiceKind, BackupMethod), ApiError> {
+    /// What can be backed up under `name`, and how: a service by its kind's own method; a
+    /// plain-image service or an app by a copy of its volumes (kind `image`).
+    pub(crate) fn backup_subject(
+        &self,
+        name: &str,
+    ) -> Result<(App, ServiceKind, BackupMethod), ApiError> {
         let app = self.store.app(name)?;
-        let Some(kind) = app.service else {
-            return Err(ApiError::Invalid(format!(
-                "{name} is an app, not a service: backups are of services (`berth service ls`)"
-            )));
-        };
-        let method = BackupMethod::of(kind).ok_or_else(|| {
-            ApiError::Invalid(format!(
-                "{name} runs a plain image: Berth knows no way to back it up consistently yet (its kind is `image`)"
-            ))
-        })?;
+        let kind = app.service.unwrap_or(ServiceKind::Image);
+        let method = BackupMethod::of(kind)
+            .or_else(|| BackupMethod::of_volumes(&app.volumes))
+            .ok_or_else(|| {
+                ApiError::Invalid(format!(
+                    "{name} has no volumes: nothing of it lives on the server to back up (give it one with `berth app set {name} --volume {name}-data:/data`)"
+                ))
+            })?;
         Ok((app, kind, method))
     }
 
@@ -233,20 +244,29 @@ impl Berth {
         into: Option<&str>,
         confirm: Confirm,
     ) -> Result<BackupRecord, ApiError> {
-        let (app, kind, method) = self.backup_subject(service)?;
+        let (app, kind, _) = self.backup_subject(service)?;
         let resolved = self.backup_target_for(&app, from).await?;
         let record = berth_engine::backup::find(&resolved.store, service, id).await?;
         let into_name = into.unwrap_or(service);
-        let (into_app, into_kind, _) = self.backup_subject(into_name)?;
+        // Put back the way the receiving end keeps its data (its own volumes emptied first).
+        let (into_app, into_kind, method) = self.backup_subject(into_name)?;
         if into_kind != kind {
             return Err(ApiError::Invalid(format!(
-                "{into_name} is a {into_kind} service; backup {} is of {kind} {service}",
-                record.id
+                "{into_name} is {}; backup {} is of {service}, {}",
+                what_it_is(into_kind),
+                record.id,
+                what_it_is(kind)
             )));
         }
         if confirm == Confirm::No {
+            let data = match &method {
+                BackupMethod::Files { paths, .. } if into_kind == ServiceKind::Image => {
+                    format!("the files in {} of {into_name}", paths.join(", "))
+                }
+                _ => format!("the data of {into_name} ({into_kind})"),
+            };
             return Err(ApiError::Invalid(format!(
-                "restoring backup {} (taken {}) overwrites the data of {into_name} ({into_kind} on {}): pass --yes to go ahead",
+                "restoring backup {} (taken {}) overwrites {data} on {}: pass --yes to go ahead",
                 record.id,
                 berth_model::format::ago(self.now(), record.started_at),
                 into_app.server

@@ -67,10 +67,7 @@ impl Berth {
         }
         let mut backups = Vec::new();
         for schedule in self.store.backup_schedules()? {
-            let Ok(service) = self.store.app(&schedule.service) else {
-                continue;
-            };
-            let Some(kind) = service.service else {
+            let Ok((service, kind, method)) = self.backup_subject(&schedule.service) else {
                 continue;
             };
             if service.server != server.name {
@@ -80,6 +77,7 @@ impl Berth {
             backups.push(berth_relay_proto::proto::ScheduledBackup {
                 service: schedule.service.clone(),
                 kind,
+                method: Some(method),
                 cron: schedule.cron.clone(),
                 keep: schedule.keep,
                 path,

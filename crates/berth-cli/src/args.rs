@@ -208,12 +208,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
-    /// Back up a service now: PostgreSQL with pg_dump (custom format), MySQL/MariaDB with
-    /// mysqldump, Redis its RDB and append-only files (saved, copied while paused).
+    /// Back up a service or an app now: PostgreSQL with pg_dump (custom format), MySQL/MariaDB
+    /// with mysqldump, Redis its RDB and append-only files (saved, copied while paused); a
+    /// plain-image service or an app, its volumes (copied while it is paused for a moment).
     #[command(
-        after_help = "Examples:\n  berth backup create db\n  berth backup create db --to offsite --keep 7"
+        after_help = "Examples:\n  berth backup create db\n  berth backup create db --to offsite --keep 7\n  berth backup create web        # an app's volumes"
     )]
     Create {
+        /// A service, or an app with volumes.
         service: String,
         /// The target to keep it in (default: the service's own server, /var/lib/berth/backups).
         #[arg(long, value_name = "TARGET")]
@@ -224,7 +226,7 @@ pub enum BackupCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List a service's backups, newest first: when, size, how long, result.
+    /// List a service's (or an app's) backups, newest first: when, size, how long, result.
     Ls {
         service: String,
         /// The target to list (default: the service's own server).
@@ -234,14 +236,15 @@ pub enum BackupCmd {
         json: bool,
     },
     /// Put a backup's data back (checksum proven first): into the service itself, which asks
-    /// for confirmation (or --yes), or into another service of the same kind (--into).
+    /// for confirmation (or --yes), or into another service of the same kind (--into). Files
+    /// are put back with the container stopped and its volumes emptied first.
     Restore {
         service: String,
         /// A backup id (or a unique start of one), or `latest`.
         backup: String,
         #[arg(long = "from", value_name = "TARGET")]
         target: Option<String>,
-        /// Another service of the same kind to restore into (a copy to look at).
+        /// Another service of the same kind (or app) to restore into (a copy to look at).
         #[arg(long, value_name = "SERVICE")]
         into: Option<String>,
         /// Overwrite without asking.
@@ -249,7 +252,8 @@ pub enum BackupCmd {
         yes: bool,
     },
     /// Restore a backup into a throwaway container of the same image, check what it holds,
-    /// and remove it: proof that it restores. The service is not touched.
+    /// and remove it: proof that it restores. The service is not touched. (An app's files are
+    /// unpacked into a copy that is never started, and counted.)
     Verify {
         service: String,
         /// A backup id (or a unique start of one), or `latest`.
@@ -259,7 +263,8 @@ pub enum BackupCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Have the server's relay back a service up on a schedule (the laptop can be closed),
+    /// Have the server's relay back a service (or an app's volumes) up on a schedule (the
+    /// laptop can be closed),
     /// keeping the newest N good backups. Times are UTC.
     #[command(
         after_help = "Examples:\n  berth backup schedule db --cron '0 3 * * *' --keep 7\n  berth backup schedule db --cron '@hourly' --keep 24 --to disk2"
@@ -338,7 +343,7 @@ pub enum ServiceCmd {
     #[command(
         // `--version` is the image's tag here, not Berth's.
         disable_version_flag = true,
-        after_help = "Examples:\n  berth service create db --kind postgres --version 16 --memory 512m\n  berth service create cache --kind redis\n  berth service create search --image getmeili/meilisearch:v1.8 --port 7700"
+        after_help = "Examples:\n  berth service create db --kind postgres --version 16 --memory 512m\n  berth service create cache --kind redis\n  berth service create search --image getmeili/meilisearch:v1.8 --port 7700 --volume search-data:/meili_data"
     )]
     Create(Box<ServiceCreate>),
     /// List services, with the apps linked to each.
@@ -422,6 +427,10 @@ pub struct ServiceCreate {
     /// Publish it on the server's loopback: 127.0.0.1:PORT (reach it through an SSH tunnel).
     #[arg(long, value_name = "127.0.0.1:PORT")]
     pub publish: Option<String>,
+    /// SRC:DST[:ro], where a plain image keeps its data (repeatable): SRC a named volume or an
+    /// absolute path on the server. Backed up as files (`berth backup create`).
+    #[arg(long = "volume", value_name = "SRC:DST")]
+    pub volumes: Vec<String>,
     /// Store it without starting it.
     #[arg(long)]
     pub no_start: bool,

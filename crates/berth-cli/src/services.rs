@@ -21,6 +21,7 @@ pub(crate) async fn service(berth: &Berth, cmd: ServiceCmd) -> anyhow::Result<()
                 cpus: limit(a.cpus.as_deref(), parse_cpus)?,
                 memory_bytes: limit(a.memory.as_deref(), parse_memory)?,
                 publish: a.publish.clone(),
+                volumes: a.volumes.clone(),
             };
             // Said before anything is pulled (the rest is checked before the pull too).
             draft.kind()?;

@@ -66,6 +66,11 @@ fn offline_body(
     }
 }
 
+/// A tool container's labels: Berth's, nothing else.
+fn tool_labels() -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([(crate::labels::MANAGED.to_owned(), "true".to_owned())])
+}
+
 /// Zero bytes that pad a tar entry of `size` bytes to its 512-byte block.
 fn padding(size: u64) -> usize {
     let rest = (size % 512) as usize;
@@ -151,15 +156,38 @@ impl DockerClient {
         binds: &[(String, String)],
         cmd: &[String],
     ) -> Result<(i64, String), DockerError> {
-        let labels = std::collections::HashMap::from([(
-            crate::labels::MANAGED.to_owned(),
-            "true".to_owned(),
-        )]);
+        self.run_tool_body(name, offline_body(image, binds, tool_labels()), cmd)
+            .await
+    }
+
+    /// Runs `cmd` like [`Self::run_tool`] with every volume of `container` mounted where it
+    /// has them (its anonymous ones too), from `image`.
+    pub async fn run_tool_on_volumes_of(
+        &self,
+        name: &str,
+        container: &str,
+        image: &str,
+        cmd: &[String],
+    ) -> Result<(i64, String), DockerError> {
+        let mut body = offline_body(image, &[], tool_labels());
+        if let Some(host) = body.host_config.as_mut() {
+            host.binds = None;
+            host.volumes_from = Some(vec![container.to_owned()]);
+        }
+        self.run_tool_body(name, body, cmd).await
+    }
+
+    async fn run_tool_body(
+        &self,
+        name: &str,
+        body: bollard::models::ContainerCreateBody,
+        cmd: &[String],
+    ) -> Result<(i64, String), DockerError> {
         let body = bollard::models::ContainerCreateBody {
             entrypoint: Some(cmd.to_vec()),
             cmd: Some(Vec::new()),
             user: Some("0".to_owned()),
-            ..offline_body(image, binds, labels)
+            ..body
         };
         let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
             .name(name)

@@ -18,7 +18,6 @@ use berth_model::{
     BackupMethod, BackupRecord, BackupResult, Location, ServiceKind, Verified,
     backup::beyond_retention,
 };
-use futures_util::StreamExt;
 use sha2::Digest;
 use tokio::io::AsyncRead;
 
@@ -89,7 +88,7 @@ impl Spool {
         })
     }
 
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.raw += bytes.len() as u64;
         self.encoder.write_all(bytes)
     }
@@ -568,7 +567,7 @@ async fn take(
             let code = {
                 let mut on_output = |stream: LogStream, bytes: &[u8]| -> io::Result<()> {
                     match stream {
-                        LogStream::Stdout => spool.write(bytes),
+                        LogStream::Stdout => spool.put(bytes),
                         LogStream::Stderr => {
                             keep_tail(&mut stderr, bytes);
                             Ok(())
@@ -595,7 +594,7 @@ async fn take(
                 )));
             }
         }
-        BackupMethod::Files { path, flush } => {
+        BackupMethod::Files { paths, flush } => {
             if let Some(flush) = flush {
                 let mut out = Vec::new();
                 let mut on_output = |_: LogStream, bytes: &[u8]| -> io::Result<()> {
@@ -614,26 +613,98 @@ async fn take(
                 }
             }
             docker.pause(subject.container, true).await?;
-            let copied = async {
-                let mut tar = docker.download(subject.container, path);
-                while let Some(chunk) = tar.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        EngineError::from(berth_docker::DockerError::from_io(path, e))
-                    })?;
-                    spool
-                        .write(&chunk)
-                        .map_err(|e| io_failed("writing the backup", e))?;
-                }
-                Ok::<_, EngineError>(())
-            }
-            .await;
+            let copied = copy_dirs(host, subject.container, paths, spool).await;
             // Unpaused whatever happened.
             let unpaused = docker.pause(subject.container, false).await;
-            copied?;
+            spool = copied?;
             unpaused?;
         }
     }
     spool.finish()
+}
+
+/// Copies the directories `paths` of `container` into `spool` as one tar of absolute paths
+/// (unpacked at `/` to restore), on a blocking thread; the spool comes back.
+async fn copy_dirs(
+    host: &Host,
+    container: &str,
+    paths: &[String],
+    spool: Spool,
+) -> Result<Spool, EngineError> {
+    let docker = host.docker();
+    // Requests made here, read on the blocking thread (through the runtime's handle).
+    let sources: Vec<(String, tokio_util::io::SyncIoBridge<_>)> = paths
+        .iter()
+        .map(|path| {
+            let reader = tokio_util::io::StreamReader::new(docker.download(container, path));
+            (path.clone(), tokio_util::io::SyncIoBridge::new(reader))
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let mut builder = tar::Builder::new(spool);
+        for (path, reader) in sources {
+            append_rooted(reader, &path, &mut builder)
+                .map_err(|e| failed(format!("copying {path}: {e}")))?;
+        }
+        builder
+            .into_inner()
+            .map_err(|e| io_failed("writing the backup", e))
+    })
+    .await
+    .map_err(|e| failed(format!("the copy stopped: {e}")))?
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.put(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends the tar Docker gives for the directory `path` (entries named from its last
+/// component: `data/…`) to `out`, each entry named by its absolute path without the leading
+/// `/` (`var/lib/data/…`; hard links likewise), so the tars of several directories make one
+/// archive that unpacks at `/`. The number of entries.
+fn append_rooted<R: io::Read, W: Write>(
+    input: R,
+    path: &str,
+    out: &mut tar::Builder<W>,
+) -> io::Result<u64> {
+    let parent = Path::new(path)
+        .parent()
+        .map(|p| p.strip_prefix("/").unwrap_or(p).to_path_buf())
+        .unwrap_or_default();
+    let mut archive = tar::Archive::new(input);
+    let mut entries = 0;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = parent.join(entry.path()?);
+        let mut header = entry.header().clone();
+        header.set_size(entry.size());
+        match header.entry_type() {
+            tar::EntryType::Link => {
+                let target = entry.link_name()?.ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "a hard link without a target")
+                })?;
+                let target = parent.join(target);
+                out.append_link(&mut header, &name, &target)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()?
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                out.append_link(&mut header, &name, &target)?;
+            }
+            _ => out.append_data(&mut header, &name, &mut entry)?,
+        }
+        entries += 1;
+    }
+    Ok(entries)
 }
 
 fn keep_tail(buf: &mut Vec<u8>, bytes: &[u8]) {
@@ -776,18 +847,10 @@ async fn restore_spool(
                 )));
             }
         }
-        BackupMethod::Files { path, .. } => {
-            let parent = Path::new(path)
-                .parent()
-                .and_then(Path::to_str)
-                .unwrap_or("/")
-                .to_owned();
+        BackupMethod::Files { paths, .. } => {
             docker.stop_container(container, 30).await?;
-            let reader = decompressed(spool.to_path_buf());
-            let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
-            let copied = docker
-                .upload_tar(container, &parent, Box::pin(stream))
-                .await;
+            empty_dirs(host, container, paths).await;
+            let copied = upload_spool(host, container, spool).await;
             // Started again whatever happened: the old data if the copy failed early.
             let started = docker.start_container(container).await;
             copied?;
@@ -795,6 +858,55 @@ async fn restore_spool(
         }
     }
     Ok(())
+}
+
+/// Unpacks the verified tar spool at `/` of `container`.
+async fn upload_spool(host: &Host, container: &str, spool: &Path) -> Result<(), EngineError> {
+    let reader = decompressed(spool.to_path_buf());
+    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+    host.docker()
+        .upload_tar(container, "/", Box::pin(stream))
+        .await?;
+    Ok(())
+}
+
+/// Empties the directories `paths` of the stopped `container` before its files are put back,
+/// so what was written since the backup does not stay beside it: `rm` in a throwaway
+/// container of its own image with its volumes. An image without a shell cannot: the files
+/// are then only overwritten (said in the log).
+async fn empty_dirs(host: &Host, container: &str, paths: &[String]) {
+    let docker = host.docker();
+    let image = match docker.inspect_container(container).await {
+        Ok(Some(c)) => c.image,
+        _ => return,
+    };
+    let mut cmd = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "for d; do [ -d \"$d\" ] || continue; find \"$d\" -mindepth 1 -maxdepth 1 \
+         -exec rm -rf {} + || exit 1; done"
+            .to_owned(),
+        "sh".to_owned(),
+    ];
+    cmd.extend(paths.iter().cloned());
+    let name = format!(
+        "berth-empty-{container}-{:06x}",
+        rand::random::<u32>() & 0xff_ffff
+    );
+    match docker
+        .run_tool_on_volumes_of(&name, container, &image, &cmd)
+        .await
+    {
+        Ok((0, _)) => {}
+        Ok((code, out)) => tracing::warn!(
+            "could not empty {} of {container} before restoring ({code}): {out}; its files are overwritten",
+            paths.join(", ")
+        ),
+        Err(e) => tracing::warn!(
+            "could not empty {} of {container} before restoring: {e}; its files are overwritten",
+            paths.join(", ")
+        ),
+    }
 }
 
 /// The records of `service` in `store`, and which of them retention at `keep` removes; those
@@ -834,6 +946,29 @@ pub async fn find(store: &Store, service: &str, id: &str) -> Result<BackupRecord
             "{service} has no backup `{id}` in this target (`berth backup ls {service}`)"
         ))),
     }
+}
+
+/// What the tar spool at `path` holds: `12 files, 3.4 MB`.
+async fn count_files(path: PathBuf) -> Result<String, EngineError> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        let mut archive = tar::Archive::new(zstd::stream::read::Decoder::new(file)?);
+        let (mut files, mut bytes) = (0u64, 0u64);
+        for entry in archive.entries()? {
+            let entry = entry?;
+            if entry.header().entry_type().is_file() {
+                files += 1;
+                bytes += entry.size();
+            }
+        }
+        Ok::<_, io::Error>(format!(
+            "{files} files, {}",
+            berth_model::format::bytes(bytes)
+        ))
+    })
+    .await
+    .map_err(|e| failed(format!("counting the files stopped: {e}")))?
+    .map_err(|e| io_failed("reading the backup", e))
 }
 
 /// A command printing what restored data holds, for each kind that has one.
@@ -900,6 +1035,12 @@ pub async fn verify(
     let cancel = tokio_util::sync::CancellationToken::new();
     let run = async {
         docker.create_container(&spec).await?;
+        if subject_kind == ServiceKind::Image {
+            // Plain files: unpacked into the copy, which never starts (an app's copy could
+            // do its work twice), and counted.
+            upload_spool(host, &name, &spool).await?;
+            return count_files(spool.clone()).await;
+        }
         docker.start_container(&name).await?;
         crate::health::wait_probe(host, &name, probe.as_deref(), 500, 120_000, &cancel).await?;
         restore_spool(host, &name, method, &spool).await?;
@@ -937,4 +1078,78 @@ pub async fn verify(
         found: run?,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar like the one Docker gives for `/data`: entries named from `data/`.
+    fn docker_tar() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut dir = tar::Header::new_gnu();
+        dir.set_entry_type(tar::EntryType::Directory);
+        dir.set_mode(0o750);
+        dir.set_size(0);
+        b.append_data(&mut dir, "data/", io::empty()).unwrap();
+        let mut file = tar::Header::new_gnu();
+        file.set_mode(0o640);
+        file.set_uid(999);
+        file.set_size(5);
+        b.append_data(&mut file, "data/a.txt", &b"hello"[..])
+            .unwrap();
+        let long = format!("data/{}/deep.txt", "x".repeat(120));
+        b.append_data(&mut file, &long, &b"world"[..]).unwrap();
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Link);
+        link.set_mode(0o640);
+        link.set_size(0);
+        b.append_link(&mut link, "data/hard", "data/a.txt").unwrap();
+        let mut sym = tar::Header::new_gnu();
+        sym.set_entry_type(tar::EntryType::Symlink);
+        sym.set_mode(0o777);
+        sym.set_size(0);
+        b.append_link(&mut sym, "data/sym", "a.txt").unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn directories_are_copied_under_their_absolute_paths() {
+        let mut out = tar::Builder::new(Vec::new());
+        let n = append_rooted(&docker_tar()[..], "/var/lib/data", &mut out).unwrap();
+        assert_eq!(n, 5);
+        // A second directory in the same archive.
+        append_rooted(&docker_tar()[..], "/data", &mut out).unwrap();
+        let bytes = out.into_inner().unwrap();
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let link = entry
+                .link_name()
+                .unwrap()
+                .map(|l| l.to_string_lossy().into_owned());
+            let mut body = String::new();
+            io::Read::read_to_string(&mut entry, &mut body).unwrap();
+            let mode = entry.header().mode().unwrap();
+            seen.push((path, link, body, mode));
+        }
+        let long = format!("var/lib/data/{}/deep.txt", "x".repeat(120));
+        assert_eq!(seen.len(), 10);
+        assert_eq!(seen[0].0, "var/lib/data/");
+        assert_eq!(seen[0].3, 0o750);
+        assert_eq!(
+            seen[1],
+            ("var/lib/data/a.txt".into(), None, "hello".into(), 0o640)
+        );
+        assert_eq!(seen[2].0, long);
+        assert_eq!(seen[2].2, "world");
+        // Hard links name their target inside the archive: moved too; symlinks are not.
+        assert_eq!(seen[3].1.as_deref(), Some("var/lib/data/a.txt"));
+        assert_eq!(seen[4].1.as_deref(), Some("a.txt"));
+        // A directory at the root keeps its names.
+        assert_eq!(seen[6].0, "data/a.txt");
+        assert_eq!(seen[8].1.as_deref(), Some("data/a.txt"));
+    }
 }

@@ -26,11 +26,12 @@ pub enum BackupMethod {
         /// What the file holds, for its name: `pgdump`, `sql`.
         format: String,
     },
-    /// The files under `path` in the container, copied as a tar while it is paused (after
+    /// The files under `paths` in the container (its data directory, or every volume of a
+    /// plain image or an app), copied as one tar of absolute paths while it is paused (after
     /// `flush`, when the kind has a way to write everything down first), put back with the
-    /// container stopped.
+    /// container stopped and those directories emptied first.
     Files {
-        path: String,
+        paths: Vec<String>,
         flush: Option<Vec<String>>,
     },
 }
@@ -72,13 +73,22 @@ impl BackupMethod {
             },
             // The RDB written by SAVE and the append-only files, as they are on disk.
             ServiceKind::Redis => BackupMethod::Files {
-                path: "/data".to_owned(),
+                paths: vec!["/data".to_owned()],
                 flush: Some(sh(
                     "redis-cli --no-auth-warning -a \"$REDIS_PASSWORD\" SAVE | grep -q OK",
                 )),
             },
             ServiceKind::Image => return None,
         })
+    }
+
+    /// The volumes of a plain image or an app, by their paths in the container: a tar of them,
+    /// taken while the container is paused for a moment. `None` when it has none.
+    pub fn of_volumes(volumes: &[crate::Volume]) -> Option<BackupMethod> {
+        let mut paths: Vec<String> = volumes.iter().map(|v| v.target.clone()).collect();
+        paths.sort();
+        paths.dedup();
+        (!paths.is_empty()).then_some(BackupMethod::Files { paths, flush: None })
     }
 
     /// What the backup file holds, for its name (`pgdump`, `sql`, `tar`).

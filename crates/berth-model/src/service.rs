@@ -43,6 +43,8 @@ pub enum InvalidService {
     Publish(String),
     #[error("port must be between 1 and 65535")]
     Port,
+    #[error("{0}")]
+    Volume(String),
 }
 
 impl ServiceKind {
@@ -266,6 +268,10 @@ pub struct ServiceDraft {
     /// `127.0.0.1:PORT`: publish it on the server's loopback at PORT.
     #[serde(default)]
     pub publish: Option<String>,
+    /// More volumes, `SRC:DST[:ro]` (a plain image's data: Berth does not know where it
+    /// keeps it). A kind's data directory gets its named volume anyway.
+    #[serde(default)]
+    pub volumes: Vec<String>,
 }
 
 /// How long a service gets to become ready at a deploy (a first start initialises its data).
@@ -309,7 +315,7 @@ impl ServiceDraft {
             (None, None) => App::DEFAULT_PORT,
         };
         let publish = self.publish.as_deref().map(parse_publish).transpose()?;
-        let volumes = kind
+        let mut volumes: Vec<Volume> = kind
             .data_dir()
             .map(|dir| Volume {
                 source: data_volume(&self.name),
@@ -318,6 +324,16 @@ impl ServiceDraft {
             })
             .into_iter()
             .collect();
+        for v in &self.volumes {
+            let v = Volume::parse(v).map_err(InvalidService::Volume)?;
+            if volumes.iter().any(|o| o.target == v.target) {
+                return Err(InvalidService::Volume(format!(
+                    "{} is mounted twice",
+                    v.target
+                )));
+            }
+            volumes.push(v);
+        }
         Ok(App {
             name: self.name.clone(),
             server: self.server.clone(),
@@ -481,6 +497,25 @@ mod tests {
         assert_eq!(app.service, Some(ServiceKind::Image));
         assert_eq!(app.port, 7700);
         assert!(app.volumes.is_empty());
+        // Its data where the image keeps it, in a named volume the user names.
+        let with = ServiceDraft {
+            volumes: vec!["search-data:/meili_data".into()],
+            ..d.clone()
+        };
+        assert_eq!(
+            with.validate(1).unwrap().volumes[0].to_string(),
+            "search-data:/meili_data"
+        );
+        let twice = ServiceDraft {
+            volumes: vec!["other:/var/lib/postgresql/data".into()],
+            ..draft("postgres")
+        };
+        assert!(matches!(twice.validate(1), Err(InvalidService::Volume(_))));
+        let bad = ServiceDraft {
+            volumes: vec!["data".into()],
+            ..d
+        };
+        assert!(matches!(bad.validate(1), Err(InvalidService::Volume(_))));
     }
 
     #[test]

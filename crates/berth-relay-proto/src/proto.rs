@@ -132,6 +132,9 @@ pub struct MonitorConfig {
 pub struct ScheduledBackup {
     pub service: String,
     pub kind: berth_model::ServiceKind,
+    /// How it is taken (a relay given none, by an older Berth, uses the kind's own).
+    #[serde(default)]
+    pub method: Option<berth_model::BackupMethod>,
     pub cron: berth_model::Cron,
     /// Good backups kept (never fewer than one).
     pub keep: u32,

@@ -100,8 +100,11 @@ async fn take(relay: &Relay, host: &Arc<Host>, s: &ScheduledBackup, config: &Mon
 }
 
 async fn backup(relay: &Relay, host: &Arc<Host>, s: &ScheduledBackup) -> Result<String, String> {
-    let method = BackupMethod::of(s.kind)
-        .ok_or_else(|| format!("a {} service has no backup method", s.kind))?;
+    let method = s
+        .method
+        .clone()
+        .or_else(|| BackupMethod::of(s.kind))
+        .ok_or_else(|| format!("{} has no volumes to back up", s.service))?;
     let serving = berth_engine::observe::serving_deployment(host, &s.service, None)
         .await
         .map_err(|e| e.to_string())?

@@ -161,6 +161,7 @@ fn NewServiceDialog(on_done: Callback<Option<String>>) -> impl IntoView {
     let memory = RwSignal::new(String::new());
     let cpus = RwSignal::new(String::new());
     let publish = RwSignal::new(String::new());
+    let volume = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ErrorDto>);
     let saving = RwSignal::new(false);
     spawn_local(async move {
@@ -203,6 +204,7 @@ fn NewServiceDialog(on_done: Callback<Option<String>>) -> impl IntoView {
                     .transpose()
                     .map_err(invalid)?,
                 publish: opt(publish),
+                volumes: opt(volume).into_iter().collect(),
             })
         })();
         let draft = match draft {
@@ -323,6 +325,12 @@ fn NewServiceDialog(on_done: Callback<Option<String>>) -> impl IntoView {
             <Show when=is_image>
                 <Field label="Port" hint="Left empty: the image's EXPOSE">
                     <TextInput testid="service-port" value=port />
+                </Field>
+                <Field
+                    label="Data volume"
+                    hint="NAME:/PATH where the image keeps its data: kept across restarts, backed up as files"
+                >
+                    <TextInput testid="service-volume" value=volume placeholder="search-data:/meili_data" />
                 </Field>
             </Show>
             <div class="field-row">
