@@ -22,8 +22,9 @@ packages=(
   git ca-certificates pkg-config libssl-dev build-essential
   # the real parts the end-to-end tests drive
   docker.io openssh-server openssh-client busybox-static caddy
-  # test and benchmark tools
-  curl jq wrk hyperfine procps iproute2
+  # test and benchmark tools (age: the reference tool opens Berth's sealed backups, and the
+  # reverse)
+  curl jq wrk hyperfine procps iproute2 age
   # a clean Debian 12 for the package test (scripts/test-images.sh); dpkg-shlibdeps and strip
   # for scripts/package.sh come with build-essential
   debootstrap
