@@ -475,18 +475,52 @@ fn a_mariadb_service_is_dumped_restored_and_verified() {
     let dir = format!("/tmp/{}", unique("mbackups"));
     let _dir = DirGuard(dir.clone());
     let _holder = NamedGuard(dir.trim_start_matches("/tmp/").to_owned());
-    b.ok(&[
+    // An encrypted target: sealed with this machine's backup key (age), made on the way.
+    let added = b.ok(&[
         "backup",
         "target",
         "add",
         "srv",
         &format!("ssh://here{dir}"),
+        "--encrypt",
     ]);
+    assert!(added.stderr.contains("sealed to age1"), "{}", added.stderr);
+    let recipient = b.ok(&["backup", "key", "show"]).stdout.trim().to_owned();
     let taken = b
         .ok(&["backup", "create", &db, "--to", "srv", "--json"])
         .json();
     assert_eq!(taken["backup"]["format"], "sql", "{taken:#}");
+    assert_eq!(taken["backup"]["sealed_to"], recipient.as_str());
+    let file = taken["backup"]["file"].as_str().unwrap_or_default();
+    assert!(file.ends_with(".sql.zst.age"), "{file}");
+    // The age tool opens it with the exported key (a zstd stream inside): no Berth needed.
+    let key = b.ok(&["backup", "key", "export"]).stdout;
+    let _keys = DirGuard(format!("{dir}-keys"));
+    std::fs::create_dir_all(format!("{dir}-keys")).expect("keys dir");
+    let key_file = format!("{dir}-keys/key.txt");
+    std::fs::write(&key_file, &key).expect("key file");
+    let opened = Command::new("age")
+        .args(["-d", "-i", &key_file, &format!("{dir}/{db}/{file}")])
+        .output()
+        .expect("age");
+    assert!(
+        opened.status.success() && opened.stdout.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
     sql(&b, "DROP TABLE notes");
+    // Another key here: the backup does not open, and nothing is touched; the right one back.
+    let other = run(&mut Command::new("age-keygen"));
+    let r = b.run_with_input(&["backup", "key", "import"], &other);
+    assert!(r.stderr.contains("--replace"), "{}", r.stderr);
+    b.ok_with_input(&["backup", "key", "import", "--replace"], &other);
+    let r = b.fails(&["backup", "restore", &db, "latest", "--from", "srv", "--yes"]);
+    assert!(
+        r.stderr.contains(&format!("sealed to {recipient}")),
+        "{}",
+        r.stderr
+    );
+    b.ok_with_input(&["backup", "key", "import", "--replace"], &key);
     b.ok(&["backup", "restore", &db, "latest", "--from", "srv", "--yes"]);
     assert_eq!(sql(&b, "SELECT body FROM notes").stdout.trim(), "kept");
     let verified = b

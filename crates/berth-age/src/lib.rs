@@ -113,8 +113,7 @@ impl Identity {
     /// The secret key as text, for the keychain or a key file: handle with care.
     pub fn to_secret_string(&self) -> String {
         let hrp = bech32::Hrp::parse_unchecked(IDENTITY_HRP);
-        bech32::encode_upper::<bech32::Bech32>(hrp, self.0.as_bytes())
-            .unwrap_or_default()
+        bech32::encode_upper::<bech32::Bech32>(hrp, self.0.as_bytes()).unwrap_or_default()
     }
 }
 

@@ -28,7 +28,11 @@ fn what_is_sealed_opens_whole_at_every_chunk_boundary() {
     for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 5] {
         let plain = data(len);
         let sealed = seal(&key.recipient(), &plain);
-        assert_eq!(open(&key, &sealed).as_deref(), Ok(&plain[..]), "{len} bytes");
+        assert_eq!(
+            open(&key, &sealed).as_deref(),
+            Ok(&plain[..]),
+            "{len} bytes"
+        );
     }
 }
 
@@ -47,11 +51,11 @@ fn keys_read_back_as_written() {
         Recipient::parse("age1notakey"),
         Err(AgeError::Recipient(_))
     ));
-    assert!(matches!(
-        Identity::parse(&public),
-        Err(AgeError::Identity)
-    ));
-    assert!(!format!("{key:?}").contains(&secret[16..]), "Debug hides it");
+    assert!(matches!(Identity::parse(&public), Err(AgeError::Identity)));
+    assert!(
+        !format!("{key:?}").contains(&secret[16..]),
+        "Debug hides it"
+    );
 }
 
 #[test]
@@ -136,6 +140,9 @@ fn the_age_tool_opens_what_berth_seals_and_the_reverse() {
     let sealed = theirs.wait_with_output().expect("age output");
     writer.join().expect("writer").expect("write");
     assert!(sealed.status.success());
-    assert!(open(&key, &sealed.stdout) == Ok(plain), "Berth opened age's file whole");
+    assert!(
+        open(&key, &sealed.stdout) == Ok(plain),
+        "Berth opened age's file whole"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
-use berth_engine::backup::{Store as BackupStore, Subject};
+use berth_engine::backup::{Source, Store as BackupStore, Subject};
 use berth_model::{
     App, BackupMethod, BackupRecord, BackupSchedule, BackupTarget, Cron, Location, ServiceKind,
     Verified, validate_app_name,
 };
+use berth_secrets::{Sensitive, backup_key_key};
 
 use crate::Berth;
 use crate::error::ApiError;
@@ -19,6 +20,17 @@ pub struct Resolved {
     pub target: String,
     pub location: Location,
     store: BackupStore,
+    /// Who its backups are sealed to.
+    seal: Option<berth_age::Recipient>,
+}
+
+/// Where a server's relay writes a scheduled backup.
+pub(crate) struct ScheduleTarget {
+    pub name: String,
+    /// The directory on the server.
+    pub path: String,
+    /// The age recipient it seals to (the relay never holds the key that opens them).
+    pub sealed_to: Option<String>,
 }
 
 /// What `backup restore` must be told before it overwrites a service's data.
@@ -62,6 +74,7 @@ impl Berth {
         &self,
         name: &str,
         location: &str,
+        encrypt: bool,
     ) -> Result<BackupTarget, ApiError> {
         validate_app_name(name).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let default = self.local_backups();
@@ -78,9 +91,14 @@ impl Berth {
                 "backup target `{name}` ({location}) cannot be written: {e}"
             ))
         })?;
+        let sealed_to = match encrypt {
+            true => Some(self.backup_key_or_new()?.recipient().to_string()),
+            false => None,
+        };
         let target = BackupTarget {
             name: name.to_owned(),
             location,
+            sealed_to,
         };
         self.store.add_backup_target(&target)?;
         self.audit("backup-target-add", name, &target.location.to_string());
@@ -120,10 +138,10 @@ impl Berth {
         service: &App,
         to: Option<&str>,
     ) -> Result<Resolved, ApiError> {
-        let (target, location) = match to {
+        let (target, location, sealed_to) = match to {
             Some(name) => {
                 let t = self.store.backup_target(name)?;
-                (t.name, t.location)
+                (t.name, t.location, t.sealed_to)
             }
             None => (
                 format!("{} (the service's server)", service.server),
@@ -131,13 +149,20 @@ impl Berth {
                     server: service.server.clone(),
                     path: berth_model::backup::SERVER_BACKUP_DIR.to_owned(),
                 },
+                None,
             ),
         };
+        let seal = sealed_to
+            .as_deref()
+            .map(berth_age::Recipient::parse)
+            .transpose()
+            .map_err(|e| ApiError::Invalid(format!("backup target {target}: {e}")))?;
         let store = self.open_store(&location).await?;
         Ok(Resolved {
             target,
             location,
             store,
+            seal,
         })
     }
 
@@ -185,6 +210,7 @@ impl Berth {
             &self.spool_dir(),
             "manual",
             self.now(),
+            resolved.seal.as_ref(),
         )
         .await?;
         self.audit(
@@ -274,16 +300,14 @@ impl Berth {
         }
         let (host, container) = self.active_container(&into_app).await?;
         let _lock = AppLock::acquire(self.data_dir(), into_name, "a restore")?;
-        berth_engine::backup::restore(
-            &host,
-            &container,
-            kind,
-            &method,
-            &resolved.store,
-            &record,
-            &self.spool_dir(),
-        )
-        .await?;
+        let key = self.backup_key()?;
+        let source = Source {
+            store: &resolved.store,
+            record: &record,
+            spool_dir: &self.spool_dir(),
+            key: key.as_ref(),
+        };
+        berth_engine::backup::restore(&host, &container, kind, &method, &source).await?;
         self.audit(
             "restore",
             into_name,
@@ -307,16 +331,15 @@ impl Berth {
         let resolved = self.backup_target_for(&app, from).await?;
         let record = berth_engine::backup::find(&resolved.store, service, id).await?;
         let (host, container) = self.active_container(&app).await?;
-        let verified = berth_engine::backup::verify(
-            &host,
-            &container,
-            kind,
-            &method,
-            &resolved.store,
-            &record,
-            &self.spool_dir(),
-        )
-        .await?;
+        let key = self.backup_key()?;
+        let source = Source {
+            store: &resolved.store,
+            record: &record,
+            spool_dir: &self.spool_dir(),
+            key: key.as_ref(),
+        };
+        let verified =
+            berth_engine::backup::verify(&host, &container, kind, &method, &source).await?;
         Ok(verified)
     }
 
@@ -326,18 +349,21 @@ impl Berth {
         &self,
         service: &App,
         to: Option<&str>,
-    ) -> Result<(String, String), ApiError> {
+    ) -> Result<ScheduleTarget, ApiError> {
         let Some(name) = to else {
-            return Ok((
-                format!("{} (the service's server)", service.server),
-                berth_model::backup::SERVER_BACKUP_DIR.to_owned(),
-            ));
+            return Ok(ScheduleTarget {
+                name: format!("{} (the service's server)", service.server),
+                path: berth_model::backup::SERVER_BACKUP_DIR.to_owned(),
+                sealed_to: None,
+            });
         };
         let target = self.store.backup_target(name)?;
         match target.location {
-            Location::Server { server, path } if server == service.server => {
-                Ok((target.name, path))
-            }
+            Location::Server { server, path } if server == service.server => Ok(ScheduleTarget {
+                name: target.name,
+                path,
+                sealed_to: target.sealed_to,
+            }),
             other => Err(ApiError::Invalid(format!(
                 "target {name} is {other}: scheduled backups of {} are taken by the relay on {}, which writes only to a directory on {} (a target ssh://{}/DIR); take backups elsewhere with `berth backup create`",
                 service.name, service.server, service.server, service.server
@@ -402,5 +428,71 @@ impl Berth {
     /// Every backup schedule.
     pub fn backup_schedules(&self) -> Result<Vec<BackupSchedule>, ApiError> {
         Ok(self.store.backup_schedules()?)
+    }
+
+    /// This machine's backup key (it opens the backups of sealed targets), if it has one.
+    pub fn backup_key(&self) -> Result<Option<berth_age::Identity>, ApiError> {
+        let Some(secret) = self.secrets().get(&backup_key_key())? else {
+            return Ok(None);
+        };
+        let key = berth_age::Identity::parse(secret.expose()).map_err(|e| {
+            ApiError::Invalid(format!(
+                "the backup key in the keychain is unreadable ({e}): import it again (`berth backup key import --replace`)"
+            ))
+        })?;
+        Ok(Some(key))
+    }
+
+    /// This machine's backup key, made (and kept in the keychain) if it has none yet.
+    fn backup_key_or_new(&self) -> Result<berth_age::Identity, ApiError> {
+        if let Some(key) = self.backup_key()? {
+            return Ok(key);
+        }
+        let key = berth_age::Identity::generate();
+        self.secrets()
+            .set(&backup_key_key(), &Sensitive::new(key.to_secret_string()))?;
+        self.audit("backup-key-new", "", &key.recipient().to_string());
+        Ok(key)
+    }
+
+    /// The public half of this machine's backup key (`age1…`), made if there is none: what
+    /// sealed targets seal to.
+    pub fn backup_key_recipient(&self) -> Result<String, ApiError> {
+        Ok(self.backup_key_or_new()?.recipient().to_string())
+    }
+
+    /// The secret half, to keep somewhere safe (a password manager) or give to a teammate's
+    /// Berth: without it, sealed backups cannot be opened.
+    pub fn backup_key_export(&self) -> Result<Sensitive<String>, ApiError> {
+        let key = self.backup_key()?.ok_or_else(|| {
+            ApiError::Invalid(
+                "this machine has no backup key yet (it is made by `berth backup target add … --encrypt`)"
+                    .to_owned(),
+            )
+        })?;
+        self.audit("backup-key-export", "", &key.recipient().to_string());
+        Ok(Sensitive::new(key.to_secret_string()))
+    }
+
+    /// Keeps `secret` (an age identity, or a key file) as this machine's backup key. A
+    /// different key already here is replaced only with `replace`: backups sealed to it would
+    /// no longer open here.
+    pub fn backup_key_import(&self, secret: &str, replace: bool) -> Result<String, ApiError> {
+        let key =
+            berth_age::Identity::parse(secret).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let recipient = key.recipient().to_string();
+        if let Some(old) = self.backup_key()?
+            && old.recipient().to_string() != recipient
+            && !replace
+        {
+            return Err(ApiError::Invalid(format!(
+                "this machine already has another backup key ({}): backups sealed to it would no longer open here — pass --replace if that is what you want (export it first: `berth backup key export`)",
+                old.recipient()
+            )));
+        }
+        self.secrets()
+            .set(&backup_key_key(), &Sensitive::new(key.to_secret_string()))?;
+        self.audit("backup-key-import", "", &recipient);
+        Ok(recipient)
     }
 }

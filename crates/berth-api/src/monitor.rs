@@ -73,15 +73,16 @@ impl Berth {
             if service.server != server.name {
                 continue;
             }
-            let (target, path) = self.schedule_target(&service, schedule.target.as_deref())?;
+            let target = self.schedule_target(&service, schedule.target.as_deref())?;
             backups.push(berth_relay_proto::proto::ScheduledBackup {
                 service: schedule.service.clone(),
                 kind,
                 method: Some(method),
                 cron: schedule.cron.clone(),
                 keep: schedule.keep,
-                path,
-                target,
+                path: target.path,
+                target: target.name,
+                sealed_to: target.sealed_to,
             });
         }
         Ok(MonitorConfig {

@@ -290,6 +290,26 @@ pub enum BackupCmd {
     /// Where backups are kept.
     #[command(subcommand)]
     Target(BackupTargetCmd),
+    /// The key encrypted targets seal backups with (age, kept in the keychain).
+    #[command(subcommand)]
+    Key(BackupKeyCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupKeyCmd {
+    /// The public half (age1…): what backups are sealed to. Made if there is none yet.
+    Show,
+    /// Print the secret half (AGE-SECRET-KEY-1…) to keep somewhere safe or to import on a
+    /// teammate's machine: sealed backups open only with it. `age -d -i KEYFILE` opens them
+    /// without Berth too.
+    Export,
+    /// Keep a secret key (read from stdin: the key, or a key file by age-keygen) as this
+    /// machine's backup key.
+    Import {
+        /// Replace a different key already here (backups sealed to it stop opening here).
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -323,9 +343,16 @@ pub enum CronCmd {
 pub enum BackupTargetCmd {
     /// Add a place to keep backups; it is written to and read back first.
     #[command(
-        after_help = "Locations:\n  local                  Berth's data directory on this machine (backups/)\n  local:/DIR             a directory on this machine\n  ssh://SERVER/DIR       a directory on one of your Berth servers (ssh://SERVER alone: /var/lib/berth/backups)\n\nExamples:\n  berth backup target add offsite ssh://backup-box/srv/backups\n  berth backup target add laptop local"
+        after_help = "Locations:\n  local                  Berth's data directory on this machine (backups/)\n  local:/DIR             a directory on this machine\n  ssh://SERVER/DIR       a directory on one of your Berth servers (ssh://SERVER alone: /var/lib/berth/backups)\n\nExamples:\n  berth backup target add offsite ssh://backup-box/srv/backups --encrypt\n  berth backup target add laptop local"
     )]
-    Add { name: String, location: String },
+    Add {
+        name: String,
+        location: String,
+        /// Seal every backup kept here with this machine's backup key (age; made and kept in
+        /// the keychain if there is none yet — export it: `berth backup key export`).
+        #[arg(long)]
+        encrypt: bool,
+    },
     /// List the targets.
     Ls {
         #[arg(long)]

@@ -5,7 +5,7 @@ use berth_api::{Berth, Confirm};
 use berth_model::format::{bytes, duration};
 use berth_model::{BackupRecord, BackupResult};
 
-use crate::args::{BackupCmd, BackupTargetCmd, CronCmd};
+use crate::args::{BackupCmd, BackupKeyCmd, BackupTargetCmd, CronCmd};
 use crate::output::{Style, table};
 use crate::print_json;
 
@@ -78,11 +78,15 @@ pub(crate) async fn backup(berth: &Berth, cmd: BackupCmd) -> anyhow::Result<()> 
                         },
                         duration(r.duration_ms),
                         r.trigger.clone(),
+                        if r.sealed_to.is_some() { "sealed" } else { "-" }.to_owned(),
                         result(r),
                     ]
                 })
                 .collect::<Vec<_>>();
-            table(&["ID", "TAKEN", "SIZE", "TOOK", "BY", "RESULT"], &rows);
+            table(
+                &["ID", "TAKEN", "SIZE", "TOOK", "BY", "ENCRYPTED", "RESULT"],
+                &rows,
+            );
             Ok(())
         }
         BackupCmd::Restore {
@@ -205,12 +209,43 @@ pub(crate) async fn backup(berth: &Berth, cmd: BackupCmd) -> anyhow::Result<()> 
             table(&["SERVICE", "CRON (UTC)", "KEEP", "TARGET", "NEXT"], &rows);
             Ok(())
         }
-        BackupCmd::Target(BackupTargetCmd::Add { name, location }) => {
-            let target = berth.backup_target_add(&name, &location).await?;
+        BackupCmd::Target(BackupTargetCmd::Add {
+            name,
+            location,
+            encrypt,
+        }) => {
+            let target = berth.backup_target_add(&name, &location, encrypt).await?;
             eprintln!(
                 "{} backup target {name}: {} (written and read back)",
                 s.green("✓"),
                 target.location
+            );
+            if let Some(recipient) = &target.sealed_to {
+                eprintln!(
+                    "  its backups are sealed to {recipient}: keep the key that opens them somewhere safe (`berth backup key export`)"
+                );
+            }
+            Ok(())
+        }
+        BackupCmd::Key(BackupKeyCmd::Show) => {
+            println!("{}", berth.backup_key_recipient()?);
+            Ok(())
+        }
+        BackupCmd::Key(BackupKeyCmd::Export) => {
+            let secret = berth.backup_key_export()?;
+            eprintln!(
+                "the secret key that opens your sealed backups: keep it safe (a password manager), never in the backups' own place"
+            );
+            println!("{}", secret.expose());
+            Ok(())
+        }
+        BackupCmd::Key(BackupKeyCmd::Import { replace }) => {
+            let mut secret = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut secret)?;
+            let recipient = berth.backup_key_import(&secret, replace)?;
+            eprintln!(
+                "{} backup key {recipient} kept in the keychain",
+                s.green("✓")
             );
             Ok(())
         }
@@ -227,9 +262,18 @@ pub(crate) async fn backup(berth: &Berth, cmd: BackupCmd) -> anyhow::Result<()> 
             }
             let rows = targets
                 .iter()
-                .map(|t| vec![t.name.clone(), t.location.to_string()])
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        t.location.to_string(),
+                        match &t.sealed_to {
+                            Some(r) => format!("sealed to {}…", &r[..12.min(r.len())]),
+                            None => "no".to_owned(),
+                        },
+                    ]
+                })
                 .collect::<Vec<_>>();
-            table(&["NAME", "LOCATION"], &rows);
+            table(&["NAME", "LOCATION", "ENCRYPTED"], &rows);
             Ok(())
         }
         BackupCmd::Target(BackupTargetCmd::Rm { name }) => {

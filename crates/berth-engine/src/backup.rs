@@ -63,15 +63,40 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The compressing, hashing spool a backup is written into.
+type SpoolFile = Hashing<io::BufWriter<std::fs::File>>;
+
+/// What the compressed stream is written to: the file, or a sealer in front of it.
+enum Sink {
+    Plain(SpoolFile),
+    Sealed(berth_age::Sealer<SpoolFile>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Sealed(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Sealed(w) => w.flush(),
+        }
+    }
+}
+
+/// The compressing (and, for a sealed target, encrypting), hashing spool a backup is written
+/// into.
 struct Spool {
     path: PathBuf,
-    encoder: zstd::stream::write::Encoder<'static, Hashing<io::BufWriter<std::fs::File>>>,
+    encoder: zstd::stream::write::Encoder<'static, Sink>,
     raw: u64,
 }
 
 impl Spool {
-    fn create(path: PathBuf) -> Result<Spool, EngineError> {
+    fn create(path: PathBuf, seal: Option<&berth_age::Recipient>) -> Result<Spool, EngineError> {
         let file = std::fs::File::create(&path)
             .map_err(|e| io_failed(&format!("cannot write {}", path.display()), e))?;
         let hashing = Hashing {
@@ -79,7 +104,14 @@ impl Spool {
             hash: sha2::Sha256::new(),
             bytes: 0,
         };
-        let encoder = zstd::stream::write::Encoder::new(hashing, ZSTD_LEVEL)
+        let sink = match seal {
+            Some(recipient) => Sink::Sealed(
+                berth_age::Sealer::new(recipient, hashing)
+                    .map_err(|e| io_failed("sealing the backup", e))?,
+            ),
+            None => Sink::Plain(hashing),
+        };
+        let encoder = zstd::stream::write::Encoder::new(sink, ZSTD_LEVEL)
             .map_err(|e| io_failed("zstd", e))?;
         Ok(Spool {
             path,
@@ -95,10 +127,14 @@ impl Spool {
 
     /// Ends the stream: the stored size and its SHA-256.
     fn finish(self) -> Result<(PathBuf, u64, u64, String), EngineError> {
-        let mut hashing = self
+        let sink = self
             .encoder
             .finish()
             .map_err(|e| io_failed("compressing the backup", e))?;
+        let mut hashing = match sink {
+            Sink::Plain(w) => w,
+            Sink::Sealed(w) => w.finish().map_err(|e| io_failed("sealing the backup", e))?,
+        };
         hashing
             .flush()
             .map_err(|e| io_failed("writing the backup", e))?;
@@ -501,11 +537,16 @@ pub async fn create(
     spool_dir: &Path,
     trigger: &str,
     now_ms: i64,
+    seal: Option<&berth_age::Recipient>,
 ) -> Result<BackupRecord, EngineError> {
     let started = Instant::now();
     let id = BackupRecord::new_id(now_ms, rand::random::<u32>());
     let format = subject.method.format().to_owned();
-    let file = format!("{id}.{format}.zst");
+    // `.age`: opens with `age -d -i KEY`, then `zstd -d`, without Berth.
+    let file = match seal {
+        Some(_) => format!("{id}.{format}.zst.age"),
+        None => format!("{id}.{format}.zst"),
+    };
     let name = format!("{}/{file}", subject.service);
     let spool_path = store.spool_path(&name, spool_dir).await?;
     let mut record = BackupRecord {
@@ -522,8 +563,9 @@ pub async fn create(
         sha256: String::new(),
         result: BackupResult::Ok,
         trigger: trigger.to_owned(),
+        sealed_to: seal.map(ToString::to_string),
     };
-    let taken = take(host, subject, spool_path.clone()).await;
+    let taken = take(host, subject, spool_path.clone(), seal).await;
     let taken = match taken {
         Ok(spool) => match store.put_file(&spool.0, &name).await {
             Ok(()) => Ok(spool),
@@ -558,9 +600,10 @@ async fn take(
     host: &Host,
     subject: &Subject<'_>,
     path: PathBuf,
+    seal: Option<&berth_age::Recipient>,
 ) -> Result<(PathBuf, u64, u64, String), EngineError> {
     let docker = host.docker();
-    let mut spool = Spool::create(path)?;
+    let mut spool = Spool::create(path, seal)?;
     match &subject.method {
         BackupMethod::Dump { dump, .. } => {
             let mut stderr = Vec::new();
@@ -715,14 +758,56 @@ fn keep_tail(buf: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Downloads `record`'s file into `spool_dir` and proves its checksum: the path of the
-/// verified copy (compressed). A file that does not match its record is refused.
-async fn fetch_verified(
-    store: &Store,
-    record: &BackupRecord,
-    spool_dir: &Path,
-) -> Result<PathBuf, EngineError> {
+/// A backup to put back: its record, the target it is in, where it waits on this machine on
+/// its way, and the key that opens it when it is sealed.
+pub struct Source<'a> {
+    pub store: &'a Store,
+    pub record: &'a BackupRecord,
+    pub spool_dir: &'a Path,
+    pub key: Option<&'a berth_age::Identity>,
+}
+
+impl Source<'_> {
+    /// The key to open the backup with (`None`: it is not sealed); a sealed backup without
+    /// its key is refused before anything is downloaded.
+    fn opener(&self) -> Result<Option<berth_age::Identity>, EngineError> {
+        let Some(sealed_to) = &self.record.sealed_to else {
+            return Ok(None);
+        };
+        match self.key {
+            Some(key) if key.recipient().to_string() == *sealed_to => Ok(Some(key.clone())),
+            Some(key) => Err(failed(format!(
+                "backup {} is sealed to {sealed_to}; this machine's backup key is {}: import the key it was sealed with (`berth backup key import`)",
+                self.record.id,
+                key.recipient()
+            ))),
+            None => Err(failed(format!(
+                "backup {} is sealed to {sealed_to} and this machine has no backup key: import it (`berth backup key import`)",
+                self.record.id
+            ))),
+        }
+    }
+}
+
+/// A backup's file on this machine, its checksum proven, and the key that opens it.
+struct Fetched {
+    path: PathBuf,
+    key: Option<berth_age::Identity>,
+}
+
+impl Fetched {
+    async fn remove(&self) {
+        let _ = tokio::fs::remove_file(&self.path).await;
+    }
+}
+
+/// Downloads the source's file into its spool directory and proves its checksum: the
+/// verified copy (compressed, sealed if it was). A file that does not match its record is
+/// refused.
+async fn fetch_verified(source: &Source<'_>) -> Result<Fetched, EngineError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let key = source.opener()?;
+    let (store, record, spool_dir) = (source.store, source.record, source.spool_dir);
     if !record.is_good() {
         return Err(failed(format!(
             "backup {} failed when it was taken; it cannot be restored",
@@ -767,18 +852,32 @@ async fn fetch_verified(
             record.id, record.stored_bytes, record.sha256
         )));
     }
-    Ok(path)
+    Ok(Fetched { path, key })
 }
 
-/// A reader of the decompressed contents of the verified spool at `path` (decompressed on a
-/// blocking thread, handed over through a small pipe).
-fn decompressed(path: PathBuf) -> impl AsyncRead + Send + Unpin + 'static {
+/// The contents of the verified spool at `path`, opened with `key` when it is sealed and
+/// decompressed.
+fn open_spool(path: &Path, key: Option<&berth_age::Identity>) -> io::Result<Box<dyn io::Read>> {
+    let file = io::BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?);
+    let compressed: Box<dyn io::Read> = match key {
+        Some(key) => Box::new(
+            berth_age::Opener::new(key, file)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        ),
+        None => Box::new(file),
+    };
+    Ok(Box::new(zstd::stream::read::Decoder::new(compressed)?))
+}
+
+/// A reader of the decompressed contents of the verified spool at `path` (opened and
+/// decompressed on a blocking thread, handed over through a small pipe).
+fn decompressed(fetched: &Fetched) -> impl AsyncRead + Send + Unpin + 'static {
+    let (path, key) = (fetched.path.clone(), fetched.key.clone());
     let (reader, writer) = tokio::io::duplex(256 * 1024);
     tokio::task::spawn_blocking(move || {
         let mut writer = tokio_util::io::SyncIoBridge::new(writer);
-        let copied = std::fs::File::open(&path).and_then(|file| {
-            let mut decoder = zstd::stream::read::Decoder::new(file)?;
-            io::copy(&mut decoder, &mut writer)?;
+        let copied = open_spool(&path, key.as_ref()).and_then(|mut contents| {
+            io::copy(&mut contents, &mut writer)?;
             writer.shutdown()
         });
         if let Err(e) = copied {
@@ -797,13 +896,11 @@ pub async fn restore(
     container: &str,
     kind: ServiceKind,
     method: &BackupMethod,
-    store: &Store,
-    record: &BackupRecord,
-    spool_dir: &Path,
+    source: &Source<'_>,
 ) -> Result<(), EngineError> {
-    let spool = fetch_verified(store, record, spool_dir).await?;
+    let spool = fetch_verified(source).await?;
     let done = restore_spool(host, container, method, &spool).await;
-    let _ = tokio::fs::remove_file(&spool).await;
+    spool.remove().await;
     done?;
     if matches!(method, BackupMethod::Files { .. }) {
         // Started again on the restored files: ready when its probe passes.
@@ -825,7 +922,7 @@ async fn restore_spool(
     host: &Host,
     container: &str,
     method: &BackupMethod,
-    spool: &Path,
+    spool: &Fetched,
 ) -> Result<(), EngineError> {
     let docker = host.docker();
     match method {
@@ -835,8 +932,7 @@ async fn restore_spool(
                 keep_tail(&mut output, bytes);
                 Ok(())
             };
-            let input: Box<dyn AsyncRead + Send + Unpin> =
-                Box::new(decompressed(spool.to_path_buf()));
+            let input: Box<dyn AsyncRead + Send + Unpin> = Box::new(decompressed(spool));
             let code = docker
                 .exec_piped(container, restore, Some(input), &mut on_output)
                 .await?;
@@ -861,8 +957,8 @@ async fn restore_spool(
 }
 
 /// Unpacks the verified tar spool at `/` of `container`.
-async fn upload_spool(host: &Host, container: &str, spool: &Path) -> Result<(), EngineError> {
-    let reader = decompressed(spool.to_path_buf());
+async fn upload_spool(host: &Host, container: &str, spool: &Fetched) -> Result<(), EngineError> {
+    let reader = decompressed(spool);
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
     host.docker()
         .upload_tar(container, "/", Box::pin(stream))
@@ -948,11 +1044,11 @@ pub async fn find(store: &Store, service: &str, id: &str) -> Result<BackupRecord
     }
 }
 
-/// What the tar spool at `path` holds: `12 files, 3.4 MB`.
-async fn count_files(path: PathBuf) -> Result<String, EngineError> {
+/// What the tar spool holds: `12 files, 3.4 MB`.
+async fn count_files(spool: &Fetched) -> Result<String, EngineError> {
+    let (path, key) = (spool.path.clone(), spool.key.clone());
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::open(&path)?;
-        let mut archive = tar::Archive::new(zstd::stream::read::Decoder::new(file)?);
+        let mut archive = tar::Archive::new(open_spool(&path, key.as_ref())?);
         let (mut files, mut bytes) = (0u64, 0u64);
         for entry in archive.entries()? {
             let entry = entry?;
@@ -1001,15 +1097,14 @@ pub async fn verify(
     serving: &str,
     subject_kind: ServiceKind,
     method: &BackupMethod,
-    store: &Store,
-    record: &BackupRecord,
-    spool_dir: &Path,
+    source: &Source<'_>,
 ) -> Result<Verified, EngineError> {
     let started = Instant::now();
-    let spool = fetch_verified(store, record, spool_dir).await?;
+    let record = source.record;
+    let spool = fetch_verified(source).await?;
     let docker = host.docker();
     let Some(mut spec) = docker.container_spec(serving).await? else {
-        let _ = tokio::fs::remove_file(&spool).await;
+        spool.remove().await;
         return Err(failed(format!(
             "{} has no container on {} to make a throwaway copy of: deploy it first",
             record.service,
@@ -1039,7 +1134,7 @@ pub async fn verify(
             // Plain files: unpacked into the copy, which never starts (an app's copy could
             // do its work twice), and counted.
             upload_spool(host, &name, &spool).await?;
-            return count_files(spool.clone()).await;
+            return count_files(&spool).await;
         }
         docker.start_container(&name).await?;
         crate::health::wait_probe(host, &name, probe.as_deref(), 500, 120_000, &cancel).await?;
@@ -1069,7 +1164,7 @@ pub async fn verify(
         Ok::<_, EngineError>(found)
     }
     .await;
-    let _ = tokio::fs::remove_file(&spool).await;
+    spool.remove().await;
     if let Err(e) = docker.remove_container_with_volumes(&name).await {
         tracing::warn!("could not remove the throwaway container {name}: {e}");
     }

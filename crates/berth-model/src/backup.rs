@@ -187,6 +187,10 @@ impl std::fmt::Display for Location {
 pub struct BackupTarget {
     pub name: String,
     pub location: Location,
+    /// The age recipient (`age1…`) every backup kept here is sealed to; `None`: kept as
+    /// they are.
+    #[serde(default)]
+    pub sealed_to: Option<String>,
 }
 
 /// When a service is backed up by its server's relay, and how many good backups are kept.
@@ -239,6 +243,9 @@ pub struct BackupRecord {
     pub result: BackupResult,
     /// Who made it: `manual`, `schedule`.
     pub trigger: String,
+    /// The age recipient (`age1…`) its file is sealed to; `None`: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_to: Option<String>,
 }
 
 impl BackupRecord {
@@ -310,6 +317,7 @@ mod tests {
                 }
             },
             trigger: "manual".into(),
+            sealed_to: None,
         }
     }
 

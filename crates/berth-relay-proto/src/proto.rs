@@ -142,6 +142,10 @@ pub struct ScheduledBackup {
     pub path: String,
     /// The target's name, for notices.
     pub target: String,
+    /// The age recipient (`age1…`) its backups are sealed to: only the public half of the
+    /// key — the relay can seal, never open.
+    #[serde(default)]
+    pub sealed_to: Option<String>,
 }
 
 /// One app the relay's monitor watches.

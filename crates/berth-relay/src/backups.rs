@@ -105,6 +105,12 @@ async fn backup(relay: &Relay, host: &Arc<Host>, s: &ScheduledBackup) -> Result<
         .clone()
         .or_else(|| BackupMethod::of(s.kind))
         .ok_or_else(|| format!("{} has no volumes to back up", s.service))?;
+    let seal = s
+        .sealed_to
+        .as_deref()
+        .map(berth_age::Recipient::parse)
+        .transpose()
+        .map_err(|e| format!("target {}: {e}", s.target))?;
     let serving = berth_engine::observe::serving_deployment(host, &s.service, None)
         .await
         .map_err(|e| e.to_string())?
@@ -126,9 +132,16 @@ async fn backup(relay: &Relay, host: &Arc<Host>, s: &ScheduledBackup) -> Result<
         method,
     };
     let spool = relay.settings.data.join("spool");
-    let taken =
-        berth_engine::backup::create(host, &subject, &store, &spool, "schedule", crate::now_ms())
-            .await;
+    let taken = berth_engine::backup::create(
+        host,
+        &subject,
+        &store,
+        &spool,
+        "schedule",
+        crate::now_ms(),
+        seal.as_ref(),
+    )
+    .await;
     let result = match taken {
         Ok(record) => match &record.result {
             BackupResult::Ok => {

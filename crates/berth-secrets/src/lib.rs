@@ -192,6 +192,11 @@ pub fn metrics_token_key(server: &str) -> String {
     format!("relay-metrics/{server}")
 }
 
+/// The key of this machine's backup key (an age identity, `AGE-SECRET-KEY-1…`): `backup-key`.
+pub fn backup_key_key() -> String {
+    "backup-key".to_owned()
+}
+
 /// The key of an app's SSH deploy key (JSON: private and public half): `deploy-key/<app>`.
 pub fn deploy_key_key(app: &str) -> String {
     format!("deploy-key/{app}")

@@ -10,20 +10,25 @@ use crate::error::StoreError;
 impl Store {
     /// Every backup target, by name.
     pub fn backup_targets(&self) -> Result<Vec<BackupTarget>, StoreError> {
-        let rows: Vec<(String, String)> = self.read(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT name, location FROM backup_targets ORDER BY name")?;
+        let rows: Vec<(String, String, Option<String>)> = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, location, sealed_to FROM backup_targets ORDER BY name",
+            )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })?;
         rows.into_iter()
-            .map(|(name, location)| {
+            .map(|(name, location, sealed_to)| {
                 let location: Location = serde_json::from_str(&location).map_err(|e| {
                     StoreError::Invalid(format!("backup target {name} is unreadable: {e}"))
                 })?;
-                Ok(BackupTarget { name, location })
+                Ok(BackupTarget {
+                    name,
+                    location,
+                    sealed_to,
+                })
             })
             .collect()
     }
@@ -46,9 +51,10 @@ impl Store {
         self.write(|tx| {
             let n = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO backup_targets (name, location) VALUES (?1, ?2)",
+                    "INSERT OR IGNORE INTO backup_targets (name, location, sealed_to) \
+                     VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![target.name, location])?;
+                .execute(params![target.name, location, target.sealed_to])?;
             if n == 0 {
                 return Err(StoreError::AlreadyExists {
                     kind: "backup target",
@@ -201,6 +207,7 @@ mod tests {
                 server: "box".into(),
                 path: "/srv/backups".into(),
             },
+            sealed_to: Some("age1recipient".into()),
         };
         store.add_backup_target(&t).expect("add");
         assert!(matches!(

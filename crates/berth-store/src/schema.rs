@@ -281,6 +281,10 @@ CREATE TABLE cron_jobs (
     PRIMARY KEY (app, name)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 14: a target that seals its backups to an age recipient (the key stays in the keychain).
+    r#"
+ALTER TABLE backup_targets ADD COLUMN sealed_to TEXT;
+"#,
 ];
 
 /// The schema version this binary writes.
