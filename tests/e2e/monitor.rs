@@ -119,7 +119,9 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
         "add",
         "disk",
         &format!("ssh://prod{dir}"),
+        "--encrypt",
     ]);
+    let recipient = b.ok(&["backup", "key", "show"]).stdout.trim().to_owned();
     let r = b.fails(&["backup", "schedule", &cache, "--cron", "0 25 * * *"]);
     assert!(
         r.stderr.contains("`25` is not a number from 0 to 23"),
@@ -142,6 +144,9 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
     ]);
     assert!(scheduled.stderr.contains("(next: "), "{}", scheduled.stderr);
     let schedule_set = Instant::now();
+    let schedules = b.ok(&["backup", "schedules", "--json"]).json();
+    assert_eq!(schedules[0]["service"], cache.as_str(), "{schedules:#}");
+    assert_eq!(schedules[0]["target"], "disk", "{schedules:#}");
     // A cron job the relay runs every minute, in a fresh container made like the service's.
     let r = b.fails(&[
         "cron",
@@ -365,6 +370,19 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
     assert_eq!(listed[0]["result"], "ok", "{listed:#?}");
     assert_ne!(listed[0]["id"], by_hand["backup"]["id"]);
     assert!(alert_kinds(&b, &cache).contains(&"backed-up".to_owned()));
+    // Sealed by the relay with the public half only; it opens with this machine's key.
+    assert_eq!(listed[0]["sealed_to"], recipient.as_str(), "{listed:#?}");
+    let verified = b
+        .ok(&[
+            "backup", "verify", &cache, "latest", "--from", "disk", "--json",
+        ])
+        .json();
+    assert!(
+        verified["found"]
+            .as_str()
+            .is_some_and(|f| f.ends_with(" keys")),
+        "{verified:#}"
+    );
     // The cron job ran (at least once while the app was up), its output in the event.
     loop {
         let list = b.ok(&["alerts", "--app", &cache, "--json"]).json();

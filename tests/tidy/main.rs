@@ -81,6 +81,13 @@ fn crate_boundaries_hold() {
     );
     assert_eq!(users_of(&deps, "openssh"), ["berth-ssh"]);
     assert_eq!(users_of(&deps, "bollard"), ["berth-docker"]);
+    for cipher in ["chacha20poly1305", "x25519-dalek"] {
+        assert_eq!(
+            users_of(&deps, cipher),
+            ["berth-age"],
+            "backups are sealed and opened by berth-age alone"
+        );
+    }
     assert!(users_of(&deps, "clap").iter().all(|c| c == "berth-cli"));
     assert!(
         users_of(&deps, "anyhow").iter().all(|c| c == "berth-cli"),

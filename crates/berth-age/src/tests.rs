@@ -1,3 +1,5 @@
+//! Sealing and opening: round trips at every chunk boundary, keys as text, what must not open, and the age tool both ways.
+
 use std::process::{Command, Stdio};
 
 use super::*;

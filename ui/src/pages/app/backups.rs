@@ -156,7 +156,8 @@ pub fn BackupsTab() -> impl IntoView {
                                 .get()
                                 .into_iter()
                                 .map(|t| {
-                                    let label = format!("{} — {}", t.name, t.location);
+                                    let sealed = if t.sealed_to.is_some() { " (encrypted)" } else { "" };
+                                    let label = format!("{} — {}{sealed}", t.name, t.location);
                                     view! { <option value=t.name.clone()>{label}</option> }
                                 })
                                 .collect_view()
@@ -178,7 +179,7 @@ pub fn BackupsTab() -> impl IntoView {
                     view! {
                         <EmptyState
                             title="No backups here yet"
-                            body="A backup is the kind's own dump (pg_dump, mysqldump, Redis's saved files), compressed and checksummed, with a record beside it."
+                            body="A backup is the kind's own dump (pg_dump, mysqldump, Redis's saved files) or a copy of the volumes, compressed, checksummed (and sealed, for an encrypted target), with a record beside it."
                             testid="no-backups"
                         />
                     }
@@ -207,6 +208,20 @@ pub fn BackupsTab() -> impl IntoView {
                                             </span>
                                             <span class="muted small">{format::duration(r.duration_ms)}</span>
                                             <span class="muted small">{r.trigger.clone()}</span>
+                                            {r
+                                                .sealed_to
+                                                .clone()
+                                                .map(|to| {
+                                                    view! {
+                                                        <span
+                                                            class="badge muted"
+                                                            data-testid="backup-sealed"
+                                                            title=format!("encrypted to {to}")
+                                                        >
+                                                            "sealed"
+                                                        </span>
+                                                    }
+                                                })}
                                             <span class="grow"></span>
                                             {good
                                                 .then(|| {

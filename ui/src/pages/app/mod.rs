@@ -38,7 +38,7 @@ enum Tab {
     Deploys,
     /// A service's: where apps reach it, and the apps linked to it.
     Connect,
-    /// A service's backups: now, history, restore, verify, schedule.
+    /// A service's (or an app's volumes') backups: now, history, restore, verify, schedule.
     Backups,
     Logs,
     Metrics,
@@ -49,7 +49,7 @@ enum Tab {
 }
 
 impl Tab {
-    const ALL: [Tab; 7] = [
+    const ALL: [Tab; 8] = [
         Tab::Deploys,
         Tab::Logs,
         Tab::Metrics,
@@ -57,6 +57,7 @@ impl Tab {
         Tab::Domains,
         Tab::Webhook,
         Tab::Stages,
+        Tab::Backups,
     ];
 
     /// A service's tabs: no domains, webhook or stages; how to connect instead.
