@@ -24,6 +24,9 @@ phase services scripts/services.sh
 # (debootstrap and Debian's packages, once per machine): built in the background while the
 # code compiles; the tests wait for them (or build them) themselves.
 scripts/test-images.sh debian postgres redis mariadb >/dev/null 2>&1 &
+# The S3-compatible server the backup tests write to (cargo install, once per machine), the same
+# way.
+scripts/s3-server.sh >/dev/null 2>&1 &
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
 phase build-ui scripts/build-ui.sh

@@ -7,6 +7,7 @@
 pub mod docker;
 pub mod git;
 pub mod registry;
+pub mod s3;
 pub mod sshd;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 pub use registry::Registry;
+pub use s3::S3Server;
 pub use sshd::{LoginUser, Netns, Sshd};
 
 /// Runs a command and returns its stdout, panicking with its stderr if it failed.

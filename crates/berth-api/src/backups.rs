@@ -9,7 +9,7 @@ use berth_model::{
     App, BackupMethod, BackupRecord, BackupSchedule, BackupTarget, Cron, Location, ServiceKind,
     Verified, validate_app_name,
 };
-use berth_secrets::{Sensitive, backup_key_key};
+use berth_secrets::{Sensitive, backup_key_key, backup_target_key};
 
 use crate::Berth;
 use crate::error::ApiError;
@@ -24,6 +24,25 @@ pub struct Resolved {
     seal: Option<berth_age::Recipient>,
 }
 
+/// How a target is added beside its location.
+#[derive(Debug, Default)]
+pub struct TargetOptions {
+    /// Seal its backups with this machine's backup key.
+    pub encrypt: bool,
+    /// An S3-compatible storage's URL (`None`: AWS).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Sensitive<String>>,
+}
+
+/// An S3 target's access keys, as kept in the secrets store.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct S3Keys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
 /// Where a server's relay writes a scheduled backup.
 pub(crate) struct ScheduleTarget {
     pub name: String,
@@ -31,6 +50,8 @@ pub(crate) struct ScheduleTarget {
     pub path: String,
     /// The age recipient it seals to (the relay never holds the key that opens them).
     pub sealed_to: Option<String>,
+    /// An S3 target, with its keys, instead of the directory.
+    pub s3: Option<berth_relay_proto::proto::S3Access>,
 }
 
 /// What `backup restore` must be told before it overwrites a service's data.
@@ -69,32 +90,68 @@ impl Berth {
     }
 
     /// Parses and checks a new target — writes a small file into it and reads it back, so a
-    /// target that cannot be written is refused now, not at 3 in the morning — and keeps it.
+    /// target that cannot be written is refused now, not at 3 in the morning — and keeps it
+    /// (an S3 target's keys in the secrets store).
     pub async fn backup_target_add(
         &self,
         name: &str,
         location: &str,
-        encrypt: bool,
+        options: TargetOptions,
     ) -> Result<BackupTarget, ApiError> {
         validate_app_name(name).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let default = self.local_backups();
-        let location = Location::parse(location, &default.to_string_lossy())
+        let mut location = Location::parse(location, &default.to_string_lossy())
             .map_err(|e| ApiError::Invalid(e.to_string()))?;
         if self.store.backup_target(name).is_ok() {
             return Err(ApiError::Invalid(format!(
                 "backup target `{name}` exists: remove it first (`berth backup target rm {name}`)"
             )));
         }
-        let store = self.open_store(&location).await?;
+        let keys = match &mut location {
+            Location::S3 {
+                endpoint, region, ..
+            } => {
+                *endpoint = options.endpoint.clone();
+                if let Some(r) = &options.region {
+                    *region = r.clone();
+                }
+                let (Some(id), Some(secret)) = (&options.access_key_id, &options.secret_access_key)
+                else {
+                    return Err(ApiError::Invalid(format!(
+                        "an S3 target needs its access keys: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for `berth backup target add {name} …` (they are kept in the keychain)"
+                    )));
+                };
+                Some(S3Keys {
+                    access_key_id: id.clone(),
+                    secret_access_key: secret.expose().clone(),
+                })
+            }
+            _ if options.endpoint.is_some() || options.region.is_some() => {
+                return Err(ApiError::Invalid(
+                    "--endpoint and --region are for s3:// targets".to_owned(),
+                ));
+            }
+            _ => None,
+        };
+        let store = match &keys {
+            Some(k) => BackupStore::s3(&location, &k.access_key_id, &k.secret_access_key)?,
+            None => self.open_store(name, &location).await?,
+        };
         store.check().await.map_err(|e| {
             ApiError::Invalid(format!(
                 "backup target `{name}` ({location}) cannot be written: {e}"
             ))
         })?;
-        let sealed_to = match encrypt {
+        let sealed_to = match options.encrypt {
             true => Some(self.backup_key_or_new()?.recipient().to_string()),
             false => None,
         };
+        if let Some(keys) = &keys {
+            let json = serde_json::to_string(keys)
+                .map_err(|e| ApiError::Invalid(format!("the target's keys: {e}")))?;
+            self.secrets()
+                .set(&backup_target_key(name), &Sensitive::new(json))?;
+        }
         let target = BackupTarget {
             name: name.to_owned(),
             location,
@@ -110,22 +167,42 @@ impl Berth {
         Ok(self.store.backup_targets()?)
     }
 
-    /// Forgets a target; the backups in it stay where they are.
+    /// Forgets a target (and its keys); the backups in it stay where they are.
     pub fn backup_target_rm(&self, name: &str) -> Result<(), ApiError> {
         if !self.store.remove_backup_target(name)? {
             return Err(ApiError::Invalid(format!(
                 "there is no backup target `{name}` (`berth backup target ls`)"
             )));
         }
+        self.secrets().delete(&backup_target_key(name))?;
         self.audit("backup-target-rm", name, "");
         Ok(())
     }
 
-    async fn open_store(&self, location: &Location) -> Result<BackupStore, ApiError> {
+    /// An S3 target's keys, from the secrets store.
+    pub(crate) fn s3_keys(&self, name: &str) -> Result<S3Keys, ApiError> {
+        let json = self.secrets().get(&backup_target_key(name))?.ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "the keys of backup target {name} are not in this machine's keychain: add it again (`berth backup target rm {name}`, then `add`)"
+            ))
+        })?;
+        serde_json::from_str(json.expose())
+            .map_err(|e| ApiError::Invalid(format!("the keys of backup target {name}: {e}")))
+    }
+
+    async fn open_store(&self, name: &str, location: &Location) -> Result<BackupStore, ApiError> {
         let host = match location {
             Location::Server { server, .. } => {
                 let server = self.store.server(server)?;
                 Some(self.host(&server).await?)
+            }
+            Location::S3 { .. } => {
+                let keys = self.s3_keys(name)?;
+                return Ok(BackupStore::s3(
+                    location,
+                    &keys.access_key_id,
+                    &keys.secret_access_key,
+                )?);
             }
             Location::Local { .. } => None,
         };
@@ -157,7 +234,7 @@ impl Berth {
             .map(berth_age::Recipient::parse)
             .transpose()
             .map_err(|e| ApiError::Invalid(format!("backup target {target}: {e}")))?;
-        let store = self.open_store(&location).await?;
+        let store = self.open_store(&target, &location).await?;
         Ok(Resolved {
             target,
             location,
@@ -355,6 +432,7 @@ impl Berth {
                 name: format!("{} (the service's server)", service.server),
                 path: berth_model::backup::SERVER_BACKUP_DIR.to_owned(),
                 sealed_to: None,
+                s3: None,
             });
         };
         let target = self.store.backup_target(name)?;
@@ -363,9 +441,23 @@ impl Berth {
                 name: target.name,
                 path,
                 sealed_to: target.sealed_to,
+                s3: None,
             }),
+            location @ Location::S3 { .. } => {
+                let keys = self.s3_keys(name)?;
+                Ok(ScheduleTarget {
+                    name: target.name,
+                    path: String::new(),
+                    sealed_to: target.sealed_to,
+                    s3: Some(berth_relay_proto::proto::S3Access {
+                        location,
+                        access_key_id: keys.access_key_id,
+                        secret_access_key: keys.secret_access_key,
+                    }),
+                })
+            }
             other => Err(ApiError::Invalid(format!(
-                "target {name} is {other}: scheduled backups of {} are taken by the relay on {}, which writes only to a directory on {} (a target ssh://{}/DIR); take backups elsewhere with `berth backup create`",
+                "target {name} is {other}: scheduled backups of {} are taken by the relay on {}, which writes only to a directory on {} (a target ssh://{}/DIR) or to S3 (s3://BUCKET); take backups elsewhere with `berth backup create`",
                 service.name, service.server, service.server, service.server
             ))),
         }

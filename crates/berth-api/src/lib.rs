@@ -33,7 +33,7 @@ mod watch;
 mod webhooks;
 
 pub use about::{COMMIT, VERSION, VERSION_LINE, about};
-pub use backups::Confirm;
+pub use backups::{Confirm, TargetOptions};
 pub use berth_engine::exec::OutputStream;
 pub use berth_engine::observe::OutputLine;
 pub use berth_engine::{Clock, EngineError, SystemClock, runtime};

@@ -83,6 +83,7 @@ impl Berth {
                 path: target.path,
                 target: target.name,
                 sealed_to: target.sealed_to,
+                s3: target.s3,
             });
         }
         Ok(MonitorConfig {

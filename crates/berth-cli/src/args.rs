@@ -343,7 +343,7 @@ pub enum CronCmd {
 pub enum BackupTargetCmd {
     /// Add a place to keep backups; it is written to and read back first.
     #[command(
-        after_help = "Locations:\n  local                  Berth's data directory on this machine (backups/)\n  local:/DIR             a directory on this machine\n  ssh://SERVER/DIR       a directory on one of your Berth servers (ssh://SERVER alone: /var/lib/berth/backups)\n\nExamples:\n  berth backup target add offsite ssh://backup-box/srv/backups --encrypt\n  berth backup target add laptop local"
+        after_help = "Locations:\n  local                  Berth's data directory on this machine (backups/)\n  local:/DIR             a directory on this machine\n  ssh://SERVER/DIR       a directory on one of your Berth servers (ssh://SERVER alone: /var/lib/berth/backups)\n  s3://BUCKET[/PREFIX]   S3 or S3-compatible storage (--endpoint URL; keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)\n\nExamples:\n  berth backup target add offsite ssh://backup-box/srv/backups --encrypt\n  berth backup target add laptop local\n  AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… berth backup target add s3 s3://acme-backups/berth --endpoint https://s3.eu-central-003.backblazeb2.com --encrypt"
     )]
     Add {
         name: String,
@@ -352,6 +352,16 @@ pub enum BackupTargetCmd {
         /// the keychain if there is none yet — export it: `berth backup key export`).
         #[arg(long)]
         encrypt: bool,
+        /// s3:// targets: the storage's URL when it is not AWS (MinIO, Garage, R2, B2, …).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// s3:// targets: the bucket's region (default us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        /// s3:// targets: the access key id (default: $AWS_ACCESS_KEY_ID); the secret is read
+        /// from $AWS_SECRET_ACCESS_KEY. Both are kept in the keychain.
+        #[arg(long, value_name = "ID")]
+        access_key_id: Option<String>,
     },
     /// List the targets.
     Ls {

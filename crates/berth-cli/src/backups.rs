@@ -1,7 +1,7 @@
 //! `berth backup …`: backups of services, and where they are kept; `berth cron …`: commands
 //! the relay runs on schedule.
 
-use berth_api::{Berth, Confirm};
+use berth_api::{Berth, Confirm, TargetOptions};
 use berth_model::format::{bytes, duration};
 use berth_model::{BackupRecord, BackupResult};
 
@@ -213,8 +213,24 @@ pub(crate) async fn backup(berth: &Berth, cmd: BackupCmd) -> anyhow::Result<()> 
             name,
             location,
             encrypt,
+            endpoint,
+            region,
+            access_key_id,
         }) => {
-            let target = berth.backup_target_add(&name, &location, encrypt).await?;
+            let s3 = location.trim().starts_with("s3://");
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let options = TargetOptions {
+                encrypt,
+                endpoint,
+                region,
+                access_key_id: access_key_id
+                    .or_else(|| s3.then(|| env("AWS_ACCESS_KEY_ID")).flatten()),
+                secret_access_key: s3
+                    .then(|| env("AWS_SECRET_ACCESS_KEY"))
+                    .flatten()
+                    .map(berth_api::Sensitive::new),
+            };
+            let target = berth.backup_target_add(&name, &location, options).await?;
             eprintln!(
                 "{} backup target {name}: {} (written and read back)",
                 s.green("✓"),

@@ -156,6 +156,15 @@ pub enum Store {
         path: String,
         tool: Option<String>,
     },
+    /// A bucket of S3-compatible storage, under a prefix (`""`: its root).
+    S3 {
+        bucket: berth_s3::Bucket,
+        prefix: String,
+    },
+}
+
+fn s3_failed(e: berth_s3::S3Error) -> EngineError {
+    failed(e.to_string())
 }
 
 impl Store {
@@ -171,6 +180,46 @@ impl Store {
             (Location::Server { server, .. }, None) => Err(failed(format!(
                 "the target's server {server} is not connected"
             ))),
+            (Location::S3 { bucket, .. }, _) => Err(failed(format!(
+                "the keys of bucket {bucket} were not given"
+            ))),
+        }
+    }
+
+    /// The store for an S3 location, signed with the given keys.
+    pub fn s3(
+        location: &Location,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<Store, EngineError> {
+        let Location::S3 {
+            bucket,
+            prefix,
+            endpoint,
+            region,
+        } = location
+        else {
+            return Err(failed(format!("{location} is not in S3")));
+        };
+        let bucket = berth_s3::Bucket::new(
+            endpoint.as_deref(),
+            bucket,
+            region,
+            access_key_id,
+            secret_access_key,
+        )
+        .map_err(s3_failed)?;
+        Ok(Store::S3 {
+            bucket,
+            prefix: prefix.clone(),
+        })
+    }
+
+    /// An S3 object's key for `name`.
+    fn s3_key(prefix: &str, name: &str) -> String {
+        match prefix.is_empty() {
+            true => name.to_owned(),
+            false => format!("{prefix}/{name}"),
         }
     }
 
@@ -265,6 +314,13 @@ impl Store {
                         ))
                     })
             }
+            Store::S3 { bucket, prefix } => bucket
+                .put(
+                    &Store::s3_key(prefix, name),
+                    bytes::Bytes::copy_from_slice(bytes),
+                )
+                .await
+                .map_err(s3_failed),
         }
     }
 
@@ -311,6 +367,11 @@ impl Store {
                     ))
                 })
             }
+            Store::S3 { bucket, prefix } => {
+                let put = bucket.put_file(&Store::s3_key(prefix, name), spool).await;
+                let _ = tokio::fs::remove_file(spool).await;
+                put.map_err(s3_failed)
+            }
         }
     }
 
@@ -346,6 +407,10 @@ impl Store {
                     })?;
                 Ok((size, Box::new(reader)))
             }
+            Store::S3 { bucket, prefix } => bucket
+                .get(&Store::s3_key(prefix, name))
+                .await
+                .map_err(s3_failed),
         }
     }
 
@@ -387,6 +452,20 @@ impl Store {
                         host.name()
                     ))
                 })?;
+            }
+            Store::S3 { bucket, prefix } => {
+                let dir = Store::s3_key(prefix, &format!("{service}/records/"));
+                for key in bucket.list(&dir).await.map_err(s3_failed)? {
+                    if !key.ends_with(".json") {
+                        continue;
+                    }
+                    let name = key.strip_prefix(&Store::s3_key(prefix, "")).unwrap_or(&key);
+                    let text = self.get_bytes(name.trim_start_matches('/')).await?;
+                    match serde_json::from_slice::<BackupRecord>(&text) {
+                        Ok(r) => out.push(r),
+                        Err(e) => tracing::warn!("skipping {key}: {e}"),
+                    }
+                }
             }
         }
         out.sort_by(|a, b| b.id.cmp(&a.id));
@@ -433,6 +512,15 @@ impl Store {
                 }
                 Ok(())
             }
+            Store::S3 { bucket, prefix } => {
+                for name in [&json, &file] {
+                    bucket
+                        .delete(&Store::s3_key(prefix, name))
+                        .await
+                        .map_err(s3_failed)?;
+                }
+                Ok(())
+            }
             Store::Server { host, path, .. } => {
                 let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
                 let command = format!(
@@ -459,7 +547,7 @@ impl Store {
     async fn spool_path(&self, name: &str, spool_dir: &Path) -> Result<PathBuf, EngineError> {
         let dir = match self {
             Store::Local(dir) => dir.join(name).parent().map(Path::to_path_buf),
-            Store::Server { .. } => Some(spool_dir.to_path_buf()),
+            Store::Server { .. } | Store::S3 { .. } => Some(spool_dir.to_path_buf()),
         }
         .unwrap_or_else(|| spool_dir.to_path_buf());
         tokio::fs::create_dir_all(&dir)

@@ -107,15 +107,17 @@ pub enum InvalidTarget {
     #[error(transparent)]
     Name(#[from] InvalidName),
     #[error(
-        "`{0}` is not a backup target: use `local[:/DIR]` (this machine), `ssh://SERVER/DIR` (a directory on one of your Berth servers)"
+        "`{0}` is not a backup target: use `local[:/DIR]` (this machine), `ssh://SERVER/DIR` (a directory on one of your Berth servers) or `s3://BUCKET[/PREFIX]` (S3 or S3-compatible storage)"
     )]
     Location(String),
     #[error("the directory of a backup target must be an absolute path, not `{0}`")]
     Relative(String),
     #[error(
-        "s3 targets are not available yet: keep backups on a server (`ssh://SERVER/DIR`) or on this machine (`local`)"
+        "`{0}` is not an S3 bucket name (3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit)"
     )]
-    S3,
+    Bucket(String),
+    #[error("the prefix `{0}` must not contain `..` or empty parts")]
+    Prefix(String),
 }
 
 /// Where backups are kept.
@@ -126,7 +128,20 @@ pub enum Location {
     Local { path: String },
     /// A directory on one of Berth's servers, written through its Docker engine.
     Server { server: String, path: String },
+    /// A bucket of S3 or any S3-compatible storage, under `prefix` (`""`: the bucket's root).
+    /// Its keys are in the keychain, under the target's name.
+    S3 {
+        bucket: String,
+        prefix: String,
+        /// The storage's URL (`https://s3.example.com`); `None`: AWS.
+        #[serde(default)]
+        endpoint: Option<String>,
+        region: String,
+    },
 }
+
+/// The region an S3 target is in unless told otherwise.
+pub const S3_DEFAULT_REGION: &str = "us-east-1";
 
 impl Location {
     /// `local`, `local:/DIR`, `ssh://SERVER/DIR` (`ssh://SERVER` alone: the server's
@@ -150,8 +165,29 @@ impl Location {
                 path: absolute(path)?,
             });
         }
-        if input.starts_with("s3://") {
-            return Err(InvalidTarget::S3);
+        if let Some(rest) = input.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let ok_char =
+                |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+            let edge =
+                |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            if !(3..=63).contains(&bucket.len())
+                || !bucket.chars().all(ok_char)
+                || !edge(bucket.chars().next())
+                || !edge(bucket.chars().last())
+            {
+                return Err(InvalidTarget::Bucket(bucket.to_owned()));
+            }
+            let prefix = prefix.trim_end_matches('/');
+            if !prefix.is_empty() && prefix.split('/').any(|p| p.is_empty() || p == "..") {
+                return Err(InvalidTarget::Prefix(prefix.to_owned()));
+            }
+            return Ok(Location::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+                endpoint: None,
+                region: S3_DEFAULT_REGION.to_owned(),
+            });
         }
         if let Some(rest) = input.strip_prefix("ssh://") {
             let (server, path) = match rest.split_once('/') {
@@ -178,6 +214,21 @@ impl std::fmt::Display for Location {
         match self {
             Location::Local { path } => write!(f, "local:{path}"),
             Location::Server { server, path } => write!(f, "ssh://{server}{path}"),
+            Location::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                ..
+            } => {
+                write!(f, "s3://{bucket}")?;
+                if !prefix.is_empty() {
+                    write!(f, "/{prefix}")?;
+                }
+                match endpoint {
+                    Some(url) => write!(f, " at {url}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -347,7 +398,27 @@ mod tests {
             Location::parse("ssh://prod/srv/../etc", home),
             Err(InvalidTarget::Relative("/srv/../etc".into()))
         );
-        assert_eq!(Location::parse("s3://b/p", home), Err(InvalidTarget::S3));
+        assert_eq!(
+            Location::parse("s3://backups-1/berth/prod/", home),
+            Ok(Location::S3 {
+                bucket: "backups-1".into(),
+                prefix: "berth/prod".into(),
+                endpoint: None,
+                region: "us-east-1".into()
+            })
+        );
+        assert_eq!(
+            Location::parse("s3://b", home),
+            Err(InvalidTarget::Bucket("b".into()))
+        );
+        assert_eq!(
+            Location::parse("s3://Backups", home),
+            Err(InvalidTarget::Bucket("Backups".into()))
+        );
+        assert_eq!(
+            Location::parse("s3://bucket/a//b", home),
+            Err(InvalidTarget::Prefix("a//b".into()))
+        );
         assert!(matches!(
             Location::parse("ftp://x", home),
             Err(InvalidTarget::Location(_))

@@ -146,6 +146,25 @@ pub struct ScheduledBackup {
     /// key — the relay can seal, never open.
     #[serde(default)]
     pub sealed_to: Option<String>,
+    /// An S3 target instead of the directory `path`.
+    #[serde(default)]
+    pub s3: Option<S3Access>,
+}
+
+/// An S3 target a relay writes scheduled backups to, with its keys (kept 0600 on the server
+/// with the rest of the relay's config, like the notifiers' URLs).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct S3Access {
+    /// A [`berth_model::Location::S3`].
+    pub location: berth_model::Location,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S3Access({} as {})", self.location, self.access_key_id)
+    }
 }
 
 /// One app the relay's monitor watches.

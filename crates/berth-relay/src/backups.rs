@@ -120,10 +120,14 @@ async fn backup(relay: &Relay, host: &Arc<Host>, s: &ScheduledBackup) -> Result<
         .locks
         .take(&s.service, OWNER, "a scheduled backup", LEASE)
         .map_err(|holder| format!("skipped: {holder} was running"))?;
-    let store = Store::Server {
-        host: host.clone(),
-        path: s.path.clone(),
-        tool: image,
+    let store = match &s.s3 {
+        Some(s3) => Store::s3(&s3.location, &s3.access_key_id, &s3.secret_access_key)
+            .map_err(|e| e.to_string())?,
+        None => Store::Server {
+            host: host.clone(),
+            path: s.path.clone(),
+            tool: image,
+        },
     };
     let subject = Subject {
         service: &s.service,

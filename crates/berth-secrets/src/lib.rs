@@ -197,6 +197,12 @@ pub fn backup_key_key() -> String {
     "backup-key".to_owned()
 }
 
+/// The key of an S3 backup target's access keys (JSON: `access_key_id`,
+/// `secret_access_key`): `backup-target/<name>`.
+pub fn backup_target_key(name: &str) -> String {
+    format!("backup-target/{name}")
+}
+
 /// The key of an app's SSH deploy key (JSON: private and public half): `deploy-key/<app>`.
 pub fn deploy_key_key(app: &str) -> String {
     format!("deploy-key/{app}")
