@@ -3,8 +3,9 @@
 # socket vs `docker -H ssh://`; a redeploy vs the bare docker CLI steps; routing through Caddy;
 # the desktop app's launch time and idle memory; the webhook relay's size, memory, verified
 # accepts per second and durability; a deploy of an image app's new tag from a local registry
-# vs the bare `docker pull`/`run` steps), measured in one run. `scripts/bench.sh desktop` (or
-# `core`, `routing`, `relay`, `images`) runs only that part.
+# vs the bare `docker pull`/`run` steps; a 1 GB PostgreSQL backup and restore over SSH vs
+# `pg_dump | ssh` by hand), measured in one run. `scripts/bench.sh desktop` (or `core`,
+# `routing`, `relay`, `images`, `backups`) runs only that part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 part="${1:-all}"

@@ -24,7 +24,7 @@ packages=(
   docker.io openssh-server openssh-client busybox-static caddy
   # test and benchmark tools (age: the reference tool opens Berth's sealed backups, and the
   # reverse)
-  curl jq wrk hyperfine procps iproute2 age
+  curl jq wrk hyperfine procps iproute2 age zstd
   # a clean Debian 12 for the package test (scripts/test-images.sh); dpkg-shlibdeps and strip
   # for scripts/package.sh come with build-essential
   debootstrap

@@ -18,7 +18,10 @@
 //!    relay's memory and CPU while it watches 20 apps, and 20 servers checked at once, cold
 //!    and warm.
 //!
-//! `berth-bench [core|routing|desktop|relay|images|monitor]` runs one part; no argument runs
+//! 8. Backups (`backups.rs`): `berth backup create`/`restore` of a 1 GB PostgreSQL database
+//!    over SSH against `pg_dump | ssh` by hand, and Berth's peak memory while it streams.
+//!
+//! `berth-bench [core|routing|desktop|relay|images|monitor|backups]` runs one part; no argument runs
 //! all.
 //! Needs dockerd and sshd (`scripts/bench.sh` prepares both); the relay part needs only the
 //! relay's executable (`scripts/build-relay.sh`). Prints a table; exits non-zero
@@ -36,6 +39,7 @@ use berth_ssh::{Destination, SshOptions, Transport};
 use berth_testkit::docker::{AppGuard, ensure_busybox};
 use berth_testkit::{Berth, Sshd, git, http_get, run, unique};
 
+mod backups;
 mod desktop;
 mod images;
 mod monitor;
@@ -322,6 +326,9 @@ async fn main() {
     }
     if which == "all" || which == "monitor" {
         monitor::run_all().await;
+    }
+    if which == "all" || which == "backups" {
+        backups::run();
     }
     if which == "fleet" {
         monitor::fleet().await;
