@@ -468,7 +468,7 @@ impl Store {
                 }
             }
         }
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by(BackupRecord::newest_first);
         Ok(out)
     }
 

@@ -300,6 +300,14 @@ pub struct BackupRecord {
 }
 
 impl BackupRecord {
+    /// The order of a history, newest first: by when it started (to the millisecond — two
+    /// backups of the same second have ids in random order), then by id.
+    pub fn newest_first(a: &BackupRecord, b: &BackupRecord) -> std::cmp::Ordering {
+        b.started_at
+            .cmp(&a.started_at)
+            .then_with(|| b.id.cmp(&a.id))
+    }
+
     pub fn is_good(&self) -> bool {
         self.result == BackupResult::Ok
     }
@@ -326,7 +334,7 @@ impl BackupRecord {
 /// the newest good one. `records` in any order; ids returned, newest first.
 pub fn beyond_retention(records: &[BackupRecord], keep: usize) -> Vec<String> {
     let mut sorted: Vec<&BackupRecord> = records.iter().collect();
-    sorted.sort_by(|a, b| b.id.cmp(&a.id));
+    sorted.sort_by(|a, b| BackupRecord::newest_first(a, b));
     let keep = keep.max(1);
     let mut good = 0;
     let mut remove = Vec::new();
@@ -456,5 +464,14 @@ mod tests {
         assert!(beyond_retention(&[record("1", false), record("2", false)], 1).is_empty());
         // keep 0 still keeps the newest good one.
         assert_eq!(beyond_retention(&records, 0), vec!["3", "2", "1"]);
+        // Two of the same second: their ids' random tails say nothing; when they started does.
+        let mut older = record("20261207T030000Z-ffffff", true);
+        older.started_at = 1_000;
+        let mut newer = record("20261207T030000Z-000001", true);
+        newer.started_at = 1_400;
+        assert_eq!(
+            beyond_retention(&[older, newer], 1),
+            vec!["20261207T030000Z-ffffff"]
+        );
     }
 }
