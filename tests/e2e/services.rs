@@ -263,6 +263,42 @@ fn a_postgres_service_keeps_its_data_and_an_app_linked_to_it_writes_through_its_
     b.ok(&["backup", "create", &db, "--to", "lap"]);
     let listed = b.ok(&["backup", "ls", &db, "--in", "lap", "--json"]).json();
     assert_eq!(listed[0]["result"], "ok", "{listed:#}");
+    // Into another service of the kind, a copy to look at: asked first too, the service
+    // itself untouched.
+    let copy = unique("pgcopy");
+    let _copy = (
+        AppGuard(copy.clone()),
+        VolumeGuard(berth_model::data_volume(&copy)),
+    );
+    b.ok(&[
+        "service", "create", &copy, "--kind", "postgres", "--image", &pg_ref,
+    ]);
+    let r = b.fails(&[
+        "backup", "restore", &db, "latest", "--from", "lap", "--into", &copy,
+    ]);
+    assert!(
+        r.stderr.contains(&format!("overwrites the data of {copy}")),
+        "{}",
+        r.stderr
+    );
+    b.ok(&[
+        "backup", "restore", &db, "latest", "--from", "lap", "--into", &copy, "--yes",
+    ]);
+    let copied = b.ok(&[
+        "exec",
+        &copy,
+        "--",
+        "sh",
+        "-c",
+        "psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tAc 'SELECT body FROM notes'",
+    ]);
+    assert_eq!(copied.stdout.trim(), "written by the app");
+    b.ok(&["service", "rm", &copy, "--purge"]);
+    // A target forgotten: its backups stay where they are.
+    b.ok(&["backup", "target", "rm", "lap"]);
+    let targets = b.ok(&["backup", "target", "ls", "--json"]).json();
+    assert_eq!(targets.as_array().map(Vec::len), Some(1), "{targets:#}");
+    assert!(std::path::Path::new(&laptop_dir).join(&db).exists());
 
     // Not while linked; and never behind the proxy.
     let r = b.fails(&["service", "rm", &db]);
