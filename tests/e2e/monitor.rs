@@ -8,7 +8,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use berth_testkit::docker::{AppGuard, NamedGuard, VolumeGuard, ensure_busybox, gateway};
-use berth_testkit::{Berth, Registry, Sshd, free_port, git, notification_sink_on, unique};
+use berth_testkit::{
+    Berth, Registry, S3Server, Sshd, free_port, git, notification_sink_on, unique,
+};
 
 use crate::webhooks::RelayGuard;
 
@@ -122,15 +124,48 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
         "--encrypt",
     ]);
     let recipient = b.ok(&["backup", "key", "show"]).stdout.trim().to_owned();
+    // An S3 bucket the relay's container reaches (the server listens on the network's
+    // gateway), sealed too.
+    let s3 = S3Server::start_on(&gateway("berth"));
+    let added = b.run_with_env(
+        &[
+            "backup",
+            "target",
+            "add",
+            "bucket",
+            &format!("s3://{}", s3.bucket),
+            "--endpoint",
+            &s3.endpoint,
+            "--encrypt",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", s3.access_key_id.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key.as_str()),
+        ],
+    );
+    assert_eq!(added.code, Some(0), "{}", added.stderr);
     let r = b.fails(&["backup", "schedule", &cache, "--cron", "0 25 * * *"]);
     assert!(
         r.stderr.contains("`25` is not a number from 0 to 23"),
         "{}",
         r.stderr
     );
+    // By hand into a directory on the server, over the SSH session; proven to restore.
     let by_hand = b
         .ok(&["backup", "create", &cache, "--to", "disk", "--json"])
         .json();
+    assert_eq!(by_hand["backup"]["sealed_to"], recipient.as_str());
+    let verified = b
+        .ok(&[
+            "backup", "verify", &cache, "latest", "--from", "disk", "--json",
+        ])
+        .json();
+    assert!(
+        verified["found"]
+            .as_str()
+            .is_some_and(|f| f.ends_with(" keys")),
+        "{verified:#}"
+    );
     let scheduled = b.ok(&[
         "backup",
         "schedule",
@@ -140,13 +175,13 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
         "--keep",
         "1",
         "--to",
-        "disk",
+        "bucket",
     ]);
     assert!(scheduled.stderr.contains("(next: "), "{}", scheduled.stderr);
     let schedule_set = Instant::now();
     let schedules = b.ok(&["backup", "schedules", "--json"]).json();
     assert_eq!(schedules[0]["service"], cache.as_str(), "{schedules:#}");
-    assert_eq!(schedules[0]["target"], "disk", "{schedules:#}");
+    assert_eq!(schedules[0]["target"], "bucket", "{schedules:#}");
     // A cron job the relay runs every minute, in a fresh container made like the service's.
     let r = b.fails(&[
         "cron",
@@ -350,11 +385,11 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
         assert!(metrics.contains(&needle), "{needle}\n{metrics}");
     }
 
-    // The relay's scheduled backup, found where `berth backup ls` reads: the one by hand
-    // removed by retention (keep 1), the event in the service's alerts.
+    // The relay's scheduled backup, in S3, found where `berth backup ls` reads: one kept
+    // (keep 1) however many minutes passed, the event in the service's alerts.
     let listed = loop {
         let listed = b
-            .ok(&["backup", "ls", &cache, "--in", "disk", "--json"])
+            .ok(&["backup", "ls", &cache, "--in", "bucket", "--json"])
             .json();
         let list = listed.as_array().cloned().unwrap_or_default();
         if list.iter().any(|r| r["trigger"] == "schedule") {
@@ -374,7 +409,7 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
     assert_eq!(listed[0]["sealed_to"], recipient.as_str(), "{listed:#?}");
     let verified = b
         .ok(&[
-            "backup", "verify", &cache, "latest", "--from", "disk", "--json",
+            "backup", "verify", &cache, "latest", "--from", "bucket", "--json",
         ])
         .json();
     assert!(

@@ -11,7 +11,7 @@ use crate::{free_port, run, unique};
 pub struct S3Server {
     child: Child,
     dir: tempfile::TempDir,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://ADDR:PORT`.
     pub endpoint: String,
     pub bucket: String,
     pub access_key_id: String,
@@ -19,7 +19,14 @@ pub struct S3Server {
 }
 
 impl S3Server {
+    /// On loopback.
     pub fn start() -> S3Server {
+        S3Server::start_on("127.0.0.1")
+    }
+
+    /// Listening on `addr` only: a Docker network's gateway ([`crate::docker::gateway`]) is
+    /// reached both from this machine and from the containers on that network (the relay's).
+    pub fn start_on(addr: &str) -> S3Server {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let binary = run(&mut Command::new(root.join("scripts/s3-server.sh")))
             .trim()
@@ -31,7 +38,7 @@ impl S3Server {
         let access_key_id = unique("AKIDBERTH").to_uppercase().replace('-', "");
         let secret_access_key = format!("{}{}", unique("secret"), unique("key"));
         let child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--host", addr, "--port", &port.to_string()])
             .args([
                 "--access-key",
                 &access_key_id,
@@ -44,14 +51,14 @@ impl S3Server {
             .spawn()
             .unwrap_or_else(|e| panic!("{binary}: {e}"));
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect((addr, port)).is_err() {
             assert!(Instant::now() < deadline, "s3s-fs did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
         S3Server {
             child,
             dir,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: format!("http://{addr}:{port}"),
             bucket,
             access_key_id,
             secret_access_key,
