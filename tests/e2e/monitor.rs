@@ -61,6 +61,21 @@ fn wait_notice(
     panic!("no `{status}` notice for {app} within {within:?}; heard {seen:#?}\nrelay log:\n{logs}");
 }
 
+/// `backup verify SERVICE latest --from TARGET`: the restored copy holds its keys.
+fn verify_latest(b: &Berth, service: &str, target: &str) {
+    let verified = b
+        .ok(&[
+            "backup", "verify", service, "latest", "--from", target, "--json",
+        ])
+        .json();
+    assert!(
+        verified["found"]
+            .as_str()
+            .is_some_and(|f| f.ends_with(" keys")),
+        "{verified:#}"
+    );
+}
+
 fn alert_kinds(b: &Berth, app: &str) -> Vec<String> {
     let list = b.ok(&["alerts", "--app", app, "--json"]).json();
     let mut kinds: Vec<String> = list
@@ -155,17 +170,7 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
         .ok(&["backup", "create", &cache, "--to", "disk", "--json"])
         .json();
     assert_eq!(by_hand["backup"]["sealed_to"], recipient.as_str());
-    let verified = b
-        .ok(&[
-            "backup", "verify", &cache, "latest", "--from", "disk", "--json",
-        ])
-        .json();
-    assert!(
-        verified["found"]
-            .as_str()
-            .is_some_and(|f| f.ends_with(" keys")),
-        "{verified:#}"
-    );
+    verify_latest(&b, &cache, "disk");
     let scheduled = b.ok(&[
         "backup",
         "schedule",
@@ -407,17 +412,7 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
     assert!(alert_kinds(&b, &cache).contains(&"backed-up".to_owned()));
     // Sealed by the relay with the public half only; it opens with this machine's key.
     assert_eq!(listed[0]["sealed_to"], recipient.as_str(), "{listed:#?}");
-    let verified = b
-        .ok(&[
-            "backup", "verify", &cache, "latest", "--from", "bucket", "--json",
-        ])
-        .json();
-    assert!(
-        verified["found"]
-            .as_str()
-            .is_some_and(|f| f.ends_with(" keys")),
-        "{verified:#}"
-    );
+    verify_latest(&b, &cache, "bucket");
     // The cron job ran (at least once while the app was up), its output in the event.
     loop {
         let list = b.ok(&["alerts", "--app", &cache, "--json"]).json();
