@@ -156,6 +156,7 @@ mod tests {
             failed_step: None,
             error: None,
             steps: Vec::new(),
+            processes: Vec::new(),
         };
         let now = 5 * 60_000 + 1_000;
         assert_eq!(

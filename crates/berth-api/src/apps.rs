@@ -217,6 +217,14 @@ impl Berth {
         if draft.release_command.is_none() {
             app.release_command = current.release_command.clone();
         }
+        if draft.start_command.is_none() {
+            app.start_command = current.start_command.clone();
+        }
+        if draft.read_only_app_dir.is_none() {
+            app.read_only_app_dir = current.read_only_app_dir;
+        }
+        // Kept by `env set --build` / `env unset`, not by the app's form.
+        app.build_env = current.build_env.clone();
         if draft.monitor_interval_secs.is_none() {
             app.monitor.interval_secs = current.monitor.interval_secs;
         }

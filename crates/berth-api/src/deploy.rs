@@ -352,6 +352,7 @@ impl Berth {
         let source = JobSource::Image {
             image,
             from_deployment: target.id.clone(),
+            processes: target.processes.clone(),
         };
         let result = self.run(app, deployment, source, observer, cancel).await;
         lock.release().await;
@@ -385,6 +386,7 @@ impl Berth {
         let source = JobSource::Image {
             image: active.image.clone().unwrap_or_default(),
             from_deployment: active.id.clone(),
+            processes: active.processes.clone(),
         };
         let result = self.run(app, deployment, source, observer, cancel).await;
         lock.release().await;

@@ -15,9 +15,14 @@ impl Berth {
         pairs: &[(String, String)],
         secret: bool,
     ) -> Result<(), ApiError> {
-        self.store.app(app)?;
+        let a = self.store.app(app)?;
         for (k, _) in pairs {
             validate_env_key(k)?;
+            if secret && a.build_env.contains(k) {
+                return Err(ApiError::Invalid(format!(
+                    "{k} is passed to {app}'s builds (it was set with --build), and a secret never is: build args stay readable in the image's history (`docker history`). Unset it first (`berth env unset {app} {k}`), or keep it a plain variable"
+                )));
+            }
         }
         for (k, v) in pairs {
             if secret {
@@ -47,7 +52,11 @@ impl Berth {
 
     /// Removes a variable; returns whether it existed.
     pub fn env_unset(&self, app: &str, key: &str) -> Result<bool, ApiError> {
-        self.store.app(app)?;
+        let mut a = self.store.app(app)?;
+        if a.build_env.iter().any(|k| k == key) {
+            a.build_env.retain(|k| k != key);
+            self.store.update_app(&a)?;
+        }
         let was_secret = self
             .store
             .env(app)?
@@ -61,6 +70,30 @@ impl Berth {
             self.audit("env.unset", app, key);
         }
         Ok(existed)
+    }
+
+    /// `berth env set APP K=V --build`: plain variables whose values are also passed to the
+    /// app's builds as build args (declared with `ARG` in generated Dockerfiles), from the
+    /// next deploy. A secret cannot be: build args stay readable in the image's history.
+    pub fn env_set_build(&self, app: &str, pairs: &[(String, String)]) -> Result<(), ApiError> {
+        let mut a = self.store.app(app)?;
+        let env = self.store.env(app)?;
+        for (k, _) in pairs {
+            validate_env_key(k)?;
+            if env.iter().any(|e| &e.key == k && e.secret) {
+                return Err(ApiError::Invalid(format!(
+                    "{k} is a secret of {app}, and secrets are not passed to builds: build args stay readable in the image's history (`docker history`). Read it at run time instead, or set a plain value with `berth env set {app} {k}=… --build` after `berth env unset {app} {k}`"
+                )));
+            }
+        }
+        self.env_set(app, pairs, false)?;
+        for (k, _) in pairs {
+            if !a.build_env.contains(k) {
+                a.build_env.push(k.clone());
+            }
+        }
+        self.store.update_app(&a)?;
+        Ok(())
     }
 
     /// The app's variables by key; secret ones without their value.

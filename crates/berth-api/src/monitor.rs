@@ -186,6 +186,34 @@ impl Berth {
         Ok(a)
     }
 
+    /// `berth app set --start-command`: how the app starts instead of its Procfile's `web`
+    /// line or what detection guesses (empty: none), from the next deploy.
+    pub fn app_set_start_command(&self, app: &str, cmd: &str) -> Result<App, ApiError> {
+        let mut a = self.store.app(app)?;
+        a.start_command = App::check_command("start", Some(cmd)).map_err(ApiError::Invalid)?;
+        self.store.update_app(&a)?;
+        self.audit(
+            "app.start-command",
+            &a.name,
+            a.start_command.as_deref().unwrap_or("(none)"),
+        );
+        Ok(a)
+    }
+
+    /// `berth app set --app-dir read-only|writable`: whether a generated image leaves the
+    /// app's folder to root, from the next deploy.
+    pub fn app_set_read_only_app_dir(&self, app: &str, read_only: bool) -> Result<App, ApiError> {
+        let mut a = self.store.app(app)?;
+        a.read_only_app_dir = read_only;
+        self.store.update_app(&a)?;
+        self.audit(
+            "app.app-dir",
+            &a.name,
+            if read_only { "read-only" } else { "writable" },
+        );
+        Ok(a)
+    }
+
     /// `berth stats APP --since`: the app's samples from its server's relay — or, on a server
     /// without one, those the desktop took while it ran.
     pub async fn stats(&self, app: &str, since_ms: i64) -> Result<AppStats, ApiError> {

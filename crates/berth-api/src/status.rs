@@ -2,7 +2,7 @@
 
 use berth_engine::observe::{OutputLine, container_output, container_state};
 use berth_model::status::LastDeploy;
-use berth_model::{AppState, AppStatus, DeploymentStatus};
+use berth_model::{AppState, AppStatus, DeploymentStatus, WorkerStatus};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +45,7 @@ impl Berth {
             deployed_at: None,
             urls: Vec::new(),
             domains: Vec::new(),
+            workers: Vec::new(),
             last_deploy: last.as_ref().map(|d| LastDeploy {
                 id: d.id.clone(),
                 status: d.status,
@@ -96,6 +97,19 @@ impl Berth {
                     && let Err(e) = self.repair_route(&host, &app, &server, c).await
                 {
                     tracing::warn!("could not check the route of {}: {e}", app.name);
+                }
+                if let Some(c) = &d.container {
+                    for p in &d.processes {
+                        let container = p.container(c);
+                        let seen = container_state(&host, &container).await?;
+                        status.workers.push(WorkerStatus {
+                            process: p.name.clone(),
+                            command: p.command.clone(),
+                            running: seen.as_ref().is_some_and(|s| s.running),
+                            status: seen.map(|s| s.status),
+                            container,
+                        });
+                    }
                 }
                 if let Some(i) = info {
                     status.container_status = Some(i.status.clone());

@@ -190,17 +190,12 @@ impl Snapshot {
     }
 
     /// How it is built: its own Dockerfile or a generated one.
-    pub fn detect(
-        &self,
-        app_dockerfile: Option<&str>,
-        port: u16,
-        images: &berth_model::BaseImages,
-    ) -> Result<Detected, BuildError> {
+    pub fn detect(&self, options: &crate::detect::Options) -> Result<Detected, BuildError> {
         let read = |path: &str| {
             self.read(path)
                 .map(|b| String::from_utf8_lossy(b).into_owned())
         };
-        crate::detect::detect(&self.paths(), &read, app_dockerfile, port, images)
+        crate::detect::detect(&self.paths(), &read, options)
     }
 
     /// Its build context (filtered by its `.dockerignore`, with the generated Dockerfile), as
@@ -419,9 +414,8 @@ impl Write for Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::detect_at;
+    use crate::detect::{Options, detect_at};
     use crate::testing::Fixture;
-    use berth_model::BaseImages;
     use futures_util::StreamExt;
 
     /// (path, kind, contents or link target) of every entry, in order.
@@ -481,7 +475,7 @@ mod tests {
 
     fn context_of(repo: &Repo, git_ref: &str) -> (BuildContext, Vec<u8>) {
         let commit = repo.resolve(git_ref).unwrap();
-        let detected = detect_at(repo, &commit, None, 8080, &BaseImages::default()).unwrap();
+        let detected = detect_at(repo, &commit, &Options::default()).unwrap();
         let context = BuildContext::new(&commit, &detected).unwrap();
         (context, to_vec(repo, &commit, &detected).unwrap())
     }
@@ -569,14 +563,11 @@ docs/**/*.md
             ("b.js", ""),
         ]));
         let commit = b.repo.resolve("main").unwrap();
-        let detected = detect_at(
-            &b.repo,
-            &commit,
-            Some("deploy/Dockerfile"),
-            8080,
-            &BaseImages::default(),
-        )
-        .unwrap();
+        let options = Options {
+            dockerfile: Some("deploy/Dockerfile".into()),
+            ..Options::default()
+        };
+        let detected = detect_at(&b.repo, &commit, &options).unwrap();
         let tar_bytes = to_vec(&b.repo, &commit, &detected).unwrap();
         assert_eq!(
             paths(&tar_bytes),
@@ -591,7 +582,7 @@ docs/**/*.md
             ("Dockerfile.dockerignore", "ok\n[oops\n"),
         ]));
         let commit = b.repo.resolve("main").unwrap();
-        let detected = detect_at(&b.repo, &commit, None, 8080, &BaseImages::default()).unwrap();
+        let detected = detect_at(&b.repo, &commit, &Options::default()).unwrap();
         let err = stream(&b.repo, &commit, &detected).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -686,7 +677,7 @@ docs/**/*.md
             ("big.txt", &big),
         ]));
         let commit = b.repo.resolve("main").unwrap();
-        let detected = detect_at(&b.repo, &commit, None, 8080, &BaseImages::default()).unwrap();
+        let detected = detect_at(&b.repo, &commit, &Options::default()).unwrap();
         let expected = to_vec(&b.repo, &commit, &detected).unwrap();
 
         let mut s = stream(&b.repo, &commit, &detected).unwrap();
@@ -712,7 +703,7 @@ docs/**/*.md
     async fn git_failures_end_the_stream() {
         let b = open(Fixture::with_files(&[("Dockerfile", "FROM scratch\n")]));
         let commit = b.repo.resolve("main").unwrap();
-        let detected = detect_at(&b.repo, &commit, None, 8080, &BaseImages::default()).unwrap();
+        let detected = detect_at(&b.repo, &commit, &Options::default()).unwrap();
         let context = BuildContext::new(&commit, &detected).unwrap();
         let filter = Filter::new(&|p| b.repo.read_file(&commit, p), &context, &detected).unwrap();
         let missing = "0123456789012345678901234567890123456789";
@@ -740,7 +731,7 @@ docs/**/*.md
             ("big.txt", &big),
         ]));
         let commit = b.repo.resolve("main").unwrap();
-        let detected = detect_at(&b.repo, &commit, None, 8080, &BaseImages::default()).unwrap();
+        let detected = detect_at(&b.repo, &commit, &Options::default()).unwrap();
         let mut s = stream(&b.repo, &commit, &detected).unwrap();
         assert!(s.next().await.unwrap().is_ok());
         drop(s);
@@ -771,9 +762,7 @@ docs/**/*.md
                 file("secrets/key", 0o100644, "nope"),
             ],
         };
-        let detected = snapshot
-            .detect(None, 8080, &BaseImages::default())
-            .expect("detect");
+        let detected = snapshot.detect(&Options::default()).expect("detect");
         assert_eq!(detected.runtime, Runtime::Static);
         let mut stream = snapshot.context(&detected).expect("context");
         assert_eq!(stream.context().dockerfile, GENERATED_DOCKERFILE);
@@ -814,7 +803,10 @@ docs/**/*.md
             files: vec![file("index.html", 0o100644, "x")],
         };
         let err = snapshot
-            .detect(Some("deploy/Dockerfile"), 8080, &BaseImages::default())
+            .detect(&Options {
+                dockerfile: Some("deploy/Dockerfile".into()),
+                ..Options::default()
+            })
             .expect_err("missing");
         assert!(err.to_string().contains("deploy/Dockerfile"), "{err}");
     }

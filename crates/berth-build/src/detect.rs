@@ -11,6 +11,7 @@ use berth_model::BaseImages;
 
 use crate::BuildError;
 use crate::git::{Commit, Repo};
+use crate::procfile::Procfile;
 
 mod go;
 mod node;
@@ -54,6 +55,55 @@ pub struct Detected {
     pub dockerfile: Option<String>,
     /// What detection decided, for the build log (e.g. "using Procfile web command").
     pub hints: Vec<String>,
+    /// The commit's Procfile (empty without one): its `release` runs before the switch, its
+    /// other types but `web` run beside the app.
+    pub procfile: Procfile,
+}
+
+/// What the app says about how it is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The app's Dockerfile path (`None`: a root `Dockerfile`, else a generated one).
+    pub dockerfile: Option<String>,
+    /// The port the app listens on.
+    pub port: u16,
+    /// Base images of generated Dockerfiles; unset ones come from the runtime's version and
+    /// [`default_images`].
+    pub images: BaseImages,
+    /// The app's start command, instead of the Procfile's `web` and what detection guesses.
+    pub start_command: Option<String>,
+    /// Leave the app's directory owned by root (the app cannot write into its own folder).
+    pub read_only_app_dir: bool,
+    /// Env keys passed to the build as build args (declared with `ARG` in generated files).
+    pub build_args: Vec<String>,
+}
+
+impl Default for Options {
+    /// An app's defaults: port 8080, the runtime's images.
+    fn default() -> Self {
+        Options {
+            dockerfile: None,
+            port: berth_model::App::DEFAULT_PORT,
+            images: BaseImages::default(),
+            start_command: None,
+            read_only_app_dir: false,
+            build_args: Vec::new(),
+        }
+    }
+}
+
+impl Options {
+    /// The options of `app`, with `images` (the app's, over the server's).
+    pub fn of(app: &berth_model::App, images: &BaseImages) -> Options {
+        Options {
+            dockerfile: app.dockerfile.clone(),
+            port: app.port,
+            images: images.clone(),
+            start_command: app.start_command.clone(),
+            read_only_app_dir: app.read_only_app_dir,
+            build_args: app.build_env.clone(),
+        }
+    }
 }
 
 /// What detection looks for, in order, when nothing says which Dockerfile to use.
@@ -76,30 +126,47 @@ const LOOKED_FOR: &[&str] = &[
 ///
 /// In order: the app's explicit dockerfile (which must exist), a root `Dockerfile`, then
 /// `go.mod`, `Cargo.toml`, `package.json`, `requirements.txt` / `pyproject.toml` / `Pipfile`,
-/// and an `index.html` at the root or in `public/`, `dist/` or `build/`. `images` overrides the
-/// base images of generated Dockerfiles; unset ones come from [`default_images`].
+/// and an `index.html` at the root or in `public/`, `dist/` or `build/`. A Procfile is read in
+/// every case (a bad line fails detection, naming it).
 pub fn detect(
     files: &[String],
     read: &dyn Fn(&str) -> Option<String>,
-    app_dockerfile: Option<&str>,
-    port: u16,
-    images: &BaseImages,
+    options: &Options,
 ) -> Result<Detected, BuildError> {
     let src = Source::new(files, read);
-    if let Some(path) = app_dockerfile {
+    let procfile = match src.read("Procfile") {
+        Some(text) => Procfile::parse(&text)?,
+        None => Procfile::default(),
+    };
+    let own = if let Some(path) = &options.dockerfile {
         let path = path.trim_start_matches("./");
         if !src.has(path) {
             return Err(BuildError::DockerfileMissing {
                 path: path.to_owned(),
             });
         }
-        return Ok(dockerfile(path, format!("using {path} (set on the app)")));
-    }
-    if src.has("Dockerfile") {
-        return Ok(dockerfile(
-            "Dockerfile",
-            "using the repository's Dockerfile".into(),
-        ));
+        Some((path, format!("using {path} (set on the app)")))
+    } else if src.has("Dockerfile") {
+        Some(("Dockerfile", "using the repository's Dockerfile".into()))
+    } else {
+        None
+    };
+    if let Some((path, hint)) = own {
+        let mut hints = vec![hint];
+        if let Some(web) = procfile.get("web") {
+            hints.push(format!(
+                "the Procfile's web line (line {}) is not used: the Dockerfile decides how the app starts (or set a start command on the app)",
+                web.line
+            ));
+        }
+        return Ok(Detected {
+            runtime: Runtime::Dockerfile {
+                path: path.to_owned(),
+            },
+            dockerfile: None,
+            hints,
+            procfile,
+        });
     }
     let runtime = if src.has("go.mod") {
         Runtime::Go
@@ -119,7 +186,7 @@ pub fn detect(
             looked_for: LOOKED_FOR.iter().map(|s| (*s).to_owned()).collect(),
         });
     };
-    let mut out = Generated::new(&runtime, port, images);
+    let mut out = Generated::new(&runtime, options, &procfile);
     match runtime {
         Runtime::Go => go::generate(&src, &mut out)?,
         Runtime::Rust => rust::generate(&src, &mut out)?,
@@ -128,6 +195,7 @@ pub fn detect(
         Runtime::Static => site::generate(&src, &mut out)?,
         Runtime::Dockerfile { .. } => {}
     }
+    let port = options.port;
     out.hints.push(if runtime == Runtime::Static {
         format!("generated a static site Dockerfile: caddy serves it on port {port}")
     } else {
@@ -137,17 +205,12 @@ pub fn detect(
         runtime,
         dockerfile: Some(out.text),
         hints: out.hints,
+        procfile,
     })
 }
 
 /// [`detect`] on a commit of a repository.
-pub fn detect_at(
-    repo: &Repo,
-    commit: &Commit,
-    app_dockerfile: Option<&str>,
-    port: u16,
-    images: &BaseImages,
-) -> Result<Detected, BuildError> {
+pub fn detect_at(repo: &Repo, commit: &Commit, options: &Options) -> Result<Detected, BuildError> {
     let files = repo.list_files(commit)?;
     // Reading a handful of small manifests: a git failure here would already have failed
     // `list_files`, so a read error counts as "not there".
@@ -157,17 +220,7 @@ pub fn detect_at(
             .flatten()
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
     };
-    detect(&files, &read, app_dockerfile, port, images)
-}
-
-fn dockerfile(path: &str, hint: String) -> Detected {
-    Detected {
-        runtime: Runtime::Dockerfile {
-            path: path.to_owned(),
-        },
-        dockerfile: None,
-        hints: vec![hint],
-    }
+    detect(&files, &read, options)
 }
 
 /// The built-in base images of a runtime's generated Dockerfile. Single-stage runtimes
@@ -228,16 +281,6 @@ impl<'a> Source<'a> {
             .copied()
             .collect()
     }
-
-    /// The `web:` command of a Procfile, if there is one.
-    pub(crate) fn procfile_web(&self) -> Option<String> {
-        let text = self.read("Procfile")?;
-        text.lines().find_map(|line| {
-            let (name, command) = line.split_once(':')?;
-            let command = command.trim();
-            (name.trim() == "web" && !command.is_empty()).then(|| command.to_owned())
-        })
-    }
 }
 
 /// A generated Dockerfile being written, with the images and port it uses.
@@ -247,12 +290,19 @@ pub(crate) struct Generated {
     pub(crate) port: u16,
     /// The app's build image override, if any (the runtime's default is in `build`).
     pub(crate) build_override: Option<String>,
+    /// The app's run image override, if any (the runtime's default is in `run`).
+    pub(crate) run_override: Option<String>,
     pub(crate) build: String,
     pub(crate) run: String,
+    start_command: Option<String>,
+    web: Option<crate::procfile::Process>,
+    read_only_app_dir: bool,
+    build_args: Vec<String>,
 }
 
 impl Generated {
-    fn new(runtime: &Runtime, port: u16, images: &BaseImages) -> Self {
+    fn new(runtime: &Runtime, options: &Options, procfile: &Procfile) -> Self {
+        let images = &options.images;
         let defaults = default_images(runtime);
         let merged = images.or(&defaults);
         let mut hints = Vec::new();
@@ -273,10 +323,15 @@ impl Generated {
                 "# generated by berth for {article}: commit a Dockerfile to replace it\n"
             ),
             hints,
-            port,
+            port: options.port,
             build_override: images.build.clone(),
+            run_override: images.run.clone(),
             build: merged.build.unwrap_or_default(),
             run: merged.run.unwrap_or_default(),
+            start_command: options.start_command.clone(),
+            web: procfile.get("web").cloned(),
+            read_only_app_dir: options.read_only_app_dir,
+            build_args: options.build_args.clone(),
         }
     }
 
@@ -295,6 +350,104 @@ impl Generated {
 
     pub(crate) fn hint(&mut self, hint: impl Into<String>) {
         self.hints.push(hint.into());
+    }
+
+    /// The `--chown=` of the `COPY` that puts the app into its directory: the app's user owns
+    /// its folder (it may write beside its code, as on Heroku), unless the app asked for a
+    /// read-only one. The `COPY` must be what creates the directory.
+    pub(crate) fn chown(&self, user: &str) -> String {
+        if self.read_only_app_dir {
+            String::new()
+        } else {
+            format!("--chown={user} ")
+        }
+    }
+
+    /// Says whose the app's directory is, once per Dockerfile.
+    pub(crate) fn hint_app_dir(&mut self, dir: &str, user: &str) {
+        if self.read_only_app_dir {
+            self.hint(format!(
+                "{dir} stays owned by root (the app's directory is read-only): the app runs as {user}"
+            ));
+        } else {
+            self.hint(format!(
+                "{dir} is owned by the app's user ({user}), so the app can write beside its code"
+            ));
+        }
+    }
+
+    /// `ARG` lines for the build-time env, so `RUN` steps after them see the values.
+    pub(crate) fn build_args(&mut self) {
+        if self.build_args.is_empty() {
+            return;
+        }
+        let keys = self.build_args.join(" ");
+        self.line(format!("ARG {keys}"));
+        self.hint(format!("build-time env: {keys}"));
+    }
+
+    /// The start command the app chose: its own start command, else the Procfile's `web`
+    /// line; `None` leaves it to the runtime.
+    pub(crate) fn chosen_start(&mut self) -> Option<String> {
+        if let Some(cmd) = self.start_command.clone() {
+            self.hint("starting with the app's start command");
+            if let Some(web) = &self.web {
+                self.hints.push(format!(
+                    "the Procfile's web line (line {}) is not used: the app's start command wins",
+                    web.line
+                ));
+            }
+            return Some(shell_cmd(&cmd));
+        }
+        let web = self.web.clone()?;
+        self.hint(format!(
+            "starting with the Procfile web command (line {})",
+            web.line
+        ));
+        Some(shell_cmd(&web.command))
+    }
+
+    /// Picks the image tag of the version a file asks for, unless the app set the image: `which`
+    /// is the build or the run image, `image` the tag for that version, `why` where the
+    /// version came from (for the build log).
+    pub(crate) fn choose(&mut self, which: Which, image: String, why: &str) {
+        let (current, overridden) = match which {
+            Which::Build => (&mut self.build, self.build_override.is_some()),
+            Which::Run => (&mut self.run, self.run_override.is_some()),
+        };
+        if overridden {
+            let set = current.clone();
+            self.hint(format!(
+                "{why}; the app's {} image `{set}` is used as set",
+                which.word()
+            ));
+        } else {
+            *current = image.clone();
+            self.hint(format!("{why}: {} on {image}", which.verb()));
+        }
+    }
+}
+
+/// The build or the run image of a generated Dockerfile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Which {
+    Build,
+    Run,
+}
+
+impl Which {
+    fn word(self) -> &'static str {
+        match self {
+            Which::Build => "build",
+            Which::Run => "run",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Which::Build => "building",
+            Which::Run => "running",
+        }
     }
 }
 
@@ -340,7 +493,12 @@ pub(crate) mod tests {
         let cache = tempfile::tempdir().unwrap();
         let repo = crate::git::open(fx.path_str(), cache.path()).unwrap();
         let commit = repo.resolve("main").unwrap();
-        detect_at(&repo, &commit, app_dockerfile, 8080, images)
+        let options = Options {
+            dockerfile: app_dockerfile.map(str::to_owned),
+            images: images.clone(),
+            ..Options::default()
+        };
+        detect_at(&repo, &commit, &options)
     }
 
     /// Renders what a user sees: runtime, hints, then the Dockerfile.
@@ -425,7 +583,7 @@ pub(crate) mod tests {
                 .chain(["main.py".to_owned()])
                 .collect();
             let read = |p: &str| Some(manifest(p.rsplit('/').next().unwrap()).to_owned());
-            let got = detect(&files_with_main, &read, None, 8080, &BaseImages::default());
+            let got = detect(&files_with_main, &read, &Options::default());
             let got = match got {
                 Ok(d) => d.runtime.to_string(),
                 Err(BuildError::NothingToBuild { .. }) => "none".to_owned(),
@@ -506,5 +664,202 @@ pub(crate) mod tests {
             static: build=- run=caddy:2-alpine
         "#]]
         .assert_eq(&table);
+    }
+
+    fn detect_opts(files: &[(&str, &str)], options: &Options) -> Result<Detected, BuildError> {
+        let fx = Fixture::with_files(files);
+        let cache = tempfile::tempdir().unwrap();
+        let repo = crate::git::open(fx.path_str(), cache.path()).unwrap();
+        let commit = repo.resolve("main").unwrap();
+        detect_at(&repo, &commit, options)
+    }
+
+    #[test]
+    fn pinned_runtime_versions_choose_the_image_and_say_why() {
+        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+            (
+                &[
+                    ("requirements.txt", ""),
+                    ("main.py", ""),
+                    (".python-version", "3.11\n"),
+                ],
+                "FROM python:3.11-slim",
+                "python 3.11 (from .python-version): running on python:3.11-slim",
+            ),
+            (
+                &[
+                    ("requirements.txt", ""),
+                    ("main.py", ""),
+                    ("runtime.txt", "python-3.10.14\n"),
+                ],
+                "FROM python:3.10.14-slim",
+                "python 3.10.14 (from runtime.txt): running on python:3.10.14-slim",
+            ),
+            (
+                &[("package.json", r#"{"engines": {"node": ">=18 <21"}}"#)],
+                "FROM node:20-bookworm-slim AS build",
+                "node 20 (engines.node `>=18 <21` in package.json): building on node:20-bookworm-slim",
+            ),
+            (
+                &[("package.json", "{}"), (".nvmrc", "v18.19.0\n")],
+                "FROM node:18-bookworm-slim\n",
+                "node 18 (.nvmrc `v18.19.0`): running on node:18-bookworm-slim",
+            ),
+            (
+                &[
+                    ("go.mod", "module x\n\ngo 1.22.3\n"),
+                    ("main.go", "package main\n"),
+                ],
+                "FROM golang:1.22-bookworm AS build",
+                "go 1.22 (from go.mod): building on golang:1.22-bookworm",
+            ),
+            (
+                &[
+                    ("Cargo.toml", "[package]\nname = \"x\"\n"),
+                    ("src/main.rs", ""),
+                    (
+                        "rust-toolchain.toml",
+                        "[toolchain]\nchannel = \"1.82\" # pinned\n",
+                    ),
+                ],
+                "FROM rust:1.82-bookworm AS build",
+                "rust 1.82 (from rust-toolchain.toml): building on rust:1.82-bookworm",
+            ),
+        ];
+        for (files, line, hint) in cases {
+            let got = detect_files(files).unwrap();
+            let text = got.dockerfile.unwrap();
+            assert!(text.contains(line), "{files:?}\n{text}");
+            assert!(
+                got.hints.iter().any(|h| h == hint),
+                "{files:?}\n{:?}",
+                got.hints
+            );
+        }
+        // The app's own image wins, and the log says so.
+        let options = Options {
+            images: BaseImages {
+                build: None,
+                run: Some("registry.example/py:custom".into()),
+            },
+            ..Options::default()
+        };
+        let got = detect_opts(
+            &[
+                ("requirements.txt", ""),
+                ("main.py", ""),
+                (".python-version", "3.11\n"),
+            ],
+            &options,
+        )
+        .unwrap();
+        assert!(
+            got.dockerfile
+                .unwrap()
+                .contains("FROM registry.example/py:custom")
+        );
+        assert!(got.hints.contains(&"python 3.11 (from .python-version); the app's run image `registry.example/py:custom` is used as set".to_owned()), "{:?}", got.hints);
+        // What is not a version is named, not guessed from.
+        let got = detect_files(&[
+            ("requirements.txt", ""),
+            ("main.py", ""),
+            (".python-version", "pypy3.10\n"),
+        ])
+        .unwrap();
+        assert!(got.dockerfile.unwrap().contains("FROM python:3.12-slim"));
+        assert!(
+            got.hints
+                .iter()
+                .any(|h| h.starts_with(".python-version says `pypy3.10`")),
+            "{:?}",
+            got.hints
+        );
+    }
+
+    #[test]
+    fn start_command_read_only_dir_and_build_args() {
+        let options = Options {
+            start_command: Some("python -m shop serve".into()),
+            read_only_app_dir: true,
+            build_args: vec!["SITE_NAME".into(), "VITE_API".into()],
+            ..Options::default()
+        };
+        let got = detect_opts(
+            &[
+                ("requirements.txt", "gunicorn\n"),
+                ("app.py", ""),
+                ("Procfile", "web: gunicorn app:app\n"),
+            ],
+            &options,
+        )
+        .unwrap();
+        expect![[r#"
+            runtime: python
+            hint: /app stays owned by root (the app's directory is read-only): the app runs as 10001:10001
+            hint: build-time env: SITE_NAME VITE_API
+            hint: starting with the app's start command
+            hint: the Procfile's web line (line 1) is not used: the app's start command wins
+            hint: generated a python Dockerfile: the app must listen on $PORT (8080)
+            ---
+            # generated by berth for a python app: commit a Dockerfile to replace it
+            FROM python:3.12-slim
+            ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+            COPY requirements.txt /app/
+            WORKDIR /app
+            RUN pip install -r requirements.txt
+            ARG SITE_NAME VITE_API
+            COPY . .
+            ENV PORT=8080
+            EXPOSE 8080
+            USER 10001:10001
+            CMD exec python -m shop serve
+        "#]]
+        .assert_eq(&render(&got));
+        // Go's default run image has no shell to run a start command with.
+        let options = Options {
+            start_command: Some("/app --serve".into()),
+            ..Options::default()
+        };
+        let err = detect_opts(
+            &[("go.mod", "module x\n"), ("main.go", "package main\n")],
+            &options,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("does not have; set a run image with a shell"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_procfile_is_read_for_every_runtime_and_a_bad_line_is_named() {
+        let got = detect_files(&[
+            ("Dockerfile", "FROM scratch\n"),
+            (
+                "Procfile",
+                "web: ./serve\nrelease: ./migrate\nworker: ./work\n",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(got.procfile.get("release").unwrap().command, "./migrate");
+        assert_eq!(got.procfile.workers().count(), 1);
+        assert!(
+            got.hints.iter().any(|h| h.starts_with(
+                "the Procfile's web line (line 1) is not used: the Dockerfile decides"
+            )),
+            "{:?}",
+            got.hints
+        );
+        let err = detect_files(&[
+            ("requirements.txt", ""),
+            ("main.py", ""),
+            ("Procfile", "web: a\nworker\n"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Procfile line 2: `worker` is not `type: command` (e.g. `web: gunicorn app:app`)"
+        );
     }
 }

@@ -48,6 +48,8 @@ pub enum BuildError {
         line: usize,
         reason: String,
     },
+    #[error("Procfile line {line}: {reason}")]
+    Procfile { line: usize, reason: String },
     #[error(
         "cannot generate a Dockerfile for this {runtime} app: {reason} (add a Dockerfile, or point --dockerfile at one)"
     )]

@@ -19,10 +19,12 @@ pub mod dockerignore;
 mod error;
 pub mod git;
 mod gitcmd;
+pub mod procfile;
 #[cfg(test)]
 mod testing;
 
 pub use context::{BuildContext, ContextStream, Snapshot, SnapshotFile};
-pub use detect::{Detected, Runtime};
+pub use detect::{Detected, Options, Runtime};
 pub use error::BuildError;
 pub use git::{Commit, Repo};
+pub use procfile::{Process, Procfile};

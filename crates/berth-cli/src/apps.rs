@@ -60,6 +60,8 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                     .map_err(anyhow::Error::msg)?,
                 unhealthy_after: a.unhealthy_after,
                 release_command: a.release_command.clone(),
+                start_command: a.start_command.clone(),
+                read_only_app_dir: a.read_only_app_dir.then_some(true),
                 env,
             };
             if let Some(image) = &image {
@@ -205,6 +207,22 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             if let Some(cmd) = &a.release_command {
                 println!("  release      {cmd}");
             }
+            if let Some(cmd) = &a.start_command {
+                println!("  start        {cmd}");
+            }
+            if a.image.is_none() && a.service.is_none() {
+                println!(
+                    "  app dir      {}",
+                    if a.read_only_app_dir {
+                        "read-only (owned by root)"
+                    } else {
+                        "writable (owned by the app's user)"
+                    }
+                );
+            }
+            if !a.build_env.is_empty() {
+                println!("  build env    {}", a.build_env.join(", "));
+            }
             for v in &a.volumes {
                 println!("  volume       {v}");
             }
@@ -218,6 +236,8 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             monitor_interval,
             unhealthy_after,
             release_command,
+            start_command,
+            app_dir,
             json,
         } => {
             let interval = monitor_interval
@@ -225,12 +245,37 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 .map(Monitor::parse_interval)
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            if interval.is_none() && unhealthy_after.is_none() && release_command.is_none() {
+            if interval.is_none()
+                && unhealthy_after.is_none()
+                && release_command.is_none()
+                && start_command.is_none()
+                && app_dir.is_none()
+            {
                 anyhow::bail!(
-                    "nothing to change: give --monitor-interval, --unhealthy-after or --release-command"
+                    "nothing to change: give --monitor-interval, --unhealthy-after, --release-command, --start-command or --app-dir"
                 );
             }
             let mut a = berth.app(&app)?;
+            if let Some(cmd) = &start_command {
+                a = berth.app_set_start_command(&app, cmd)?;
+                if !json {
+                    match &a.start_command {
+                        Some(cmd) => {
+                            eprintln!("{}: starts with `{cmd}` from the next deploy", a.name)
+                        }
+                        None => eprintln!(
+                            "{}: no start command (the Procfile's web line, or what detection finds)",
+                            a.name
+                        ),
+                    }
+                }
+            }
+            if let Some(mode) = &app_dir {
+                a = berth.app_set_read_only_app_dir(&app, mode == "read-only")?;
+                if !json {
+                    eprintln!("{}: app directory {mode} from the next deploy", a.name);
+                }
+            }
             if let Some(cmd) = &release_command {
                 a = berth.app_set_release_command(&app, cmd)?;
                 if !json {

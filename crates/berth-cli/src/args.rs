@@ -861,8 +861,8 @@ pub enum AppCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Change an app's settings: the monitor's (at once, on a server with a relay) and the
-    /// release command (from the next deploy).
+    /// Change an app's settings: the monitor's (at once, on a server with a relay), the
+    /// release and start commands and who owns its folder (from the next deploy).
     Set {
         app: String,
         /// How often the monitor probes the health path: 30s, 2m, or `off`.
@@ -875,6 +875,14 @@ pub enum AppCmd {
         /// (e.g. `bin/migrate`); failing fails the deploy. `''` removes it.
         #[arg(long, value_name = "COMMAND")]
         release_command: Option<String>,
+        /// The shell command that starts the app, instead of its Procfile's `web` line, what
+        /// detection guesses, or its image's CMD. `''` removes it.
+        #[arg(long, value_name = "COMMAND")]
+        start_command: Option<String>,
+        /// Who owns the app's folder in a generated image: `writable` (its user, the
+        /// default) or `read-only` (root).
+        #[arg(long, value_name = "MODE", value_parser = ["writable", "read-only"])]
+        app_dir: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -984,6 +992,14 @@ pub struct AppCreate {
     /// env, network and volumes), e.g. `bin/migrate`; failing fails the deploy.
     #[arg(long, value_name = "COMMAND")]
     pub release_command: Option<String>,
+    /// The shell command that starts the app, instead of its Procfile's `web` line, what
+    /// detection guesses, or its image's CMD.
+    #[arg(long, value_name = "COMMAND")]
+    pub start_command: Option<String>,
+    /// Leave the app's folder in a generated image to root: the app cannot write beside its
+    /// code (by default the user it runs as owns it).
+    #[arg(long)]
+    pub read_only_app_dir: bool,
     /// CPU limit, e.g. 0.5.
     #[arg(long)]
     pub cpus: Option<String>,
@@ -1018,6 +1034,10 @@ pub enum EnvCmd {
         /// Keep the values in the keychain; only the keys are recorded.
         #[arg(long)]
         secret: bool,
+        /// Also pass the values to the app's builds as build args (NEXT_PUBLIC_*, VITE_*
+        /// style frameworks bake them into bundles). Never for secrets.
+        #[arg(long)]
+        build: bool,
     },
     /// Remove variables.
     Unset {

@@ -157,6 +157,15 @@ pub(crate) async fn status(berth: &Berth, app: &str, json: bool) -> anyhow::Resu
     if let Some(e) = &st.endpoint {
         println!("  endpoint    {e}");
     }
+    for w in &st.workers {
+        println!(
+            "  {:<11} {} ({}): {}",
+            w.process,
+            w.container,
+            w.status.as_deref().unwrap_or("gone"),
+            w.command
+        );
+    }
     for d in &st.domains {
         println!(
             "  url         {}{}  tls: {}",

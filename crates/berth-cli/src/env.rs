@@ -18,7 +18,17 @@ pub(crate) fn env_line(e: &EnvVar) -> String {
 
 pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
     match cmd {
-        EnvCmd::Set { app, pairs, secret } => {
+        EnvCmd::Set {
+            app,
+            pairs,
+            secret,
+            build,
+        } => {
+            if secret && build {
+                anyhow::bail!(
+                    "--secret and --build do not go together: a build arg stays readable in the image's history (`docker history`), so secrets are never passed to builds; read the secret at run time instead"
+                );
+            }
             let mut parsed = Vec::new();
             for p in &pairs {
                 parsed.push(EnvVar::parse_pair(p).map_err(anyhow::Error::msg)?);
@@ -37,14 +47,19 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                     }
                 }
             }
-            berth.env_set(&app, &parsed, secret)?;
+            if build {
+                berth.env_set_build(&app, &parsed)?;
+            } else {
+                berth.env_set(&app, &parsed, secret)?;
+            }
             eprintln!(
-                "set {} on {app}; it takes effect on the next deploy or `berth restart {app}`",
+                "set {}{} on {app}; it takes effect on the next deploy or `berth restart {app}`",
                 parsed
                     .iter()
                     .map(|(k, _)| k.as_str())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                if build { " (passed to builds too)" } else { "" }
             );
             resync_warning(berth.webhook_resync(&app).await);
             Ok(())
@@ -79,8 +94,13 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
             if json {
                 return print_json(&vars);
             }
+            let build_env = berth.app(&app)?.build_env;
             for e in &vars {
-                println!("{}", env_line(e));
+                if build_env.contains(&e.key) {
+                    println!("{}  (build)", env_line(e));
+                } else {
+                    println!("{}", env_line(e));
+                }
             }
             Ok(())
         }

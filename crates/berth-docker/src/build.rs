@@ -65,12 +65,12 @@ impl LineSplitter {
 impl DockerClient {
     /// Builds the image `tag` from a streamed tar `context`, calling `on_line` for every line
     /// of build output as it arrives. A failing step ends in [`DockerError::Build`] with that
-    /// step and its output.
+    /// step and its output. `build_args` are the Dockerfile's `ARG` values.
     pub async fn build_image<S>(
         &self,
         tag: &str,
         dockerfile: &str,
-        labels: &HashMap<String, String>,
+        (labels, build_args): (&HashMap<String, String>, &HashMap<String, String>),
         context: S,
         mut on_line: impl FnMut(&str),
     ) -> Result<BuildOutcome, DockerError>
@@ -83,6 +83,7 @@ impl DockerClient {
             .rm(true)
             .forcerm(true)
             .labels(labels)
+            .buildargs(build_args)
             .build();
         let mut stream =
             self.docker

@@ -41,4 +41,7 @@ pub mod labels {
     pub const IMAGE: &str = "berth.image";
     /// What a non-app container is for (`proxy`).
     pub const ROLE: &str = "berth.role";
+    /// The process type of an app's companion container (a Procfile's `worker`); the web
+    /// container has none.
+    pub const PROCESS: &str = "berth.process";
 }

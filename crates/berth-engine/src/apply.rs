@@ -18,6 +18,8 @@ use crate::run::{Clock, DeploySink, Resolved};
 #[derive(Default)]
 pub(crate) struct Created {
     pub(crate) container: Option<String>,
+    /// Companion containers (workers) this run created.
+    pub(crate) workers: Vec<String>,
     pub(crate) image: Option<String>,
     /// A service's serving container this run stopped before starting its successor: started
     /// again when the run fails.
@@ -27,10 +29,10 @@ pub(crate) struct Created {
 impl Created {
     pub(crate) async fn remove(&self, host: &Host, sink: &dyn DeploySink) {
         let docker = host.docker();
-        if let Some(name) = &self.container
-            && let Err(e) = docker.remove_container(name, true).await
-        {
-            warn(sink, format!("could not remove {name}: {e}"));
+        for name in self.container.iter().chain(&self.workers) {
+            if let Err(e) = docker.remove_container(name, true).await {
+                warn(sink, format!("could not remove {name}: {e}"));
+            }
         }
         if let Some(prev) = &self.stopped_previous {
             match docker.start_container(prev).await {
@@ -86,8 +88,11 @@ impl Apply<'_> {
     ) -> Result<(), EngineError> {
         match action {
             Action::Build {
-                tag, dockerfile, ..
-            } => self.build(tag, dockerfile, d).await,
+                tag,
+                dockerfile,
+                build_args,
+                ..
+            } => self.build(tag, dockerfile, &build_args, d).await,
             Action::CheckImage {
                 image,
                 from_deployment,
@@ -132,6 +137,7 @@ impl Apply<'_> {
             Action::Start { container } => {
                 Ok(self.host.docker().start_container(&container).await?)
             }
+            Action::WorkerUp { container, process } => self.worker_up(container, process).await,
             Action::HealthCheck {
                 container,
                 port,
@@ -215,8 +221,15 @@ impl Apply<'_> {
         &mut self,
         tag: String,
         dockerfile: String,
+        build_args: &[String],
         d: &Deployment,
     ) -> Result<(), EngineError> {
+        let build_args: HashMap<String, String> = self
+            .env
+            .iter()
+            .filter(|(k, _)| build_args.contains(k))
+            .cloned()
+            .collect();
         let Some(mut r) = self.resolved.take() else {
             return Err(EngineError::Task("build without a resolved source".into()));
         };
@@ -244,7 +257,13 @@ impl Apply<'_> {
             };
             let built = cancellable(self.cancel, async {
                 docker
-                    .build_image(&tag, &dockerfile, &build_labels, context, on_line)
+                    .build_image(
+                        &tag,
+                        &dockerfile,
+                        (&build_labels, &build_args),
+                        context,
+                        on_line,
+                    )
                     .await
                     .map_err(EngineError::from)
             })
@@ -342,6 +361,9 @@ impl Apply<'_> {
             labels: {
                 let mut l = deployment_labels(&self.app.name, &d.id, d.commit.as_deref());
                 l.extend(self.labels.iter().cloned());
+                if let Some(process) = &c.process {
+                    l.insert(labels::PROCESS.to_owned(), process.clone());
+                }
                 l
             },
             port: c.port,
@@ -359,7 +381,43 @@ impl Apply<'_> {
             },
         };
         self.host.docker().create_container(&spec).await?;
-        self.created.container = Some(c.name);
+        if c.process.is_some() {
+            self.created.workers.push(c.name);
+        } else {
+            self.created.container = Some(c.name);
+        }
+        Ok(())
+    }
+
+    /// A worker has no health check: it has to keep running a moment; a worker that exits at
+    /// once fails the deploy with its output, before anything switches.
+    async fn worker_up(&mut self, container: String, process: String) -> Result<(), EngineError> {
+        wait_probe(
+            self.host,
+            &container,
+            None,
+            self.app.health.interval_ms,
+            self.app.health.deadline_ms,
+            self.cancel,
+        )
+        .await
+        .map_err(|e| match e {
+            EngineError::NotReady {
+                container,
+                why,
+                logs,
+            } => EngineError::WorkerExited {
+                process: process.clone(),
+                container,
+                why,
+                logs,
+            },
+            other => other,
+        })?;
+        self.host.docker().keep_running(&container).await?;
+        self.sink.event(DeployEvent::Info {
+            message: format!("{process}: running in {container}"),
+        });
         Ok(())
     }
 

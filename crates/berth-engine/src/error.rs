@@ -91,6 +91,16 @@ pub enum EngineError {
         exited: bool,
         logs: Vec<String>,
     },
+    /// A companion process (a Procfile's `worker:`) exited right after it started.
+    #[error(
+        "the `{process}` process did not keep running ({container}: {why}); the serving version is untouched"
+    )]
+    WorkerExited {
+        process: String,
+        container: String,
+        why: String,
+        logs: Vec<String>,
+    },
     /// A service's new container did not become ready: its probe kept failing, or it exited.
     #[error("{container} did not become ready: {why}")]
     NotReady {
@@ -181,7 +191,8 @@ impl EngineError {
             | EngineError::ServiceDidNotStart { .. }
             | EngineError::TaskFailed { .. }
             | EngineError::ServiceNotReady { .. }
-            | EngineError::NotReady { .. } => "invalid",
+            | EngineError::NotReady { .. }
+            | EngineError::WorkerExited { .. } => "invalid",
             EngineError::Unsupported(_) => "unsupported",
             _ => "engine",
         }
@@ -193,7 +204,8 @@ impl EngineError {
         match self {
             EngineError::ContainerExited { logs, .. }
             | EngineError::Unhealthy { logs, .. }
-            | EngineError::NotReady { logs, .. } => logs,
+            | EngineError::NotReady { logs, .. }
+            | EngineError::WorkerExited { logs, .. } => logs,
             _ => &[],
         }
     }

@@ -94,6 +94,8 @@ pub async fn serving_deployment(
     for name in names {
         if let Ok(Some(info)) = docker.inspect_container(&name).await
             && info.running
+            // A worker never serves: it runs beside the container that does.
+            && !info.labels.contains_key(labels::PROCESS)
         {
             let serving = routed.as_deref() == Some(info.name.as_str());
             let best_serving = best

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use berth_model::size::format_memory;
-use berth_model::{App, HealthCheck, Step, Volume};
+use berth_model::{App, HealthCheck, ProcessSpec, Step, Volume};
 
 /// Where the image of a deployment comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +15,19 @@ pub enum ImageSource {
         commit: String,
         runtime: String,
         dockerfile: String,
+        /// Env keys passed to the build as build args (values are not part of a plan).
+        build_args: Vec<String>,
+        /// The commit's Procfile `release` line (the app's release command wins over it).
+        release: Option<String>,
+        /// The commit's Procfile process types that run beside `web`.
+        workers: Vec<ProcessSpec>,
     },
-    /// Reuse an image already on the server (rollback, restart).
-    Existing { from_deployment: String },
+    /// Reuse an image already on the server (rollback, restart), with the processes that
+    /// deployment ran beside its web container.
+    Existing {
+        from_deployment: String,
+        workers: Vec<ProcessSpec>,
+    },
     /// Pull an image app's `repository:tag` on the server and pin the digest it points to.
     Pull { reference: String },
 }
@@ -39,6 +49,8 @@ pub struct ContainerPlan {
     /// The name it answers to on its network (a service's own name).
     pub alias: Option<String>,
     pub published: Published,
+    /// A companion's process type (`None`: the app's web container or a service).
+    pub process: Option<String>,
 }
 
 /// Where a new container's port is published on the server.
@@ -83,6 +95,8 @@ pub enum Action {
         runtime: String,
         dockerfile: String,
         tag: String,
+        /// Env keys passed as build args.
+        build_args: Vec<String>,
     },
     CheckImage {
         image: String,
@@ -118,6 +132,12 @@ pub enum Action {
     Create(ContainerPlan),
     Start {
         container: String,
+    },
+    /// A companion process has to keep running a moment (it has no HTTP health check); then
+    /// Docker restarts it when it dies.
+    WorkerUp {
+        container: String,
+        process: String,
     },
     HealthCheck {
         container: String,
@@ -267,6 +287,7 @@ impl Action {
             Action::StopPrevious { .. } => "stop-previous",
             Action::Create(_) => "create",
             Action::Start { .. } => "start",
+            Action::WorkerUp { .. } => "worker-up",
             Action::HealthCheck { .. } => "health-check",
             Action::Probe { .. } => "probe",
             Action::Route { .. } => "route",
@@ -327,6 +348,8 @@ pub struct PlanInput<'a> {
     pub previous: Option<String>,
     /// Containers of this app that are neither active nor new (left by an interrupted run).
     pub leftovers: Vec<String>,
+    /// The active deployment's companion containers (its workers), stopped after the switch.
+    pub previous_workers: Vec<String>,
     /// Images to keep when pruning (the new one is always kept).
     pub keep_images: Vec<String>,
     /// The route to switch, when the server has a proxy and the app has domains.
@@ -342,6 +365,8 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             commit,
             runtime,
             dockerfile,
+            build_args,
+            ..
         } => push(
             Step::Build,
             Action::Build {
@@ -349,9 +374,12 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
                 runtime: runtime.clone(),
                 dockerfile: dockerfile.clone(),
                 tag: input.image.clone(),
+                build_args: build_args.clone(),
             },
         ),
-        ImageSource::Existing { from_deployment } => push(
+        ImageSource::Existing {
+            from_deployment, ..
+        } => push(
             Step::Build,
             Action::CheckImage {
                 image: input.image.clone(),
@@ -381,9 +409,14 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
         },
     );
     let app = input.app;
-    // A new image only: a rollback or a restart runs what already ran its release.
-    let new_image = !matches!(input.source, ImageSource::Existing { .. });
-    if let Some(command) = app.release_command.as_ref().filter(|_| new_image) {
+    // A new image only: a rollback or a restart runs what already ran its release. The app's
+    // release command wins over a Procfile's.
+    let release = match &input.source {
+        ImageSource::Existing { .. } => None,
+        ImageSource::Build { release, .. } => app.release_command.as_ref().or(release.as_ref()),
+        ImageSource::Pull { .. } => app.release_command.as_ref(),
+    };
+    if let Some(command) = release {
         push(
             Step::Start,
             Action::Release {
@@ -417,13 +450,17 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             volumes: app.volumes.clone(),
             env_keys: input.env_keys.clone(),
             stop_grace_secs: app.stop_grace_secs,
-            cmd: service.and_then(|k| k.command()),
+            cmd: match service {
+                Some(kind) => kind.command(),
+                None => app.start_argv(),
+            },
             alias: service.map(|_| app.name.clone()),
             published: match (service, app.publish) {
                 (None, _) => Published::Loopback,
                 (Some(_), Some(port)) => Published::LoopbackAt(port),
                 (Some(_), None) => Published::Private,
             },
+            process: None,
         }),
     );
     push(
@@ -432,7 +469,44 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             container: input.container.clone(),
         },
     );
+    // Workers run from the same image, env, network and volumes, but are never routed or
+    // published; a rollback or restart runs the ones its deployment ran.
+    let workers: &[ProcessSpec] = match &input.source {
+        ImageSource::Build { workers, .. } | ImageSource::Existing { workers, .. } => workers,
+        ImageSource::Pull { .. } => &[],
+    };
+    for w in workers.iter().filter(|_| service.is_none()) {
+        let name = w.container(&input.container);
+        push(
+            Step::Start,
+            Action::Create(ContainerPlan {
+                name: name.clone(),
+                image: input.image.clone(),
+                port: app.port,
+                network: input.network.to_owned(),
+                cpus: app.limits.cpus,
+                memory_bytes: app.limits.memory_bytes,
+                volumes: app.volumes.clone(),
+                env_keys: input.env_keys.clone(),
+                stop_grace_secs: app.stop_grace_secs,
+                cmd: Some(w.argv()),
+                alias: None,
+                published: Published::Private,
+                process: Some(w.name.clone()),
+            }),
+        );
+        push(Step::Start, Action::Start { container: name });
+    }
     push(Step::HealthCheck, readiness(app, &input.container));
+    for w in workers.iter().filter(|_| service.is_none()) {
+        push(
+            Step::HealthCheck,
+            Action::WorkerUp {
+                container: w.container(&input.container),
+                process: w.name.clone(),
+            },
+        );
+    }
     if let Some(route) = &input.route {
         push(
             Step::Switch,
@@ -473,6 +547,21 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             Step::Drain,
             Action::Remove {
                 container: prev.clone(),
+            },
+        );
+    }
+    for worker in &input.previous_workers {
+        push(
+            Step::Drain,
+            Action::Stop {
+                container: worker.clone(),
+                grace_secs: app.stop_grace_secs,
+            },
+        );
+        push(
+            Step::Drain,
+            Action::Remove {
+                container: worker.clone(),
             },
         );
     }
@@ -534,11 +623,18 @@ impl fmt::Display for Action {
                 runtime,
                 dockerfile,
                 tag,
-            } => write!(
-                f,
-                "build commit {} ({runtime}, {dockerfile}) as {tag}",
-                &commit[..commit.len().min(7)]
-            ),
+                build_args,
+            } => {
+                write!(
+                    f,
+                    "build commit {} ({runtime}, {dockerfile}) as {tag}",
+                    &commit[..commit.len().min(7)]
+                )?;
+                if !build_args.is_empty() {
+                    write!(f, " with build args {}", build_args.join(", "))?;
+                }
+                Ok(())
+            }
             Action::CheckImage {
                 image,
                 from_deployment,
@@ -550,6 +646,9 @@ impl fmt::Display for Action {
             Action::EnsureNetwork { network } => write!(f, "ensure network {network}"),
             Action::Create(c) => {
                 write!(f, "create {} from {} on {}", c.name, c.image, c.network)?;
+                if let Some(process) = &c.process {
+                    write!(f, " as its {process} process")?;
+                }
                 if let Some(alias) = &c.alias {
                     write!(f, " as {alias}")?;
                 }
@@ -595,6 +694,9 @@ impl fmt::Display for Action {
                 "stop {container} (grace {grace_secs}s; started again if this deploy fails)"
             ),
             Action::Start { container } => write!(f, "start {container}"),
+            Action::WorkerUp { container, process } => {
+                write!(f, "{process} keeps running in {container}")
+            }
             Action::Probe {
                 container,
                 command,
@@ -813,6 +915,9 @@ mod tests {
                 commit: "0123456789abcdef0123456789abcdef01234567".into(),
                 runtime: "dockerfile".into(),
                 dockerfile: "Dockerfile".into(),
+                build_args: Vec::new(),
+                release: None,
+                workers: vec![],
             },
             image: "berth/hello:a1b2c3d4".into(),
             container: "berth-hello-a1b2c3d4".into(),
@@ -820,6 +925,7 @@ mod tests {
             env_keys: vec!["GREETING".into()],
             previous: None,
             leftovers: vec![],
+            previous_workers: vec![],
             keep_images: vec![],
             route: None,
         });
@@ -858,6 +964,7 @@ mod tests {
             env_keys: vec![],
             previous: Some("berth-web-a1b2c3d4".into()),
             leftovers: vec![],
+            previous_workers: vec![],
             keep_images: vec!["berth/web:a1b2c3d4".into()],
             route: None,
         });
@@ -886,6 +993,9 @@ mod tests {
                 commit: "fedcba9876543210fedcba9876543210fedcba98".into(),
                 runtime: "go".into(),
                 dockerfile: ".berth/Dockerfile".into(),
+                build_args: Vec::new(),
+                release: None,
+                workers: vec![],
             },
             image: "berth/hello:e5f6a7b8".into(),
             container: "berth-hello-e5f6a7b8".into(),
@@ -893,6 +1003,7 @@ mod tests {
             env_keys: vec![],
             previous: Some("berth-hello-a1b2c3d4".into()),
             leftovers: vec!["berth-hello-99999999".into()],
+            previous_workers: vec![],
             keep_images: vec!["berth/hello:a1b2c3d4".into()],
             route: None,
         });
@@ -939,6 +1050,7 @@ mod tests {
             deployment_id: "c0ffee00",
             source: ImageSource::Existing {
                 from_deployment: "a1b2c3d4".into(),
+                workers: vec![],
             },
             image: "berth/hello:a1b2c3d4".into(),
             container: "berth-hello-c0ffee00".into(),
@@ -946,6 +1058,7 @@ mod tests {
             env_keys: vec![],
             previous: Some("berth-hello-e5f6a7b8".into()),
             leftovers: vec![],
+            previous_workers: vec![],
             keep_images: vec!["berth/hello:e5f6a7b8".into()],
             route: None,
         });
@@ -983,6 +1096,7 @@ mod tests {
             env_keys: vec!["POSTGRES_DB".into(), "POSTGRES_PASSWORD".into()],
             previous: Some("berth-db-e5f6a7b8".into()),
             leftovers: vec![],
+            previous_workers: vec![],
             keep_images: vec![],
             route: None,
         };
@@ -1027,6 +1141,9 @@ mod tests {
                 commit: "a1b2c3d4".into(),
                 runtime: "dockerfile".into(),
                 dockerfile: "Dockerfile".into(),
+                build_args: Vec::new(),
+                release: None,
+                workers: vec![],
             },
             image: "berth/hello:a1b2c3d4".into(),
             container: "berth-hello-c0ffee00".into(),
@@ -1034,6 +1151,7 @@ mod tests {
             env_keys: vec![],
             previous: Some("berth-hello-e5f6a7b8".into()),
             leftovers: vec![],
+            previous_workers: vec![],
             keep_images: vec![],
             route: None,
         };
@@ -1041,6 +1159,7 @@ mod tests {
         let rollback = plan_deploy(&PlanInput {
             source: ImageSource::Existing {
                 from_deployment: "a1b2c3d4".into(),
+                workers: vec![],
             },
             ..input.clone()
         });
@@ -1067,6 +1186,118 @@ mod tests {
     }
 
     #[test]
+    fn a_procfile_release_runs_unless_the_app_has_its_own_and_build_args_show_by_key() {
+        let mut app = app();
+        let source = ImageSource::Build {
+            commit: "a1b2c3d4".into(),
+            runtime: "python".into(),
+            dockerfile: ".berth/Dockerfile".into(),
+            build_args: vec!["SITE_NAME".into()],
+            release: Some("python -m shop init-db".into()),
+            workers: vec![],
+        };
+        let releases = |app: &berth_model::App| -> Vec<String> {
+            plan_deploy(&PlanInput {
+                app,
+                deployment_id: "c0ffee00",
+                source: source.clone(),
+                image: "berth/hello:a1b2c3d4".into(),
+                container: "berth-hello-c0ffee00".into(),
+                network: "berth",
+                env_keys: vec![],
+                previous: None,
+                leftovers: vec![],
+                previous_workers: vec![],
+                keep_images: vec![],
+                route: None,
+            })
+            .to_string()
+            .lines()
+            .filter(|l| l.contains(" run `") || l.contains("build commit"))
+            .map(str::to_owned)
+            .collect()
+        };
+        expect![[r#"
+            [
+                "build        build commit a1b2c3d (python, .berth/Dockerfile) as berth/hello:a1b2c3d4 with build args SITE_NAME",
+                "start        run `python -m shop init-db` in berth-hello-c0ffee00-release from berth/hello:a1b2c3d4, then remove it",
+            ]
+        "#]]
+        .assert_debug_eq(&releases(&app));
+        app.release_command = Some("bin/migrate".into());
+        assert!(releases(&app)[1].contains("run `bin/migrate`"));
+    }
+
+    #[test]
+    fn workers_start_beside_the_new_version_and_the_old_ones_stop_after_the_switch() {
+        let app = app();
+        let worker = ProcessSpec {
+            name: "worker".into(),
+            command: "python worker.py".into(),
+        };
+        let input = PlanInput {
+            app: &app,
+            deployment_id: "c0ffee00",
+            source: ImageSource::Build {
+                commit: "a1b2c3d4".into(),
+                runtime: "python".into(),
+                dockerfile: ".berth/Dockerfile".into(),
+                build_args: vec![],
+                release: None,
+                workers: vec![worker.clone()],
+            },
+            image: "berth/hello:c0ffee00".into(),
+            container: "berth-hello-c0ffee00".into(),
+            network: "berth",
+            env_keys: vec!["QUEUE".into()],
+            previous: Some("berth-hello-e5f6a7b8".into()),
+            leftovers: vec![],
+            previous_workers: vec!["berth-hello-e5f6a7b8-worker".into()],
+            keep_images: vec![],
+            route: None,
+        };
+        expect![[r#"
+            build        build commit a1b2c3d (python, .berth/Dockerfile) as berth/hello:c0ffee00
+            start        ensure network berth
+            start        create berth-hello-c0ffee00 from berth/hello:c0ffee00 on berth, port 8080 published on 127.0.0.1, cpus 0.5, memory 256m, env QUEUE, volumes data:/data
+            start        start berth-hello-c0ffee00
+            start        create berth-hello-c0ffee00-worker from berth/hello:c0ffee00 on berth as its worker process, port 8080 not published, command `/bin/sh -c exec python worker.py`, cpus 0.5, memory 256m, env QUEUE, volumes data:/data
+            start        start berth-hello-c0ffee00-worker
+            health-check GET /healthz on berth-hello-c0ffee00:8080 every 200ms until 2xx/3xx (timeout 5s, deadline 30s)
+            health-check worker keeps running in berth-hello-c0ffee00-worker
+            switch       make deployment c0ffee00 active
+            drain        stop berth-hello-e5f6a7b8 (grace 10s)
+            drain        remove berth-hello-e5f6a7b8
+            drain        stop berth-hello-e5f6a7b8-worker (grace 10s)
+            drain        remove berth-hello-e5f6a7b8-worker
+            cleanup      prune images of hello, keeping berth/hello:c0ffee00
+        "#]]
+        .assert_eq(&plan_deploy(&input).to_string());
+        // A rollback runs the workers its deployment ran; an image pulled from a registry has
+        // no Procfile.
+        let rollback = plan_deploy(&PlanInput {
+            source: ImageSource::Existing {
+                from_deployment: "a1b2c3d4".into(),
+                workers: vec![worker],
+            },
+            ..input.clone()
+        })
+        .to_string();
+        assert!(
+            rollback.contains("create berth-hello-c0ffee00-worker"),
+            "{rollback}"
+        );
+        let pulled = plan_deploy(&PlanInput {
+            source: ImageSource::Pull {
+                reference: "registry.example/hello:1".into(),
+            },
+            ..input
+        })
+        .to_string();
+        assert!(!pulled.contains("keeps running"), "{pulled}");
+    }
+
+    #[test]
     fn with_a_proxy_the_route_switches_after_the_health_check_and_the_old_one_drains() {
         let app = app();
         let plan = plan_deploy(&PlanInput {
@@ -1076,6 +1307,9 @@ mod tests {
                 commit: "fedcba9876543210fedcba9876543210fedcba98".into(),
                 runtime: "dockerfile".into(),
                 dockerfile: "Dockerfile".into(),
+                build_args: Vec::new(),
+                release: None,
+                workers: vec![],
             },
             image: "berth/hello:e5f6a7b8".into(),
             container: "berth-hello-e5f6a7b8".into(),
@@ -1083,6 +1317,7 @@ mod tests {
             env_keys: vec![],
             previous: Some("berth-hello-a1b2c3d4".into()),
             leftovers: vec![],
+            previous_workers: vec![],
             keep_images: vec![],
             route: Some(RoutePlan {
                 admin: "unix:/run/berth-proxy/admin.sock".into(),

@@ -9,7 +9,8 @@ use berth_build::detect::Detected;
 use berth_build::git::{Commit, Repo};
 use berth_docker::labels;
 use berth_model::{
-    App, BaseImages, DeployEvent, Deployment, DeploymentStatus, Step, StepOutcome, StepTiming,
+    App, BaseImages, DeployEvent, Deployment, DeploymentStatus, ProcessSpec, Step, StepOutcome,
+    StepTiming,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -73,6 +74,8 @@ pub enum JobSource {
     Image {
         image: String,
         from_deployment: String,
+        /// The processes that deployment ran beside its web container.
+        processes: Vec<ProcessSpec>,
     },
     /// Pull an image app's `repository:tag` on the server and run the digest it points to.
     Pull {
@@ -219,8 +222,8 @@ fn resolve_blocking(
             .flatten()
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
     };
-    let detected =
-        berth_build::detect::detect(&files, &read, app.dockerfile.as_deref(), app.port, images)?;
+    let options = berth_build::Options::of(app, images);
+    let detected = berth_build::detect::detect(&files, &read, &options)?;
     let dirty = repo.is_dirty();
     Ok(Resolved {
         files: Files::Repo(repo),
@@ -338,7 +341,12 @@ pub async fn run_deploy(
 }
 
 /// Records what was resolved on the deployment, tells the user, and says what to build.
-fn resolved_source(r: &Resolved, d: &mut Deployment, sink: &dyn DeploySink) -> ImageSource {
+fn resolved_source(
+    app: &App,
+    r: &Resolved,
+    d: &mut Deployment,
+    sink: &dyn DeploySink,
+) -> ImageSource {
     d.commit = Some(r.commit.sha.clone());
     d.commit_message = Some(r.commit.subject.clone());
     d.runtime = Some(r.detected.runtime.to_string());
@@ -360,10 +368,46 @@ fn resolved_source(r: &Resolved, d: &mut Deployment, sink: &dyn DeploySink) -> I
             message: hint.clone(),
         });
     }
+    let release = r.detected.procfile.get("release");
+    if let Some(line) = release {
+        sink.event(DeployEvent::Info {
+            message: match &app.release_command {
+                Some(own) => format!(
+                    "the app's release command `{own}` runs instead of the Procfile's release line (line {})",
+                    line.line
+                ),
+                None => format!(
+                    "release: the Procfile's release line (line {}) runs before the switch",
+                    line.line
+                ),
+            },
+        });
+    }
+    let workers: Vec<ProcessSpec> = r
+        .detected
+        .procfile
+        .workers()
+        .map(|p| ProcessSpec {
+            name: p.name.clone(),
+            command: p.command.clone(),
+        })
+        .collect();
+    for (spec, line) in workers.iter().zip(r.detected.procfile.workers()) {
+        sink.event(DeployEvent::Info {
+            message: format!(
+                "{}: `{}` runs beside the app (Procfile line {})",
+                spec.name, spec.command, line.line
+            ),
+        });
+    }
+    d.processes = workers.clone();
     ImageSource::Build {
         commit: r.commit.sha.clone(),
         runtime: r.detected.runtime.to_string(),
         dockerfile: berth_build::context::dockerfile_path(&r.detected),
+        build_args: app.build_env.clone(),
+        release: release.map(|p| p.command.clone()),
+        workers,
     }
 }
 
@@ -427,6 +471,7 @@ async fn execute(
         env_keys,
         previous: observed.previous,
         leftovers: observed.leftovers,
+        previous_workers: observed.previous_workers,
         keep_images: observed.keep_images,
         route,
     });
@@ -501,25 +546,36 @@ async fn resolve(
                 task.await.map_err(|e| EngineError::Task(e.to_string()))?
             })
             .await?;
-            let source = resolved_source(&resolved, d, sink);
+            let source = resolved_source(app, &resolved, d, sink);
             Ok((source, image_tag(&app.name, &d.id), Some(resolved)))
         }
         JobSource::Snapshot { snapshot, images } => {
             steps.enter(Step::Resolve, d);
-            let detected = snapshot.detect(app.dockerfile.as_deref(), app.port, &images)?;
+            let detected = snapshot.detect(&berth_build::Options::of(app, &images))?;
             let resolved = Resolved {
                 commit: snapshot.commit.clone(),
                 files: Files::Snapshot(snapshot),
                 detected,
                 dirty: false,
             };
-            let source = resolved_source(&resolved, d, sink);
+            let source = resolved_source(app, &resolved, d, sink);
             Ok((source, image_tag(&app.name, &d.id), Some(resolved)))
         }
         JobSource::Image {
             image,
             from_deployment,
-        } => Ok((ImageSource::Existing { from_deployment }, image, None)),
+            processes,
+        } => {
+            d.processes = processes.clone();
+            Ok((
+                ImageSource::Existing {
+                    from_deployment,
+                    workers: processes,
+                },
+                image,
+                None,
+            ))
+        }
         JobSource::Pull { reference, .. } => {
             steps.enter(Step::Resolve, d);
             sink.event(DeployEvent::Info {
@@ -541,6 +597,8 @@ struct Observed {
     previous_port: Option<u16>,
     /// Containers of the app that are neither active nor new (left by an interrupted run).
     leftovers: Vec<String>,
+    /// The active deployment's workers.
+    previous_workers: Vec<String>,
     /// The images the one retention rule keeps.
     keep_images: Vec<String>,
 }
@@ -563,11 +621,19 @@ async fn observe(
         }),
         None => None,
     };
+    let previous_workers = match &previous_container {
+        Some(web) => crate::power::workers_of(host, &app.name, web).await?,
+        None => Vec::new(),
+    };
     let leftovers: Vec<String> = docker
         .containers_with_labels(&[(labels::APP, &app.name)])
         .await?
         .into_iter()
-        .filter(|c| Some(c) != previous_container.as_ref() && c != container)
+        .filter(|c| {
+            Some(c) != previous_container.as_ref()
+                && c != container
+                && !previous_workers.contains(c)
+        })
         .collect();
     // Once this deployment is switched to, its image is the serving one.
     let serving = Some(image);
@@ -587,6 +653,7 @@ async fn observe(
         previous: previous_container,
         previous_port,
         leftovers,
+        previous_workers,
         keep_images,
     })
 }

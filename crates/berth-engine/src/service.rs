@@ -291,9 +291,15 @@ pub(crate) async fn apply_host_action(host: &Host, action: Action) -> Result<(),
                 Ok::<_, std::io::Error>(bytes::Bytes::from(context))
             });
             docker
-                .build_image(&tag, "Dockerfile", &labels, stream, |line| {
-                    tracing::debug!(%line, "service image build");
-                })
+                .build_image(
+                    &tag,
+                    "Dockerfile",
+                    (&labels, &Default::default()),
+                    stream,
+                    |line| {
+                        tracing::debug!(%line, "service image build");
+                    },
+                )
                 .await?;
         }
         Action::EnsureNetwork { network } => docker.ensure_network(&network).await?,

@@ -171,6 +171,18 @@ pub struct App {
     /// A service published on the server's `127.0.0.1` at this port (`None`: not published).
     #[serde(default)]
     pub publish: Option<u16>,
+    /// A shell command that starts the app instead of the Procfile's `web` line or what
+    /// detection guesses (for an image or a repository's own Dockerfile: instead of its CMD).
+    #[serde(default)]
+    pub start_command: Option<String>,
+    /// Keep the app's directory in a generated image owned by root, so the app cannot write
+    /// into its own folder (by default its user owns it, as on Heroku).
+    #[serde(default)]
+    pub read_only_app_dir: bool,
+    /// Env keys whose values are passed to builds as build args (`berth env set … --build`);
+    /// never a secret's.
+    #[serde(default)]
+    pub build_env: Vec<String>,
     /// Unix milliseconds.
     pub created_at: i64,
 }
@@ -215,8 +227,28 @@ pub struct AppDraft {
     /// Run before each switch (see [`App::release_command`]).
     #[serde(default)]
     pub release_command: Option<String>,
+    /// See [`App::start_command`].
+    #[serde(default)]
+    pub start_command: Option<String>,
+    /// See [`App::read_only_app_dir`].
+    #[serde(default)]
+    pub read_only_app_dir: Option<bool>,
     /// Plain `KEY=VALUE` pairs set at creation.
     pub env: Vec<(String, String)>,
+}
+
+/// `sh -c COMMAND`, with `exec` in front of a simple command so the program itself gets the
+/// stop signal (a compound one keeps the shell).
+pub fn shell_argv(command: &str) -> Vec<String> {
+    let compound = ["&&", "||", ";", "|", "&"]
+        .iter()
+        .any(|op| command.contains(op));
+    let line = if compound || command.starts_with("exec ") {
+        command.to_owned()
+    } else {
+        format!("exec {command}")
+    };
+    vec!["/bin/sh".to_owned(), "-c".to_owned(), line]
 }
 
 /// A field of an [`AppDraft`] that cannot be accepted.
@@ -247,6 +279,8 @@ pub enum InvalidApp {
     Monitor(String),
     #[error("{0}")]
     ReleaseCommand(String),
+    #[error("{0}")]
+    StartCommand(String),
 }
 
 /// An `http(s)://user:token@host/…` URL shown without its credentials (`https://…@host/…`),
@@ -365,6 +399,10 @@ impl AppDraft {
             release_command: App::check_release_command(self.release_command.as_deref())?,
             service: None,
             publish: None,
+            start_command: App::check_command("start", self.start_command.as_deref())
+                .map_err(InvalidApp::StartCommand)?,
+            read_only_app_dir: self.read_only_app_dir.unwrap_or(false),
+            build_env: Vec::new(),
             created_at: now,
         })
     }
@@ -377,19 +415,31 @@ impl App {
     /// A release command as kept: trimmed, `None` when empty; one that is too long or spans
     /// lines is refused.
     pub fn check_release_command(cmd: Option<&str>) -> Result<Option<String>, InvalidApp> {
+        App::check_command("release", cmd).map_err(InvalidApp::ReleaseCommand)
+    }
+
+    /// How the app's container starts when its start command is set: `sh -c`, with `exec` in
+    /// front of a simple command so the app itself gets the stop signal.
+    pub fn start_argv(&self) -> Option<Vec<String>> {
+        self.start_command.as_deref().map(shell_argv)
+    }
+
+    /// A `what` (release, start) command as kept: trimmed, `None` when empty; one that is too
+    /// long or spans lines is refused with why.
+    pub fn check_command(what: &str, cmd: Option<&str>) -> Result<Option<String>, String> {
         let Some(cmd) = cmd.map(str::trim).filter(|c| !c.is_empty()) else {
             return Ok(None);
         };
         if cmd.len() > App::MAX_RELEASE_COMMAND {
-            return Err(InvalidApp::ReleaseCommand(format!(
-                "the release command is {} characters; keep it under {} (put a longer one in a script in the image)",
+            return Err(format!(
+                "the {what} command is {} characters; keep it under {} (put a longer one in a script in the image)",
                 cmd.len(),
                 App::MAX_RELEASE_COMMAND
-            )));
+            ));
         }
         if cmd.contains(['\n', '\r', '\0']) {
-            return Err(InvalidApp::ReleaseCommand(
-                "the release command must be one line (chain steps with `&&`, or put them in a script in the image)".to_owned(),
+            return Err(format!(
+                "the {what} command must be one line (chain steps with `&&`, or put them in a script in the image)"
             ));
         }
         Ok(Some(cmd.to_owned()))

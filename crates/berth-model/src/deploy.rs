@@ -191,6 +191,32 @@ pub struct Deployment {
     pub failed_step: Option<Step>,
     pub error: Option<String>,
     pub steps: Vec<StepTiming>,
+    /// The processes that ran beside the web container (a Procfile's `worker:` lines and
+    /// other types), as built: a rollback to this deployment runs them again.
+    #[serde(default)]
+    pub processes: Vec<ProcessSpec>,
+}
+
+/// A process type that runs beside an app's web container, from the same image and env,
+/// without a route or an HTTP health check (a Procfile's `worker: bin/worker`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// The process type (`worker`, `mailer`, …).
+    pub name: String,
+    /// The shell command it runs.
+    pub command: String,
+}
+
+impl ProcessSpec {
+    /// Its container, beside the web container `container` of the same deployment.
+    pub fn container(&self, container: &str) -> String {
+        format!("{container}-{}", self.name)
+    }
+
+    /// How it starts: `sh -c`, `exec` in front of a simple command so it gets the stop signal.
+    pub fn argv(&self) -> Vec<String> {
+        crate::app::shell_argv(&self.command)
+    }
 }
 
 impl Deployment {
@@ -220,6 +246,7 @@ impl Deployment {
             failed_step: None,
             error: None,
             steps: Vec::new(),
+            processes: Vec::new(),
         }
     }
 

@@ -33,7 +33,8 @@ pub use backup::{
 };
 pub use cron::{Cron, CronJob, InvalidCron};
 pub use deploy::{
-    DeployEvent, Deployment, DeploymentKind, DeploymentStatus, Step, StepOutcome, StepTiming,
+    DeployEvent, Deployment, DeploymentKind, DeploymentStatus, ProcessSpec, Step, StepOutcome,
+    StepTiming,
 };
 pub use domain::{Domain, DomainStatus, TlsStatus};
 pub use error::ErrorDto;
@@ -56,7 +57,7 @@ pub use service::{
 };
 pub use size::{parse_cpus, parse_memory};
 pub use stage::{InstanceStatus, Stage, StageDraft, StageInstance, StageStatus};
-pub use status::{AppState, AppStatus};
+pub use status::{AppState, AppStatus, WorkerStatus};
 pub use webhook::{
     Delivery, DeliveryStatus, DeployNotice, NoticeEvent, Notifier, NotifierKind, NotifierSaved,
     NotifierTested, Provider, RelayStatus, Verdict, Webhook, WebhookFilter, WebhookInfo,

@@ -364,6 +364,9 @@ impl ServiceDraft {
             release_command: None,
             service: Some(kind),
             publish,
+            start_command: None,
+            read_only_app_dir: false,
+            build_env: Vec::new(),
             created_at: now,
         })
     }

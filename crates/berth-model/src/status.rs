@@ -85,5 +85,20 @@ pub struct AppStatus {
     /// Every domain of the app with its certificate state.
     #[serde(default)]
     pub domains: Vec<crate::domain::DomainStatus>,
+    /// The processes running beside the active container (a Procfile's workers).
+    #[serde(default)]
+    pub workers: Vec<WorkerStatus>,
     pub last_deploy: Option<LastDeploy>,
+}
+
+/// A process running beside an app's web container, as the server reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    /// Its process type (`worker`).
+    pub process: String,
+    pub command: String,
+    pub container: String,
+    /// Docker's word for its state (`running`, `exited`, …); `None` when it is gone.
+    pub status: Option<String>,
+    pub running: bool,
 }

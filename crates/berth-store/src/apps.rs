@@ -13,7 +13,8 @@ const COLUMNS: &str = "name, server, git, branch, dockerfile, port, health_path,
                        health_interval_ms, health_timeout_ms, health_deadline_ms, cpus, memory_bytes, \
                        volumes, base_build_image, base_run_image, stop_grace_secs, created_at, \
                        drain_timeout_secs, image, monitor_interval_secs, unhealthy_after, \
-                       release_command, service, publish_port";
+                       release_command, service, publish_port, start_command, \
+                       read_only_app_dir, build_env";
 
 impl Store {
     /// Adds an app. [`StoreError::AlreadyExists`] if the name is taken, [`StoreError::NotFound`]
@@ -190,10 +191,12 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
         .memory_bytes
         .map(|m| u64_to_sql(m, "memory limit"))
         .transpose()?;
+    let build_env = serde_json::to_string(&a.build_env)
+        .map_err(|e| StoreError::Invalid(format!("build env keys: {e}")))?;
     let sql = if insert {
         format!(
             "INSERT INTO apps ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         )
     } else {
         "UPDATE apps SET server = ?2, git = ?3, branch = ?4, dockerfile = ?5, port = ?6,
@@ -201,7 +204,8 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
          health_deadline_ms = ?10, cpus = ?11, memory_bytes = ?12, volumes = ?13,
          base_build_image = ?14, base_run_image = ?15, stop_grace_secs = ?16, created_at = ?17,
          drain_timeout_secs = ?18, image = ?19, monitor_interval_secs = ?20,
-         unhealthy_after = ?21, release_command = ?22, service = ?23, publish_port = ?24
+         unhealthy_after = ?21, release_command = ?22, service = ?23, publish_port = ?24,
+         start_command = ?25, read_only_app_dir = ?26, build_env = ?27
          WHERE name = ?1"
             .to_owned()
     };
@@ -230,6 +234,9 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
         a.release_command,
         a.service.map(|k| k.as_str()),
         a.publish,
+        a.start_command,
+        a.read_only_app_dir,
+        build_env,
     ])?;
     Ok(())
 }
@@ -283,5 +290,11 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
             None => None,
         },
         publish: row.get(23)?,
+        start_command: row.get(24)?,
+        read_only_app_dir: row.get(25)?,
+        build_env: {
+            let text: String = row.get(26)?;
+            serde_json::from_str(&text).map_err(|e| bad_column(26, format!("build_env: {e}")))?
+        },
     })
 }

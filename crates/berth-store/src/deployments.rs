@@ -1,13 +1,13 @@
 //! Deployments, the one active deployment of each app, and build logs.
 
-use berth_model::{Deployment, DeploymentKind, DeploymentStatus, Step, StepTiming};
+use berth_model::{Deployment, DeploymentKind, DeploymentStatus, ProcessSpec, Step, StepTiming};
 use rusqlite::{Connection, Row, Transaction, params};
 
 use crate::error::{Fail, StoreError};
 use crate::{Store, bad_column, exists, require_app, sql_limit};
 
 const COLUMNS: &str = "id, app, kind, status, git_ref, commit_sha, commit_message, runtime, image, \
-                       container, source_deployment, started_at, finished_at, failed_step, error, steps, digest";
+                       container, source_deployment, started_at, finished_at, failed_step, error, steps, digest, processes";
 
 /// Newest first; deployments started in the same millisecond in the order they were recorded.
 const NEWEST_FIRST: &str = "ORDER BY started_at DESC, rowid DESC";
@@ -87,7 +87,7 @@ impl Store {
                 "UPDATE deployments SET kind = ?2, status = ?3, git_ref = ?4, commit_sha = ?5,
                  commit_message = ?6, runtime = ?7, image = ?8, container = ?9,
                  source_deployment = ?10, started_at = ?11, finished_at = ?12, failed_step = ?13,
-                 error = ?14, steps = ?15, digest = ?16
+                 error = ?14, steps = ?15, digest = ?16, processes = ?17
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -107,6 +107,7 @@ impl Store {
                 d.error,
                 steps_json(&d.steps)?,
                 d.digest,
+                processes_json(&d.processes)?,
             ])?;
             Ok(())
         })
@@ -283,7 +284,7 @@ fn insert(tx: &Transaction<'_>, d: &Deployment) -> Result<(), Fail> {
     check_single_active(tx, &d.app, &d.id, d.status)?;
     let sql = format!(
         "INSERT INTO deployments ({COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     );
     tx.prepare_cached(&sql)?.execute(params![
         d.id,
@@ -303,6 +304,7 @@ fn insert(tx: &Transaction<'_>, d: &Deployment) -> Result<(), Fail> {
         d.error,
         steps_json(&d.steps)?,
         d.digest,
+        processes_json(&d.processes)?,
     ])?;
     Ok(())
 }
@@ -335,6 +337,11 @@ fn check_single_active(
 fn steps_json(steps: &[StepTiming]) -> Result<String, Fail> {
     serde_json::to_string(steps)
         .map_err(|e| StoreError::Invalid(format!("deployment steps: {e}")).into())
+}
+
+fn processes_json(processes: &[ProcessSpec]) -> Result<String, Fail> {
+    serde_json::to_string(processes)
+        .map_err(|e| StoreError::Invalid(format!("deployment processes: {e}")).into())
 }
 
 fn deployment_from_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
@@ -372,5 +379,9 @@ fn deployment_from_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
         failed_step,
         error: row.get(14)?,
         steps,
+        processes: {
+            let text: String = row.get(17)?;
+            serde_json::from_str(&text).map_err(|e| bad_column(17, format!("processes: {e}")))?
+        },
     })
 }

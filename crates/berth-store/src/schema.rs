@@ -285,6 +285,14 @@ CREATE TABLE cron_jobs (
     r#"
 ALTER TABLE backup_targets ADD COLUMN sealed_to TEXT;
 "#,
+    // 15: how generated images start and who owns the app's folder; env passed to builds;
+    // the processes a deployment ran beside its web container.
+    r#"
+ALTER TABLE apps ADD COLUMN start_command TEXT;
+ALTER TABLE apps ADD COLUMN read_only_app_dir INTEGER NOT NULL DEFAULT 0 CHECK (read_only_app_dir IN (0, 1));
+ALTER TABLE apps ADD COLUMN build_env TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE deployments ADD COLUMN processes TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
 
 /// The schema version this binary writes.

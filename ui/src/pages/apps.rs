@@ -440,6 +440,7 @@ mod tests {
                 "https://www.hello.com".into(),
             ],
             domains: Vec::new(),
+            workers: Vec::new(),
             last_deploy: None,
         }
     }

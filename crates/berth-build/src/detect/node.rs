@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Generated, Source, exec_cmd, shell_cmd};
+use super::{Generated, Source, Which, exec_cmd};
 use crate::BuildError;
 
 /// A package manager and the commands the Dockerfile runs with it.
@@ -69,6 +69,14 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
         None => out.hint("no lockfile committed: installing with `npm install`"),
     }
     let start = start_command(src, &package, out);
+    if let Some((major, why)) = wanted_node(src, &package, out) {
+        let image = format!("node:{major}-bookworm-slim");
+        out.choose(Which::Build, image.clone(), &why);
+        out.choose(Which::Run, image, &why);
+    }
+    let user = "1000:1000";
+    let chown = out.chown(user);
+    out.hint_app_dir("/app", user);
 
     let (build, run) = (out.build.clone(), out.run.clone());
     out.line(format!("FROM {build} AS build"));
@@ -83,6 +91,7 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
         .collect();
     out.line(format!("COPY {} ./", manifests.join(" ")));
     out.line(format!("RUN {}", manager.install));
+    out.build_args();
     out.line("COPY . .");
     if script("build") {
         out.line(format!("RUN {}", manager.build));
@@ -92,9 +101,9 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
     }
     out.line("");
     out.line(format!("FROM {run}"));
-    out.line("WORKDIR /app");
     out.line("ENV NODE_ENV=production");
-    out.line("COPY --from=build /app /app");
+    out.line(format!("COPY --from=build {chown}/app /app"));
+    out.line("WORKDIR /app");
     out.port("");
     out.line("# the node user of the official images");
     out.line("USER 1000:1000");
@@ -102,11 +111,11 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
     Ok(())
 }
 
-/// Procfile `web:`, else `npm start` when there is a start script, else `node <main>`.
+/// The app's start command, Procfile `web:`, else `npm start` when there is a start script,
+/// else `node <main>`.
 fn start_command(src: &Source<'_>, package: &Value, out: &mut Generated) -> String {
-    if let Some(web) = src.procfile_web() {
-        out.hint("using the Procfile web command");
-        return shell_cmd(&web);
+    if let Some(cmd) = out.chosen_start() {
+        return cmd;
     }
     if package["scripts"]["start"].as_str().is_some() {
         return exec_cmd(&["npm", "start"]);
@@ -125,6 +134,124 @@ fn start_command(src: &Source<'_>, package: &Value, out: &mut Generated) -> Stri
         "no start script in package.json: running `node {main}`"
     ));
     exec_cmd(&["node", &main])
+}
+
+/// The Node major release of the default images.
+const DEFAULT_NODE: u32 = 22;
+
+/// Node's LTS code names, for `.nvmrc`'s `lts/<name>`.
+const LTS: &[(&str, u32)] = &[("hydrogen", 18), ("iron", 20), ("jod", 22)];
+
+/// The Node major release `engines.node` in package.json, else `.nvmrc`, asks for, with why.
+fn wanted_node(src: &Source<'_>, package: &Value, out: &mut Generated) -> Option<(u32, String)> {
+    if let Some(range) = package["engines"]["node"].as_str() {
+        match major_of_range(range) {
+            Some(major) => {
+                return Some((
+                    major,
+                    format!("node {major} (engines.node `{range}` in package.json)"),
+                ));
+            }
+            None => out.hint(format!(
+                "engines.node `{range}` in package.json names no Node release: it is not used"
+            )),
+        }
+    }
+    let text = src.read(".nvmrc")?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let lower = line.to_ascii_lowercase();
+    let major = if lower == "node" || lower == "lts/*" || lower == "stable" {
+        DEFAULT_NODE
+    } else if let Some(name) = lower.strip_prefix("lts/") {
+        match LTS.iter().find(|(n, _)| *n == name) {
+            Some((_, major)) => *major,
+            None => {
+                out.hint(format!(
+                    ".nvmrc says `{line}`, an LTS name Berth does not know: it is not used"
+                ));
+                return None;
+            }
+        }
+    } else {
+        match lower
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+        {
+            Some(major) => major,
+            None => {
+                out.hint(format!(
+                    ".nvmrc says `{line}`, which is not a Node release: it is not used"
+                ));
+                return None;
+            }
+        }
+    };
+    Some((major, format!("node {major} (.nvmrc `{line}`)")))
+}
+
+/// The major release a semver range picks: the newest its alternatives allow, the default
+/// release when the range is open-ended above it.
+fn major_of_range(range: &str) -> Option<u32> {
+    range
+        .split("||")
+        .filter_map(|alt| {
+            let alt = alt.trim();
+            if alt.is_empty() || alt == "*" || alt == "x" {
+                return Some(DEFAULT_NODE);
+            }
+            let mut lower: Option<u32> = None;
+            let mut upper: Option<u32> = None;
+            let mut open = false;
+            let words: Vec<String> = alt
+                .replace(">= ", ">=")
+                .replace("<= ", "<=")
+                .replace("> ", ">")
+                .replace("< ", "<")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            for word in &words {
+                if word == "-" {
+                    continue;
+                }
+                let ops = word.trim_start_matches(['>', '<', '=', '^', '~', 'v']);
+                let major: u32 = ops.split('.').next()?.parse().ok()?;
+                let op = &word[..word.len() - ops.len()];
+                if op.starts_with('>') {
+                    open = true;
+                    lower = Some(major);
+                } else if op == "<" {
+                    let minor_zero = ops
+                        .split('.')
+                        .skip(1)
+                        .all(|p| p.chars().all(|c| c == '0' || c == 'x'));
+                    upper = Some(if minor_zero {
+                        major.saturating_sub(1)
+                    } else {
+                        major
+                    });
+                } else if op == "<=" {
+                    upper = Some(major);
+                } else if words.len() == 3 && words[1] == "-" && Some(word) == words.last() {
+                    upper = Some(major);
+                } else {
+                    lower = Some(major);
+                    upper.get_or_insert(major);
+                }
+            }
+            match (lower, upper) {
+                (_, Some(upper)) => Some(upper.max(lower.unwrap_or(0))),
+                (Some(lower), None) if open => Some(DEFAULT_NODE.max(lower)),
+                (Some(lower), None) => Some(lower),
+                (None, None) => None,
+            }
+        })
+        .max()
 }
 
 #[cfg(test)]
@@ -151,6 +278,7 @@ mod tests {
             expect![[r#"
                 runtime: node
                 hint: installing with `npm ci` (package-lock.json)
+                hint: /app is owned by the app's user (1000:1000), so the app can write beside its code
                 hint: generated a node Dockerfile: the app must listen on $PORT (8080)
                 ---
                 # generated by berth for a node app: commit a Dockerfile to replace it
@@ -163,9 +291,9 @@ mod tests {
                 RUN npm prune --omit=dev
 
                 FROM node:22-bookworm-slim
-                WORKDIR /app
                 ENV NODE_ENV=production
-                COPY --from=build /app /app
+                COPY --from=build --chown=1000:1000 /app /app
+                WORKDIR /app
                 ENV PORT=8080
                 EXPOSE 8080
                 # the node user of the official images
@@ -189,7 +317,8 @@ mod tests {
             expect![[r#"
                 runtime: node
                 hint: installing with `yarn install --frozen-lockfile` (yarn.lock)
-                hint: using the Procfile web command
+                hint: starting with the Procfile web command (line 2)
+                hint: /app is owned by the app's user (1000:1000), so the app can write beside its code
                 hint: generated a node Dockerfile: the app must listen on $PORT (8080)
                 ---
                 # generated by berth for a node app: commit a Dockerfile to replace it
@@ -202,9 +331,9 @@ mod tests {
                 RUN yarn install --frozen-lockfile --production --ignore-scripts --prefer-offline
 
                 FROM node:22-bookworm-slim
-                WORKDIR /app
                 ENV NODE_ENV=production
-                COPY --from=build /app /app
+                COPY --from=build --chown=1000:1000 /app /app
+                WORKDIR /app
                 ENV PORT=8080
                 EXPOSE 8080
                 # the node user of the official images
@@ -238,6 +367,7 @@ mod tests {
                 runtime: node
                 hint: no lockfile committed: installing with `npm install`
                 hint: no start script in package.json: running `node src/index.js`
+                hint: /app is owned by the app's user (1000:1000), so the app can write beside its code
                 hint: generated a node Dockerfile: the app must listen on $PORT (8080)
                 ---
                 # generated by berth for a node app: commit a Dockerfile to replace it
@@ -248,9 +378,9 @@ mod tests {
                 COPY . .
 
                 FROM node:22-bookworm-slim
-                WORKDIR /app
                 ENV NODE_ENV=production
-                COPY --from=build /app /app
+                COPY --from=build --chown=1000:1000 /app /app
+                WORKDIR /app
                 ENV PORT=8080
                 EXPOSE 8080
                 # the node user of the official images
@@ -284,5 +414,27 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn node_ranges_pick_a_major() {
+        let cases = [
+            ("18", Some(18)),
+            ("18.x", Some(18)),
+            ("^20.11.1", Some(20)),
+            ("~18.19", Some(18)),
+            (">=18", Some(22)),
+            (">= 24", Some(24)),
+            (">=18 <21", Some(20)),
+            (">=18 <20.5", Some(20)),
+            ("<=20", Some(20)),
+            ("16 - 20", Some(20)),
+            ("^18 || ^20", Some(20)),
+            ("*", Some(22)),
+            ("lts", None),
+        ];
+        for (range, want) in cases {
+            assert_eq!(super::major_of_range(range), want, "{range}");
+        }
     }
 }

@@ -1,50 +1,194 @@
 //! The generated Dockerfile of a Python app: dependencies with pip (or pipenv), then the
 //! source, served by gunicorn or uvicorn when the app depends on one.
 
-use super::{Generated, Source, shell_cmd};
+use super::{Generated, Source, Which, shell_cmd};
 use crate::BuildError;
 
 pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), BuildError> {
+    if let Some((version, file)) = wanted_python(src, out) {
+        out.choose(
+            Which::Run,
+            format!("python:{version}-slim"),
+            &format!("python {version} (from {file})"),
+        );
+    }
     let run = out.run.clone();
+    let user = "10001:10001";
+    let chown = out.chown(user);
+    out.hint_app_dir("/app", user);
     out.line(format!("FROM {run}"));
     out.line(
         "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
     );
-    out.line("WORKDIR /app");
+    // Dependencies first, from the manifest alone, so a change to the source alone reuses
+    // their layer. The COPY that creates /app gives it to the app's user.
     let deps = if src.has("requirements.txt") {
-        out.line("COPY requirements.txt ./");
+        out.line(format!("COPY {chown}requirements.txt /app/"));
+        out.line("WORKDIR /app");
         out.line("RUN pip install -r requirements.txt");
-        out.line("COPY . .");
+        out.build_args();
+        out.line(format!("COPY {chown}. ."));
         src.read("requirements.txt")
     } else if src.has("Pipfile") {
         if src.has("Pipfile.lock") {
-            out.line("COPY Pipfile Pipfile.lock ./");
+            out.line(format!("COPY {chown}Pipfile Pipfile.lock /app/"));
+            out.line("WORKDIR /app");
             out.line("RUN pip install pipenv && pipenv install --system --deploy");
         } else {
             out.hint("no Pipfile.lock committed: dependencies are resolved afresh on every build");
-            out.line("COPY Pipfile ./");
+            out.line(format!("COPY {chown}Pipfile /app/"));
+            out.line("WORKDIR /app");
             out.line("RUN pip install pipenv && pipenv install --system --skip-lock");
         }
-        out.line("COPY . .");
+        out.build_args();
+        out.line(format!("COPY {chown}. ."));
         src.read("Pipfile")
     } else {
-        // A pyproject package needs its sources to install.
-        out.line("COPY . .");
-        out.line("RUN pip install .");
-        src.read("pyproject.toml")
+        let text = src.read("pyproject.toml").unwrap_or_default();
+        match project_dependencies(&text) {
+            Some(deps) if !deps.is_empty() => {
+                // The package itself needs its sources; its dependencies do not.
+                let quoted: Vec<String> = deps.iter().map(|d| shell_quote(d)).collect();
+                out.line(format!("RUN pip install {}", quoted.join(" ")));
+                out.build_args();
+                out.line(format!("COPY {chown}. /app/"));
+                out.line("WORKDIR /app");
+                out.line("RUN pip install --no-deps .");
+            }
+            _ => {
+                out.hint("pyproject.toml lists no [project] dependencies: they are installed with the package, after the source is copied");
+                out.build_args();
+                out.line(format!("COPY {chown}. /app/"));
+                out.line("WORKDIR /app");
+                out.line("RUN pip install .");
+            }
+        }
+        Some(text)
     };
     let start = start_command(src, &deps.unwrap_or_default(), out)?;
     out.port("");
-    out.line("USER 10001:10001");
+    out.line(format!("USER {user}"));
     out.line(start);
     Ok(())
 }
 
-/// Procfile `web:`, else gunicorn or uvicorn on the guessed module, else `python main.py`.
+/// The Python release a file pins: `.python-version` (pyenv, uv), else `runtime.txt`
+/// (`python-3.12.4`, Heroku's), with the file that said so.
+fn wanted_python(src: &Source<'_>, out: &mut Generated) -> Option<(String, &'static str)> {
+    for file in [".python-version", "runtime.txt"] {
+        let Some(text) = src.read(file) else { continue };
+        let Some(line) = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+        else {
+            continue;
+        };
+        let version = if file == "runtime.txt" {
+            line.strip_prefix("python-").unwrap_or(line)
+        } else {
+            line
+        };
+        if is_release(version, 2) {
+            return Some((version.to_owned(), file));
+        }
+        out.hint(format!(
+            "{file} says `{line}`, which is not a CPython release like 3.12 or 3.12.4: it is not used"
+        ));
+    }
+    None
+}
+
+/// `3.12` or `3.12.4`: numbers joined by dots, at least `parts` of them, at most three.
+pub(super) fn is_release(version: &str, parts: usize) -> bool {
+    let n = version.split('.').count();
+    (parts..=3).contains(&n)
+        && version
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The `dependencies` array of pyproject's `[project]` table (`None` when there is none or it
+/// is not a plain list of strings).
+fn project_dependencies(text: &str) -> Option<Vec<String>> {
+    let mut in_project = false;
+    let mut array: Option<String> = None;
+    for raw in text.lines() {
+        let line = raw.trim();
+        if let Some(text) = array.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+            match strings_of(text) {
+                Array::Open => continue,
+                Array::Closed(list) => return Some(list),
+                Array::NotStrings => return None,
+            }
+        }
+        if line.starts_with('[') {
+            in_project = line == "[project]";
+            continue;
+        }
+        let Some(rest) = line
+            .strip_prefix("dependencies")
+            .filter(|_| in_project)
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+        else {
+            continue;
+        };
+        let text = format!("{}\n", rest.trim_start());
+        match strings_of(&text) {
+            Array::Open => array = Some(text),
+            Array::Closed(list) => return Some(list),
+            Array::NotStrings => return None,
+        }
+    }
+    None
+}
+
+/// A TOML array of strings read so far.
+enum Array {
+    Open,
+    Closed(Vec<String>),
+    NotStrings,
+}
+
+/// Reads `[ "a", 'b', # comment … ]`.
+fn strings_of(text: &str) -> Array {
+    let Some(mut rest) = text.strip_prefix('[') else {
+        return Array::NotStrings;
+    };
+    let mut out = Vec::new();
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        let Some(first) = rest.chars().next() else {
+            return Array::Open;
+        };
+        match first {
+            ']' => return Array::Closed(out),
+            '#' => rest = rest.split_once('\n').map_or("", |(_, after)| after),
+            '"' | '\'' => {
+                let body = &rest[1..];
+                let Some(end) = body.find(first) else {
+                    return Array::NotStrings;
+                };
+                out.push(body[..end].to_owned());
+                rest = &body[end + 1..];
+            }
+            _ => return Array::NotStrings,
+        }
+    }
+}
+
+/// `word` in single quotes for sh.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// App's start command, Procfile `web:`, else gunicorn or uvicorn on the guessed module, else
+/// `python main.py`.
 fn start_command(src: &Source<'_>, deps: &str, out: &mut Generated) -> Result<String, BuildError> {
-    if let Some(web) = src.procfile_web() {
-        out.hint("using the Procfile web command");
-        return Ok(shell_cmd(&web));
+    if let Some(cmd) = out.chosen_start() {
+        return Ok(cmd);
     }
     if depends_on(deps, "gunicorn") {
         if let Some(project) = django_project(src) {
@@ -129,16 +273,17 @@ mod tests {
             ],
             expect![[r#"
                 runtime: python
+                hint: /app is owned by the app's user (10001:10001), so the app can write beside its code
                 hint: serving `app:app` with gunicorn
                 hint: generated a python Dockerfile: the app must listen on $PORT (8080)
                 ---
                 # generated by berth for a python app: commit a Dockerfile to replace it
                 FROM python:3.12-slim
                 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+                COPY --chown=10001:10001 requirements.txt /app/
                 WORKDIR /app
-                COPY requirements.txt ./
                 RUN pip install -r requirements.txt
-                COPY . .
+                COPY --chown=10001:10001 . .
                 ENV PORT=8080
                 EXPOSE 8080
                 USER 10001:10001
@@ -159,15 +304,17 @@ mod tests {
             ],
             expect![[r#"
                 runtime: python
+                hint: /app is owned by the app's user (10001:10001), so the app can write beside its code
                 hint: serving `main:app` with uvicorn
                 hint: generated a python Dockerfile: the app must listen on $PORT (8080)
                 ---
                 # generated by berth for a python app: commit a Dockerfile to replace it
                 FROM python:3.12-slim
                 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+                RUN pip install 'fastapi' 'uvicorn[standard]'
+                COPY --chown=10001:10001 . /app/
                 WORKDIR /app
-                COPY . .
-                RUN pip install .
+                RUN pip install --no-deps .
                 ENV PORT=8080
                 EXPOSE 8080
                 USER 10001:10001
@@ -198,16 +345,17 @@ mod tests {
         expect![[r#"
             runtime: python
             hint: the build image `python:3.11` is not used: python apps are built in one stage on the run image
-            hint: using the Procfile web command
+            hint: /app is owned by the app's user (10001:10001), so the app can write beside its code
+            hint: starting with the Procfile web command (line 1)
             hint: generated a python Dockerfile: the app must listen on $PORT (8080)
             ---
             # generated by berth for a python app: commit a Dockerfile to replace it
             FROM python:3.13-slim
             ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+            COPY --chown=10001:10001 Pipfile Pipfile.lock /app/
             WORKDIR /app
-            COPY Pipfile Pipfile.lock ./
             RUN pip install pipenv && pipenv install --system --deploy
-            COPY . .
+            COPY --chown=10001:10001 . .
             ENV PORT=8080
             EXPOSE 8080
             USER 10001:10001

@@ -1,6 +1,6 @@
 //! The generated Dockerfile of a Cargo package: a release build in `rust`, run on Debian slim.
 
-use super::{Generated, Source, exec_cmd};
+use super::{Generated, Source, Which, exec_cmd};
 use crate::BuildError;
 
 pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), BuildError> {
@@ -15,20 +15,35 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
         out.hint("no Cargo.lock committed: dependencies are resolved afresh on every build");
     }
 
+    if let Some((channel, file)) = wanted_toolchain(src, out) {
+        out.choose(
+            Which::Build,
+            format!("rust:{channel}-bookworm"),
+            &format!("rust {channel} (from {file})"),
+        );
+    }
+    let start = out
+        .chosen_start()
+        .unwrap_or_else(|| exec_cmd(&[&format!("/usr/local/bin/{bin}")]));
+
     let (build, run) = (out.build.clone(), out.run.clone());
     out.line(format!("FROM {build} AS build"));
     out.line("WORKDIR /src");
     if manifest.fetchable_alone() && !src.has(".cargo/config.toml") && !src.has(".cargo/config") {
-        // Download dependencies in their own layer, with a stand-in for the sources.
+        // Build the dependencies in their own layer, with a stand-in for the sources; then
+        // forget the stand-in's own artifacts so the real sources always rebuild the package.
         if locked.is_empty() {
             out.line("COPY Cargo.toml ./");
         } else {
             out.line("COPY Cargo.toml Cargo.lock ./");
         }
+        let package = manifest.package.clone().unwrap_or_default();
+        let crate_name = package.replace('-', "_");
         out.line(format!(
-            "RUN mkdir src && echo 'fn main() {{}}' > src/main.rs && cargo fetch{locked} && rm -rf src"
+            "RUN mkdir src && echo 'fn main() {{}}' > src/main.rs && cargo build --release{locked} && rm -rf src target/release/.fingerprint/{package}-* target/release/deps/{crate_name}-* target/release/{package}*"
         ));
     }
+    out.build_args();
     out.line("COPY . .");
     out.line(format!("RUN cargo build --release{locked} --bin {bin}"));
     out.line("");
@@ -41,8 +56,39 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
     ));
     out.port("");
     out.line("USER 10001:10001");
-    out.line(exec_cmd(&[&format!("/usr/local/bin/{bin}")]));
+    out.line(start);
     Ok(())
+}
+
+/// The toolchain `rust-toolchain.toml` (or the older `rust-toolchain`) pins, when it is a
+/// release (`1.82`, `1.82.0`) an official image has; `stable` is the default image.
+fn wanted_toolchain(src: &Source<'_>, out: &mut Generated) -> Option<(String, &'static str)> {
+    let (file, text) = ["rust-toolchain.toml", "rust-toolchain"]
+        .into_iter()
+        .find_map(|f| src.read(f).map(|t| (f, t)))?;
+    let channel = text.lines().find_map(|raw| {
+        let line = strip_comment(raw).trim();
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "channel")
+            .then(|| unquote(value.trim()))
+            .flatten()
+    });
+    // The older file may be just the channel on a line.
+    let channel = channel.or_else(|| {
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+        (!line.contains(['=', '['])).then(|| line.to_owned())
+    })?;
+    if channel == "stable" {
+        return None;
+    }
+    if super::python::is_release(&channel, 2) {
+        return Some((channel, file));
+    }
+    out.hint(format!(
+        "{file} asks for the `{channel}` toolchain, which no official rust image is tagged with: building with {} (set a build image that has it)",
+        out.build
+    ));
+    None
 }
 
 /// The binary to run: the package's own (`src/main.rs`), else the first `[[bin]]`, else the
@@ -212,7 +258,7 @@ serde = { version = "1", features = ["derive"] }
                 FROM rust:1-bookworm AS build
                 WORKDIR /src
                 COPY Cargo.toml Cargo.lock ./
-                RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo fetch --locked && rm -rf src
+                RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo build --release --locked && rm -rf src target/release/.fingerprint/hello-web-* target/release/deps/hello_web-* target/release/hello-web*
                 COPY . .
                 RUN cargo build --release --locked --bin hello-web
 

@@ -86,6 +86,9 @@ fn app(name: &str, server: &str) -> App {
         release_command: Some("bin/migrate && echo done".into()),
         service: None,
         publish: None,
+        start_command: Some("bin/serve --fast".into()),
+        read_only_app_dir: true,
+        build_env: vec!["VITE_API".into()],
         created_at: 1_700_000_000_500,
     }
 }

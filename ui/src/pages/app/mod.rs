@@ -361,12 +361,36 @@ fn Header() -> impl IntoView {
                         </span>
                     }
                 });
+            // Processes beside the web container (a Procfile's workers) and how they are.
+            let workers = st
+                .workers
+                .iter()
+                .map(|w| {
+                    let state = w.status.clone().unwrap_or_else(|| "gone".to_owned());
+                    let tone = if w.running { "ok" } else { "bad" };
+                    view! {
+                        <span
+                            class="meta-item"
+                            data-testid="app-worker"
+                            title=format!("{} · {}", w.command, w.container)
+                        >
+                            <code>{w.process.clone()}</code>
+                            " "
+                            <span class=format!("badge {tone}")>
+                                <span class="dot"></span>
+                                {state}
+                            </span>
+                        </span>
+                    }
+                })
+                .collect_view();
             view! {
                 <span class="meta-item">"on " <strong>{st.server.clone()}</strong></span>
                 {urls}
                 {endpoint}
                 {commit}
                 {image}
+                {workers}
             }
         })
     };
