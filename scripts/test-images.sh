@@ -10,7 +10,14 @@
 #                                    # contract: berth-test/redis:7-<recipe hash>
 #   scripts/test-images.sh mariadb   # Debian's MariaDB on it, the official image's env
 #                                    # contract: berth-test/mariadb:10.11-<recipe hash>
+#   scripts/test-images.sh python    # Debian's Python 3.11 and pip, standing in for the
+#                                    # official python:3.11-slim (also tagged so, when this
+#                                    # machine has no image of that name)
+#   scripts/test-images.sh node      # Debian's Node.js 18 and npm, with the official image's
+#                                    # `node` user (uid 1000), standing in for node:18-bookworm-slim
 #
+# The language images trust this machine's CA bundle (PIP_CERT, NODE_EXTRA_CA_CERTS), the only
+# way package downloads from PyPI and npm work inside builds here.
 # Several names build (and print) each in turn. Images are tagged by a hash of their recipe
 # (the function that builds it, its files, the mirror, the image it is built on), so a changed
 # recipe builds a new one and an unchanged one is reused. Concurrent calls wait for each other.
@@ -140,7 +147,67 @@ DOCKERFILE
   build "berth-test/mariadb:10.11-$hash" "$dir" "apt-get install mariadb-server"
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 debian|postgres|redis|mariadb ..." >&2; exit 2; }
+# Tags `$1` as the official name `$2` too, unless this machine has an image of that name
+# (a real one works as well): generated Dockerfiles name official images, and a build finds a
+# local image before it would pull.
+official() {
+  docker image inspect "$2" >/dev/null 2>&1 || docker tag "$1" "$2"
+  echo "$1"
+}
+
+# Debian's Python 3.11 with pip, as the official image has it: `python` and `pip` on PATH, pip
+# free to install system-wide.
+python() {
+  local base hash dir
+  base=$(debian)
+  hash=$( (declare -f python; cat /etc/ssl/certs/ca-certificates.crt; echo "$base") |
+    sha256sum | cut -c1-12)
+  dir=$(mktemp -d /tmp/berth-test-python.XXXXXX)
+  cp /etc/ssl/certs/ca-certificates.crt "$dir/ca-certificates.crt"
+  cat >"$dir/Dockerfile" <<DOCKERFILE
+FROM $base
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip \
+    && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED \
+    && ln -s /usr/bin/python3 /usr/local/bin/python && ln -s /usr/bin/pip3 /usr/local/bin/pip \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc /usr/share/man
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+ENV LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+LABEL berth.test=true
+CMD ["python3"]
+DOCKERFILE
+  local tag
+  tag=$(build "berth-test/python:3.11-$hash" "$dir" "apt-get install python3-pip")
+  official "$tag" python:3.11-slim
+}
+
+# Debian's Node.js 18 with npm, and the official image's `node` user.
+node() {
+  local base hash dir
+  base=$(debian)
+  hash=$( (declare -f node; cat /etc/ssl/certs/ca-certificates.crt; echo "$base") |
+    sha256sum | cut -c1-12)
+  dir=$(mktemp -d /tmp/berth-test-node.XXXXXX)
+  cp /etc/ssl/certs/ca-certificates.crt "$dir/ca-certificates.crt"
+  cat >"$dir/Dockerfile" <<DOCKERFILE
+FROM $base
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
+    && useradd --uid 1000 --user-group --create-home --shell /bin/bash node \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc /usr/share/man
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+ENV LANG=C.UTF-8 NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    npm_config_cafile=/etc/ssl/certs/ca-certificates.crt npm_config_update_notifier=false \
+    npm_config_fund=false npm_config_audit=false
+LABEL berth.test=true
+CMD ["node"]
+DOCKERFILE
+  local tag
+  tag=$(build "berth-test/node:18-$hash" "$dir" "apt-get install nodejs npm")
+  official "$tag" node:18-bookworm-slim
+}
+
+usage="usage: $0 debian|postgres|redis|mariadb|python|node ..."
+[ $# -gt 0 ] || { echo "$usage" >&2; exit 2; }
 exec 9>/tmp/berth-test-images.lock
 flock 9
 for name in "$@"; do
@@ -149,6 +216,8 @@ for name in "$@"; do
     postgres) postgres ;;
     redis) redis ;;
     mariadb) mariadb ;;
-    *) echo "usage: $0 debian|postgres|redis|mariadb ..." >&2; exit 2 ;;
+    python) python ;;
+    node) node ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done

@@ -23,7 +23,7 @@ phase services scripts/services.sh
 # The clean Debian 12 the package test installs into and the PostgreSQL the service tests run
 # (debootstrap and Debian's packages, once per machine): built in the background while the
 # code compiles; the tests wait for them (or build them) themselves.
-scripts/test-images.sh debian postgres redis mariadb >/dev/null 2>&1 &
+scripts/test-images.sh debian postgres redis mariadb python node >/dev/null 2>&1 &
 # The S3-compatible server the backup tests write to (cargo install, once per machine), the same
 # way.
 scripts/s3-server.sh >/dev/null 2>&1 &

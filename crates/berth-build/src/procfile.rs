@@ -54,6 +54,11 @@ impl Procfile {
             };
             let name = name.trim();
             let command = command.trim();
+            if name.contains(char::is_whitespace) {
+                return Err(bad(format!(
+                    "`{trimmed}` is not `type: command`: `{name}` is not one word (is the `:` after the process type missing?)"
+                )));
+            }
             check_name(name).map_err(&bad)?;
             if command.is_empty() {
                 return Err(bad(format!("process type `{name}` has no command")));
@@ -134,6 +139,10 @@ mod tests {
                 "Procfile line 2: `worker python w.py` is not `type: command` (e.g. `web: gunicorn app:app`)",
             ),
             (
+                "web gunicorn app:app\n",
+                "Procfile line 1: `web gunicorn app:app` is not `type: command`: `web gunicorn app` is not one word (is the `:` after the process type missing?)",
+            ),
+            (
                 "web:\n",
                 "Procfile line 1: process type `web` has no command",
             ),
@@ -142,8 +151,8 @@ mod tests {
                 "Procfile line 3: process type `web` is already on line 1",
             ),
             (
-                "Web Server: a\n",
-                "Procfile line 1: process type `Web Server` must start with a lowercase letter and have only lowercase letters, digits and `-` (at most 20)",
+                "Web: a\n",
+                "Procfile line 1: process type `Web` must start with a lowercase letter and have only lowercase letters, digits and `-` (at most 20)",
             ),
             (
                 ": a\n",
