@@ -4,8 +4,9 @@
 # the desktop app's launch time and idle memory; the webhook relay's size, memory, verified
 # accepts per second and durability; a deploy of an image app's new tag from a local registry
 # vs the bare `docker pull`/`run` steps; a 1 GB PostgreSQL backup and restore over SSH vs
-# `pg_dump | ssh` by hand), measured in one run. `scripts/bench.sh desktop` (or `core`,
-# `routing`, `relay`, `images`, `backups`) runs only that part.
+# `pg_dump | ssh` by hand; a redeploy of a Flask app after a one-line change vs with no change),
+# measured in one run. `scripts/bench.sh desktop` (or `core`, `routing`, `relay`, `images`,
+# `backups`, `redeploys`) runs only that part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 part="${1:-all}"

@@ -498,9 +498,16 @@ async fn env_ls(d: Shell<'_>, app: String) -> Reply<Vec<EnvVar>> {
 }
 
 #[tauri::command]
-async fn env_set(d: Shell<'_>, app: String, key: String, value: String, secret: bool) -> Reply<()> {
+async fn env_set(
+    d: Shell<'_>,
+    app: String,
+    key: String,
+    value: String,
+    secret: bool,
+    build: bool,
+) -> Reply<()> {
     blocking(&d, move |d| {
-        d.berth().env_set(&app, &[(key, value)], secret)
+        d.berth().env_set_any(&app, &[(key, value)], secret, build)
     })
     .await
 }

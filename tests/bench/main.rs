@@ -21,8 +21,11 @@
 //! 8. Backups (`backups.rs`): `berth backup create`/`restore` of a 1 GB PostgreSQL database
 //!    over SSH against `pg_dump | ssh` by hand, and Berth's peak memory while it streams.
 //!
-//! `berth-bench [core|routing|desktop|relay|images|monitor|backups]` runs one part; no argument runs
-//! all.
+//! 9. Redeploys (`redeploys.rs`): a Flask app with real dependencies redeployed after a
+//!    one-line change against a redeploy with no change.
+//!
+//! `berth-bench [core|routing|desktop|relay|images|monitor|backups|redeploys]` runs one part; no
+//! argument runs all.
 //! Needs dockerd and sshd (`scripts/bench.sh` prepares both); the relay part needs only the
 //! relay's executable (`scripts/build-relay.sh`). Prints a table; exits non-zero
 //! only if something could not be measured, never because of a figure.
@@ -43,6 +46,7 @@ mod backups;
 mod desktop;
 mod images;
 mod monitor;
+mod redeploys;
 mod relay;
 mod routing;
 
@@ -329,6 +333,9 @@ async fn main() {
     }
     if which == "all" || which == "backups" {
         backups::run();
+    }
+    if which == "all" || which == "redeploys" {
+        redeploys::run();
     }
     if which == "fleet" {
         monitor::fleet().await;

@@ -22,6 +22,8 @@ fn commit_app(repo: &Repo, version: &str) -> String {
             ("Dockerfile", dockerfile.as_str()),
             ("www/index.html", index.as_str()),
             ("www/healthz", "ok\n"),
+            // A worker beside the web process, as a Procfile says.
+            ("Procfile", "worker: sh -c 'while sleep 1; do :; done'\n"),
         ],
         &format!("web app {version}"),
     )
@@ -121,6 +123,9 @@ async fn deploy_watch_configure_and_roll_back() {
         .await;
     assert_eq!(green.text().await.unwrap(), "assets ready");
     wait_count(&app, "[data-testid=deployment-row]", 1).await;
+    // The Procfile's worker runs beside it, and the header says so.
+    let worker = wait_long(&app, "[data-testid=app-worker]", "running").await;
+    assert!(worker.contains("worker"), "{worker}");
     app.screenshot("app-running").await;
 
     // The container's output, live, and searchable.
@@ -172,6 +177,13 @@ async fn deploy_watch_configure_and_roll_back() {
     app.screenshot("app-env").await;
     app.click(&format!("{row} [data-testid=env-reveal]")).await;
     app.wait_for_text(row, "••••••").await;
+    // A variable passed to builds too.
+    app.fill("[data-testid=env-key]", "SITE_NAME").await;
+    app.fill("[data-testid=env-value]", "shop").await;
+    app.click("[data-testid=env-build]").await;
+    app.click("[data-testid=env-add]").await;
+    app.wait_for("[data-testid=env-row][data-key=SITE_NAME] [data-testid=env-build-pill]")
+        .await;
     let env = app.berth.ok(&["env", "ls", &name]).stdout;
     assert!(!env.contains("hello from the keychain"), "{env}");
 

@@ -5,42 +5,10 @@
 //! `release:` and `worker:` lines run, their runtime pins choose the image, they write into
 //! their own folders, and a build-time variable ends up in a static page.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_testkit::docker::{AppGuard, VolumeGuard, containers_of};
 use berth_testkit::{Berth, Sshd, git, http_get, http_post, test_image};
-
-/// Commits the sample app in `tests/e2e/apps/<name>` to a new repository.
-fn sample(name: &str) -> git::Repo {
-    fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, base, out);
-            } else {
-                let rel = path.strip_prefix(base).unwrap().display().to_string();
-                out.push((rel, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("e2e/apps")
-        .join(name);
-    let mut files = Vec::new();
-    walk(&dir, &dir, &mut files);
-    let repo = git::Repo::new();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, c)| (p.as_str(), c.as_str()))
-        .collect();
-    repo.commit(&refs, "the sample app as it is");
-    repo
-}
 
 /// The app's active container's loopback endpoint (`status --json`).
 fn endpoint(b: &Berth, app: &str) -> String {
@@ -85,7 +53,7 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
     let _guard = AppGuard(app.clone());
     let volume = format!("{app}-instance");
     let _volume = VolumeGuard(volume.clone());
-    let repo = sample("notes-py");
+    let repo = git::sample_app("notes-py");
     b.ok(&[
         "app",
         "create",
@@ -235,7 +203,7 @@ fn a_node_app_with_a_build_time_variable_and_a_worker_deploys_unchanged() {
     let _guard = AppGuard(app.clone());
     let volume = format!("{app}-data");
     let _volume = VolumeGuard(volume.clone());
-    let repo = sample("board-node");
+    let repo = git::sample_app("board-node");
     b.ok(&[
         "app",
         "create",

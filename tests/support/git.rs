@@ -81,6 +81,42 @@ impl Default for Repo {
     }
 }
 
+/// The sample app in `tests/e2e/apps/<name>` (a real app's layout: a Flask app, a Node app),
+/// committed as it is to a new repository.
+pub fn sample_app(name: &str) -> Repo {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("read the sample app")
+            .map(|e| e.expect("a directory entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, base, out);
+            } else {
+                let rel = path
+                    .strip_prefix(base)
+                    .expect("inside")
+                    .display()
+                    .to_string();
+                out.push((rel, std::fs::read_to_string(&path).expect("a text file")));
+            }
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../e2e/apps")
+        .join(name);
+    let mut files = Vec::new();
+    walk(&dir, &dir, &mut files);
+    let repo = Repo::new();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    repo.commit(&refs, "the sample app as it is");
+    repo
+}
+
 /// A web app on the test busybox image: serves `/www` on port 8080 with `httpd`, writes the
 /// `GREETING` env var to `/greeting.txt`, and answers `/healthz`.
 pub fn web_app(version: &str) -> Repo {

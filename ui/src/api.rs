@@ -373,11 +373,18 @@ pub async fn env_ls(app: &str) -> Result<Vec<EnvVar>, ErrorDto> {
     call("env_ls", json!({ "app": app })).await
 }
 
-/// Sets one variable; a secret value goes to the keychain only.
-pub async fn env_set(app: &str, key: &str, value: &str, secret: bool) -> Result<(), ErrorDto> {
+/// Sets one variable; a secret value goes to the keychain only; a build one is also passed to
+/// builds.
+pub async fn env_set(
+    app: &str,
+    key: &str,
+    value: &str,
+    secret: bool,
+    build: bool,
+) -> Result<(), ErrorDto> {
     call_unit(
         "env_set",
-        json!({ "app": app, "key": key, "value": value, "secret": secret }),
+        json!({ "app": app, "key": key, "value": value, "secret": secret, "build": build }),
     )
     .await
 }

@@ -72,6 +72,24 @@ impl Berth {
         Ok(existed)
     }
 
+    /// Sets variables: secret ones into the keychain, build ones also passed to builds
+    /// ([`Berth::env_set_build`]); a secret is never a build variable.
+    pub fn env_set_any(
+        &self,
+        app: &str,
+        pairs: &[(String, String)],
+        secret: bool,
+        build: bool,
+    ) -> Result<(), ApiError> {
+        match (secret, build) {
+            (true, true) => Err(ApiError::Invalid(
+                "a secret is never passed to builds: a build arg stays readable in the image's history (`docker history`); read the secret at run time instead".to_owned(),
+            )),
+            (false, true) => self.env_set_build(app, pairs),
+            (_, false) => self.env_set(app, pairs, secret),
+        }
+    }
+
     /// `berth env set APP K=V --build`: plain variables whose values are also passed to the
     /// app's builds as build args (declared with `ARG` in generated Dockerfiles), from the
     /// next deploy. A secret cannot be: build args stay readable in the image's history.
@@ -98,8 +116,12 @@ impl Berth {
 
     /// The app's variables by key; secret ones without their value.
     pub fn env_ls(&self, app: &str) -> Result<Vec<EnvVar>, ApiError> {
-        self.store.app(app)?;
-        Ok(self.store.env(app)?)
+        let a = self.store.app(app)?;
+        let mut vars = self.store.env(app)?;
+        for v in &mut vars {
+            v.build = a.build_env.contains(&v.key);
+        }
+        Ok(vars)
     }
 
     /// The value of a secret variable, revealed on demand (the desktop's "show" button).

@@ -94,9 +94,8 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
             if json {
                 return print_json(&vars);
             }
-            let build_env = berth.app(&app)?.build_env;
             for e in &vars {
-                if build_env.contains(&e.key) {
+                if e.build {
                     println!("{}  (build)", env_line(e));
                 } else {
                     println!("{}", env_line(e));

@@ -115,6 +115,9 @@ pub struct EnvVar {
     pub key: String,
     pub value: Option<String>,
     pub secret: bool,
+    /// Also passed to builds as a build arg (see [`App::build_env`]).
+    #[serde(default)]
+    pub build: bool,
 }
 
 impl EnvVar {

@@ -172,6 +172,7 @@ impl Store {
                         // Never hand out a value for a secret, whatever the row holds.
                         value: if secret { None } else { r.get(1)? },
                         secret,
+                        build: false,
                     })
                 })?
                 .collect::<Result<_, _>>()?;

@@ -238,6 +238,20 @@ pub fn AppFormDialog(existing: Option<App>, on_done: Callback<Option<App>>) -> i
                 <div class="span-2">
                     {text_field("Release command", "app-release", "none", Some("Run before each switch in a new container from the new image, e.g. bin/migrate; if it fails, the deploy fails and the old version serves on"), f.release_command, err(|e| &e.release_command))}
                 </div>
+                <div class="span-2">
+                    {text_field("Start command", "app-start", "the Procfile's web line, or detected", Some("How the app starts, instead of the Procfile's web line, what Berth detects, or the image's CMD"), f.start_command, err(|e| &e.start_command))}
+                </div>
+                <div class="span-2">
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            data-testid="app-read-only-dir"
+                            prop:checked=move || f.read_only_app_dir.get()
+                            on:change=move |ev| f.read_only_app_dir.set(event_target_checked(&ev))
+                        />
+                        " Keep the app's folder read-only (owned by root, not by the user the app runs as)"
+                    </label>
+                </div>
                 {text_field("CPUs", "app-cpus", "no limit", Some("For example 0.5 or 2"), f.cpus, err(|e| &e.cpus))}
                 {text_field("Memory", "app-memory", "no limit", Some("For example 256m or 1g"), f.memory, err(|e| &e.memory))}
                 <div class="span-2">
@@ -324,6 +338,8 @@ struct FormSignals {
     volumes: RwSignal<String>,
     env: RwSignal<String>,
     release_command: RwSignal<String>,
+    start_command: RwSignal<String>,
+    read_only_app_dir: RwSignal<bool>,
 }
 
 impl FormSignals {
@@ -342,6 +358,8 @@ impl FormSignals {
             volumes: RwSignal::new(f.volumes),
             env: RwSignal::new(f.env),
             release_command: RwSignal::new(f.release_command),
+            start_command: RwSignal::new(f.start_command),
+            read_only_app_dir: RwSignal::new(f.read_only_app_dir),
         }
     }
 
@@ -360,6 +378,8 @@ impl FormSignals {
             volumes: self.volumes.get_untracked(),
             env: self.env.get_untracked(),
             release_command: self.release_command.get_untracked(),
+            start_command: self.start_command.get_untracked(),
+            read_only_app_dir: self.read_only_app_dir.get_untracked(),
         }
     }
 }
@@ -386,6 +406,10 @@ pub struct AppForm {
     pub env: String,
     /// A shell command run before each switch (empty: none).
     pub release_command: String,
+    /// How the app starts (empty: the Procfile's web line, or what detection finds).
+    pub start_command: String,
+    /// The app's folder stays root's.
+    pub read_only_app_dir: bool,
 }
 
 impl AppForm {
@@ -414,6 +438,8 @@ impl AppForm {
                 .join("\n"),
             env: String::new(),
             release_command: app.release_command.clone().unwrap_or_default(),
+            start_command: app.start_command.clone().unwrap_or_default(),
+            read_only_app_dir: app.read_only_app_dir,
         }
     }
 }
@@ -434,6 +460,7 @@ pub struct AppFormErrors {
     pub volumes: Option<String>,
     pub env: Option<String>,
     pub release_command: Option<String>,
+    pub start_command: Option<String>,
     pub other: Option<String>,
 }
 
@@ -559,6 +586,16 @@ pub fn app_draft(form: &AppForm, existing: Option<&App>) -> Result<AppDraft, Box
         } else {
             optional(&form.release_command)
         },
+        start_command: if existing.is_some() {
+            Some(form.start_command.trim().to_owned())
+        } else {
+            optional(&form.start_command)
+        },
+        read_only_app_dir: if existing.is_some() {
+            Some(form.read_only_app_dir)
+        } else {
+            form.read_only_app_dir.then_some(true)
+        },
         ..AppDraft::default()
     };
     if let Some(app) = existing {
@@ -583,6 +620,7 @@ pub fn app_draft(form: &AppForm, existing: Option<&App>) -> Result<AppDraft, Box
             InvalidApp::Branch(_) => errors.branch = message,
             InvalidApp::Dockerfile(_) => errors.dockerfile = message,
             InvalidApp::ReleaseCommand(_) => errors.release_command = message,
+            InvalidApp::StartCommand(_) => errors.start_command = message,
             _ => errors.other = message,
         }
     }
@@ -755,6 +793,37 @@ mod tests {
             parse_env("URL=https://x/?a=b").unwrap(),
             [("URL".to_owned(), "https://x/?a=b".to_owned())]
         );
+    }
+
+    #[test]
+    fn the_start_command_and_the_folder_setting_are_shown_and_changed() {
+        let mut app = app_draft(&form(), None).unwrap().validate(0).unwrap();
+        app.start_command = Some("bin/serve".into());
+        app.read_only_app_dir = true;
+        let f = AppForm::from_app(&app);
+        assert_eq!(f.start_command, "bin/serve");
+        assert!(f.read_only_app_dir);
+        let d = app_draft(
+            &AppForm {
+                start_command: String::new(),
+                read_only_app_dir: false,
+                ..f.clone()
+            },
+            Some(&app),
+        )
+        .unwrap();
+        let edited = d.validate(0).unwrap();
+        assert_eq!(edited.start_command, None, "an emptied field removes it");
+        assert!(!edited.read_only_app_dir);
+        let e = app_draft(
+            &AppForm {
+                start_command: "a\nb".into(),
+                ..f
+            },
+            Some(&app),
+        )
+        .unwrap_err();
+        assert!(e.start_command.is_some_and(|m| m.contains("one line")));
     }
 
     #[test]

@@ -59,11 +59,11 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
     ));
     out.line("");
     out.line(format!("FROM {run}"));
-    out.line("COPY --from=build /out/app /app");
     out.port("");
     out.line("# nonroot in distroless images");
     out.line("USER 65532:65532");
     out.line(start);
+    out.line("COPY --from=build /out/app /app");
     Ok(())
 }
 
@@ -160,12 +160,12 @@ mod tests {
                 RUN CGO_ENABLED=0 go build -trimpath -o /out/app .
 
                 FROM gcr.io/distroless/static-debian12
-                COPY --from=build /out/app /app
                 ENV PORT=8080
                 EXPOSE 8080
                 # nonroot in distroless images
                 USER 65532:65532
                 CMD ["/app"]
+                COPY --from=build /out/app /app
             "#]],
         );
     }
@@ -197,12 +197,12 @@ mod tests {
                 RUN CGO_ENABLED=0 go build -trimpath -o /out/app ./cmd/server
 
                 FROM gcr.io/distroless/static-debian12
-                COPY --from=build /out/app /app
                 ENV PORT=8080
                 EXPOSE 8080
                 # nonroot in distroless images
                 USER 65532:65532
                 CMD ["/app"]
+                COPY --from=build /out/app /app
             "#]],
         );
     }

@@ -51,12 +51,12 @@ pub(super) fn generate(src: &Source<'_>, out: &mut Generated) -> Result<(), Buil
     out.line(
         "COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
     );
-    out.line(format!(
-        "COPY --from=build /src/target/release/{bin} /usr/local/bin/{bin}"
-    ));
     out.port("");
     out.line("USER 10001:10001");
     out.line(start);
+    out.line(format!(
+        "COPY --from=build /src/target/release/{bin} /usr/local/bin/{bin}"
+    ));
     Ok(())
 }
 
@@ -264,11 +264,11 @@ serde = { version = "1", features = ["derive"] }
 
                 FROM debian:bookworm-slim
                 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-                COPY --from=build /src/target/release/hello-web /usr/local/bin/hello-web
                 ENV PORT=8080
                 EXPOSE 8080
                 USER 10001:10001
                 CMD ["/usr/local/bin/hello-web"]
+                COPY --from=build /src/target/release/hello-web /usr/local/bin/hello-web
             "#]],
         );
     }
@@ -297,11 +297,11 @@ serde = { version = "1", features = ["derive"] }
 
                 FROM debian:bookworm-slim
                 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-                COPY --from=build /src/target/release/server /usr/local/bin/server
                 ENV PORT=8080
                 EXPOSE 8080
                 USER 10001:10001
                 CMD ["/usr/local/bin/server"]
+                COPY --from=build /src/target/release/server /usr/local/bin/server
             "#]],
         );
     }

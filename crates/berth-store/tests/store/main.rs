@@ -363,17 +363,20 @@ fn env_round_trip() {
             EnvVar {
                 key: "DATABASE_URL".into(),
                 value: None,
-                secret: true
+                secret: true,
+                build: false
             },
             EnvVar {
                 key: "EMPTY".into(),
                 value: Some("".into()),
-                secret: false
+                secret: false,
+                build: false
             },
             EnvVar {
                 key: "PORT".into(),
                 value: Some("4000".into()),
-                secret: false
+                secret: false,
+                build: false
             },
         ]
     );

@@ -29,6 +29,7 @@ pub fn EnvTab() -> impl IntoView {
     let key = RwSignal::new(String::new());
     let value = RwSignal::new(String::new());
     let secret = RwSignal::new(false);
+    let build = RwSignal::new(false);
     let key_error = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
 
@@ -68,16 +69,21 @@ pub fn EnvTab() -> impl IntoView {
             return;
         }
         key_error.set(None);
-        let (v, s) = (value.get_untracked(), secret.get_untracked());
+        let (v, s, b) = (
+            value.get_untracked(),
+            secret.get_untracked(),
+            build.get_untracked(),
+        );
         let app = ctx.name();
         saving.set(true);
         spawn_local(async move {
-            match api::env_set(&app, &k, &v, s).await {
+            match api::env_set(&app, &k, &v, s, b).await {
                 Ok(()) => {
                     toasts.ok(format!("{k} saved"));
                     key.try_set(String::new());
                     value.try_set(String::new());
                     secret.try_set(false);
+                    build.try_set(false);
                     revealed.try_update(|r| {
                         r.remove(&k);
                     });
@@ -106,6 +112,7 @@ pub fn EnvTab() -> impl IntoView {
     let edit = move |var: EnvVar| {
         key.set(var.key.clone());
         secret.set(var.secret);
+        build.set(var.build);
         key_error.set(None);
         value.set(if var.secret {
             revealed
@@ -196,6 +203,7 @@ pub fn EnvTab() -> impl IntoView {
                                     <span class="env-val">
                                         {value_view}
                                         {var.secret.then(|| view! { <span class="pill" title="Kept in the OS keychain">"secret"</span> })}
+                                        {var.build.then(|| view! { <span class="pill" data-testid="env-build-pill" title="Also passed to builds as a build arg">"build"</span> })}
                                     </span>
                                     <span class="env-actions">
                                         {secret_controls}
@@ -294,6 +302,15 @@ pub fn EnvTab() -> impl IntoView {
                         on:change=move |ev| secret.set(event_target_checked(&ev))
                     />
                     "Secret"
+                </label>
+                <label class="check" title="Also passed to builds as a build arg (NEXT_PUBLIC_*, VITE_* style frameworks bake it into their bundles); never a secret">
+                    <input
+                        type="checkbox"
+                        data-testid="env-build"
+                        prop:checked=move || build.get()
+                        on:change=move |ev| build.set(event_target_checked(&ev))
+                    />
+                    "Build"
                 </label>
                 <button class="button primary" type="submit" data-testid="env-add" disabled=move || saving.get()>
                     "Save"
