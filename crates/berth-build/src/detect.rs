@@ -676,7 +676,9 @@ pub(crate) mod tests {
 
     #[test]
     fn pinned_runtime_versions_choose_the_image_and_say_why() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        /// The commit's files, a line of the Dockerfile, a line of the log.
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case<'_>] = &[
             (
                 &[
                     ("requirements.txt", ""),

@@ -56,7 +56,7 @@ pub async fn serving_apps(host: &Host) -> Result<Vec<FoundApp>, EngineError> {
         let Some(app) = info.labels.get(labels::APP).cloned() else {
             continue;
         };
-        if !info.running {
+        if !info.running || info.labels.contains_key(labels::PROCESS) {
             continue;
         }
         if best.get(&app).is_none_or(|b| info.created > b.created) {

@@ -56,7 +56,10 @@ pub async fn app_containers(host: &Host) -> Result<BTreeMap<String, Seen>, Engin
         let Some(app) = info.labels.get(labels::APP).cloned() else {
             continue;
         };
-        if !(info.running || info.status == "restarting") {
+        // A worker is not the app's serving container (nor sampled as it).
+        if !(info.running || info.status == "restarting")
+            || info.labels.contains_key(labels::PROCESS)
+        {
             continue;
         }
         per_app.entry(app).or_default().push(Seen {

@@ -193,6 +193,10 @@ pub async fn observe_app(
         let Some(info) = docker.inspect_container(&name).await? else {
             continue;
         };
+        // Workers go and come with their web container: drift is the serving one's.
+        if info.labels.contains_key(labels::PROCESS) {
+            continue;
+        }
         let created = berth_registry::parse_rfc3339_ms(&info.created).map_or(now, |ms| ms / 1000);
         containers.push(ContainerSeen {
             name: info.name,

@@ -107,8 +107,10 @@ pub async fn repair_route(
         .into_iter()
         .filter(|n| n != serving)
     {
-        if let Some(c) = crate::observe::container_state(host, &name).await?
+        // A worker never serves: it is no candidate for the route.
+        if let Some(c) = host.docker().inspect_container(&name).await?
             && c.running
+            && !c.labels.contains_key(labels::PROCESS)
             && let Some(dial) = crate::apply::upstream(route.via, &name, port, c.published_port)
         {
             live.push(dial);

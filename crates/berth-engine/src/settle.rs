@@ -174,7 +174,10 @@ pub async fn settle(
         .containers_with_labels(&[(labels::APP, &app.name), (labels::DEPLOYMENT, &d.id)])
         .await?;
     for name in d.container.iter().cloned().chain(by_label) {
-        if let Some(info) = docker.inspect_container(&name).await? {
+        if let Some(info) = docker.inspect_container(&name).await?
+            // Its workers run beside it; the one that serves has no process type.
+            && !info.labels.contains_key(labels::PROCESS)
+        {
             interrupted_port = info.published_port;
             interrupted_container = Some((name, info.running));
             break;

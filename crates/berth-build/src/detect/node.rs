@@ -235,9 +235,10 @@ fn major_of_range(range: &str) -> Option<u32> {
                     } else {
                         major
                     });
-                } else if op == "<=" {
-                    upper = Some(major);
-                } else if words.len() == 3 && words[1] == "-" && Some(word) == words.last() {
+                } else if op == "<="
+                    // The upper end of a hyphen range (`16 - 20`).
+                    || (words.len() == 3 && words[1] == "-" && Some(word) == words.last())
+                {
                     upper = Some(major);
                 } else {
                     lower = Some(major);
