@@ -2,7 +2,7 @@
 # Runs every Berth test on this machine: installs what is missing, starts dockerd, builds the
 # `berth` binary, the webhook relay (static), the desktop UI (wasm) and the desktop app, runs
 # unit, end-to-end and desktop tests (the e2e harness starts its own sshd; the desktop tests
-# their own Xvfb) with fmt and clippy beside them, then fuzzes the webhook parsers briefly.
+# their own Xvfb) with fmt, clippy and a brief fuzzing of the webhook parsers beside them.
 # Prints how long each phase took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,13 +59,24 @@ if [ "$cross_rc" -ne 0 ]; then
   echo "test: the $cross relay did not build" >&2
   exit 1
 fi
-# The lints beside the tests (which mostly wait on Docker, sshd and WebKit): their own check
-# builds fill the idle core, in their own target dir (a running `cargo test` holds the lock on
+# Beside the tests (which mostly wait on Docker, sshd and WebKit), on the idle core: the lints,
+# then the fuzzers. Each builds in its own target dir (a running `cargo test` holds the lock on
 # its own). fmt first, it takes a second.
-BERTH_PHASE_BESIDE=1 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/lint" scripts/phase.sh lint bash -c \
-  'cargo fmt --all -- --check && cargo clippy --workspace --all-targets --color never -- -D warnings' \
-  >"${TMPDIR:-/tmp}/berth-lint.log" 2>&1 &
-lint_pid=$!
+# The fuzzers: the webhook parsers and signature checks under libFuzzer, briefly. Without
+# AddressSanitizer here: the fuzzed crates forbid unsafe code, so what a fuzzer finds is a
+# panic, an overflow (debug assertions stay on) or a hang — and the build is half as long, the
+# runs three times as many (`BERTH_FUZZ_SANITIZER=address scripts/fuzz.sh` for the deep run).
+beside_failed=$(mktemp)
+beside() {
+  BERTH_PHASE_BESIDE=1 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/lint" scripts/phase.sh lint bash -c \
+    'cargo fmt --all -- --check && cargo clippy --workspace --all-targets --color never -- -D warnings' \
+    >"${TMPDIR:-/tmp}/berth-lint.log" 2>&1 || echo lint >>"$beside_failed"
+  BERTH_PHASE_BESIDE=1 BERTH_FUZZ_SECONDS="${BERTH_FUZZ_SECONDS:-6}" \
+    BERTH_FUZZ_SANITIZER="${BERTH_FUZZ_SANITIZER:-none}" scripts/phase.sh fuzz scripts/fuzz.sh \
+    >"${TMPDIR:-/tmp}/berth-fuzz.log" 2>&1 || echo fuzz >>"$beside_failed"
+}
+beside &
+beside_pid=$!
 # One run for every test binary (unit, each crate's own, tidy, e2e, desktop): one feature set,
 # nothing rebuilt. Its output is kept to time each kind of test binary.
 log=$(mktemp)
@@ -73,16 +84,17 @@ check tests bash -o pipefail -c 'cargo test --workspace --no-fail-fast -- --test
   _ "${BERTH_TEST_THREADS:-2}" "$log"
 [ -n "${BERTH_TIMINGS:-}" ] && scripts/phase.sh --split-tests "$log" >>"$BERTH_TIMINGS"
 rm -f "$log"
-if ! wait "$lint_pid"; then
-  cat "${TMPDIR:-/tmp}/berth-lint.log" >&2
-  failed+=(lint)
-fi
-# The webhook parsers and signature checks under libFuzzer, briefly.
-# Without AddressSanitizer here: the fuzzed crates forbid unsafe code, so what a fuzzer finds is a
-# panic, an overflow (debug assertions stay on) or a hang — and the build is half as long, the
-# runs three times as many (`BERTH_FUZZ_SANITIZER=address scripts/fuzz.sh` for the deep run).
-BERTH_FUZZ_SECONDS="${BERTH_FUZZ_SECONDS:-6}" BERTH_FUZZ_SANITIZER="${BERTH_FUZZ_SANITIZER:-none}" \
-  check fuzz scripts/fuzz.sh
+# What the run waited for them after the tests (`wait` only works in this shell).
+waited=$SECONDS
+wait "$beside_pid" || true
+[ -z "${BERTH_TIMINGS:-}" ] ||
+  echo "wait-beside $((SECONDS - waited)) ok" >>"$BERTH_TIMINGS"
+cat "${TMPDIR:-/tmp}/berth-fuzz.log"
+while read -r what; do
+  [ "$what" = fuzz ] || cat "${TMPDIR:-/tmp}/berth-$what.log" >&2
+  failed+=("$what")
+done <"$beside_failed"
+rm -f "$beside_failed"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "test: failed: ${failed[*]}" >&2

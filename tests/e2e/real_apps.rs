@@ -247,7 +247,6 @@ fn a_node_app_with_a_build_time_variable_and_a_worker_deploys_unchanged() {
         "node 18 (.nvmrc `18`): building on node:18-bookworm-slim",
     );
     said(&out, "build-time env: VITE_GREETING");
-    said(&out, "built dist/index.html with \"Hello from the build\"");
     said(&out, "data folder ready");
     let addr = endpoint(&b, &app);
     let (code, page) = http_get(&addr, "/").unwrap();
