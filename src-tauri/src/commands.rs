@@ -504,10 +504,11 @@ async fn env_set(
     key: String,
     value: String,
     secret: bool,
-    build: bool,
+    build: Option<bool>,
 ) -> Reply<()> {
     blocking(&d, move |d| {
-        d.berth().env_set_any(&app, &[(key, value)], secret, build)
+        d.berth()
+            .env_set_any(&app, &[(key, value)], secret, build.unwrap_or(false))
     })
     .await
 }

@@ -164,6 +164,25 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
     let st = b.ok(&["status", &app, "--json"]).json();
     assert_eq!(st["deployment_id"], serving, "{st:#}");
     assert_eq!(http_get(&endpoint(&b, &app), "/").unwrap().1, "notes v2");
+    // A release line that fails fails the deploy, named, and v2 serves on.
+    repo.commit(
+        &[(
+            "Procfile",
+            "release: python -c 'import sys; print(\"no database here\"); sys.exit(3)'\nweb: gunicorn --bind 0.0.0.0:$PORT app:app\n",
+        )],
+        "a release that fails",
+    );
+    let r = b.fails(&["deploy", &app]);
+    said(&r.stderr, "the Procfile's release line (line 1)");
+    said(&r.stderr, "status 3");
+    said(&r.stderr, "no database here");
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert_eq!(st["deployment_id"], serving, "{st:#}");
+    assert_eq!(
+        st["workers"][0]["running"], true,
+        "the worker serves on too: {st:#}"
+    );
+    assert_eq!(http_get(&endpoint(&b, &app), "/").unwrap().1, "notes v2");
 
     // Rollback runs the first deployment's image with the worker it ran.
     b.ok(&["rollback", &app, "--to", &first]);
@@ -183,14 +202,29 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
         )],
         "fix the typo",
     );
-    b.ok(&["app", "set", &app, "--app-dir", "read-only"]);
+    // …and a start command of its own instead of the Procfile's web line.
+    b.ok(&[
+        "app",
+        "set",
+        &app,
+        "--app-dir",
+        "read-only",
+        "--start-command",
+        "gunicorn --bind 0.0.0.0:$PORT --workers 1 --env SITE_NAME=started-by-berth app:app",
+    ]);
     let out = b.ok(&["deploy", &app]).stderr;
     said(
         &out,
         "/app stays owned by root (the app's directory is read-only): the app runs as 10001:10001",
     );
+    said(&out, "starting with the app's start command");
+    said(
+        &out,
+        "the Procfile's web line (line 2) is not used: the app's start command wins",
+    );
     let about = get_json(&endpoint(&b, &app), "/about");
     assert_eq!(about["writable"], false, "{about}");
+    assert_eq!(about["site"], "started-by-berth", "{about}");
 }
 
 #[test]

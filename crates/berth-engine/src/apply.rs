@@ -107,7 +107,15 @@ impl Apply<'_> {
                 image,
                 network,
                 command,
-            } => self.release(container, image, network, command).await,
+                procfile_line,
+            } => {
+                let what = match procfile_line {
+                    Some(line) => format!("the Procfile's release line (line {line})"),
+                    None => "the release command".to_owned(),
+                };
+                self.release(container, image, network, (command, what))
+                    .await
+            }
             Action::StopPrevious {
                 container,
                 grace_secs,
@@ -428,7 +436,7 @@ impl Apply<'_> {
         container: String,
         image: String,
         network: String,
-        command: String,
+        (command, what): (String, String),
     ) -> Result<(), EngineError> {
         let docker = self.host.docker();
         let spec = crate::exec::task_spec(
@@ -484,7 +492,7 @@ impl Apply<'_> {
         match ran? {
             0 => Ok(()),
             status => Err(EngineError::TaskFailed {
-                what: format!("run the release command `{command}`"),
+                what: format!("run {what} `{command}`"),
                 status,
                 output: tail.into(),
             }),

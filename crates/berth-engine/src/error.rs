@@ -93,7 +93,7 @@ pub enum EngineError {
     },
     /// A companion process (a Procfile's `worker:`) exited right after it started.
     #[error(
-        "the `{process}` process did not keep running ({container}: {why}); the serving version is untouched"
+        "the Procfile's `{process}` process did not keep running ({container}: {why}); the serving version is untouched"
     )]
     WorkerExited {
         process: String,

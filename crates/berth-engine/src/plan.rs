@@ -17,8 +17,9 @@ pub enum ImageSource {
         dockerfile: String,
         /// Env keys passed to the build as build args (values are not part of a plan).
         build_args: Vec<String>,
-        /// The commit's Procfile `release` line (the app's release command wins over it).
-        release: Option<String>,
+        /// The commit's Procfile `release` line and its number (the app's release command
+        /// wins over it).
+        release: Option<(String, usize)>,
         /// The commit's Procfile process types that run beside `web`.
         workers: Vec<ProcessSpec>,
     },
@@ -122,6 +123,8 @@ pub enum Action {
         image: String,
         network: String,
         command: String,
+        /// The Procfile line it comes from (`None`: the app's release command).
+        procfile_line: Option<usize>,
     },
     /// Stop a service's serving container before its successor starts (one container owns
     /// the data at a time); started again if the deploy fails.
@@ -411,19 +414,23 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
     let app = input.app;
     // A new image only: a rollback or a restart runs what already ran its release. The app's
     // release command wins over a Procfile's.
+    let own = app.release_command.clone().map(|c| (c, None));
     let release = match &input.source {
         ImageSource::Existing { .. } => None,
-        ImageSource::Build { release, .. } => app.release_command.as_ref().or(release.as_ref()),
-        ImageSource::Pull { .. } => app.release_command.as_ref(),
+        ImageSource::Build { release, .. } => {
+            own.or_else(|| release.clone().map(|(c, line)| (c, Some(line))))
+        }
+        ImageSource::Pull { .. } => own,
     };
-    if let Some(command) = release {
+    if let Some((command, procfile_line)) = release {
         push(
             Step::Start,
             Action::Release {
                 container: format!("{}-release", input.container),
                 image: input.image.clone(),
                 network: input.network.to_owned(),
-                command: command.clone(),
+                command,
+                procfile_line,
             },
         );
     }
@@ -681,11 +688,15 @@ impl fmt::Display for Action {
                 container,
                 image,
                 command,
+                procfile_line,
                 ..
-            } => write!(
-                f,
-                "run `{command}` in {container} from {image}, then remove it"
-            ),
+            } => {
+                write!(f, "run `{command}`")?;
+                if let Some(line) = procfile_line {
+                    write!(f, " (Procfile line {line})")?;
+                }
+                write!(f, " in {container} from {image}, then remove it")
+            }
             Action::StopPrevious {
                 container,
                 grace_secs,
@@ -1193,7 +1204,7 @@ mod tests {
             runtime: "python".into(),
             dockerfile: ".berth/Dockerfile".into(),
             build_args: vec!["SITE_NAME".into()],
-            release: Some("python -m shop init-db".into()),
+            release: Some(("python -m shop init-db".into(), 1)),
             workers: vec![],
         };
         let releases = |app: &berth_model::App| -> Vec<String> {
@@ -1220,7 +1231,7 @@ mod tests {
         expect![[r#"
             [
                 "build        build commit a1b2c3d (python, .berth/Dockerfile) as berth/hello:a1b2c3d4 with build args SITE_NAME",
-                "start        run `python -m shop init-db` in berth-hello-c0ffee00-release from berth/hello:a1b2c3d4, then remove it",
+                "start        run `python -m shop init-db` (Procfile line 1) in berth-hello-c0ffee00-release from berth/hello:a1b2c3d4, then remove it",
             ]
         "#]]
         .assert_debug_eq(&releases(&app));

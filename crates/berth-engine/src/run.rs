@@ -406,7 +406,7 @@ fn resolved_source(
         runtime: r.detected.runtime.to_string(),
         dockerfile: berth_build::context::dockerfile_path(&r.detected),
         build_args: app.build_env.clone(),
-        release: release.map(|p| p.command.clone()),
+        release: release.map(|p| (p.command.clone(), p.line)),
         workers,
     }
 }
