@@ -349,7 +349,13 @@ impl DesktopApp {
 
     /// Waits until the element matching `css` contains `text`; returns its whole text.
     pub async fn wait_for_text(&self, css: &str, text: &str) -> String {
-        let deadline = Instant::now() + UI_TIMEOUT;
+        self.wait_for_text_within(css, text, UI_TIMEOUT).await
+    }
+
+    /// [`Self::wait_for_text`] with its own limit (a deploy pulls and starts an image, and
+    /// takes longer on a busy machine than the window takes to answer).
+    pub async fn wait_for_text_within(&self, css: &str, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
         let mut last = String::new();
         while Instant::now() < deadline {
             if let Ok(el) = self.client.find(Locator::Css(css)).await

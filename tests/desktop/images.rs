@@ -81,8 +81,12 @@ async fn registries_quick_deploy_and_stages() {
     assert_eq!(suggested, name, "the name comes from the repository");
     app.screenshot("quick-deploy").await;
     app.click("[data-testid=qd-deploy]").await;
-    app.wait_for_text("[data-testid=app-state]", "Running")
-        .await;
+    app.wait_for_text_within(
+        "[data-testid=app-state]",
+        "Running",
+        std::time::Duration::from_secs(120),
+    )
+    .await;
     let st = app.berth.ok(&["status", &name, "--json"]).json();
     assert_eq!(st["tag"], "1.0");
     assert!(st["digest"].as_str().unwrap().starts_with("sha256:"));
