@@ -445,39 +445,38 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             },
         );
     }
-    push(
-        Step::Start,
-        Action::Create(ContainerPlan {
-            name: input.container.clone(),
-            image: input.image.clone(),
-            port: app.port,
-            network: input.network.to_owned(),
-            cpus: app.limits.cpus,
-            memory_bytes: app.limits.memory_bytes,
-            volumes: app.volumes.clone(),
-            env_keys: input.env_keys.clone(),
-            stop_grace_secs: app.stop_grace_secs,
-            cmd: match service {
-                Some(kind) => kind.command(),
-                None => app.start_argv(),
-            },
-            alias: service.map(|_| app.name.clone()),
-            published: match (service, app.publish) {
-                (None, _) => Published::Loopback,
-                (Some(_), Some(port)) => Published::LoopbackAt(port),
-                (Some(_), None) => Published::Private,
-            },
-            process: None,
-        }),
-    );
+    let web = ContainerPlan {
+        name: input.container.clone(),
+        image: input.image.clone(),
+        port: app.port,
+        network: input.network.to_owned(),
+        cpus: app.limits.cpus,
+        memory_bytes: app.limits.memory_bytes,
+        volumes: app.volumes.clone(),
+        env_keys: input.env_keys.clone(),
+        stop_grace_secs: app.stop_grace_secs,
+        cmd: match service {
+            Some(kind) => kind.command(),
+            None => app.start_argv(),
+        },
+        alias: service.map(|_| app.name.clone()),
+        published: match (service, app.publish) {
+            (None, _) => Published::Loopback,
+            (Some(_), Some(port)) => Published::LoopbackAt(port),
+            (Some(_), None) => Published::Private,
+        },
+        process: None,
+    };
+    push(Step::Start, Action::Create(web.clone()));
     push(
         Step::Start,
         Action::Start {
             container: input.container.clone(),
         },
     );
-    // Workers run from the same image, env, network and volumes, but are never routed or
-    // published; a rollback or restart runs the ones its deployment ran.
+    // Workers run like the web container — same image, env, network, limits and volumes —
+    // but are never routed or published; a rollback or restart runs the ones its deployment
+    // ran.
     let workers: &[ProcessSpec] = match &input.source {
         ImageSource::Build { workers, .. } | ImageSource::Existing { workers, .. } => workers,
         ImageSource::Pull { .. } => &[],
@@ -488,18 +487,11 @@ pub fn plan_deploy(input: &PlanInput<'_>) -> Plan {
             Step::Start,
             Action::Create(ContainerPlan {
                 name: name.clone(),
-                image: input.image.clone(),
-                port: app.port,
-                network: input.network.to_owned(),
-                cpus: app.limits.cpus,
-                memory_bytes: app.limits.memory_bytes,
-                volumes: app.volumes.clone(),
-                env_keys: input.env_keys.clone(),
-                stop_grace_secs: app.stop_grace_secs,
                 cmd: Some(w.argv()),
                 alias: None,
                 published: Published::Private,
                 process: Some(w.name.clone()),
+                ..web.clone()
             }),
         );
         push(Step::Start, Action::Start { container: name });
