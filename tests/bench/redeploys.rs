@@ -6,8 +6,7 @@
 //! layers after it (target ≤ 1.2×). The first, cold deploy (dependencies downloaded) is printed
 //! for scale.
 
-use berth_testkit::docker::{AppGuard, VolumeGuard};
-use berth_testkit::{Berth, Sshd, git, test_image, unique};
+use berth_testkit::{git, test_image};
 
 use crate::{berth_redeploy, median};
 
@@ -17,32 +16,15 @@ pub fn run() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     test_image("python");
-    let sshd = Sshd::start();
-    let b = Berth::new();
-    b.add_ssh_server("prod", &sshd);
-    let app = unique("bench-notes");
-    let _guard = AppGuard(app.clone());
-    let volume = format!("{app}-instance");
-    let _volume = VolumeGuard(volume.clone());
-    let repo = git::sample_app("notes-py");
-    b.ok(&[
-        "app",
-        "create",
-        &app,
-        "--git",
-        &repo.path_str(),
-        "--volume",
-        &format!("{volume}:/app/instance"),
-        "--health-timeout",
-        "60",
-    ]);
-    let cold = berth_redeploy(&b, &app, &[]);
+    let sample = git::SampleApp::create("notes-py", "bench-notes", "/app/instance");
+    let (b, app, repo) = (&sample.berth, sample.name.clone(), &sample.repo);
+    let cold = berth_redeploy(b, &app, &[]);
     let source = std::fs::read_to_string(repo.path().join("app.py")).expect("app.py");
     let (mut same, mut changed) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         // Alternate which goes first, so neither always follows the other.
         if round % 2 == 0 {
-            same.push(berth_redeploy(&b, &app, &[]));
+            same.push(berth_redeploy(b, &app, &[]));
         }
         repo.commit(
             &[(
@@ -51,9 +33,9 @@ pub fn run() {
             )],
             "a one-line change",
         );
-        changed.push(berth_redeploy(&b, &app, &[]));
+        changed.push(berth_redeploy(b, &app, &[]));
         if round % 2 == 1 {
-            same.push(berth_redeploy(&b, &app, &[]));
+            same.push(berth_redeploy(b, &app, &[]));
         }
     }
     let (same, changed) = (median(same), median(changed));

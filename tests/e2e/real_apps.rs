@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use berth_testkit::docker::{AppGuard, VolumeGuard, containers_of};
-use berth_testkit::{Berth, Sshd, git, http_get, http_post, test_image};
+use berth_testkit::docker::containers_of;
+use berth_testkit::{Berth, git, http_get, http_post, test_image};
 
 /// The app's active container's loopback endpoint (`status --json`).
 fn endpoint(b: &Berth, app: &str) -> String {
@@ -46,25 +46,8 @@ fn said(out: &str, line: &str) {
 #[test]
 fn a_flask_app_with_a_procfile_deploys_unchanged() {
     test_image("python");
-    let sshd = Sshd::start();
-    let b = Berth::new();
-    b.add_ssh_server("prod", &sshd);
-    let app = berth_testkit::unique("notes");
-    let _guard = AppGuard(app.clone());
-    let volume = format!("{app}-instance");
-    let _volume = VolumeGuard(volume.clone());
-    let repo = git::sample_app("notes-py");
-    b.ok(&[
-        "app",
-        "create",
-        &app,
-        "--git",
-        &repo.path_str(),
-        "--volume",
-        &format!("{volume}:/app/instance"),
-        "--health-timeout",
-        "60",
-    ]);
+    let sample = git::SampleApp::create("notes-py", "notes", "/app/instance");
+    let (b, app, repo) = (&sample.berth, sample.name.clone(), &sample.repo);
     // The Procfile's release creates the database before web and worker start; the pinned
     // Python chooses the image, and the log says why.
     let out = b.ok(&["deploy", &app]).stderr;
@@ -86,7 +69,7 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
         &out,
         "worker: `python worker.py` runs beside the app (Procfile line 3)",
     );
-    let addr = endpoint(&b, &app);
+    let addr = endpoint(b, &app);
     let about = get_json(&addr, "/about");
     assert_eq!(about["uid"], 10001, "{about}");
     assert_eq!(about["python"], "3.11", "{about}");
@@ -127,7 +110,7 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
             .contains("Using cache"),
         "a source change reinstalls nothing:\n{out}"
     );
-    let addr = endpoint(&b, &app);
+    let addr = endpoint(b, &app);
     assert_eq!(http_get(&addr, "/").unwrap().1, "notes v2");
     let notes = get_json(&addr, "/notes");
     assert_eq!(notes["notes"][0]["shouted"], "HELLO", "{notes}");
@@ -163,7 +146,7 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
     );
     let st = b.ok(&["status", &app, "--json"]).json();
     assert_eq!(st["deployment_id"], serving, "{st:#}");
-    assert_eq!(http_get(&endpoint(&b, &app), "/").unwrap().1, "notes v2");
+    assert_eq!(http_get(&endpoint(b, &app), "/").unwrap().1, "notes v2");
     // A release line that fails fails the deploy, named, and v2 serves on.
     repo.commit(
         &[(
@@ -182,11 +165,11 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
         st["workers"][0]["running"], true,
         "the worker serves on too: {st:#}"
     );
-    assert_eq!(http_get(&endpoint(&b, &app), "/").unwrap().1, "notes v2");
+    assert_eq!(http_get(&endpoint(b, &app), "/").unwrap().1, "notes v2");
 
     // Rollback runs the first deployment's image with the worker it ran.
     b.ok(&["rollback", &app, "--to", &first]);
-    let addr = endpoint(&b, &app);
+    let addr = endpoint(b, &app);
     assert_eq!(http_get(&addr, "/").unwrap().1, "notes v1");
     let st = b.ok(&["status", &app, "--json"]).json();
     assert_eq!(st["workers"][0]["running"], true, "{st:#}");
@@ -222,7 +205,7 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
         &out,
         "the Procfile's web line (line 2) is not used: the app's start command wins",
     );
-    let about = get_json(&endpoint(&b, &app), "/about");
+    let about = get_json(&endpoint(b, &app), "/about");
     assert_eq!(about["writable"], false, "{about}");
     assert_eq!(about["site"], "started-by-berth", "{about}");
 }
@@ -230,25 +213,8 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
 #[test]
 fn a_node_app_with_a_build_time_variable_and_a_worker_deploys_unchanged() {
     test_image("node");
-    let sshd = Sshd::start();
-    let b = Berth::new();
-    b.add_ssh_server("prod", &sshd);
-    let app = berth_testkit::unique("board");
-    let _guard = AppGuard(app.clone());
-    let volume = format!("{app}-data");
-    let _volume = VolumeGuard(volume.clone());
-    let repo = git::sample_app("board-node");
-    b.ok(&[
-        "app",
-        "create",
-        &app,
-        "--git",
-        &repo.path_str(),
-        "--volume",
-        &format!("{volume}:/app/data"),
-        "--health-timeout",
-        "60",
-    ]);
+    let sample = git::SampleApp::create("board-node", "board", "/app/data");
+    let (b, app) = (&sample.berth, sample.name.clone());
     // A secret never goes into a build; a plain variable marked for the build does.
     let r = b.fails(&[
         "env",
@@ -282,7 +248,7 @@ fn a_node_app_with_a_build_time_variable_and_a_worker_deploys_unchanged() {
     );
     said(&out, "build-time env: VITE_GREETING");
     said(&out, "data folder ready");
-    let addr = endpoint(&b, &app);
+    let addr = endpoint(b, &app);
     let (code, page) = http_get(&addr, "/").unwrap();
     assert_eq!(code, 200);
     assert_eq!(page, "<h1>Hello from the build</h1>\n");

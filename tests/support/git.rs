@@ -271,3 +271,50 @@ impl Drop for GitDaemon {
         let _ = self.child.wait();
     }
 }
+
+/// A sample app (`tests/e2e/apps/<sample>`) created as a Berth app on a server over SSH, its
+/// `data` named volume mounted at `mount`; not deployed. Its containers, images and volume
+/// are removed when it is dropped.
+pub struct SampleApp {
+    pub berth: crate::Berth,
+    pub name: String,
+    pub repo: Repo,
+    _guards: (
+        crate::docker::AppGuard,
+        crate::docker::VolumeGuard,
+        crate::Sshd,
+    ),
+}
+
+impl SampleApp {
+    pub fn create(sample: &str, prefix: &str, mount: &str) -> SampleApp {
+        let sshd = crate::Sshd::start();
+        let berth = crate::Berth::new();
+        berth.add_ssh_server("prod", &sshd);
+        let name = crate::unique(prefix);
+        let volume = format!("{name}-data");
+        let guards = (
+            crate::docker::AppGuard(name.clone()),
+            crate::docker::VolumeGuard(volume.clone()),
+            sshd,
+        );
+        let repo = sample_app(sample);
+        berth.ok(&[
+            "app",
+            "create",
+            &name,
+            "--git",
+            &repo.path_str(),
+            "--volume",
+            &format!("{volume}:{mount}"),
+            "--health-timeout",
+            "60",
+        ]);
+        SampleApp {
+            berth,
+            name,
+            repo,
+            _guards: guards,
+        }
+    }
+}
