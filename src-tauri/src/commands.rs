@@ -17,9 +17,10 @@ use berth_model::view::{
 use berth_model::{
     Alert, App, AppDraft, AppStats, AppStatus, BackupRecord, BackupSchedule, BackupTarget,
     Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto, ImageTag, ImportedApp,
-    MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
-    ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, Server, ServerCheck,
-    ServerStats, ServiceDraft, ServiceInfo, ServiceLink, Stage, StageDraft, Verified, WebhookInfo,
+    MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, Project,
+    ProjectInfo, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, ResolvedVar,
+    Server, ServerCheck, ServerStats, ServiceDraft, ServiceInfo, ServiceLink, SpecDiff, Stage,
+    StageDraft, Verified, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -101,6 +102,13 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         env_set,
         env_unset,
         env_reveal,
+        env_resolved,
+        projects,
+        project_create,
+        project_rm,
+        project_env_set,
+        project_env_unset,
+        rollback_preview,
         domain_ls,
         domain_add,
         domain_rm,
@@ -521,6 +529,59 @@ async fn env_unset(d: Shell<'_>, app: String, key: String) -> Reply<bool> {
 #[tauri::command]
 async fn env_reveal(d: Shell<'_>, app: String, key: String) -> Reply<Option<String>> {
     blocking(&d, move |d| d.berth().env_reveal(&app, &key)).await
+}
+
+#[tauri::command]
+async fn env_resolved(d: Shell<'_>, app: String) -> Reply<Vec<ResolvedVar>> {
+    blocking(&d, move |d| d.berth().env_resolved(&app)).await
+}
+
+// --- projects ---
+
+#[tauri::command]
+async fn projects(d: Shell<'_>) -> Reply<Vec<ProjectInfo>> {
+    blocking(&d, |d| d.berth().projects()).await
+}
+
+#[tauri::command]
+async fn project_create(d: Shell<'_>, name: String, server: Option<String>) -> Reply<Project> {
+    blocking(&d, move |d| {
+        d.berth().project_create(&name, server.as_deref())
+    })
+    .await
+}
+
+#[tauri::command]
+async fn project_rm(d: Shell<'_>, name: String) -> Reply<()> {
+    blocking(&d, move |d| d.berth().project_rm(&name)).await
+}
+
+#[tauri::command]
+async fn project_env_set(
+    d: Shell<'_>,
+    project: String,
+    key: String,
+    value: String,
+    secret: bool,
+) -> Reply<()> {
+    blocking(&d, move |d| {
+        d.berth().project_env_set(&project, &[(key, value)], secret)
+    })
+    .await
+}
+
+#[tauri::command]
+async fn project_env_unset(d: Shell<'_>, project: String, key: String) -> Reply<bool> {
+    blocking(&d, move |d| d.berth().project_env_unset(&project, &key)).await
+}
+
+#[tauri::command]
+async fn rollback_preview(
+    d: Shell<'_>,
+    app: String,
+    to: Option<String>,
+) -> Reply<(Deployment, SpecDiff)> {
+    blocking(&d, move |d| d.berth().rollback_preview(&app, to.as_deref())).await
 }
 
 // --- domains ---

@@ -157,6 +157,7 @@ mod tests {
             error: None,
             steps: Vec::new(),
             processes: Vec::new(),
+            spec: None,
         };
         let now = 5 * 60_000 + 1_000;
         assert_eq!(

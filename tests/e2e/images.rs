@@ -63,7 +63,7 @@ fn an_image_app_deploys_tags_and_rolls_back_by_digest() {
 
     // Tag 1.0 now points to other content: a rollback still runs what 1.0 was.
     registry.push_web(&repo, "1.0", "v3");
-    b.ok(&["rollback", &app]);
+    b.ok(&["rollback", &app, "--yes"]);
     assert_eq!(b.serving(&app), "v1", "the rollback ran the pinned digest");
     let st = b.ok(&["status", &app, "--json"]).json();
     assert_eq!(st["digest"], v1_digest.as_str());

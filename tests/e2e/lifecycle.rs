@@ -223,7 +223,7 @@ fn a_second_deploy_of_the_same_app_fails_clearly_while_one_runs() {
     }
     let second = b.fails(&["deploy", &app]);
     assert!(second.stderr.contains("in progress"), "{}", second.stderr);
-    let rollback = b.fails(&["rollback", &app]);
+    let rollback = b.fails(&["rollback", &app, "--yes"]);
     assert!(
         rollback.stderr.contains("in progress"),
         "{}",
@@ -325,11 +325,11 @@ fn the_images_of_the_last_five_healthy_deployments_are_kept() {
         left,
         "within the hour"
     );
-    let r = b.ok(&["rollback", &app]);
+    let r = b.ok(&["rollback", &app, "--yes"]);
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
     assert_eq!(serving(&b, &app), "hello v6");
     // The oldest kept one is still a rollback target, without a rebuild.
-    let r = b.ok(&["rollback", &app, "--to", &oldest_kept]);
+    let r = b.ok(&["rollback", &app, "--to", &oldest_kept, "--yes"]);
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
     assert_eq!(serving(&b, &app), "hello v2");
 

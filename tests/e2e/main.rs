@@ -11,6 +11,7 @@ mod images;
 mod lifecycle;
 mod monitor;
 mod packages;
+mod projects;
 mod real_apps;
 mod relays;
 mod routing;

@@ -168,7 +168,7 @@ fn a_flask_app_with_a_procfile_deploys_unchanged() {
     assert_eq!(http_get(&endpoint(b, &app), "/").unwrap().1, "notes v2");
 
     // Rollback runs the first deployment's image with the worker it ran.
-    b.ok(&["rollback", &app, "--to", &first]);
+    b.ok(&["rollback", &app, "--to", &first, "--yes"]);
     let addr = endpoint(b, &app);
     assert_eq!(http_get(&addr, "/").unwrap().1, "notes v1");
     let st = b.ok(&["status", &app, "--json"]).json();

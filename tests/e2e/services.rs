@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use berth_testkit::docker::{self, AppGuard, NamedGuard, VolumeGuard};
+use berth_testkit::docker::{self, AppGuard, NamedGuard, VolumeGuard, inspect};
 use berth_testkit::{Berth, Registry, S3Server, git, run, unique};
 
 /// Removes a directory (a backup target's, written as root by Docker) when dropped.
@@ -16,12 +16,6 @@ impl Drop for DirGuard {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn inspect(container: &str, format: &str) -> String {
-    run(Command::new("docker").args(["inspect", "-f", format, container]))
-        .trim()
-        .to_owned()
 }
 
 /// The running containers of `app`.

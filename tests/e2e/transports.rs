@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_testkit::docker::{AppGuard, containers_of, ensure_busybox, images_of};
+use berth_testkit::docker::{AppGuard, containers_of, ensure_busybox, images_of, inspect};
 use berth_testkit::{Berth, Sshd, git, http_get, run, unique};
 
 fn endpoint(b: &Berth, app: &str) -> String {
@@ -19,12 +19,6 @@ fn body(addr: &str, path: &str) -> String {
         http_get(addr, path).unwrap_or_else(|| panic!("no answer from {addr}{path}"));
     assert_eq!(status, 200, "GET {path} on {addr}: {body}");
     body.trim().to_owned()
-}
-
-fn docker_inspect(container: &str, format: &str) -> String {
-    run(std::process::Command::new("docker").args(["inspect", "-f", format, container]))
-        .trim()
-        .to_owned()
 }
 
 fn scenario(b: &Berth, server_args: &[&str]) {
@@ -99,32 +93,26 @@ fn scenario(b: &Berth, server_args: &[&str]) {
     assert_eq!(body(&v1, "/greeting.txt"), "hi");
 
     // The container runs as the issue says: limits, init, restart policy, labels, network.
+    assert_eq!(inspect(&container, "{{.HostConfig.Memory}}"), "268435456");
+    assert_eq!(inspect(&container, "{{.HostConfig.NanoCpus}}"), "500000000");
+    assert_eq!(inspect(&container, "{{.HostConfig.Init}}"), "true");
     assert_eq!(
-        docker_inspect(&container, "{{.HostConfig.Memory}}"),
-        "268435456"
-    );
-    assert_eq!(
-        docker_inspect(&container, "{{.HostConfig.NanoCpus}}"),
-        "500000000"
-    );
-    assert_eq!(docker_inspect(&container, "{{.HostConfig.Init}}"), "true");
-    assert_eq!(
-        docker_inspect(&container, "{{.HostConfig.RestartPolicy.Name}}"),
+        inspect(&container, "{{.HostConfig.RestartPolicy.Name}}"),
         "unless-stopped"
     );
     assert_eq!(
-        docker_inspect(&container, "{{index .Config.Labels \"berth.managed\"}}"),
+        inspect(&container, "{{index .Config.Labels \"berth.managed\"}}"),
         "true"
     );
     assert_eq!(
-        docker_inspect(&container, "{{index .Config.Labels \"berth.app\"}}"),
+        inspect(&container, "{{index .Config.Labels \"berth.app\"}}"),
         app
     );
     assert_eq!(
-        docker_inspect(&container, "{{index .Config.Labels \"berth.commit\"}}"),
+        inspect(&container, "{{index .Config.Labels \"berth.commit\"}}"),
         repo.head()
     );
-    assert!(docker_inspect(&container, "{{json .NetworkSettings.Networks}}").contains("\"berth\""));
+    assert!(inspect(&container, "{{json .NetworkSettings.Networks}}").contains("\"berth\""));
 
     // Logs and history.
     let logs = b.ok(&["logs", &app, "--tail", "100"]);
@@ -161,11 +149,11 @@ fn scenario(b: &Berth, server_args: &[&str]) {
     assert_eq!(body(&v2, "/"), "hello v2");
     assert_eq!(body(&v2, "/greeting.txt"), "hello again");
     assert_eq!(containers_of(&app).len(), 1, "{:?}", containers_of(&app));
-    let secret_in_container = docker_inspect(&containers_of(&app)[0], "{{json .Config.Env}}");
+    let secret_in_container = inspect(&containers_of(&app)[0], "{{json .Config.Env}}");
     assert!(secret_in_container.contains("API_TOKEN=s3cr3t-value"));
 
     // Rollback: the v1 image again, no rebuild.
-    let rb = b.ok(&["rollback", &app]);
+    let rb = b.ok(&["rollback", &app, "--yes"]);
     assert!(
         !rb.stderr.contains("Step 1/"),
         "a rollback must not build:\n{}",

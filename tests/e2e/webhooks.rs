@@ -1120,7 +1120,7 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         "v1, v2 and v2.1: failed deploys left no image"
     );
     b.ok(&["watch", "--once"]);
-    let r = b.ok(&["rollback", &app]);
+    let r = b.ok(&["rollback", &app, "--yes"]);
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
     assert_eq!(
         http_get_host(&caddy, &host, "/").unwrap().1.trim(),

@@ -122,6 +122,13 @@ pub fn ensure_caddy_sh() {
 }
 
 /// Names of containers (running or not) of `app`.
+/// `docker inspect -f FORMAT CONTAINER`, trimmed.
+pub fn inspect(container: &str, format: &str) -> String {
+    run(Command::new("docker").args(["inspect", "-f", format, container]))
+        .trim()
+        .to_owned()
+}
+
 pub fn containers_of(app: &str) -> Vec<String> {
     let out = run(Command::new("docker").args([
         "ps",

@@ -10,9 +10,13 @@ impl Berth {
     /// Validates and stores a new app. The git source must be a repository (URLs are cloned
     /// into the cache) whose branch exists; nothing is stored otherwise.
     pub async fn app_create(&self, mut draft: AppDraft) -> Result<App, ApiError> {
-        if draft.server.is_empty() {
-            draft.server = self.server_or_only("")?;
+        if draft.project.as_deref() == Some("") {
+            draft.project = None;
         }
+        if let Some(p) = &draft.project {
+            self.store.project(p)?;
+        }
+        draft.server = self.server_for(&draft.server, draft.project.as_deref())?;
         if draft.image.as_deref().is_some_and(|i| !i.trim().is_empty()) {
             return self.app_create_from_image(draft).await;
         }
@@ -147,13 +151,23 @@ impl Berth {
             self.forget_unattended_secrets(name);
         }
         berth_engine::remove_app(&host, &app, purge).await?;
-        let secret_keys: Vec<String> = self
+        // Every version of its secrets: the current ones, and those its deployments ran with.
+        let mut secret_keys: Vec<String> = self
             .store
             .env(name)?
             .into_iter()
             .filter(|e| e.secret)
-            .map(|e| berth_secrets::env_key(name, &e.key))
+            .map(|e| berth_secrets::env_key_at(name, &e.key, e.version))
             .collect();
+        for d in self.store.deployments(name, usize::MAX >> 1)? {
+            for v in d.spec.iter().flat_map(|s| &s.env) {
+                if v.secret && v.from == berth_model::EnvSource::App {
+                    secret_keys.push(berth_secrets::env_key_at(name, &v.key, v.version));
+                }
+            }
+        }
+        secret_keys.sort();
+        secret_keys.dedup();
         self.store.delete_app(name)?;
         self.forget_app_notifiers(name)?;
         self.monitor_sync(&app.server).await;
@@ -178,6 +192,14 @@ impl Berth {
         let current = self.store.app(&draft.name)?;
         if draft.server.is_empty() {
             draft.server = current.server.clone();
+        }
+        // No project in the draft: the app stays where it is; `""`: it leaves its project.
+        match draft.project.as_deref() {
+            None => draft.project = current.project.clone(),
+            Some("") => draft.project = None,
+            Some(p) => {
+                self.store.project(p)?;
+            }
         }
         if draft.server != current.server {
             return Err(ApiError::Invalid(format!(
@@ -225,6 +247,9 @@ impl Berth {
         }
         // Kept by `env set --build` / `env unset`, not by the app's form.
         app.build_env = current.build_env.clone();
+        // A service stays one (its kind and published port have their own commands).
+        app.service = current.service;
+        app.publish = current.publish;
         if draft.monitor_interval_secs.is_none() {
             app.monitor.interval_secs = current.monitor.interval_secs;
         }

@@ -8,16 +8,16 @@ use berth_engine::{
     run_deploy, settle, start_app, stop_app,
 };
 use berth_model::{
-    App, DeployEvent, DeployNotice, Deployment, DeploymentKind, DeploymentStatus, SpecDomain,
-    SpecEnv, SpecLabel, Step,
+    App, DeployEvent, DeployNotice, DeploySpec, Deployment, DeploymentKind, DeploymentStatus,
+    EnvSource, SpecDomain, SpecEnv, SpecLabel, Step,
 };
-use berth_secrets::env_key;
 use berth_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use berth_relay_proto::client::{ClientError, ControlClient};
 
 use crate::Berth;
+use crate::env::VarOwner;
 use crate::error::ApiError;
 use crate::lock::AppLock;
 
@@ -291,8 +291,28 @@ impl Berth {
         result
     }
 
-    /// Runs the image of an earlier healthy deployment again (the one before the active one,
-    /// or `to`), without building.
+    /// What `berth rollback APP [--to ID]` would do, before it does it: the deployment it goes
+    /// back to and what changes from the records now to what that deployment ran with (empty
+    /// for a deployment recorded before Berth kept specs: only its image comes back).
+    pub fn rollback_preview(
+        &self,
+        app: &str,
+        to: Option<&str>,
+    ) -> Result<(Deployment, berth_model::SpecDiff), ApiError> {
+        let app = self.store.app(app)?;
+        let target = self.rollback_target(&app, to)?;
+        let diff = match &target.spec {
+            Some(spec) => berth_model::diff_specs(&self.spec_now(&app)?, spec),
+            None => berth_model::SpecDiff::default(),
+        };
+        Ok((target, diff))
+    }
+
+    /// Goes back to an earlier healthy deployment (the one before the active one, or `to`)
+    /// without building: its image, and everything it ran with as recorded — settings (limits,
+    /// port, volumes, health, commands), the app's variables (secrets at the versions it ran
+    /// with) and domains; the records become those once it serves. A deployment recorded
+    /// before Berth kept specs brings back its image only, with today's settings.
     pub async fn rollback(
         &self,
         app: &str,
@@ -302,8 +322,46 @@ impl Berth {
     ) -> Result<Deployment, ApiError> {
         let app = self.store.app(app)?;
         let lock = self.lock_settled(&app, "a rollback").await?;
+        let target = self.rollback_target(&app, to)?;
+        if let Some(spec) = &target.spec {
+            for d in &spec.domains {
+                if let Some(other) = self.store.domain_owner(&d.name)?
+                    && other != app.name
+                {
+                    return Err(ApiError::Invalid(format!(
+                        "deployment {} answered at {}, which app `{other}` has now: remove it there first (`berth domain rm {other} {}`)",
+                        target.id, d.name, d.name
+                    )));
+                }
+            }
+        }
+        let image = target.image.clone().unwrap_or_default();
+        let mut deployment = self.new_deployment(
+            &app,
+            DeploymentKind::Rollback,
+            target.git_ref.clone(),
+            Some(target.id.clone()),
+        );
+        deployment.commit = target.commit.clone();
+        deployment.commit_message = target.commit_message.clone();
+        deployment.runtime = target.runtime.clone();
+        deployment.digest = target.digest.clone();
+        let source = JobSource::Image {
+            image,
+            from_deployment: target.id.clone(),
+            processes: target.processes.clone(),
+        };
+        let restore = target.spec.map(|s| *s);
+        let result = self
+            .run_spec(app, restore, deployment, source, observer, cancel)
+            .await;
+        lock.release().await;
+        result
+    }
+
+    fn rollback_target(&self, app: &App, to: Option<&str>) -> Result<Deployment, ApiError> {
         let active = self.store.active_deployment(&app.name)?;
-        let target = match to {
+        Ok(match to {
             Some(id) => {
                 let d = self.store.deployment(id)?;
                 if d.app != app.name {
@@ -322,12 +380,22 @@ impl Berth {
             }
             None => {
                 let active_image = active.as_ref().and_then(|a| a.image.clone());
+                let active_spec = active.as_ref().and_then(|a| a.spec.as_deref());
+                // The newest one that ran something else: another image, or the same image
+                // with other settings (a restart after `env set`).
+                let differs = |d: &Deployment| {
+                    d.image != active_image
+                        || match (active_spec, d.spec.as_deref()) {
+                            (Some(a), Some(b)) => !berth_model::diff_specs(a, b).is_empty(),
+                            _ => false,
+                        }
+                };
                 self.store
                     .deployments(&app.name, 200)?
                     .into_iter()
                     .filter(|d| d.status.was_healthy() && d.image.is_some())
                     .filter(|d| Some(&d.id) != active.as_ref().map(|a| &a.id))
-                    .find(|d| d.image != active_image)
+                    .find(|d| differs(d))
                     .ok_or_else(|| ApiError::NoRollbackTarget {
                         app: app.name.clone(),
                         hint: if active.is_none() {
@@ -337,26 +405,7 @@ impl Berth {
                         },
                     })?
             }
-        };
-        let image = target.image.clone().unwrap_or_default();
-        let mut deployment = self.new_deployment(
-            &app,
-            DeploymentKind::Rollback,
-            target.git_ref.clone(),
-            Some(target.id.clone()),
-        );
-        deployment.commit = target.commit.clone();
-        deployment.commit_message = target.commit_message.clone();
-        deployment.runtime = target.runtime.clone();
-        deployment.digest = target.digest.clone();
-        let source = JobSource::Image {
-            image,
-            from_deployment: target.id.clone(),
-            processes: target.processes.clone(),
-        };
-        let result = self.run(app, deployment, source, observer, cancel).await;
-        lock.release().await;
-        result
+        })
     }
 
     /// Replaces the active container with a fresh one from the same image and the app's
@@ -529,10 +578,26 @@ impl Berth {
         observer: &DeployObserver,
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
+        self.run_spec(app, None, deployment, source, observer, cancel)
+            .await
+    }
+
+    /// [`Berth::run`] with what the deployment runs with: `restore`, a deployment's recorded
+    /// spec (a rollback: its settings, variables and domains, written back to the records once
+    /// it serves), or the records now.
+    async fn run_spec(
+        &self,
+        app: App,
+        restore: Option<DeploySpec>,
+        deployment: Deployment,
+        source: JobSource,
+        observer: &DeployObserver,
+        cancel: CancellationToken,
+    ) -> Result<Deployment, ApiError> {
         let started = std::time::Instant::now();
         let (name, server, kind) = (app.name.clone(), app.server.clone(), deployment.kind);
         let result = self
-            .run_inner(app, deployment, source, observer, cancel)
+            .run_inner(app, restore, deployment, source, observer, cancel)
             .await;
         if result.is_ok() {
             // The relay watches what now serves (a first deploy, a new instance).
@@ -609,21 +674,35 @@ impl Berth {
     async fn run_inner(
         &self,
         app: App,
-        deployment: Deployment,
+        restore: Option<DeploySpec>,
+        mut deployment: Deployment,
         source: JobSource,
         observer: &DeployObserver,
         cancel: CancellationToken,
     ) -> Result<Deployment, ApiError> {
-        // A stage's instance runs with its app's environment.
-        let env_owner = match self.store.instance(&app.name)? {
-            Some(i) => i.app,
-            None => app.name.clone(),
+        let restoring = restore.is_some();
+        let spec = match restore {
+            Some(spec) => DeploySpec {
+                // What names the app stays as it is.
+                app: App {
+                    name: app.name.clone(),
+                    server: app.server.clone(),
+                    project: app.project.clone(),
+                    created_at: app.created_at,
+                    ..spec.app
+                },
+                ..spec
+            },
+            None => self.spec_now(&app)?,
         };
-        let env = self.env_values(&env_owner)?;
+        let app = spec.app.clone();
+        let env = self.spec_values(&app.name, &spec)?;
         let server = self.store.server(&app.server)?;
         let previous = self.store.active_deployment(&app.name)?;
         let history = self.store.deployments(&app.name, 200)?;
-        let route = self.route_plan(&app, &server)?;
+        let route = self.route_plan_for(&app, &server, &spec.domains)?;
+        let labels = self.container_labels(&spec)?;
+        deployment.spec = Some(Box::new(spec.clone()));
         self.store.insert_deployment(&deployment)?;
         self.audit(
             &format!("{}.start", deployment.kind.as_str()),
@@ -668,11 +747,14 @@ impl Berth {
             previous,
             history: Some(history),
             route,
-            labels: self.container_labels(&app)?,
+            labels,
         };
         match run_deploy(&host, job, &sink, cancel, self.clock.as_ref()).await {
             Ok(d) => {
                 self.store.set_app_stopped(&app.name, false)?;
+                if restoring {
+                    self.restore_records(&spec)?;
+                }
                 self.audit(
                     &format!("{}.success", d.kind.as_str()),
                     &app.name,
@@ -724,13 +806,54 @@ impl Berth {
     /// The labels a deployment's containers carry besides the engine's own: the app's spec
     /// (so `server import` can rebuild these records from the server alone) and, for a stage's
     /// instance, its stage and tag (the relay finds a stage's instances by them).
-    pub(crate) fn container_labels(&self, app: &App) -> Result<Vec<(String, String)>, ApiError> {
-        let spec = SpecLabel {
+    pub(crate) fn container_labels(
+        &self,
+        spec: &DeploySpec,
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        let app = &spec.app;
+        let label = SpecLabel {
             // A git URL with a token in it keeps the token out of the label.
             app: App {
                 git: berth_git::redact_url(&app.git),
                 ..app.clone()
             },
+            domains: spec.domains.clone(),
+            // The app's own keys: the project's come from the project (`server import` does
+            // not make projects).
+            env: spec
+                .env
+                .iter()
+                .filter(|v| v.from == EnvSource::App)
+                .map(|v| SpecEnv {
+                    key: v.key.clone(),
+                    secret: v.secret,
+                })
+                .collect(),
+        };
+        let mut labels = berth_engine::import::spec_labels(&label);
+        if let Some(i) = self.store.instance(&app.name)? {
+            labels.extend(berth_engine::stages::instance_labels(
+                &i.app, &i.stage, &i.tag,
+            ));
+        }
+        Ok(labels)
+    }
+
+    /// Whose variables `app` runs with: its own, or for a stage's instance its app's.
+    pub(crate) fn env_owner(&self, app: &str) -> Result<String, ApiError> {
+        Ok(match self.store.instance(app)? {
+            Some(i) => i.app,
+            None => app.to_owned(),
+        })
+    }
+
+    /// What a deployment of `app` runs with now: its settings, its variables over its
+    /// project's (secrets by version) and its domains.
+    pub(crate) fn spec_now(&self, app: &App) -> Result<DeploySpec, ApiError> {
+        let owner = self.env_owner(&app.name)?;
+        Ok(DeploySpec {
+            app: app.clone(),
+            env: self.env_resolved(&owner)?,
             domains: self
                 .store
                 .domains(&app.name)?
@@ -740,43 +863,114 @@ impl Berth {
                     primary: d.primary,
                 })
                 .collect(),
-            env: self
-                .store
-                .env(&app.name)?
-                .into_iter()
-                .map(|e| SpecEnv {
-                    key: e.key,
-                    secret: e.secret,
-                })
-                .collect(),
-        };
-        let mut labels = berth_engine::import::spec_labels(&spec);
-        if let Some(i) = self.store.instance(&app.name)? {
-            labels.extend(berth_engine::stages::instance_labels(
-                &i.app, &i.stage, &i.tag,
-            ));
-        }
-        Ok(labels)
+        })
     }
 
-    /// Env values for a container, secrets resolved from the secrets store.
-    pub(crate) fn env_values(&self, app: &str) -> Result<Vec<(String, String)>, ApiError> {
+    /// The env values a spec's containers get, secrets read at their recorded versions.
+    pub(crate) fn spec_values(
+        &self,
+        app: &str,
+        spec: &DeploySpec,
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        let owner = self.env_owner(app)?;
         let mut out = Vec::new();
-        for var in self.store.env(app)? {
+        for var in &spec.env {
             let value = if var.secret {
+                let from = match &var.from {
+                    EnvSource::App => VarOwner::App(&owner),
+                    EnvSource::Project { project } => VarOwner::Project(project),
+                };
                 self.secrets()
-                    .get(&env_key(app, &var.key))?
+                    .get(&from.secret_key(&var.key, var.version))?
                     .map(|s| s.expose().clone())
-                    .ok_or_else(|| ApiError::SecretMissing {
-                        app: app.to_owned(),
-                        key: var.key.clone(),
+                    .ok_or_else(|| match &var.from {
+                        EnvSource::App => ApiError::SecretMissing {
+                            app: owner.clone(),
+                            key: var.key.clone(),
+                        },
+                        EnvSource::Project { project } => ApiError::ProjectSecretMissing {
+                            project: project.clone(),
+                            key: var.key.clone(),
+                        },
                     })?
             } else {
-                var.value.unwrap_or_default()
+                var.value.clone().unwrap_or_default()
             };
-            out.push((var.key, value));
+            out.push((var.key.clone(), value));
         }
         Ok(out)
+    }
+
+    /// Makes the records what a rollback restored: the app's settings, its own variables
+    /// (secrets point at the restored versions, still in the secrets store) and its domains.
+    /// The project's variables are the project's: one app's rollback leaves them.
+    fn restore_records(&self, spec: &DeploySpec) -> Result<(), ApiError> {
+        let app = &spec.app;
+        let mut record = self.store.app(&app.name)?;
+        record = App {
+            name: record.name,
+            server: record.server,
+            project: record.project,
+            created_at: record.created_at,
+            ..app.clone()
+        };
+        self.store.update_app(&record)?;
+        let owner = self.env_owner(&app.name)?;
+        if owner == app.name {
+            let own: Vec<_> = spec
+                .env
+                .iter()
+                .filter(|v| v.from == EnvSource::App)
+                .collect();
+            for old in self.store.env(&owner)? {
+                if !own.iter().any(|v| v.key == old.key) {
+                    self.store.unset_env(&owner, &old.key)?;
+                }
+            }
+            for v in own {
+                if v.secret {
+                    self.store.set_secret_env(&owner, &v.key, v.version)?;
+                } else {
+                    self.store.set_env(
+                        &owner,
+                        &v.key,
+                        Some(v.value.as_deref().unwrap_or("")),
+                        false,
+                    )?;
+                }
+            }
+        }
+        let now = self.now();
+        let current = self.store.domains(&app.name)?;
+        for d in &current {
+            if !spec.domains.iter().any(|s| s.name == d.name) {
+                self.store.remove_domain(&app.name, &d.name)?;
+            }
+        }
+        for d in &spec.domains {
+            if !current.iter().any(|c| c.name == d.name) {
+                self.store.add_domain(&berth_model::Domain {
+                    app: app.name.clone(),
+                    name: d.name.clone(),
+                    primary: false,
+                    created_at: now,
+                })?;
+            }
+        }
+        let primary = spec
+            .domains
+            .iter()
+            .find(|d| d.primary)
+            .map(|d| d.name.as_str());
+        if current.iter().find(|d| d.primary).map(|d| d.name.as_str()) != primary {
+            self.store.set_primary_domain(&app.name, primary)?;
+        }
+        self.audit(
+            "rollback.restored",
+            &app.name,
+            "settings, variables and domains",
+        );
+        Ok(())
     }
 
     /// Deployments of `app`, newest first.

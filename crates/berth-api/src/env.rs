@@ -1,7 +1,8 @@
 //! Environment variables: plain values in the store, secret values only in the secrets store.
 
-use berth_model::{EnvVar, validate_env_key};
-use berth_secrets::{Sensitive, env_key};
+use berth_model::{EnvSource, EnvVar, ResolvedVar, resolve_env, validate_env_key};
+use berth_secrets::{Sensitive, env_key_at, project_env_key};
+use berth_store::Store;
 
 use crate::Berth;
 use crate::error::ApiError;
@@ -25,17 +26,7 @@ impl Berth {
             }
         }
         for (k, v) in pairs {
-            if secret {
-                self.secrets()
-                    .set(&env_key(app, k), &Sensitive::new(v.clone()))?;
-                self.store.set_env(app, k, None, true)?;
-            } else {
-                let was_secret = self.store.env(app)?.iter().any(|e| &e.key == k && e.secret);
-                self.store.set_env(app, k, Some(v), false)?;
-                if was_secret {
-                    self.secrets().delete(&env_key(app, k))?;
-                }
-            }
+            self.put_var(VarOwner::App(app), k, v, secret)?;
         }
         let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
         self.audit(
@@ -57,15 +48,7 @@ impl Berth {
             a.build_env.retain(|k| k != key);
             self.store.update_app(&a)?;
         }
-        let was_secret = self
-            .store
-            .env(app)?
-            .iter()
-            .any(|e| e.key == key && e.secret);
-        let existed = self.store.unset_env(app, key)?;
-        if was_secret {
-            self.secrets().delete(&env_key(app, key))?;
-        }
+        let existed = self.drop_var(VarOwner::App(app), key)?;
         if existed {
             self.audit("env.unset", app, key);
         }
@@ -124,12 +107,180 @@ impl Berth {
         Ok(vars)
     }
 
-    /// The value of a secret variable, revealed on demand (the desktop's "show" button).
+    /// The value of a variable, a secret one included (the desktop's "show" button, `berth
+    /// env get`); `None` when the app has no such variable.
     pub fn env_reveal(&self, app: &str, key: &str) -> Result<Option<String>, ApiError> {
-        self.store.app(app)?;
+        self.reveal_var(VarOwner::App(app), key)
+    }
+
+    /// What the app's containers get: its own variables over its project's, each with where
+    /// it comes from (`berth env ls APP --resolved`). Secret values are masked.
+    pub fn env_resolved(&self, app: &str) -> Result<Vec<ResolvedVar>, ApiError> {
+        let a = self.store.app(app)?;
+        let own = self.env_ls(app)?;
+        let project = match &a.project {
+            Some(p) => Some((p.as_str(), self.store.project_env(p)?)),
+            None => None,
+        };
+        Ok(resolve_env(
+            &own,
+            project.as_ref().map(|(p, vars)| (*p, vars.as_slice())),
+        ))
+    }
+
+    /// Sets one variable of an app or a project. A secret's value goes to the secrets store
+    /// as a new version (the versions deployments ran with stay for rollbacks; one nothing
+    /// ran with is dropped); a plain value replaces a secret's versions alike.
+    pub(crate) fn put_var(
+        &self,
+        owner: VarOwner<'_>,
+        key: &str,
+        value: &str,
+        secret: bool,
+    ) -> Result<(), ApiError> {
+        let before = owner.vars(&self.store)?.into_iter().find(|e| e.key == key);
+        if secret {
+            let used = self.secret_versions_used(owner, key)?;
+            let version = used
+                .iter()
+                .copied()
+                .chain(before.as_ref().filter(|b| b.secret).map(|b| b.version))
+                .max()
+                .map_or(1, |v| v + 1);
+            self.secrets().set(
+                &owner.secret_key(key, version),
+                &Sensitive::new(value.to_owned()),
+            )?;
+            owner.record_secret(&self.store, key, version)?;
+        } else {
+            owner.record_plain(&self.store, key, value)?;
+        }
+        if let Some(old) = before.filter(|b| b.secret) {
+            self.forget_secret_version(owner, key, old.version)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a variable of an app or a project; returns whether it existed.
+    pub(crate) fn drop_var(&self, owner: VarOwner<'_>, key: &str) -> Result<bool, ApiError> {
+        let before = owner.vars(&self.store)?.into_iter().find(|e| e.key == key);
+        let existed = owner.unset(&self.store, key)?;
+        if let Some(old) = before.filter(|b| b.secret) {
+            self.forget_secret_version(owner, key, old.version)?;
+        }
+        Ok(existed)
+    }
+
+    /// A variable's value, a secret's read from the secrets store at its current version.
+    pub(crate) fn reveal_var(
+        &self,
+        owner: VarOwner<'_>,
+        key: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(var) = owner.vars(&self.store)?.into_iter().find(|e| e.key == key) else {
+            return Ok(None);
+        };
+        if !var.secret {
+            return Ok(var.value);
+        }
         Ok(self
             .secrets()
-            .get(&env_key(app, key))?
+            .get(&owner.secret_key(key, var.version))?
             .map(|s| s.expose().clone()))
+    }
+
+    /// Drops one version of a secret from the secrets store unless a recorded deployment ran
+    /// with it (a rollback to that deployment needs it).
+    fn forget_secret_version(
+        &self,
+        owner: VarOwner<'_>,
+        key: &str,
+        version: u32,
+    ) -> Result<(), ApiError> {
+        if self.secret_versions_used(owner, key)?.contains(&version) {
+            return Ok(());
+        }
+        self.secrets().delete(&owner.secret_key(key, version))?;
+        Ok(())
+    }
+
+    /// The versions of a secret that recorded deployments ran with.
+    fn secret_versions_used(&self, owner: VarOwner<'_>, key: &str) -> Result<Vec<u32>, ApiError> {
+        let source = owner.source();
+        let mut used = Vec::new();
+        for d in self.store.recent_deployments(usize::MAX >> 1)? {
+            let Some(spec) = &d.spec else { continue };
+            // A stage's instance runs with its app's variables.
+            let ran_as = match self.store.instance(&d.app) {
+                Ok(Some(i)) => i.app,
+                _ => d.app.clone(),
+            };
+            for v in &spec.env {
+                let same_owner = match (&owner, &v.from) {
+                    (VarOwner::App(app), EnvSource::App) => *app == ran_as,
+                    (VarOwner::Project(_), from) => *from == source,
+                    _ => false,
+                };
+                if same_owner && v.key == key && v.secret {
+                    used.push(v.version);
+                }
+            }
+        }
+        Ok(used)
+    }
+}
+
+/// Whose variables: an app's (a stage's instance uses its app's) or a project's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum VarOwner<'a> {
+    App(&'a str),
+    Project(&'a str),
+}
+
+impl VarOwner<'_> {
+    fn vars(self, store: &Store) -> Result<Vec<EnvVar>, ApiError> {
+        Ok(match self {
+            VarOwner::App(a) => store.env(a)?,
+            VarOwner::Project(p) => store.project_env(p)?,
+        })
+    }
+
+    pub(crate) fn secret_key(self, key: &str, version: u32) -> String {
+        match self {
+            VarOwner::App(a) => env_key_at(a, key, version),
+            VarOwner::Project(p) => project_env_key(p, key, version),
+        }
+    }
+
+    fn record_secret(self, store: &Store, key: &str, version: u32) -> Result<(), ApiError> {
+        match self {
+            VarOwner::App(a) => store.set_secret_env(a, key, version)?,
+            VarOwner::Project(p) => store.set_project_secret(p, key, version)?,
+        }
+        Ok(())
+    }
+
+    fn record_plain(self, store: &Store, key: &str, value: &str) -> Result<(), ApiError> {
+        match self {
+            VarOwner::App(a) => store.set_env(a, key, Some(value), false)?,
+            VarOwner::Project(p) => store.set_project_env(p, key, value)?,
+        }
+        Ok(())
+    }
+
+    fn unset(self, store: &Store, key: &str) -> Result<bool, ApiError> {
+        Ok(match self {
+            VarOwner::App(a) => store.unset_env(a, key)?,
+            VarOwner::Project(p) => store.unset_project_env(p, key)?,
+        })
+    }
+
+    fn source(self) -> EnvSource {
+        match self {
+            VarOwner::App(_) => EnvSource::App,
+            VarOwner::Project(p) => EnvSource::Project {
+                project: p.to_owned(),
+            },
+        }
     }
 }

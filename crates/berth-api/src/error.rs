@@ -51,6 +51,10 @@ pub enum ApiError {
     )]
     SecretMissing { app: String, key: String },
     #[error(
+        "secret variable {key} of project `{project}` has no value in the secrets store: set it again with `berth env set --project {project} {key}=- --secret`"
+    )]
+    ProjectSecretMissing { project: String, key: String },
+    #[error(
         "server `{server}` has no proxy: install one with `berth server proxy install {server}` (or adopt yours with --admin)"
     )]
     ProxyNotInstalled { server: String },
@@ -120,7 +124,9 @@ impl ApiError {
             ApiError::DeployCancelled { .. } => "cancelled",
             ApiError::NotDeployed(_) => "not-deployed",
             ApiError::NoRollbackTarget { .. } => "no-rollback-target",
-            ApiError::SecretMissing { .. } => "secret-missing",
+            ApiError::SecretMissing { .. } | ApiError::ProjectSecretMissing { .. } => {
+                "secret-missing"
+            }
             ApiError::DataDir { .. } => "data-dir",
             ApiError::ProxyNotInstalled { .. } => "proxy-not-installed",
             ApiError::RelayNotInstalled { .. } => "relay-not-installed",

@@ -20,6 +20,7 @@ mod lock;
 mod monitor;
 mod notify;
 mod poll;
+mod projects;
 mod reconcile;
 mod registries;
 mod relay;

@@ -3,7 +3,9 @@
 
 use berth_engine::proxy::{AppRoute, ManagedProxy, adopt_proxy, install_proxy, route_id};
 use berth_engine::{Host, RoutePlan, UpstreamVia};
-use berth_model::{App, Domain, DomainStatus, ProxyMode, ProxyStatus, Server, TlsSetting};
+use berth_model::{
+    App, Domain, DomainStatus, ProxyMode, ProxyStatus, Server, SpecDomain, TlsSetting,
+};
 
 use crate::Berth;
 use crate::error::ApiError;
@@ -73,7 +75,26 @@ impl Berth {
     /// The names `app` answers to, primary first: the stored primary (or the automatic
     /// `<app>.<base-domain>` when none is), then the others by name.
     pub(crate) fn hosts_of(&self, app: &App, server: &Server) -> Result<Vec<String>, ApiError> {
-        let stored = self.store.domains(&app.name)?;
+        let stored: Vec<SpecDomain> = self
+            .store
+            .domains(&app.name)?
+            .into_iter()
+            .map(|d| SpecDomain {
+                name: d.name,
+                primary: d.primary,
+            })
+            .collect();
+        self.hosts_for(app, server, &stored)
+    }
+
+    /// The names `app` answers at with these domains (the primary first, then its automatic
+    /// `<name>.<base domain>`, then the others).
+    pub(crate) fn hosts_for(
+        &self,
+        app: &App,
+        server: &Server,
+        domains: &[SpecDomain],
+    ) -> Result<Vec<String>, ApiError> {
         // A stage's instance answers at the names its stage gave it, not <name>.<base>.
         let auto = match self.store.instance(&app.name)? {
             Some(_) => None,
@@ -83,7 +104,7 @@ impl Berth {
                 .map(|base| format!("{}.{base}", app.name)),
         };
         let mut hosts = Vec::new();
-        if let Some(primary) = stored.iter().find(|d| d.primary) {
+        if let Some(primary) = domains.iter().find(|d| d.primary) {
             hosts.push(primary.name.clone());
         }
         if let Some(a) = &auto
@@ -91,9 +112,9 @@ impl Berth {
         {
             hosts.push(a.clone());
         }
-        for d in stored {
+        for d in domains {
             if !hosts.contains(&d.name) {
-                hosts.push(d.name);
+                hosts.push(d.name.clone());
             }
         }
         Ok(hosts)
@@ -109,10 +130,21 @@ impl Berth {
             return Ok(None);
         }
         let hosts = self.hosts_of(app, server)?;
-        if hosts.is_empty() {
+        route_with(app, server, hosts)
+    }
+
+    /// The route a deploy of `app` with these domains switches (a rollback's, as recorded).
+    pub(crate) fn route_plan_for(
+        &self,
+        app: &App,
+        server: &Server,
+        domains: &[SpecDomain],
+    ) -> Result<Option<RoutePlan>, ApiError> {
+        if server.proxy.is_none() {
             return Ok(None);
         }
-        Ok(route_to(app, server, hosts))
+        let hosts = self.hosts_for(app, server, domains)?;
+        route_with(app, server, hosts)
     }
 
     /// Makes Caddy's route of `app` match `hosts` (creating, updating or deleting it).
@@ -558,4 +590,16 @@ fn mode_name(mode: &ProxyMode) -> &'static str {
         ProxyMode::Managed { .. } => "managed",
         ProxyMode::Adopted => "adopted",
     }
+}
+
+/// The route of `app` at `hosts` (none without names).
+fn route_with(
+    app: &App,
+    server: &Server,
+    hosts: Vec<String>,
+) -> Result<Option<RoutePlan>, ApiError> {
+    if hosts.is_empty() {
+        return Ok(None);
+    }
+    Ok(route_to(app, server, hosts))
 }

@@ -4,9 +4,9 @@
 //! credentials, and linking apps to it.
 
 use berth_model::{App, ServiceDraft, ServiceInfo, ServiceKind, ServiceLink};
-use berth_secrets::{Sensitive, env_key};
 
 use crate::Berth;
+use crate::env::VarOwner;
 use crate::error::ApiError;
 
 /// Length of a generated password: letters and digits only, so it needs no escaping in a
@@ -27,9 +27,13 @@ impl Berth {
     /// or tag stores nothing), and stores it with credentials generated into the secrets
     /// store. It is not started: deploy it (`berth service create` does, at once).
     pub async fn service_create(&self, mut draft: ServiceDraft) -> Result<App, ApiError> {
-        if draft.server.is_empty() {
-            draft.server = self.server_or_only("")?;
+        if draft.project.as_deref() == Some("") {
+            draft.project = None;
         }
+        if let Some(p) = &draft.project {
+            self.store.project(p)?;
+        }
+        draft.server = self.server_for(&draft.server, draft.project.as_deref())?;
         let mut service = draft.validate(self.now())?;
         self.refuse_taken_name(&service.name)?;
         self.store.server(&service.server)?;
@@ -44,14 +48,7 @@ impl Berth {
         let db = ServiceKind::db_name(&service.name);
         let credentials = kind.credentials(&db, &password(), &password());
         for (key, value, secret) in credentials {
-            if secret {
-                self.secrets()
-                    .set(&env_key(&service.name, &key), &Sensitive::new(value))?;
-                self.store.set_env(&service.name, &key, None, true)?;
-            } else {
-                self.store
-                    .set_env(&service.name, &key, Some(&value), false)?;
-            }
+            self.put_var(VarOwner::App(&service.name), &key, &value, secret)?;
         }
         Ok(service)
     }
@@ -194,14 +191,7 @@ impl Berth {
         let env = self.store.env(&service.name)?;
         let mut values = Vec::new();
         for var in env {
-            let value = if var.secret {
-                self.secrets()
-                    .get(&env_key(&service.name, &var.key))?
-                    .map(|s| s.expose().clone())
-            } else {
-                var.value
-            };
-            if let Some(v) = value {
+            if let Some(v) = self.reveal_var(VarOwner::App(&service.name), &var.key)? {
                 values.push((var.key, v));
             }
         }

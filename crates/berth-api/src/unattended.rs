@@ -181,10 +181,11 @@ impl Berth {
             _ => Vec::new(),
         };
         let notifiers = self.notifier_specs(Some(&app.name))?;
+        let spec = self.spec_now(app)?;
         Ok(UnattendedSpec {
             server: server.name.clone(),
             app: app.clone(),
-            env: self.env_values(&app.name)?,
+            env: self.spec_values(&app.name, &spec)?,
             git_url: app.git.clone(),
             git_auth,
             images: app.base_images.or(&server.base_images),
@@ -193,7 +194,7 @@ impl Berth {
             notifiers,
             allow_force_push: false,
             image,
-            labels: self.container_labels(app)?,
+            labels: self.container_labels(&spec)?,
         })
     }
 

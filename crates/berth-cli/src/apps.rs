@@ -3,7 +3,7 @@
 use berth_api::Berth;
 use berth_model::size::format_memory;
 
-use crate::args::AppCmd;
+use crate::args::{AppCmd, AppSet, ProjectCmd};
 use crate::output::{Style, ago, table};
 use crate::{hooks, print_json};
 use berth_model::{App, AppDraft, BaseImages, EnvVar, Monitor, Volume, parse_cpus, parse_memory};
@@ -33,9 +33,16 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
                 (Some(registry), Some(image)) => Some(berth.registry_reference(registry, image)?),
                 (_, image) => image.clone(),
             };
+            // A project's server is where its members go unless told otherwise.
+            let server = match (&a.server, &a.project) {
+                (Some(s), _) => s.clone(),
+                (None, Some(p)) => berth.project(p)?.project.server.unwrap_or_default(),
+                (None, None) => String::new(),
+            };
             let mut draft = AppDraft {
                 name: a.name.clone(),
-                server: a.server.clone().unwrap_or_default(),
+                server,
+                project: a.project.clone(),
                 git: a.git.clone().unwrap_or_default(),
                 branch: a.branch.clone(),
                 image: image.clone(),
@@ -231,79 +238,7 @@ pub(crate) async fn app(berth: &Berth, cmd: AppCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AppCmd::Set {
-            app,
-            monitor_interval,
-            unhealthy_after,
-            release_command,
-            start_command,
-            app_dir,
-            json,
-        } => {
-            let interval = monitor_interval
-                .as_deref()
-                .map(Monitor::parse_interval)
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            if interval.is_none()
-                && unhealthy_after.is_none()
-                && release_command.is_none()
-                && start_command.is_none()
-                && app_dir.is_none()
-            {
-                anyhow::bail!(
-                    "nothing to change: give --monitor-interval, --unhealthy-after, --release-command, --start-command or --app-dir"
-                );
-            }
-            let mut a = berth.app(&app)?;
-            if let Some(cmd) = &start_command {
-                a = berth.app_set_start_command(&app, cmd)?;
-                if !json {
-                    match &a.start_command {
-                        Some(cmd) => {
-                            eprintln!("{}: starts with `{cmd}` from the next deploy", a.name)
-                        }
-                        None => eprintln!(
-                            "{}: no start command (the Procfile's web line, or what detection finds)",
-                            a.name
-                        ),
-                    }
-                }
-            }
-            if let Some(mode) = &app_dir {
-                a = berth.app_set_read_only_app_dir(&app, mode == "read-only")?;
-                if !json {
-                    eprintln!("{}: app directory {mode} from the next deploy", a.name);
-                }
-            }
-            if let Some(cmd) = &release_command {
-                a = berth.app_set_release_command(&app, cmd)?;
-                if !json {
-                    match &a.release_command {
-                        Some(cmd) => {
-                            eprintln!("{}: release command `{cmd}` from the next deploy", a.name)
-                        }
-                        None => eprintln!("{}: no release command", a.name),
-                    }
-                }
-            }
-            let mut warning = None;
-            if interval.is_some() || unhealthy_after.is_some() {
-                (a, warning) = berth
-                    .app_set_monitor(&app, interval, unhealthy_after)
-                    .await?;
-                if !json {
-                    eprintln!("{}: monitor {}", a.name, a.monitor.describe());
-                }
-            }
-            if json {
-                return print_json(&a);
-            }
-            if let Some(w) = warning {
-                eprintln!("warning: {w}");
-            }
-            Ok(())
-        }
+        AppCmd::Set(a) => app_set(berth, *a).await,
         AppCmd::Rm { name, purge } => {
             berth.app_rm(&name, purge).await?;
             eprintln!(
@@ -403,6 +338,249 @@ async fn stage(berth: &Berth, cmd: crate::args::StageCmd) -> anyhow::Result<()> 
         StageCmd::Rm { app, name } => {
             berth.stage_rm(&app, &name).await?;
             eprintln!("stage {name} of {app} removed, with its instances");
+            Ok(())
+        }
+    }
+}
+
+/// `berth app set APP --flag …`: every flag `app create` takes, checked together and written
+/// at once (a bad one changes nothing); says what changed and when it applies.
+async fn app_set(berth: &Berth, a: AppSet) -> anyhow::Result<()> {
+    let before = berth.app(&a.app)?;
+    let mut draft = AppDraft::of(&before);
+    let AppSet {
+        app: _,
+        project,
+        git,
+        image,
+        branch,
+        dockerfile,
+        port,
+        health_path,
+        health_timeout,
+        drain_timeout,
+        stop_grace,
+        cpus,
+        memory,
+        volumes,
+        rm_volumes,
+        build_image,
+        run_image,
+        monitor_interval,
+        unhealthy_after,
+        release_command,
+        start_command,
+        app_dir,
+        json,
+    } = a;
+    let mut given = false;
+    let mut set = |v: bool| given |= v;
+    set(project.is_some());
+    if project.is_some() {
+        draft.project = project;
+    }
+    if let Some(g) = git {
+        set(true);
+        draft.git = g;
+        draft.image = None;
+        if draft.branch.is_none() {
+            draft.branch = Some(App::DEFAULT_BRANCH.to_owned());
+        }
+    }
+    if let Some(i) = image {
+        set(true);
+        draft.image = Some(i);
+        draft.git = String::new();
+        draft.branch = None;
+        draft.dockerfile = None;
+    }
+    set(branch.is_some() || dockerfile.is_some() || port.is_some() || health_path.is_some());
+    if branch.is_some() {
+        draft.branch = branch;
+    }
+    if let Some(d) = dockerfile {
+        draft.dockerfile = (!d.is_empty()).then_some(d);
+    }
+    draft.port = port.or(draft.port);
+    draft.health_path = health_path.or(draft.health_path);
+    set(health_timeout.is_some() || drain_timeout.is_some() || stop_grace.is_some());
+    if let Some(t) = health_timeout {
+        draft.health_deadline_ms = Some(t * 1000);
+    }
+    draft.drain_timeout_secs = drain_timeout.or(draft.drain_timeout_secs);
+    draft.stop_grace_secs = stop_grace.or(draft.stop_grace_secs);
+    let unlimited = |v: &str| v.eq_ignore_ascii_case("none") || v.is_empty();
+    if let Some(c) = cpus {
+        set(true);
+        draft.cpus = if unlimited(&c) {
+            None
+        } else {
+            limit(Some(&c), parse_cpus)?
+        };
+    }
+    if let Some(m) = memory {
+        set(true);
+        draft.memory_bytes = if unlimited(&m) {
+            None
+        } else {
+            limit(Some(&m), parse_memory)?
+        };
+    }
+    for target in &rm_volumes {
+        set(true);
+        let n = draft.volumes.len();
+        draft.volumes.retain(|v| &v.target != target);
+        if draft.volumes.len() == n {
+            anyhow::bail!(
+                "{} mounts nothing at {target} (see `berth app show {}`)",
+                before.name,
+                before.name
+            );
+        }
+    }
+    for v in &volumes {
+        set(true);
+        let v = Volume::parse(v).map_err(anyhow::Error::msg)?;
+        draft.volumes.retain(|old| old.target != v.target);
+        draft.volumes.push(v);
+    }
+    if let Some(b) = build_image {
+        set(true);
+        draft.base_images.build = (!b.is_empty()).then_some(b);
+    }
+    if let Some(r) = run_image {
+        set(true);
+        draft.base_images.run = (!r.is_empty()).then_some(r);
+    }
+    let interval = monitor_interval
+        .as_deref()
+        .map(Monitor::parse_interval)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    set(interval.is_some() || unhealthy_after.is_some());
+    draft.monitor_interval_secs = interval.or(draft.monitor_interval_secs);
+    draft.unhealthy_after = unhealthy_after.or(draft.unhealthy_after);
+    set(release_command.is_some() || start_command.is_some() || app_dir.is_some());
+    draft.release_command = release_command.or(draft.release_command);
+    draft.start_command = start_command.or(draft.start_command);
+    if let Some(mode) = &app_dir {
+        draft.read_only_app_dir = Some(mode == "read-only");
+    }
+    if !given {
+        anyhow::bail!(
+            "nothing to change: give a setting to change (see `berth app set --help`), e.g. --memory 512m"
+        );
+    }
+    let after = berth.app_update(draft).await?;
+    let warning = if interval.is_some() || unhealthy_after.is_some() {
+        berth
+            .app_set_monitor(&after.name, interval, unhealthy_after)
+            .await?
+            .1
+    } else {
+        None
+    };
+    if json {
+        return print_json(&after);
+    }
+    let spec = |app: &App| berth_model::DeploySpec {
+        app: app.clone(),
+        env: Vec::new(),
+        domains: Vec::new(),
+    };
+    let diff = berth_model::diff_specs(&spec(&before), &spec(&after));
+    if diff.is_empty() && before.project == after.project {
+        eprintln!("{}: nothing changed", after.name);
+    }
+    if before.project != after.project {
+        eprintln!(
+            "{}: project {} → {}",
+            after.name,
+            before.project.as_deref().unwrap_or("-"),
+            after.project.as_deref().unwrap_or("-")
+        );
+    }
+    for c in &diff.changes {
+        eprintln!("{}: {}", after.name, c.line());
+    }
+    match diff.effect {
+        _ if diff.is_empty() => {}
+        berth_model::ChangeEffect::Record | berth_model::ChangeEffect::Route => {}
+        berth_model::ChangeEffect::Restart => eprintln!(
+            "takes effect with `berth restart {0}` (blue-green, no rebuild) or the next deploy",
+            after.name
+        ),
+        berth_model::ChangeEffect::Redeploy => eprintln!(
+            "takes effect with the next `berth deploy {}` (a new image)",
+            after.name
+        ),
+    }
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
+/// `berth project …`.
+pub(crate) async fn project(berth: &Berth, cmd: ProjectCmd) -> anyhow::Result<()> {
+    match cmd {
+        ProjectCmd::Create { name, server, json } => {
+            let p = berth.project_create(&name, server.as_deref())?;
+            if json {
+                return print_json(&p);
+            }
+            eprintln!(
+                "project {name} created{}: add apps with `berth app create APP --project {name} …`, variables with `berth env set --project {name} KEY=VALUE`",
+                p.server
+                    .as_deref()
+                    .map(|s| format!(" (its apps go to {s})"))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        ProjectCmd::Ls { json } => {
+            let projects = berth.projects()?;
+            if json {
+                return print_json(&projects);
+            }
+            let rows: Vec<Vec<String>> = projects
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.project.name.clone(),
+                        p.project.server.clone().unwrap_or_else(|| "-".into()),
+                        if p.members.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            p.members.join(", ")
+                        },
+                        p.env.len().to_string(),
+                    ]
+                })
+                .collect();
+            table(&["name", "server", "apps", "variables"], &rows);
+            Ok(())
+        }
+        ProjectCmd::Show { name, json } => {
+            let p = berth.project(&name)?;
+            if json {
+                return print_json(&p);
+            }
+            println!("{}", Style::new().bold(&p.project.name));
+            if let Some(s) = &p.project.server {
+                println!("  server       {s}");
+            }
+            for m in &p.members {
+                println!("  app          {m}");
+            }
+            for e in &p.env {
+                println!("  env          {}", crate::env::env_line(e));
+            }
+            Ok(())
+        }
+        ProjectCmd::Rm { name } => {
+            berth.project_rm(&name)?;
+            eprintln!("project {name} removed");
             Ok(())
         }
     }

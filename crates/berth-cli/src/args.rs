@@ -33,6 +33,9 @@ pub enum Command {
     /// Create, list, show and remove apps.
     #[command(subcommand)]
     App(AppCmd),
+    /// Group apps and services into projects whose variables every member gets.
+    #[command(subcommand)]
+    Project(ProjectCmd),
     /// Databases, caches and other images beside the apps: create, link to apps, stop, start,
     /// remove.
     #[command(subcommand)]
@@ -124,12 +127,17 @@ pub enum Command {
     },
     /// The stored deploy log of a deployment (build output; a failed app's last output).
     BuildLog { deployment: String },
-    /// Switch back to the previous healthy deployment (no rebuild).
+    /// Go back to an earlier healthy deployment (no rebuild): its image and everything it ran
+    /// with — settings, variables (secrets at the versions it ran with), domains. Shows what
+    /// changes and asks first.
     Rollback {
         app: String,
         /// A specific earlier deployment to go back to.
         #[arg(long, value_name = "DEPLOYMENT")]
         to: Option<String>,
+        /// Roll back without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Stop the app's container (it stays stopped until start, restart or deploy).
     Stop { app: String },
@@ -440,9 +448,12 @@ pub enum ServiceCmd {
 #[derive(Debug, clap::Args)]
 pub struct ServiceCreate {
     pub name: String,
-    /// The server (may be left out when there is only one).
+    /// The server (may be left out when there is only one, or the project names one).
     #[arg(long)]
     pub server: Option<String>,
+    /// The project it belongs to.
+    #[arg(long)]
+    pub project: Option<String>,
     /// postgres, mysql, mariadb or redis (left out with --image: any other image).
     #[arg(long)]
     pub kind: Option<String>,
@@ -861,31 +872,12 @@ pub enum AppCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Change an app's settings: the monitor's (at once, on a server with a relay), the
-    /// release and start commands and who owns its folder (from the next deploy).
-    Set {
-        app: String,
-        /// How often the monitor probes the health path: 30s, 2m, or `off`.
-        #[arg(long, value_name = "INTERVAL")]
-        monitor_interval: Option<String>,
-        /// Failed probes in a row before the monitor restarts the container.
-        #[arg(long, value_name = "N")]
-        unhealthy_after: Option<u32>,
-        /// A shell command run before each switch in a new container from the new image
-        /// (e.g. `bin/migrate`); failing fails the deploy. `''` removes it.
-        #[arg(long, value_name = "COMMAND")]
-        release_command: Option<String>,
-        /// The shell command that starts the app, instead of its Procfile's `web` line, what
-        /// detection guesses, or its image's CMD. `''` removes it.
-        #[arg(long, value_name = "COMMAND")]
-        start_command: Option<String>,
-        /// Who owns the app's folder in a generated image: `writable` (its user, the
-        /// default) or `read-only` (root).
-        #[arg(long, value_name = "MODE", value_parser = ["writable", "read-only"])]
-        app_dir: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Change an app's settings: every one `app create` takes. They apply from the next
+    /// deploy or restart (the monitor's at once, on a server with a relay).
+    #[command(
+        after_help = "Examples:\n  berth app set web --memory 512m --port 3000 --health-path /up\n  berth app set web --volume data:/data --rm-volume /cache\n  berth app set web --project shop"
+    )]
+    Set(Box<AppSet>),
     /// An app's settings.
     Show {
         name: String,
@@ -943,11 +935,87 @@ pub enum StageCmd {
 }
 
 #[derive(Debug, Args)]
+pub struct AppSet {
+    pub app: String,
+    /// Move it into a project (`''`: out of its project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Build from this git repository (path or URL) instead.
+    #[arg(long, value_name = "PATH_OR_URL", conflicts_with = "image")]
+    pub git: Option<String>,
+    /// Run this image instead (`registry/repository:tag`); it is pulled on the server first.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The branch deployed by default.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Dockerfile path in the repository (`''`: Dockerfile if present, else detection).
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<String>,
+    /// Port the app listens on in the container.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Path probed with GET after start; 2xx/3xx is healthy.
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// Seconds the new container has to become healthy.
+    #[arg(long, value_name = "SECS")]
+    pub health_timeout: Option<u64>,
+    /// Seconds the previous version gets to finish in-flight requests after the switch.
+    #[arg(long, value_name = "SECS")]
+    pub drain_timeout: Option<u32>,
+    /// Seconds a stopping container gets between SIGTERM and SIGKILL.
+    #[arg(long, value_name = "SECS")]
+    pub stop_grace: Option<u32>,
+    /// CPU limit, e.g. 0.5 (`none`: no limit).
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Memory limit, e.g. 256m or 1g (`none`: no limit).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// SRC:DST[:ro] (repeatable): adds a volume, or replaces the one mounted at DST.
+    #[arg(long = "volume", value_name = "SRC:DST")]
+    pub volumes: Vec<String>,
+    /// Stop mounting the volume at DST (repeatable; its data stays on the server).
+    #[arg(long = "rm-volume", value_name = "DST")]
+    pub rm_volumes: Vec<String>,
+    /// Build-stage base image for generated Dockerfiles (`''`: the server's default).
+    #[arg(long, value_name = "IMAGE")]
+    pub build_image: Option<String>,
+    /// Runtime base image for generated Dockerfiles (`''`: the server's default).
+    #[arg(long, value_name = "IMAGE")]
+    pub run_image: Option<String>,
+    /// How often the monitor probes the health path: 30s, 2m, or `off`.
+    #[arg(long, value_name = "INTERVAL")]
+    pub monitor_interval: Option<String>,
+    /// Failed probes in a row before the monitor restarts the container.
+    #[arg(long, value_name = "N")]
+    pub unhealthy_after: Option<u32>,
+    /// A shell command run before each switch in a new container from the new image
+    /// (e.g. `bin/migrate`); failing fails the deploy. `''` removes it.
+    #[arg(long, value_name = "COMMAND")]
+    pub release_command: Option<String>,
+    /// The shell command that starts the app, instead of its Procfile's `web` line, what
+    /// detection guesses, or its image's CMD. `''` removes it.
+    #[arg(long, value_name = "COMMAND")]
+    pub start_command: Option<String>,
+    /// Who owns the app's folder in a generated image: `writable` (its user, the
+    /// default) or `read-only` (root).
+    #[arg(long, value_name = "MODE", value_parser = ["writable", "read-only"])]
+    pub app_dir: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct AppCreate {
     pub name: String,
-    /// Server to run on (may be left out when there is only one).
+    /// Server to run on (may be left out when there is only one, or the project names one).
     #[arg(long)]
     pub server: Option<String>,
+    /// The project it belongs to (its variables are the app's too).
+    #[arg(long)]
+    pub project: Option<String>,
     /// Path to a git repository, or a URL git can clone.
     #[arg(long, value_name = "PATH_OR_URL", required_unless_present = "image")]
     pub git: Option<String>,
@@ -1024,35 +1092,82 @@ pub struct AppCreate {
 
 #[derive(Debug, Subcommand)]
 pub enum EnvCmd {
-    /// Set variables (they take effect on the next deploy or restart).
+    /// Set variables of an app, or of a project with --project (every member gets those; a
+    /// member's own value wins). They take effect on the next deploy or restart.
+    #[command(
+        after_help = "Examples:\n  berth env set web LOG_LEVEL=debug\n  berth env set --project shop LOG_LEVEL=info\n  berth env set web API_KEY=- --secret"
+    )]
     Set {
-        app: String,
-        /// With --secret, `KEY=-`: the value is asked for (or read from stdin), never written
-        /// on the command line.
-        #[arg(value_name = "KEY=VALUE", required = true)]
-        pairs: Vec<String>,
+        /// The app, then KEY=VALUE pairs (with --project: pairs only). With --secret,
+        /// `KEY=-`: the value is asked for (or read from stdin), never written on the
+        /// command line.
+        #[arg(value_name = "APP KEY=VALUE", required = true)]
+        args: Vec<String>,
+        /// Set the project's variables instead of an app's.
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
         /// Keep the values in the keychain; only the keys are recorded.
         #[arg(long)]
         secret: bool,
         /// Also pass the values to the app's builds as build args (NEXT_PUBLIC_*, VITE_*
-        /// style frameworks bake them into bundles). Never for secrets.
-        #[arg(long)]
+        /// style frameworks bake them into bundles). Never for secrets; apps only.
+        #[arg(long, conflicts_with = "project")]
         build: bool,
     },
-    /// Remove variables.
+    /// Remove variables of an app (or of a project with --project).
     Unset {
-        app: String,
-        #[arg(required = true)]
-        keys: Vec<String>,
+        /// The app, then keys (with --project: keys only).
+        #[arg(value_name = "APP KEY", required = true)]
+        args: Vec<String>,
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
     },
-    /// List variables (secret values are masked).
+    /// List variables (secret values are masked): an app's own, with --resolved what its
+    /// containers get (its project's too, and where each comes from), or a project's.
     Ls {
-        app: String,
+        /// The app (leave out with --project).
+        app: Option<String>,
+        #[arg(long, value_name = "PROJECT", conflicts_with_all = ["app", "resolved"])]
+        project: Option<String>,
+        /// Every variable the app's containers get, with where it comes from.
+        #[arg(long)]
+        resolved: bool,
         #[arg(long)]
         json: bool,
     },
     /// Print one variable's value, a secret one included (the window's "show").
-    Get { app: String, key: String },
+    Get {
+        /// The app, then the key (with --project: the key only).
+        #[arg(value_name = "APP KEY", required = true, num_args = 1..=2)]
+        args: Vec<String>,
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Create a project (`--server`: where members go when created without one).
+    Create {
+        name: String,
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Projects with their members and variables.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One project: its server, members and variables.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a project and its variables (refused while apps or services belong to it).
+    Rm { name: String },
 }
 
 #[cfg(test)]

@@ -79,10 +79,66 @@ pub(crate) fn ask(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
-/// `berth rollback APP [--to ID]`.
-pub(crate) async fn rollback(berth: &Berth, app: &str, to: Option<&str>) -> anyhow::Result<()> {
+/// `berth rollback APP [--to ID] [--yes]`: says where it goes back to and what changes (the
+/// image and every setting, variable and domain that differs), asks, then rolls back.
+pub(crate) async fn rollback(
+    berth: &Berth,
+    app: &str,
+    to: Option<&str>,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let (target, diff) = berth.rollback_preview(app, to)?;
+    let what = match (&target.commit, &target.image) {
+        (Some(c), _) => format!(
+            "{} {}",
+            target.git_ref,
+            berth_model::format::short_commit(c)
+        ),
+        (None, Some(image)) => image.clone(),
+        (None, None) => target.git_ref.clone(),
+    };
+    eprintln!(
+        "{app} goes back to deployment {} ({what}, {})",
+        target.id,
+        crate::output::ago(target.started_at)
+    );
+    if target.spec.is_none() {
+        eprintln!(
+            "  it was recorded before Berth kept what deployments ran with: its image comes back, with today's settings and variables"
+        );
+    } else if diff.is_empty() {
+        eprintln!("  its image; settings, variables and domains are as they are now");
+    } else {
+        eprintln!("  its image, and what it ran with:");
+        for c in &diff.changes {
+            eprintln!("    {}", c.line());
+        }
+    }
+    if !yes && !ask(&format!("roll {app} back?"))? {
+        use std::io::IsTerminal;
+        anyhow::bail!(if std::io::stdin().is_terminal() {
+            "not rolled back".to_owned()
+        } else {
+            format!(
+                "not rolled back: confirm with `berth rollback {app} --yes` (stdin is not a terminal to ask on)"
+            )
+        });
+    }
     let cancel = ctrl_c_token();
-    let d = berth.rollback(app, to, &print_event, cancel).await?;
+    let d = berth
+        .rollback(app, Some(&target.id), &print_event, cancel)
+        .await?;
+    if target.spec.is_some() && !diff.is_empty() {
+        eprintln!(
+            "restored {} of deployment {}",
+            diff.changes
+                .iter()
+                .map(|c| c.field.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            target.id
+        );
+    }
     print_live(berth, app, &d).await
 }
 

@@ -16,11 +16,43 @@ pub(crate) fn env_line(e: &EnvVar) -> String {
     }
 }
 
+/// An app's or a project's variables: which one a command is for.
+enum Owner {
+    App(String),
+    Project(String),
+}
+
+impl Owner {
+    /// With `--project`, every argument is the command's; without, the first names the app.
+    fn split(
+        project: Option<String>,
+        mut args: Vec<String>,
+    ) -> anyhow::Result<(Owner, Vec<String>)> {
+        match project {
+            Some(p) => Ok((Owner::Project(p), args)),
+            None if args.len() < 2 => anyhow::bail!(
+                "give the app, then what to change (`berth env set APP KEY=VALUE`), or --project PROJECT"
+            ),
+            None => {
+                let app = args.remove(0);
+                Ok((Owner::App(app), args))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Owner::App(a) => a.clone(),
+            Owner::Project(p) => format!("project {p}"),
+        }
+    }
+}
+
 pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
     match cmd {
         EnvCmd::Set {
-            app,
-            pairs,
+            args,
+            project,
             secret,
             build,
         } => {
@@ -29,6 +61,7 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                     "--secret and --build do not go together: a build arg stays readable in the image's history (`docker history`), so secrets are never passed to builds; read the secret at run time instead"
                 );
             }
+            let (owner, pairs) = Owner::split(project, args)?;
             let mut parsed = Vec::new();
             for p in &pairs {
                 parsed.push(EnvVar::parse_pair(p).map_err(anyhow::Error::msg)?);
@@ -47,49 +80,125 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                     }
                 }
             }
-            if build {
-                berth.env_set_build(&app, &parsed)?;
-            } else {
-                berth.env_set(&app, &parsed, secret)?;
-            }
-            eprintln!(
-                "set {}{} on {app}; it takes effect on the next deploy or `berth restart {app}`",
-                parsed
-                    .iter()
-                    .map(|(k, _)| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if build { " (passed to builds too)" } else { "" }
-            );
-            resync_warning(berth.webhook_resync(&app).await);
-            Ok(())
-        }
-        EnvCmd::Unset { app, keys } => {
-            for k in &keys {
-                if !berth.env_unset(&app, k)? {
-                    eprintln!("{k} was not set on {app}");
+            let keys = parsed
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            match &owner {
+                Owner::Project(p) => {
+                    berth.project_env_set(p, &parsed, secret)?;
+                    let members = berth.project(p)?.members;
+                    eprintln!(
+                        "set {keys} on project {p}; its apps get it on their next deploy or restart{}",
+                        if members.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", members.join(", "))
+                        }
+                    );
+                    for m in &members {
+                        resync_warning(berth.webhook_resync(m).await);
+                    }
+                }
+                Owner::App(app) => {
+                    if build {
+                        berth.env_set_build(app, &parsed)?;
+                    } else {
+                        berth.env_set(app, &parsed, secret)?;
+                    }
+                    eprintln!(
+                        "set {keys}{} on {app}; it takes effect on the next deploy or `berth restart {app}`",
+                        if build { " (passed to builds too)" } else { "" }
+                    );
+                    resync_warning(berth.webhook_resync(app).await);
                 }
             }
-            resync_warning(berth.webhook_resync(&app).await);
             Ok(())
         }
-        EnvCmd::Get { app, key } => {
-            let var = berth
-                .env_ls(&app)?
-                .into_iter()
-                .find(|v| v.key == key)
-                .with_context(|| format!("{key} is not set on {app}"))?;
-            let value = if var.secret {
-                berth.env_reveal(&app, &key)?.with_context(|| {
-                    format!("{key} is a secret of {app}, but the secrets store has no value for it")
-                })?
-            } else {
-                var.value.unwrap_or_default()
+        EnvCmd::Unset { args, project } => {
+            let (owner, keys) = match project {
+                Some(p) => (Owner::Project(p), args),
+                None => Owner::split(None, args)?,
             };
+            for k in &keys {
+                let existed = match &owner {
+                    Owner::App(app) => berth.env_unset(app, k)?,
+                    Owner::Project(p) => berth.project_env_unset(p, k)?,
+                };
+                if !existed {
+                    eprintln!("{k} was not set on {}", owner.describe());
+                }
+            }
+            if let Owner::App(app) = &owner {
+                resync_warning(berth.webhook_resync(app).await);
+            }
+            Ok(())
+        }
+        EnvCmd::Get { args, project } => {
+            let (owner, key) = match (project, args.as_slice()) {
+                (Some(p), [key]) => (Owner::Project(p), key.clone()),
+                (None, [app, key]) => (Owner::App(app.clone()), key.clone()),
+                (Some(_), _) => anyhow::bail!("give one key: `berth env get --project P KEY`"),
+                (None, _) => anyhow::bail!("give the app and the key: `berth env get APP KEY`"),
+            };
+            let value = match &owner {
+                Owner::App(app) => berth.env_reveal(app, &key)?,
+                Owner::Project(p) => berth.project_env_reveal(p, &key)?,
+            };
+            let value = value.with_context(|| {
+                format!(
+                    "{key} is not set on {} (or it is a secret the secrets store has no value for)",
+                    owner.describe()
+                )
+            })?;
             println!("{value}");
             Ok(())
         }
-        EnvCmd::Ls { app, json } => {
+        EnvCmd::Ls {
+            app,
+            project,
+            resolved,
+            json,
+        } => {
+            if let Some(p) = project {
+                let vars = berth.project_env(&p)?;
+                if json {
+                    return print_json(&vars);
+                }
+                for e in &vars {
+                    println!("{}", env_line(e));
+                }
+                return Ok(());
+            }
+            let Some(app) = app else {
+                anyhow::bail!("give the app (`berth env ls APP`) or --project PROJECT");
+            };
+            if resolved {
+                let vars = berth.env_resolved(&app)?;
+                if json {
+                    return print_json(&vars);
+                }
+                let rows: Vec<Vec<String>> = vars
+                    .iter()
+                    .map(|v| {
+                        vec![
+                            v.key.clone(),
+                            if v.secret {
+                                "******** (secret)".to_owned()
+                            } else {
+                                v.value.clone().unwrap_or_default()
+                            },
+                            match &v.overrides {
+                                Some(p) => format!("app (over project {p})"),
+                                None => v.from.describe(),
+                            },
+                        ]
+                    })
+                    .collect();
+                crate::output::table(&["key", "value", "from"], &rows);
+                return Ok(());
+            }
             let vars = berth.env_ls(&app)?;
             if json {
                 return print_json(&vars);

@@ -92,8 +92,12 @@ fn wants_json(cmd: &Command) -> bool {
             | ServerCmd::Import { json, .. },
         ) => *json,
         Command::Server(ServerCmd::Add(a)) => a.json,
-        Command::App(
-            AppCmd::Ls { json } | AppCmd::Show { json, .. } | AppCmd::Set { json, .. },
+        Command::App(AppCmd::Ls { json } | AppCmd::Show { json, .. }) => *json,
+        Command::App(AppCmd::Set(a)) => a.json,
+        Command::Project(
+            args::ProjectCmd::Ls { json }
+            | args::ProjectCmd::Show { json, .. }
+            | args::ProjectCmd::Create { json, .. },
         ) => *json,
         Command::App(AppCmd::Stage(args::StageCmd::Ls { json, .. })) => *json,
         Command::App(AppCmd::Create(a)) => a.json,
@@ -202,6 +206,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Server(cmd) => servers::server(berth, cmd).await,
         Command::App(cmd) => apps::app(berth, cmd).await,
+        Command::Project(cmd) => apps::project(berth, cmd).await,
         Command::Service(cmd) => services::service(berth, cmd).await,
         Command::Backup(cmd) => backups::backup(berth, cmd).await,
         Command::Cron(cmd) => backups::cron(berth, cmd).await,
@@ -221,7 +226,9 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Promote { app, to, tag, yes } => {
             deploys::promote(berth, &app, &to, tag.as_deref(), yes).await
         }
-        Command::Rollback { app, to } => deploys::rollback(berth, &app, to.as_deref()).await,
+        Command::Rollback { app, to, yes } => {
+            deploys::rollback(berth, &app, to.as_deref(), yes).await
+        }
         Command::Restart { app } => deploys::restart(berth, &app).await,
         Command::Stop { app } => deploys::stop(berth, &app).await,
         Command::Start { app } => deploys::start(berth, &app).await,

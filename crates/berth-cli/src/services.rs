@@ -22,6 +22,7 @@ pub(crate) async fn service(berth: &Berth, cmd: ServiceCmd) -> anyhow::Result<()
                 memory_bytes: limit(a.memory.as_deref(), parse_memory)?,
                 publish: a.publish.clone(),
                 volumes: a.volumes.clone(),
+                project: a.project.clone(),
             };
             // Said before anything is pulled (the rest is checked before the pull too).
             draft.kind()?;

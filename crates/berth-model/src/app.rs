@@ -118,6 +118,10 @@ pub struct EnvVar {
     /// Also passed to builds as a build arg (see [`App::build_env`]).
     #[serde(default)]
     pub build: bool,
+    /// A secret's version: each `env set --secret` makes a new one, and the secrets store
+    /// keeps the versions deployments ran with, so a rollback restores the value that ran.
+    #[serde(default)]
+    pub version: u32,
 }
 
 impl EnvVar {
@@ -136,6 +140,9 @@ impl EnvVar {
 pub struct App {
     pub name: String,
     pub server: String,
+    /// The project it belongs to (its variables are the app's too; the app's own win).
+    #[serde(default)]
+    pub project: Option<String>,
     /// A local path to a git repository or a URL git can clone; empty for an image app.
     pub git: String,
     /// The branch deployed by default; empty for an image app.
@@ -206,6 +213,9 @@ impl App {
 pub struct AppDraft {
     pub name: String,
     pub server: String,
+    /// The project it joins (`None`: none, or unchanged when editing).
+    #[serde(default)]
+    pub project: Option<String>,
     pub git: String,
     pub branch: Option<String>,
     /// An image to run instead of a git source to build (`registry/repository:tag`).
@@ -308,6 +318,35 @@ fn credentials_hidden(git: &str) -> Option<String> {
 }
 
 impl AppDraft {
+    /// A draft of `app` as it is (no env: variables have their own commands), to change a
+    /// few fields of and validate again (`berth app set`).
+    pub fn of(app: &App) -> AppDraft {
+        AppDraft {
+            name: app.name.clone(),
+            server: app.server.clone(),
+            project: Some(app.project.clone().unwrap_or_default()),
+            git: app.git.clone(),
+            branch: (!app.branch.is_empty()).then(|| app.branch.clone()),
+            image: app.image.clone(),
+            dockerfile: app.dockerfile.clone(),
+            port: Some(app.port),
+            health_path: Some(app.health.path.clone()),
+            health_deadline_ms: Some(app.health.deadline_ms),
+            cpus: app.limits.cpus,
+            memory_bytes: app.limits.memory_bytes,
+            volumes: app.volumes.clone(),
+            base_images: app.base_images.clone(),
+            stop_grace_secs: Some(app.stop_grace_secs),
+            drain_timeout_secs: Some(app.drain_timeout_secs),
+            monitor_interval_secs: Some(app.monitor.interval_secs),
+            unhealthy_after: Some(app.monitor.unhealthy_after),
+            release_command: Some(app.release_command.clone().unwrap_or_default()),
+            start_command: Some(app.start_command.clone().unwrap_or_default()),
+            read_only_app_dir: Some(app.read_only_app_dir),
+            env: Vec::new(),
+        }
+    }
+
     /// Checks every field and builds the app, filling defaults. `now` is unix milliseconds.
     pub fn validate(&self, now: i64) -> Result<App, InvalidApp> {
         validate_app_name(&self.name)?;
@@ -375,9 +414,14 @@ impl AppDraft {
             monitor.unhealthy_after =
                 crate::Monitor::check_unhealthy_after(n).map_err(InvalidApp::Monitor)?;
         }
+        let project = self.project.clone().filter(|p| !p.is_empty());
+        if let Some(p) = &project {
+            crate::names::validate_project_name(p)?;
+        }
         Ok(App {
             name: self.name.clone(),
             server: self.server.clone(),
+            project,
             git: self.git.trim().to_owned(),
             branch,
             dockerfile: if image.is_some() {

@@ -195,6 +195,10 @@ pub struct Deployment {
     /// other types), as built: a rollback to this deployment runs them again.
     #[serde(default)]
     pub processes: Vec<ProcessSpec>,
+    /// Everything it ran with (settings, resolved variables with secrets' versions, domains):
+    /// what a rollback to it restores. `None` for deployments recorded before Berth kept it.
+    #[serde(default)]
+    pub spec: Option<Box<crate::project::DeploySpec>>,
 }
 
 /// A process type that runs beside an app's web container, from the same image and env,
@@ -247,6 +251,7 @@ impl Deployment {
             error: None,
             steps: Vec::new(),
             processes: Vec::new(),
+            spec: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod format;
 pub mod image;
 pub mod monitor;
 pub mod names;
+pub mod project;
 pub mod registry;
 pub mod server;
 pub mod service;
@@ -44,7 +45,12 @@ pub use monitor::{
     ServerStats,
 };
 pub use names::{
-    InvalidName, validate_app_name, validate_env_key, validate_registry_name, validate_server_name,
+    InvalidName, validate_app_name, validate_env_key, validate_project_name,
+    validate_registry_name, validate_server_name,
+};
+pub use project::{
+    ChangeEffect, DeploySpec, EnvSource, Project, ProjectInfo, ResolvedVar, SpecChange, SpecDiff,
+    diff_specs, resolve_env,
 };
 pub use registry::{ImageTag, InvalidRegistry, Registry, RegistryDraft};
 pub use server::{

@@ -68,6 +68,11 @@ pub fn validate_app_name(name: &str) -> Result<(), InvalidName> {
     validate_slug("app", name)
 }
 
+/// Project names follow the same rule as app names.
+pub fn validate_project_name(name: &str) -> Result<(), InvalidName> {
+    validate_slug("project", name)
+}
+
 /// Server names follow the same rule as app names.
 pub fn validate_server_name(name: &str) -> Result<(), InvalidName> {
     validate_slug("server", name)

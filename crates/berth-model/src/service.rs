@@ -272,6 +272,9 @@ pub struct ServiceDraft {
     /// keeps it). A kind's data directory gets its named volume anyway.
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// The project it joins.
+    #[serde(default)]
+    pub project: Option<String>,
 }
 
 /// How long a service gets to become ready at a deploy (a first start initialises its data).
@@ -334,9 +337,13 @@ impl ServiceDraft {
             }
             volumes.push(v);
         }
+        if let Some(p) = &self.project {
+            crate::names::validate_project_name(p)?;
+        }
         Ok(App {
             name: self.name.clone(),
             server: self.server.clone(),
+            project: self.project.clone(),
             git: String::new(),
             branch: String::new(),
             image: Some(image),

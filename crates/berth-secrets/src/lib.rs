@@ -156,6 +156,30 @@ pub fn env_key(app: &str, key: &str) -> String {
     format!("env/{app}/{key}")
 }
 
+/// The key of one version of a secret env var: [`env_key`] for version 0 (a secret set before
+/// Berth kept versions), `env/<app>/<KEY>@<version>` for later ones.
+pub fn env_key_at(app: &str, key: &str, version: u32) -> String {
+    versioned(env_key(app, key), version)
+}
+
+/// The key of one version of a project's secret variable: `project-env/<project>/<KEY>@<version>`.
+pub fn project_env_key(project: &str, key: &str, version: u32) -> String {
+    versioned(format!("{}{key}", project_env_prefix(project)), version)
+}
+
+/// The prefix of every secret variable of `project` (for [`Secrets::delete_prefix`]).
+pub fn project_env_prefix(project: &str) -> String {
+    format!("project-env/{project}/")
+}
+
+fn versioned(key: String, version: u32) -> String {
+    if version == 0 {
+        key
+    } else {
+        format!("{key}@{version}")
+    }
+}
+
 /// The prefix of every secret env var of `app`: `env/<app>/` (for [`Secrets::delete_prefix`]).
 pub fn env_prefix(app: &str) -> String {
     format!("env/{app}/")

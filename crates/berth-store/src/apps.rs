@@ -14,7 +14,7 @@ const COLUMNS: &str = "name, server, git, branch, dockerfile, port, health_path,
                        volumes, base_build_image, base_run_image, stop_grace_secs, created_at, \
                        drain_timeout_secs, image, monitor_interval_secs, unhealthy_after, \
                        release_command, service, publish_port, start_command, \
-                       read_only_app_dir, build_env";
+                       read_only_app_dir, build_env, project";
 
 impl Store {
     /// Adds an app. [`StoreError::AlreadyExists`] if the name is taken, [`StoreError::NotFound`]
@@ -113,13 +113,41 @@ impl Store {
     }
 
     /// Adds or replaces an env var. A plain var needs a value; a secret var must come without
-    /// one (its value belongs in the secrets store), and only its key and flag are stored.
+    /// one (its value belongs in the secrets store), and only its key and flag are stored
+    /// (version 0: the secrets store's unversioned entry).
     pub fn set_env(
         &self,
         app: &str,
         key: &str,
         value: Option<&str>,
         secret: bool,
+    ) -> Result<(), StoreError> {
+        self.set_owned_env(EnvOwner::App(app), key, value, secret, 0)
+    }
+
+    /// Records that `key` of `app` is a secret whose current value is `version` in the secrets
+    /// store.
+    pub fn set_secret_env(&self, app: &str, key: &str, version: u32) -> Result<(), StoreError> {
+        self.set_owned_env(EnvOwner::App(app), key, None, true, version)
+    }
+
+    /// Removes an env var; returns whether it existed.
+    pub fn unset_env(&self, app: &str, key: &str) -> Result<bool, StoreError> {
+        self.unset_owned_env(EnvOwner::App(app), key)
+    }
+
+    /// The app's env vars by key; `value` is `None` for secrets.
+    pub fn env(&self, app: &str) -> Result<Vec<EnvVar>, StoreError> {
+        self.owned_env(EnvOwner::App(app))
+    }
+
+    pub(crate) fn set_owned_env(
+        &self,
+        owner: EnvOwner<'_>,
+        key: &str,
+        value: Option<&str>,
+        secret: bool,
+        version: u32,
     ) -> Result<(), StoreError> {
         validate_env_key(key).map_err(|e| StoreError::Invalid(e.to_string()))?;
         match (value, secret) {
@@ -135,37 +163,45 @@ impl Store {
             }
             _ => {}
         }
+        let (table, column) = owner.table();
         self.write(|tx| {
-            require_app(tx, app)?;
-            tx.prepare_cached(
-                "INSERT INTO env_vars (app, key, value, secret) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, secret = excluded.secret",
-            )?
-            .execute(params![app, key, value, secret])?;
+            owner.require(tx)?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO {table} ({column}, key, value, secret, version) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT ({column}, key) DO UPDATE SET value = excluded.value,
+                 secret = excluded.secret, version = excluded.version"
+            ))?
+            .execute(params![owner.name(), key, value, secret, version])?;
             Ok(())
         })
     }
 
-    /// Removes an env var; returns whether it existed.
-    pub fn unset_env(&self, app: &str, key: &str) -> Result<bool, StoreError> {
+    pub(crate) fn unset_owned_env(
+        &self,
+        owner: EnvOwner<'_>,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let (table, column) = owner.table();
         self.write(|tx| {
-            require_app(tx, app)?;
+            owner.require(tx)?;
             let deleted = tx
-                .prepare_cached("DELETE FROM env_vars WHERE app = ?1 AND key = ?2")?
-                .execute([app, key])?;
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE {column} = ?1 AND key = ?2"
+                ))?
+                .execute([owner.name(), key])?;
             Ok(deleted > 0)
         })
     }
 
-    /// The app's env vars by key; `value` is `None` for secrets.
-    pub fn env(&self, app: &str) -> Result<Vec<EnvVar>, StoreError> {
+    pub(crate) fn owned_env(&self, owner: EnvOwner<'_>) -> Result<Vec<EnvVar>, StoreError> {
+        let (table, column) = owner.table();
         self.read(|conn| {
-            require_app(conn, app)?;
-            let mut stmt = conn.prepare_cached(
-                "SELECT key, value, secret FROM env_vars WHERE app = ?1 ORDER BY key",
-            )?;
+            owner.require(conn)?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT key, value, secret, version FROM {table} WHERE {column} = ?1 ORDER BY key"
+            ))?;
             let vars = stmt
-                .query_map([app], |r| {
+                .query_map([owner.name()], |r| {
                     let secret: bool = r.get(2)?;
                     Ok(EnvVar {
                         key: r.get(0)?,
@@ -173,6 +209,7 @@ impl Store {
                         value: if secret { None } else { r.get(1)? },
                         secret,
                         build: false,
+                        version: r.get(3)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
@@ -181,9 +218,49 @@ impl Store {
     }
 }
 
+/// Whose variables: an app's or a project's.
+#[derive(Clone, Copy)]
+pub(crate) enum EnvOwner<'a> {
+    App(&'a str),
+    Project(&'a str),
+}
+
+impl EnvOwner<'_> {
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            EnvOwner::App(_) => ("env_vars", "app"),
+            EnvOwner::Project(_) => ("project_env", "project"),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            EnvOwner::App(n) | EnvOwner::Project(n) => n,
+        }
+    }
+
+    fn require(self, conn: &rusqlite::Connection) -> Result<(), Fail> {
+        match self {
+            EnvOwner::App(app) => require_app(conn, app),
+            EnvOwner::Project(p) => {
+                if exists(conn, "projects", "name", p)? {
+                    Ok(())
+                } else {
+                    Err(StoreError::not_found("project", p).into())
+                }
+            }
+        }
+    }
+}
+
 fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
     if !exists(tx, "servers", "name", &a.server)? {
         return Err(StoreError::not_found("server", &a.server).into());
+    }
+    if let Some(p) = &a.project
+        && !exists(tx, "projects", "name", p)?
+    {
+        return Err(StoreError::not_found("project", p).into());
     }
     let volumes = serde_json::to_string(&a.volumes)
         .map_err(|e| StoreError::Invalid(format!("volumes of app `{}`: {e}", a.name)))?;
@@ -197,7 +274,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
     let sql = if insert {
         format!(
             "INSERT INTO apps ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
         )
     } else {
         "UPDATE apps SET server = ?2, git = ?3, branch = ?4, dockerfile = ?5, port = ?6,
@@ -206,7 +283,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
          base_build_image = ?14, base_run_image = ?15, stop_grace_secs = ?16, created_at = ?17,
          drain_timeout_secs = ?18, image = ?19, monitor_interval_secs = ?20,
          unhealthy_after = ?21, release_command = ?22, service = ?23, publish_port = ?24,
-         start_command = ?25, read_only_app_dir = ?26, build_env = ?27
+         start_command = ?25, read_only_app_dir = ?26, build_env = ?27, project = ?28
          WHERE name = ?1"
             .to_owned()
     };
@@ -238,6 +315,7 @@ fn write_app(tx: &Transaction<'_>, a: &App, insert: bool) -> Result<(), Fail> {
         a.start_command,
         a.read_only_app_dir,
         build_env,
+        a.project,
     ])?;
     Ok(())
 }
@@ -297,5 +375,6 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
             let text: String = row.get(26)?;
             serde_json::from_str(&text).map_err(|e| bad_column(26, format!("build_env: {e}")))?
         },
+        project: row.get(27)?,
     })
 }

@@ -7,7 +7,7 @@ use crate::error::{Fail, StoreError};
 use crate::{Store, bad_column, exists, require_app, sql_limit};
 
 const COLUMNS: &str = "id, app, kind, status, git_ref, commit_sha, commit_message, runtime, image, \
-                       container, source_deployment, started_at, finished_at, failed_step, error, steps, digest, processes";
+                       container, source_deployment, started_at, finished_at, failed_step, error, steps, digest, processes, spec";
 
 /// Newest first; deployments started in the same millisecond in the order they were recorded.
 const NEWEST_FIRST: &str = "ORDER BY started_at DESC, rowid DESC";
@@ -87,7 +87,7 @@ impl Store {
                 "UPDATE deployments SET kind = ?2, status = ?3, git_ref = ?4, commit_sha = ?5,
                  commit_message = ?6, runtime = ?7, image = ?8, container = ?9,
                  source_deployment = ?10, started_at = ?11, finished_at = ?12, failed_step = ?13,
-                 error = ?14, steps = ?15, digest = ?16, processes = ?17
+                 error = ?14, steps = ?15, digest = ?16, processes = ?17, spec = ?18
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -108,6 +108,7 @@ impl Store {
                 steps_json(&d.steps)?,
                 d.digest,
                 processes_json(&d.processes)?,
+                spec_json(d)?,
             ])?;
             Ok(())
         })
@@ -284,7 +285,7 @@ fn insert(tx: &Transaction<'_>, d: &Deployment) -> Result<(), Fail> {
     check_single_active(tx, &d.app, &d.id, d.status)?;
     let sql = format!(
         "INSERT INTO deployments ({COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     );
     tx.prepare_cached(&sql)?.execute(params![
         d.id,
@@ -305,6 +306,7 @@ fn insert(tx: &Transaction<'_>, d: &Deployment) -> Result<(), Fail> {
         steps_json(&d.steps)?,
         d.digest,
         processes_json(&d.processes)?,
+        spec_json(d)?,
     ])?;
     Ok(())
 }
@@ -342,6 +344,14 @@ fn steps_json(steps: &[StepTiming]) -> Result<String, Fail> {
 fn processes_json(processes: &[ProcessSpec]) -> Result<String, Fail> {
     serde_json::to_string(processes)
         .map_err(|e| StoreError::Invalid(format!("deployment processes: {e}")).into())
+}
+
+fn spec_json(d: &Deployment) -> Result<Option<String>, Fail> {
+    d.spec
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Invalid(format!("deployment spec: {e}")).into())
 }
 
 fn deployment_from_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
@@ -382,6 +392,12 @@ fn deployment_from_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
         processes: {
             let text: String = row.get(17)?;
             serde_json::from_str(&text).map_err(|e| bad_column(17, format!("processes: {e}")))?
+        },
+        spec: match row.get::<_, Option<String>>(18)? {
+            Some(text) => Some(
+                serde_json::from_str(&text).map_err(|e| bad_column(18, format!("spec: {e}")))?,
+            ),
+            None => None,
         },
     })
 }

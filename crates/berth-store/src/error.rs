@@ -75,6 +75,7 @@ fn list_hint(kind: &str) -> &'static str {
         "app" => " (see `berth app ls`)",
         "server" => " (see `berth server ls`)",
         "registry" => " (see `berth registry ls`)",
+        "project" => " (see `berth project ls`)",
         _ => "",
     }
 }

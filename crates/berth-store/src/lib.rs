@@ -13,6 +13,7 @@ mod backups;
 mod deployments;
 mod domains;
 mod error;
+mod projects;
 mod registries;
 mod samples;
 mod schema;

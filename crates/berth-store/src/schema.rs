@@ -293,6 +293,27 @@ ALTER TABLE apps ADD COLUMN read_only_app_dir INTEGER NOT NULL DEFAULT 0 CHECK (
 ALTER TABLE apps ADD COLUMN build_env TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE deployments ADD COLUMN processes TEXT NOT NULL DEFAULT '[]';
 "#,
+    // 16: projects (apps grouped, with variables every member gets), secrets' versions (the
+    // keychain keeps each version a deployment ran with), and what each deployment ran with.
+    r#"
+CREATE TABLE projects (
+    name       TEXT PRIMARY KEY,
+    server     TEXT REFERENCES servers (name) ON DELETE SET NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE project_env (
+    project TEXT NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT,
+    secret  INTEGER NOT NULL CHECK (secret IN (0, 1)),
+    version INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (project, key),
+    CHECK ((secret = 1 AND value IS NULL) OR (secret = 0 AND value IS NOT NULL))
+) STRICT, WITHOUT ROWID;
+ALTER TABLE apps ADD COLUMN project TEXT REFERENCES projects (name);
+ALTER TABLE env_vars ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN spec TEXT;
+"#,
 ];
 
 /// The schema version this binary writes.

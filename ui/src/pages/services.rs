@@ -205,6 +205,7 @@ fn NewServiceDialog(on_done: Callback<Option<String>>) -> impl IntoView {
                     .map_err(invalid)?,
                 publish: opt(publish),
                 volumes: opt(volume).into_iter().collect(),
+                project: None,
             })
         })();
         let draft = match draft {

@@ -54,6 +54,7 @@ fn app(name: &str, server: &str) -> App {
     App {
         name: name.into(),
         server: server.into(),
+        project: None,
         git: "https://example.com/me/hello.git".into(),
         branch: "main".into(),
         image: None,
@@ -348,6 +349,57 @@ fn stopped_is_the_desired_state() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// projects
+
+#[test]
+fn projects_group_apps_and_keep_their_own_variables() {
+    let store = store_with_app();
+    let shop = berth_model::Project {
+        name: "shop".into(),
+        server: Some("prod".into()),
+        created_at: 1,
+    };
+    store.insert_project(&shop).unwrap();
+    check_err(
+        store.insert_project(&shop).unwrap_err(),
+        expect!["project `shop` already exists"],
+    );
+    store.set_project_env("shop", "LOG_LEVEL", "info").unwrap();
+    store.set_project_secret("shop", "API_KEY", 3).unwrap();
+    let env = store.project_env("shop").unwrap();
+    assert_eq!(env[0].key, "API_KEY");
+    assert_eq!((env[0].value.clone(), env[0].version), (None, 3));
+    assert_eq!(env[1].value.as_deref(), Some("info"));
+    let mut a = store.app("hello").unwrap();
+    a.project = Some("nope".into());
+    check_err(
+        store.update_app(&a).unwrap_err(),
+        expect!["project `nope` not found (see `berth project ls`)"],
+    );
+    a.project = Some("shop".into());
+    store.update_app(&a).unwrap();
+    assert_eq!(store.app("hello").unwrap().project.as_deref(), Some("shop"));
+    assert_eq!(store.project_members("shop").unwrap(), ["hello"]);
+    check_err(
+        store.delete_project("shop").unwrap_err(),
+        expect!["project `shop` is used by app hello: remove it first"],
+    );
+    a.project = None;
+    store.update_app(&a).unwrap();
+    store.delete_project("shop").unwrap();
+    assert!(store.projects().unwrap().is_empty());
+}
+
+#[test]
+fn a_secret_keeps_its_version() {
+    let store = store_with_app();
+    store.set_secret_env("hello", "TOKEN", 2).unwrap();
+    assert_eq!(store.env("hello").unwrap()[0].version, 2);
+    store.set_env("hello", "TOKEN", Some("plain"), false).unwrap();
+    assert_eq!(store.env("hello").unwrap()[0].version, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // env vars
 
 #[test]
@@ -364,19 +416,22 @@ fn env_round_trip() {
                 key: "DATABASE_URL".into(),
                 value: None,
                 secret: true,
-                build: false
+                build: false,
+                version: 0,
             },
             EnvVar {
                 key: "EMPTY".into(),
                 value: Some("".into()),
                 secret: false,
-                build: false
+                build: false,
+                version: 0,
             },
             EnvVar {
                 key: "PORT".into(),
                 value: Some("4000".into()),
                 secret: false,
-                build: false
+                build: false,
+                version: 0,
             },
         ]
     );

@@ -1,0 +1,187 @@
+//! Projects and what deployments ran with: a project's variables (a secret one too) reach its
+//! apps' containers under the apps' own values, every create flag can be changed with `app
+//! set`, and a rollback restores the image and the env, limits and secrets that ran.
+
+use berth_testkit::docker::{AppGuard, containers_of, ensure_busybox, inspect};
+use berth_testkit::{Berth, git, unique};
+
+/// The env of the app's one running container, as `KEY=VALUE` lines.
+fn container_env(app: &str) -> Vec<String> {
+    let containers = containers_of(app);
+    assert_eq!(
+        containers.len(),
+        1,
+        "one container of {app}: {containers:?}"
+    );
+    let json = inspect(&containers[0], "{{json .Config.Env}}");
+    serde_json::from_str(&json).unwrap()
+}
+
+fn memory_limit(app: &str) -> String {
+    inspect(&containers_of(app)[0], "{{.HostConfig.Memory}}")
+}
+
+fn has(env: &[String], pair: &str) -> bool {
+    env.iter().any(|e| e == pair)
+}
+
+#[test]
+fn project_variables_reach_apps_and_a_rollback_restores_what_ran() {
+    ensure_busybox();
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let project = unique("shop");
+    let app = unique("web");
+    let _guard = AppGuard(app.clone());
+
+    // A bad project name is refused, naming the rule.
+    let bad = b.fails(&["project", "create", "my shop"]);
+    assert!(bad.stderr.contains("may only contain"), "{}", bad.stderr);
+
+    b.ok(&["project", "create", &project, "--server", "here"]);
+    b.ok(&[
+        "env",
+        "set",
+        "--project",
+        &project,
+        "LOG_LEVEL=info",
+        "SHARED=yes",
+    ]);
+    b.ok_with_input(
+        &["env", "set", "--project", &project, "API_KEY=-", "--secret"],
+        "project-secret\n",
+    );
+    // No --server: the project's.
+    let repo = git::web_app("v1");
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--project",
+        &project,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+    ]);
+    let shown = b.ok(&["app", "show", &app, "--json"]).json();
+    assert_eq!(shown["project"], project.as_str());
+    assert_eq!(shown["server"], "here");
+    b.ok(&["env", "set", &app, "LOG_LEVEL=debug"]);
+    b.ok_with_input(
+        &["env", "set", &app, "TOKEN=-", "--secret"],
+        "first-token\n",
+    );
+
+    // Where each variable comes from, secrets masked.
+    let resolved = b.ok(&["env", "ls", &app, "--resolved", "--json"]).json();
+    let var = |key: &str| {
+        resolved
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} in {resolved}"))
+    };
+    assert_eq!(var("LOG_LEVEL")["value"], "debug");
+    assert_eq!(var("LOG_LEVEL")["from"]["scope"], "app");
+    assert_eq!(var("LOG_LEVEL")["overrides"], project.as_str());
+    assert_eq!(var("SHARED")["from"]["project"], project.as_str());
+    assert_eq!(var("API_KEY")["secret"], true);
+    assert!(var("API_KEY")["value"].is_null());
+    let table = b.ok(&["env", "ls", &app, "--resolved"]).stdout;
+    assert!(
+        table.contains(&format!("app (over project {project})")),
+        "{table}"
+    );
+    assert!(!table.contains("project-secret"), "{table}");
+
+    b.ok(&["deploy", &app]);
+    let env = container_env(&app);
+    for pair in [
+        "LOG_LEVEL=debug",
+        "SHARED=yes",
+        "API_KEY=project-secret",
+        "TOKEN=first-token",
+    ] {
+        assert!(has(&env, pair), "{pair} in {env:?}");
+    }
+    assert_eq!(memory_limit(&app), "0");
+    // The deployment records what it ran with: values, and secrets by version only.
+    let first = b.ok(&["deployments", &app, "--json"]).json()[0].clone();
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    let spec = first["spec"].to_string();
+    assert!(spec.contains("\"LOG_LEVEL\""), "{spec}");
+    assert!(
+        !spec.contains("first-token") && !spec.contains("project-secret"),
+        "{spec}"
+    );
+
+    // Every create flag can be changed; a bad one changes nothing.
+    let bad = b.fails(&["app", "set", &app, "--memory", "lots", "--port", "9090"]);
+    assert!(bad.stderr.contains("lots"), "{}", bad.stderr);
+    assert_eq!(
+        b.ok(&["app", "show", &app, "--json"]).json()["port"],
+        8080,
+        "nothing changed"
+    );
+    let set = b.ok(&["app", "set", &app, "--memory", "64m"]);
+    assert!(set.stderr.contains("memory: - → 64 MiB"), "{}", set.stderr);
+    assert!(
+        set.stderr.contains(&format!("berth restart {app}")),
+        "{}",
+        set.stderr
+    );
+    b.ok(&["env", "set", &app, "GREETING=second"]);
+    b.ok_with_input(
+        &["env", "set", &app, "TOKEN=-", "--secret"],
+        "second-token\n",
+    );
+    b.ok(&["restart", &app]);
+    let env = container_env(&app);
+    assert!(has(&env, "TOKEN=second-token"), "{env:?}");
+    assert!(has(&env, "GREETING=second"), "{env:?}");
+    assert_eq!(memory_limit(&app), (64u64 << 20).to_string());
+
+    // Without a terminal to ask on, a rollback wants --yes, and changes nothing.
+    let asked = b.fails(&["rollback", &app]);
+    assert!(asked.stderr.contains("--yes"), "{}", asked.stderr);
+    assert!(
+        asked.stderr.contains("memory: 64 MiB → -"),
+        "{}",
+        asked.stderr
+    );
+    assert!(
+        asked.stderr.contains("env TOKEN: secret v2 → secret v1"),
+        "{}",
+        asked.stderr
+    );
+    assert!(!asked.stderr.contains("first-token"), "{}", asked.stderr);
+    assert!(has(&container_env(&app), "TOKEN=second-token"));
+
+    let back = b.ok(&["rollback", &app, "--yes"]);
+    assert!(back.stderr.contains(&first_id), "{}", back.stderr);
+    assert!(back.stderr.contains("restored"), "{}", back.stderr);
+    let env = container_env(&app);
+    assert!(has(&env, "TOKEN=first-token"), "{env:?}");
+    assert!(!env.iter().any(|e| e.starts_with("GREETING=")), "{env:?}");
+    assert!(has(&env, "API_KEY=project-secret"), "{env:?}");
+    assert_eq!(memory_limit(&app), "0");
+    // The records are what runs: nothing left to differ.
+    let shown = b.ok(&["app", "show", &app, "--json"]).json();
+    assert!(shown["limits"]["memory_bytes"].is_null(), "{shown}");
+    assert_eq!(
+        b.ok(&["env", "get", &app, "TOKEN"]).stdout.trim(),
+        "first-token"
+    );
+    let own = b.ok(&["env", "ls", &app]).stdout;
+    assert!(!own.contains("GREETING"), "{own}");
+
+    // A project with members stays; out of it, it goes.
+    let busy = b.fails(&["project", "rm", &project]);
+    assert!(busy.stderr.contains(&app), "{}", busy.stderr);
+    b.ok(&["app", "set", &app, "--project", ""]);
+    b.ok(&["project", "rm", &project]);
+    assert!(!b.ok(&["project", "ls"]).stdout.contains(&project));
+}
