@@ -128,20 +128,20 @@ fn project_variables_reach_apps_and_a_rollback_restores_what_ran() {
     );
     let set = b.ok(&["app", "set", &app, "--memory", "64m"]);
     assert!(set.stderr.contains("memory: - → 64 MiB"), "{}", set.stderr);
-    assert!(
-        set.stderr.contains(&format!("berth restart {app}")),
-        "{}",
-        set.stderr
-    );
     b.ok(&["env", "set", &app, "GREETING=second"]);
     b.ok_with_input(
         &["env", "set", &app, "TOKEN=-", "--secret"],
         "second-token\n",
     );
-    b.ok(&["restart", &app]);
+    // Pending, secrets by version only; then applied at once by the last edit.
+    let plan = b.ok(&["plan", &app]).stderr;
+    assert!(plan.contains("env TOKEN: secret v1 → secret v2"), "{plan}");
+    assert!(!plan.contains("second-token"), "{plan}");
+    b.ok(&["env", "set", &app, "LOG_LEVEL=trace", "--apply"]);
     let env = container_env(&app);
     assert!(has(&env, "TOKEN=second-token"), "{env:?}");
     assert!(has(&env, "GREETING=second"), "{env:?}");
+    assert!(has(&env, "LOG_LEVEL=trace"), "{env:?}");
     assert_eq!(memory_limit(&app), (64u64 << 20).to_string());
 
     // Without a terminal to ask on, a rollback wants --yes, and changes nothing.
@@ -177,6 +177,26 @@ fn project_variables_reach_apps_and_a_rollback_restores_what_ran() {
     );
     let own = b.ok(&["env", "ls", &app]).stdout;
     assert!(!own.contains("GREETING"), "{own}");
+    assert!(own.contains("LOG_LEVEL=debug"), "{own}");
+    assert!(b.ok(&["plan", &app]).stderr.contains("nothing pending"));
+
+    // A project's variable is pending for its members; discarding it at the project puts
+    // back what they run with.
+    b.ok(&["env", "set", "--project", &project, "SHARED=no"]);
+    let plan = b.ok(&["plan", "--project", &project]).stderr;
+    assert!(
+        plan.contains(&format!(
+            "env SHARED: yes (project {project}) → no (project {project})"
+        )),
+        "{plan}"
+    );
+    b.ok(&["discard", "--project", &project]);
+    assert_eq!(
+        b.ok(&["env", "get", "--project", &project, "SHARED"])
+            .stdout
+            .trim(),
+        "yes"
+    );
 
     // A project with members stays; out of it, it goes.
     let busy = b.fails(&["project", "rm", &project]);

@@ -89,6 +89,51 @@ fn routed(tls: &str) -> Routed {
     }
 }
 
+/// Runs `during` under three request loops through Caddy at `host`; asserts none failed and
+/// returns the bodies seen, in the order they changed (the same for every loop).
+fn under_load(http: u16, host: &str, during: impl FnOnce()) -> Vec<String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            let host = host.to_owned();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed, mut seen) = (0u32, Vec::new(), Vec::<String>::new());
+                while !stop.load(Ordering::Relaxed) {
+                    match through_caddy(http, &host) {
+                        Some((200, body)) => {
+                            ok += 1;
+                            if seen.last() != Some(&body) {
+                                seen.push(body);
+                            }
+                        }
+                        other => failed.push(format!("{other:?}")),
+                    }
+                }
+                (ok, failed, seen)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    during();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for load in loads {
+        let (ok, failed, seen) = load.join().unwrap();
+        assert!(
+            failed.is_empty(),
+            "{} failed requests during the switch: {failed:?}",
+            failed.len()
+        );
+        assert!(ok > 20, "only {ok} requests ran during the switch");
+        all.push(seen);
+    }
+    all.dedup();
+    assert_eq!(all.len(), 1, "every loop saw the same: {all:?}");
+    all.remove(0)
+}
+
 fn through_caddy(port: u16, host: &str) -> Option<(u16, String)> {
     http_get_host(&format!("127.0.0.1:{port}"), host, "/")
         .map(|(s, body)| (s, body.trim().to_owned()))
@@ -150,49 +195,72 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
     // removing a domain meanwhile changes Caddy's config too: each change swaps its listening
     // socket, and a connection queued on the old one must still be answered.
     repo.commit_version("v2");
-    let stop = Arc::new(AtomicBool::new(false));
-    let http = r.http;
-    let loads: Vec<_> = (0..3)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let (mut ok, mut failed, mut seen) = (0u32, Vec::new(), Vec::<String>::new());
-                while !stop.load(Ordering::Relaxed) {
-                    match through_caddy(http, "www.example.test") {
-                        Some((200, body)) => {
-                            ok += 1;
-                            if seen.last() != Some(&body) {
-                                seen.push(body);
-                            }
-                        }
-                        other => failed.push(format!("{other:?}")),
-                    }
-                }
-                (ok, failed, seen)
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    b.ok(&["domain", "add", &app, "extra.example.test"]);
-    b.ok(&["deploy", &app]);
-    b.ok(&["domain", "rm", &app, "extra.example.test"]);
-    std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    for load in loads {
-        let (ok, failed, seen) = load.join().unwrap();
-        assert!(
-            failed.is_empty(),
-            "{} failed requests during the switch: {failed:?}",
-            failed.len()
-        );
-        assert!(ok > 20, "only {ok} requests ran during the deploy");
-        assert_eq!(
-            seen,
-            ["hello v1", "hello v2"],
-            "responses switch once, from v1 to v2"
-        );
-    }
+    let seen = under_load(r.http, "www.example.test", || {
+        b.ok(&["domain", "add", &app, "extra.example.test"]);
+        b.ok(&["deploy", &app]);
+        b.ok(&["domain", "rm", &app, "extra.example.test"]);
+    });
+    assert_eq!(
+        seen,
+        ["hello v1", "hello v2"],
+        "responses switch once, from v1 to v2"
+    );
     assert_eq!(containers_of(&app).len(), 1);
+
+    // Edits wait, shown by `plan`; `apply` restarts blue-green under the same load.
+    b.ok(&["env", "set", &app, "GREETING=applied"]);
+    let set = b.ok(&["app", "set", &app, "--memory", "64m"]);
+    assert!(
+        set.stderr.contains(&format!("berth apply {app}")),
+        "{}",
+        set.stderr
+    );
+    let plan = b.ok(&["plan", &app, "--json"]).json();
+    assert_eq!(plan["diff"]["effect"], "restart", "{plan}");
+    let fields: Vec<&str> = plan["diff"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["memory", "env GREETING"]);
+    let before = containers_of(&app);
+    let seen = under_load(r.http, "www.example.test", || {
+        let applied = b.ok(&["apply", &app, "--yes"]);
+        assert!(
+            applied.stderr.contains("memory: - → 64 MiB"),
+            "{}",
+            applied.stderr
+        );
+    });
+    assert_eq!(seen, ["hello v2"], "the same image serves throughout");
+    let after = containers_of(&app);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "a new container runs the new settings");
+    assert_eq!(
+        berth_testkit::docker::inspect(&after[0], "{{.HostConfig.Memory}}"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        b.ok(&["plan", &app, "--json"]).json()["diff"]["changes"],
+        serde_json::json!([])
+    );
+
+    // An apply that fails (a port the app does not listen on) leaves what serves, and the
+    // change pending until discarded.
+    b.ok(&["app", "set", &app, "--port", "9090"]);
+    let failed = b.fails(&["apply", &app, "--yes"]);
+    assert!(failed.stderr.contains("health-check"), "{}", failed.stderr);
+    assert_eq!(containers_of(&app), after, "the serving container stays");
+    assert_eq!(
+        through_caddy(r.http, "www.example.test"),
+        Some((200, "hello v2".into()))
+    );
+    let plan = b.ok(&["plan", &app]).stderr;
+    assert!(plan.contains("port: 8080 → 9090"), "{plan}");
+    b.ok(&["discard", &app]);
+    assert_eq!(b.ok(&["app", "show", &app, "--json"]).json()["port"], 8080);
+    assert!(b.ok(&["plan", &app]).stderr.contains("nothing pending"));
 
     // A deploy that fails its health check leaves the route on the serving container.
     repo.remove("www/healthz", "drop healthz");

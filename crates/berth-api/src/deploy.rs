@@ -300,6 +300,8 @@ impl Berth {
         to: Option<&str>,
     ) -> Result<(Deployment, berth_model::SpecDiff), ApiError> {
         let app = self.store.app(app)?;
+        // Say at once that another operation runs (its lock is held), not what it may change.
+        drop(AppLock::acquire(self.data_dir(), &app.name, "a rollback")?);
         let target = self.rollback_target(&app, to)?;
         let diff = match &target.spec {
             Some(spec) => berth_model::diff_specs(&self.spec_now(&app)?, spec),
@@ -753,7 +755,7 @@ impl Berth {
             Ok(d) => {
                 self.store.set_app_stopped(&app.name, false)?;
                 if restoring {
-                    self.restore_records(&spec)?;
+                    self.restore_records(&spec, "rollback.restored")?;
                 }
                 self.audit(
                     &format!("{}.success", d.kind.as_str()),
@@ -901,10 +903,11 @@ impl Berth {
         Ok(out)
     }
 
-    /// Makes the records what a rollback restored: the app's settings, its own variables
-    /// (secrets point at the restored versions, still in the secrets store) and its domains.
-    /// The project's variables are the project's: one app's rollback leaves them.
-    fn restore_records(&self, spec: &DeploySpec) -> Result<(), ApiError> {
+    /// Makes the records what `spec` ran with (a rollback restored it, or pending changes are
+    /// discarded): the app's settings, its own variables (secrets point at the versions it ran
+    /// with, still in the secrets store) and its domains. The project's variables are the
+    /// project's: one app's rollback leaves them. `why` is the audit entry.
+    pub(crate) fn restore_records(&self, spec: &DeploySpec, why: &str) -> Result<(), ApiError> {
         let app = &spec.app;
         let mut record = self.store.app(&app.name)?;
         record = App {
@@ -912,6 +915,8 @@ impl Berth {
             server: record.server,
             project: record.project,
             created_at: record.created_at,
+            // The monitor's settings apply at once, not with deployments.
+            monitor: record.monitor,
             ..app.clone()
         };
         self.store.update_app(&record)?;
@@ -922,23 +927,7 @@ impl Berth {
                 .iter()
                 .filter(|v| v.from == EnvSource::App)
                 .collect();
-            for old in self.store.env(&owner)? {
-                if !own.iter().any(|v| v.key == old.key) {
-                    self.store.unset_env(&owner, &old.key)?;
-                }
-            }
-            for v in own {
-                if v.secret {
-                    self.store.set_secret_env(&owner, &v.key, v.version)?;
-                } else {
-                    self.store.set_env(
-                        &owner,
-                        &v.key,
-                        Some(v.value.as_deref().unwrap_or("")),
-                        false,
-                    )?;
-                }
-            }
+            self.restore_vars(VarOwner::App(&owner), &own)?;
         }
         let now = self.now();
         let current = self.store.domains(&app.name)?;
@@ -965,11 +954,7 @@ impl Berth {
         if current.iter().find(|d| d.primary).map(|d| d.name.as_str()) != primary {
             self.store.set_primary_domain(&app.name, primary)?;
         }
-        self.audit(
-            "rollback.restored",
-            &app.name,
-            "settings, variables and domains",
-        );
+        self.audit(why, &app.name, "settings, variables and domains");
         Ok(())
     }
 

@@ -238,7 +238,7 @@ pub(crate) enum VarOwner<'a> {
 }
 
 impl VarOwner<'_> {
-    fn vars(self, store: &Store) -> Result<Vec<EnvVar>, ApiError> {
+    pub(crate) fn vars(self, store: &Store) -> Result<Vec<EnvVar>, ApiError> {
         Ok(match self {
             VarOwner::App(a) => store.env(a)?,
             VarOwner::Project(p) => store.project_env(p)?,
@@ -252,7 +252,12 @@ impl VarOwner<'_> {
         }
     }
 
-    fn record_secret(self, store: &Store, key: &str, version: u32) -> Result<(), ApiError> {
+    pub(crate) fn record_secret(
+        self,
+        store: &Store,
+        key: &str,
+        version: u32,
+    ) -> Result<(), ApiError> {
         match self {
             VarOwner::App(a) => store.set_secret_env(a, key, version)?,
             VarOwner::Project(p) => store.set_project_secret(p, key, version)?,
@@ -260,7 +265,12 @@ impl VarOwner<'_> {
         Ok(())
     }
 
-    fn record_plain(self, store: &Store, key: &str, value: &str) -> Result<(), ApiError> {
+    pub(crate) fn record_plain(
+        self,
+        store: &Store,
+        key: &str,
+        value: &str,
+    ) -> Result<(), ApiError> {
         match self {
             VarOwner::App(a) => store.set_env(a, key, Some(value), false)?,
             VarOwner::Project(p) => store.set_project_env(p, key, value)?,
@@ -268,7 +278,7 @@ impl VarOwner<'_> {
         Ok(())
     }
 
-    fn unset(self, store: &Store, key: &str) -> Result<bool, ApiError> {
+    pub(crate) fn unset(self, store: &Store, key: &str) -> Result<bool, ApiError> {
         Ok(match self {
             VarOwner::App(a) => store.unset_env(a, key)?,
             VarOwner::Project(p) => store.unset_project_env(p, key)?,

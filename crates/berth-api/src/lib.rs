@@ -19,6 +19,7 @@ mod images;
 mod lock;
 mod monitor;
 mod notify;
+mod pending;
 mod poll;
 mod projects;
 mod reconcile;

@@ -457,6 +457,7 @@ impl Berth {
         }
         self.sync_route(&app, &server, hosts).await?;
         self.store.add_domain(&d)?;
+        self.serving_domains_follow(&app.name)?;
         self.audit(
             "domain.add",
             &app.name,
@@ -503,6 +504,7 @@ impl Berth {
             .collect();
         self.sync_route(&app, &server, hosts).await?;
         self.store.remove_domain(&app.name, &name)?;
+        self.serving_domains_follow(&app.name)?;
         self.audit("domain.rm", &app.name, &name);
         self.webhook_resync(&app.name).await;
         Ok(())

@@ -448,6 +448,7 @@ impl Berth {
                 )));
             }
             self.store.remove_domain(other, &name)?;
+            self.serving_domains_follow(other)?;
         }
         self.store.add_domain(&Domain {
             app: newest.name.clone(),
@@ -455,6 +456,7 @@ impl Berth {
             primary: false,
             created_at: self.now(),
         })?;
+        self.serving_domains_follow(&newest.name)?;
         Ok(Some(holder))
     }
 

@@ -371,6 +371,7 @@ async fn app_set(berth: &Berth, a: AppSet) -> anyhow::Result<()> {
         release_command,
         start_command,
         app_dir,
+        apply,
         json,
     } = a;
     let mut given = false;
@@ -503,17 +504,14 @@ async fn app_set(berth: &Berth, a: AppSet) -> anyhow::Result<()> {
     for c in &diff.changes {
         eprintln!("{}: {}", after.name, c.line());
     }
-    match diff.effect {
-        _ if diff.is_empty() => {}
-        berth_model::ChangeEffect::Record | berth_model::ChangeEffect::Route => {}
-        berth_model::ChangeEffect::Restart => eprintln!(
-            "takes effect with `berth restart {0}` (blue-green, no rebuild) or the next deploy",
-            after.name
-        ),
-        berth_model::ChangeEffect::Redeploy => eprintln!(
-            "takes effect with the next `berth deploy {}` (a new image)",
-            after.name
-        ),
+    if apply {
+        crate::pending::apply_now(berth, &after.name).await?;
+    } else if !diff.is_empty() {
+        eprintln!(
+            "pending: `berth apply {0}` puts it in place ({1}; `berth plan {0}` shows everything pending)",
+            after.name,
+            diff.effect.describe()
+        );
     }
     if let Some(w) = warning {
         eprintln!("warning: {w}");

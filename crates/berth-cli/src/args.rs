@@ -139,6 +139,34 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Pending changes: what an app's settings, variables and domains say now against what
+    /// its serving deployment runs with, and what applying them takes.
+    Plan {
+        /// The app (leave out with --project).
+        app: Option<String>,
+        /// Every app and service of the project.
+        #[arg(long, value_name = "PROJECT", conflicts_with = "app")]
+        project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put pending changes in place with the least that does it: a route change, a blue-green
+    /// restart from the serving image, or a redeploy. A failure leaves what serves as it was
+    /// and the changes pending.
+    Apply {
+        app: Option<String>,
+        #[arg(long, value_name = "PROJECT", conflicts_with = "app")]
+        project: Option<String>,
+        /// Apply without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Set the records back to what the serving deployment runs with (pending changes gone).
+    Discard {
+        app: Option<String>,
+        #[arg(long, value_name = "PROJECT", conflicts_with = "app")]
+        project: Option<String>,
+    },
     /// Stop the app's container (it stays stopped until start, restart or deploy).
     Stop { app: String },
     /// Start the app's container again and wait until it is healthy.
@@ -1003,6 +1031,9 @@ pub struct AppSet {
     /// default) or `read-only` (root).
     #[arg(long, value_name = "MODE", value_parser = ["writable", "read-only"])]
     pub app_dir: Option<String>,
+    /// Apply at once (`berth apply`) instead of leaving the change pending.
+    #[arg(long)]
+    pub apply: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -1113,6 +1144,9 @@ pub enum EnvCmd {
         /// style frameworks bake them into bundles). Never for secrets; apps only.
         #[arg(long, conflicts_with = "project")]
         build: bool,
+        /// Apply at once (`berth apply`) instead of leaving the change pending.
+        #[arg(long)]
+        apply: bool,
     },
     /// Remove variables of an app (or of a project with --project).
     Unset {
@@ -1121,6 +1155,9 @@ pub enum EnvCmd {
         args: Vec<String>,
         #[arg(long, value_name = "PROJECT")]
         project: Option<String>,
+        /// Apply at once (`berth apply`) instead of leaving the change pending.
+        #[arg(long)]
+        apply: bool,
     },
     /// List variables (secret values are masked): an app's own, with --resolved what its
     /// containers get (its project's too, and where each comes from), or a project's.

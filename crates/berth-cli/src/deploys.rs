@@ -18,6 +18,12 @@ pub(crate) async fn deploy(
     yes: bool,
 ) -> anyhow::Result<()> {
     let staged = stage.is_some() || !berth.stages(app)?.is_empty();
+    // A deploy applies what is pending: say what first.
+    let pending = berth.plan(app)?;
+    if !pending.is_empty() {
+        eprintln!("this deploy also applies what is pending:");
+        crate::pending::print_plan(&pending);
+    }
     if !staged {
         let d = berth
             .deploy(app, git_ref, &print_event, ctrl_c_token())

@@ -55,6 +55,7 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
             project,
             secret,
             build,
+            apply,
         } => {
             if secret && build {
                 anyhow::bail!(
@@ -90,15 +91,23 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                     berth.project_env_set(p, &parsed, secret)?;
                     let members = berth.project(p)?.members;
                     eprintln!(
-                        "set {keys} on project {p}; its apps get it on their next deploy or restart{}",
+                        "set {keys} on project {p}{}",
                         if members.is_empty() {
                             String::new()
+                        } else if apply {
+                            format!("; applying to {}", members.join(", "))
                         } else {
-                            format!(" ({})", members.join(", "))
+                            format!(
+                                "; pending for {} (`berth plan --project {p}`, `berth apply --project {p}`)",
+                                members.join(", ")
+                            )
                         }
                     );
                     for m in &members {
                         resync_warning(berth.webhook_resync(m).await);
+                    }
+                    if apply {
+                        crate::pending::apply(berth, None, Some(p), true).await?;
                     }
                 }
                 Owner::App(app) => {
@@ -108,15 +117,27 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                         berth.env_set(app, &parsed, secret)?;
                     }
                     eprintln!(
-                        "set {keys}{} on {app}; it takes effect on the next deploy or `berth restart {app}`",
-                        if build { " (passed to builds too)" } else { "" }
+                        "set {keys}{} on {app}{}",
+                        if build { " (passed to builds too)" } else { "" },
+                        if apply {
+                            String::new()
+                        } else {
+                            format!("; pending (`berth plan {app}`, `berth apply {app}`)")
+                        }
                     );
                     resync_warning(berth.webhook_resync(app).await);
+                    if apply {
+                        crate::pending::apply_now(berth, app).await?;
+                    }
                 }
             }
             Ok(())
         }
-        EnvCmd::Unset { args, project } => {
+        EnvCmd::Unset {
+            args,
+            project,
+            apply,
+        } => {
             let (owner, keys) = match project {
                 Some(p) => (Owner::Project(p), args),
                 None => Owner::split(None, args)?,
@@ -130,8 +151,17 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                     eprintln!("{k} was not set on {}", owner.describe());
                 }
             }
-            if let Owner::App(app) = &owner {
-                resync_warning(berth.webhook_resync(app).await);
+            match &owner {
+                Owner::App(app) => {
+                    resync_warning(berth.webhook_resync(app).await);
+                    if apply {
+                        crate::pending::apply_now(berth, app).await?;
+                    }
+                }
+                Owner::Project(p) if apply => {
+                    crate::pending::apply(berth, None, Some(p), true).await?;
+                }
+                Owner::Project(_) => {}
             }
             Ok(())
         }

@@ -9,6 +9,7 @@ mod env;
 mod hooks;
 mod monitor;
 mod output;
+mod pending;
 mod registries;
 mod secret_input;
 mod servers;
@@ -102,6 +103,7 @@ fn wants_json(cmd: &Command) -> bool {
         Command::App(AppCmd::Stage(args::StageCmd::Ls { json, .. })) => *json,
         Command::App(AppCmd::Create(a)) => a.json,
         Command::Env(EnvCmd::Ls { json, .. }) => *json,
+        Command::Plan { json, .. } => *json,
         Command::Registry(
             args::RegistryCmd::Ls { json } | args::RegistryCmd::Tags { json, .. },
         ) => *json,
@@ -230,6 +232,15 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
             deploys::rollback(berth, &app, to.as_deref(), yes).await
         }
         Command::Restart { app } => deploys::restart(berth, &app).await,
+        Command::Plan { app, project, json } => {
+            pending::plan(berth, app.as_deref(), project.as_deref(), json)
+        }
+        Command::Apply { app, project, yes } => {
+            pending::apply(berth, app.as_deref(), project.as_deref(), yes).await
+        }
+        Command::Discard { app, project } => {
+            pending::discard(berth, app.as_deref(), project.as_deref())
+        }
         Command::Stop { app } => deploys::stop(berth, &app).await,
         Command::Start { app } => deploys::start(berth, &app).await,
         Command::Status { app, json } => deploys::status(berth, &app, json).await,

@@ -49,8 +49,8 @@ pub use names::{
     validate_registry_name, validate_server_name,
 };
 pub use project::{
-    ChangeEffect, DeploySpec, EnvSource, Project, ProjectInfo, ResolvedVar, SpecChange, SpecDiff,
-    diff_specs, resolve_env,
+    ChangeEffect, DeploySpec, EnvSource, PendingChanges, Project, ProjectInfo, ResolvedVar,
+    SpecChange, SpecDiff, diff_specs, resolve_env,
 };
 pub use registry::{ImageTag, InvalidRegistry, Registry, RegistryDraft};
 pub use server::{

@@ -155,7 +155,7 @@ pub enum ChangeEffect {
 impl ChangeEffect {
     pub fn describe(self) -> &'static str {
         match self {
-            ChangeEffect::Record => "records only: nothing changes on the server",
+            ChangeEffect::Record => "nothing to do on the server now: the next switch uses it",
             ChangeEffect::Route => "a route change: the running containers stay",
             ChangeEffect::Restart => "a blue-green restart from the serving image",
             ChangeEffect::Redeploy => "a redeploy: a new image, then a blue-green switch",
@@ -173,6 +173,26 @@ pub struct SpecDiff {
 impl SpecDiff {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+}
+
+/// An app's pending changes: what its records say now against what its serving deployment
+/// runs with (`berth plan`, the window's banner).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingChanges {
+    pub app: String,
+    /// The serving deployment they are measured against (`None`: nothing serves yet).
+    pub deployment: Option<String>,
+    pub diff: SpecDiff,
+    /// Why nothing could be compared (never deployed, deployed before Berth kept specs).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl PendingChanges {
+    /// Whether applying would do anything.
+    pub fn is_empty(&self) -> bool {
+        self.diff.is_empty()
     }
 }
 
@@ -278,7 +298,7 @@ pub fn diff_specs(from: &DeploySpec, to: &DeploySpec) -> SpecDiff {
     );
     d.field(
         "stop grace",
-        restart,
+        record,
         Some(format!("{} s", a.stop_grace_secs)),
         Some(format!("{} s", b.stop_grace_secs)),
     );
@@ -288,7 +308,6 @@ pub fn diff_specs(from: &DeploySpec, to: &DeploySpec) -> SpecDiff {
         Some(format!("{} s", a.drain_timeout_secs)),
         Some(format!("{} s", b.drain_timeout_secs)),
     );
-    d.field("monitor", record, Some(monitor(a)), Some(monitor(b)));
     // Variables: every key of either side, in order.
     let mut keys: Vec<&str> = from
         .env
@@ -389,17 +408,6 @@ fn volumes(app: &App) -> String {
         .map(|v| v.to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn monitor(app: &App) -> String {
-    if app.monitor.interval_secs == 0 {
-        "off".to_owned()
-    } else {
-        format!(
-            "every {} s, restart after {} failed",
-            app.monitor.interval_secs, app.monitor.unhealthy_after
-        )
-    }
 }
 
 /// A variable's value as a diff shows it: plain values as they are, secrets by version only,
@@ -519,11 +527,15 @@ mod tests {
         assert_eq!(diff_specs(&from, &to).effect, ChangeEffect::Route);
         to.app.branch = "release".into();
         assert_eq!(diff_specs(&from, &to).effect, ChangeEffect::Redeploy);
+        let mut drain_only = spec();
+        drain_only.app.drain_timeout_secs = 5;
+        let d = diff_specs(&from, &drain_only);
+        assert_eq!(d.effect, ChangeEffect::Record);
+        assert_eq!(d.changes[0].line(), "drain timeout: 30 s → 5 s");
+        // The monitor's settings apply at once: never pending.
         let mut monitor_only = spec();
         monitor_only.app.monitor.interval_secs = 0;
-        let d = diff_specs(&from, &monitor_only);
-        assert_eq!(d.effect, ChangeEffect::Record);
-        assert_eq!(d.changes[0].to.as_deref(), Some("off"));
+        assert!(diff_specs(&from, &monitor_only).is_empty());
     }
 
     #[test]

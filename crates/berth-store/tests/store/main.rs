@@ -395,7 +395,9 @@ fn a_secret_keeps_its_version() {
     let store = store_with_app();
     store.set_secret_env("hello", "TOKEN", 2).unwrap();
     assert_eq!(store.env("hello").unwrap()[0].version, 2);
-    store.set_env("hello", "TOKEN", Some("plain"), false).unwrap();
+    store
+        .set_env("hello", "TOKEN", Some("plain"), false)
+        .unwrap();
     assert_eq!(store.env("hello").unwrap()[0].version, 0);
 }
 
