@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use berth_api::desktop::Desktop;
 use berth_api::{AddServer, ApiError, AuditEntry};
+use berth_model::setup::ImportReport;
 use berth_model::view::ImageInspection;
 use berth_model::view::{
     About, AddServerRequest, HostKeyInfo, JobKind, Overview, ProxyInstallRequest,
@@ -17,10 +18,10 @@ use berth_model::view::{
 use berth_model::{
     Alert, App, AppDraft, AppStats, AppStatus, BackupRecord, BackupSchedule, BackupTarget,
     Delivery, Deployment, DomainStatus, DriftReport, EnvVar, ErrorDto, ImageTag, ImportedApp,
-    MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested, Project,
-    ProjectInfo, ProxyStatus, PruneReport, Registry, RegistryDraft, RelayStatus, ResolvedVar,
-    Server, ServerCheck, ServerStats, ServiceDraft, ServiceInfo, ServiceLink, SpecDiff, Stage,
-    StageDraft, Verified, WebhookInfo,
+    MetricsEndpoint, NoticeEvent, Notifier, NotifierKind, NotifierSaved, NotifierTested,
+    PendingChanges, Project, ProjectInfo, ProxyStatus, PruneReport, Registry, RegistryDraft,
+    RelayStatus, ResolvedVar, Server, ServerCheck, ServerStats, ServiceDraft, ServiceInfo,
+    ServiceLink, SpecDiff, Stage, StageDraft, Verified, WebhookInfo,
 };
 use tauri::{AppHandle, State};
 
@@ -109,6 +110,11 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         project_env_set,
         project_env_unset,
         rollback_preview,
+        plan,
+        apply,
+        discard,
+        export_setup,
+        import_setup,
         domain_ls,
         domain_add,
         domain_rm,
@@ -582,6 +588,34 @@ async fn rollback_preview(
     to: Option<String>,
 ) -> Reply<(Deployment, SpecDiff)> {
     blocking(&d, move |d| d.berth().rollback_preview(&app, to.as_deref())).await
+}
+
+#[tauri::command]
+async fn plan(d: Shell<'_>, app: String) -> Reply<PendingChanges> {
+    blocking(&d, move |d| d.berth().plan(&app)).await
+}
+
+#[tauri::command]
+async fn apply(d: Shell<'_>, app: String) -> Reply<()> {
+    blocking(&d, move |d| d.start_job(&app, JobKind::Apply, None, None)).await
+}
+
+#[tauri::command]
+async fn discard(d: Shell<'_>, app: String) -> Reply<PendingChanges> {
+    blocking(&d, move |d| d.berth().discard(&app)).await
+}
+
+#[tauri::command]
+async fn export_setup(d: Shell<'_>, project: Option<String>) -> Reply<String> {
+    blocking(&d, move |d| d.berth().export_setup(project.as_deref())).await
+}
+
+#[tauri::command]
+async fn import_setup(d: Shell<'_>, text: String, dry_run: bool) -> Reply<ImportReport> {
+    d.berth()
+        .import_setup(&text, dry_run, false)
+        .await
+        .map_err(dto)
 }
 
 // --- domains ---

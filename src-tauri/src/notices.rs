@@ -87,6 +87,7 @@ pub fn notification_text(done: &JobDone) -> String {
             JobKind::Stop => return format!("{app} stopped"),
             JobKind::StageDeploy => "deployed to its stage",
             JobKind::Promote => "promoted",
+            JobKind::Apply => "updated",
         };
         return match &done.url {
             Some(url) => format!("{app} {did} — live at {url} in {took}"),

@@ -205,3 +205,155 @@ fn project_variables_reach_apps_and_a_rollback_restores_what_ran() {
     b.ok(&["project", "rm", &project]);
     assert!(!b.ok(&["project", "ls"]).stdout.contains(&project));
 }
+
+#[test]
+fn the_setup_round_trips_through_a_file_and_a_bad_line_is_named() {
+    ensure_busybox();
+    let b = Berth::new();
+    b.ok(&["server", "add", "here", "--local"]);
+    let project = unique("team");
+    let app = unique("api");
+    let other = unique("worker");
+    let (_app_guard, _other_guard) = (AppGuard(app.clone()), AppGuard(other.clone()));
+    let repo = git::web_app("v1");
+    b.ok(&["project", "create", &project, "--server", "here"]);
+    b.ok(&["env", "set", "--project", &project, "REGION=eu"]);
+    b.ok_with_input(
+        &[
+            "env",
+            "set",
+            "--project",
+            &project,
+            "SHARED_KEY=-",
+            "--secret",
+        ],
+        "never-in-the-file\n",
+    );
+    b.ok(&[
+        "app",
+        "create",
+        &app,
+        "--project",
+        &project,
+        "--git",
+        &repo.path_str(),
+        "--memory",
+        "128m",
+        "--volume",
+        "uploads:/uploads",
+        "--health-path",
+        "/healthz",
+        "--start-command",
+        "httpd -f -p 8080 -h /www",
+    ]);
+    b.ok(&["env", "set", &app, "MODE=prod"]);
+    b.ok(&["env", "set", &app, "PUBLIC_URL=https://x.test", "--build"]);
+    b.ok_with_input(
+        &["env", "set", &app, "TOKEN=-", "--secret"],
+        "token-value\n",
+    );
+    b.ok(&["app", "create", &other, "--git", &repo.path_str()]);
+    let exported = b.ok(&["export"]).stdout;
+    assert!(exported.starts_with("berth: 1\n"), "{exported}");
+    assert!(
+        exported.contains("SHARED_KEY:\n      secret: true"),
+        "{exported}"
+    );
+    assert!(!exported.contains("never-in-the-file") && !exported.contains("token-value"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("berth.yaml");
+    std::fs::write(&file, &exported).unwrap();
+    let path = file.display().to_string();
+
+    // A teammate's empty Berth: the dry run says what it would do and does nothing.
+    let mate = Berth::new();
+    let dry = mate.ok(&["import", &path, "--dry-run"]).stderr;
+    for line in [
+        "add server here".to_owned(),
+        format!("create project {project}"),
+        format!("create app {app}"),
+        format!("create app {other}"),
+    ] {
+        assert!(dry.contains(&line), "{line} in {dry}");
+    }
+    assert_eq!(
+        mate.ok(&["app", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
+    let imported = mate.ok(&["import", &path]).stderr;
+    assert!(
+        imported.contains(&format!(
+            "berth env set --project {project} SHARED_KEY=- --secret"
+        )),
+        "{imported}"
+    );
+    assert!(
+        imported.contains(&format!("berth env set {app} TOKEN=- --secret")),
+        "{imported}"
+    );
+    assert_eq!(
+        mate.ok(&["export"]).stdout,
+        exported,
+        "export → import → export is exact"
+    );
+    // Once more: nothing to change.
+    assert!(
+        mate.ok(&["import", &path])
+            .stderr
+            .contains("nothing to change")
+    );
+
+    // A bad line is named, and nothing changes.
+    let broken = exported.replacen("  port: 8080", "  prot: 8080", 1);
+    let line = broken
+        .lines()
+        .position(|l| l.contains("prot: 8080"))
+        .unwrap()
+        + 1;
+    std::fs::write(&file, &broken).unwrap();
+    let bad = mate.fails(&["import", &path]);
+    assert!(
+        bad.stderr.contains(&format!("line {line}:")),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr.contains("unknown field `prot`"),
+        "{}",
+        bad.stderr
+    );
+    let renamed = exported.replacen(&format!("name: {app}"), "name: my api", 1);
+    let line = renamed
+        .lines()
+        .position(|l| l.contains("name: my api"))
+        .unwrap()
+        + 1;
+    std::fs::write(&file, &renamed).unwrap();
+    let bad = mate.fails(&["import", &path]);
+    assert!(
+        bad.stderr.contains(&format!("line {line}: app `my api`")),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(mate.ok(&["export"]).stdout, exported, "nothing changed");
+
+    // Updates show what changes; without --prune nothing goes, with it what the file
+    // leaves out does.
+    mate.ok(&["app", "rm", &other]);
+    let alone = mate.ok(&["export"]).stdout;
+    b.ok(&["app", "set", &app, "--memory", "256m"]);
+    std::fs::write(&file, b.ok(&["export"]).stdout).unwrap();
+    let update = mate.ok(&["import", &path]).stderr;
+    assert!(
+        update.contains(&format!("update app {app}: memory: 128 MiB → 256 MiB")),
+        "{update}"
+    );
+    assert!(update.contains(&format!("create app {other}")), "{update}");
+    std::fs::write(&file, &alone).unwrap();
+    let back = mate.ok(&["import", &path]).stderr;
+    assert!(back.contains("memory: 256 MiB → 128 MiB"), "{back}");
+    assert!(!back.contains(&format!("remove app {other}")), "{back}");
+    let pruned = mate.ok(&["import", &path, "--prune"]).stderr;
+    assert!(pruned.contains(&format!("remove app {other}")), "{pruned}");
+    assert_eq!(mate.ok(&["export"]).stdout, alone);
+}

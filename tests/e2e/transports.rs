@@ -152,21 +152,6 @@ fn scenario(b: &Berth, server_args: &[&str]) {
     let secret_in_container = inspect(&containers_of(&app)[0], "{{json .Config.Env}}");
     assert!(secret_in_container.contains("API_TOKEN=s3cr3t-value"));
 
-    // Rollback: the v1 image again, no rebuild.
-    let rb = b.ok(&["rollback", &app, "--yes"]);
-    assert!(
-        !rb.stderr.contains("Step 1/"),
-        "a rollback must not build:\n{}",
-        rb.stderr
-    );
-    let v1b = endpoint(b, &app);
-    assert_eq!(body(&v1b, "/"), "hello v1");
-    assert_eq!(containers_of(&app).len(), 1);
-    let history = b.ok(&["deployments", &app, "--json"]).json();
-    assert_eq!(history[0]["kind"], "rollback");
-    assert_eq!(history[0]["status"], "active");
-    assert_eq!(history[1]["status"], "superseded");
-
     // A one-off command in the serving container: its output as it comes (stdout and stderr
     // apart), the app's env, and its exit code as Berth's.
     let r = b.ok(&[
@@ -183,6 +168,28 @@ fn scenario(b: &Berth, server_args: &[&str]) {
     assert_eq!(r.code, Some(3), "{}", r.stderr);
     let r = b.fails(&["exec", &app]);
     assert!(r.stderr.contains("COMMAND"), "{}", r.stderr);
+
+    // Rollback: the v1 image again, no rebuild.
+    let rb = b.ok(&["rollback", &app, "--yes"]);
+    assert!(
+        !rb.stderr.contains("Step 1/"),
+        "a rollback must not build:\n{}",
+        rb.stderr
+    );
+    let v1b = endpoint(b, &app);
+    assert_eq!(body(&v1b, "/"), "hello v1");
+    assert_eq!(containers_of(&app).len(), 1);
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(history[0]["kind"], "rollback");
+    assert_eq!(history[0]["status"], "active");
+    assert_eq!(history[1]["status"], "superseded");
+    // …with what v1 ran with: the variables set since are gone again.
+    let env = b.ok(&["env", "ls", &app]).stdout;
+    assert!(
+        !env.contains("API_TOKEN") && env.contains("GREETING=hi"),
+        "{env}"
+    );
+
     // In a terminal (-it): typed into, sized like the user's (asked once it has been typed
     // into: the size follows the start), its exit code as Berth's.
     let r = b.in_terminal(
@@ -217,11 +224,11 @@ fn scenario(b: &Berth, server_args: &[&str]) {
         "--",
         "sh",
         "-c",
-        "echo \"token=$API_TOKEN\"; hostname; test -x /bin/busybox && echo image; exit 4",
+        "echo \"greeting=$GREETING\"; hostname; test -x /bin/busybox && echo image; exit 4",
     ]);
     assert_eq!(r.code, Some(4), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.first(), Some(&"token=s3cr3t-value"), "{}", r.stdout);
+    assert_eq!(lines.first(), Some(&"greeting=hi"), "{}", r.stdout);
     assert_ne!(lines.get(1), Some(&serving_host.as_str()), "{}", r.stdout);
     assert_eq!(lines.get(2), Some(&"image"), "{}", r.stdout);
     let left = run(Command::new("docker").args([

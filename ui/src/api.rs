@@ -325,6 +325,83 @@ pub async fn rollback(app: &str, to: Option<&str>) -> Result<(), ErrorDto> {
     call_unit("rollback", json!({ "app": app, "to": to })).await
 }
 
+/// Starts putting the app's pending changes in place (a job, like a deploy).
+pub async fn apply(app: &str) -> Result<(), ErrorDto> {
+    call_unit("apply", json!({ "app": app })).await
+}
+
+/// The app's pending changes against its serving deployment.
+pub async fn plan(app: &str) -> Result<berth_model::PendingChanges, ErrorDto> {
+    call("plan", json!({ "app": app })).await
+}
+
+/// Sets the app's records back to what serves; returns what was dropped.
+pub async fn discard(app: &str) -> Result<berth_model::PendingChanges, ErrorDto> {
+    call("discard", json!({ "app": app })).await
+}
+
+/// Where an earlier deployment goes back to, and what a rollback to it changes.
+pub async fn rollback_preview(
+    app: &str,
+    to: Option<&str>,
+) -> Result<(berth_model::Deployment, berth_model::SpecDiff), ErrorDto> {
+    call("rollback_preview", json!({ "app": app, "to": to })).await
+}
+
+pub async fn projects() -> Result<Vec<berth_model::ProjectInfo>, ErrorDto> {
+    call("projects", json!({})).await
+}
+
+pub async fn project_create(
+    name: &str,
+    server: Option<&str>,
+) -> Result<berth_model::Project, ErrorDto> {
+    call("project_create", json!({ "name": name, "server": server })).await
+}
+
+pub async fn project_rm(name: &str) -> Result<(), ErrorDto> {
+    call_unit("project_rm", json!({ "name": name })).await
+}
+
+pub async fn project_env_set(
+    project: &str,
+    key: &str,
+    value: &str,
+    secret: bool,
+) -> Result<(), ErrorDto> {
+    call_unit(
+        "project_env_set",
+        json!({ "project": project, "key": key, "value": value, "secret": secret }),
+    )
+    .await
+}
+
+pub async fn project_env_unset(project: &str, key: &str) -> Result<bool, ErrorDto> {
+    call(
+        "project_env_unset",
+        json!({ "project": project, "key": key }),
+    )
+    .await
+}
+
+/// What the app's containers get: its variables over its project's, with where each is from.
+pub async fn env_resolved(app: &str) -> Result<Vec<berth_model::ResolvedVar>, ErrorDto> {
+    call("env_resolved", json!({ "app": app })).await
+}
+
+/// The whole setup as YAML (`berth export`).
+pub async fn export_setup() -> Result<String, ErrorDto> {
+    call("export_setup", json!({ "project": null })).await
+}
+
+/// Reads a setup file: with `dry_run`, only what it would change.
+pub async fn import_setup(
+    text: &str,
+    dry_run: bool,
+) -> Result<berth_model::setup::ImportReport, ErrorDto> {
+    call("import_setup", json!({ "text": text, "dryRun": dry_run })).await
+}
+
 pub async fn restart(app: &str) -> Result<(), ErrorDto> {
     call_unit("restart", json!({ "app": app })).await
 }

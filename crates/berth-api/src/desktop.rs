@@ -142,6 +142,7 @@ impl Desktop {
                     )
                     .await
                     .map(Some),
+                JobKind::Apply => b.apply(&app, &observer, token.clone()).await,
                 JobKind::Promote => b
                     .promote(
                         &app,

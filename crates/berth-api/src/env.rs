@@ -265,6 +265,12 @@ impl VarOwner<'_> {
         Ok(())
     }
 
+    /// A secret the setup file names whose value this machine does not have: recorded as a
+    /// secret without a value (a deploy says to set it).
+    pub(crate) fn record_missing_secret(self, store: &Store, key: &str) -> Result<(), ApiError> {
+        self.record_secret(store, key, 0)
+    }
+
     pub(crate) fn record_plain(
         self,
         store: &Store,

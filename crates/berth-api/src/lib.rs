@@ -28,6 +28,7 @@ mod relay;
 mod routing;
 mod servers;
 mod services;
+mod setup;
 mod stages;
 mod status;
 mod unattended;

@@ -24,7 +24,7 @@ impl Berth {
                 None,
                 SpecDiff::default(),
                 Some(format!(
-                    "{app} is not deployed yet: `berth deploy {app}` runs it with these settings"
+                    "not deployed yet: `berth deploy {app}` runs it with these settings"
                 )),
             ),
             Some(d) => match &d.spec {

@@ -507,11 +507,15 @@ async fn app_set(berth: &Berth, a: AppSet) -> anyhow::Result<()> {
     if apply {
         crate::pending::apply_now(berth, &after.name).await?;
     } else if !diff.is_empty() {
-        eprintln!(
-            "pending: `berth apply {0}` puts it in place ({1}; `berth plan {0}` shows everything pending)",
-            after.name,
-            diff.effect.describe()
-        );
+        let name = &after.name;
+        match berth.plan(name) {
+            Ok(p) if p.deployment.is_none() => eprintln!("{name}: applies at the first deploy"),
+            Ok(p) if !p.is_empty() => eprintln!(
+                "{name}: pending — applying takes {}: `berth apply {name}` (`berth plan {name}` shows all)",
+                p.diff.effect.describe()
+            ),
+            _ => {}
+        }
     }
     if let Some(w) = warning {
         eprintln!("warning: {w}");

@@ -139,6 +139,31 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Write the setup as YAML: servers (no keys), projects, apps and services with their
+    /// settings, variables (secrets as references, never values) and domains.
+    Export {
+        /// Only this project: its apps and services, and their servers.
+        #[arg(long)]
+        project: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Read a setup file (`berth export`'s): shows what changes, then creates what is missing
+    /// and updates what differs (changes to deployed apps wait as pending changes). Nothing
+    /// is removed unless --prune.
+    Import {
+        /// The file (`-`: standard input).
+        file: PathBuf,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also remove apps, services, projects, variables and domains the file leaves out.
+        #[arg(long)]
+        prune: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Pending changes: what an app's settings, variables and domains say now against what
     /// its serving deployment runs with, and what applying them takes.
     Plan {

@@ -122,7 +122,7 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
                         if apply {
                             String::new()
                         } else {
-                            format!("; pending (`berth plan {app}`, `berth apply {app}`)")
+                            crate::pending::pending_hint(berth, app)
                         }
                     );
                     resync_warning(berth.webhook_resync(app).await);

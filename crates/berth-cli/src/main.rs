@@ -103,7 +103,7 @@ fn wants_json(cmd: &Command) -> bool {
         Command::App(AppCmd::Stage(args::StageCmd::Ls { json, .. })) => *json,
         Command::App(AppCmd::Create(a)) => a.json,
         Command::Env(EnvCmd::Ls { json, .. }) => *json,
-        Command::Plan { json, .. } => *json,
+        Command::Plan { json, .. } | Command::Import { json, .. } => *json,
         Command::Registry(
             args::RegistryCmd::Ls { json } | args::RegistryCmd::Tags { json, .. },
         ) => *json,
@@ -232,6 +232,15 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
             deploys::rollback(berth, &app, to.as_deref(), yes).await
         }
         Command::Restart { app } => deploys::restart(berth, &app).await,
+        Command::Export { project, output } => {
+            pending::export(berth, project.as_deref(), output.as_deref())
+        }
+        Command::Import {
+            file,
+            dry_run,
+            prune,
+            json,
+        } => pending::import(berth, &file, dry_run, prune, json).await,
         Command::Plan { app, project, json } => {
             pending::plan(berth, app.as_deref(), project.as_deref(), json)
         }

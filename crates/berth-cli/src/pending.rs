@@ -1,5 +1,7 @@
-//! `berth plan`, `berth apply`, `berth discard`: pending changes of an app or a project.
+//! `berth plan`, `berth apply`, `berth discard`: pending changes of an app or a project; and
+//! the setup as a file, `berth export` and `berth import`.
 
+use anyhow::Context as _;
 use berth_api::Berth;
 use berth_model::{ChangeEffect, PendingChanges};
 
@@ -160,4 +162,83 @@ pub(crate) fn discard(
         }
     }
     Ok(())
+}
+
+/// `berth export [--project P] [-o FILE]`.
+pub(crate) fn export(
+    berth: &Berth,
+    project: Option<&str>,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let yaml = berth.export_setup(project)?;
+    match output {
+        Some(path) => {
+            std::fs::write(path, &yaml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{yaml}"),
+    }
+    Ok(())
+}
+
+/// `berth import FILE [--dry-run] [--prune] [--json]`.
+pub(crate) async fn import(
+    berth: &Berth,
+    file: &std::path::Path,
+    dry_run: bool,
+    prune: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let name = file.display().to_string();
+    let report = berth
+        .import_setup(&text, dry_run, prune)
+        .await
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    if json {
+        return print_json(&report);
+    }
+    if report.changes.is_empty() {
+        eprintln!("{name}: nothing to change");
+    }
+    for c in &report.changes {
+        eprintln!("  {c}");
+    }
+    if dry_run && !report.changes.is_empty() {
+        eprintln!("dry run: nothing changed (import without --dry-run to make these changes)");
+    } else if report.applied {
+        eprintln!(
+            "imported {name}: {} change(s); deployed apps show theirs with `berth plan APP`",
+            report.changes.len()
+        );
+    }
+    for s in &report.missing_secrets {
+        let (owner, key) = s.rsplit_once(' ').unwrap_or((s.as_str(), ""));
+        let target = match owner.split_once(' ') {
+            Some(("project", p)) => format!("--project {p}"),
+            Some((_, app)) => app.to_owned(),
+            None => owner.to_owned(),
+        };
+        eprintln!(
+            "secret {key} of {owner} has no value here: `berth env set {target} {key}=- --secret`"
+        );
+    }
+    Ok(())
+}
+
+/// What an edit of `app` left: `; pending (…)` when it serves and something now differs,
+/// `; it applies at the first deploy` when nothing serves yet.
+pub(crate) fn pending_hint(berth: &Berth, app: &str) -> String {
+    match berth.plan(app) {
+        Ok(p) if p.deployment.is_none() => "; it applies at the first deploy".to_owned(),
+        Ok(p) if !p.is_empty() => {
+            format!("; pending (`berth plan {app}` shows it, `berth apply {app}` applies it)")
+        }
+        _ => String::new(),
+    }
 }

@@ -18,6 +18,7 @@ pub mod project;
 pub mod registry;
 pub mod server;
 pub mod service;
+pub mod setup;
 pub mod size;
 pub mod stage;
 pub mod status;

@@ -90,6 +90,8 @@ pub enum JobKind {
     StageDeploy,
     /// A tag promoted into a stage (`git_ref` the tag, `to` the stage).
     Promote,
+    /// The app's pending changes put in place (`berth apply`).
+    Apply,
 }
 
 impl JobKind {
@@ -102,6 +104,7 @@ impl JobKind {
             JobKind::Stop => "stop",
             JobKind::StageDeploy => "stage deploy",
             JobKind::Promote => "promotion",
+            JobKind::Apply => "apply",
         }
     }
 }

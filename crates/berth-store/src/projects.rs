@@ -29,6 +29,24 @@ impl Store {
         })
     }
 
+    /// Changes a project's server (its name stays).
+    pub fn update_project(&self, p: &Project) -> Result<(), StoreError> {
+        self.write(|tx| {
+            if let Some(s) = &p.server
+                && !exists(tx, "servers", "name", s)?
+            {
+                return Err(StoreError::not_found("server", s).into());
+            }
+            let changed = tx
+                .prepare_cached("UPDATE projects SET server = ?2 WHERE name = ?1")?
+                .execute(params![p.name, p.server])?;
+            if changed == 0 {
+                return Err(StoreError::not_found("project", &p.name).into());
+            }
+            Ok(())
+        })
+    }
+
     pub fn project(&self, name: &str) -> Result<Project, StoreError> {
         self.projects()?
             .into_iter()

@@ -167,6 +167,7 @@ impl AppCtx {
                 JobKind::Restart => api::restart(&app).await,
                 JobKind::Start => api::start(&app).await,
                 JobKind::Stop => api::stop(&app).await,
+                JobKind::Apply => api::apply(&app).await,
                 // Started from the Stages tab, with their tag and stage.
                 JobKind::StageDeploy | JobKind::Promote => Ok(()),
             };
@@ -190,6 +191,7 @@ fn shows_pipeline(kind: JobKind) -> bool {
             | JobKind::Restart
             | JobKind::StageDeploy
             | JobKind::Promote
+            | JobKind::Apply
     )
 }
 
@@ -547,6 +549,7 @@ fn job_label(job: Job) -> &'static str {
         Job::Known(JobKind::Stop) => "Stopping",
         Job::Known(JobKind::StageDeploy) => "Deploying to a stage",
         Job::Known(JobKind::Promote) => "Promoting",
+        Job::Known(JobKind::Apply) => "Applying changes",
     }
 }
 

@@ -1,0 +1,163 @@
+//! The whole setup as a file (`berth export`, `berth import`): servers (without keys),
+//! projects, apps and services with their settings, variables (secrets as references, never
+//! values) and domains. The YAML itself is read and written by berth-api; these are its
+//! shapes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The format's version, the file's first key: `berth: 1`.
+pub const SETUP_VERSION: u32 = 1;
+
+/// A `berth.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SetupFile {
+    pub berth: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ServerSetup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<ProjectSetup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppSetup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceSetup>,
+}
+
+/// A server: how it is reached, never with what key (each user adds their own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSetup {
+    pub name: String,
+    /// `user@host[:port]`; left out for this machine's own Docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
+    /// `local`, `system` (OpenSSH) or `embedded`.
+    pub transport: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_image: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSetup {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, EnvSetup>,
+}
+
+/// A variable's value in the file: the value itself, or `{secret: true}` for a secret (its
+/// value stays in each user's keychain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EnvSetup {
+    Value(String),
+    Secret { secret: bool },
+}
+
+/// An app: its source and every setting `berth app create` takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSetup {
+    pub name: String,
+    pub server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    pub port: u16,
+    pub health_path: String,
+    pub health_timeout_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// `512m`, `1g`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// `SRC:DST[:ro]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_image: Option<String>,
+    pub drain_timeout_secs: u32,
+    pub stop_grace_secs: u32,
+    /// Seconds between the monitor's probes (0: off).
+    pub monitor_interval_secs: u32,
+    pub unhealthy_after: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only_app_dir: bool,
+    /// Keys of `env` also passed to builds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_env: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, EnvSetup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<DomainSetup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSetup {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary: bool,
+}
+
+/// A service: its kind and image, limits, where it is published, the apps linked to it.
+/// Its credentials are made anew where it is created (they are secrets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSetup {
+    pub name: String,
+    pub server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    pub kind: String,
+    pub image: String,
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    /// Apps that get its connection string.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What `berth import` does (or would do, with `--dry-run`): one line a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ImportReport {
+    /// `create app web`, `update app web: memory: - → 512 MiB`, `remove app old` …
+    pub changes: Vec<String>,
+    /// Secrets the file names whose values this machine does not have yet, as `app KEY`
+    /// (set them with `berth env set …--secret`).
+    pub missing_secrets: Vec<String>,
+    /// Whether the changes were made.
+    pub applied: bool,
+}
