@@ -171,7 +171,17 @@ async fn deploy_watch_configure_and_roll_back() {
     let row = "[data-testid=env-row][data-key=GREETING]";
     let masked = app.wait_for_text(row, "••••••").await;
     assert!(!masked.contains("hello from the keychain"), "{masked}");
-    app.wait_for_text("[data-testid=env-note]", "restart").await;
+    app.wait_for_text("[data-testid=env-note]", "pending").await;
+    // The change waits, shown above the tabs with what it changes (a secret by version only).
+    app.wait_for_text("[data-testid=pending-banner]", "1 pending change")
+        .await;
+    app.click("[data-testid=pending-toggle]").await;
+    let diff = app
+        .wait_for_text("[data-testid=pending-diff]", "env GREETING")
+        .await;
+    assert!(diff.contains("secret v1"), "{diff}");
+    assert!(!diff.contains("hello from the keychain"), "{diff}");
+    app.screenshot("app-pending").await;
     app.click(&format!("{row} [data-testid=env-reveal]")).await;
     app.wait_for_text(row, "hello from the keychain").await;
     app.screenshot("app-env").await;
@@ -183,6 +193,9 @@ async fn deploy_watch_configure_and_roll_back() {
     app.click("[data-testid=env-build]").await;
     app.click("[data-testid=env-add]").await;
     app.wait_for("[data-testid=env-row][data-key=SITE_NAME] [data-testid=env-build-pill]")
+        .await;
+    // A build variable takes a new image: the banner says so.
+    app.wait_for_text("[data-testid=pending-banner]", "a redeploy")
         .await;
     let env = app.berth.ok(&["env", "ls", &name]).stdout;
     assert!(!env.contains("hello from the keychain"), "{env}");
@@ -199,6 +212,8 @@ async fn deploy_watch_configure_and_roll_back() {
         .await;
     let st = app.berth.ok(&["status", &name, "--json"]).json();
     assert_eq!(st["commit"], v2.as_str());
+    // The deploy applied what was pending.
+    wait_count(&app, "[data-testid=pending-banner]", 0).await;
     app.click("[data-testid=tab-logs]").await;
     wait_long(
         &app,
@@ -218,6 +233,10 @@ async fn deploy_watch_configure_and_roll_back() {
         .await;
     app.wait_for_text("[data-testid=confirm-dialog]", "Roll back")
         .await;
+    // It says what else comes back: the first deployment ran without the variables.
+    app.wait_for_text("[data-testid=rollback-diff]", "env GREETING: secret v1 → -")
+        .await;
+    app.screenshot("rollback-diff").await;
     app.click("[data-testid=confirm-ok]").await;
     wait_count(&app, "[data-testid=deployment-row]", 3).await;
     wait_long(&app, "[data-testid=outcome]", "Live").await;

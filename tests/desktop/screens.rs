@@ -223,6 +223,59 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
         .await;
     wait_gone(&app, "[data-testid=app-form]").await;
 
+    // --- Projects: one made here, hello moved in by the CLI, a shared variable added.
+    app.click("[data-testid=nav-projects]").await;
+    app.wait_for("[data-testid=empty-projects]").await;
+    app.fill("[data-testid=project-name]", "shop").await;
+    app.click("[data-testid=project-create]").await;
+    wait_for_toast(&app, "Project shop created").await;
+    app.berth.ok(&["app", "set", "hello", "--project", "shop"]);
+    app.click("[data-testid=nav-projects]").await;
+    let shop = "[data-testid=project][data-name=shop]";
+    app.fill(
+        &format!("{shop} [data-testid=project-env-key]"),
+        "LOG_LEVEL",
+    )
+    .await;
+    app.fill(&format!("{shop} [data-testid=project-env-value]"), "info")
+        .await;
+    app.click(&format!("{shop} [data-testid=project-env-add]"))
+        .await;
+    app.wait_for_text(
+        &format!("{shop} [data-testid=project-env]"),
+        "LOG_LEVEL = info",
+    )
+    .await;
+    app.wait_for_text(&format!("{shop} [data-testid=project-member]"), "hello")
+        .await;
+    app.screenshot("projects").await;
+    let resolved = app.berth.ok(&["env", "ls", "hello", "--resolved"]).stdout;
+    assert!(resolved.contains("project shop"), "{resolved}");
+
+    // --- Settings → Import and export: the setup as YAML, previewed before an import.
+    app.click("[data-testid=nav-settings]").await;
+    app.click("[data-testid=export]").await;
+    let yaml = value_of(&app, "[data-testid=export-yaml]").await;
+    assert!(yaml.contains("- name: shop"), "{yaml}");
+    let edited = yaml.replace("LOG_LEVEL: info", "LOG_LEVEL: debug");
+    // Typed as a user would paste it: WebDriver types a new line as the Enter key.
+    app.fill(
+        "[data-testid=import-yaml]",
+        &edited.replace('\n', "\u{E007}"),
+    )
+    .await;
+    app.click("[data-testid=import-preview]").await;
+    app.wait_for_text(
+        "[data-testid=import-changes]",
+        "update project shop: env LOG_LEVEL: info → debug",
+    )
+    .await;
+    app.screenshot("settings-import-preview").await;
+    app.click("[data-testid=import-apply]").await;
+    wait_for_toast(&app, "Imported: 1 change").await;
+    let env = app.berth.ok(&["env", "ls", "--project", "shop"]).stdout;
+    assert!(env.contains("LOG_LEVEL=debug"), "{env}");
+
     // The smallest window the app allows: nothing runs off the side.
     app.client.set_window_size(1000, 700).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;

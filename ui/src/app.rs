@@ -22,6 +22,8 @@ pub enum Page {
     Services,
     /// One service's page (the app page with a service's tabs).
     Service(String),
+    /// Apps and services grouped, with their shared variables.
+    Projects,
     Settings,
 }
 
@@ -100,6 +102,7 @@ pub fn App() -> impl IntoView {
                     Page::Service(name) => {
                         view! { <pages::app::AppPage name service=true /> }.into_any()
                     }
+                    Page::Projects => view! { <pages::projects::Projects /> }.into_any(),
                     Page::Settings => view! { <pages::settings::Settings /> }.into_any(),
                 }}
             </main>
@@ -182,6 +185,7 @@ fn Sidebar() -> impl IntoView {
             {item(Page::Servers, "Servers", Icon::Server)}
             {item(Page::Apps, "Apps", Icon::App)}
             {item(Page::Services, "Services", Icon::Database)}
+            {item(Page::Projects, "Projects", Icon::Project)}
             <div class="sidebar-spacer"></div>
             {item(Page::Settings, "Settings", Icon::Settings)}
         </nav>

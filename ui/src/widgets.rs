@@ -22,6 +22,7 @@ pub enum Icon {
     Server,
     App,
     Database,
+    Project,
     Settings,
     Refresh,
     External,
@@ -36,6 +37,7 @@ impl Icon {
             Icon::Database => {
                 "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3"
             }
+            Icon::Project => "M3 7h7l2 2h9v10H3zM3 7V5h6l2 2",
             Icon::Settings => "M4 7h10M18 7h2M4 17h2M10 17h10M16 5v4M8 15v4",
             Icon::Refresh => "M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7",
             Icon::External => "M14 4h6v6M20 4l-9 9M18 14v6H4V6h6",

@@ -78,7 +78,7 @@ pub fn AppFormDialog(existing: Option<App>, on_done: Callback<Option<App>>) -> i
                         ));
                     } else {
                         toasts.ok(format!(
-                            "Settings of {} saved — they apply on the next deploy or restart",
+                            "Settings of {} saved — pending until applied (the app page shows what changes)",
                             app.name
                         ));
                     }

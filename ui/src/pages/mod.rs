@@ -6,6 +6,7 @@ pub mod app_form;
 pub mod apps;
 pub mod notifications;
 pub mod overview;
+pub mod projects;
 pub mod proxy_install;
 pub mod quick_deploy;
 pub mod registries;

@@ -1,6 +1,7 @@
 //! Settings: where Berth keeps its data and secrets (with the file fallback when no keychain
 //! is available), the image registries it logs in to, the audit log of what was changed, by whom, and About (which build this is).
 
+use berth_model::setup::ImportReport;
 use berth_model::view::{About, AuditEntry, SecretsInfo};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -71,6 +72,7 @@ pub fn Settings() -> impl IntoView {
                 }
             }}
         </section>
+        <SetupFile />
         <crate::pages::notifications::Notifications />
         <crate::pages::registries::Registries />
         <section>
@@ -140,5 +142,111 @@ fn AboutCard(about: About) -> impl IntoView {
                 <span>{relays}</span>
             </div>
         </div>
+    }
+}
+
+/// Import and export: the whole setup as YAML (`berth export`/`berth import`): servers without
+/// keys, projects, apps and services, variables (secrets as references), domains. Export shows
+/// it to copy; import takes a pasted file, previews what changes, then makes the changes.
+#[component]
+fn SetupFile() -> impl IntoView {
+    let toasts = use_toasts();
+    let exported = RwSignal::new(None::<String>);
+    let pasted = RwSignal::new(String::new());
+    let preview = RwSignal::new(None::<ImportReport>);
+    let export = move |_| {
+        spawn_local(async move {
+            match api::export_setup().await {
+                Ok(yaml) => {
+                    exported.try_set(Some(yaml));
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    };
+    let import = move |dry_run: bool| {
+        let text = pasted.get_untracked();
+        spawn_local(async move {
+            match api::import_setup(&text, dry_run).await {
+                Ok(report) => {
+                    if !dry_run {
+                        toasts.ok(format!("Imported: {} change(s)", report.changes.len()));
+                    }
+                    preview.try_set(Some(report));
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    };
+    view! {
+        <section data-testid="setup-file">
+            <SectionTitle title="Import and export" count=None />
+            <p class="page-note">
+                "The whole setup as one YAML file (the same as berth export): servers without keys, projects, apps and services, variables with secrets as references only, domains. Import it on another machine, or keep it in git."
+            </p>
+            <button class="button" data-testid="export" on:click=export>
+                "Export"
+            </button>
+            {move || {
+                exported
+                    .get()
+                    .map(|yaml| {
+                        view! {
+                            <textarea class="setup-yaml mono" data-testid="export-yaml" readonly=true>
+                                {yaml}
+                            </textarea>
+                        }
+                    })
+            }}
+            <textarea
+                class="setup-yaml mono"
+                data-testid="import-yaml"
+                placeholder="Paste a berth.yaml here to import it"
+                prop:value=move || pasted.get()
+                on:input=move |ev| {
+                    pasted.set(event_target_value(&ev));
+                    preview.set(None);
+                }
+            ></textarea>
+            <div class="pending-actions">
+                <button
+                    class="button"
+                    data-testid="import-preview"
+                    disabled=move || pasted.with(String::is_empty)
+                    on:click=move |_| import(true)
+                >
+                    "Preview"
+                </button>
+                <button
+                    class="button primary"
+                    data-testid="import-apply"
+                    disabled=move || preview.with(|p| p.as_ref().is_none_or(|p| p.applied || p.changes.is_empty()))
+                    on:click=move |_| import(false)
+                >
+                    "Import"
+                </button>
+            </div>
+            {move || {
+                preview
+                    .get()
+                    .map(|r| {
+                        let lines = if r.changes.is_empty() {
+                            vec!["Nothing to change".to_owned()]
+                        } else {
+                            r.changes.clone()
+                        };
+                        view! {
+                            <ul class="pending-diff" data-testid="import-changes">
+                                {lines.into_iter().map(|l| view! { <li>{l}</li> }).collect::<Vec<_>>()}
+                                {r
+                                    .missing_secrets
+                                    .iter()
+                                    .map(|s| view! { <li class="muted">{format!("secret {s} needs its value here")}</li> })
+                                    .collect::<Vec<_>>()}
+                            </ul>
+                        }
+                    })
+            }}
+        </section>
     }
 }

@@ -157,6 +157,20 @@ fn History() -> impl IntoView {
     let rows = RwSignal::new(None::<Vec<Deployment>>);
     let open = RwSignal::new(None::<String>);
     let rollback_to = RwSignal::new(None::<Deployment>);
+    // What a rollback to it changes besides the image, fetched when one is asked for.
+    let rollback_diff = RwSignal::new(None::<berth_model::SpecDiff>);
+    Effect::new(move |_| {
+        let Some(target) = rollback_to.with(|d| d.as_ref().map(|d| d.id.clone())) else {
+            rollback_diff.set(None);
+            return;
+        };
+        let app = ctx.name();
+        spawn_local(async move {
+            if let Ok((_, d)) = api::rollback_preview(&app, Some(&target)).await {
+                rollback_diff.try_set(Some(d));
+            }
+        });
+    });
     let now = RwSignal::new(now_ms());
     let load = move || {
         let app = ctx.name();
@@ -226,12 +240,19 @@ fn History() -> impl IntoView {
                             (None, None) => format!("deployment {}", d.short_id()),
                         };
                         let id = d.id.clone();
+                        let recorded = d.spec.is_some();
                         view! {
                             <Confirm
                                 title=format!("Roll back {}?", ctx.name())
-                                body=format!(
-                                    "Starts a new container from the image of {label} (no rebuild) and switches traffic to it once healthy. The current environment applies.",
-                                )
+                                body=if recorded {
+                                    format!(
+                                        "Starts a new container from the image of {label} (no rebuild), with the settings, variables and domains it ran with, and switches traffic to it once healthy.",
+                                    )
+                                } else {
+                                    format!(
+                                        "Starts a new container from the image of {label} (no rebuild) and switches traffic to it once healthy. It was recorded before Berth kept what deployments ran with: today's settings apply.",
+                                    )
+                                }
                                 confirm="Roll back"
                                 on_answer=Callback::new(move |yes| {
                                     rollback_to.set(None);
@@ -239,7 +260,24 @@ fn History() -> impl IntoView {
                                         ctx.run(JobKind::Rollback, Some(id.clone()));
                                     }
                                 })
-                            />
+                            >
+                                {move || {
+                                    rollback_diff
+                                        .get()
+                                        .filter(|d| !d.is_empty())
+                                        .map(|d| {
+                                            view! {
+                                                <ul class="pending-diff" data-testid="rollback-diff">
+                                                    {d
+                                                        .changes
+                                                        .into_iter()
+                                                        .map(|c| view! { <li>{c.line()}</li> })
+                                                        .collect::<Vec<_>>()}
+                                                </ul>
+                                            }
+                                        })
+                                }}
+                            </Confirm>
                         }
                     })
             }}

@@ -88,6 +88,7 @@ pub fn EnvTab() -> impl IntoView {
                         r.remove(&k);
                     });
                     changed.try_set(true);
+                    ctx.edited.try_update(|n| *n += 1);
                     load();
                 }
                 Err(e) => toasts.error(&e),
@@ -241,9 +242,9 @@ pub fn EnvTab() -> impl IntoView {
             <p class="page-note" data-testid="env-note">
                 {move || {
                     if changed.get() {
-                        "Saved. Running containers keep the values they started with: restart to apply the change now (no downtime), or it applies on the next deploy."
+                        "Saved. It is pending (the banner above shows it) until applied: Apply or Restart puts it in place with no downtime, or the next deploy does."
                     } else {
-                        "Changes apply when a new container starts: on the next deploy or restart. Start resumes a stopped container with the values it had."
+                        "Changes wait as pending changes until applied (a blue-green restart), or the next deploy. Variables of the app's project apply too; the app's own value of a key wins."
                     }
                 }}
                 <Show when=move || changed.get() && ctx.status.with(|s| s.as_ref().is_some_and(|s| s.deployment_id.is_some()))>
@@ -352,6 +353,7 @@ pub fn EnvTab() -> impl IntoView {
                                             Ok(_) => {
                                                 toasts.ok(format!("{k} deleted"));
                                                 changed.try_set(true);
+                                                ctx.edited.try_update(|n| *n += 1);
                                                 load();
                                             }
                                             Err(e) => toasts.error(&e),

@@ -123,6 +123,8 @@ struct AppCtx {
     outcome: RwSignal<Option<JobDone>>,
     tab: RwSignal<Tab>,
     toasts: Toasts,
+    /// Bumped by an edit (a variable set or unset) so the pending-changes banner looks again.
+    edited: RwSignal<u32>,
 }
 
 impl AppCtx {
@@ -212,6 +214,7 @@ pub fn AppPage(name: String, #[prop(optional)] service: bool) -> impl IntoView {
         outcome: RwSignal::new(None),
         tab: RwSignal::new(if service { Tab::Connect } else { Tab::Deploys }),
         toasts,
+        edited: RwSignal::new(0),
     };
     provide_context(ctx);
     let failed = RwSignal::new(None::<ErrorDto>);
@@ -294,11 +297,102 @@ pub fn AppPage(name: String, #[prop(optional)] service: bool) -> impl IntoView {
     let shown = Memo::new(move |_| (ctx.status.with(Option::is_some), failed.get()));
     view! {
         <Header />
+        <PendingBanner />
         {move || match shown.get() {
             (false, None) => view! { <Loading rows=3 /> }.into_any(),
             (false, Some(e)) => view! { <ErrorState error=e retry=load /> }.into_any(),
             (true, _) => view! { <Tabs /> }.into_any(),
         }}
+    }
+}
+
+/// The app's pending changes (its records against what its serving deployment runs with):
+/// how many, what applying takes, the diff on demand, Apply and Discard.
+#[component]
+fn PendingBanner() -> impl IntoView {
+    let ctx = use_app();
+    let pending = RwSignal::new(None::<berth_model::PendingChanges>);
+    let open = RwSignal::new(false);
+    Effect::new(move |_| {
+        // Again after every status load (a job ended, the window came back) and every edit.
+        ctx.status.track();
+        ctx.edited.track();
+        let app = ctx.name();
+        spawn_local(async move {
+            if let Ok(p) = api::plan(&app).await {
+                pending.try_set(Some(p));
+            }
+        });
+    });
+    let discard = move |_| {
+        let app = ctx.name();
+        spawn_local(async move {
+            match api::discard(&app).await {
+                Ok(_) => {
+                    ctx.toasts.ok("Pending changes discarded");
+                    ctx.edited.update(|n| *n += 1);
+                }
+                Err(e) => ctx.toasts.error(&e),
+            }
+        });
+    };
+    move || {
+        let p = pending.get().filter(|p| !p.is_empty())?;
+        let n = p.diff.changes.len();
+        let changes = p
+            .diff
+            .changes
+            .iter()
+            .map(|c| {
+                view! {
+                    <li data-testid="pending-change">
+                        <code>{c.field.clone()}</code>
+                        " "
+                        <span class="muted">{c.from.clone().unwrap_or_else(|| "–".into())}</span>
+                        " → "
+                        <strong>{c.to.clone().unwrap_or_else(|| "–".into())}</strong>
+                    </li>
+                }
+            })
+            .collect::<Vec<_>>();
+        Some(view! {
+            <div class="banner warn pending" data-testid="pending-banner">
+                <div class="pending-text">
+                    <strong>
+                        {format!("{n} pending change{}", if n == 1 { "" } else { "s" })}
+                    </strong>
+                    {format!(" — applying takes {}.", p.diff.effect.describe())}
+                    <button
+                        class="link"
+                        data-testid="pending-toggle"
+                        on:click=move |_| open.update(|o| *o = !*o)
+                    >
+                        {move || if open.get() { "Hide" } else { "Show what changes" }}
+                    </button>
+                    <ul class="pending-diff" data-testid="pending-diff" hidden=move || !open.get()>
+                        {changes}
+                    </ul>
+                </div>
+                <div class="pending-actions">
+                    <button
+                        class="button"
+                        data-testid="pending-discard"
+                        disabled=move || ctx.busy()
+                        on:click=discard
+                    >
+                        "Discard"
+                    </button>
+                    <button
+                        class="button primary"
+                        data-testid="pending-apply"
+                        disabled=move || ctx.busy()
+                        on:click=move |_| ctx.run(JobKind::Apply, None)
+                    >
+                        "Apply"
+                    </button>
+                </div>
+            </div>
+        })
     }
 }
 
