@@ -118,12 +118,14 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         domain_ls,
         domain_add,
         domain_rm,
+        domain_primary,
         relay_install,
         relay_status,
         webhook_show,
         webhook_enable,
         webhook_disable,
         webhook_rotate_secret,
+        webhook_rotate_deploy_key,
         webhook_deliveries,
         notifiers,
         notify_add,
@@ -618,7 +620,17 @@ async fn import_setup(d: Shell<'_>, text: String, dry_run: bool) -> Reply<Import
         .map_err(dto)
 }
 
+#[tauri::command]
+async fn webhook_rotate_deploy_key(d: Shell<'_>, app: String) -> Reply<WebhookInfo> {
+    d.berth().webhook_rotate_deploy_key(&app).await.map_err(dto)
+}
+
 // --- domains ---
+
+#[tauri::command]
+async fn domain_primary(d: Shell<'_>, app: String, domain: String) -> Reply<()> {
+    d.berth().domain_primary(&app, &domain).await.map_err(dto)
+}
 
 #[tauri::command]
 async fn domain_ls(d: Shell<'_>, app: String) -> Reply<Vec<DomainStatus>> {

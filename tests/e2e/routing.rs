@@ -301,6 +301,20 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
         through_caddy(r.http, "shop.example.test"),
         Some((200, "hello v2".into()))
     );
+    // Another domain becomes the primary one (its URL comes first), and back.
+    let r2 = b.fails(&["domain", "primary", &app, "nowhere.example.test"]);
+    assert!(r2.stderr.contains("is not a domain of"), "{}", r2.stderr);
+    b.ok(&["domain", "primary", &app, "shop.example.test"]);
+    let st = b.ok(&["status", &app, "--json"]).json();
+    assert!(
+        st["urls"][0]
+            .as_str()
+            .unwrap()
+            .contains("shop.example.test"),
+        "{st}"
+    );
+    assert!(b.ok(&["plan", &app]).stderr.contains("nothing pending"));
+    b.ok(&["domain", "primary", &app, "www.example.test"]);
     b.ok(&["domain", "rm", &app, "shop.example.test"]);
     assert_ne!(
         through_caddy(r.http, "shop.example.test"),

@@ -1281,7 +1281,17 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
         failed["result"].as_str().unwrap().contains("deploy key"),
         "{failed:#}"
     );
-    git_sshd.authorize(&deploy_key);
+    // A new deploy key (the old one was never added): only the new one is authorized, and
+    // the relay fetches with it from the next push on.
+    let rotated = b
+        .ok(&["app", "webhook", "rotate-deploy-key", &ssh_app, "--json"])
+        .json();
+    let new_key = rotated["deploy_key"].as_str().unwrap().to_owned();
+    assert!(
+        new_key.starts_with("ssh-ed25519 ") && new_key != deploy_key,
+        "{rotated:#}"
+    );
+    git_sshd.authorize(&new_key);
     // The same push re-sent is a replay (its signed body was queued before), never a deploy:
     // the next push deploys.
     let (status, answer) = push(

@@ -510,6 +510,37 @@ impl Berth {
         Ok(())
     }
 
+    /// `berth domain primary APP DOMAIN`: makes a domain the app already has its primary one,
+    /// routed at once (the primary is where it answers first: its URL, the tray's link).
+    pub async fn domain_primary(&self, app: &str, domain: &str) -> Result<(), ApiError> {
+        let app = self.store.app(app)?;
+        let _lock = self.lock_settled(&app, "a domain change").await?;
+        let name = valid_domain(domain)?;
+        let server = self.store.server(&app.server)?;
+        let stored = self.store.domains(&app.name)?;
+        if !stored.iter().any(|d| d.name == name) {
+            return Err(ApiError::Invalid(format!(
+                "{name} is not a domain of app `{0}`: add it with `berth domain add {0} {name} --primary`",
+                app.name
+            )));
+        }
+        let mut domains: Vec<berth_model::SpecDomain> = stored
+            .into_iter()
+            .map(|d| berth_model::SpecDomain {
+                primary: d.name == name,
+                name: d.name,
+            })
+            .collect();
+        domains.sort_by_key(|d| !d.primary);
+        let hosts = self.hosts_for(&app, &server, &domains)?;
+        self.sync_route(&app, &server, hosts).await?;
+        self.store.set_primary_domain(&app.name, Some(&name))?;
+        self.serving_domains_follow(&app.name)?;
+        self.audit("domain.primary", &app.name, &name);
+        self.webhook_resync(&app.name).await;
+        Ok(())
+    }
+
     /// The domains of an app (automatic one included), primary first, with TLS state.
     pub async fn domain_ls(&self, app: &str) -> Result<Vec<DomainStatus>, ApiError> {
         let app = self.store.app(app)?;

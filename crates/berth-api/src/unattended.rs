@@ -349,9 +349,16 @@ impl Berth {
             let pattern = self.stage_pattern(&server.name)?;
             self.new_instance(&parent, &stage, &i.tag, &image, &server, &pattern)?;
         }
-        if self.store.app(&d.app).is_err() {
+        let Ok(app) = self.store.app(&d.app) else {
             return Ok(false);
+        };
+        // The relay ran the spec Berth gave it, which follows every edit (`webhook_resync`):
+        // the records as they are now are what it ran with.
+        let mut recorded = d.clone();
+        if recorded.spec.is_none() {
+            recorded.spec = Some(Box::new(self.spec_now(&app)?));
         }
+        let d = &recorded;
         let Some(activated) = self.store.record_finished_deployment(d, &r.log)? else {
             return Ok(false);
         };

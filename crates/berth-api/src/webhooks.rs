@@ -367,6 +367,34 @@ impl Berth {
         self.webhook_info(&w, &server, true)
     }
 
+    /// `berth app webhook rotate-deploy-key APP`: a new deploy key for the app's unattended
+    /// fetches over SSH (the old one stops working once removed from the git host). The
+    /// relay gets the new key at once; the answer shows the public half to add to the git host.
+    pub async fn webhook_rotate_deploy_key(&self, app: &str) -> Result<WebhookInfo, ApiError> {
+        let app = self.store.app(app)?;
+        let w = self
+            .store
+            .webhook(&app.name)?
+            .ok_or_else(|| ApiError::WebhookNotEnabled(app.name.clone()))?;
+        let key = berth_secrets::deploy_key_key(&app.name);
+        let old = self.secrets().get(&key)?;
+        self.secrets().delete(&key)?;
+        self.deploy_key(&app.name)?;
+        if let Some(warning) = self.webhook_resync(&app.name).await {
+            // The relay still has the old key: put it back so both agree.
+            match old {
+                Some(old) => self.secrets().set(&key, &old)?,
+                None => self.secrets().delete(&key)?,
+            }
+            return Err(ApiError::Invalid(format!(
+                "the relay did not take the new deploy key, so the old one stays: {warning}"
+            )));
+        }
+        self.audit("webhook.rotate-deploy-key", &app.name, "");
+        let server = self.store.server(&app.server)?;
+        self.webhook_info(&w, &server, true)
+    }
+
     /// The deliveries the relay recorded for `app`, newest first.
     pub async fn webhook_deliveries(
         &self,

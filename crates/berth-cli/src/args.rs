@@ -849,6 +849,13 @@ pub enum WebhookCmd {
         #[arg(long)]
         json: bool,
     },
+    /// A new deploy key for fetching a private repository over SSH (add its public half to
+    /// the git host, then remove the old one there).
+    RotateDeployKey {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -908,6 +915,8 @@ pub enum DomainCmd {
     },
     /// Remove a domain (not the primary one).
     Rm { app: String, domain: String },
+    /// Make one of the app's domains its primary one (where it answers first; routed at once).
+    Primary { app: String, domain: String },
     /// The app's domains with their certificate state.
     Ls {
         app: String,

@@ -32,6 +32,11 @@ pub(crate) async fn domain(berth: &Berth, cmd: DomainCmd) -> anyhow::Result<()> 
             eprintln!("{app} no longer answers to {domain}");
             Ok(())
         }
+        DomainCmd::Primary { app, domain } => {
+            berth.domain_primary(&app, &domain).await?;
+            eprintln!("{domain} is now the primary domain of {app}");
+            Ok(())
+        }
         DomainCmd::Ls { app, json } => {
             let list = berth.domain_ls(&app).await?;
             if json {

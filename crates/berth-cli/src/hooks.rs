@@ -368,6 +368,17 @@ pub async fn webhook(berth: &Berth, cmd: WebhookCmd) -> anyhow::Result<()> {
             eprintln!("\nthe old secret no longer verifies: paste the new one into the git host");
             Ok(())
         }
+        WebhookCmd::RotateDeployKey { app, json } => {
+            let w = berth.webhook_rotate_deploy_key(&app).await?;
+            if json {
+                return print_json(&w);
+            }
+            print_webhook(&w);
+            eprintln!(
+                "\nadd the new deploy key to the git host (read access), then remove the old one there"
+            );
+            Ok(())
+        }
     }
 }
 

@@ -120,7 +120,8 @@ fn wants_json(cmd: &Command) -> bool {
             args::WebhookCmd::Enable { json, .. }
             | args::WebhookCmd::Show { json, .. }
             | args::WebhookCmd::Deliveries { json, .. }
-            | args::WebhookCmd::RotateSecret { json, .. },
+            | args::WebhookCmd::RotateSecret { json, .. }
+            | args::WebhookCmd::RotateDeployKey { json, .. },
         )) => *json,
         Command::Notify(args::NotifyCmd::Ls { json }) => *json,
         Command::Service(args::ServiceCmd::Ls { json } | args::ServiceCmd::Show { json, .. }) => {
