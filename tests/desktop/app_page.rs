@@ -294,6 +294,22 @@ async fn deploy_watch_configure_and_roll_back() {
     wait_long(&app, "[data-testid=container-log]", "serving v1").await;
     app.screenshot("app-restarted").await;
 
-    app.berth.ok(&["app", "rm", &name, "--purge"]);
+    // Deploy a chosen commit (v2's), then delete the app from its page.
+    app.click_clear("[data-testid=deploy-ref]").await;
+    app.fill("[data-testid=deploy-ref-input]", &v2).await;
+    app.screenshot("deploy-ref").await;
+    app.click("[data-testid=deploy-ref-ok]").await;
+    wait_long(&app, "[data-testid=outcome]", "Live").await;
+    app.wait_for_text("[data-testid=app-state]", "Running")
+        .await;
+    let st = app.berth.ok(&["status", &name, "--json"]).json();
+    assert_eq!(st["commit"], v2.as_str(), "{st:#}");
+    app.click_clear("[data-testid=delete-app]").await;
+    app.click("[data-testid=delete-purge]").await;
+    app.click("[data-testid=confirm-ok]").await;
+    // Back on the list, without it.
+    app.wait_for("[data-testid=empty-apps]").await;
+    let apps = app.berth.ok(&["app", "ls", "--json"]).json();
+    assert_eq!(apps, serde_json::json!([]), "deleted from the window");
     app.quit().await;
 }

@@ -149,7 +149,8 @@ impl AppCtx {
     }
 
     /// Starts a background job; its end arrives as a `job-done` event (and a toast).
-    fn run(&self, kind: JobKind, rollback_to: Option<String>) {
+    /// `target`: the deployment a rollback goes back to, or the ref (tag) a deploy takes.
+    fn run(&self, kind: JobKind, target: Option<String>) {
         let this = *self;
         if this.job.get_untracked().is_some() {
             return;
@@ -164,8 +165,8 @@ impl AppCtx {
         let app = this.name();
         spawn_local(async move {
             let started = match kind {
-                JobKind::Deploy => api::deploy(&app, None).await,
-                JobKind::Rollback => api::rollback(&app, rollback_to.as_deref()).await,
+                JobKind::Deploy => api::deploy(&app, target.as_deref()).await,
+                JobKind::Rollback => api::rollback(&app, target.as_deref()).await,
                 JobKind::Restart => api::restart(&app).await,
                 JobKind::Start => api::start(&app).await,
                 JobKind::Stop => api::stop(&app).await,
@@ -403,6 +404,11 @@ fn Header() -> impl IntoView {
     let toasts = use_toasts();
     let confirm_stop = RwSignal::new(false);
     let editing = RwSignal::new(None::<App>);
+    let asking_ref = RwSignal::new(false);
+    let chosen_ref = RwSignal::new(String::new());
+    let confirm_delete = RwSignal::new(false);
+    let purge = RwSignal::new(false);
+    let nav = crate::app::use_nav();
 
     let badge = move || {
         let (tone, text) = match (ctx.job.get(), ctx.state()) {
@@ -589,12 +595,99 @@ fn Header() -> impl IntoView {
                     _ => ().into_any(),
                 }}
                 <Show when=move || !ctx.service>
+                    <button
+                        class="button ghost"
+                        data-testid="deploy-ref"
+                        disabled=move || ctx.busy()
+                        title="Deploy a branch, tag or commit (an image app: a tag)"
+                        on:click=move |_| asking_ref.set(true)
+                    >
+                        "Deploy…"
+                    </button>
                     <button class="button ghost" data-testid="edit-app" on:click=open_edit>
                         "Edit"
+                    </button>
+                    <button
+                        class="button ghost danger"
+                        data-testid="delete-app"
+                        disabled=move || ctx.busy()
+                        on:click=move |_| confirm_delete.set(true)
+                    >
+                        "Delete"
                     </button>
                 </Show>
             </div>
         </header>
+        <Show when=move || asking_ref.get()>
+            <crate::widgets::Modal
+                title=format!("Deploy {}", ctx.name())
+                testid="deploy-ref-dialog"
+                on_close=Callback::new(move |()| asking_ref.set(false))
+                footer=Box::new(move || {
+                    view! {
+                        <button class="button" on:click=move |_| asking_ref.set(false)>
+                            "Cancel"
+                        </button>
+                        <button
+                            class="button primary"
+                            data-testid="deploy-ref-ok"
+                            disabled=move || chosen_ref.with(|r| r.trim().is_empty())
+                            on:click=move |_| {
+                                asking_ref.set(false);
+                                ctx.run(JobKind::Deploy, Some(chosen_ref.get_untracked().trim().to_owned()));
+                            }
+                        >
+                            "Deploy"
+                        </button>
+                    }
+                        .into_any()
+                })
+            >
+                <label class="field">
+                    <span class="field-label">"Branch, tag or commit"</span>
+                    <input
+                        data-testid="deploy-ref-input"
+                        placeholder="main, v1.4.2, 3f2a9c1 — an image app: its tag"
+                        prop:value=move || chosen_ref.get()
+                        on:input=move |ev| chosen_ref.set(event_target_value(&ev))
+                    />
+                </label>
+            </crate::widgets::Modal>
+        </Show>
+        <Show when=move || confirm_delete.get()>
+            <Confirm
+                title=format!("Delete {}?", ctx.name())
+                body="Its containers, route and records go (its deployments, variables and domains). Its images and named volumes stay unless you tick below."
+                confirm="Delete"
+                danger=true
+                on_answer=Callback::new(move |yes: bool| {
+                    confirm_delete.set(false);
+                    if !yes {
+                        return;
+                    }
+                    let (app, purge) = (ctx.name(), purge.get_untracked());
+                    spawn_local(async move {
+                        match api::app_rm(&app, purge).await {
+                            Ok(()) => {
+                                toasts.ok(format!("{app} deleted"));
+                                nav.go(crate::app::Page::Apps);
+                            }
+                            Err(e) => toasts.error(&e),
+                        }
+                    });
+                })
+            >
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        data-testid="delete-purge"
+                        prop:checked=move || purge.get()
+                        on:change=move |ev| purge.set(event_target_checked(&ev))
+                    />
+                    "Also remove its images and named volumes (their data is gone)"
+                </label>
+            </Confirm>
+        </Show>
         <Show when=move || confirm_stop.get()>
             <Confirm
                 title=format!("Stop {}?", ctx.name())
