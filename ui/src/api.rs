@@ -526,6 +526,16 @@ pub async fn webhook_disable(app: &str) -> Result<(), ErrorDto> {
     call_unit("webhook_disable", json!({ "app": app })).await
 }
 
+/// A new deploy key for the app's unattended fetches over SSH (the relay gets it at once).
+pub async fn webhook_rotate_deploy_key(app: &str) -> Result<WebhookInfo, ErrorDto> {
+    call("webhook_rotate_deploy_key", json!({ "app": app })).await
+}
+
+/// Makes one of the app's domains its primary one (routed at once).
+pub async fn domain_primary(app: &str, domain: &str) -> Result<(), ErrorDto> {
+    call_unit("domain_primary", json!({ "app": app, "domain": domain })).await
+}
+
 pub async fn webhook_rotate_secret(app: &str) -> Result<WebhookInfo, ErrorDto> {
     call("webhook_rotate_secret", json!({ "app": app })).await
 }

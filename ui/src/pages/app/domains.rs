@@ -52,6 +52,18 @@ pub fn DomainsTab() -> impl IntoView {
         }
     });
     let no_proxy = move || server.with(|s| s.as_ref().is_some_and(|s| s.proxy.is_none()));
+    let make_primary = Callback::new(move |d: String| {
+        let app = ctx.name();
+        spawn_local(async move {
+            match api::domain_primary(&app, &d).await {
+                Ok(()) => {
+                    toasts.ok(format!("{d} is now the primary domain"));
+                    load();
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    });
 
     let add = move || {
         let name = input.get_untracked().trim().to_lowercase();
@@ -94,7 +106,7 @@ pub fn DomainsTab() -> impl IntoView {
             }
             view! {
                 <div class="list">
-                    {list.into_iter().map(|d| domain_row(d, removing)).collect_view()}
+                    {list.into_iter().map(|d| domain_row(d, removing, make_primary)).collect_view()}
                 </div>
             }
             .into_any()
@@ -219,7 +231,11 @@ fn tls_label(state: &str) -> String {
     }
 }
 
-fn domain_row(d: DomainStatus, removing: RwSignal<Option<String>>) -> impl IntoView {
+fn domain_row(
+    d: DomainStatus,
+    removing: RwSignal<Option<String>>,
+    make_primary: Callback<String>,
+) -> impl IntoView {
     let why_not = if d.auto {
         Some("The automatic domain follows the server's base domain: change it on the Servers page")
     } else if d.primary {
@@ -228,6 +244,8 @@ fn domain_row(d: DomainStatus, removing: RwSignal<Option<String>>) -> impl IntoV
         None
     };
     let name = d.domain.clone();
+    let primary_name = d.domain.clone();
+    let can_be_primary = !d.auto && !d.primary;
     view! {
         <div class="list-row domain-row" data-testid="domain-row" data-domain=d.domain.clone()>
             <span class="domain-name">
@@ -240,6 +258,16 @@ fn domain_row(d: DomainStatus, removing: RwSignal<Option<String>>) -> impl IntoV
             <span class="tls" title=d.tls.detail.clone()>
                 <Badge tone=tls_tone(&d.tls.state) text=tls_label(&d.tls.state) />
             </span>
+            {can_be_primary.then(|| view! {
+                <button
+                    class="button small ghost"
+                    data-testid="domain-make-primary"
+                    title="Where the app answers first: its main URL"
+                    on:click=move |_| make_primary.run(primary_name.clone())
+                >
+                    "Make primary"
+                </button>
+            })}
             <button
                 class="button small ghost danger-text"
                 data-testid="domain-rm"

@@ -237,6 +237,15 @@ pub fn WebhookTab() -> impl IntoView {
                     }
                     Err(e) => toasts.error(&e),
                 },
+                Some("rotate-key") => {
+                    match api::webhook_rotate_deploy_key(&app).await {
+                        Ok(w) => {
+                            toasts.ok("new deploy key: add it to the git host, then remove the old one there");
+                            state.try_set(State::On(Box::new(w)));
+                        }
+                        Err(e) => toasts.error(&e),
+                    }
+                }
                 Some("disable") => match api::webhook_disable(&app).await {
                     Ok(()) => {
                         toasts.ok(format!("webhook of {app} disabled"));
@@ -415,6 +424,9 @@ pub fn WebhookTab() -> impl IntoView {
                 })}
                 <div class="webhook-actions">
                     <button class="button small" data-testid="webhook-rotate" on:click=move |_| confirm.set(Some("rotate"))>"New secret"</button>
+                    {w.deploy_key.is_some().then(|| view! {
+                        <button class="button small" data-testid="webhook-rotate-key" on:click=move |_| confirm.set(Some("rotate-key"))>"New deploy key"</button>
+                    })}
                     <button class="button small ghost danger-text" data-testid="webhook-disable" on:click=move |_| confirm.set(Some("disable"))>"Disable"</button>
                 </div>
             </section>
@@ -458,6 +470,7 @@ pub fn WebhookTab() -> impl IntoView {
             {move || confirm.get().map(|what| {
                 let (title, body, button) = match what {
                     "rotate" => ("Replace the secret?", "The current secret stops working at once: paste the new one into the git host.", "New secret"),
+                    "rotate-key" => ("Replace the deploy key?", "The relay fetches with the new key from now on: add it to the git host (read-only), then remove the old one there.", "New deploy key"),
                     _ => ("Disable the webhook?", "Its URL answers 404 from now on; pushes no longer deploy.", "Disable"),
                 };
                 view! {
