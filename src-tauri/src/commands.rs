@@ -474,7 +474,7 @@ async fn stop(d: Shell<'_>, app: String) -> Reply<()> {
 
 #[tauri::command]
 async fn cancel(d: Shell<'_>, app: String) -> Reply<bool> {
-    Ok(d.cancel(&app))
+    d.cancel_anywhere(&app).await.map_err(dto)
 }
 
 #[tauri::command]

@@ -32,6 +32,36 @@ fn deployed(prefix: &str) -> (Sshd, Berth, String, git::Repo, AppGuard) {
     (sshd, b, app, repo, guard)
 }
 
+/// Commits a version of the web app that waits `secs` before it serves: its deploy sits in
+/// the health check that long.
+fn commit_slow_start(repo: &git::Repo, secs: u32) {
+    repo.commit(
+        &[(
+            "Dockerfile",
+            &format!("FROM {BUSYBOX}\nCOPY www /www\nCMD [\"sh\", \"-c\", \"sleep {secs}; exec httpd -f -p 8080 -h /www\"]\n"),
+        )],
+        &format!("starts after {secs} s"),
+    );
+}
+
+/// Starts `berth deploy APP` in the background, its stderr read line by line.
+fn spawn_deploy(
+    b: &Berth,
+    app: &str,
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStderr>>,
+) {
+    let mut child = b
+        .cmd(&["deploy", app])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    (child, BufReader::new(stderr).lines())
+}
+
 fn serving(b: &Berth, app: &str) -> String {
     b.serving(app)
 }
@@ -152,21 +182,8 @@ fn ctrl_c_cancels_and_the_old_version_keeps_serving() {
     let (_sshd, b, app, repo, _guard) = deployed("cancel");
     let before = containers_of(&app);
     // v2 takes a long time to become healthy: plenty of time to press Ctrl-C.
-    repo.commit(
-        &[(
-            "Dockerfile",
-            &format!("FROM {BUSYBOX}\nCOPY www /www\nCMD [\"sh\", \"-c\", \"sleep 120; exec httpd -f -p 8080 -h /www\"]\n"),
-        )],
-        "slow start",
-    );
-    let mut child = b
-        .cmd(&["deploy", &app])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
+    commit_slow_start(&repo, 120);
+    let (mut child, mut lines) = spawn_deploy(&b, &app);
     let mut transcript = String::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -201,21 +218,8 @@ fn ctrl_c_cancels_and_the_old_version_keeps_serving() {
 #[test]
 fn a_second_deploy_of_the_same_app_fails_clearly_while_one_runs() {
     let (_sshd, b, app, repo, _guard) = deployed("concurrent");
-    repo.commit(
-        &[(
-            "Dockerfile",
-            &format!("FROM {BUSYBOX}\nCOPY www /www\nCMD [\"sh\", \"-c\", \"sleep 4; exec httpd -f -p 8080 -h /www\"]\n"),
-        )],
-        "slower start",
-    );
-    let mut first = b
-        .cmd(&["deploy", &app])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = first.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
+    commit_slow_start(&repo, 4);
+    let (mut first, mut lines) = spawn_deploy(&b, &app);
     for line in lines.by_ref() {
         if line.unwrap().contains("--> health-check") {
             break;
@@ -241,6 +245,38 @@ fn a_second_deploy_of_the_same_app_fails_clearly_while_one_runs() {
         2,
         "the refused deploy left no record"
     );
+
+    // Another terminal cancels a deploy as Ctrl-C would: the serving version stays.
+    let idle = b.ok(&["cancel", &app]);
+    assert!(idle.stderr.contains("nothing runs"), "{}", idle.stderr);
+    let serving = containers_of(&app);
+    repo.commit_version("v3");
+    commit_slow_start(&repo, 30);
+    let (mut slow, mut lines) = spawn_deploy(&b, &app);
+    for line in lines.by_ref() {
+        if line.unwrap().contains("--> health-check") {
+            break;
+        }
+    }
+    let cancelled = b.ok(&["cancel", &app]);
+    assert!(
+        cancelled.stderr.contains("cancelled"),
+        "{}",
+        cancelled.stderr
+    );
+    for _ in lines.map_while(Result::ok) {}
+    assert_eq!(
+        slow.wait().unwrap().code(),
+        Some(130),
+        "the deploy ends as cancelled"
+    );
+    assert_eq!(
+        containers_of(&app),
+        serving,
+        "the serving container stays, alone"
+    );
+    let history = b.ok(&["deployments", &app, "--json"]).json();
+    assert_eq!(history[0]["status"], "cancelled");
 }
 
 #[test]

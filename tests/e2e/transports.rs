@@ -344,3 +344,31 @@ fn local_docker_without_ssh() {
     let b = Berth::new();
     scenario(&b, &["--local"]);
 }
+
+#[test]
+fn a_server_s_connection_can_be_changed_after_it_was_added() {
+    let sshd = Sshd::start();
+    let b = Berth::new();
+    b.add_ssh_server("prod", &sshd);
+    let server = |b: &Berth| b.ok(&["server", "ls", "--json"]).json()[0].clone();
+    let before = server(&b);
+    assert_eq!(before["transport"], "embedded");
+    // A target that answers nobody is refused, and nothing changes.
+    let bad = b.fails(&["server", "set", "prod", "--ssh", "root@127.0.0.1:1"]);
+    assert!(bad.stderr.contains("127.0.0.1"), "{}", bad.stderr);
+    assert_eq!(server(&b), before);
+    // The other SSH client, with the same key: checked, then kept.
+    let key = sshd.user_key.display().to_string();
+    let moved = b.ok(&[
+        "server",
+        "set",
+        "prod",
+        "--transport",
+        "system",
+        "--identity",
+        &key,
+    ]);
+    assert!(moved.stderr.contains("via system"), "{}", moved.stderr);
+    assert_eq!(server(&b)["transport"], "system");
+    b.ok(&["server", "check", "prod"]);
+}

@@ -1,10 +1,13 @@
 //! Tidy checks run as ordinary tests: the crate boundaries ARCHITECTURE.md promises, read from
 //! the `Cargo.toml`s, the small conventions every source file follows, and the desktop's
 //! contract: every shell command is one expression, and the UI's wrappers call exactly the
-//! commands the shell registers, with the argument names it expects.
+//! commands the shell registers, with the argument names it expects; and the CLI and the window
+//! can do the same things (`parity`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+mod parity;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -444,6 +444,31 @@ impl Berth {
         result
     }
 
+    /// `berth cancel APP`: cancels the deploy, rollback or restart of `app` that runs in any
+    /// process on this data dir (the window, another terminal) as Ctrl-C would — the previous
+    /// version keeps serving — and waits until it has ended. `false` when nothing runs.
+    pub async fn cancel(&self, app: &str) -> Result<bool, ApiError> {
+        self.store.app(app)?;
+        if !crate::lock::request_cancel(self.data_dir(), app)? {
+            return Ok(false);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            match AppLock::acquire(self.data_dir(), app, "a cancel check") {
+                Ok(_) => return Ok(true),
+                Err(ApiError::Busy { .. }) if std::time::Instant::now() < deadline => {}
+                Err(ApiError::Busy { holder, .. }) => {
+                    crate::lock::take_cancel_request(self.data_dir(), app);
+                    return Err(ApiError::Invalid(format!(
+                        "{app} is still busy ({holder}) two minutes after the cancel request: what holds it does not answer to one (a removal, a stop), or is stuck"
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Takes the app's lock, catches up with what the server's relay deployed on its own
     /// (so "active" and the previous container are the server's truth), then settles a
     /// deployment whose process died before it finished (in progress, but nobody held the
@@ -598,9 +623,25 @@ impl Berth {
     ) -> Result<Deployment, ApiError> {
         let started = std::time::Instant::now();
         let (name, server, kind) = (app.name.clone(), app.server.clone(), deployment.kind);
+        // `berth cancel APP` from any process on this data dir cancels it like Ctrl-C.
+        crate::lock::take_cancel_request(self.data_dir(), &name);
+        let watcher = {
+            let (dir, app, cancel) = (self.data_dir().to_path_buf(), name.clone(), cancel.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    if crate::lock::take_cancel_request(&dir, &app) {
+                        tracing::info!(app, "cancel asked for by another process");
+                        cancel.cancel();
+                        return;
+                    }
+                }
+            })
+        };
         let result = self
             .run_inner(app, restore, deployment, source, observer, cancel)
             .await;
+        watcher.abort();
         if result.is_ok() {
             // The relay watches what now serves (a first deploy, a new instance).
             self.monitor_sync(&server).await;

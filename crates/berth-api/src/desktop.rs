@@ -331,6 +331,15 @@ impl Desktop {
         }
     }
 
+    /// The window's Cancel: its own job, else one another process on the data dir runs (a
+    /// terminal's deploy), like `berth cancel`.
+    pub async fn cancel_anywhere(&self, app: &str) -> Result<bool, ApiError> {
+        if self.cancel(app) {
+            return Ok(true);
+        }
+        self.berth.cancel(app).await
+    }
+
     /// The primary URL of an app, or its loopback endpoint.
     async fn primary_url(&self, app: &str) -> Option<String> {
         let st = self.berth.status(app).await.ok()?;

@@ -58,6 +58,34 @@ impl AppLock {
     }
 }
 
+/// Asks the process holding `app`'s lock to cancel what it runs (`berth cancel`, from any
+/// process on the data dir): a request file it watches for. `false` when nothing holds the
+/// lock (nothing runs).
+pub(crate) fn request_cancel(data_dir: &Path, app: &str) -> Result<bool, ApiError> {
+    match AppLock::acquire(data_dir, app, "a cancel check") {
+        Ok(free) => {
+            drop(free);
+            Ok(false)
+        }
+        Err(ApiError::Busy { .. }) => {
+            let path = cancel_path(data_dir, app);
+            std::fs::write(&path, b"cancel\n")
+                .map_err(|source| ApiError::DataDir { path, source })?;
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether someone asked to cancel what runs on `app` (the request is taken: removed).
+pub(crate) fn take_cancel_request(data_dir: &Path, app: &str) -> bool {
+    std::fs::remove_file(cancel_path(data_dir, app)).is_ok()
+}
+
+fn cancel_path(data_dir: &Path, app: &str) -> std::path::PathBuf {
+    data_dir.join("locks").join(format!("{app}.cancel"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +104,19 @@ mod tests {
         let _other = AppLock::acquire(dir.path(), "world", "deploy").unwrap();
         drop(first);
         AppLock::acquire(dir.path(), "hello", "rollback").unwrap();
+    }
+
+    #[test]
+    fn a_cancel_request_reaches_only_a_running_operation() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            !request_cancel(dir.path(), "hello").unwrap(),
+            "nothing runs"
+        );
+        let held = AppLock::acquire(dir.path(), "hello", "deploy").unwrap();
+        assert!(request_cancel(dir.path(), "hello").unwrap());
+        assert!(take_cancel_request(dir.path(), "hello"));
+        assert!(!take_cancel_request(dir.path(), "hello"), "taken once");
+        drop(held);
     }
 }

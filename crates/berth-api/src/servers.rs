@@ -134,7 +134,28 @@ impl Berth {
             created_at: self.now(),
         };
 
-        // Pin the host key first (asking if it is new), remembering to unpin on failure.
+        let check = self.pin_and_check(&server, &req, confirm).await?;
+        if let Some(p) = &req.passphrase {
+            self.secrets().set(&passphrase_key(&server.name), p)?;
+        }
+        self.store.insert_server(&server)?;
+        self.audit(
+            "server.add",
+            &server.name,
+            &format!("{} via {}", server.address(), server.transport),
+        );
+        Ok(check)
+    }
+
+    /// Pins the host key of `server` (asking if it is new, `req` saying what was confirmed
+    /// already) and connects to check Docker; a key pinned here is unpinned again on failure.
+    async fn pin_and_check(
+        &self,
+        server: &Server,
+        req: &AddServer,
+        confirm: &(dyn Fn(&HostKeyPrompt) -> bool + Send + Sync),
+    ) -> Result<ServerCheck, ApiError> {
+        let transport = server.transport;
         let mut pinned: Option<(String, u16)> = None;
         if let Some(target) = &server.ssh {
             let known_hosts = self.known_hosts_path();
@@ -167,26 +188,66 @@ impl Berth {
                 }
             }
         }
-
-        let result = self
-            .connect_and_check(&server, req.passphrase.as_ref())
-            .await;
-        let check = match result {
-            Ok(check) => check,
+        match self
+            .connect_and_check(server, req.passphrase.as_ref())
+            .await
+        {
+            Ok(check) => Ok(check),
             Err(e) => {
                 if let Some((host, port)) = pinned {
                     let _ = forget_host_key(&self.known_hosts_path(), &host, port);
                 }
-                return Err(e);
+                Err(e)
             }
+        }
+    }
+
+    /// `berth server set NAME --ssh … --identity … --transport …`: how a server is reached,
+    /// changed after it was added (a new address, another key, the other SSH client). The new
+    /// way is checked first — its host key confirmed like at `server add`, Docker answering —
+    /// and nothing changes unless it works. Its apps, proxy and relay stay as they are.
+    pub async fn server_reconnect(
+        &self,
+        name: &str,
+        req: AddServer,
+        confirm: &(dyn Fn(&HostKeyPrompt) -> bool + Send + Sync),
+    ) -> Result<ServerCheck, ApiError> {
+        let current = self.store.server(name)?;
+        if current.transport == TransportKind::Local {
+            return Err(ApiError::Invalid(format!(
+                "server {name} is this machine's own Docker: it has no SSH target to change"
+            )));
+        }
+        let identity = match &req.identity {
+            Some(p) if p.as_os_str().is_empty() => None,
+            Some(p) => Some(absolute(p)?.display().to_string()),
+            None => current.identity.clone(),
         };
+        let transport = if req.transport == TransportKind::Local {
+            current.transport
+        } else {
+            req.transport
+        };
+        let server = Server {
+            ssh: req.ssh.clone().or(current.ssh.clone()),
+            identity,
+            transport,
+            ..current.clone()
+        };
+        let check = self.pin_and_check(&server, &req, confirm).await?;
         if let Some(p) = &req.passphrase {
             self.secrets().set(&passphrase_key(&server.name), p)?;
         }
-        self.store.insert_server(&server)?;
+        self.store.update_server(&server)?;
+        // The next operation connects the new way.
+        if let Some(cell) = self.hosts.lock().await.remove(name)
+            && let Some(host) = cell.get()
+        {
+            host.close().await;
+        }
         self.audit(
-            "server.add",
-            &server.name,
+            "server.reconnect",
+            name,
             &format!("{} via {}", server.address(), server.transport),
         );
         Ok(check)

@@ -192,6 +192,9 @@ pub enum Command {
         #[arg(long, value_name = "PROJECT", conflicts_with = "app")]
         project: Option<String>,
     },
+    /// Cancel the deploy, rollback or restart of an app that runs elsewhere (the window,
+    /// another terminal) as Ctrl-C would: the previous version keeps serving.
+    Cancel { app: String },
     /// Stop the app's container (it stays stopped until start, restart or deploy).
     Stop { app: String },
     /// Start the app's container again and wait until it is healthy.
@@ -652,6 +655,19 @@ pub enum ServerCmd {
         /// Default runtime base image for generated Dockerfiles ("" clears it).
         #[arg(long, value_name = "IMAGE")]
         run_image: Option<String>,
+        /// Reach it at another SSH target, USER@HOST[:PORT] (checked before it is kept: host
+        /// key, Docker).
+        #[arg(long, value_name = "USER@HOST[:PORT]")]
+        ssh: Option<String>,
+        /// Log in with another identity file ("" : the agent and ssh's defaults).
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+        /// Connect with the other SSH client: system or embedded.
+        #[arg(long, value_parser = ["system", "embedded"])]
+        transport: Option<String>,
+        /// Trust a host key seen for the first time without asking (scripts).
+        #[arg(long)]
+        accept_new: bool,
     },
     /// Forget a server (no app may use it). Nothing on it is touched unless --purge.
     Rm {

@@ -155,6 +155,16 @@ pub(crate) async fn restart(berth: &Berth, app: &str) -> anyhow::Result<()> {
     print_live(berth, app, &d).await
 }
 
+/// `berth cancel APP`.
+pub(crate) async fn cancel(berth: &Berth, app: &str) -> anyhow::Result<()> {
+    if berth.cancel(app).await? {
+        eprintln!("cancelled what ran on {app}; the previous version keeps serving");
+    } else {
+        eprintln!("nothing runs on {app} from this data dir to cancel");
+    }
+    Ok(())
+}
+
 /// `berth stop APP`.
 pub(crate) async fn stop(berth: &Berth, app: &str) -> anyhow::Result<()> {
     berth.stop(app).await?;

@@ -251,6 +251,7 @@ async fn dispatch(berth: &Arc<Berth>, command: Command) -> anyhow::Result<()> {
         Command::Discard { app, project } => {
             pending::discard(berth, app.as_deref(), project.as_deref())
         }
+        Command::Cancel { app } => deploys::cancel(berth, &app).await,
         Command::Stop { app } => deploys::stop(berth, &app).await,
         Command::Start { app } => deploys::start(berth, &app).await,
         Command::Status { app, json } => deploys::status(berth, &app, json).await,

@@ -259,14 +259,57 @@ pub(crate) async fn server(berth: &Berth, cmd: ServerCmd) -> anyhow::Result<()> 
             stage_pattern,
             build_image,
             run_image,
+            ssh,
+            identity,
+            transport,
+            accept_new,
         } => {
+            let reconnect = ssh.is_some() || identity.is_some() || transport.is_some();
             if base_domain.is_none()
                 && build_image.is_none()
                 && run_image.is_none()
                 && stage_pattern.is_none()
+                && !reconnect
             {
                 anyhow::bail!(
-                    "nothing to set: give --base-domain, --stage-pattern, --build-image or --run-image"
+                    "nothing to set: give --base-domain, --stage-pattern, --build-image, --run-image, --ssh, --identity or --transport"
+                );
+            }
+            if reconnect {
+                let req = AddServer {
+                    name: name.clone(),
+                    ssh: ssh
+                        .as_deref()
+                        .map(SshTarget::parse)
+                        .transpose()
+                        .map_err(anyhow::Error::msg)?,
+                    // Local means "unchanged" here: a remote server stays remote.
+                    transport: match transport.as_deref() {
+                        Some(t) => t.parse().map_err(anyhow::Error::msg)?,
+                        None => TransportKind::Local,
+                    },
+                    identity,
+                    passphrase: std::env::var("BERTH_SSH_PASSPHRASE")
+                        .ok()
+                        .map(Sensitive::new),
+                    accept_new,
+                    docker_socket: None,
+                    trusted_fingerprint: None,
+                };
+                let check = berth
+                    .server_reconnect(&name, req, &confirm_host_key)
+                    .await?;
+                eprintln!(
+                    "{} server {name} now reached as {}: Docker {} answers, {:.1} ms round trip",
+                    Style::new().green("✓"),
+                    berth
+                        .servers()?
+                        .into_iter()
+                        .find(|s| s.name == name)
+                        .map(|s| format!("{} via {}", s.address(), s.transport))
+                        .unwrap_or_default(),
+                    check.docker_version,
+                    check.latency_ms
                 );
             }
             if let Some(pattern) = stage_pattern {

@@ -72,7 +72,7 @@ async fn create(f: &Fixture, app: &str, repo: &git::Repo) {
 
 /// Waits for the job-done notice of `app`.
 async fn done(f: &Fixture, app: &str) -> berth_model::view::JobDone {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         if let Some(d) = f.notices.lock().unwrap().iter().find_map(|n| match n {
             Notice::Done(d) if d.app == app => Some((**d).clone()),
@@ -190,7 +190,9 @@ async fn a_job_can_be_cancelled_and_logs_can_be_followed() {
     f.desktop
         .start_job(&app, JobKind::Deploy, None, None)
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // It builds first: on a loaded machine (the lints and fuzzers build beside the tests)
+    // that can take a while.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while !f.notices.lock().unwrap().iter().any(|n| {
         matches!(n, Notice::Progress(p) if p.event == DeployEvent::StepStarted { step: Step::HealthCheck })
     }) {

@@ -541,7 +541,7 @@ fn Header() -> impl IntoView {
                 <button
                     class="button"
                     data-testid="cancel"
-                    disabled=move || !ctx.busy()
+                    disabled=move || !ctx.busy() && ctx.state() != Some(AppState::Deploying)
                     title="Stop the running job; the current version keeps serving"
                     on:click=move |_| {
                         let app = ctx.name();
