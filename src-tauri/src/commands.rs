@@ -56,6 +56,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         server_check,
         host_key,
         server_add,
+        server_reconnect,
         server_rm,
         server_prune,
         server_stats,
@@ -188,6 +189,17 @@ async fn host_key(d: Shell<'_>, req: AddServerRequest) -> Reply<HostKeyInfo> {
 async fn server_add(d: Shell<'_>, req: AddServerRequest) -> Reply<ServerCheck> {
     d.berth()
         .server_add(AddServer::from_request(&req).map_err(dto)?, &|_| false)
+        .await
+        .map_err(dto)
+}
+
+/// Like [`server_add`]: only the fingerprint the user confirmed is trusted.
+#[tauri::command]
+async fn server_reconnect(d: Shell<'_>, name: String, req: AddServerRequest) -> Reply<ServerCheck> {
+    d.berth()
+        .server_reconnect(&name, AddServer::from_request(&req).map_err(dto)?, &|_| {
+            false
+        })
         .await
         .map_err(dto)
 }
@@ -628,8 +640,11 @@ async fn webhook_rotate_deploy_key(d: Shell<'_>, app: String) -> Reply<WebhookIn
 // --- domains ---
 
 #[tauri::command]
-async fn domain_primary(d: Shell<'_>, app: String, domain: String) -> Reply<()> {
-    d.berth().domain_primary(&app, &domain).await.map_err(dto)
+async fn domain_primary(d: Shell<'_>, app: String, domain: String, apply: bool) -> Reply<()> {
+    d.berth()
+        .domain_primary(&app, &domain, apply)
+        .await
+        .map_err(dto)
 }
 
 #[tauri::command]
@@ -643,16 +658,17 @@ async fn domain_add(
     app: String,
     domain: String,
     primary: bool,
+    apply: bool,
 ) -> Reply<Vec<DomainStatus>> {
     d.berth()
-        .domain_add(&app, &domain, primary)
+        .domain_add(&app, &domain, primary, apply)
         .await
         .map_err(dto)
 }
 
 #[tauri::command]
-async fn domain_rm(d: Shell<'_>, app: String, domain: String) -> Reply<()> {
-    d.berth().domain_rm(&app, &domain).await.map_err(dto)
+async fn domain_rm(d: Shell<'_>, app: String, domain: String, apply: bool) -> Reply<()> {
+    d.berth().domain_rm(&app, &domain, apply).await.map_err(dto)
 }
 
 // --- webhooks ---

@@ -174,7 +174,7 @@ pub fn run() {
         "5",
     ]);
     let host = "bench.example.test";
-    b.ok(&["domain", "add", &app, host, "--primary"]);
+    b.ok(&["domain", "add", &app, host, "--primary", "--apply"]);
     b.ok(&["deploy", &app]);
 
     let rounds: usize = std::env::var("BENCH_ROUNDS")

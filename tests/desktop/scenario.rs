@@ -111,6 +111,31 @@ async fn add_a_server_then_create_deploy_redeploy_and_roll_back_an_app() {
     // The CLI sees the server the window added, with the key the user confirmed.
     let check = app.berth.ok(&["server", "check", "loop", "--json"]).json();
     assert!(check["docker_version"].is_string(), "{check}");
+    // The connection can change after adding: here to the system OpenSSH client and back,
+    // each checked before it is kept.
+    for (client, shown) in [("system", "via system"), ("embedded", "via embedded")] {
+        app.click("[data-server=loop] [data-testid=connection-edit]")
+            .await;
+        app.select(
+            "[data-server=loop] [data-testid=connection-transport]",
+            client,
+        )
+        .await;
+        if client == "system" {
+            app.screenshot("server-connection").await;
+        }
+        app.click("[data-server=loop] [data-testid=connection-save]")
+            .await;
+        app.wait_for_text("[data-server=loop] [data-testid=server-connection]", shown)
+            .await;
+        let listed = app.berth.ok(&["server", "ls", "--json"]).json();
+        let lp = listed
+            .as_array()
+            .and_then(|l| l.iter().find(|s| s["name"] == "loop"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(lp["transport"], client, "{listed}");
+    }
 
     // --- Apps: create one from the fixture repository -----------------------------------------
     app.click("[data-testid=nav-apps]").await;

@@ -229,9 +229,31 @@ async fn adds_a_server_and_creates_and_edits_an_app() {
     app.fill("[data-testid=project-name]", "shop").await;
     app.click("[data-testid=project-create]").await;
     wait_for_toast(&app, "Project shop created").await;
-    app.berth.ok(&["app", "set", "hello", "--project", "shop"]);
-    app.click("[data-testid=nav-projects]").await;
     let shop = "[data-testid=project][data-name=shop]";
+    app.select(&format!("{shop} [data-testid=project-move-app]"), "hello")
+        .await;
+    app.click(&format!("{shop} [data-testid=project-move]"))
+        .await;
+    wait_for_toast(&app, "hello moved into shop").await;
+    // A project made by mistake goes again (an empty one only: shop's Remove is disabled).
+    app.fill("[data-testid=project-name]", "scratch").await;
+    app.click("[data-testid=project-create]").await;
+    let scratch = "[data-testid=project][data-name=scratch]";
+    app.click(&format!("{scratch} [data-testid=project-rm]"))
+        .await;
+    app.click("[data-testid=confirm-ok]").await;
+    wait_for_toast(&app, "Project scratch removed").await;
+    wait_gone(&app, scratch).await;
+    let disabled = app
+        .wait_for(&format!("{shop} [data-testid=project-rm]"))
+        .await
+        .attr("disabled")
+        .await
+        .unwrap();
+    assert!(
+        disabled.is_some(),
+        "a project with members cannot be removed"
+    );
     app.fill(
         &format!("{shop} [data-testid=project-env-key]"),
         "LOG_LEVEL",

@@ -437,6 +437,47 @@ fn the_relay_samples_restarts_a_hung_app_stops_a_crash_loop_and_puts_back_drift(
         );
         std::thread::sleep(Duration::from_secs(2));
     }
+    // The setup as a file carries the schedule, the cron job, both targets (no keys) and the
+    // notifier (its URL cut: it may hold a token); read back here, it changes nothing.
+    let exported = b.ok(&["export"]).stdout;
+    for part in [
+        "keep: 1",
+        "target: bucket",
+        "name: tick",
+        "echo tick from cron",
+        &format!("location: ssh://prod{dir}"),
+        &format!("location: s3://{}", s3.bucket),
+        "encrypt: true",
+        "/…",
+    ] {
+        assert!(exported.contains(part), "{part} in {exported}");
+    }
+    assert!(!exported.contains(&s3.secret_access_key), "{exported}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &exported).unwrap();
+    let path = file.path().display().to_string();
+    let again = b.ok(&["import", &path]).stderr;
+    assert!(again.contains("nothing to change"), "{again}");
+    // A teammate whose Berth knows the server but not its relay is told what to do first,
+    // on the service's line, and nothing changes.
+    let mate = Berth::new();
+    mate.add_ssh_server("prod", &sshd);
+    let refused = mate.fails(&["import", &path]);
+    let line = exported
+        .lines()
+        .position(|l| l.trim_start_matches("- ").trim() == format!("name: {cache}"))
+        .unwrap()
+        + 1;
+    assert!(
+        refused.stderr.contains(&format!("line {line}:"))
+            && refused.stderr.contains("berth server relay install prod"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        mate.ok(&["app", "ls", "--json"]).json(),
+        serde_json::json!([])
+    );
     b.ok(&["cron", "rm", &cache, "tick"]);
     assert_eq!(
         b.ok(&["cron", "ls", "--json"]).json(),

@@ -197,6 +197,15 @@ fn project_variables_reach_apps_and_a_rollback_restores_what_ran() {
             .trim(),
         "yes"
     );
+    // Applied at the project, it reaches each member's new container.
+    b.ok(&["env", "set", "--project", &project, "SHARED=applied"]);
+    let applied = b.ok(&["apply", "--project", &project, "--yes"]).stderr;
+    assert!(applied.contains("env SHARED"), "{applied}");
+    assert!(
+        has(&container_env(&app), "SHARED=applied"),
+        "{:?}",
+        container_env(&app)
+    );
 
     // A project with members stays; out of it, it goes.
     let busy = b.fails(&["project", "rm", &project]);
@@ -253,7 +262,66 @@ fn the_setup_round_trips_through_a_file_and_a_bad_line_is_named() {
         "token-value\n",
     );
     b.ok(&["app", "create", &other, "--git", &repo.path_str()]);
+    // What stands beside the apps travels too: an image app's stages, a backup target, a
+    // notifier whose URL has nothing to hide.
+    let site = unique("site");
+    let _site_guard = AppGuard(site.clone());
+    // (An image app written by hand: creating one on the command line pulls its image.)
+    let by_hand = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        by_hand.path(),
+        format!(
+            "berth: 1
+apps:
+- name: {site}
+  server: here
+  image: registry.example.test/site:1
+  port: 8080
+  health_path: /
+  health_timeout_secs: 30
+  drain_timeout_secs: 5
+  stop_grace_secs: 10
+  monitor_interval_secs: 0
+  unhealthy_after: 3
+  stages:
+  - name: dev
+    tags: dev-*
+    auto_deploy: true
+    max_instances: 2
+  - name: prod
+    tags: v*
+    promote_from: dev
+    confirm: true
+"
+        ),
+    )
+    .unwrap();
+    b.ok(&["import", &by_hand.path().display().to_string()]);
+    let stages = b.ok(&["app", "stage", "ls", &site, "--json"]).json();
+    assert_eq!(stages[1]["promote_from"], "dev", "{stages:#}");
+    let kept = tempfile::tempdir().unwrap();
+    b.ok(&[
+        "backup",
+        "target",
+        "add",
+        "nightly",
+        &format!("local:{}", kept.path().display()),
+    ]);
+    b.ok_with_input(
+        &[
+            "notify", "add", "webhook", "-", "--app", &app, "--events", "deploy",
+        ],
+        "http://127.0.0.1:9\n",
+    );
     let exported = b.ok(&["export"]).stdout;
+    for part in [
+        "promote_from: dev",
+        "max_instances: 2",
+        "name: nightly",
+        "url: http://127.0.0.1:9",
+    ] {
+        assert!(exported.contains(part), "{part} in {exported}");
+    }
     assert!(exported.starts_with("berth: 1\n"), "{exported}");
     assert!(
         exported.contains("SHARED_KEY:\n      secret: true"),
@@ -302,6 +370,18 @@ fn the_setup_round_trips_through_a_file_and_a_bad_line_is_named() {
             .stderr
             .contains("nothing to change")
     );
+    // A notifier whose URL has a path is written cut (it may hold a token): a teammate is
+    // told to add it with the whole URL.
+    b.ok_with_input(
+        &["notify", "add", "ntfy", "-"],
+        "https://ntfy.example.test/team-topic-s3cr3t\n",
+    );
+    let with_cut = b.ok(&["export"]).stdout;
+    assert!(!with_cut.contains("s3cr3t"), "{with_cut}");
+    std::fs::write(&file, &with_cut).unwrap();
+    let told = mate.ok(&["import", &path]).stderr;
+    assert!(told.contains("berth notify add ntfy URL"), "{told}");
+    std::fs::write(&file, &exported).unwrap();
 
     // A bad line is named, and nothing changes.
     let broken = exported.replacen("  port: 8080", "  prot: 8080", 1);

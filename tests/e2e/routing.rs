@@ -166,7 +166,14 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
         "--drain-timeout",
         "5",
     ]);
-    b.ok(&["domain", "add", &app, "www.example.test", "--primary"]);
+    b.ok(&[
+        "domain",
+        "add",
+        &app,
+        "www.example.test",
+        "--primary",
+        "--apply",
+    ]);
     b.ok(&["deploy", &app]);
     let auto = format!("{app}.apps.example.test");
     assert_eq!(
@@ -196,9 +203,9 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
     // socket, and a connection queued on the old one must still be answered.
     repo.commit_version("v2");
     let seen = under_load(r.http, "www.example.test", || {
-        b.ok(&["domain", "add", &app, "extra.example.test"]);
+        b.ok(&["domain", "add", &app, "extra.example.test", "--apply"]);
         b.ok(&["deploy", &app]);
-        b.ok(&["domain", "rm", &app, "extra.example.test"]);
+        b.ok(&["domain", "rm", &app, "extra.example.test", "--apply"]);
     });
     assert_eq!(
         seen,
@@ -295,16 +302,37 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
         serde_json::json!([format!("berth-app-{app}")])
     );
 
-    // Removing a domain unroutes it; removing the app removes its route.
-    b.ok(&["domain", "add", &app, "shop.example.test"]);
+    // A domain added to a deployed app is a pending change: not routed until applied, and
+    // applying it is a route change only (the same container serves).
+    let added = b.ok(&["domain", "add", &app, "shop.example.test"]);
+    assert!(added.stderr.contains("once applied"), "{}", added.stderr);
+    assert_ne!(
+        through_caddy(r.http, "shop.example.test"),
+        Some((200, "hello v2".into()))
+    );
+    let listed = b.ok(&["domain", "ls", &app, "--json"]).json();
+    let shop = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "shop.example.test")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(shop["pending"], "to add", "{listed:#}");
+    let plan = b.ok(&["plan", &app, "--json"]).json();
+    assert_eq!(plan["diff"]["effect"], "route", "{plan}");
+    let serving = containers_of(&app);
+    b.ok(&["apply", &app, "--yes"]);
     assert_eq!(
         through_caddy(r.http, "shop.example.test"),
         Some((200, "hello v2".into()))
     );
+    assert_eq!(containers_of(&app), serving, "a route change only");
+    // Removing a domain unroutes it; removing the app removes its route.
     // Another domain becomes the primary one (its URL comes first), and back.
-    let r2 = b.fails(&["domain", "primary", &app, "nowhere.example.test"]);
+    let r2 = b.fails(&["domain", "primary", &app, "nowhere.example.test", "--apply"]);
     assert!(r2.stderr.contains("is not a domain of"), "{}", r2.stderr);
-    b.ok(&["domain", "primary", &app, "shop.example.test"]);
+    b.ok(&["domain", "primary", &app, "shop.example.test", "--apply"]);
     let st = b.ok(&["status", &app, "--json"]).json();
     assert!(
         st["urls"][0]
@@ -314,8 +342,8 @@ fn zero_downtime_switch_under_load_and_failed_deploys_keep_the_route() {
         "{st}"
     );
     assert!(b.ok(&["plan", &app]).stderr.contains("nothing pending"));
-    b.ok(&["domain", "primary", &app, "www.example.test"]);
-    b.ok(&["domain", "rm", &app, "shop.example.test"]);
+    b.ok(&["domain", "primary", &app, "www.example.test", "--apply"]);
+    b.ok(&["domain", "rm", &app, "shop.example.test", "--apply"]);
     assert_ne!(
         through_caddy(r.http, "shop.example.test"),
         Some((200, "hello v2".into()))
@@ -347,17 +375,24 @@ fn bad_domains_conflicts_and_missing_proxies_are_refused() {
         "ünï.example.com",
         "127.0.0.1",
     ] {
-        let r = b.fails(&["domain", "add", &web, bad]);
+        let r = b.fails(&["domain", "add", &web, bad, "--apply"]);
         assert!(r.stderr.contains("domain"), "{bad}: {}", r.stderr);
     }
-    b.ok(&["domain", "add", &web, "www.example.test", "--primary"]);
-    let taken = b.fails(&["domain", "add", &api, "WWW.example.test"]);
+    b.ok(&[
+        "domain",
+        "add",
+        &web,
+        "www.example.test",
+        "--primary",
+        "--apply",
+    ]);
+    let taken = b.fails(&["domain", "add", &api, "WWW.example.test", "--apply"]);
     assert!(
         taken.stderr.contains(&format!("used by app `{web}`")),
         "{}",
         taken.stderr
     );
-    let primary = b.fails(&["domain", "rm", &web, "www.example.test"]);
+    let primary = b.fails(&["domain", "rm", &web, "www.example.test", "--apply"]);
     assert!(
         primary.stderr.contains("primary domain"),
         "{}",
@@ -370,7 +405,13 @@ fn bad_domains_conflicts_and_missing_proxies_are_refused() {
         "--base-domain",
         "apps.example.test",
     ]);
-    let auto = b.fails(&["domain", "add", &web, &format!("{api}.apps.example.test")]);
+    let auto = b.fails(&[
+        "domain",
+        "add",
+        &web,
+        &format!("{api}.apps.example.test"),
+        "--apply",
+    ]);
     assert!(
         auto.stderr.contains(&format!("used by app `{api}`")),
         "{}",
@@ -402,7 +443,7 @@ fn bad_domains_conflicts_and_missing_proxies_are_refused() {
         "--git",
         &repo.path_str(),
     ]);
-    let none = b.fails(&["domain", "add", "lonely", "lonely.example.test"]);
+    let none = b.fails(&["domain", "add", "lonely", "lonely.example.test", "--apply"]);
     assert!(none.stderr.contains("has no proxy"), "{}", none.stderr);
     let unreachable = b.fails(&[
         "server",
@@ -427,7 +468,7 @@ fn bad_domains_conflicts_and_missing_proxies_are_refused() {
     ]);
     assert!(remote.stderr.contains("loopback"), "{}", remote.stderr);
     berth_testkit::run(Command::new("docker").args(["stop", "-t", "1", "berth-proxy"]));
-    let down = b.fails(&["domain", "add", &web, "down.example.test"]);
+    let down = b.fails(&["domain", "add", &web, "down.example.test", "--apply"]);
     assert!(
         down.stderr.to_lowercase().contains("caddy"),
         "{}",
@@ -453,7 +494,14 @@ fn internal_tls_shows_the_certificate_caddy_serves() {
         "--health-path",
         "/healthz",
     ]);
-    b.ok(&["domain", "add", &app, "secure.example.test", "--primary"]);
+    b.ok(&[
+        "domain",
+        "add",
+        &app,
+        "secure.example.test",
+        "--primary",
+        "--apply",
+    ]);
     b.ok(&["deploy", &app]);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -538,7 +586,7 @@ fn an_existing_caddy_can_be_adopted() {
         "--health-path",
         "/healthz",
     ]);
-    b.ok(&["domain", "add", &app, "adopted.example.test"]);
+    b.ok(&["domain", "add", &app, "adopted.example.test", "--apply"]);
     b.ok(&["deploy", &app]);
     assert_eq!(
         through_caddy(http, "adopted.example.test"),
@@ -628,7 +676,7 @@ fn a_deploy_killed_at_any_step_leaves_one_serving_version() {
         "--drain-timeout",
         "2",
     ]);
-    b.ok(&["domain", "add", &app, "killed.example.test"]);
+    b.ok(&["domain", "add", &app, "killed.example.test", "--apply"]);
     b.ok(&["deploy", &app]);
     let serving = || through_caddy(r.http, "killed.example.test");
     assert_eq!(serving(), Some((200, "hello v1".into())));

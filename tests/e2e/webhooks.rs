@@ -921,7 +921,7 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     let url = daemon.url(&gateway("berth"));
     create_app_from(b, &app, &url, &[]);
     let host = format!("{app}.test");
-    b.ok(&["domain", "add", &app, &host]);
+    b.ok(&["domain", "add", &app, &host, "--apply"]);
     b.ok_with_input(
         &["env", "set", &app, "GREETING=-", "--secret"],
         "psst-unattended\n",
@@ -1122,6 +1122,39 @@ fn unattended_pushes_deploy_from_the_git_url_while_berth_is_closed() {
     b.ok(&["watch", "--once"]);
     let r = b.ok(&["rollback", &app, "--yes"]);
     assert!(!r.stderr.contains("Step 1/"), "{}", r.stderr);
+    assert_eq!(
+        http_get_host(&caddy, &host, "/").unwrap().1.trim(),
+        "hello v2"
+    );
+
+    // `berth cancel` reaches the relay's own deploy: a commit that never turns healthy is
+    // stopped before its health check gives up, and v2 keeps serving.
+    let unhealthy = repo.remove("www/healthz", "no health check");
+    let (status, answer) = push(
+        &To(&caddy, "hooks.test", &path),
+        Provider::Github,
+        &secret,
+        "c-1",
+        "refs/heads/main",
+        &unhealthy,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let asked = Instant::now();
+    loop {
+        let r = b.ok(&["cancel", &app]);
+        if r.stderr.contains("cancelled what ran") {
+            break;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(90),
+            "the relay's deploy was never there to cancel: {}",
+            r.stderr
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cancelled = wait_finished(b, &app, answer["delivery"].as_i64().unwrap());
+    assert_eq!(cancelled["status"], "failed", "{cancelled:#}");
+    assert!(cancelled.to_string().contains("cancelled"), "{cancelled:#}");
     assert_eq!(
         http_get_host(&caddy, &host, "/").unwrap().1.trim(),
         "hello v2"

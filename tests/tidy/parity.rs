@@ -20,7 +20,10 @@ const PAIRS: &[(&str, &[&str])] = &[
     ("server relay install", &["relay_install"]),
     ("server relay status", &["relay_status"]),
     ("server relay metrics-token", &["relay_metrics_token"]),
-    ("server set", &["server_set_base_domain"]),
+    (
+        "server set",
+        &["server_set_base_domain", "server_reconnect"],
+    ),
     ("server rm", &["server_rm"]),
     ("app create", &["app_create", "image_inspect"]),
     ("app ls", &["apps"]),

@@ -102,6 +102,12 @@ pub async fn server_add(req: &AddServerRequest) -> Result<ServerCheck, ErrorDto>
     call("server_add", json!({ "req": req })).await
 }
 
+/// Changes how Berth reaches server `name` (SSH target, identity file, SSH client); checked
+/// before it is kept. A new host key is trusted only if it is `req.trusted_fingerprint`.
+pub async fn server_reconnect(name: &str, req: &AddServerRequest) -> Result<ServerCheck, ErrorDto> {
+    call("server_reconnect", json!({ "name": name, "req": req })).await
+}
+
 /// Reclaims disk on `name` (with `dry_run`: says what it would).
 pub async fn server_prune(name: &str, dry_run: bool) -> Result<PruneReport, ErrorDto> {
     call("server_prune", json!({ "name": name, "dryRun": dry_run })).await
@@ -481,6 +487,7 @@ pub async fn domain_ls(app: &str) -> Result<Vec<DomainStatus>, ErrorDto> {
     call("domain_ls", json!({ "app": app })).await
 }
 
+/// Adds a domain; a deployed app's route takes it when its pending changes are applied.
 pub async fn domain_add(
     app: &str,
     domain: &str,
@@ -488,13 +495,18 @@ pub async fn domain_add(
 ) -> Result<Vec<DomainStatus>, ErrorDto> {
     call(
         "domain_add",
-        json!({ "app": app, "domain": domain, "primary": primary }),
+        json!({ "app": app, "domain": domain, "primary": primary, "apply": false }),
     )
     .await
 }
 
+/// Removes a domain (pending, like every edit, until applied).
 pub async fn domain_rm(app: &str, domain: &str) -> Result<(), ErrorDto> {
-    call_unit("domain_rm", json!({ "app": app, "domain": domain })).await
+    call_unit(
+        "domain_rm",
+        json!({ "app": app, "domain": domain, "apply": false }),
+    )
+    .await
 }
 
 // --- webhooks ---
@@ -531,9 +543,13 @@ pub async fn webhook_rotate_deploy_key(app: &str) -> Result<WebhookInfo, ErrorDt
     call("webhook_rotate_deploy_key", json!({ "app": app })).await
 }
 
-/// Makes one of the app's domains its primary one (routed at once).
+/// Makes one of the app's domains its primary one (pending until applied).
 pub async fn domain_primary(app: &str, domain: &str) -> Result<(), ErrorDto> {
-    call_unit("domain_primary", json!({ "app": app, "domain": domain })).await
+    call_unit(
+        "domain_primary",
+        json!({ "app": app, "domain": domain, "apply": false }),
+    )
+    .await
 }
 
 pub async fn webhook_rotate_secret(app: &str) -> Result<WebhookInfo, ErrorDto> {

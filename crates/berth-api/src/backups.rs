@@ -80,7 +80,7 @@ fn what_it_is(kind: ServiceKind) -> String {
 
 impl Berth {
     /// Where `local` targets keep backups by default: beside Berth's data.
-    fn local_backups(&self) -> PathBuf {
+    pub(crate) fn local_backups(&self) -> PathBuf {
         self.data_dir().join("backups")
     }
 

@@ -9,7 +9,7 @@ use berth_engine::{
 };
 use berth_model::{
     App, DeployEvent, DeployNotice, DeploySpec, Deployment, DeploymentKind, DeploymentStatus,
-    EnvSource, SpecDomain, SpecEnv, SpecLabel, Step,
+    EnvSource, SpecEnv, SpecLabel, Step,
 };
 use berth_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -445,12 +445,13 @@ impl Berth {
     }
 
     /// `berth cancel APP`: cancels the deploy, rollback or restart of `app` that runs in any
-    /// process on this data dir (the window, another terminal) as Ctrl-C would — the previous
-    /// version keeps serving — and waits until it has ended. `false` when nothing runs.
+    /// process on this data dir (the window, another terminal) or the unattended deploy its
+    /// server's relay runs, as Ctrl-C would — the previous version keeps serving — and waits
+    /// until it has ended. `false` when nothing runs.
     pub async fn cancel(&self, app: &str) -> Result<bool, ApiError> {
-        self.store.app(app)?;
+        let a = self.store.app(app)?;
         if !crate::lock::request_cancel(self.data_dir(), app)? {
-            return Ok(false);
+            return self.cancel_on_relay(&a).await;
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
@@ -467,6 +468,57 @@ impl Berth {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Asks the relay of `app`'s server to stop its own deploy of it, and waits until the
+    /// app's lock there is free. `false` when the relay runs nothing of the app; refused when
+    /// another Berth holds it (it is cancelled where it runs).
+    async fn cancel_on_relay(&self, app: &App) -> Result<bool, ApiError> {
+        let server = self.store.server(&app.server)?;
+        if server.relay.is_none() {
+            return Ok(false);
+        }
+        let client = self.relay_client(&server).await?;
+        let first = client.cancel(&app.name).await?;
+        match (&first.holder, first.cancelled) {
+            (None, _) => return Ok(false),
+            (Some(holder), false) => {
+                return Err(ApiError::Invalid(format!(
+                    "{} is busy on {}: {holder}; cancel it where it runs (that machine's `berth cancel {}` or its window)",
+                    app.name, app.server, app.name
+                )));
+            }
+            (Some(_), true) => {}
+        }
+        // Ended when the lock is free: taken for an instant and given back (asking again
+        // would cancel the relay's next deploy of the app too).
+        let owner = self.instance_id()?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let lease = std::time::Duration::from_secs(5);
+            match client
+                .lock(&app.name, &owner, "a cancel check", lease)
+                .await
+            {
+                Ok(()) => {
+                    client.unlock(&app.name, &owner).await?;
+                    break;
+                }
+                Err(ClientError::Refused { code, .. })
+                    if code == berth_relay_proto::proto::LOCKED => {}
+                Err(e) => return Err(e.into()),
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(ApiError::Invalid(format!(
+                    "the relay on {} still runs {}'s deploy two minutes after the cancel request",
+                    app.server, app.name
+                )));
+            }
+        }
+        self.audit("cancel", &app.name, "the relay's deploy");
+        self.catch_up_unattended(&app.name).await;
+        Ok(true)
     }
 
     /// Takes the app's lock, catches up with what the server's relay deployed on its own
@@ -897,15 +949,7 @@ impl Berth {
         Ok(DeploySpec {
             app: app.clone(),
             env: self.env_resolved(&owner)?,
-            domains: self
-                .store
-                .domains(&app.name)?
-                .into_iter()
-                .map(|d| SpecDomain {
-                    name: d.name,
-                    primary: d.primary,
-                })
-                .collect(),
+            domains: self.spec_domains(&app.name)?,
         })
     }
 

@@ -29,6 +29,7 @@ mod routing;
 mod servers;
 mod services;
 mod setup;
+mod setup_attached;
 mod stages;
 mod status;
 mod unattended;

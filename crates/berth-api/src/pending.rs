@@ -85,7 +85,7 @@ impl Berth {
             }
             ChangeEffect::Route => {
                 let server = self.store.server(&a.server)?;
-                let hosts = self.hosts_of(&a, &server)?;
+                let hosts = self.hosts_wanted(&a, &server)?;
                 self.sync_route(&a, &server, hosts).await?;
                 self.serving_takes(&a)?;
                 self.audit("apply", app, "route");
@@ -234,15 +234,7 @@ impl Berth {
         if let Some(mut d) = self.store.active_deployment(app)?
             && let Some(spec) = d.spec.as_mut()
         {
-            spec.domains = self
-                .store
-                .domains(app)?
-                .into_iter()
-                .map(|d| berth_model::SpecDomain {
-                    name: d.name,
-                    primary: d.primary,
-                })
-                .collect();
+            spec.domains = self.spec_domains(app)?;
             self.store.update_deployment(&d)?;
         }
         Ok(())

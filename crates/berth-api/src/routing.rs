@@ -72,19 +72,48 @@ pub(crate) fn valid_domain(input: &str) -> Result<String, ApiError> {
 }
 
 impl Berth {
-    /// The names `app` answers to, primary first: the stored primary (or the automatic
-    /// `<app>.<base-domain>` when none is), then the others by name.
+    /// The names `app` answers to now, primary first: its serving deployment's domains (a
+    /// domain change not applied yet is not routed), or the records' when nothing recorded
+    /// serves.
     pub(crate) fn hosts_of(&self, app: &App, server: &Server) -> Result<Vec<String>, ApiError> {
-        let stored: Vec<SpecDomain> = self
+        let serving = match self.store.active_deployment(&app.name)? {
+            Some(d) => d.spec.map(|s| s.domains),
+            None => None,
+        };
+        let domains = match serving {
+            Some(d) => d,
+            None => self.spec_domains(&app.name)?,
+        };
+        self.hosts_for(app, server, &domains)
+    }
+
+    /// The names `app` answers to once its domain changes are applied (the records').
+    pub(crate) fn hosts_wanted(&self, app: &App, server: &Server) -> Result<Vec<String>, ApiError> {
+        let stored = self.spec_domains(&app.name)?;
+        self.hosts_for(app, server, &stored)
+    }
+
+    /// An app's recorded domains as a deployment's spec keeps them.
+    pub(crate) fn spec_domains(&self, app: &str) -> Result<Vec<SpecDomain>, ApiError> {
+        Ok(self
             .store
-            .domains(&app.name)?
+            .domains(app)?
             .into_iter()
             .map(|d| SpecDomain {
                 name: d.name,
                 primary: d.primary,
             })
-            .collect();
-        self.hosts_for(app, server, &stored)
+            .collect())
+    }
+
+    /// Whether a domain change of `app` waits for `apply`: it has a serving deployment that
+    /// recorded what it runs with, and the change was not asked to apply at once.
+    fn domain_change_waits(&self, app: &App, apply: bool) -> Result<bool, ApiError> {
+        Ok(!apply
+            && self
+                .store
+                .active_deployment(&app.name)?
+                .is_some_and(|d| d.spec.is_some()))
     }
 
     /// The names `app` answers at with these domains (the primary first, then its automatic
@@ -383,12 +412,14 @@ impl Berth {
         Ok(server)
     }
 
-    /// Adds a domain to an app (optionally as its primary) and routes it at once.
+    /// Adds a domain to an app (optionally as its primary). A deployed app's route takes it
+    /// with `berth apply` (a pending change), or at once with `apply`.
     pub async fn domain_add(
         &self,
         app: &str,
         domain: &str,
         primary: bool,
+        apply: bool,
     ) -> Result<Vec<DomainStatus>, ApiError> {
         let app = self.store.app(app)?;
         if app.service.is_some() {
@@ -448,28 +479,41 @@ impl Berth {
             primary,
             created_at: self.now(),
         };
-        // Route first: if the proxy refuses, nothing is recorded.
-        let mut hosts = self.hosts_of(&app, &server)?;
-        if primary {
-            hosts.insert(0, name.clone());
-        } else {
-            hosts.push(name.clone());
+        let waits = self.domain_change_waits(&app, apply)?;
+        if !waits {
+            // Route first: if the proxy refuses, nothing is recorded.
+            let mut wanted = self.spec_domains(&app.name)?;
+            if primary {
+                wanted.iter_mut().for_each(|w| w.primary = false);
+            }
+            wanted.push(SpecDomain {
+                name: name.clone(),
+                primary,
+            });
+            let hosts = self.hosts_for(&app, &server, &wanted)?;
+            self.sync_route(&app, &server, hosts).await?;
         }
-        self.sync_route(&app, &server, hosts).await?;
         self.store.add_domain(&d)?;
-        self.serving_domains_follow(&app.name)?;
+        if !waits {
+            self.serving_domains_follow(&app.name)?;
+        }
         self.audit(
             "domain.add",
             &app.name,
-            &format!("{name}{}", if primary { " (primary)" } else { "" }),
+            &format!(
+                "{name}{}{}",
+                if primary { " (primary)" } else { "" },
+                if waits { " (pending)" } else { "" }
+            ),
         );
         self.webhook_resync(&app.name).await;
         self.domain_ls(&app.name).await
     }
 
-    /// Removes a domain of an app and unroutes it at once. The primary domain cannot be
-    /// removed (make another one primary first), nor the automatic one.
-    pub async fn domain_rm(&self, app: &str, domain: &str) -> Result<(), ApiError> {
+    /// Removes a domain of an app (a deployed app's route drops it with `berth apply`, or at
+    /// once with `apply`). The primary domain cannot be removed (make another one primary
+    /// first), nor the automatic one.
+    pub async fn domain_rm(&self, app: &str, domain: &str, apply: bool) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
         let _lock = self.lock_settled(&app, "a domain change").await?;
         let name = valid_domain(domain)?;
@@ -497,22 +541,38 @@ impl Berth {
                 app.name, app.name
             )));
         }
-        let hosts: Vec<String> = self
-            .hosts_of(&app, &server)?
-            .into_iter()
-            .filter(|h| h != &name)
-            .collect();
-        self.sync_route(&app, &server, hosts).await?;
+        let waits = self.domain_change_waits(&app, apply)?;
+        if !waits {
+            let wanted: Vec<SpecDomain> = self
+                .spec_domains(&app.name)?
+                .into_iter()
+                .filter(|d| d.name != name)
+                .collect();
+            let hosts = self.hosts_for(&app, &server, &wanted)?;
+            self.sync_route(&app, &server, hosts).await?;
+        }
         self.store.remove_domain(&app.name, &name)?;
-        self.serving_domains_follow(&app.name)?;
-        self.audit("domain.rm", &app.name, &name);
+        if !waits {
+            self.serving_domains_follow(&app.name)?;
+        }
+        self.audit(
+            "domain.rm",
+            &app.name,
+            &format!("{name}{}", if waits { " (pending)" } else { "" }),
+        );
         self.webhook_resync(&app.name).await;
         Ok(())
     }
 
-    /// `berth domain primary APP DOMAIN`: makes a domain the app already has its primary one,
-    /// routed at once (the primary is where it answers first: its URL, the tray's link).
-    pub async fn domain_primary(&self, app: &str, domain: &str) -> Result<(), ApiError> {
+    /// `berth domain primary APP DOMAIN`: makes a domain the app already has its primary one
+    /// (the primary is where it answers first: its URL, the tray's link); a deployed app's
+    /// route takes it with `berth apply`, or at once with `apply`.
+    pub async fn domain_primary(
+        &self,
+        app: &str,
+        domain: &str,
+        apply: bool,
+    ) -> Result<(), ApiError> {
         let app = self.store.app(app)?;
         let _lock = self.lock_settled(&app, "a domain change").await?;
         let name = valid_domain(domain)?;
@@ -532,11 +592,20 @@ impl Berth {
             })
             .collect();
         domains.sort_by_key(|d| !d.primary);
-        let hosts = self.hosts_for(&app, &server, &domains)?;
-        self.sync_route(&app, &server, hosts).await?;
+        let waits = self.domain_change_waits(&app, apply)?;
+        if !waits {
+            let hosts = self.hosts_for(&app, &server, &domains)?;
+            self.sync_route(&app, &server, hosts).await?;
+        }
         self.store.set_primary_domain(&app.name, Some(&name))?;
-        self.serving_domains_follow(&app.name)?;
-        self.audit("domain.primary", &app.name, &name);
+        if !waits {
+            self.serving_domains_follow(&app.name)?;
+        }
+        self.audit(
+            "domain.primary",
+            &app.name,
+            &format!("{name}{}", if waits { " (pending)" } else { "" }),
+        );
         self.webhook_resync(&app.name).await;
         Ok(())
     }
@@ -553,13 +622,26 @@ impl Berth {
         app: &App,
         server: &Server,
     ) -> Result<Vec<DomainStatus>, ApiError> {
-        let hosts = self.hosts_of(app, server)?;
+        let routed = self.hosts_of(app, server)?;
+        let hosts = self.hosts_wanted(app, server)?;
         let auto = server
             .base_domain
             .as_ref()
             .map(|b| format!("{}.{b}", app.name));
         let mut out = Vec::new();
-        for (i, h) in hosts.iter().enumerate() {
+        // What the route has that the records dropped, listed after them.
+        let dropped: Vec<&String> = routed.iter().filter(|h| !hosts.contains(h)).collect();
+        let all: Vec<&String> = hosts.iter().chain(dropped.iter().copied()).collect();
+        for (i, h) in all.into_iter().enumerate() {
+            let pending = if !routed.contains(h) {
+                Some("to add".to_owned())
+            } else if !hosts.contains(h) {
+                Some("to remove".to_owned())
+            } else if i == 0 && routed.first() != Some(h) {
+                Some("to make primary".to_owned())
+            } else {
+                None
+            };
             let url = match &server.proxy {
                 Some(p) => p.url_for(h),
                 None => format!("http://{h}"),
@@ -570,6 +652,7 @@ impl Berth {
                 auto: auto.as_deref() == Some(h.as_str()),
                 url,
                 tls: self.tls_status(server, h).await,
+                pending,
             });
         }
         Ok(out)

@@ -1,5 +1,7 @@
 //! The whole setup as a file: `berth export` writes servers (without keys), projects, apps and
-//! services with their settings, variables (secrets as references) and domains as YAML;
+//! services with their settings, variables (secrets as references), domains, stages, webhooks,
+//! cron jobs, backup schedules, backup targets and notifiers as YAML (those last ones in
+//! `setup_attached`);
 //! `berth import` reads one back, checks all of it first (an error names the file's line),
 //! says what it changes, and creates or updates — it removes nothing unless asked (`prune`).
 //! Changes to apps that exist are pending changes like any edit (`berth plan`, `apply`).
@@ -77,7 +79,16 @@ impl Berth {
                     publish: a.publish,
                     cpus: a.limits.cpus,
                     memory: a.limits.memory_bytes.map(format_memory),
-                    volumes: a.volumes.iter().map(Volume::to_string).collect(),
+                    // Its data volume comes with its kind; only the others are written.
+                    volumes: a
+                        .volumes
+                        .iter()
+                        .filter(|v| {
+                            !(v.source == berth_model::data_volume(&a.name)
+                                && Some(v.target.as_str()) == kind.data_dir())
+                        })
+                        .map(Volume::to_string)
+                        .collect(),
                     links: links
                         .iter()
                         .filter(|l| l.service == a.name)
@@ -89,6 +100,8 @@ impl Berth {
                             }
                         })
                         .collect(),
+                    backup: self.service_backup(&a.name)?,
+                    cron: self.cron_setup(&a.name)?,
                 });
                 continue;
             }
@@ -114,6 +127,11 @@ impl Berth {
             domains.sort_by(|x, y| x.name.cmp(&y.name));
             let mut build_env = a.build_env.clone();
             build_env.sort();
+            let crate::setup_attached::AppAttached {
+                stages,
+                webhook,
+                cron,
+            } = self.app_attached(a)?;
             file.apps.push(AppSetup {
                 name: a.name.clone(),
                 server: a.server.clone(),
@@ -140,8 +158,17 @@ impl Berth {
                 build_env,
                 env: env_setup(&own),
                 domains,
+                stages,
+                webhook,
+                cron,
             });
         }
+        let names: Vec<String> = all
+            .iter()
+            .filter(|a| in_scope(a))
+            .map(|a| a.name.clone())
+            .collect();
+        self.export_beside(&mut file, project.is_some().then_some(names.as_slice()))?;
         Ok(file)
     }
 
@@ -264,6 +291,8 @@ impl Berth {
             if a.domains.iter().filter(|d| d.primary).count() > 1 {
                 return Err(at("app", &a.name, &"has more than one primary domain"));
             }
+            self.check_app_attached(a)
+                .map_err(|e| at("app", &a.name, &e))?;
             apps.push(app);
         }
         let mut services = Vec::new();
@@ -290,7 +319,17 @@ impl Berth {
                     ));
                 }
             }
+            self.check_service_backup(s, file)
+                .map_err(|e| at("service", &s.name, &e))?;
             services.push(draft);
+        }
+        for t in &file.backup_targets {
+            self.check_target(t)
+                .map_err(|e| at("backup target", &t.name, &e))?;
+        }
+        for n in &file.notifiers {
+            self.check_notifier(n, file)
+                .map_err(|e| at("notifier", &n.url, &e))?;
         }
         Ok(Checked { apps, services })
     }
@@ -430,6 +469,7 @@ impl Berth {
                 }
             }
         }
+        self.plan_attached(file, prune, out)?;
         if prune {
             for a in self.apps()? {
                 let named = file.apps.iter().any(|f| f.name == a.name)
@@ -549,6 +589,7 @@ impl Berth {
             self.store.update_app(&record)?;
             self.import_domains(&a.name, &a.domains, prune)?;
         }
+        self.apply_targets(file, report).await?;
         for (s, draft) in file.services.iter().zip(&checked.services) {
             match self.store.app(&s.name) {
                 Err(_) => {
@@ -574,6 +615,13 @@ impl Berth {
                 }
             }
         }
+        for a in &file.apps {
+            self.apply_app_attached(a, prune, report).await?;
+        }
+        for s in &file.services {
+            self.apply_service_attached(s, prune).await?;
+        }
+        self.apply_beside(file, prune, report).await?;
         if prune {
             for a in self.apps()? {
                 let named = file.apps.iter().any(|f| f.name == a.name)
@@ -805,11 +853,13 @@ fn yaml_error(e: &serde_norway::Error) -> ApiError {
 /// The line of the file where the `kind` named `name` starts (its `name:` line; 1 if not
 /// found), for errors about an item as a whole.
 fn line_of(text: &str, kind: &str, name: &str) -> usize {
-    let section = match kind {
-        "server" => "servers:",
-        "project" => "projects:",
-        "app" => "apps:",
-        _ => "services:",
+    let (section, key) = match kind {
+        "server" => ("servers:", "name:"),
+        "project" => ("projects:", "name:"),
+        "app" => ("apps:", "name:"),
+        "backup target" => ("backup_targets:", "name:"),
+        "notifier" => ("notifiers:", "url:"),
+        _ => ("services:", "name:"),
     };
     let mut in_section = false;
     for (i, line) in text.lines().enumerate() {
@@ -819,7 +869,7 @@ fn line_of(text: &str, kind: &str, name: &str) -> usize {
         }
         let item = line.trim_start().trim_start_matches("- ").trim();
         if in_section
-            && let Some(v) = item.strip_prefix("name:")
+            && let Some(v) = item.strip_prefix(key)
             && v.trim().trim_matches(|c| c == '"' || c == '\'') == name
         {
             return i + 1;

@@ -193,7 +193,8 @@ pub enum Command {
         project: Option<String>,
     },
     /// Cancel the deploy, rollback or restart of an app that runs elsewhere (the window,
-    /// another terminal) as Ctrl-C would: the previous version keeps serving.
+    /// another terminal, the server's relay) as Ctrl-C would: the previous version keeps
+    /// serving.
     Cancel { app: String },
     /// Stop the app's container (it stays stopped until start, restart or deploy).
     Stop { app: String },
@@ -921,18 +922,35 @@ pub enum NotifyCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum DomainCmd {
-    /// Add a domain (routed at once; point its DNS at the server).
+    /// Add a domain (point its DNS at the server). A deployed app's route takes it with
+    /// `berth apply` (it is a pending change), or at once with --apply.
     Add {
         app: String,
         domain: String,
         /// Make it the app's primary domain.
         #[arg(long)]
         primary: bool,
+        /// Route it now (with the app's other pending domain changes).
+        #[arg(long)]
+        apply: bool,
     },
-    /// Remove a domain (not the primary one).
-    Rm { app: String, domain: String },
-    /// Make one of the app's domains its primary one (where it answers first; routed at once).
-    Primary { app: String, domain: String },
+    /// Remove a domain (not the primary one); pending until `berth apply`, or --apply.
+    Rm {
+        app: String,
+        domain: String,
+        /// Unroute it now.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Make one of the app's domains its primary one (where it answers first); pending
+    /// until `berth apply`, or --apply.
+    Primary {
+        app: String,
+        domain: String,
+        /// Route it so now.
+        #[arg(long)]
+        apply: bool,
+    },
     /// The app's domains with their certificate state.
     Ls {
         app: String,

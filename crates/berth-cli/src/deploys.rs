@@ -85,6 +85,25 @@ pub(crate) fn ask(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
+/// Goes on when `yes` was given or the user answers yes to `question`; else an error that
+/// says `refused`, and without a terminal, how to confirm (`confirm_with`).
+pub(crate) fn confirm(
+    yes: bool,
+    question: &str,
+    refused: &str,
+    confirm_with: &str,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if yes || ask(question)? {
+        return Ok(());
+    }
+    anyhow::bail!(if std::io::stdin().is_terminal() {
+        refused.to_owned()
+    } else {
+        format!("{refused}: confirm with {confirm_with} (stdin is not a terminal to ask on)")
+    })
+}
+
 /// `berth rollback APP [--to ID] [--yes]`: says where it goes back to and what changes (the
 /// image and every setting, variable and domain that differs), asks, then rolls back.
 pub(crate) async fn rollback(
@@ -120,16 +139,12 @@ pub(crate) async fn rollback(
             eprintln!("    {}", c.line());
         }
     }
-    if !yes && !ask(&format!("roll {app} back?"))? {
-        use std::io::IsTerminal;
-        anyhow::bail!(if std::io::stdin().is_terminal() {
-            "not rolled back".to_owned()
-        } else {
-            format!(
-                "not rolled back: confirm with `berth rollback {app} --yes` (stdin is not a terminal to ask on)"
-            )
-        });
-    }
+    confirm(
+        yes,
+        &format!("roll {app} back?"),
+        "not rolled back",
+        &format!("`berth rollback {app} --yes`"),
+    )?;
     let cancel = ctrl_c_token();
     let d = berth
         .rollback(app, Some(&target.id), &print_event, cancel)
@@ -160,7 +175,7 @@ pub(crate) async fn cancel(berth: &Berth, app: &str) -> anyhow::Result<()> {
     if berth.cancel(app).await? {
         eprintln!("cancelled what ran on {app}; the previous version keeps serving");
     } else {
-        eprintln!("nothing runs on {app} from this data dir to cancel");
+        eprintln!("nothing runs on {app} to cancel");
     }
     Ok(())
 }

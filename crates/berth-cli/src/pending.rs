@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use berth_api::Berth;
 use berth_model::{ChangeEffect, PendingChanges};
 
-use crate::deploys::{ask, print_live};
+use crate::deploys::print_live;
 use crate::output::print_event;
 use crate::{ctrl_c_token, print_json};
 
@@ -89,14 +89,7 @@ pub(crate) async fn apply(
     if plans.iter().all(PendingChanges::is_empty) {
         return Ok(());
     }
-    if !yes && !ask("apply?")? {
-        use std::io::IsTerminal;
-        anyhow::bail!(if std::io::stdin().is_terminal() {
-            "nothing applied".to_owned()
-        } else {
-            "nothing applied: confirm with --yes (stdin is not a terminal to ask on)".to_owned()
-        });
-    }
+    crate::deploys::confirm(yes, "apply?", "nothing applied", "--yes")?;
     match (app, project) {
         (Some(app), _) => apply_now(berth, app).await,
         (None, Some(p)) => {
@@ -227,6 +220,9 @@ pub(crate) async fn import(
         eprintln!(
             "secret {key} of {owner} has no value here: `berth env set {target} {key}=- --secret`"
         );
+    }
+    for n in &report.notes {
+        eprintln!("{n}");
     }
     Ok(())
 }

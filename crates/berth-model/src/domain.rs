@@ -34,4 +34,8 @@ pub struct DomainStatus {
     pub auto: bool,
     pub url: String,
     pub tls: TlsStatus,
+    /// A change the route does not have yet (`to add`, `to remove`, `to make primary`):
+    /// applied with `berth apply` (or `--apply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }

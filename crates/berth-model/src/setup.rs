@@ -1,7 +1,7 @@
 //! The whole setup as a file (`berth export`, `berth import`): servers (without keys),
 //! projects, apps and services with their settings, variables (secrets as references, never
-//! values) and domains. The YAML itself is read and written by berth-api; these are its
-//! shapes.
+//! values), domains, stages, webhooks, cron jobs, backup schedules, backup targets and
+//! notifiers. The YAML itself is read and written by berth-api; these are its shapes.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +23,10 @@ pub struct SetupFile {
     pub apps: Vec<AppSetup>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceSetup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup_targets: Vec<BackupTargetSetup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifiers: Vec<NotifierSetup>,
 }
 
 /// A server: how it is reached, never with what key (each user adds their own).
@@ -111,6 +115,120 @@ pub struct AppSetup {
     pub env: BTreeMap<String, EnvSetup>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<DomainSetup>,
+    /// An image app's stages (`berth app stage add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSetup>,
+    /// Which pushes deploy it (`berth app webhook enable`); its secret stays in the keychain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSetup>,
+    /// Commands its server's relay runs on schedule (`berth cron add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cron: Vec<CronSetup>,
+}
+
+/// A stage of an image app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSetup {
+    pub name: String,
+    /// Tag patterns (`dev-*`, `v*`; several separated by `,`).
+    pub tags: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auto_deploy: bool,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub max_instances: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub confirm: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdomain: Option<String>,
+}
+
+/// An app's webhook: who sends it and which pushes deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSetup {
+    /// `github`, `gitlab`, `gitea` or `generic`.
+    pub provider: String,
+    /// Branch (or pattern) whose pushes deploy.
+    pub branch: String,
+    /// Tag pattern whose pushes deploy; none: tag pushes are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+    /// The relay deploys on its own, from the app's git URL.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unattended: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_force_push: bool,
+}
+
+/// A cron job of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronSetup {
+    pub name: String,
+    /// Five fields, UTC (`0 2 * * *`).
+    pub schedule: String,
+    pub command: Vec<String>,
+}
+
+/// A service's scheduled backups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupScheduleSetup {
+    /// Five fields, UTC.
+    pub cron: String,
+    /// How many good backups are kept.
+    pub keep: u32,
+    /// A backup target's name; none: the server's own backup directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// A named place for backups. An S3 target's keys are never in the file (each user adds
+/// them with `berth backup target add`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupTargetSetup {
+    pub name: String,
+    /// `local:/DIR`, `ssh://SERVER/DIR` or `s3://BUCKET[/PREFIX]`.
+    pub location: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Its backups are sealed with the backup key of the machine that takes them.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub encrypt: bool,
+}
+
+/// Where notices go. A URL with a path or query (they often carry a token) is written cut
+/// (`https://ntfy.sh/…`): importing it matches a notifier this machine has, and one it does
+/// not have is left for the user to add with its full URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierSetup {
+    /// `ntfy`, `slack` or `webhook`.
+    pub kind: String,
+    pub url: String,
+    /// Only this app's notices; none: every app's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Only these kinds of notice (`deploy`, `image`, `alert`); none: every kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+}
+
+/// The cut form of a URL in the file ends with this.
+pub const CUT_URL_TAIL: &str = "/…";
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +262,12 @@ pub struct ServiceSetup {
     /// Apps that get its connection string.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    /// Backed up by its server's relay on a schedule (`berth backup schedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupScheduleSetup>,
+    /// Commands its server's relay runs on schedule (`berth cron add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cron: Vec<CronSetup>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -158,6 +282,10 @@ pub struct ImportReport {
     /// Secrets the file names whose values this machine does not have yet, as `app KEY`
     /// (set them with `berth env set …--secret`).
     pub missing_secrets: Vec<String>,
+    /// What is left for the user to do by hand, a line each (a new webhook's secret to give
+    /// the git host, a notifier or S3 target the file cannot carry the secrets of).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Whether the changes were made.
     pub applied: bool,
 }

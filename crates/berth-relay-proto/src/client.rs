@@ -244,6 +244,18 @@ impl ControlClient {
         Ok(())
     }
 
+    /// Asks the relay's own deploy of `app` (or whatever of its own holds the app's lock) to
+    /// stop; what it found.
+    pub async fn cancel(&self, app: &str) -> Result<crate::proto::CancelAnswer, ClientError> {
+        self.call::<(), _>(
+            Method::POST,
+            &format!("/v1/locks/{app}/cancel"),
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
     /// Publishes `GET /metrics` on the public side behind `token` (empty: stops publishing).
     pub async fn put_metrics_token(&self, token: &str) -> Result<(), ClientError> {
         let _: serde_json::Value = self

@@ -450,6 +450,16 @@ pub struct LockRequest {
     pub lease_ms: u64,
 }
 
+/// What `POST /v1/locks/<app>/cancel` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelAnswer {
+    /// The relay's own work on the app (an unattended deploy, a scheduled backup) was asked
+    /// to stop.
+    pub cancelled: bool,
+    /// Who holds the app's lock now, if anyone.
+    pub holder: Option<String>,
+}
+
 /// The `code` of a refusal because another driver holds the app's lock.
 pub const LOCKED: &str = "locked";
 

@@ -21,7 +21,7 @@ use crate::proto::{MonitorConfig, ScheduledBackup};
 const TICK: Duration = Duration::from_secs(15);
 /// How long a scheduled backup holds the service's lock at most.
 const LEASE: Duration = Duration::from_secs(6 * 3600);
-const OWNER: &str = "relay-backups";
+pub(crate) const OWNER: &str = "relay-backups";
 
 /// Runs until `stopped`.
 pub(crate) async fn run(relay: Arc<Relay>, mut stopped: tokio::sync::watch::Receiver<bool>) {

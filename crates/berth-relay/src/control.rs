@@ -14,6 +14,7 @@
 //! POST   /v1/deliveries/<id>/result   DeployReport → Delivery
 //! POST   /v1/locks/<app>              LockRequest → {}, or 409 `locked` naming the holder
 //! DELETE /v1/locks/<app>              LockRequest (its holder) → {"released": bool}
+//! POST   /v1/locks/<app>/cancel       CancelAnswer (the relay's own work on the app stops)
 //! PUT    /v1/monitor                  MonitorConfig (apps to watch, notifiers)
 //! POST   /v1/deploys                  DeployRecord (a deploy Berth ran, for /metrics)
 //! GET    /v1/stats?app=&since_ms=     AppStats
@@ -247,6 +248,22 @@ async fn route(
                 Ok(()) => Ok(json(StatusCode::OK, &serde_json::json!({}))),
                 Err(holder) => Err(fail(StatusCode::CONFLICT, crate::proto::LOCKED, holder)),
             }
+        }
+        (&Method::POST, ["v1", "locks", app, "cancel"]) => {
+            let found = relay.locks.cancel(app);
+            let own = found
+                .as_ref()
+                .is_some_and(|(owner, _)| crate::RELAY_OWNERS.contains(&owner.as_str()));
+            if own {
+                tracing::info!(app, "cancel requested");
+            }
+            Ok(json(
+                StatusCode::OK,
+                &crate::proto::CancelAnswer {
+                    cancelled: own,
+                    holder: found.map(|(_, holder)| holder),
+                },
+            ))
         }
         (&Method::DELETE, ["v1", "locks", app]) => {
             let req: LockRequest = body(req).await?;

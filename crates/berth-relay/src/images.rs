@@ -23,6 +23,7 @@ pub(crate) async fn deploy(
     spec: &UnattendedSpec,
     image: &ImageSpec,
     d: &berth_model::Delivery,
+    cancel: CancellationToken,
 ) -> (Outcome, bool) {
     let pushed = d.git_ref.clone().unwrap_or_default();
     let tag = match ImageRef::parse(&pushed) {
@@ -58,7 +59,7 @@ pub(crate) async fn deploy(
                 route,
                 labels: spec.labels.clone(),
             };
-            run(h, spec, image, job).await
+            run(h, spec, image, job, cancel).await
         }
         TagDecision::Deploy(Some(name)) => {
             let Some(stage) = image.stages.iter().find(|s| s.name == name) else {
@@ -67,7 +68,7 @@ pub(crate) async fn deploy(
                     false,
                 );
             };
-            deploy_stage(h, spec, image, stage, &own, &tag).await
+            deploy_stage(h, spec, image, stage, &own, &tag, cancel).await
         }
     }
 }
@@ -80,6 +81,7 @@ async fn deploy_stage(
     stage: &Stage,
     own: &ImageRef,
     tag: &str,
+    cancel: CancellationToken,
 ) -> (Outcome, bool) {
     let instance = stage.instance_label(DEFAULT_STAGE_PATTERN, tag);
     let routes = stage_routes(spec, image);
@@ -96,7 +98,7 @@ async fn deploy_stage(
             .map(|r| r.route(stage, &instance, tag, true)),
         labels: instance_labels(&spec.app.name, &stage.name, tag),
     };
-    let (mut outcome, docker_failed) = run(h, spec, image, job).await;
+    let (mut outcome, docker_failed) = run(h, spec, image, job, cancel).await;
     outcome.instance = Some(InstanceRecord {
         app: spec.app.name.clone(),
         stage: stage.name.clone(),
@@ -143,7 +145,13 @@ struct Job<'a> {
     labels: Vec<(String, String)>,
 }
 
-async fn run(h: &Host, spec: &UnattendedSpec, image: &ImageSpec, job: Job<'_>) -> (Outcome, bool) {
+async fn run(
+    h: &Host,
+    spec: &UnattendedSpec,
+    image: &ImageSpec,
+    job: Job<'_>,
+    cancel: CancellationToken,
+) -> (Outcome, bool) {
     let previous = match serving_deployment(h, &job.app.name, job.route.as_ref()).await {
         Ok(p) => p,
         Err(e) => return (Outcome::failed("setup", e.to_string()), true),
@@ -171,7 +179,7 @@ async fn run(h: &Host, spec: &UnattendedSpec, image: &ImageSpec, job: Job<'_>) -
         labels: job.labels,
     };
     let sink = Sink::default();
-    let result = run_deploy(h, job, &sink, CancellationToken::new(), &SystemClock).await;
+    let result = run_deploy(h, job, &sink, cancel, &SystemClock).await;
     let docker_failed = result
         .as_ref()
         .is_err_and(|f| matches!(f.error, berth_engine::EngineError::Docker(_)));

@@ -115,6 +115,10 @@ impl Relay {
 }
 
 /// The settings key of the metrics token's hash.
+/// The owners of app locks that are the relay's own work (unattended deploys, scheduled
+/// backups): a cancel request reaches them.
+pub(crate) const RELAY_OWNERS: [&str; 2] = [worker::LOCK_OWNER, backups::OWNER];
+
 pub(crate) const METRICS_TOKEN: &str = "metrics-token-sha256";
 
 /// Why the relay could not start.

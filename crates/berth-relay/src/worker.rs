@@ -14,7 +14,6 @@ use berth_engine::{
 use berth_model::{
     DeliveryStatus, DeployEvent, DeployNotice, Deployment, DeploymentKind, WebhookMode,
 };
-use tokio_util::sync::CancellationToken;
 
 use crate::proto::{DeployReport, GitAuth, InstanceRecord, RelayDeployment, UnattendedSpec};
 use crate::{Relay, db};
@@ -132,7 +131,7 @@ async fn process(relay: &Arc<Relay>, host: &mut Option<Arc<Host>>) {
 }
 
 /// The relay's own deploys, as owner of an app's lock and as a refused Berth is told.
-const LOCK_OWNER: &str = "berth-relay";
+pub(crate) const LOCK_OWNER: &str = "berth-relay";
 const LOCK_HOLDER: &str = "an unattended deploy by the server's relay";
 
 /// Takes the app's deploy lock, waiting while Berth holds it (its lease is renewed while it
@@ -399,12 +398,14 @@ async fn deploy(
     d: &berth_model::Delivery,
 ) -> Outcome {
     let fail = Outcome::failed;
+    // `berth cancel` reaches the deploy through the app's lock, which the relay holds.
+    let cancel = relay.locks.cancel_token(&spec.app.name);
     let h = match connect(relay, host, &spec.server).await {
         Ok(h) => h,
         Err(e) => return fail("setup", e),
     };
     if let Some(image) = &spec.image {
-        let (outcome, docker_failed) = crate::images::deploy(&h, spec, image, d).await;
+        let (outcome, docker_failed) = crate::images::deploy(&h, spec, image, d, cancel).await;
         if docker_failed {
             // The socket may have gone (Docker restarted): connect again next time.
             *host = None;
@@ -512,7 +513,7 @@ async fn deploy(
         labels: spec.labels.clone(),
     };
     let sink = Sink::default();
-    let result = run_deploy(&h, job, &sink, CancellationToken::new(), &SystemClock).await;
+    let result = run_deploy(&h, job, &sink, cancel, &SystemClock).await;
     if let Err(f) = &result
         && matches!(f.error, berth_engine::EngineError::Docker(_))
     {

@@ -1,20 +1,32 @@
 //! Projects: apps and services grouped, each with variables every member gets (a member's own
-//! value of a key wins). A card per project lists its members (a click opens one) and its
-//! variables (secrets masked), with a form to add one; "New project" makes one.
+//! value of a key wins). A card per project lists its members (a click opens one; × takes
+//! one out), moves an app in, lists its variables (secrets masked) with a form to add one,
+//! and removes the project once it is empty; "New project" makes one.
 
-use berth_model::ProjectInfo;
+use berth_model::{AppDraft, ProjectInfo};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
 use crate::app::{Page, use_nav};
 use crate::toast::use_toasts;
-use crate::widgets::{EmptyState, ErrorState, Loaded, Loading, PageHeader, RefreshButton};
+use crate::widgets::{Confirm, EmptyState, ErrorState, Loaded, Loading, PageHeader, RefreshButton};
+
+/// Puts app `app` into `project` (`""`: out of any); pending for a deployed app, like every
+/// setting.
+async fn move_app(app: &str, project: &str) -> Result<(), berth_model::ErrorDto> {
+    let current = api::app(app).await?;
+    let mut draft = AppDraft::of(&current);
+    draft.project = Some(project.to_owned());
+    api::app_update(&draft).await.map(|_| ())
+}
 
 #[component]
 pub fn Projects() -> impl IntoView {
     let toasts = use_toasts();
     let data: Loaded<Vec<ProjectInfo>> = RwSignal::new(None);
+    // Every app's name, to move one into a project.
+    let apps = RwSignal::new(Vec::<String>::new());
     let busy = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     let load = move || {
@@ -26,6 +38,14 @@ pub fn Projects() -> impl IntoView {
             let answer = api::projects().await;
             if let Err(e) = &answer {
                 toasts.error(e);
+            }
+            if let Ok(list) = api::apps().await {
+                apps.try_set(
+                    list.into_iter()
+                        .filter(|a| a.service.is_none())
+                        .map(|a| a.name)
+                        .collect(),
+                );
             }
             data.try_set(Some(answer));
             busy.try_set(false);
@@ -85,7 +105,14 @@ pub fn Projects() -> impl IntoView {
                     <div class="cards" data-testid="projects">
                         {list
                             .into_iter()
-                            .map(|p| view! { <ProjectCard info=p reload=Callback::new(move |()| load()) /> })
+                            .map(|p| {
+                                let others: Vec<String> = apps
+                                    .get_untracked()
+                                    .into_iter()
+                                    .filter(|a| !p.members.contains(a))
+                                    .collect();
+                                view! { <ProjectCard info=p others=others reload=Callback::new(move |()| load()) /> }
+                            })
                             .collect::<Vec<_>>()}
                     </div>
                 }
@@ -96,7 +123,7 @@ pub fn Projects() -> impl IntoView {
 }
 
 #[component]
-fn ProjectCard(info: ProjectInfo, reload: Callback<()>) -> impl IntoView {
+fn ProjectCard(info: ProjectInfo, others: Vec<String>, reload: Callback<()>) -> impl IntoView {
     let nav = use_nav();
     let toasts = use_toasts();
     let project = info.project.name.clone();
@@ -123,14 +150,27 @@ fn ProjectCard(info: ProjectInfo, reload: Callback<()>) -> impl IntoView {
             });
         }
     };
+    let take_out = move |app: String, from: String| {
+        spawn_local(async move {
+            match move_app(&app, "").await {
+                Ok(()) => {
+                    toasts.ok(format!("{app} is out of {from}; its containers lose the project's variables once applied"));
+                    reload.run(());
+                }
+                Err(e) => toasts.error(&e),
+            }
+        });
+    };
     let members = info
         .members
         .iter()
         .map(|m| {
             let m = m.clone();
             let target = m.clone();
+            let leaving = m.clone();
+            let from = project.clone();
             view! {
-                <li>
+                <li class="member-row">
                     <button
                         class="link"
                         data-testid="project-member"
@@ -138,10 +178,59 @@ fn ProjectCard(info: ProjectInfo, reload: Callback<()>) -> impl IntoView {
                     >
                         {m}
                     </button>
+                    <button
+                        class="button small ghost"
+                        data-testid="project-member-out"
+                        title="Take it out of the project (it keeps its own variables)"
+                        on:click=move |_| take_out(leaving.clone(), from.clone())
+                    >
+                        "×"
+                    </button>
                 </li>
             }
         })
         .collect::<Vec<_>>();
+    let chosen = RwSignal::new(String::new());
+    let move_in = {
+        let project = project.clone();
+        move || {
+            let (app, p) = (chosen.get_untracked(), project.clone());
+            if app.is_empty() {
+                return;
+            }
+            spawn_local(async move {
+                match move_app(&app, &p).await {
+                    Ok(()) => {
+                        toasts.ok(format!("{app} moved into {p}; its containers get the project's variables once applied"));
+                        reload.run(());
+                    }
+                    Err(e) => toasts.error(&e),
+                }
+            });
+        }
+    };
+    let has_members = !info.members.is_empty();
+    let removing = RwSignal::new(false);
+    let remove_title = format!("Remove project {project}?");
+    let remove = {
+        let project = project.clone();
+        Callback::new(move |yes: bool| {
+            removing.set(false);
+            if !yes {
+                return;
+            }
+            let p = project.clone();
+            spawn_local(async move {
+                match api::project_rm(&p).await {
+                    Ok(()) => {
+                        toasts.ok(format!("Project {p} removed"));
+                        reload.run(());
+                    }
+                    Err(e) => toasts.error(&e),
+                }
+            });
+        })
+    };
     let vars = info
         .env
         .iter()
@@ -161,7 +250,27 @@ fn ProjectCard(info: ProjectInfo, reload: Callback<()>) -> impl IntoView {
         .collect::<Vec<_>>();
     view! {
         <div class="card project" data-testid="project" data-name=project.clone()>
-            <h3>{project.clone()}</h3>
+            <div class="card-title">
+                <h3>{project.clone()}</h3>
+                <button
+                    class="button small ghost danger-text"
+                    data-testid="project-rm"
+                    disabled=has_members
+                    title=if has_members { "Take its apps and services out first" } else { "Remove this project" }
+                    on:click=move |_| removing.set(true)
+                >
+                    "Remove"
+                </button>
+            </div>
+            <Show when=move || removing.get()>
+                <Confirm
+                    title=remove_title.clone()
+                    body="Its variables go with it (its members are already out)."
+                    confirm="Remove"
+                    danger=true
+                    on_answer=remove
+                />
+            </Show>
             {info.project.server.map(|s| view! { <p class="muted">{format!("New members go to {s}")}</p> })}
             <h4>"Apps and services"</h4>
             {if members.is_empty() {
@@ -169,6 +278,32 @@ fn ProjectCard(info: ProjectInfo, reload: Callback<()>) -> impl IntoView {
             } else {
                 view! { <ul class="plain">{members}</ul> }.into_any()
             }}
+            {(!others.is_empty()).then(|| {
+                let options = others
+                    .iter()
+                    .map(|a| view! { <option value=a.clone()>{a.clone()}</option> })
+                    .collect::<Vec<_>>();
+                view! {
+                    <form
+                        class="env-form"
+                        on:submit=move |ev| {
+                            ev.prevent_default();
+                            move_in();
+                        }
+                    >
+                        <select
+                            data-testid="project-move-app"
+                            on:change=move |ev| chosen.set(event_target_value(&ev))
+                        >
+                            <option value="">"Move an app in…"</option>
+                            {options}
+                        </select>
+                        <button class="button" data-testid="project-move" type="submit">
+                            "Move in"
+                        </button>
+                    </form>
+                }
+            })}
             <h4>"Variables every member gets"</h4>
             <ul class="plain" data-testid="project-env">{vars}</ul>
             <form

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use berth_model::view::RelayInstallRequest;
+use berth_model::view::{AddServerRequest, HostKeyInfo, RelayInstallRequest};
 use berth_model::{
     DriftReport, ErrorDto, MetricsEndpoint, ProxyStatus, PruneReport, RelayStatus, Server,
     ServerCheck, TransportKind,
@@ -208,6 +208,7 @@ fn ServerCard(server: Server, on_changed: Callback<()>) -> impl IntoView {
             {server.relay.is_some().then(|| view! { <HostSection server=name.get_value() /> })}
             <ProxySection server=name.get_value() />
             <RelaySection server=name.get_value() installed=server.relay.is_some() />
+            {(server.transport != TransportKind::Local).then(|| view! { <Connection server=server.clone() on_changed=on_changed /> })}
             <BaseDomain server=name.get_value() initial=server.base_domain.clone() />
             <Reclaim server=name.get_value() preview=reclaim />
             <DriftSection server=name.get_value() found=drift />
@@ -986,6 +987,188 @@ fn relay_facts(r: RelayStatus) -> impl IntoView {
 }
 
 /// The base domain (`<app>.<base>` for every app), editable in place.
+#[component]
+fn Connection(server: Server, on_changed: Callback<()>) -> impl IntoView {
+    let toasts = use_toasts();
+    let name = StoredValue::new(server.name.clone());
+    let editing = RwSignal::new(false);
+    let ssh = RwSignal::new(
+        server
+            .ssh
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    );
+    let identity = RwSignal::new(server.identity.clone().unwrap_or_default());
+    let transport = RwSignal::new(server.transport);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    // A host key not seen before, shown for the user to compare before it is trusted.
+    let unknown_key = RwSignal::new(None::<HostKeyInfo>);
+    let shown = format!(
+        "{} via {}{}",
+        server
+            .ssh
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        server.transport.as_str(),
+        server
+            .identity
+            .as_deref()
+            .map(|i| format!(", key {i}"))
+            .unwrap_or_default()
+    );
+    let request = move || AddServerRequest {
+        name: name.get_value(),
+        ssh: Some(ssh.get_untracked().trim().to_owned()).filter(|s| !s.is_empty()),
+        transport: Some(transport.get_untracked()),
+        // Empty: no identity file (ssh-agent).
+        identity: Some(identity.get_untracked().trim().to_owned()),
+        passphrase: None,
+        docker_socket: None,
+        trusted_fingerprint: unknown_key.get_untracked().map(|k| k.fingerprint),
+    };
+    let save = move || {
+        if busy.get_untracked() {
+            return;
+        }
+        error.set(None);
+        let req = request();
+        busy.set(true);
+        spawn_local(async move {
+            let go = match (&req.trusted_fingerprint, api::host_key(&req).await) {
+                (Some(_), _) => true,
+                (None, Ok(info)) if info.known => true,
+                (None, Ok(info)) => {
+                    match &info.pinned {
+                        Some(pinned) => error.set(Some(format!(
+                            "{} presents another host key than the one pinned ({pinned}): refused",
+                            info.host
+                        ))),
+                        None => unknown_key.set(Some(info)),
+                    }
+                    false
+                }
+                (None, Err(e)) => {
+                    error.set(Some(e.message));
+                    false
+                }
+            };
+            if go {
+                match api::server_reconnect(&req.name, &req).await {
+                    Ok(_) => {
+                        toasts.ok(format!("{} connects the new way", req.name));
+                        editing.set(false);
+                        unknown_key.set(None);
+                        on_changed.run(());
+                    }
+                    Err(e) => error.set(Some(e.message)),
+                }
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <div class="card-section" data-testid="server-connection">
+            <div class="card-section-title">"Connection"</div>
+            {move || {
+                if !editing.get() {
+                    let shown = shown.clone();
+                    return view! {
+                        <div class="proxy-line">
+                            <span class="ellipsis" title=shown.clone()><code>{shown.clone()}</code></span>
+                            <button
+                                class="button small ghost"
+                                data-testid="connection-edit"
+                                on:click=move |_| {
+                                    error.set(None);
+                                    unknown_key.set(None);
+                                    editing.set(true);
+                                }
+                            >
+                                "Change"
+                            </button>
+                        </div>
+                    }
+                        .into_any();
+                }
+                view! {
+                    <form
+                        class="stack"
+                        on:submit=move |ev| {
+                            ev.prevent_default();
+                            save();
+                        }
+                    >
+                        <label class="field">
+                            <span class="field-label">"SSH"</span>
+                            <input
+                                data-testid="connection-ssh"
+                                placeholder="user@host:22"
+                                prop:value=move || ssh.get()
+                                on:input=move |ev| {
+                                    ssh.set(event_target_value(&ev));
+                                    unknown_key.set(None);
+                                }
+                            />
+                        </label>
+                        <label class="field">
+                            <span class="field-label">"Identity file"</span>
+                            <input
+                                data-testid="connection-identity"
+                                placeholder="empty: ssh-agent"
+                                prop:value=move || identity.get()
+                                on:input=move |ev| identity.set(event_target_value(&ev))
+                            />
+                        </label>
+                        <label class="field">
+                            <span class="field-label">"SSH client"</span>
+                            <select
+                                data-testid="connection-transport"
+                                on:change=move |ev| {
+                                    transport.set(if event_target_value(&ev) == "system" {
+                                        TransportKind::System
+                                    } else {
+                                        TransportKind::Embedded
+                                    });
+                                }
+                            >
+                                <option value="embedded" selected=move || transport.get() == TransportKind::Embedded>"Built in"</option>
+                                <option value="system" selected=move || transport.get() == TransportKind::System>"System OpenSSH"</option>
+                            </select>
+                        </label>
+                        {move || unknown_key.get().map(|k| view! {
+                            <div class="banner warn" data-testid="connection-host-key">
+                                <div>
+                                    {format!("{} presents a host key Berth has not seen: ", k.host)}
+                                    <code class="fingerprint">{k.fingerprint.clone()}</code>
+                                    {format!(" ({}). Compare it with `ssh-keygen -lf {}` on the server; save again to trust it.", k.algorithm, crate::pages::server_add::host_key_file(&k.algorithm))}
+                                </div>
+                            </div>
+                        })}
+                        {move || error.get().map(|e| view! { <div class="field-error" data-testid="connection-error">{e}</div> })}
+                        <div class="card-actions">
+                            <button class="button small ghost" type="button" on:click=move |_| editing.set(false)>
+                                "Cancel"
+                            </button>
+                            <button class="button small primary" type="submit" data-testid="connection-save" disabled=move || busy.get()>
+                                {move || match (busy.get(), unknown_key.with(Option::is_some)) {
+                                    (true, _) => "Checking…",
+                                    (false, true) => "Trust and save",
+                                    (false, false) => "Save",
+                                }}
+                            </button>
+                        </div>
+                        <div class="field-hint">"Berth connects the new way and checks Docker before it keeps the change."</div>
+                    </form>
+                }
+                    .into_any()
+            }}
+        </div>
+    }
+}
+
 #[component]
 fn BaseDomain(server: String, initial: Option<String>) -> impl IntoView {
     let toasts = use_toasts();

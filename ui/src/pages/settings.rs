@@ -243,6 +243,11 @@ fn SetupFile() -> impl IntoView {
                                     .iter()
                                     .map(|s| view! { <li class="muted">{format!("secret {s} needs its value here")}</li> })
                                     .collect::<Vec<_>>()}
+                                {r
+                                    .notes
+                                    .iter()
+                                    .map(|n| view! { <li class="muted">{n.clone()}</li> })
+                                    .collect::<Vec<_>>()}
                             </ul>
                         }
                     })

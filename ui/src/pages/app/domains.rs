@@ -1,6 +1,7 @@
 //! The Domains tab: the names the app answers to through its server's proxy (Caddy), with
-//! their certificate state; add one (optionally as the primary) or remove one. Changes are
-//! routed at once.
+//! their certificate state; add one (optionally as the primary) or remove one. Like every
+//! edit of a deployed app, a change waits in the pending-changes banner until applied (each
+//! row says what waits).
 
 use berth_model::{DomainStatus, Server};
 use leptos::prelude::*;
@@ -41,7 +42,13 @@ pub fn DomainsTab() -> impl IntoView {
             }
         });
     };
-    load();
+    // Again after every edit, and when a job (an Apply) ends.
+    Effect::new(move |_| {
+        ctx.edited.track();
+        if !ctx.busy() {
+            load();
+        }
+    });
     // Whether the server has a proxy at all (domains need one).
     spawn_local(async move {
         let name = ctx
@@ -57,8 +64,8 @@ pub fn DomainsTab() -> impl IntoView {
         spawn_local(async move {
             match api::domain_primary(&app, &d).await {
                 Ok(()) => {
-                    toasts.ok(format!("{d} is now the primary domain"));
-                    load();
+                    toasts.ok(format!("{d} becomes the primary domain when applied"));
+                    ctx.edited.update(|n| *n += 1);
                 }
                 Err(e) => toasts.error(&e),
             }
@@ -77,8 +84,14 @@ pub fn DomainsTab() -> impl IntoView {
         spawn_local(async move {
             match api::domain_add(&app, &name, as_primary).await {
                 Ok(list) => {
-                    toasts.ok(format!("{name} now routes to {app}"));
+                    let waits = list.iter().any(|d| d.domain == name && d.pending.is_some());
+                    toasts.ok(if waits {
+                        format!("{name} added: apply the pending changes to route it")
+                    } else {
+                        format!("{name} now routes to {app}")
+                    });
                     domains.try_set(Some(list));
+                    ctx.edited.try_update(|n| *n += 1);
                     input.try_set(String::new());
                     primary.try_set(false);
                     error.try_set(None);
@@ -182,7 +195,7 @@ pub fn DomainsTab() -> impl IntoView {
                         view! {
                             <Confirm
                                 title=format!("Remove {name}?")
-                                body="The proxy stops routing this domain to the app right away."
+                                body="The proxy stops routing this domain to the app when the pending changes are applied."
                                 confirm="Remove"
                                 danger=true
                                 on_answer=Callback::new(move |yes: bool| {
@@ -195,7 +208,7 @@ pub fn DomainsTab() -> impl IntoView {
                                         match api::domain_rm(&app, &d).await {
                                             Ok(()) => {
                                                 toasts.ok(format!("{d} removed"));
-                                                load();
+                                                ctx.edited.update(|n| *n += 1);
                                             }
                                             Err(e) => toasts.error(&e),
                                         }
@@ -236,7 +249,10 @@ fn domain_row(
     removing: RwSignal<Option<String>>,
     make_primary: Callback<String>,
 ) -> impl IntoView {
-    let why_not = if d.auto {
+    let leaving = d.pending.as_deref() == Some("to remove");
+    let why_not = if leaving {
+        Some("Removed: the route drops it when the pending changes are applied")
+    } else if d.auto {
         Some("The automatic domain follows the server's base domain: change it on the Servers page")
     } else if d.primary {
         Some("The primary domain cannot be removed: make another domain primary first")
@@ -245,7 +261,7 @@ fn domain_row(
     };
     let name = d.domain.clone();
     let primary_name = d.domain.clone();
-    let can_be_primary = !d.auto && !d.primary;
+    let can_be_primary = !d.auto && !d.primary && !leaving;
     view! {
         <div class="list-row domain-row" data-testid="domain-row" data-domain=d.domain.clone()>
             <span class="domain-name">
@@ -254,6 +270,11 @@ fn domain_row(
             </span>
             {d.primary.then(|| view! { <span class="pill accent">"primary"</span> })}
             {d.auto.then(|| view! { <span class="pill">"automatic"</span> })}
+            {d.pending.clone().map(|p| view! {
+                <span class="pill warn" data-testid="domain-pending" title="Applied with the app's pending changes">
+                    {format!("pending: {p}")}
+                </span>
+            })}
             <span class="grow"></span>
             <span class="tls" title=d.tls.detail.clone()>
                 <Badge tone=tls_tone(&d.tls.state) text=tls_label(&d.tls.state) />
