@@ -197,15 +197,57 @@ fn project_variables_reach_apps_and_a_rollback_restores_what_ran() {
             .trim(),
         "yes"
     );
-    // Applied at the project, it reaches each member's new container.
+    // A project's apply goes member by member (by name); one that fails (a port its app
+    // does not listen on) takes back those already applied: they serve what they ran
+    // before, their changes still pending, and the failing one keeps serving.
+    let late = unique("zz");
+    let _late_guard = AppGuard(late.clone());
+    b.ok(&[
+        "app",
+        "create",
+        &late,
+        "--project",
+        &project,
+        "--git",
+        &repo.path_str(),
+        "--health-path",
+        "/healthz",
+        "--health-timeout",
+        "3",
+    ]);
+    b.ok(&["deploy", &late]);
+    let late_serving = containers_of(&late);
     b.ok(&["env", "set", "--project", &project, "SHARED=applied"]);
-    let applied = b.ok(&["apply", "--project", &project, "--yes"]).stderr;
-    assert!(applied.contains("env SHARED"), "{applied}");
+    b.ok(&["app", "set", &late, "--port", "9090"]);
+    let failed = b.fails(&["apply", "--project", &project, "--yes"]);
     assert!(
-        has(&container_env(&app), "SHARED=applied"),
+        failed.stderr.contains(&format!("stopped at {late}"))
+            && failed.stderr.contains(&format!("{app} went back")),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        has(&container_env(&app), "SHARED=yes"),
         "{:?}",
         container_env(&app)
     );
+    assert_eq!(containers_of(&late), late_serving);
+    assert!(
+        b.ok(&["plan", &app]).stderr.contains("env SHARED"),
+        "still pending"
+    );
+    // Without the bad port, the project's apply reaches each member's new container.
+    b.ok(&["discard", &late]);
+    let applied = b.ok(&["apply", "--project", &project, "--yes"]).stderr;
+    assert!(applied.contains("env SHARED"), "{applied}");
+    for member in [&app, &late] {
+        assert!(
+            has(&container_env(member), "SHARED=applied"),
+            "{member}: {:?}",
+            container_env(member)
+        );
+    }
+    b.ok(&["app", "rm", &late, "--purge"]);
 
     // A project with members stays; out of it, it goes.
     let busy = b.fails(&["project", "rm", &project]);
