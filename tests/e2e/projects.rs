@@ -21,6 +21,27 @@ fn memory_limit(app: &str) -> String {
     inspect(&containers_of(app)[0], "{{.HostConfig.Memory}}")
 }
 
+/// What `cmd` prints when it runs on a terminal (`script`'s pseudo-terminal), its input
+/// ending at once.
+fn on_a_terminal(cmd: std::process::Command) -> String {
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let mut outer = std::process::Command::new("script");
+    outer
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => outer.env(k, v),
+            None => outer.env_remove(k),
+        };
+    }
+    let out = outer.output().expect("script runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn has(env: &[String], pair: &str) -> bool {
     env.iter().any(|e| e == pair)
 }
@@ -174,6 +195,12 @@ fn project_variables_reach_apps_and_a_rollback_restores_what_ran() {
     assert_eq!(
         b.ok(&["env", "get", &app, "TOKEN"]).stdout.trim(),
         "first-token"
+    );
+    // On a terminal a secret is shown only after a yes (here the answer is no: end of input).
+    let screen = on_a_terminal(b.cmd(&["env", "get", &app, "TOKEN"]));
+    assert!(
+        screen.contains("show the value of secret TOKEN") && !screen.contains("first-token"),
+        "{screen}"
     );
     let own = b.ok(&["env", "ls", &app]).stdout;
     assert!(!own.contains("GREETING"), "{own}");

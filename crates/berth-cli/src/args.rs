@@ -1240,13 +1240,18 @@ pub enum EnvCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Print one variable's value, a secret one included (the window's "show").
+    /// Print one variable's value, a secret one included (the window's "show"): on a
+    /// terminal a secret's value is shown only after a yes (printed into a pipe or a file,
+    /// it is not asked about).
     Get {
         /// The app, then the key (with --project: the key only).
         #[arg(value_name = "APP KEY", required = true, num_args = 1..=2)]
         args: Vec<String>,
         #[arg(long, value_name = "PROJECT")]
         project: Option<String>,
+        /// Show a secret on the terminal without asking.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

@@ -165,13 +165,32 @@ pub(crate) async fn env(berth: &Berth, cmd: EnvCmd) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        EnvCmd::Get { args, project } => {
+        EnvCmd::Get { args, project, yes } => {
             let (owner, key) = match (project, args.as_slice()) {
                 (Some(p), [key]) => (Owner::Project(p), key.clone()),
                 (None, [app, key]) => (Owner::App(app.clone()), key.clone()),
                 (Some(_), _) => anyhow::bail!("give one key: `berth env get --project P KEY`"),
                 (None, _) => anyhow::bail!("give the app and the key: `berth env get APP KEY`"),
             };
+            let secret = match &owner {
+                Owner::App(app) => berth.env_ls(app)?,
+                Owner::Project(p) => berth.project_env(p)?,
+            }
+            .iter()
+            .any(|v| v.key == key && v.secret);
+            // On a screen, a secret is shown only after a yes; into a pipe or a file (a
+            // script reading it), as asked.
+            if secret && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                crate::deploys::confirm(
+                    yes,
+                    &format!(
+                        "show the value of secret {key} of {} here?",
+                        owner.describe()
+                    ),
+                    "not shown",
+                    "--yes",
+                )?;
+            }
             let value = match &owner {
                 Owner::App(app) => berth.env_reveal(app, &key)?,
                 Owner::Project(p) => berth.project_env_reveal(p, &key)?,
