@@ -61,7 +61,13 @@ impl Berth {
         let staged_only = !status.stages.is_empty() && active.is_none();
         if server.proxy.is_some() && !staged_only {
             status.domains = self.domain_statuses(&app, &server).await?;
-            status.urls = status.domains.iter().map(|d| d.url.clone()).collect();
+            // Where it answers now: not a domain whose route waits for `apply`.
+            status.urls = status
+                .domains
+                .iter()
+                .filter(|d| d.pending.as_deref() != Some("to add"))
+                .map(|d| d.url.clone())
+                .collect();
         }
         match &active {
             Some(d) => {
